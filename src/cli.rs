@@ -1,0 +1,111 @@
+//! The command line: parses arguments with clap and runs one command.
+//!
+//! A front end: it may print, read the terminal and pick exit codes, but all
+//! it knows of workflows comes from [`crate::workflow`] and of runs from
+//! [`crate::engine`].
+
+mod graph;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::workflow;
+
+/// Exit codes, as SPEC §4 gives them.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const INVALID: u8 = 2;
+    pub const CANCELLED: u8 = 130;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "signalbox",
+    version,
+    about = "Run YAML-defined DAG workflows from a terminal, with a person in the loop",
+    after_help = "Examples:\n  signalbox validate workflows/*.yaml\n  signalbox graph workflows/release.yaml --format dot | dot -Tsvg > release.svg\n  signalbox schema > signalbox.schema.json"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check workflow files; print every error with its line and column.
+    #[command(
+        after_help = "Example:\n  signalbox validate workflows/release.yaml workflows/chain.yaml\n\nSilent and exit 0 when every file is valid; errors on stderr and exit 2 otherwise."
+    )]
+    Validate {
+        /// Workflow files to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Draw a workflow's step graph as text, Graphviz DOT or Mermaid.
+    #[command(
+        after_help = "Examples:\n  signalbox graph workflows/release.yaml\n  signalbox graph workflows/release.yaml --format dot | dot -Tpng > release.png\n  signalbox graph workflows/release.yaml --format mermaid >> README.md"
+    )]
+    Graph {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+        format: GraphFormat,
+    },
+    /// Print the JSON Schema of the workflow format.
+    #[command(
+        after_help = "Example:\n  signalbox schema > signalbox.schema.json\n  # then, first line of a workflow file:\n  # yaml-language-server: $schema=./signalbox.schema.json"
+    )]
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Text,
+    Dot,
+    Mermaid,
+}
+
+/// Runs the parsed command and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let code = match cli.command {
+        Command::Validate { files } => validate(&files),
+        Command::Graph { file, format } => match workflow::load(&file) {
+            Ok(wf) => {
+                let text = match format {
+                    GraphFormat::Text => graph::text(&wf),
+                    GraphFormat::Dot => graph::dot(&wf),
+                    GraphFormat::Mermaid => graph::mermaid(&wf),
+                };
+                print!("{text}");
+                exit::OK
+            }
+            Err(diags) => {
+                eprintln!("{diags}");
+                exit::INVALID
+            }
+        },
+        Command::Schema => {
+            let schema = workflow::json_schema();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            );
+            exit::OK
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn validate(files: &[PathBuf]) -> u8 {
+    let mut code = exit::OK;
+    for file in files {
+        if let Err(diags) = workflow::load(file) {
+            eprintln!("{diags}");
+            code = exit::INVALID;
+        }
+    }
+    code
+}

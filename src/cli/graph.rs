@@ -1,0 +1,286 @@
+//! `signalbox graph`: the step graph as text for the terminal, as Graphviz
+//! DOT, or as Mermaid for GitHub.
+
+use std::fmt::Write;
+
+use crate::workflow::layout::{self, Slot};
+use crate::workflow::{Action, Step, Workflow};
+
+/// Space between columns, where the edges run.
+const GAP: usize = 5;
+
+/// One short line that names a step and its key settings.
+pub fn label(step: &Step) -> String {
+    let glyph = match step.action {
+        Action::Run(_) => '▸',
+        Action::Approval(_) => '◆',
+        Action::Ask(_) => '?',
+    };
+    let mut out = format!("{glyph} {}", step.id);
+    if step.retry.attempts > 1 {
+        let _ = write!(out, " ↻{}", step.retry.attempts);
+    }
+    if let Some(b) = &step.breaker {
+        let _ = write!(out, " ⊗{b}");
+    }
+    if step.when.is_some() {
+        out.push_str(" if");
+    }
+    out
+}
+
+const UP: u8 = 1;
+const DOWN: u8 = 2;
+const LEFT: u8 = 4;
+const RIGHT: u8 = 8;
+
+/// A character grid where lines are drawn as directions and turned into
+/// box-drawing characters at the end, so crossings and joins come out right.
+struct Canvas {
+    lines: Vec<u8>,
+    text: Vec<Option<char>>,
+    width: usize,
+}
+
+impl Canvas {
+    fn new(width: usize, height: usize) -> Canvas {
+        Canvas {
+            lines: vec![0; width * height],
+            text: vec![None; width * height],
+            width,
+        }
+    }
+    fn mark(&mut self, x: usize, y: usize, dirs: u8) {
+        if let Some(cell) = self.lines.get_mut(y * self.width + x) {
+            *cell |= dirs;
+        }
+    }
+    fn hline(&mut self, y: usize, x0: usize, x1: usize) {
+        let (a, b) = (x0.min(x1), x0.max(x1));
+        for x in a..=b {
+            let dirs = if x > a { LEFT } else { 0 } | if x < b { RIGHT } else { 0 };
+            self.mark(x, y, dirs);
+        }
+    }
+    fn vline(&mut self, x: usize, y0: usize, y1: usize) {
+        let (a, b) = (y0.min(y1), y0.max(y1));
+        for y in a..=b {
+            let dirs = if y > a { UP } else { 0 } | if y < b { DOWN } else { 0 };
+            self.mark(x, y, dirs);
+        }
+    }
+    fn put(&mut self, x: usize, y: usize, text: &str) {
+        for (i, c) in text.chars().enumerate() {
+            if let Some(cell) = self.text.get_mut(y * self.width + x + i) {
+                *cell = Some(c);
+            }
+        }
+    }
+    fn render(&self) -> String {
+        let mut out = String::new();
+        for (row_lines, row_text) in self
+            .lines
+            .chunks(self.width)
+            .zip(self.text.chunks(self.width))
+        {
+            let line: String = row_lines
+                .iter()
+                .zip(row_text)
+                .map(|(&d, t)| t.unwrap_or_else(|| box_char(d)))
+                .collect();
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn box_char(d: u8) -> char {
+    match d {
+        0 => ' ',
+        x if x == UP | DOWN => '│',
+        x if x == DOWN | RIGHT => '╭',
+        x if x == DOWN | LEFT => '╮',
+        x if x == UP | RIGHT => '╰',
+        x if x == UP | LEFT => '╯',
+        x if x == UP | DOWN | RIGHT => '├',
+        x if x == UP | DOWN | LEFT => '┤',
+        x if x == LEFT | RIGHT | DOWN => '┬',
+        x if x == LEFT | RIGHT | UP => '┴',
+        x if x == UP | DOWN | LEFT | RIGHT => '┼',
+        x if x & (UP | DOWN) != 0 && x & (LEFT | RIGHT) == 0 => '│',
+        _ => '─',
+    }
+}
+
+/// The graph drawn left to right in layers, edges between boxes.
+pub fn text(wf: &Workflow) -> String {
+    let needs: Vec<Vec<usize>> = wf.steps.iter().map(|s| s.needs.clone()).collect();
+    let lay = layout::layout(&needs);
+    let labels: Vec<String> = wf.steps.iter().map(|s| format!("[{}]", label(s))).collect();
+    let widths: Vec<usize> = lay
+        .columns
+        .iter()
+        .map(|col| {
+            col.iter()
+                .map(|slot| match slot {
+                    Slot::Step(s) => labels[*s].chars().count(),
+                    Slot::Pass { .. } => 1,
+                })
+                .max()
+                .unwrap_or(1)
+        })
+        .collect();
+    let mut xs = Vec::with_capacity(widths.len());
+    let mut x = 0;
+    for w in &widths {
+        xs.push(x);
+        x += w + GAP;
+    }
+    let height = lay.columns.iter().map(Vec::len).max().unwrap_or(0) * 2;
+    let mut canvas = Canvas::new(x.max(1), height.max(1));
+    let slot_end = |c: usize, r: usize| match lay.columns[c][r] {
+        Slot::Step(s) => xs[c] + labels[s].chars().count(),
+        Slot::Pass { .. } => xs[c] + widths[c],
+    };
+    for (c, col) in lay.columns.iter().enumerate() {
+        for (r, slot) in col.iter().enumerate() {
+            if let Slot::Pass { .. } = slot {
+                canvas.hline(r * 2, xs[c], xs[c] + widths[c]);
+            }
+        }
+    }
+    for ((c, r1), (_, r2)) in lay.links() {
+        let bus = xs[c] + widths[c] + 2;
+        canvas.hline(r1 * 2, slot_end(c, r1), bus);
+        canvas.vline(bus, r1 * 2, r2 * 2);
+        canvas.hline(r2 * 2, bus, xs[c + 1]);
+    }
+    for (c, col) in lay.columns.iter().enumerate() {
+        for (r, slot) in col.iter().enumerate() {
+            if let Slot::Step(s) = slot {
+                canvas.put(xs[c], r * 2, &labels[*s]);
+                if !wf.steps[*s].needs.is_empty() {
+                    canvas.put(xs[c] - 1, r * 2, "▶");
+                }
+            }
+        }
+    }
+    let mut out = format!(
+        "{}: {} steps in {} layers\n\n",
+        wf.name,
+        wf.steps.len(),
+        lay.columns.len()
+    );
+    out.push_str(&canvas.render());
+    out.push_str("\n▸ run  ◆ approval  ? ask  ↻N attempts  ⊗ breaker  if: has a condition\n");
+    out
+}
+
+fn dot_quote(text: &str) -> String {
+    format!(
+        "\"{}\"",
+        text.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    )
+}
+
+fn details(step: &Step) -> Vec<String> {
+    let mut lines = Vec::new();
+    match &step.action {
+        Action::Run(r) => lines.push(format!("run: {}", shorten(&r.text, 40))),
+        Action::Approval(_) => lines.push("approval".to_string()),
+        Action::Ask(a) if !a.choices.is_empty() => {
+            lines.push(format!("ask: {}", a.choices.join(" | ")))
+        }
+        Action::Ask(_) => lines.push("ask".to_string()),
+    }
+    if step.retry.attempts > 1 {
+        lines.push(format!("retry ×{}", step.retry.attempts));
+    }
+    if let Some(b) = &step.breaker {
+        lines.push(format!("breaker: {b}"));
+    }
+    if let Some(w) = &step.when {
+        lines.push(format!("when: {}", shorten(&w.text, 40)));
+    }
+    lines
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        let cut: String = one_line.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Graphviz DOT: `signalbox graph FILE --format dot | dot -Tsvg`.
+pub fn dot(wf: &Workflow) -> String {
+    let mut out = format!(
+        "digraph {} {{\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n",
+        dot_quote(&wf.name)
+    );
+    for step in &wf.steps {
+        let shape = match step.action {
+            Action::Run(_) => "box",
+            Action::Approval(_) => "diamond",
+            Action::Ask(_) => "parallelogram",
+        };
+        let label = std::iter::once(step.id.clone())
+            .chain(details(step))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let _ = writeln!(
+            out,
+            "  {} [shape={shape}, label={}];",
+            dot_quote(&step.id),
+            dot_quote(&label)
+        );
+    }
+    for step in &wf.steps {
+        for &n in &step.needs {
+            let _ = writeln!(
+                out,
+                "  {} -> {};",
+                dot_quote(&wf.steps[n].id),
+                dot_quote(&step.id)
+            );
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn mermaid_text(text: &str) -> String {
+    text.replace('"', "#quot;")
+        .replace('<', "#lt;")
+        .replace('>', "#gt;")
+}
+
+/// Mermaid, as GitHub renders it in a ```mermaid block.
+pub fn mermaid(wf: &Workflow) -> String {
+    let mut out = String::from("flowchart LR\n");
+    for (i, step) in wf.steps.iter().enumerate() {
+        let label = std::iter::once(step.id.clone())
+            .chain(details(step))
+            .map(|l| mermaid_text(&l))
+            .collect::<Vec<_>>()
+            .join("<br/>");
+        let node = match step.action {
+            Action::Run(_) => format!("s{i}[\"{label}\"]"),
+            Action::Approval(_) => format!("s{i}{{\"{label}\"}}"),
+            Action::Ask(_) => format!("s{i}[/\"{label}\"/]"),
+        };
+        let _ = writeln!(out, "  {node}");
+    }
+    for (i, step) in wf.steps.iter().enumerate() {
+        for &n in &step.needs {
+            let _ = writeln!(out, "  s{n} --> s{i}");
+        }
+    }
+    out
+}

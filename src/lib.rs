@@ -1,0 +1,19 @@
+//! signalbox runs YAML-defined DAG workflows from a terminal, with a person
+//! in the loop.
+//!
+//! # Layout
+//!
+//! Three layers, one direction:
+//!
+//! - [`workflow`]: the file format. Parsing, checking, the step graph. No
+//!   tokio, no UI.
+//! - [`engine`]: the tokio orchestrator that runs a [`workflow::Workflow`]
+//!   and tells the world what happened as events. No ratatui, no crossterm.
+//! - front ends: [`cli`] (the commands), which drive the engine and show
+//!   its events.
+//!
+//! `main.rs` only wires these together.
+
+pub mod cli;
+pub mod engine;
+pub mod workflow;

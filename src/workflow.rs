@@ -1,0 +1,127 @@
+//! The workflow file format: reading YAML, checking it, and the step graph.
+//!
+//! This layer knows nothing of tokio, processes or screens. [`load`] and
+//! [`load_str`] turn a file into a [`Workflow`] or into [`Diagnostics`] that
+//! list every problem with its line and column.
+//!
+//! Flow: `node` (the only YAML code) -> `convert` (shape, unknown keys, into
+//! the `spec` serde types) -> `resolve` (defaults, templates, conditions,
+//! references, cycles) -> [`Workflow`].
+
+mod convert;
+pub mod dag;
+pub mod diag;
+pub mod duration;
+pub mod expr;
+pub mod layout;
+mod model;
+pub mod node;
+mod read;
+mod resolve;
+pub mod spec;
+pub mod template;
+
+use std::path::Path;
+
+pub use diag::{Diagnostic, Diagnostics, Pos};
+pub use model::*;
+pub use spec::{Jitter, OnFailure, OnTimeout};
+
+/// Reads and checks a workflow file. `label` is how errors name the file.
+pub fn load(path: &Path) -> Result<Workflow, Diagnostics> {
+    let label = path.display().to_string();
+    let mut diags = Diagnostics::new(label.clone());
+    let bytes = match read_bounded(path) {
+        Ok(b) => b,
+        Err(message) => {
+            diags.push(Pos::START, message);
+            return Err(diags);
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => load_str(&text, &label),
+        Err(e) => {
+            let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+            let col = good.len() - good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+            diags.push(
+                Pos::new(line as u64, col as u64),
+                "the file is not UTF-8 text",
+            );
+            Err(diags)
+        }
+    }
+}
+
+/// Reads at most the size limit plus one byte, so a huge file is refused
+/// without being read whole.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("cannot read the file: {}", io_reason(&e)))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err("this is a folder, not a workflow file".to_string());
+    }
+    let mut bytes = Vec::new();
+    let limit = node::MAX_FILE_BYTES as u64;
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the file: {}", io_reason(&e)))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "the file is larger than {limit} bytes; workflow files are limited to that"
+        ));
+    }
+    Ok(bytes)
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// Checks a workflow held in memory.
+pub fn load_str(text: &str, label: &str) -> Result<Workflow, Diagnostics> {
+    let mut diags = Diagnostics::new(label);
+    let root = match node::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            diags.push(e.pos, e.message);
+            return Err(diags);
+        }
+    };
+    let (spec, located) = convert::workflow(&root, &mut diags);
+    if !diags.is_empty() && (spec.name.is_empty() && spec.steps.0.is_empty()) {
+        return Err(diags.finish());
+    }
+    let wf = resolve::workflow(&spec, &located, text, &mut diags);
+    if diags.is_empty() {
+        Ok(wf)
+    } else {
+        Err(diags.finish())
+    }
+}
+
+/// The file's spec types as the loader filled them (for `graph` and tests).
+pub fn load_spec(text: &str, label: &str) -> Result<spec::WorkflowSpec, Diagnostics> {
+    let mut diags = Diagnostics::new(label);
+    let root = node::parse(text).map_err(|e| {
+        let mut d = Diagnostics::new(label);
+        d.push(e.pos, e.message);
+        d
+    })?;
+    let (spec, _) = convert::workflow(&root, &mut diags);
+    if diags.is_empty() {
+        Ok(spec)
+    } else {
+        Err(diags.finish())
+    }
+}
+
+/// The JSON Schema of the file format, from the same serde types.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(spec::WorkflowSpec)).unwrap_or_default()
+}

@@ -1,0 +1,456 @@
+//! From the positioned YAML tree to the [`spec`](super::spec) types, finding
+//! every shape error at once and remembering where each value was written.
+
+use super::diag::{Diagnostics, Pos};
+use super::node::{Node, Value};
+use super::read::{Reader, Spots, is_id, is_workflow_name};
+use super::spec::{
+    ApprovalSpec, AskSpec, BreakerSpec, DefaultsSpec, FallbackSpec, Jitter, Needs, OnFailure,
+    OnTimeout, RetrySpec, ShellSpec, StepSpec, Steps, WorkflowSpec,
+};
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "concurrency",
+    "timeout",
+    "env",
+    "vars",
+    "defaults",
+    "breakers",
+    "steps",
+];
+const DEFAULTS_KEYS: &[&str] = &[
+    "timeout",
+    "retry",
+    "wait_timeout",
+    "kill_grace",
+    "shell",
+    "on_failure",
+];
+pub(super) const STEP_KEYS: &[&str] = &[
+    "run",
+    "approval",
+    "ask",
+    "needs",
+    "when",
+    "timeout",
+    "retry",
+    "breaker",
+    "on_failure",
+    "fallback",
+    "priority",
+    "env",
+    "cwd",
+    "shell",
+    "kill_grace",
+];
+const APPROVAL_KEYS: &[&str] = &["prompt", "timeout", "on_timeout"];
+const ASK_KEYS: &[&str] = &["question", "choices", "default", "timeout"];
+const RETRY_KEYS: &[&str] = &["attempts", "delay", "max_delay", "factor", "jitter"];
+const BREAKER_KEYS: &[&str] = &["failures", "cooldown", "half_open_calls"];
+const FALLBACK_KEYS: &[&str] = &["outputs"];
+
+/// Where things were written, for the checks that come after conversion.
+#[derive(Debug, Clone, Default)]
+pub struct Located {
+    /// Top-level keys (`vars.target`, `breakers.registry`, ...).
+    pub top: Spots,
+    /// Per step in file order: the id, then every key's value.
+    pub steps: Vec<StepSpots>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StepSpots {
+    pub id: Pos,
+    pub needs: Vec<Pos>,
+    pub keys: Spots,
+}
+
+/// Converts the whole document; `None` values were reported in `diags`.
+pub fn workflow(root: &Node, diags: &mut Diagnostics) -> (WorkflowSpec, Located) {
+    let mut r = Reader { diags };
+    let mut spec = WorkflowSpec::default();
+    let mut located = Located::default();
+    if !matches!(root.value, Value::Map(_)) {
+        let found = if matches!(root.value, Value::Null) {
+            "the file is empty".to_string()
+        } else {
+            format!("the file holds {}", root.kind())
+        };
+        r.error(
+            root.pos,
+            format!("{found}; a workflow is a mapping with at least `name` and `steps`"),
+        );
+        return (spec, located);
+    }
+    let fields = r.fields(root, "the workflow", TOP_KEYS).unwrap_or_default();
+    let (mut has_name, mut has_steps) = (false, false);
+    for (key, value) in fields {
+        located.top.add(key.name.as_str(), value.pos);
+        match key.name.as_str() {
+            "name" => {
+                has_name = true;
+                if let Some(name) = r.string(value, "`name`") {
+                    if !is_workflow_name(&name) {
+                        r.error(value.pos, format!("invalid name `{name}`: use lower-case letters, digits, `_` and `-`, starting with a letter or digit"));
+                    }
+                    spec.name = name;
+                }
+            }
+            "description" => spec.description = optional(value, |v| r.string(v, "`description`")),
+            "concurrency" => spec.concurrency = r.positive(value, "`concurrency`"),
+            "timeout" => spec.timeout = r.duration(value, "`timeout`"),
+            "env" => spec.env = r.scalar_map(value, "`env`"),
+            "vars" => {
+                spec.vars = r.scalar_map(value, "`vars`");
+                for (k, v) in r.entries(value, "`vars`") {
+                    located.top.add(format!("vars.{}", k.name), k.pos);
+                    let _ = v;
+                    if !is_id(&k.name) {
+                        r.error(
+                            k.pos,
+                            format!(
+                                "invalid var name `{}`: use letters, digits, `_` and `-`",
+                                k.name
+                            ),
+                        );
+                    }
+                }
+            }
+            "defaults" => spec.defaults = defaults(&mut r, value),
+            "breakers" => {
+                for (k, v) in r.entries(value, "`breakers`") {
+                    located.top.add(format!("breakers.{}", k.name), k.pos);
+                    if !is_id(&k.name) {
+                        r.error(
+                            k.pos,
+                            format!(
+                                "invalid breaker name `{}`: use letters, digits, `_` and `-`",
+                                k.name
+                            ),
+                        );
+                    }
+                    if let Some(b) = breaker(&mut r, v, &k.name) {
+                        spec.breakers.insert(k.name.clone(), b);
+                    }
+                }
+            }
+            "steps" => {
+                has_steps = true;
+                (spec.steps, located.steps) = steps(&mut r, value);
+            }
+            _ => {}
+        }
+    }
+    if !has_name {
+        r.error(root.pos, "missing `name`: every workflow needs a name");
+    }
+    if !has_steps {
+        r.error(
+            root.pos,
+            "missing `steps`: a workflow needs at least one step",
+        );
+    }
+    (spec, located)
+}
+
+fn optional<T>(node: &Node, read: impl FnOnce(&Node) -> Option<T>) -> Option<T> {
+    if matches!(node.value, Value::Null) {
+        None
+    } else {
+        read(node)
+    }
+}
+
+fn steps(r: &mut Reader<'_>, node: &Node) -> (Steps, Vec<StepSpots>) {
+    let Value::Map(entries) = &node.value else {
+        let found = node.kind();
+        r.error(
+            node.pos,
+            format!("`steps` must be a mapping of step ids to steps, found {found}"),
+        );
+        return (Steps::default(), Vec::new());
+    };
+    if entries.is_empty() {
+        r.error(
+            node.pos,
+            "`steps` is empty: a workflow needs at least one step",
+        );
+    }
+    let mut out = Vec::with_capacity(entries.len());
+    let mut spots = Vec::with_capacity(entries.len());
+    let mut first: std::collections::HashMap<&str, Pos> =
+        std::collections::HashMap::with_capacity(entries.len());
+    for (key, value) in entries {
+        let id = key.name.as_str();
+        if let Some(at) = first.get(id) {
+            r.error(
+                key.pos,
+                format!(
+                    "duplicate step id `{id}` (first defined at line {})",
+                    at.line
+                ),
+            );
+            continue;
+        }
+        first.insert(id, key.pos);
+        if !is_id(id) {
+            r.error(key.pos, format!("invalid step id `{id}`: use letters, digits, `_` and `-`, not starting with `-`"));
+        }
+        let (spec, mut located) = step(r, value, id);
+        located.id = key.pos;
+        out.push((id.to_string(), spec));
+        spots.push(located);
+    }
+    (Steps(out), spots)
+}
+
+fn step(r: &mut Reader<'_>, node: &Node, id: &str) -> (StepSpec, StepSpots) {
+    let what = format!("step `{id}`");
+    let mut s = StepSpec::default();
+    let mut at = StepSpots::default();
+    let fields = r.fields(node, &what, STEP_KEYS).unwrap_or_default();
+    for (key, value) in fields {
+        at.keys.add(key.name.as_str(), value.pos);
+        let field = format!("`{}` of {what}", key.name);
+        match key.name.as_str() {
+            "run" => s.run = r.scalar(value, &field).map(|t| t.0),
+            "approval" => s.approval = approval(r, value, &what, &mut at),
+            "ask" => s.ask = ask(r, value, &what, &mut at),
+            "needs" => {
+                let ids = r.strings(value, &field).unwrap_or_default();
+                at.needs = ids.iter().map(|(_, p)| *p).collect();
+                s.needs = Needs(ids.into_iter().map(|(id, _)| id).collect());
+            }
+            "when" => s.when = r.scalar(value, &field).map(|t| t.0),
+            "timeout" => s.timeout = r.duration(value, &field),
+            "retry" => s.retry = retry(r, value, &what),
+            "breaker" => s.breaker = r.string(value, &field),
+            "on_failure" => s.on_failure = on_failure(r, value, &field),
+            "fallback" => s.fallback = fallback(r, value, &what),
+            "priority" => s.priority = r.integer(value, &field),
+            "env" => {
+                s.env = r.scalar_map(value, &field);
+                for (k, v) in r.entries(value, &field) {
+                    at.keys.add(format!("env.{}", k.name), v.pos);
+                }
+            }
+            "cwd" => s.cwd = r.string(value, &field),
+            "shell" => s.shell = shell(r, value, &field),
+            "kill_grace" => s.kill_grace = r.duration(value, &field),
+            _ => {}
+        }
+    }
+    let kinds: Vec<&str> = ["run", "approval", "ask"]
+        .into_iter()
+        .filter(|k| at.keys.get(k).is_some())
+        .collect();
+    match kinds.as_slice() {
+        [_] => {}
+        [] => r.error(
+            node.pos,
+            format!("{what} needs exactly one of `run`, `approval` or `ask`"),
+        ),
+        several => {
+            let list: Vec<String> = several.iter().map(|k| format!("`{k}`")).collect();
+            r.error(
+                node.pos,
+                format!(
+                    "{what} has {}: a step is exactly one of `run`, `approval` or `ask`",
+                    list.join(" and ")
+                ),
+            );
+        }
+    }
+    (s, at)
+}
+
+fn approval(
+    r: &mut Reader<'_>,
+    node: &Node,
+    what: &str,
+    at: &mut StepSpots,
+) -> Option<ApprovalSpec> {
+    let what = format!("`approval` of {what}");
+    let fields = r.fields(node, &what, APPROVAL_KEYS)?;
+    let mut a = ApprovalSpec::default();
+    for (key, value) in fields {
+        at.keys.add(format!("approval.{}", key.name), value.pos);
+        let field = format!("`{}` in {what}", key.name);
+        match key.name.as_str() {
+            "prompt" => a.prompt = r.scalar(value, &field).map(|t| t.0),
+            "timeout" => a.timeout = r.duration(value, &field),
+            "on_timeout" => {
+                a.on_timeout = r.choice(
+                    value,
+                    &field,
+                    &[
+                        ("reject", OnTimeout::Reject),
+                        ("approve", OnTimeout::Approve),
+                    ],
+                );
+            }
+            _ => {}
+        }
+    }
+    Some(a)
+}
+
+fn ask(r: &mut Reader<'_>, node: &Node, what: &str, at: &mut StepSpots) -> Option<AskSpec> {
+    let what = format!("`ask` of {what}");
+    let fields = r.fields(node, &what, ASK_KEYS)?;
+    let mut a = AskSpec::default();
+    let mut has_question = false;
+    for (key, value) in fields {
+        at.keys.add(format!("ask.{}", key.name), value.pos);
+        let field = format!("`{}` in {what}", key.name);
+        match key.name.as_str() {
+            "question" => {
+                has_question = true;
+                a.question = r.scalar(value, &field).map(|t| t.0).unwrap_or_default();
+            }
+            "choices" => {
+                a.choices = match &value.value {
+                    Value::Seq(items) => {
+                        Some(items.iter().filter_map(|i| r.scalar(i, &field)).collect())
+                    }
+                    _ => {
+                        r.error(
+                            value.pos,
+                            format!("{field} must be a list, found {}", value.kind()),
+                        );
+                        None
+                    }
+                }
+            }
+            "default" => a.default = r.scalar(value, &field),
+            "timeout" => a.timeout = r.duration(value, &field),
+            _ => {}
+        }
+    }
+    if !has_question {
+        r.error(node.pos, format!("{what} is missing `question`"));
+    }
+    if let (Some(choices), Some(default)) = (&a.choices, &a.default)
+        && !choices.contains(default)
+    {
+        let pos = at.keys.get("ask.default").unwrap_or(node.pos);
+        r.error(
+            pos,
+            format!("default `{default}` is not one of the choices in {what}"),
+        );
+    }
+    Some(a)
+}
+
+pub(super) fn retry(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<RetrySpec> {
+    let what = format!("`retry` of {what}");
+    let fields = r.fields(node, &what, RETRY_KEYS)?;
+    let mut s = RetrySpec::default();
+    for (key, value) in fields {
+        let field = format!("`{}` in {what}", key.name);
+        match key.name.as_str() {
+            "attempts" => s.attempts = r.positive(value, &field),
+            "delay" => s.delay = r.duration(value, &field),
+            "max_delay" => s.max_delay = r.duration(value, &field),
+            "factor" => s.factor = r.number(value, &field),
+            "jitter" => {
+                s.jitter = r.choice(
+                    value,
+                    &field,
+                    &[
+                        ("full", Jitter::Full),
+                        ("equal", Jitter::Equal),
+                        ("none", Jitter::None),
+                    ],
+                );
+            }
+            _ => {}
+        }
+    }
+    Some(s)
+}
+
+fn breaker(r: &mut Reader<'_>, node: &Node, name: &str) -> Option<BreakerSpec> {
+    let what = format!("breaker `{name}`");
+    let fields = r.fields(node, &what, BREAKER_KEYS)?;
+    let mut b = BreakerSpec::default();
+    for (key, value) in fields {
+        let field = format!("`{}` of {what}", key.name);
+        match key.name.as_str() {
+            "failures" => b.failures = r.positive(value, &field),
+            "cooldown" => b.cooldown = r.duration(value, &field),
+            "half_open_calls" => b.half_open_calls = r.positive(value, &field),
+            _ => {}
+        }
+    }
+    Some(b)
+}
+
+fn fallback(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<FallbackSpec> {
+    let what = format!("`fallback` of {what}");
+    let fields = r.fields(node, &what, FALLBACK_KEYS)?;
+    let mut f = FallbackSpec::default();
+    for (_, value) in fields {
+        f.outputs = r.scalar_map(value, &format!("`outputs` in {what}"));
+    }
+    Some(f)
+}
+
+fn defaults(r: &mut Reader<'_>, node: &Node) -> Option<DefaultsSpec> {
+    let fields = r.fields(node, "`defaults`", DEFAULTS_KEYS)?;
+    let mut d = DefaultsSpec::default();
+    for (key, value) in fields {
+        let field = format!("`defaults.{}`", key.name);
+        match key.name.as_str() {
+            "timeout" => d.timeout = r.duration(value, &field),
+            "retry" => d.retry = retry(r, value, "`defaults`"),
+            "wait_timeout" => d.wait_timeout = r.duration(value, &field),
+            "kill_grace" => d.kill_grace = r.duration(value, &field),
+            "shell" => d.shell = shell(r, value, &field),
+            "on_failure" => d.on_failure = on_failure(r, value, &field),
+            _ => {}
+        }
+    }
+    Some(d)
+}
+
+fn on_failure(r: &mut Reader<'_>, node: &Node, field: &str) -> Option<OnFailure> {
+    r.choice(
+        node,
+        field,
+        &[("fail", OnFailure::Fail), ("continue", OnFailure::Continue)],
+    )
+}
+
+fn shell(r: &mut Reader<'_>, node: &Node, field: &str) -> Option<ShellSpec> {
+    let shell = match &node.value {
+        Value::Str(line) => ShellSpec::Line(line.clone()),
+        Value::Seq(_) => ShellSpec::Words(
+            r.strings(node, field)?
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect(),
+        ),
+        _ => {
+            r.error(
+                node.pos,
+                format!(
+                    "{field} must be a string such as `bash -c`, found {}",
+                    node.kind()
+                ),
+            );
+            return None;
+        }
+    };
+    let empty = match &shell {
+        ShellSpec::Line(l) => l.trim().is_empty(),
+        ShellSpec::Words(w) => w.is_empty(),
+    };
+    if empty {
+        r.error(node.pos, format!("{field} is empty"));
+        return None;
+    }
+    Some(shell)
+}

@@ -1,0 +1,85 @@
+//! Durations as workflow files write them: `250ms`, `5s`, `10m`, `2h`, or a
+//! bare number of seconds.
+
+use std::time::Duration;
+
+/// Parses `250ms`, `5s`, `10m`, `2h`, `1.5s` or `30` (seconds).
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let bad = || {
+        format!(
+            "invalid duration `{text}`: use a number with ms, s, m or h, such as `250ms`, `5s`, `10m`, `2h`"
+        )
+    };
+    if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
+        return Err(bad());
+    }
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let scale = match unit.trim() {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => return Err(bad()),
+    };
+    seconds(value * scale).ok_or_else(bad)
+}
+
+/// A duration from seconds, refusing what cannot be one.
+pub fn seconds(value: f64) -> Option<Duration> {
+    if value.is_finite() && (0.0..1e12).contains(&value) {
+        Some(Duration::from_secs_f64(value))
+    } else {
+        None
+    }
+}
+
+/// The shortest of `2h`, `10m`, `5s`, `250ms` that says it exactly.
+pub fn format(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        "0s".to_string()
+    } else if ms.is_multiple_of(3_600_000) {
+        format!("{}h", ms / 3_600_000)
+    } else if ms.is_multiple_of(60_000) {
+        format!("{}m", ms / 60_000)
+    } else if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_documented_form() {
+        assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse("1.5s"), Ok(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn refuses_nonsense() {
+        for bad in ["", "s", "5x", "-1s", "five", "1..2s", ".5s", "5 s s"] {
+            assert!(parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        for text in ["2h", "10m", "5s", "250ms"] {
+            assert_eq!(format(parse(text).unwrap_or_default()), text);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Where each step goes when the graph is drawn left to right: longest-path
+//! layers, pass-through slots for edges that skip layers, and an order
+//! within each layer that keeps crossings low (barycenter sweeps).
+//!
+//! Pure data; the text graph and the screen each draw it their own way.
+
+use super::dag;
+
+/// One cell of a column: a step, or an edge passing through the layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Slot {
+    Step(usize),
+    /// Part of the edge `from -> to` (step indices) crossing this layer.
+    Pass {
+        from: usize,
+        to: usize,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// Columns left to right, each listed top to bottom.
+    pub columns: Vec<Vec<Slot>>,
+    /// For each step: (column, row).
+    pub place: Vec<(usize, usize)>,
+    /// Each step's layer (its column).
+    pub layer: Vec<usize>,
+    needs: Vec<Vec<usize>>,
+    dependents: Vec<Vec<usize>>,
+}
+
+impl Layout {
+    /// Links between neighbouring columns as ((col, row), (col + 1, row)).
+    pub fn links(&self) -> Vec<((usize, usize), (usize, usize))> {
+        let mut out = Vec::new();
+        for c in 1..self.columns.len() {
+            let rows = row_map(&self.columns[c - 1]);
+            for (r, slot) in self.columns[c].iter().enumerate() {
+                for left in self.neighbours(*slot, c, true) {
+                    if let Some(&l) = rows.get(&left) {
+                        out.push(((c - 1, l), (c, r)));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The slots that the slot at column `c` connects to in the column
+    /// before (`back`) or after.
+    fn neighbours(&self, slot: Slot, c: usize, back: bool) -> Vec<Slot> {
+        let target = if back { c.wrapping_sub(1) } else { c + 1 };
+        let via = |from: usize, to: usize, end: usize| {
+            if self.layer[end] == target {
+                Slot::Step(end)
+            } else {
+                Slot::Pass { from, to }
+            }
+        };
+        match slot {
+            Slot::Step(s) if back => self.needs[s].iter().map(|&f| via(f, s, f)).collect(),
+            Slot::Step(s) => self.dependents[s].iter().map(|&t| via(s, t, t)).collect(),
+            Slot::Pass { from, to } if back => vec![via(from, to, from)],
+            Slot::Pass { from, to } => vec![via(from, to, to)],
+        }
+    }
+}
+
+fn row_map(column: &[Slot]) -> std::collections::HashMap<Slot, usize> {
+    column.iter().enumerate().map(|(r, s)| (*s, r)).collect()
+}
+
+/// Lays out steps given each step's `needs` (indices); the graph must be
+/// acyclic.
+pub fn layout(needs: &[Vec<usize>]) -> Layout {
+    let layer = dag::layers(needs);
+    let depth = layer.iter().copied().max().map_or(0, |m| m + 1);
+    let mut columns: Vec<Vec<Slot>> = vec![Vec::new(); depth];
+    for (s, &l) in layer.iter().enumerate() {
+        columns[l].push(Slot::Step(s));
+    }
+    let mut dependents = vec![Vec::new(); needs.len()];
+    for (to, ns) in needs.iter().enumerate() {
+        for &from in ns {
+            dependents[from].push(to);
+            for column in &mut columns[layer[from] + 1..layer[to]] {
+                column.push(Slot::Pass { from, to });
+            }
+        }
+    }
+    let mut lay = Layout {
+        columns,
+        place: Vec::new(),
+        layer,
+        needs: needs.to_vec(),
+        dependents,
+    };
+    for _ in 0..4 {
+        sweep(&mut lay, true);
+        sweep(&mut lay, false);
+    }
+    lay.place = vec![(0, 0); needs.len()];
+    for (c, column) in lay.columns.iter().enumerate() {
+        for (r, slot) in column.iter().enumerate() {
+            if let Slot::Step(s) = slot {
+                lay.place[*s] = (c, r);
+            }
+        }
+    }
+    lay
+}
+
+/// Reorders each column by the mean row of its neighbours in the column
+/// before (forward) or after (backward).
+fn sweep(lay: &mut Layout, forward: bool) {
+    let n = lay.columns.len();
+    let order: Vec<usize> = if forward {
+        (1..n).collect()
+    } else {
+        (0..n.saturating_sub(1)).rev().collect()
+    };
+    for c in order {
+        let other = if forward { c - 1 } else { c + 1 };
+        let rows = row_map(&lay.columns[other]);
+        let mut keyed: Vec<(f64, usize, Slot)> = lay.columns[c]
+            .iter()
+            .enumerate()
+            .map(|(r, s)| {
+                let near: Vec<usize> = lay
+                    .neighbours(*s, c, forward)
+                    .iter()
+                    .filter_map(|x| rows.get(x).copied())
+                    .collect();
+                let key = if near.is_empty() {
+                    r as f64
+                } else {
+                    near.iter().sum::<usize>() as f64 / near.len() as f64
+                };
+                (key, r, *s)
+            })
+            .collect();
+        keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        lay.columns[c] = keyed.into_iter().map(|(_, _, s)| s).collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_edges_pass_through_middle_layers() {
+        // 0 -> 1 -> 2 and 0 -> 2: the second edge passes layer 1.
+        let lay = layout(&[vec![], vec![0], vec![0, 1]]);
+        assert_eq!(lay.columns.len(), 3);
+        assert!(lay.columns[1].contains(&Slot::Pass { from: 0, to: 2 }));
+        assert_eq!(lay.links().len(), 4);
+    }
+
+    #[test]
+    fn barycenter_keeps_chains_straight() {
+        // Two chains a0->a1, b0->b1 written crossed: b1 first in layer 1.
+        let lay = layout(&[vec![], vec![], vec![1], vec![0]]);
+        let row = |s: usize| lay.place[s].1;
+        assert_eq!(row(0) < row(1), row(3) < row(2));
+    }
+}

@@ -1,0 +1,173 @@
+//! A loaded workflow, ready to run: defaults merged, templates and
+//! conditions parsed, `needs` turned into indices. The engine reads only this.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use super::expr::Expr;
+use super::spec::{Jitter, OnFailure, OnTimeout};
+use super::template::Template;
+
+/// Wait timeout when neither the step nor `defaults.wait_timeout` sets one.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(300);
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub name: String,
+    pub description: Option<String>,
+    /// `None`: as many as the machine has CPUs.
+    pub concurrency: Option<usize>,
+    pub timeout: Option<Duration>,
+    pub env: Vec<(String, Template)>,
+    pub vars: BTreeMap<String, String>,
+    pub breakers: BTreeMap<String, BreakerPolicy>,
+    /// In file order; a step's index is its id everywhere in the engine.
+    pub steps: Vec<Step>,
+    /// The file's text as loaded, kept so a run folder holds what ran.
+    pub source: String,
+    pub(super) index: HashMap<String, usize>,
+}
+
+impl Workflow {
+    pub(super) fn new(mut wf: Workflow) -> Workflow {
+        wf.index = wf
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
+        wf
+    }
+
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Overrides vars from the command line; an unknown name is refused,
+    /// since nothing could read it.
+    pub fn set_var(&mut self, name: &str, value: &str) -> Result<(), String> {
+        match self.vars.get_mut(name) {
+            Some(v) => {
+                *v = value.to_string();
+                Ok(())
+            }
+            None => {
+                let hint = super::diag::did_you_mean(name, self.vars.keys().map(String::as_str));
+                Err(format!(
+                    "unknown var `{name}`{hint}: the workflow declares none by that name under `vars`"
+                ))
+            }
+        }
+    }
+
+    /// Index lists of each step's dependents, the reverse of `needs`.
+    pub fn dependents(&self) -> Vec<Vec<usize>> {
+        let mut out = vec![Vec::new(); self.steps.len()];
+        for (i, s) in self.steps.iter().enumerate() {
+            for &n in &s.needs {
+                out[n].push(i);
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: String,
+    /// The line of the step's id in the file.
+    pub line: u32,
+    pub action: Action,
+    /// Indices into [`Workflow::steps`], each once, in the order written.
+    pub needs: Vec<usize>,
+    pub when: Option<Condition>,
+    /// Per attempt of a `run` step.
+    pub timeout: Option<Duration>,
+    pub retry: RetryPolicy,
+    pub breaker: Option<String>,
+    pub on_failure: OnFailure,
+    pub fallback: Option<BTreeMap<String, String>>,
+    pub priority: i64,
+    pub env: Vec<(String, Template)>,
+    pub cwd: Option<String>,
+    pub shell: Vec<String>,
+    pub kill_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub text: String,
+    pub expr: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Run(RunAction),
+    Approval(ApprovalAction),
+    Ask(AskAction),
+}
+
+impl Action {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Run(_) => "run",
+            Action::Approval(_) => "approval",
+            Action::Ask(_) => "ask",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunAction {
+    /// The `run` text as written.
+    pub text: String,
+    pub template: Template,
+    /// The command handed to the shell: every template replaced by a quoted
+    /// reference to the environment variable that carries its value.
+    pub command: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApprovalAction {
+    pub prompt: Template,
+    pub timeout: Duration,
+    pub on_timeout: OnTimeout,
+}
+
+#[derive(Debug, Clone)]
+pub struct AskAction {
+    pub question: Template,
+    pub choices: Vec<String>,
+    pub default: Option<String>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Every attempt, the first included; at least 1.
+    pub attempts: u32,
+    pub delay: Duration,
+    pub max_delay: Duration,
+    pub factor: f64,
+    pub jitter: Jitter,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 1,
+            delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(300),
+            factor: 2.0,
+            jitter: Jitter::Full,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerPolicy {
+    pub failures: u32,
+    pub cooldown: Duration,
+    pub half_open_calls: u32,
+}

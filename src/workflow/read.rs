@@ -1,0 +1,268 @@
+//! Small typed readers over [`Node`]: each reports a problem with its position
+//! and returns `None`, so conversion goes on and finds every error at once.
+
+use std::collections::BTreeMap;
+
+use super::diag::{Diagnostics, Pos, did_you_mean};
+use super::duration;
+use super::node::{Key, Node, Value};
+use super::spec::{DurationSpec, ScalarText};
+
+/// Where each key of one mapping was written, for errors found later.
+#[derive(Debug, Clone, Default)]
+pub struct Spots(pub Vec<(String, Pos)>);
+
+impl Spots {
+    /// Position of the value under `path` (`"run"`, `"approval.prompt"`).
+    pub fn get(&self, path: &str) -> Option<Pos> {
+        self.0.iter().find(|(p, _)| p == path).map(|(_, pos)| *pos)
+    }
+
+    pub fn add(&mut self, path: impl Into<String>, pos: Pos) {
+        self.0.push((path.into(), pos));
+    }
+}
+
+pub struct Reader<'d> {
+    pub diags: &'d mut Diagnostics,
+}
+
+impl Reader<'_> {
+    pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diags.push(pos, message);
+    }
+
+    /// The entries of a mapping whose keys must be among `allowed`; unknown
+    /// and repeated keys are reported and left out. `Null` counts as empty.
+    pub fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<Vec<(&'n Key, &'n Node)>> {
+        let entries = match &node.value {
+            Value::Map(entries) => entries,
+            Value::Null => return Some(Vec::new()),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("{what} must be a mapping, found {}", node.kind()),
+                );
+                return None;
+            }
+        };
+        let mut seen: Vec<&str> = Vec::with_capacity(entries.len());
+        let mut out = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            if !allowed.contains(&key.name.as_str()) {
+                let hint = did_you_mean(&key.name, allowed.iter().copied());
+                self.error(
+                    key.pos,
+                    format!("unknown key `{}` in {what}{hint}", key.name),
+                );
+            } else if seen.contains(&key.name.as_str()) {
+                self.error(key.pos, format!("duplicate key `{}` in {what}", key.name));
+            } else {
+                seen.push(&key.name);
+                out.push((key, value));
+            }
+        }
+        Some(out)
+    }
+
+    /// The entries of a mapping with free-form keys, duplicates reported.
+    pub fn entries<'n>(&mut self, node: &'n Node, what: &str) -> Vec<(&'n Key, &'n Node)> {
+        match &node.value {
+            Value::Map(entries) => {
+                let mut out: Vec<(&Key, &Node)> = Vec::with_capacity(entries.len());
+                let mut seen = std::collections::HashMap::with_capacity(entries.len());
+                for (key, value) in entries {
+                    if let Some(first) = seen.insert(key.name.as_str(), key.pos) {
+                        self.error(
+                            key.pos,
+                            format!(
+                                "duplicate key `{}` in {what} (first at line {})",
+                                key.name, first.line
+                            ),
+                        );
+                        seen.insert(key.name.as_str(), first);
+                    } else {
+                        out.push((key, value));
+                    }
+                }
+                out
+            }
+            Value::Null => Vec::new(),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("{what} must be a mapping, found {}", node.kind()),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("{what} must be a string, found {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A scalar of any kind, as text (env values, vars, answers).
+    pub fn scalar(&mut self, node: &Node, what: &str) -> Option<ScalarText> {
+        match node.scalar_text() {
+            Some(text) => Some(ScalarText(text)),
+            None => {
+                self.error(
+                    node.pos,
+                    format!("{what} must be a string or number, found {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn scalar_map(&mut self, node: &Node, what: &str) -> BTreeMap<String, ScalarText> {
+        let mut out = BTreeMap::new();
+        for (key, value) in self.entries(node, what) {
+            if let Some(v) = self.scalar(value, &format!("`{}` in {what}", key.name)) {
+                out.insert(key.name.clone(), v);
+            }
+        }
+        out
+    }
+
+    pub fn strings(&mut self, node: &Node, what: &str) -> Option<Vec<(String, Pos)>> {
+        match &node.value {
+            Value::Str(s) => Some(vec![(s.clone(), node.pos)]),
+            Value::Seq(items) => Some(
+                items
+                    .iter()
+                    .filter_map(|n| self.string(n, what).map(|s| (s, n.pos)))
+                    .collect(),
+            ),
+            Value::Null => Some(Vec::new()),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("{what} must be a list of strings, found {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn positive(&mut self, node: &Node, what: &str) -> Option<u64> {
+        match node.value {
+            Value::Int(i) if i > 0 => u64::try_from(i).ok(),
+            _ => {
+                let shown = node.scalar_text().unwrap_or_else(|| node.kind().into());
+                self.error(
+                    node.pos,
+                    format!("{what} must be a positive whole number, found {shown}"),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn integer(&mut self, node: &Node, what: &str) -> Option<i64> {
+        match node.value {
+            Value::Int(i) => Some(i),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("{what} must be a whole number, found {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn number(&mut self, node: &Node, what: &str) -> Option<f64> {
+        let value = match node.value {
+            Value::Int(i) => i as f64,
+            Value::Float(f) => f,
+            _ => f64::NAN,
+        };
+        if value.is_finite() && value > 0.0 {
+            Some(value)
+        } else {
+            let shown = node.scalar_text().unwrap_or_else(|| node.kind().into());
+            self.error(
+                node.pos,
+                format!("{what} must be a positive number, found {shown}"),
+            );
+            None
+        }
+    }
+
+    pub fn duration(&mut self, node: &Node, what: &str) -> Option<DurationSpec> {
+        let checked = match &node.value {
+            Value::Int(i) => duration::seconds(*i as f64)
+                .map(|_| DurationSpec::Seconds(*i as f64))
+                .ok_or_else(|| format!("invalid duration `{i}`: it must not be negative")),
+            Value::Float(f) => duration::seconds(*f)
+                .map(|_| DurationSpec::Seconds(*f))
+                .ok_or_else(|| format!("invalid duration `{f}`: it must not be negative")),
+            Value::Str(s) => duration::parse(s).map(|_| DurationSpec::Text(s.clone())),
+            _ => Err(format!("must be a duration, found {}", node.kind())),
+        };
+        match checked {
+            Ok(d) => Some(d),
+            Err(message) => {
+                self.error(node.pos, format!("{what}: {message}"));
+                None
+            }
+        }
+    }
+
+    /// One of a fixed set of words.
+    pub fn choice<T: Copy>(&mut self, node: &Node, what: &str, options: &[(&str, T)]) -> Option<T> {
+        let word = match &node.value {
+            Value::Str(s) => s.as_str(),
+            _ => "",
+        };
+        if let Some((_, v)) = options.iter().find(|(name, _)| *name == word) {
+            return Some(*v);
+        }
+        let names: Vec<String> = options.iter().map(|(n, _)| format!("`{n}`")).collect();
+        let hint = did_you_mean(word, options.iter().map(|(n, _)| *n));
+        let found = node.scalar_text().unwrap_or_else(|| node.kind().into());
+        self.error(
+            node.pos,
+            format!(
+                "{what} must be one of {}, found `{found}`{hint}",
+                names.join(", ")
+            ),
+        );
+        None
+    }
+}
+
+/// True for `[a-z0-9][a-z0-9_-]*`, the form of workflow names.
+pub fn is_workflow_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// True for `[A-Za-z0-9_][A-Za-z0-9_-]*`, the form of step, var and breaker
+/// names: safe in templates, file names and environment variable names.
+pub fn is_id(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}

@@ -1,0 +1,438 @@
+//! From the file's spec types to a runnable [`Workflow`]: merges defaults,
+//! resolves `needs`, parses templates and conditions, and checks every
+//! reference (steps, vars, breakers, answers, outputs) with its position.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use super::convert::Located;
+use super::dag;
+use super::diag::{Diagnostics, Pos, did_you_mean};
+use super::duration;
+use super::expr::{self, Operand};
+use super::model::*;
+use super::spec::{DurationSpec, RetrySpec, ShellSpec, StepSpec, WorkflowSpec};
+use super::template::{Ref, Template};
+
+struct Cx<'a> {
+    spec: &'a WorkflowSpec,
+    at: &'a Located,
+    source: &'a str,
+    diags: &'a mut Diagnostics,
+    ids: HashMap<&'a str, usize>,
+    needs: Vec<Vec<usize>>,
+    acyclic: bool,
+}
+
+pub fn workflow(
+    spec: &WorkflowSpec,
+    at: &Located,
+    source: &str,
+    diags: &mut Diagnostics,
+) -> Workflow {
+    let ids: HashMap<&str, usize> = spec
+        .steps
+        .0
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect();
+    let mut cx = Cx {
+        spec,
+        at,
+        source,
+        diags,
+        ids,
+        needs: Vec::new(),
+        acyclic: true,
+    };
+    cx.needs = spec
+        .steps
+        .0
+        .iter()
+        .enumerate()
+        .map(|(i, (id, s))| cx.resolve_needs(i, id, s))
+        .collect();
+    cx.check_cycles();
+    let defaults = spec.defaults.clone().unwrap_or_default();
+    let wait_default = defaults
+        .wait_timeout
+        .as_ref()
+        .map_or(DEFAULT_WAIT_TIMEOUT, to_duration);
+    let env = cx.env_templates(&spec.env, None, "env");
+    let steps = spec
+        .steps
+        .0
+        .iter()
+        .enumerate()
+        .map(|(i, (id, s))| cx.step(i, id, s, &defaults, wait_default))
+        .collect();
+    Workflow::new(Workflow {
+        name: spec.name.clone(),
+        description: spec.description.clone(),
+        concurrency: spec
+            .concurrency
+            .map(|c| usize::try_from(c).unwrap_or(usize::MAX)),
+        timeout: spec.timeout.as_ref().map(to_duration),
+        env,
+        vars: spec
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect(),
+        breakers: spec
+            .breakers
+            .iter()
+            .map(|(k, b)| (k.clone(), breaker(b)))
+            .collect(),
+        steps,
+        source: source.to_string(),
+        index: HashMap::new(),
+    })
+}
+
+pub fn to_duration(d: &DurationSpec) -> Duration {
+    match d {
+        DurationSpec::Seconds(s) => duration::seconds(*s).unwrap_or_default(),
+        DurationSpec::Text(t) => duration::parse(t).unwrap_or_default(),
+    }
+}
+
+fn breaker(b: &super::spec::BreakerSpec) -> BreakerPolicy {
+    BreakerPolicy {
+        failures: b.failures.map_or(5, clamp_u32),
+        cooldown: b
+            .cooldown
+            .as_ref()
+            .map_or(Duration::from_secs(60), to_duration),
+        half_open_calls: b.half_open_calls.map_or(1, clamp_u32),
+    }
+}
+
+fn clamp_u32(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// A step's retry keys merged one by one over `defaults.retry`.
+pub fn merge_retry(step: Option<&RetrySpec>, defaults: Option<&RetrySpec>) -> RetryPolicy {
+    let base = RetryPolicy::default();
+    let pick = |f: fn(&RetrySpec) -> Option<&DurationSpec>| {
+        step.and_then(f)
+            .or_else(|| defaults.and_then(f))
+            .map(to_duration)
+    };
+    RetryPolicy {
+        attempts: step
+            .and_then(|r| r.attempts)
+            .or_else(|| defaults.and_then(|r| r.attempts))
+            .map_or(base.attempts, clamp_u32),
+        delay: pick(|r| r.delay.as_ref()).unwrap_or(base.delay),
+        max_delay: pick(|r| r.max_delay.as_ref()).unwrap_or(base.max_delay),
+        factor: step
+            .and_then(|r| r.factor)
+            .or_else(|| defaults.and_then(|r| r.factor))
+            .unwrap_or(base.factor),
+        jitter: step
+            .and_then(|r| r.jitter)
+            .or_else(|| defaults.and_then(|r| r.jitter))
+            .unwrap_or(base.jitter),
+    }
+}
+
+fn shell_words(shell: &ShellSpec) -> Vec<String> {
+    match shell {
+        ShellSpec::Line(line) => line.split_whitespace().map(str::to_string).collect(),
+        ShellSpec::Words(words) => words.clone(),
+    }
+}
+
+impl<'a> Cx<'a> {
+    fn step_ids(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.spec.steps.0.iter().map(|(id, _)| id.as_str())
+    }
+
+    fn resolve_needs(&mut self, i: usize, id: &str, s: &StepSpec) -> Vec<usize> {
+        let mut out = Vec::with_capacity(s.needs.0.len());
+        for (k, need) in s.needs.0.iter().enumerate() {
+            let pos = self.at.steps[i]
+                .needs
+                .get(k)
+                .copied()
+                .unwrap_or(self.at.steps[i].id);
+            match self.ids.get(need.as_str()) {
+                Some(&n) if !out.contains(&n) => out.push(n),
+                Some(_) => {}
+                None => {
+                    let hint = did_you_mean(need, self.step_ids());
+                    self.diags.push(
+                        pos,
+                        format!("step `{id}` needs unknown step `{need}`{hint}"),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    fn check_cycles(&mut self) {
+        for cycle in dag::cycles(&self.needs) {
+            self.acyclic = false;
+            let path: Vec<&str> = cycle
+                .iter()
+                .map(|&i| self.spec.steps.0[i].0.as_str())
+                .collect();
+            let pos = self.at.steps[cycle[0]].id;
+            self.diags
+                .push(pos, format!("dependency cycle: {}", path.join(" -> ")));
+        }
+    }
+
+    fn step(
+        &mut self,
+        i: usize,
+        id: &str,
+        s: &StepSpec,
+        d: &super::spec::DefaultsSpec,
+        wait_default: Duration,
+    ) -> Step {
+        let wait =
+            |t: Option<&DurationSpec>| t.or(s.timeout.as_ref()).map_or(wait_default, to_duration);
+        let action = if let Some(a) = &s.approval {
+            Action::Approval(ApprovalAction {
+                prompt: self.text_template(
+                    i,
+                    "approval.prompt",
+                    a.prompt.as_deref().unwrap_or(&format!("Approve {id}?")),
+                ),
+                timeout: wait(a.timeout.as_ref()),
+                on_timeout: a.on_timeout.unwrap_or_default(),
+            })
+        } else if let Some(a) = &s.ask {
+            Action::Ask(AskAction {
+                question: self.text_template(i, "ask.question", &a.question),
+                choices: a.choices.iter().flatten().map(|c| c.0.clone()).collect(),
+                default: a.default.as_ref().map(|t| t.0.clone()),
+                timeout: wait(a.timeout.as_ref()),
+            })
+        } else {
+            self.run_action(i, s.run.as_deref().unwrap_or_default())
+        };
+        if let Some(name) = &s.breaker
+            && !self.spec.breakers.contains_key(name)
+        {
+            let pos = self.at.steps[i]
+                .keys
+                .get("breaker")
+                .unwrap_or(self.at.steps[i].id);
+            let hint = did_you_mean(name, self.spec.breakers.keys().map(String::as_str));
+            self.diags.push(
+                pos,
+                format!("step `{id}` uses unknown breaker `{name}`{hint}"),
+            );
+        }
+        let when = s.when.as_ref().and_then(|text| self.condition(i, text));
+        let run_timeout = s.timeout.as_ref().or(d.timeout.as_ref()).map(to_duration);
+        Step {
+            id: id.to_string(),
+            line: self.at.steps[i].id.line,
+            action,
+            needs: self.needs[i].clone(),
+            when,
+            timeout: if s.run.is_some() { run_timeout } else { None },
+            retry: merge_retry(s.retry.as_ref(), d.retry.as_ref()),
+            breaker: s.breaker.clone(),
+            on_failure: s.on_failure.or(d.on_failure).unwrap_or_default(),
+            fallback: s.fallback.as_ref().map(|f| {
+                f.outputs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.0.clone()))
+                    .collect::<BTreeMap<_, _>>()
+            }),
+            priority: s.priority.unwrap_or(0),
+            env: self.env_templates(&s.env, Some(i), "env"),
+            cwd: s.cwd.clone(),
+            shell: s
+                .shell
+                .as_ref()
+                .or(d.shell.as_ref())
+                .map_or_else(|| vec!["sh".into(), "-c".into()], shell_words),
+            kill_grace: s
+                .kill_grace
+                .as_ref()
+                .or(d.kill_grace.as_ref())
+                .map_or(DEFAULT_KILL_GRACE, to_duration),
+        }
+    }
+
+    fn run_action(&mut self, i: usize, text: &str) -> Action {
+        let template = self.text_template(i, "run", text);
+        let command = match template.to_command() {
+            Ok(c) => c,
+            Err(e) => {
+                let pos = self.locate(Some(i), "run", text, e.offset);
+                self.diags.push(pos, e.message);
+                String::new()
+            }
+        };
+        Action::Run(RunAction {
+            text: text.to_string(),
+            template,
+            command,
+        })
+    }
+
+    /// Parses a template and checks what it refers to; `step` is `None` for
+    /// the workflow's own `env`, where no step can be referred to.
+    fn template(&mut self, step: Option<usize>, key: &str, text: &str) -> Template {
+        let t = match Template::parse(text) {
+            Ok(t) => t,
+            Err(e) => {
+                let pos = self.locate(step, key, text, e.offset);
+                self.diags.push(pos, e.message);
+                return Template::literal(text);
+            }
+        };
+        for (r, offset) in t.refs() {
+            let problem = match r {
+                Ref::Var(name) => self.unknown_var(name),
+                Ref::RunId => None,
+                Ref::Answer(s) => self.check_step_ref(step, s, true),
+                Ref::Output { step: s, .. } => self.check_step_ref(step, s, false),
+            };
+            if let Some(message) = problem {
+                let pos = self.locate(step, key, text, offset);
+                self.diags.push(pos, message);
+            }
+        }
+        t
+    }
+
+    fn text_template(&mut self, i: usize, key: &str, text: &str) -> Template {
+        self.template(Some(i), key, text)
+    }
+
+    fn env_templates(
+        &mut self,
+        env: &BTreeMap<String, super::spec::ScalarText>,
+        step: Option<usize>,
+        key: &str,
+    ) -> Vec<(String, Template)> {
+        env.iter()
+            .map(|(k, v)| (k.clone(), self.template(step, &format!("{key}.{k}"), &v.0)))
+            .collect()
+    }
+
+    fn unknown_var(&self, name: &str) -> Option<String> {
+        if self.spec.vars.contains_key(name) {
+            return None;
+        }
+        let hint = did_you_mean(name, self.spec.vars.keys().map(String::as_str));
+        Some(format!("unknown var `{name}`{hint}"))
+    }
+
+    /// Why `user` may not read `target` (an answer when `answer`), if it may not.
+    fn check_step_ref(&self, user: Option<usize>, target: &str, answer: bool) -> Option<String> {
+        let what = if answer { "answer" } else { "outputs" };
+        let Some(&t) = self.ids.get(target) else {
+            let hint = did_you_mean(target, self.step_ids());
+            return Some(format!("the {what} of unknown step `{target}`{hint}"));
+        };
+        if answer && self.spec.steps.0[t].1.ask.is_none() {
+            return Some(format!(
+                "step `{target}` is not an `ask` step, so it has no answer"
+            ));
+        }
+        let Some(u) = user else {
+            return Some(format!(
+                "the workflow's `env` cannot use the {what} of step `{target}`; set it in the step's `env`"
+            ));
+        };
+        if self.acyclic && !dag::is_upstream(&self.needs, u, t) {
+            let id = &self.spec.steps.0[u].0;
+            return Some(format!(
+                "step `{target}` is not upstream of `{id}`: add it to `needs` to use its {what}"
+            ));
+        }
+        None
+    }
+
+    fn condition(&mut self, i: usize, text: &str) -> Option<Condition> {
+        let e = match expr::parse(text) {
+            Ok(e) => e,
+            Err(e) => {
+                let pos = self.locate(Some(i), "when", text, e.offset);
+                self.diags.push(pos, format!("in `when`: {}", e.message));
+                return None;
+            }
+        };
+        let mut ops = Vec::new();
+        e.operands(&mut ops);
+        for op in ops {
+            let problem = match &op {
+                Operand::Var(name) => self.unknown_var(name),
+                Operand::Answer(s) => self.check_step_ref(Some(i), s, true),
+                Operand::Status(s) | Operand::Output { step: s, .. } => {
+                    self.check_step_ref(Some(i), s, false)
+                }
+                Operand::Literal(_) => None,
+            };
+            if let Some(message) = problem {
+                let pos = self.at.steps[i]
+                    .keys
+                    .get("when")
+                    .unwrap_or(self.at.steps[i].id);
+                self.diags.push(pos, format!("in `when`: {message}"));
+            }
+        }
+        Some(Condition {
+            text: text.to_string(),
+            expr: e,
+        })
+    }
+
+    /// The file position of byte `offset` inside the value under `key`.
+    fn locate(&self, step: Option<usize>, key: &str, text: &str, offset: usize) -> Pos {
+        let base = match step {
+            Some(i) => self.at.steps[i]
+                .keys
+                .get(key)
+                .unwrap_or(self.at.steps[i].id),
+            None => self.at.top.get("env").unwrap_or(Pos::START),
+        };
+        locate_in_source(self.source, base, text, offset)
+    }
+}
+
+/// Maps an offset in a scalar's text back to the file, for plain, quoted and
+/// block scalars. Escapes inside quotes can shift the column a little.
+fn locate_in_source(source: &str, base: Pos, text: &str, offset: usize) -> Pos {
+    let before = &text[..offset.min(text.len())];
+    let lines_before = before.matches('\n').count();
+    let col_in_line = before.rfind('\n').map_or(before.chars().count(), |nl| {
+        before[nl + 1..].chars().count()
+    });
+    let line_text = source.lines().nth(base.line as usize - 1).unwrap_or("");
+    let first = line_text.chars().nth(base.col as usize - 1).unwrap_or(' ');
+    match first {
+        '|' | '>' => {
+            let line = base.line as usize + 1 + lines_before;
+            let indent = source
+                .lines()
+                .nth(line - 1)
+                .map_or(0, |l| l.len() - l.trim_start().len());
+            Pos {
+                line: u32::try_from(line).unwrap_or(u32::MAX),
+                col: 1,
+            }
+            .shifted(indent + col_in_line)
+        }
+        '"' | '\'' if lines_before == 0 => base.shifted(1 + col_in_line),
+        _ if lines_before == 0 => base.shifted(col_in_line),
+        _ => Pos {
+            line: base
+                .line
+                .saturating_add(u32::try_from(lines_before).unwrap_or(0)),
+            col: 1,
+        },
+    }
+}

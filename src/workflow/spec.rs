@@ -1,0 +1,330 @@
+//! The workflow file format as plain serde types.
+//!
+//! `signalbox schema` derives the JSON Schema from these types, and the
+//! loader fills exactly these types (see `convert`), so the schema and the
+//! loader cannot drift apart: a test loads every example both ways.
+//! Nothing here is resolved yet: defaults are not merged, templates and
+//! conditions are still text.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A workflow file.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "signalbox workflow")]
+pub struct WorkflowSpec {
+    /// The workflow's name: lower-case letters, digits, `_` and `-`.
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"))]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Steps running processes at once (default: the number of CPUs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub concurrency: Option<u64>,
+    /// Deadline for the whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationSpec>,
+    /// Exported to every step.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, ScalarText>,
+    /// Values for `{{ vars.X }}`; `--var X=V` overrides them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, ScalarText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<DefaultsSpec>,
+    /// Named circuit breakers that steps share.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub breakers: BTreeMap<String, BreakerSpec>,
+    /// The steps: the key is the step id, and file order is kept.
+    pub steps: Steps,
+}
+
+/// What every step inherits unless it sets its own.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultsSpec {
+    /// Per attempt of a `run` step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetrySpec>,
+    /// For approvals and questions (300s when not set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_timeout: Option<DurationSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_grace: Option<DurationSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<ShellSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<OnFailure>,
+}
+
+/// One step: exactly one of `run`, `approval` or `ask`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// A shell command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// A yes/no gate for the operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalSpec>,
+    /// A question whose answer later steps may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask: Option<AskSpec>,
+    /// Steps that must finish first: one id or a list.
+    #[serde(default, skip_serializing_if = "Needs::is_empty")]
+    pub needs: Needs,
+    /// A condition checked when the step becomes ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Per attempt of a `run` step; the wait of an approval or question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetrySpec>,
+    /// The name of a breaker under `breakers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<OnFailure>,
+    /// Outputs to succeed with once the attempts are spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<FallbackSpec>,
+    /// Higher first, in the ready queue and the wait queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, ScalarText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// The shell that runs `run` (default `sh -c`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<ShellSpec>,
+    /// Between SIGTERM and SIGKILL (default 5s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_grace: Option<DurationSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_timeout: Option<OnTimeout>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AskSpec {
+    pub question: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<ScalarText>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<ScalarText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationSpec>,
+}
+
+/// Retry policy; a step's keys merge over `defaults.retry` one by one.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Every attempt counts, the first included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub attempts: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<DurationSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_delay: Option<DurationSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<Jitter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSpec {
+    /// Consecutive failed attempts that open the breaker (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub failures: Option<u64>,
+    /// How long it stays open (default 60s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown: Option<DurationSpec>,
+    /// Attempts let through after the cooldown (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub half_open_calls: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackSpec {
+    #[serde(default)]
+    pub outputs: BTreeMap<String, ScalarText>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    #[default]
+    Fail,
+    Continue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnTimeout {
+    #[default]
+    Reject,
+    Approve,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Jitter {
+    #[default]
+    Full,
+    Equal,
+    None,
+}
+
+/// `250ms`, `5s`, `10m`, `2h`, or a bare number of seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DurationSpec {
+    Seconds(f64),
+    Text(#[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(ms|s|m|h|d)?$"))] String),
+}
+
+/// A shell as one string (`bash -euc`) or as its words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ShellSpec {
+    Line(String),
+    Words(Vec<String>),
+}
+
+/// Step ids in the order written: one id or a list of them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, JsonSchema)]
+#[schemars(with = "NeedsShape")]
+pub struct Needs(pub Vec<String>);
+
+impl Needs {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum NeedsShape {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Needs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Needs, D::Error> {
+        Ok(Needs(match NeedsShape::deserialize(d)? {
+            NeedsShape::One(id) => vec![id],
+            NeedsShape::Many(ids) => ids,
+        }))
+    }
+}
+
+/// A scalar kept as text: `8080`, `true` and `"x"` all become strings, the
+/// way an environment variable would hold them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, JsonSchema)]
+#[schemars(with = "ScalarShape")]
+pub struct ScalarText(pub String);
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ScalarShape {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+}
+
+impl<'de> Deserialize<'de> for ScalarText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ScalarText, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Any {
+            B(bool),
+            I(i64),
+            F(f64),
+            S(String),
+        }
+        Ok(ScalarText(match Any::deserialize(d)? {
+            Any::B(b) => b.to_string(),
+            Any::I(i) => i.to_string(),
+            Any::F(f) => f.to_string(),
+            Any::S(s) => s,
+        }))
+    }
+}
+
+impl fmt::Display for ScalarText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The steps mapping, in file order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Steps(pub Vec<(String, StepSpec)>);
+
+impl Serialize for Steps {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Steps {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Steps, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Steps;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of step ids to steps")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Steps, A::Error> {
+                let mut steps = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, StepSpec>()? {
+                    steps.push((k, v));
+                }
+                Ok(Steps(steps))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl JsonSchema for Steps {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Steps".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let step = generator.subschema_for::<StepSpec>();
+        schemars::json_schema!({
+            "type": "object",
+            "description": "The steps: the key is the step id, and file order is kept.",
+            "propertyNames": { "pattern": "^[A-Za-z0-9_][A-Za-z0-9_-]*$" },
+            "additionalProperties": step,
+            "minProperties": 1,
+        })
+    }
+}
