@@ -1,4 +1,4 @@
 //! The orchestrator: runs a loaded workflow and reports every change of state
 //! as an event. It knows nothing of screens or terminals.
 
-// pub mod process; (wired when the runner lands)
+pub mod process;

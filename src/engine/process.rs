@@ -518,7 +518,6 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use std::time::Instant as StdInstant;

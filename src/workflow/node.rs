@@ -4,10 +4,10 @@
 //! by rewriting this file alone. The tree keeps every key in file order,
 //! duplicates included, so the loader can report them with their positions.
 
-use std::fmt;
+use std::borrow::Cow;
+use std::collections::HashMap;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::{Budget, DuplicateKeyPolicy, Options, Spanned};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError, Span};
 
 use super::diag::Pos;
 
@@ -15,8 +15,12 @@ use super::diag::Pos;
 /// and a parser should never be handed an arbitrarily large input.
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
 
-/// Stack for the parser thread: ample for the depth budget, reserved not used.
-const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
+/// Nodes a document may hold once aliases are expanded: a 10,000-step
+/// workflow uses about 60,000, an alias bomb billions.
+const MAX_NODES: usize = 1_000_000;
+
+/// Workflows nest five or six levels; deeper input is a mistake or an attack.
+const MAX_DEPTH: usize = 32;
 
 /// A YAML value with the position it was written at.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,8 +79,13 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// Parses one YAML document. Refuses oversized input, alias bombs and deep
-/// nesting with an error rather than spending unbounded time or stack.
+/// Parses one YAML document into a tree. Works from the parser's event
+/// stream, so nothing recurses on the input's nesting; refuses oversized
+/// input, alias bombs and deep nesting with an error.
+///
+/// Scalars resolve as YAML 1.2's core schema does: plain `null`, `~` and
+/// nothing are null, `true`/`false` booleans, numbers numbers; quoted and
+/// block scalars are always strings. `<<` merge keys are applied.
 pub fn parse(text: &str) -> Result<Node, ParseError> {
     if text.len() > MAX_FILE_BYTES {
         return Err(ParseError {
@@ -87,174 +96,226 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
             ),
         });
     }
-    // The deserializer recurses once per level; a thread of our own gives it
-    // a stack that no input within the depth budget can overflow.
-    let parsed = std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("yaml".into())
-            .stack_size(PARSE_STACK_BYTES)
-            .spawn_scoped(scope, || parse_here(text))
-            .map(|handle| handle.join())
-    });
-    match parsed {
-        Ok(Ok(result)) => result,
-        _ => Err(ParseError {
-            pos: Pos::START,
-            message: "the YAML parser could not run".to_string(),
-        }),
+    let mut builder = Builder::default();
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(scan_error)?;
+        if builder.event(event, span)? {
+            break;
+        }
     }
+    Ok(builder.root.unwrap_or(Node {
+        pos: Pos::START,
+        value: Value::Null,
+    }))
 }
 
-fn parse_here(text: &str) -> Result<Node, ParseError> {
-    let mut budget = Budget::default();
-    // A 10,000-step file uses about 150,000 events; the defaults allow more
-    // than any workflow needs, so an alias bomb stops early.
-    budget.max_events = 600_000;
-    budget.max_nodes = 250_000;
-    // Workflows nest five or six levels; deeper input is an attack or a mistake.
-    budget.max_depth = 32;
-    budget.flow_nesting_limit = 32;
-    let mut options = Options::default();
-    options.budget = Some(budget);
-    options.duplicate_keys = DuplicateKeyPolicy::PassThrough;
-    match serde_saphyr::from_str_with_options::<Option<Spanned<Raw>>>(text, options) {
-        Ok(Some(raw)) => Ok(raw.into()),
-        Ok(None) => Ok(Node {
-            pos: Pos::START,
-            value: Value::Null,
-        }),
-        Err(e) => Err(parse_error(&e)),
-    }
-}
-
-fn parse_error(e: &serde_saphyr::Error) -> ParseError {
-    let pos = e
-        .location()
-        .map(|l| Pos::new(l.line(), l.column()))
-        .unwrap_or(Pos::START);
-    let text = e.without_snippet().to_string();
-    // The position is printed in front already.
-    let text = text
-        .rfind(" at line ")
-        .map_or(text.as_str(), |cut| &text[..cut]);
-    let message = if text.contains("budget breached: Depth") || text.contains("recursion limit") {
-        "the YAML is nested too deeply".to_string()
-    } else if text.contains("budget breached") {
-        "the YAML expands beyond what a workflow may hold; an alias bomb?".to_string()
-    } else {
-        text.to_string()
-    };
+fn scan_error(e: ScanError) -> ParseError {
+    let m = e.marker();
     ParseError {
-        pos,
-        message: message.replace('\n', " "),
+        pos: Pos::new(m.line() as u64, m.col() as u64 + 1),
+        message: e.info().replace('\n', " "),
     }
 }
 
-/// The shape serde-saphyr fills in; converted to [`Node`] right after.
-enum Raw {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Spanned<Raw>>),
-    Map(Vec<(Spanned<Raw>, Spanned<Raw>)>),
+fn pos_of(span: &Span) -> Pos {
+    Pos::new(span.start.line() as u64, span.start.col() as u64 + 1)
 }
 
-fn pos_of<T>(s: &Spanned<T>) -> Pos {
-    Pos::new(s.referenced.line(), s.referenced.column())
+/// An open collection while its children arrive.
+enum Open {
+    Seq(Node, Vec<Node>, usize),
+    /// The mapping, its entries, a key waiting for its value, its anchor.
+    Map(Node, Vec<(Key, Node)>, Option<Node>, usize),
 }
 
-impl From<Spanned<Raw>> for Node {
-    fn from(s: Spanned<Raw>) -> Node {
-        let pos = pos_of(&s);
-        let value = match s.value {
-            Raw::Null => Value::Null,
-            Raw::Bool(b) => Value::Bool(b),
-            Raw::Int(i) => Value::Int(i),
-            Raw::Float(f) => Value::Float(f),
-            Raw::Str(t) => Value::Str(t),
-            Raw::Seq(items) => Value::Seq(items.into_iter().map(Node::from).collect()),
-            Raw::Map(entries) => Value::Map(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| {
-                        let key = Node::from(k);
-                        let name = key.scalar_text().unwrap_or_default();
-                        (Key { pos: key.pos, name }, Node::from(v))
-                    })
-                    .collect(),
-            ),
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Open>,
+    root: Option<Node>,
+    /// Anchored nodes by anchor id, with their size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
+    nodes: usize,
+    documents: usize,
+}
+
+impl Builder {
+    /// Takes one event; true once the document is complete.
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<bool, ParseError> {
+        let pos = pos_of(&span);
+        match event {
+            Event::DocumentStart(..) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(ParseError {
+                        pos,
+                        message: "a workflow file holds one YAML document; found a second `---`"
+                            .to_string(),
+                    });
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = scalar(text, style, tag.as_deref().map(|t| t.suffix()));
+                self.add(Node { pos, value }, anchor, pos)?;
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                self.deeper(pos)?;
+                let node = Node { pos, value: Value::Null };
+                self.stack.push(Open::Seq(node, Vec::new(), anchor));
+            }
+            Event::MappingStart(_, anchor, _) => {
+                self.deeper(pos)?;
+                let node = Node { pos, value: Value::Null };
+                self.stack.push(Open::Map(node, Vec::new(), None, anchor));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor) = match self.stack.pop() {
+                    Some(Open::Seq(mut node, items, anchor)) => {
+                        node.value = Value::Seq(items);
+                        (node, anchor)
+                    }
+                    Some(Open::Map(mut node, entries, _, anchor)) => {
+                        node.value = Value::Map(merge(entries));
+                        (node, anchor)
+                    }
+                    None => return Ok(false),
+                };
+                self.nodes -= 1; // counted once when opened
+                self.add(node, anchor, pos)?;
+            }
+            Event::Alias(id) => {
+                let Some((node, size)) = self.anchors.get(&id) else {
+                    return Err(ParseError { pos, message: "unknown alias".to_string() });
+                };
+                let (mut node, size) = (node.clone(), *size);
+                self.count(size, pos)?;
+                node.pos = pos;
+                self.nodes -= 1;
+                self.add(node, 0, pos)?;
+            }
+            Event::DocumentEnd => return Ok(self.root.is_some()),
+            _ => {}
+        }
+        Ok(false)
+    }
+
+    fn deeper(&mut self, pos: Pos) -> Result<(), ParseError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(ParseError { pos, message: "the YAML is nested too deeply".to_string() });
+        }
+        self.count(1, pos)
+    }
+
+    fn count(&mut self, n: usize, pos: Pos) -> Result<(), ParseError> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES {
+            return Err(ParseError {
+                pos,
+                message: "the YAML expands beyond what a workflow may hold; an alias bomb?"
+                    .to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Places a finished node in its parent (or as the root).
+    fn add(&mut self, node: Node, anchor: usize, pos: Pos) -> Result<(), ParseError> {
+        self.count(1, pos)?;
+        if anchor != 0 {
+            let size = size_of(&node);
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Open::Seq(_, items, _)) => items.push(node),
+            Some(Open::Map(_, entries, pending, _)) => match pending.take() {
+                None => *pending = Some(node),
+                Some(key) => {
+                    let name = key.scalar_text().unwrap_or_default();
+                    if name.is_empty() && !matches!(key.value, Value::Str(_)) {
+                        return Err(ParseError {
+                            pos: key.pos,
+                            message: format!("a key must be a string, found {}", key.kind()),
+                        });
+                    }
+                    entries.push((Key { pos: key.pos, name }, node));
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+fn size_of(node: &Node) -> usize {
+    match &node.value {
+        Value::Seq(items) => 1 + items.iter().map(size_of).sum::<usize>(),
+        Value::Map(entries) => 1 + entries.iter().map(|(_, v)| 1 + size_of(v)).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// Applies `<<` merge keys: entries of the merged mappings that the mapping
+/// does not set itself are added after its own.
+fn merge(entries: Vec<(Key, Node)>) -> Vec<(Key, Node)> {
+    if !entries.iter().any(|(k, _)| k.name == "<<") {
+        return entries;
+    }
+    let (merges, mut own): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, _)| k.name == "<<");
+    for (_, source) in merges {
+        let maps = match source.value {
+            Value::Seq(items) => items,
+            other => vec![Node { pos: source.pos, value: other }],
         };
-        Node { pos, value }
+        for map in maps {
+            if let Value::Map(inherited) = map.value {
+                for (k, v) in inherited {
+                    if !own.iter().any(|(o, _)| o.name == k.name) {
+                        own.push((k, v));
+                    }
+                }
+            }
+        }
     }
+    own
 }
 
-impl<'de> Deserialize<'de> for Raw {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Raw, D::Error> {
-        d.deserialize_any(RawVisitor)
+fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&str>) -> Value {
+    if style != ScalarStyle::Plain || tag == Some("str") {
+        return Value::Str(text.into_owned());
     }
+    let t = text.as_ref();
+    match t {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" => return Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    if let Some(v) = integer(t) {
+        return Value::Int(v);
+    }
+    let numeric = t.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+' || b == b'.');
+    if numeric && t.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) {
+        if let Ok(f) = t.parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    Value::Str(text.into_owned())
 }
 
-struct RawVisitor;
-
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = Raw;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any YAML value")
+fn integer(t: &str) -> Option<i64> {
+    if let Some(hex) = t.strip_prefix("0x") {
+        return i64::from_str_radix(hex, 16).ok();
     }
-    fn visit_unit<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
+    if let Some(oct) = t.strip_prefix("0o") {
+        return i64::from_str_radix(oct, 8).ok();
     }
-    fn visit_none<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse().ok();
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
-        Raw::deserialize(d)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
-        Ok(Raw::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
-        Ok(Raw::Int(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
-        Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-    }
-    fn visit_i128<E>(self, v: i128) -> Result<Raw, E> {
-        Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-    }
-    fn visit_u128<E>(self, v: u128) -> Result<Raw, E> {
-        Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
-        Ok(Raw::Float(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
-        Ok(Raw::Str(v.to_string()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
-        Ok(Raw::Str(v))
-    }
-    fn visit_bytes<E>(self, v: &[u8]) -> Result<Raw, E> {
-        Ok(Raw::Str(String::from_utf8_lossy(v).into_owned()))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = a.next_element::<Spanned<Raw>>()? {
-            items.push(item);
-        }
-        Ok(Raw::Seq(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(key) = a.next_key::<Spanned<Raw>>()? {
-            let value = a.next_value::<Spanned<Raw>>()?;
-            entries.push((key, value));
-        }
-        Ok(Raw::Map(entries))
-    }
+    None
 }
 
 #[cfg(test)]
