@@ -5,6 +5,8 @@
 //! [`crate::engine`].
 
 mod graph;
+mod logging;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +37,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a workflow: the screen in a terminal, headless otherwise.
+    #[command(
+        after_help = "Examples:\n  signalbox run workflows/demo.yaml\n  signalbox run workflows/release.yaml --headless --approve go-live --answer notes=\"Bug fixes\"\n  signalbox run workflows/chain.yaml --json | jq -c 'select(.type == \"step_succeeded\")'\n\nExit codes: 0 succeeded, 1 failed, 2 invalid workflow or usage, 130 cancelled."
+    )]
+    Run(run::RunArgs),
     /// Check workflow files; print every error with its line and column.
     #[command(
         after_help = "Example:\n  signalbox validate workflows/release.yaml workflows/chain.yaml\n\nSilent and exit 0 when every file is valid; errors on stderr and exit 2 otherwise."
@@ -71,6 +78,7 @@ pub enum GraphFormat {
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
+        Command::Run(args) => run::run(args),
         Command::Validate { files } => validate(&files),
         Command::Graph { file, format } => match workflow::load(&file) {
             Ok(wf) => {

@@ -1,4 +1,26 @@
-//! The orchestrator: runs a loaded workflow and reports every change of state
-//! as an event. It knows nothing of screens or terminals.
+//! The orchestrator: runs a loaded [`Workflow`](crate::workflow::Workflow)
+//! and reports every change of state as an [`Event`](event::Event). It
+//! knows nothing of screens or terminals.
+//!
+//! One task, the [`scheduler`], owns a run's state; step attempts
+//! ([`attempt`]), wait timers ([`waits`]) and front ends (through a
+//! [`RunHandle`]) talk to it by message. What happens after a step becomes
+//! ready or fails is decided by the [`policy`] chain.
 
+mod attempt;
+pub mod backoff;
+pub mod breaker;
+pub mod bus;
+mod control;
+pub mod event;
+pub mod journal;
+pub mod policy;
 pub mod process;
+mod run;
+mod scheduler;
+mod state;
+mod waits;
+
+pub use bus::{Published, Subscription};
+pub use event::{By, Command, Envelope, Event, RunStatus};
+pub use run::{EngineError, Preset, Run, RunHandle, RunOptions, RunOutcome};

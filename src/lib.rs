@@ -9,11 +9,12 @@
 //!   tokio, no UI.
 //! - [`engine`]: the tokio orchestrator that runs a [`workflow::Workflow`]
 //!   and tells the world what happened as events. No ratatui, no crossterm.
-//! - front ends: [`cli`] (the commands), which drive the engine and show
-//!   its events.
+//! - front ends: [`cli`] (the commands) and [`headless`] (runs for scripts
+//!   and CI), which drive the engine and show its events.
 //!
 //! `main.rs` only wires these together.
 
 pub mod cli;
 pub mod engine;
+pub mod headless;
 pub mod workflow;

@@ -86,11 +86,33 @@ impl fmt::Display for Diagnostics {
             write!(
                 f,
                 "{}:{}:{}: error: {}",
-                self.file, e.pos.line, e.pos.col, e.message
+                self.file,
+                e.pos.line,
+                e.pos.col,
+                one_line(&e.message)
             )?;
         }
         Ok(())
     }
+}
+
+/// Messages quote what the user wrote; escaping control characters keeps
+/// every error on one line.
+fn one_line(message: &str) -> std::borrow::Cow<'_, str> {
+    if !message.chars().any(char::is_control) {
+        return message.into();
+    }
+    message
+        .chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_string(),
+            '\r' => "\\r".to_string(),
+            '\t' => "\\t".to_string(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// The candidate closest to `word`, when it is close enough to be a typo.
@@ -100,7 +122,8 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .into_iter()
         .filter(|c| *c != word)
         .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
+        // A one-letter name is near every other one; suggest only real near misses.
+        .filter(|(d, _)| *d <= limit && *d < word.chars().count())
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }

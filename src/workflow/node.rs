@@ -159,12 +159,18 @@ impl Builder {
             }
             Event::SequenceStart(_, anchor, _) => {
                 self.deeper(pos)?;
-                let node = Node { pos, value: Value::Null };
+                let node = Node {
+                    pos,
+                    value: Value::Null,
+                };
                 self.stack.push(Open::Seq(node, Vec::new(), anchor));
             }
             Event::MappingStart(_, anchor, _) => {
                 self.deeper(pos)?;
-                let node = Node { pos, value: Value::Null };
+                let node = Node {
+                    pos,
+                    value: Value::Null,
+                };
                 self.stack.push(Open::Map(node, Vec::new(), None, anchor));
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -184,7 +190,10 @@ impl Builder {
             }
             Event::Alias(id) => {
                 let Some((node, size)) = self.anchors.get(&id) else {
-                    return Err(ParseError { pos, message: "unknown alias".to_string() });
+                    return Err(ParseError {
+                        pos,
+                        message: "unknown alias".to_string(),
+                    });
                 };
                 let (mut node, size) = (node.clone(), *size);
                 self.count(size, pos)?;
@@ -200,7 +209,10 @@ impl Builder {
 
     fn deeper(&mut self, pos: Pos) -> Result<(), ParseError> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(ParseError { pos, message: "the YAML is nested too deeply".to_string() });
+            return Err(ParseError {
+                pos,
+                message: "the YAML is nested too deeply".to_string(),
+            });
         }
         self.count(1, pos)
     }
@@ -259,11 +271,15 @@ fn merge(entries: Vec<(Key, Node)>) -> Vec<(Key, Node)> {
     if !entries.iter().any(|(k, _)| k.name == "<<") {
         return entries;
     }
-    let (merges, mut own): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, _)| k.name == "<<");
+    let (merges, mut own): (Vec<_>, Vec<_>) =
+        entries.into_iter().partition(|(k, _)| k.name == "<<");
     for (_, source) in merges {
         let maps = match source.value {
             Value::Seq(items) => items,
-            other => vec![Node { pos: source.pos, value: other }],
+            other => vec![Node {
+                pos: source.pos,
+                value: other,
+            }],
         };
         for map in maps {
             if let Value::Map(inherited) = map.value {
@@ -295,11 +311,16 @@ fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&str>) -> Value {
     if let Some(v) = integer(t) {
         return Value::Int(v);
     }
-    let numeric = t.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+' || b == b'.');
-    if numeric && t.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) {
-        if let Ok(f) = t.parse::<f64>() {
-            return Value::Float(f);
-        }
+    let numeric = t
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+' || b == b'.');
+    if numeric
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+        && let Ok(f) = t.parse::<f64>()
+    {
+        return Value::Float(f);
     }
     Value::Str(text.into_owned())
 }

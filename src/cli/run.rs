@@ -1,0 +1,207 @@
+//! `signalbox run`: load, apply the command line, and drive the engine
+//! headless (the screen comes when stdin and stdout are terminals).
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::exit;
+use crate::engine::{Command, Preset, Run, RunHandle, RunOptions, RunStatus};
+use crate::headless;
+use crate::workflow::{self, Action, Workflow};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The workflow file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Never open the screen: human lines on stderr.
+    #[arg(long)]
+    pub headless: bool,
+    /// Print the events as JSON lines on stdout (implies --headless).
+    #[arg(long)]
+    pub json: bool,
+    /// Steps running processes at once (overrides `concurrency`).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Override a var: --var target=prod.
+    #[arg(long = "var", value_name = "K=V")]
+    pub vars: Vec<String>,
+    /// Approve this step's approval as soon as it opens.
+    #[arg(long = "approve", value_name = "STEP")]
+    pub approve: Vec<String>,
+    /// Reject this step's approval as soon as it opens.
+    #[arg(long = "reject", value_name = "STEP")]
+    pub reject: Vec<String>,
+    /// Answer this step's question as soon as it opens: --answer notes="Bug fixes".
+    #[arg(long = "answer", value_name = "STEP=TEXT")]
+    pub answer: Vec<String>,
+    /// Approve every approval and take every question's default.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Where runs are kept (default: $SIGNALBOX_STATE_DIR, else .signalbox).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// The state dir as SPEC §4 resolves it.
+pub fn state_dir(flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| {
+        std::env::var_os("SIGNALBOX_STATE_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+    .unwrap_or_else(|| PathBuf::from(".signalbox"))
+}
+
+fn split_pair<'a>(text: &'a str, flag: &str) -> Result<(&'a str, &'a str), String> {
+    text.split_once('=')
+        .ok_or_else(|| format!("{flag} takes KEY=VALUE, got `{text}`"))
+}
+
+/// Checks the wait flags against the workflow and turns them into presets.
+fn presets(args: &RunArgs, wf: &Workflow) -> Result<HashMap<String, Preset>, String> {
+    let mut out = HashMap::new();
+    let find = |id: &str, flag: &str, want_ask: bool| -> Result<(), String> {
+        let Some(i) = wf.step_index(id) else {
+            let hint = workflow::diag::did_you_mean(id, wf.steps.iter().map(|s| s.id.as_str()));
+            return Err(format!("{flag} names unknown step `{id}`{hint}"));
+        };
+        match (&wf.steps[i].action, want_ask) {
+            (Action::Approval(_), false) | (Action::Ask(_), true) => Ok(()),
+            _ => Err(format!(
+                "{flag} {id}: step `{id}` is {} step",
+                article(wf.steps[i].action.kind())
+            )),
+        }
+    };
+    for id in &args.approve {
+        find(id, "--approve", false)?;
+        out.insert(id.clone(), Preset::Approve);
+    }
+    for id in &args.reject {
+        find(id, "--reject", false)?;
+        out.insert(id.clone(), Preset::Reject);
+    }
+    for pair in &args.answer {
+        let (id, text) = split_pair(pair, "--answer")?;
+        find(id, "--answer", true)?;
+        out.insert(id.to_string(), Preset::Answer(text.to_string()));
+    }
+    Ok(out)
+}
+
+fn article(kind: &str) -> String {
+    match kind {
+        "approval" | "ask" => format!("an `{kind}`"),
+        _ => format!("a `{kind}`"),
+    }
+}
+
+/// Loads and prepares; an error here is bad input (exit 2).
+fn prepare(args: &RunArgs) -> Result<(Workflow, RunOptions), String> {
+    let mut wf = workflow::load(&args.file).map_err(|d| d.to_string())?;
+    for pair in &args.vars {
+        let (k, v) = split_pair(pair, "--var")?;
+        wf.set_var(k, v)?;
+    }
+    let options = RunOptions {
+        state_dir: state_dir(args.state_dir.clone()),
+        jobs: args.jobs.map(|j| j as usize),
+        presets: presets(args, &wf)?,
+        auto_approve: args.auto_approve,
+        seed: None,
+    };
+    Ok((wf, options))
+}
+
+pub fn run(args: RunArgs) -> u8 {
+    let (wf, options) = match prepare(&args) {
+        Ok(p) => p,
+        Err(message) => {
+            eprintln!("{}", prefixed(&message));
+            return exit::INVALID;
+        }
+    };
+    let _log = super::logging::init(&options.state_dir);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return exit::FAILED;
+        }
+    };
+    let headless = args.headless
+        || args.json
+        || !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
+    let _ = headless;
+    runtime.block_on(run_headless(wf, options, args.json))
+}
+
+/// `error: ` in front of a message that does not carry its own position.
+fn prefixed(message: &str) -> String {
+    if message.contains(": error: ") {
+        message.to_string()
+    } else {
+        format!("error: {message}")
+    }
+}
+
+async fn run_headless(wf: Workflow, options: RunOptions, json: bool) -> u8 {
+    let skip_prompt: Vec<String> = options.presets.keys().cloned().collect();
+    let prompt = headless::can_prompt() && !options.auto_approve;
+    let mut run = match Run::new(wf, options) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILED;
+        }
+    };
+    let events = run.subscribe();
+    let handle = run.handle();
+    let printer = tokio::spawn(headless::print_events(
+        events,
+        headless::Output { json, prompt },
+        handle.clone(),
+        skip_prompt,
+    ));
+    let signals = tokio::spawn(cancel_on_signals(handle));
+    let outcome = run.start().await;
+    signals.abort();
+    let _ = printer.await;
+    if let Some(e) = &outcome.journal_error {
+        eprintln!("error: the run stopped: {e}");
+    }
+    match outcome.status {
+        RunStatus::Succeeded => exit::OK,
+        RunStatus::Failed => exit::FAILED,
+        RunStatus::Cancelled => exit::CANCELLED,
+    }
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP cancel the run.
+async fn cancel_on_signals(handle: RunHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        handle.send(Command::Cancel {
+            step: None,
+            by: crate::engine::By::Keyboard,
+        });
+    }
+}

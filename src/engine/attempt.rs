@@ -1,0 +1,335 @@
+//! One attempt of a `run` step: admission, the environment it gets, the
+//! task that runs its process, and what the scheduler does when it ends.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::event::{BreakerState, Event, SkipReason, Stream};
+use super::policy::{self, Verdict};
+use super::process::{self, Exit, ProcessSpec};
+use super::scheduler::{Msg, Scheduler, millis};
+use super::state::{Final, Phase, Stop};
+use crate::workflow::Action;
+use crate::workflow::template::Template;
+use crate::workflow::template::{Ref, answer_env_name};
+
+/// How an attempt's process ended, and the outputs it wrote.
+#[derive(Debug)]
+pub struct AttemptResult {
+    pub exit: Result<Exit, String>,
+    pub outputs: BTreeMap<String, String>,
+}
+
+fn breaker_state(s: super::breaker::State) -> BreakerState {
+    match s {
+        super::breaker::State::Closed => BreakerState::Closed,
+        super::breaker::State::Open => BreakerState::Open,
+        super::breaker::State::HalfOpen => BreakerState::HalfOpen,
+    }
+}
+
+impl Scheduler {
+    pub(super) fn breaker_changed(&mut self, name: &str, state: Option<super::breaker::State>) {
+        if let Some(s) = state {
+            self.emit(Event::BreakerChanged {
+                breaker: name.to_string(),
+                state: breaker_state(s),
+            });
+        }
+    }
+
+    /// Starts the next attempt of a queued step, or fails it at once when its
+    /// breaker is open.
+    pub(super) fn start_attempt(&mut self, i: usize) {
+        let attempt = self.steps[i].attempts + 1;
+        self.steps[i].attempts = attempt;
+        let now = Instant::now();
+        let mut via_breaker = false;
+        if let Some(name) = self.wf.steps[i].breaker.clone() {
+            let since = now.duration_since(self.started);
+            if let Some(b) = self.breakers.get_mut(&name) {
+                let (verdict, change) = policy::breaker(&name, b, since);
+                self.breaker_changed(&name, change);
+                if let Verdict::FailFast(error) = verdict {
+                    self.steps[i].phase = Phase::Pending;
+                    self.attempt_failed(i, attempt, error, None);
+                    return;
+                }
+                via_breaker = true;
+            }
+        }
+        self.steps[i].first_start.get_or_insert(now);
+        self.emit(Event::StepStarted {
+            step: self.wf.steps[i].id.clone(),
+            attempt,
+        });
+        let (cancel, cancelled) = oneshot::channel();
+        self.steps[i].phase = Phase::Running {
+            attempt,
+            started: now,
+            cancel: Some(cancel),
+            pgid: None,
+            stop: None,
+            via_breaker,
+        };
+        self.running += 1;
+        self.spawn_process(i, attempt, cancelled);
+    }
+
+    fn spawn_process(&mut self, i: usize, attempt: u32, cancelled: oneshot::Receiver<()>) {
+        let step = &self.wf.steps[i];
+        let Action::Run(run) = &step.action else {
+            return;
+        };
+        let id = step.id.clone();
+        let output_path = self.dir.output_path(&id);
+        let spec = ProcessSpec {
+            command: run.command.clone(),
+            shell: step.shell.clone(),
+            env: self.attempt_env(i, attempt, &output_path),
+            cwd: step.cwd.as_ref().map(std::path::PathBuf::from),
+            timeout: step.timeout,
+            kill_grace: step.kill_grace,
+        };
+        let log_path = self.dir.log_path(&id);
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let _ = std::fs::File::create(&output_path);
+            let mut log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)
+                .ok();
+            let started_tx = tx.clone();
+            let exit = process::run(
+                &spec,
+                async {
+                    let _ = cancelled.await;
+                },
+                |s| {
+                    let _ = started_tx.send(Msg::Started {
+                        step: i,
+                        attempt,
+                        pgid: s.pgid,
+                    });
+                },
+                |stream, line| {
+                    if let Some(f) = log.as_mut() {
+                        let _ = writeln!(f, "{line}");
+                    }
+                    let stream = match stream {
+                        process::Stream::Stdout => Stream::Stdout,
+                        process::Stream::Stderr => Stream::Stderr,
+                    };
+                    let _ = tx.send(Msg::Output {
+                        step: i,
+                        stream,
+                        line,
+                    });
+                },
+            )
+            .await
+            .map_err(|e| e.to_string());
+            let outputs = match exit {
+                Ok(Exit::Code(0)) => super::journal::read_outputs(&output_path),
+                _ => BTreeMap::new(),
+            };
+            let _ = tx.send(Msg::Exited {
+                step: i,
+                attempt,
+                result: AttemptResult { exit, outputs },
+            });
+        });
+    }
+
+    /// The value a template reference stands for right now.
+    pub(super) fn ref_value(&self, r: &Ref) -> String {
+        let step = |id: &str| self.wf.step_index(id).map(|i| &self.steps[i]);
+        match r {
+            Ref::Var(v) => self.wf.vars.get(v).cloned().unwrap_or_default(),
+            Ref::Answer(s) => step(s).and_then(|rt| rt.answer.clone()).unwrap_or_default(),
+            Ref::Output { step: s, key } => step(s)
+                .and_then(|rt| rt.outputs.get(key).cloned())
+                .unwrap_or_default(),
+            Ref::RunId => self.dir.id.clone(),
+        }
+    }
+
+    pub(super) fn render(&self, t: &Template) -> String {
+        t.render(|r| self.ref_value(r))
+    }
+
+    fn attempt_env(
+        &self,
+        i: usize,
+        attempt: u32,
+        output: &std::path::Path,
+    ) -> Vec<(String, String)> {
+        let step = &self.wf.steps[i];
+        let mut env: Vec<(String, String)> = Vec::new();
+        env.extend(self.wf.env.iter().map(|(k, t)| (k.clone(), self.render(t))));
+        env.extend(step.env.iter().map(|(k, t)| (k.clone(), self.render(t))));
+        env.push(("SIGNALBOX_RUN_ID".into(), self.dir.id.clone()));
+        env.push(("SIGNALBOX_STEP".into(), step.id.clone()));
+        env.push(("SIGNALBOX_ATTEMPT".into(), attempt.to_string()));
+        env.push(("SIGNALBOX_OUTPUT".into(), output.display().to_string()));
+        for (s, rt) in self.wf.steps.iter().zip(&self.steps) {
+            if let Some(a) = &rt.answer {
+                env.push((answer_env_name(&s.id), a.clone()));
+            }
+        }
+        if let Action::Run(run) = &step.action {
+            for (r, _) in run.template.refs() {
+                env.push((r.env_name(), self.ref_value(r)));
+            }
+        }
+        env
+    }
+
+    /// An attempt's process ended (or was stopped).
+    pub(super) fn attempt_ended(&mut self, i: usize, attempt: u32, result: AttemptResult) {
+        let phase = std::mem::take(&mut self.steps[i].phase);
+        let Phase::Running {
+            attempt: a,
+            stop,
+            via_breaker,
+            ..
+        } = phase
+        else {
+            self.steps[i].phase = phase;
+            return;
+        };
+        if a != attempt {
+            return;
+        }
+        self.running -= 1;
+        let ok = matches!(result.exit, Ok(Exit::Code(0)));
+        if via_breaker {
+            self.breaker_verdict(i, if stop.is_some() { None } else { Some(ok) });
+        }
+        match stop {
+            Some(Stop::Skip) => {
+                self.finish_step(i, Final::Skipped(SkipReason::Operator), |step| {
+                    Event::StepSkipped {
+                        step,
+                        reason: SkipReason::Operator,
+                        cause: "operator".into(),
+                    }
+                });
+            }
+            Some(Stop::Cancel(reason)) => self.finish_step(i, Final::Cancelled, |step| {
+                Event::StepCancelled { step, reason }
+            }),
+            None if ok => {
+                self.steps[i].outputs = result.outputs.clone();
+                let duration_ms = self.elapsed_ms(i);
+                self.finish_step(i, Final::Succeeded, |step| Event::StepSucceeded {
+                    step,
+                    attempt,
+                    duration_ms,
+                    outputs: result.outputs,
+                    fallback: false,
+                });
+            }
+            None => {
+                let step = &self.wf.steps[i];
+                let (error, code) = match result.exit {
+                    Ok(Exit::Code(c)) => (format!("exit code {c}"), Some(c)),
+                    Ok(Exit::Signal(s)) => (format!("killed by signal {s}"), None),
+                    Ok(Exit::TimedOut) => (
+                        format!(
+                            "timed out after {}",
+                            crate::workflow::duration::format(step.timeout.unwrap_or_default())
+                        ),
+                        None,
+                    ),
+                    Ok(Exit::Cancelled) => ("cancelled".to_string(), None),
+                    Err(e) => (e, None),
+                };
+                self.attempt_failed(i, attempt, error, code);
+            }
+        }
+    }
+
+    fn breaker_verdict(&mut self, i: usize, ok: Option<bool>) {
+        let Some(name) = self.wf.steps[i].breaker.clone() else {
+            return;
+        };
+        let now = Instant::now().duration_since(self.started);
+        let Some(b) = self.breakers.get_mut(&name) else {
+            return;
+        };
+        let change = match ok {
+            Some(true) => b.record_success(now),
+            Some(false) => b.record_failure(now),
+            None => {
+                b.record_abandoned();
+                None
+            }
+        };
+        self.breaker_changed(&name, change);
+    }
+
+    pub(super) fn elapsed_ms(&self, i: usize) -> u64 {
+        self.steps[i].first_start.map_or(0, |t| millis(t.elapsed()))
+    }
+
+    /// Attempt `attempt` failed: retry, fall back or fail, as the policies say.
+    pub(super) fn attempt_failed(
+        &mut self,
+        i: usize,
+        attempt: u32,
+        error: String,
+        exit_code: Option<i32>,
+    ) {
+        let may_retry =
+            self.cancelling.is_none() && matches!(self.wf.steps[i].action, Action::Run(_));
+        let verdict = policy::after_failure(&self.wf.steps[i], attempt, may_retry, &mut self.rng);
+        match verdict {
+            Verdict::RetryAfter(delay) => {
+                self.emit(Event::StepRetrying {
+                    step: self.wf.steps[i].id.clone(),
+                    attempt,
+                    error,
+                    exit_code,
+                    delay_ms: millis(delay),
+                });
+                let token = self.next_token();
+                let due = Instant::now() + delay;
+                self.steps[i].phase = Phase::Backoff {
+                    failed: attempt,
+                    due,
+                    token,
+                };
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(due).await;
+                    let _ = tx.send(Msg::RetryDue { step: i, token });
+                });
+            }
+            Verdict::Fallback(outputs) => {
+                self.steps[i].outputs = outputs.clone();
+                let duration_ms = self.elapsed_ms(i);
+                self.finish_step(i, Final::Succeeded, |step| Event::StepSucceeded {
+                    step,
+                    attempt,
+                    duration_ms,
+                    outputs,
+                    fallback: true,
+                });
+            }
+            Verdict::Fail { tolerated } => {
+                self.finish_step(i, Final::Failed { tolerated }, |step| Event::StepFailed {
+                    step,
+                    attempts: attempt,
+                    error,
+                    exit_code,
+                });
+            }
+            Verdict::Proceed | Verdict::Skip(_) | Verdict::FailFast(_) => {}
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Publishing events: number them, journal them, hand them to subscribers.
+//!
+//! The journal may not lose an event, so it is written first and a failure
+//! stops the run. Subscribers are isolated: each has its own bounded queue;
+//! one that falls a whole queue behind, or goes away, is dropped (counted
+//! and logged) rather than slowing the run.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::event::{Envelope, Event};
+use super::journal::Journal;
+
+/// Events a subscriber may have queued before it is dropped as too slow.
+pub const SUBSCRIBER_QUEUE: usize = 65_536;
+
+/// An event as published: the envelope and its journal line.
+#[derive(Debug)]
+pub struct Published {
+    pub envelope: Envelope,
+    pub line: String,
+}
+
+/// A subscriber's end: every event from when it subscribed, in order; the
+/// queue closes when the run is over (or when it fell too far behind).
+pub type Subscription = mpsc::Receiver<Arc<Published>>;
+
+pub struct Bus {
+    run: String,
+    seq: u64,
+    journal: Journal,
+    subscribers: Vec<mpsc::Sender<Arc<Published>>>,
+    /// Subscribers dropped for falling behind, for the diagnostics log.
+    pub dropped: u64,
+    /// Events written since the journal was last synced.
+    unsynced: bool,
+}
+
+impl Bus {
+    pub fn new(run: String, journal: Journal, first_seq: u64) -> Bus {
+        Bus {
+            run,
+            seq: first_seq,
+            journal,
+            subscribers: Vec::new(),
+            dropped: 0,
+            unsynced: false,
+        }
+    }
+
+    pub fn subscribe(&mut self) -> Subscription {
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
+        self.subscribers.push(tx);
+        rx
+    }
+
+    /// Journals and publishes one event.
+    pub fn emit(&mut self, event: Event) -> std::io::Result<()> {
+        self.seq += 1;
+        let envelope = Envelope {
+            seq: self.seq,
+            ts: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            run: self.run.clone(),
+            event,
+        };
+        let line = serde_json::to_string(&envelope).map_err(std::io::Error::other)?;
+        self.journal.append(&line)?;
+        self.unsynced = true;
+        let published = Arc::new(Published { envelope, line });
+        let before = self.subscribers.len();
+        self.subscribers
+            .retain(|s| match s.try_send(published.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(
+                        "a subscriber fell {SUBSCRIBER_QUEUE} events behind and was dropped"
+                    );
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
+        self.dropped += (before - self.subscribers.len()) as u64;
+        Ok(())
+    }
+
+    /// Syncs the journal if anything was written since the last sync: called
+    /// before the engine does what it cannot take back (spawning a process).
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        if self.unsynced {
+            self.journal.sync()?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+}

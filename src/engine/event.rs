@@ -1,0 +1,253 @@
+//! Events: every change of state in a run, past tense, with the names and
+//! fields of SPEC §3. They are the only thing the engine tells the world.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One journal line: the envelope fields, then the event's own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub seq: u64,
+    /// RFC 3339, UTC.
+    pub ts: String,
+    pub run: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// Who resolved a wait or changed the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum By {
+    Keyboard,
+    Socket,
+    Flag,
+    Prompt,
+    Timeout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    Condition,
+    Operator,
+    UpstreamFailed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    Open,
+    HalfOpen,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DagAction {
+    Retry,
+    Skip,
+    Cancel,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        workflow: String,
+        steps: usize,
+        resumed: bool,
+    },
+    RunFinished {
+        status: RunStatus,
+        duration_ms: u64,
+    },
+    StepReady {
+        step: String,
+    },
+    StepStarted {
+        step: String,
+        attempt: u32,
+    },
+    StepOutput {
+        step: String,
+        stream: Stream,
+        line: String,
+    },
+    StepRetrying {
+        step: String,
+        attempt: u32,
+        error: String,
+        exit_code: Option<i32>,
+        delay_ms: u64,
+    },
+    StepSucceeded {
+        step: String,
+        attempt: u32,
+        duration_ms: u64,
+        outputs: BTreeMap<String, String>,
+        fallback: bool,
+    },
+    StepFailed {
+        step: String,
+        attempts: u32,
+        error: String,
+        exit_code: Option<i32>,
+    },
+    StepSkipped {
+        step: String,
+        reason: SkipReason,
+        /// What caused it: the condition, the operator, or the need that failed.
+        cause: String,
+    },
+    StepCancelled {
+        step: String,
+        reason: String,
+    },
+    ApprovalRequested {
+        step: String,
+        wait: String,
+        prompt: String,
+        timeout_ms: u64,
+    },
+    ApprovalResolved {
+        step: String,
+        wait: String,
+        approved: bool,
+        by: By,
+        waited_ms: u64,
+    },
+    QuestionAsked {
+        step: String,
+        wait: String,
+        question: String,
+        choices: Vec<String>,
+        default: Option<String>,
+    },
+    QuestionAnswered {
+        step: String,
+        wait: String,
+        answer: String,
+        by: By,
+        waited_ms: u64,
+    },
+    BreakerChanged {
+        breaker: String,
+        state: BreakerState,
+    },
+    DagModified {
+        action: DagAction,
+        steps: Vec<String>,
+        by: By,
+    },
+}
+
+impl Event {
+    /// The step this event is about, if any.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Event::StepReady { step }
+            | Event::StepStarted { step, .. }
+            | Event::StepOutput { step, .. }
+            | Event::StepRetrying { step, .. }
+            | Event::StepSucceeded { step, .. }
+            | Event::StepFailed { step, .. }
+            | Event::StepSkipped { step, .. }
+            | Event::StepCancelled { step, .. }
+            | Event::ApprovalRequested { step, .. }
+            | Event::ApprovalResolved { step, .. }
+            | Event::QuestionAsked { step, .. }
+            | Event::QuestionAnswered { step, .. } => Some(step),
+            Event::RunStarted { .. }
+            | Event::RunFinished { .. }
+            | Event::BreakerChanged { .. }
+            | Event::DagModified { .. } => None,
+        }
+    }
+}
+
+/// What the operator (or a flag, or a script) asks of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Approve {
+        step: String,
+        by: By,
+    },
+    Reject {
+        step: String,
+        by: By,
+    },
+    Answer {
+        step: String,
+        text: String,
+        by: By,
+    },
+    /// Run a failed step again, retry a backing-off step now, or reopen a
+    /// wait that timed out.
+    Retry {
+        step: String,
+        by: By,
+    },
+    Skip {
+        step: String,
+        by: By,
+    },
+    /// Cancel one step, or the whole run when `step` is `None`.
+    Cancel {
+        step: Option<String>,
+        by: By,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_with_the_spec_names() {
+        let e = Envelope {
+            seq: 3,
+            ts: "2026-01-01T00:00:00Z".into(),
+            run: "r".into(),
+            event: Event::StepRetrying {
+                step: "a".into(),
+                attempt: 1,
+                error: "exit code 1".into(),
+                exit_code: Some(1),
+                delay_ms: 250,
+            },
+        };
+        let line = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            line,
+            r#"{"seq":3,"ts":"2026-01-01T00:00:00Z","run":"r","type":"step_retrying","step":"a","attempt":1,"error":"exit code 1","exit_code":1,"delay_ms":250}"#
+        );
+        assert_eq!(serde_json::from_str::<Envelope>(&line).unwrap(), e);
+        let b = serde_json::to_string(&Event::BreakerChanged {
+            breaker: "r".into(),
+            state: BreakerState::HalfOpen,
+        })
+        .unwrap();
+        assert_eq!(
+            b,
+            r#"{"type":"breaker_changed","breaker":"r","state":"half_open"}"#
+        );
+    }
+}

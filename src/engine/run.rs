@@ -1,0 +1,128 @@
+//! Starting a run and talking to it: [`start`] returns a [`RunHandle`] that
+//! any number of front ends clone to send commands and subscribe to events.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::bus::{Bus, Subscription};
+use super::event::{Command, RunStatus};
+use super::journal::{Journal, RunDir};
+use super::scheduler::{Msg, Scheduler};
+use crate::workflow::Workflow;
+
+/// How a wait is answered as soon as it opens (`--approve`, `--reject`,
+/// `--answer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preset {
+    Approve,
+    Reject,
+    Answer(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub state_dir: PathBuf,
+    /// `--jobs`: overrides the workflow's `concurrency`.
+    pub jobs: Option<usize>,
+    pub presets: HashMap<String, Preset>,
+    /// Approve every approval and take every question's default.
+    pub auto_approve: bool,
+    /// Seeds the retry jitter, for reproducible tests.
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot create the run folder under {dir}: {source}")]
+    RunDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the journal {path}: {source}")]
+    Journal {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub status: RunStatus,
+    pub run_id: String,
+    pub dir: PathBuf,
+    /// Set when the run stopped because its journal could not be written.
+    pub journal_error: Option<String>,
+}
+
+/// A cloneable line to a running run.
+#[derive(Debug, Clone)]
+pub struct RunHandle {
+    tx: mpsc::UnboundedSender<Msg>,
+    pub run_id: Arc<str>,
+    pub dir: Arc<std::path::Path>,
+}
+
+impl RunHandle {
+    /// Sends a command; ignored once the run is over.
+    pub fn send(&self, command: Command) {
+        let _ = self.tx.send(Msg::Command(command));
+    }
+
+    /// Events from now on. Subscribe before [`Run::start`] for all of them.
+    pub async fn subscribe(&self) -> Option<Subscription> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Msg::Subscribe(tx)).ok()?;
+        rx.await.ok()
+    }
+}
+
+/// A run prepared but not started: subscribe first, then start.
+pub struct Run {
+    scheduler: Scheduler,
+    handle: RunHandle,
+}
+
+impl Run {
+    /// Creates the run folder and journal.
+    pub fn new(workflow: Workflow, options: RunOptions) -> Result<Run, EngineError> {
+        let dir = RunDir::create(&options.state_dir, &workflow.name, &workflow.source).map_err(
+            |source| EngineError::RunDir {
+                dir: options.state_dir.join("runs"),
+                source,
+            },
+        )?;
+        let journal =
+            Journal::open(&dir.journal_path()).map_err(|source| EngineError::Journal {
+                path: dir.journal_path(),
+                source,
+            })?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handle = RunHandle {
+            tx: tx.clone(),
+            run_id: dir.id.clone().into(),
+            dir: dir.path.clone().into(),
+        };
+        let bus = Bus::new(dir.id.clone(), journal, 0);
+        let scheduler = Scheduler::new(workflow, options, dir, bus, tx, rx);
+        Ok(Run { scheduler, handle })
+    }
+
+    pub fn handle(&self) -> RunHandle {
+        self.handle.clone()
+    }
+
+    /// Every event of the run, `run_started` included.
+    pub fn subscribe(&mut self) -> Subscription {
+        self.scheduler.subscribe()
+    }
+
+    /// Runs to the end. Drop the returned future and every process of the
+    /// run is killed.
+    pub async fn start(self) -> RunOutcome {
+        self.scheduler.run().await
+    }
+}

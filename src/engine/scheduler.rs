@@ -1,0 +1,406 @@
+//! The owner of a run's state. One task runs [`Scheduler::run`]; everything
+//! else (step attempts, wait timers, front ends) talks to it by [`Msg`].
+//!
+//! It decides what becomes ready, starts attempts under the concurrency
+//! limit in priority then file order, applies the control policies when an
+//! attempt ends, and publishes every change as an event.
+
+use std::collections::{BinaryHeap, HashMap};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::breaker::Breaker;
+use super::bus::{Bus, Subscription};
+use super::event::{Command, Event, RunStatus, SkipReason};
+use super::journal::RunDir;
+use super::run::{RunOptions, RunOutcome};
+use super::state::{Final, Phase, StepRt};
+use super::waits::{WaitOutcome, WaitTable};
+use crate::workflow::Workflow;
+
+/// What reaches the owner.
+pub enum Msg {
+    Command(Command),
+    Subscribe(oneshot::Sender<Subscription>),
+    Started {
+        step: usize,
+        attempt: u32,
+        pgid: i32,
+    },
+    Output {
+        step: usize,
+        stream: super::event::Stream,
+        line: String,
+    },
+    Exited {
+        step: usize,
+        attempt: u32,
+        result: super::attempt::AttemptResult,
+    },
+    WaitDone {
+        step: usize,
+        wait: u64,
+        outcome: WaitOutcome,
+    },
+    RetryDue {
+        step: usize,
+        token: u64,
+    },
+}
+
+/// Order of the ready queue: higher priority first, then file order.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Ready {
+    priority: i64,
+    index: std::cmp::Reverse<usize>,
+}
+
+pub struct Scheduler {
+    pub(super) wf: Workflow,
+    pub(super) options: RunOptions,
+    pub(super) dir: RunDir,
+    pub(super) bus: Bus,
+    pub(super) tx: mpsc::UnboundedSender<Msg>,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    pub(super) steps: Vec<StepRt>,
+    pub(super) dependents: Vec<Vec<usize>>,
+    pub(super) ready: BinaryHeap<Ready>,
+    pub(super) running: usize,
+    pub(super) limit: usize,
+    pub(super) breakers: HashMap<String, Breaker>,
+    pub(super) waits: WaitTable,
+    pub(super) rng: SmallRng,
+    pub(super) started: Instant,
+    /// Set once the run is being cancelled: nothing new starts.
+    pub(super) cancelling: Option<RunStatus>,
+    /// The first journal write that failed; the run stops on it.
+    pub(super) journal_error: Option<String>,
+    pub(super) retry_tokens: u64,
+}
+
+impl Scheduler {
+    pub fn new(
+        wf: Workflow,
+        options: RunOptions,
+        dir: RunDir,
+        bus: Bus,
+        tx: mpsc::UnboundedSender<Msg>,
+        rx: mpsc::UnboundedReceiver<Msg>,
+    ) -> Scheduler {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let limit = options.jobs.or(wf.concurrency).unwrap_or(cpus).max(1);
+        let rng = options
+            .seed
+            .map_or_else(SmallRng::from_os_rng, SmallRng::seed_from_u64);
+        Scheduler {
+            steps: wf.steps.iter().map(|_| StepRt::default()).collect(),
+            dependents: wf.dependents(),
+            breakers: wf
+                .breakers
+                .iter()
+                .map(|(k, p)| (k.clone(), Breaker::new(p.clone())))
+                .collect(),
+            wf,
+            options,
+            dir,
+            bus,
+            tx,
+            rx,
+            ready: BinaryHeap::new(),
+            running: 0,
+            limit,
+            waits: WaitTable::default(),
+            rng,
+            started: Instant::now(),
+            cancelling: None,
+            journal_error: None,
+            retry_tokens: 0,
+        }
+    }
+
+    pub fn subscribe(&mut self) -> Subscription {
+        self.bus.subscribe()
+    }
+
+    /// Publishes an event; a journal failure stops the run.
+    pub(super) fn emit(&mut self, event: Event) {
+        if self.journal_error.is_some() {
+            return;
+        }
+        if let Err(e) = self.bus.emit(event) {
+            tracing::error!("journal write failed: {e}");
+            self.journal_error = Some(format!(
+                "cannot write {}: {e}",
+                self.dir.journal_path().display()
+            ));
+            self.cancel_run(RunStatus::Failed, "journal_error");
+        }
+    }
+
+    pub async fn run(mut self) -> RunOutcome {
+        self.started = Instant::now();
+        self.emit(Event::RunStarted {
+            workflow: self.wf.name.clone(),
+            steps: self.wf.steps.len(),
+            resumed: false,
+        });
+        let roots: Vec<usize> = (0..self.steps.len())
+            .filter(|&i| self.wf.steps[i].needs.is_empty())
+            .collect();
+        for i in roots {
+            self.make_ready(i);
+        }
+        self.pump();
+        let deadline = self.wf.timeout.map(|t| self.started + t);
+        while !self.all_done() {
+            let msg = tokio::select! {
+                msg = self.rx.recv() => msg,
+                () = sleep_until_opt(deadline), if self.cancelling.is_none() => {
+                    self.cancel_run(RunStatus::Failed, "run_timeout");
+                    continue;
+                }
+            };
+            match msg {
+                Some(msg) => self.handle(msg),
+                None => break,
+            }
+            self.pump();
+        }
+        self.finish()
+    }
+
+    fn finish(mut self) -> RunOutcome {
+        let status = self.cancelling.unwrap_or_else(|| {
+            let failed = self.steps.iter().any(|s| {
+                matches!(
+                    s.phase,
+                    Phase::Done(Final::Failed { tolerated: false } | Final::Cancelled)
+                )
+            });
+            if failed {
+                RunStatus::Failed
+            } else {
+                RunStatus::Succeeded
+            }
+        });
+        let duration_ms = millis(self.started.elapsed());
+        self.emit(Event::RunFinished {
+            status,
+            duration_ms,
+        });
+        if self.bus.dropped > 0 {
+            tracing::warn!(
+                "{} subscribers were dropped for falling behind",
+                self.bus.dropped
+            );
+        }
+        debug_assert!(self.waits.is_empty());
+        RunOutcome {
+            status,
+            run_id: self.dir.id.clone(),
+            dir: self.dir.path.clone(),
+            journal_error: self.journal_error.take(),
+        }
+    }
+
+    pub(super) fn all_done(&self) -> bool {
+        self.running == 0 && self.steps.iter().all(|s| matches!(s.phase, Phase::Done(_)))
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Command(c) => self.command(c),
+            Msg::Subscribe(reply) => {
+                let _ = reply.send(self.bus.subscribe());
+            }
+            Msg::Started {
+                step,
+                attempt,
+                pgid,
+            } => {
+                if let Phase::Running {
+                    attempt: a,
+                    pgid: p,
+                    ..
+                } = &mut self.steps[step].phase
+                    && *a == attempt
+                {
+                    *p = Some(pgid);
+                }
+            }
+            Msg::Output { step, stream, line } => {
+                let step = self.wf.steps[step].id.clone();
+                self.emit(Event::StepOutput { step, stream, line });
+            }
+            Msg::Exited {
+                step,
+                attempt,
+                result,
+            } => self.attempt_ended(step, attempt, result),
+            Msg::WaitDone {
+                step,
+                wait,
+                outcome,
+            } => self.wait_done(step, wait, outcome),
+            Msg::RetryDue { step, token } => {
+                if let Phase::Backoff { token: t, .. } = self.steps[step].phase
+                    && t == token
+                    && self.cancelling.is_none()
+                {
+                    self.enqueue(step);
+                }
+            }
+        }
+    }
+
+    /// Starts queued steps while slots are free.
+    pub(super) fn pump(&mut self) {
+        while self.running < self.limit && self.cancelling.is_none() {
+            let Some(Ready { index, .. }) = self.ready.pop() else {
+                break;
+            };
+            let i = index.0;
+            if matches!(self.steps[i].phase, Phase::Queued) {
+                self.start_attempt(i);
+            }
+        }
+    }
+
+    pub(super) fn enqueue(&mut self, i: usize) {
+        self.steps[i].phase = Phase::Queued;
+        self.ready.push(Ready {
+            priority: self.wf.steps[i].priority,
+            index: std::cmp::Reverse(i),
+        });
+    }
+
+    /// A step whose needs are all done and satisfied: check its condition,
+    /// then queue it or open its wait.
+    pub(super) fn make_ready(&mut self, i: usize) {
+        if self.cancelling.is_some() {
+            return;
+        }
+        self.emit(Event::StepReady {
+            step: self.wf.steps[i].id.clone(),
+        });
+        if let Some(cond) = &self.wf.steps[i].when {
+            let holds = cond.expr.eval(&|op| self.operand(op));
+            if !holds {
+                let cause = cond.text.clone();
+                self.finish_step(i, Final::Skipped(SkipReason::Condition), |step| {
+                    Event::StepSkipped {
+                        step,
+                        reason: SkipReason::Condition,
+                        cause,
+                    }
+                });
+                return;
+            }
+        }
+        match &self.wf.steps[i].action {
+            crate::workflow::Action::Run(_) => self.enqueue(i),
+            crate::workflow::Action::Approval(_) | crate::workflow::Action::Ask(_) => {
+                self.open_wait(i)
+            }
+        }
+    }
+
+    /// Ends a step: records its final status, publishes `event`, and moves
+    /// on its dependents (ready, or skipped when a need failed).
+    pub(super) fn finish_step(
+        &mut self,
+        i: usize,
+        fin: Final,
+        event: impl FnOnce(String) -> Event,
+    ) {
+        self.steps[i].phase = Phase::Done(fin);
+        let e = event(self.wf.steps[i].id.clone());
+        self.emit(e);
+        let mut work = vec![i];
+        while let Some(done) = work.pop() {
+            for d in self.dependents[done].clone() {
+                if !matches!(self.steps[d].phase, Phase::Pending) {
+                    continue;
+                }
+                let needs = &self.wf.steps[d].needs;
+                if !needs
+                    .iter()
+                    .all(|&n| matches!(self.steps[n].phase, Phase::Done(_)))
+                {
+                    continue;
+                }
+                let unmet = needs.iter().copied().find(|&n| !self.satisfied(n));
+                match unmet {
+                    None => self.make_ready(d),
+                    Some(n) => {
+                        let cause = self.wf.steps[n].id.clone();
+                        self.steps[d].phase =
+                            Phase::Done(Final::Skipped(SkipReason::UpstreamFailed));
+                        let step = self.wf.steps[d].id.clone();
+                        self.emit(Event::StepSkipped {
+                            step,
+                            reason: SkipReason::UpstreamFailed,
+                            cause,
+                        });
+                        work.push(d);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a finished step lets its dependents run.
+    pub(super) fn satisfied(&self, i: usize) -> bool {
+        match self.steps[i].phase {
+            Phase::Done(Final::Succeeded) => true,
+            Phase::Done(Final::Skipped(reason)) => reason != SkipReason::UpstreamFailed,
+            Phase::Done(Final::Failed { tolerated }) => tolerated,
+            _ => false,
+        }
+    }
+
+    fn operand(&self, op: &crate::workflow::expr::Operand) -> String {
+        use crate::workflow::expr::Operand;
+        let step = |id: &str| self.wf.step_index(id).map(|i| &self.steps[i]);
+        match op {
+            Operand::Literal(s) => s.clone(),
+            Operand::Var(v) => self.wf.vars.get(v).cloned().unwrap_or_default(),
+            Operand::Answer(s) => step(s).and_then(|r| r.answer.clone()).unwrap_or_default(),
+            Operand::Status(s) => step(s).map_or("", |r| r.phase.status_name()).to_string(),
+            Operand::Output { step: s, key } => step(s)
+                .and_then(|r| r.outputs.get(key).cloned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Cancels everything still going; the loop ends when every step is done.
+    pub(super) fn cancel_run(&mut self, status: RunStatus, reason: &str) {
+        if self.cancelling.is_some() {
+            return;
+        }
+        self.cancelling = Some(status);
+        for i in 0..self.steps.len() {
+            self.cancel_step(i, reason);
+        }
+    }
+
+    pub(super) fn next_token(&mut self) -> u64 {
+        self.retry_tokens += 1;
+        self.retry_tokens
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+pub(super) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

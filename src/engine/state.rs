@@ -1,0 +1,91 @@
+//! Where each step of a run stands, as the scheduler keeps it.
+
+use std::collections::BTreeMap;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::event::SkipReason;
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Final {
+    Succeeded,
+    /// `tolerated`: `on_failure: continue`, so dependents run anyway.
+    Failed {
+        tolerated: bool,
+    },
+    Skipped(SkipReason),
+    Cancelled,
+}
+
+#[derive(Debug, Default)]
+#[allow(dead_code)] // times kept for the screen's countdowns and resume
+pub enum Phase {
+    /// Waiting for its needs.
+    #[default]
+    Pending,
+    /// In the ready queue for a slot.
+    Queued,
+    Running {
+        attempt: u32,
+        started: Instant,
+        /// Dropping or sending this stops the attempt's process group.
+        cancel: Option<oneshot::Sender<()>>,
+        pgid: Option<i32>,
+        /// Why the scheduler stopped it, if it did.
+        stop: Option<Stop>,
+        /// Admitted by a breaker, which must hear how it went.
+        via_breaker: bool,
+    },
+    /// Waiting out the delay before attempt `failed + 1`.
+    Backoff {
+        failed: u32,
+        due: Instant,
+        token: u64,
+    },
+    /// An open approval or question.
+    Waiting {
+        wait: u64,
+        opened: Instant,
+        deadline: Instant,
+    },
+    Done(Final),
+}
+
+/// Why a running attempt was stopped from outside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    Skip,
+    Cancel(String),
+}
+
+impl Phase {
+    /// The status as `steps.X.status` reads it in a condition.
+    pub fn status_name(&self) -> &'static str {
+        match self {
+            Phase::Pending => "pending",
+            Phase::Queued => "ready",
+            Phase::Running { .. } | Phase::Backoff { .. } => "running",
+            Phase::Waiting { .. } => "waiting",
+            Phase::Done(Final::Succeeded) => "succeeded",
+            Phase::Done(Final::Failed { .. }) => "failed",
+            Phase::Done(Final::Skipped(_)) => "skipped",
+            Phase::Done(Final::Cancelled) => "cancelled",
+        }
+    }
+}
+
+/// A step's runtime record.
+#[derive(Debug, Default)]
+pub struct StepRt {
+    pub phase: Phase,
+    /// Attempts made so far (a breaker's fast failures included).
+    pub attempts: u32,
+    /// When the first attempt started, for `duration_ms`.
+    pub first_start: Option<Instant>,
+    pub outputs: BTreeMap<String, String>,
+    pub answer: Option<String>,
+    /// Waits opened for this step so far (a retried wait opens again).
+    pub waits_opened: u32,
+}

@@ -1,0 +1,345 @@
+//! The headless front end: runs a workflow without a screen, for scripts and
+//! CI. Human lines go to stderr, one per step change; `--json` puts the
+//! journal's lines on stdout and nothing else there. With a terminal on
+//! stdin, open waits are asked at a prompt.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::engine::{By, Command, Event, Published, RunHandle, RunStatus, Subscription};
+use crate::workflow::duration;
+
+/// What the headless runner prints.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub json: bool,
+    /// Ask open waits on the terminal (`by: prompt`).
+    pub prompt: bool,
+}
+
+/// Prints events until the run's stream ends.
+pub async fn print_events(
+    mut events: Subscription,
+    out: Output,
+    handle: RunHandle,
+    skip_prompt: Vec<String>,
+) {
+    let (mut prompter, mut lines) = match out.prompt {
+        true => {
+            let (p, lines) = Prompter::start(handle, skip_prompt);
+            (Some(p), Some(lines))
+        }
+        false => (None, None),
+    };
+    let stdout = std::io::stdout();
+    loop {
+        let p = tokio::select! {
+            p = events.recv() => match p {
+                Some(p) => p,
+                None => break,
+            },
+            Some(line) = next_line(&mut lines) => {
+                if let Some(pr) = prompter.as_mut() {
+                    pr.answer(line);
+                }
+                continue;
+            }
+        };
+        if out.json {
+            let mut lock = stdout.lock();
+            let _ = writeln!(lock, "{}", p.line);
+            let _ = lock.flush();
+        }
+        if let Some(line) = human_line(&p) {
+            eprintln!("{line}");
+        }
+        if let Some(pr) = prompter.as_mut() {
+            pr.event(&p);
+        }
+    }
+}
+
+/// One readable line for an event, or none for the envelope-only ones.
+pub fn human_line(p: &Published) -> Option<String> {
+    let ms = |m: u64| duration::format(std::time::Duration::from_millis(m));
+    Some(match &p.envelope.event {
+        Event::RunStarted {
+            workflow,
+            steps,
+            resumed,
+        } => {
+            let verb = if *resumed { "resumed" } else { "started" };
+            format!("run {} {verb}: {workflow}, {steps} steps", p.envelope.run)
+        }
+        Event::RunFinished {
+            status,
+            duration_ms,
+        } => {
+            format!(
+                "run {} {} in {}",
+                p.envelope.run,
+                status_word(*status),
+                ms(*duration_ms)
+            )
+        }
+        Event::StepReady { .. } => return None,
+        Event::StepStarted { step, attempt: 1 } => format!("▸ {step} started"),
+        Event::StepStarted { step, attempt } => format!("▸ {step} started (attempt {attempt})"),
+        Event::StepOutput { step, line, .. } => format!("  {step} │ {line}"),
+        Event::StepRetrying {
+            step,
+            attempt,
+            error,
+            delay_ms,
+            ..
+        } => {
+            format!(
+                "↻ {step} attempt {attempt} failed ({error}); retrying in {}",
+                ms(*delay_ms)
+            )
+        }
+        Event::StepSucceeded {
+            step,
+            duration_ms,
+            fallback: true,
+            ..
+        } => {
+            format!(
+                "✓ {step} succeeded with its fallback after {}",
+                ms(*duration_ms)
+            )
+        }
+        Event::StepSucceeded {
+            step, duration_ms, ..
+        } => format!("✓ {step} succeeded in {}", ms(*duration_ms)),
+        Event::StepFailed {
+            step,
+            attempts,
+            error,
+            ..
+        } => {
+            let s = if *attempts == 1 { "" } else { "s" };
+            format!("✗ {step} failed after {attempts} attempt{s}: {error}")
+        }
+        Event::StepSkipped {
+            step,
+            reason,
+            cause,
+        } => {
+            let why = serde_json::to_value(reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!("- {step} skipped ({why}: {cause})")
+        }
+        Event::StepCancelled { step, reason } => format!("⊘ {step} cancelled ({reason})"),
+        Event::ApprovalRequested {
+            step,
+            prompt,
+            timeout_ms,
+            ..
+        } => {
+            format!(
+                "◆ {step} waits for approval: {prompt} (times out in {})",
+                ms(*timeout_ms)
+            )
+        }
+        Event::ApprovalResolved {
+            step, approved, by, ..
+        } => {
+            let verdict = if *approved { "approved" } else { "rejected" };
+            format!("◆ {step} {verdict} by {}", by_word(*by))
+        }
+        Event::QuestionAsked {
+            step,
+            question,
+            choices,
+            default,
+            ..
+        } => {
+            let mut line = format!("? {step} asks: {question}");
+            if !choices.is_empty() {
+                line.push_str(&format!(" [{}]", choices.join(" | ")));
+            }
+            if let Some(d) = default {
+                line.push_str(&format!(" (default: {d})"));
+            }
+            line
+        }
+        Event::QuestionAnswered {
+            step, answer, by, ..
+        } => format!("? {step} answered {answer:?} by {}", by_word(*by)),
+        Event::BreakerChanged { breaker, state } => {
+            let word = serde_json::to_value(state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!("⊗ breaker {breaker} is {}", word.replace('_', "-"))
+        }
+        Event::DagModified { action, steps, by } => {
+            let word = serde_json::to_value(action)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!("✎ {word} {} by {}", steps.join(", "), by_word(*by))
+        }
+    })
+}
+
+fn status_word(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Cancelled => "cancelled",
+    }
+}
+
+fn by_word(by: By) -> &'static str {
+    match by {
+        By::Keyboard => "keyboard",
+        By::Socket => "socket",
+        By::Flag => "flag",
+        By::Prompt => "prompt",
+        By::Timeout => "timeout",
+    }
+}
+
+async fn next_line(lines: &mut Option<mpsc::UnboundedReceiver<String>>) -> Option<String> {
+    match lines {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Asks open waits one at a time on the terminal.
+struct Prompter {
+    handle: RunHandle,
+    /// Open waits in the order they opened: (step, is approval, choices).
+    queue: Vec<(String, bool, Vec<String>)>,
+    asking: Option<String>,
+    skip: Vec<String>,
+}
+
+impl Prompter {
+    fn start(handle: RunHandle, skip: Vec<String>) -> (Prompter, mpsc::UnboundedReceiver<String>) {
+        let (tx, lines) = mpsc::unbounded_channel();
+        // Reading stdin blocks; a plain thread does it and ends with the process.
+        std::thread::spawn(move || {
+            let stdin = std::io::stdin();
+            let mut line = String::new();
+            while stdin.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if tx
+                    .send(line.trim_end_matches(['\n', '\r']).to_string())
+                    .is_err()
+                {
+                    break;
+                }
+                line.clear();
+            }
+        });
+        (
+            Prompter {
+                handle,
+                queue: Vec::new(),
+                asking: None,
+                skip,
+            },
+            lines,
+        )
+    }
+
+    fn event(&mut self, p: &Arc<Published>) {
+        match &p.envelope.event {
+            Event::ApprovalRequested { step, .. } if !self.skip.contains(step) => {
+                self.queue.push((step.clone(), true, Vec::new()))
+            }
+            Event::QuestionAsked { step, choices, .. } if !self.skip.contains(step) => {
+                self.queue.push((step.clone(), false, choices.clone()))
+            }
+            Event::ApprovalResolved { step, .. }
+            | Event::QuestionAnswered { step, .. }
+            | Event::StepSkipped { step, .. }
+            | Event::StepCancelled { step, .. }
+            | Event::StepFailed { step, .. } => {
+                self.queue.retain(|(s, _, _)| s != step);
+                if self.asking.as_deref() == Some(step) {
+                    self.asking = None;
+                }
+            }
+            _ => {}
+        }
+        self.ask_next();
+    }
+
+    fn ask_next(&mut self) {
+        if self.asking.is_some() {
+            return;
+        }
+        if let Some((step, approval, choices)) = self.queue.first() {
+            if *approval {
+                eprint!("approve {step}? [y/n] ");
+            } else if choices.is_empty() {
+                eprint!("answer for {step} (empty takes the default): ");
+            } else {
+                eprint!("answer for {step} ({}): ", choices.join(" | "));
+            }
+            let _ = std::io::stderr().flush();
+            self.asking = Some(step.clone());
+        }
+    }
+
+    /// A line typed at the prompt answers the wait being asked.
+    fn answer(&mut self, line: String) {
+        let Some(step) = self.asking.take() else {
+            return;
+        };
+        let approval = self
+            .queue
+            .iter()
+            .find(|(s, _, _)| *s == step)
+            .is_some_and(|(_, a, _)| *a);
+        let command = if approval {
+            match line.trim().to_ascii_lowercase().as_str() {
+                "y" | "yes" => Command::Approve {
+                    step,
+                    by: By::Prompt,
+                },
+                "n" | "no" => Command::Reject {
+                    step,
+                    by: By::Prompt,
+                },
+                _ => {
+                    self.ask_next();
+                    return;
+                }
+            }
+        } else if line.is_empty() {
+            Command::Approve {
+                step,
+                by: By::Prompt,
+            }
+        } else if self
+            .queue
+            .iter()
+            .any(|(s, _, c)| *s == step && !c.is_empty() && !c.contains(&line))
+        {
+            eprintln!("{line:?} is not one of the choices");
+            self.ask_next();
+            return;
+        } else {
+            Command::Answer {
+                step,
+                text: line,
+                by: By::Prompt,
+            }
+        };
+        self.handle.send(command);
+    }
+}
+
+/// True when waits can be asked on this terminal.
+pub fn can_prompt() -> bool {
+    std::io::stdin().is_terminal()
+}
