@@ -101,7 +101,12 @@ pub fn workflow(root: &Node, diags: &mut Diagnostics) -> (WorkflowSpec, Located)
             "description" => spec.description = optional(value, |v| r.string(v, "`description`")),
             "concurrency" => spec.concurrency = r.positive(value, "`concurrency`"),
             "timeout" => spec.timeout = r.duration(value, "`timeout`"),
-            "env" => spec.env = r.scalar_map(value, "`env`"),
+            "env" => {
+                spec.env = r.scalar_map(value, "`env`");
+                for (k, v) in r.entries(value, "`env`") {
+                    located.top.add(format!("env.{}", k.name), v.pos);
+                }
+            }
             "vars" => {
                 spec.vars = r.scalar_map(value, "`vars`");
                 for (k, v) in r.entries(value, "`vars`") {
@@ -118,7 +123,7 @@ pub fn workflow(root: &Node, diags: &mut Diagnostics) -> (WorkflowSpec, Located)
                     }
                 }
             }
-            "defaults" => spec.defaults = defaults(&mut r, value),
+            "defaults" => spec.defaults = optional(value, |v| defaults(&mut r, v)),
             "breakers" => {
                 for (k, v) in r.entries(value, "`breakers`") {
                     located.top.add(format!("breakers.{}", k.name), k.pos);
@@ -198,7 +203,7 @@ fn steps(r: &mut Reader<'_>, node: &Node) -> (Steps, Vec<StepSpots>) {
         if !is_id(id) {
             r.error(key.pos, format!("invalid step id `{id}`: use letters, digits, `_` and `-`, not starting with `-`"));
         }
-        let (spec, mut located) = step(r, value, id);
+        let (spec, mut located) = step(r, value, id, key.pos);
         located.id = key.pos;
         out.push((id.to_string(), spec));
         spots.push(located);
@@ -206,8 +211,15 @@ fn steps(r: &mut Reader<'_>, node: &Node) -> (Steps, Vec<StepSpots>) {
     (Steps(out), spots)
 }
 
-fn step(r: &mut Reader<'_>, node: &Node, id: &str) -> (StepSpec, StepSpots) {
+fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, StepSpots) {
     let what = format!("step `{id}`");
+    if matches!(node.value, Value::Null) {
+        r.error(
+            id_pos,
+            format!("{what} is empty: give it one of `run`, `approval` or `ask`"),
+        );
+        return (StepSpec::default(), StepSpots::default());
+    }
     let mut s = StepSpec::default();
     let mut at = StepSpots::default();
     let fields = r.fields(node, &what, STEP_KEYS).unwrap_or_default();
@@ -216,6 +228,12 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str) -> (StepSpec, StepSpots) {
         let field = format!("`{}` of {what}", key.name);
         match key.name.as_str() {
             "run" => s.run = r.scalar(value, &field).map(|t| t.0),
+            "approval" if matches!(value.value, Value::Null) => r.error(
+                value.pos,
+                format!(
+                    "{field} must be a mapping, such as `approval: {{ prompt: \"Ship it?\" }}`"
+                ),
+            ),
             "approval" => s.approval = approval(r, value, &what, &mut at),
             "ask" => s.ask = ask(r, value, &what, &mut at),
             "needs" => {
@@ -225,10 +243,10 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str) -> (StepSpec, StepSpots) {
             }
             "when" => s.when = r.scalar(value, &field).map(|t| t.0),
             "timeout" => s.timeout = r.duration(value, &field),
-            "retry" => s.retry = retry(r, value, &what),
+            "retry" => s.retry = optional(value, |v| retry(r, v, &what)),
             "breaker" => s.breaker = r.string(value, &field),
             "on_failure" => s.on_failure = on_failure(r, value, &field),
-            "fallback" => s.fallback = fallback(r, value, &what),
+            "fallback" => s.fallback = optional(value, |v| fallback(r, v, &what)),
             "priority" => s.priority = r.integer(value, &field),
             "env" => {
                 s.env = r.scalar_map(value, &field);
@@ -249,16 +267,19 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str) -> (StepSpec, StepSpots) {
     match kinds.as_slice() {
         [_] => {}
         [] => r.error(
-            node.pos,
+            id_pos,
             format!("{what} needs exactly one of `run`, `approval` or `ask`"),
         ),
         several => {
             let list: Vec<String> = several.iter().map(|k| format!("`{k}`")).collect();
+            let (last, rest) = list
+                .split_last()
+                .map_or(("", &[][..]), |(l, r)| (l.as_str(), r));
             r.error(
-                node.pos,
+                id_pos,
                 format!(
-                    "{what} has {}: a step is exactly one of `run`, `approval` or `ask`",
-                    list.join(" and ")
+                    "{what} has {} and {last}: a step is exactly one of `run`, `approval` or `ask`",
+                    rest.join(", ")
                 ),
             );
         }
@@ -374,6 +395,13 @@ pub(super) fn retry(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<Retry
 
 fn breaker(r: &mut Reader<'_>, node: &Node, name: &str) -> Option<BreakerSpec> {
     let what = format!("breaker `{name}`");
+    if matches!(node.value, Value::Null) {
+        r.error(
+            node.pos,
+            format!("{what} must be a mapping, such as `{{ failures: 5, cooldown: 60s }}`"),
+        );
+        return None;
+    }
     let fields = r.fields(node, &what, BREAKER_KEYS)?;
     let mut b = BreakerSpec::default();
     for (key, value) in fields {
@@ -405,7 +433,7 @@ fn defaults(r: &mut Reader<'_>, node: &Node) -> Option<DefaultsSpec> {
         let field = format!("`defaults.{}`", key.name);
         match key.name.as_str() {
             "timeout" => d.timeout = r.duration(value, &field),
-            "retry" => d.retry = retry(r, value, "`defaults`"),
+            "retry" => d.retry = optional(value, |v| retry(r, v, "`defaults`")),
             "wait_timeout" => d.wait_timeout = r.duration(value, &field),
             "kill_grace" => d.kill_grace = r.duration(value, &field),
             "shell" => d.shell = shell(r, value, &field),

@@ -96,7 +96,10 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
             ),
         });
     }
-    let mut builder = Builder::default();
+    let mut builder = Builder {
+        source: text,
+        ..Builder::default()
+    };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(scan_error)?;
         if builder.event(event, span)? {
@@ -111,9 +114,15 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
 
 fn scan_error(e: ScanError) -> ParseError {
     let m = e.marker();
+    let info = e.info();
+    let message = if info.contains("recursion limit") || info.contains("nesting limit") {
+        "the YAML is nested too deeply".to_string()
+    } else {
+        info.replace('\n', " ")
+    };
     ParseError {
         pos: Pos::new(m.line() as u64, m.col() as u64 + 1),
-        message: e.info().replace('\n', " "),
+        message,
     }
 }
 
@@ -129,7 +138,9 @@ enum Open {
 }
 
 #[derive(Default)]
-struct Builder {
+struct Builder<'s> {
+    /// For placing block scalars at their `|` or `>`.
+    source: &'s str,
     stack: Vec<Open>,
     root: Option<Node>,
     /// Anchored nodes by anchor id, with their size in nodes.
@@ -138,7 +149,7 @@ struct Builder {
     documents: usize,
 }
 
-impl Builder {
+impl Builder<'_> {
     /// Takes one event; true once the document is complete.
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<bool, ParseError> {
         let pos = pos_of(&span);
@@ -154,6 +165,10 @@ impl Builder {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
+                let pos = match style {
+                    ScalarStyle::Literal | ScalarStyle::Folded => block_indicator(self.source, pos),
+                    _ => pos,
+                };
                 let value = scalar(text, style, tag.as_deref().map(|t| t.suffix()));
                 self.add(Node { pos, value }, anchor, pos)?;
             }
@@ -255,6 +270,24 @@ impl Builder {
         }
         Ok(())
     }
+}
+
+/// The parser places a block scalar at its first content line; errors read
+/// better at the `|` or `>` that opens it, on the last non-blank line above.
+fn block_indicator(source: &str, content: Pos) -> Pos {
+    let lines: Vec<&str> = source.lines().take(content.line as usize).collect();
+    let above = lines.len().saturating_sub(1);
+    for (n, line) in lines[..above].iter().enumerate().rev() {
+        let code = line.split(" #").next().unwrap_or(line).trim_end();
+        if code.is_empty() {
+            continue;
+        }
+        return match code.rfind(['|', '>']) {
+            Some(at) => Pos::new(n as u64 + 1, code[..at].chars().count() as u64 + 1),
+            None => content,
+        };
+    }
+    content
 }
 
 fn size_of(node: &Node) -> usize {

@@ -51,7 +51,7 @@ impl Reader<'_> {
                 return None;
             }
         };
-        let mut seen: Vec<&str> = Vec::with_capacity(entries.len());
+        let mut seen: Vec<(&str, Pos)> = Vec::with_capacity(entries.len());
         let mut out = Vec::with_capacity(entries.len());
         for (key, value) in entries {
             if !allowed.contains(&key.name.as_str()) {
@@ -60,10 +60,16 @@ impl Reader<'_> {
                     key.pos,
                     format!("unknown key `{}` in {what}{hint}", key.name),
                 );
-            } else if seen.contains(&key.name.as_str()) {
-                self.error(key.pos, format!("duplicate key `{}` in {what}", key.name));
+            } else if let Some((_, first)) = seen.iter().find(|(n, _)| *n == key.name) {
+                self.error(
+                    key.pos,
+                    format!(
+                        "duplicate key `{}` in {what} (first at line {})",
+                        key.name, first.line
+                    ),
+                );
             } else {
-                seen.push(&key.name);
+                seen.push((&key.name, key.pos));
                 out.push((key, value));
             }
         }

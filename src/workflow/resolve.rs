@@ -296,8 +296,8 @@ impl<'a> Cx<'a> {
             let problem = match r {
                 Ref::Var(name) => self.unknown_var(name),
                 Ref::RunId => None,
-                Ref::Answer(s) => self.check_step_ref(step, s, true),
-                Ref::Output { step: s, .. } => self.check_step_ref(step, s, false),
+                Ref::Answer(s) => self.check_step_ref(step, s, "answer"),
+                Ref::Output { step: s, .. } => self.check_step_ref(step, s, "outputs"),
             };
             if let Some(message) = problem {
                 let pos = self.locate(step, key, text, offset);
@@ -331,8 +331,8 @@ impl<'a> Cx<'a> {
     }
 
     /// Why `user` may not read `target` (an answer when `answer`), if it may not.
-    fn check_step_ref(&self, user: Option<usize>, target: &str, answer: bool) -> Option<String> {
-        let what = if answer { "answer" } else { "outputs" };
+    fn check_step_ref(&self, user: Option<usize>, target: &str, what: &str) -> Option<String> {
+        let answer = what == "answer";
         let Some(&t) = self.ids.get(target) else {
             let hint = did_you_mean(target, self.step_ids());
             return Some(format!("the {what} of unknown step `{target}`{hint}"));
@@ -347,6 +347,9 @@ impl<'a> Cx<'a> {
                 "the workflow's `env` cannot use the {what} of step `{target}`; set it in the step's `env`"
             ));
         };
+        if u == t {
+            return Some(format!("step `{target}` cannot use its own {what}"));
+        }
         if self.acyclic && !dag::is_upstream(&self.needs, u, t) {
             let id = &self.spec.steps.0[u].0;
             return Some(format!(
@@ -367,20 +370,31 @@ impl<'a> Cx<'a> {
         };
         let mut ops = Vec::new();
         e.operands(&mut ops);
+        let mut searched = 0;
         for op in ops {
-            let problem = match &op {
-                Operand::Var(name) => self.unknown_var(name),
-                Operand::Answer(s) => self.check_step_ref(Some(i), s, true),
-                Operand::Status(s) | Operand::Output { step: s, .. } => {
-                    self.check_step_ref(Some(i), s, false)
-                }
-                Operand::Literal(_) => None,
+            let (problem, written) = match &op {
+                Operand::Var(name) => (self.unknown_var(name), format!("vars.{name}")),
+                Operand::Answer(s) => (
+                    self.check_step_ref(Some(i), s, "answer"),
+                    format!("answers.{s}"),
+                ),
+                Operand::Status(s) => (
+                    self.check_step_ref(Some(i), s, "status"),
+                    format!("steps.{s}.status"),
+                ),
+                Operand::Output { step: s, key } => (
+                    self.check_step_ref(Some(i), s, "outputs"),
+                    format!("steps.{s}.outputs.{key}"),
+                ),
+                Operand::Literal(_) => (None, String::new()),
             };
+            // Operands come in written order, so each is found after the last.
+            let offset = text[searched..].find(&written).map_or(0, |o| o + searched);
+            if !written.is_empty() && offset >= searched {
+                searched = offset + written.len();
+            }
             if let Some(message) = problem {
-                let pos = self.at.steps[i]
-                    .keys
-                    .get("when")
-                    .unwrap_or(self.at.steps[i].id);
+                let pos = self.locate(Some(i), "when", text, offset);
                 self.diags.push(pos, format!("in `when`: {message}"));
             }
         }
@@ -397,7 +411,12 @@ impl<'a> Cx<'a> {
                 .keys
                 .get(key)
                 .unwrap_or(self.at.steps[i].id),
-            None => self.at.top.get("env").unwrap_or(Pos::START),
+            None => self
+                .at
+                .top
+                .get(key)
+                .or_else(|| self.at.top.get("env"))
+                .unwrap_or(Pos::START),
         };
         locate_in_source(self.source, base, text, offset)
     }

@@ -30,15 +30,27 @@ pub struct WorkflowSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationSpec>,
     /// Exported to every step.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_is_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub env: BTreeMap<String, ScalarText>,
     /// Values for `{{ vars.X }}`; `--var X=V` overrides them.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_is_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub vars: BTreeMap<String, ScalarText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<DefaultsSpec>,
     /// Named circuit breakers that steps share.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_is_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub breakers: BTreeMap<String, BreakerSpec>,
     /// The steps: the key is the step id, and file order is kept.
     pub steps: Steps,
@@ -78,7 +90,11 @@ pub struct StepSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ask: Option<AskSpec>,
     /// Steps that must finish first: one id or a list.
-    #[serde(default, skip_serializing_if = "Needs::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_is_default",
+        skip_serializing_if = "Needs::is_empty"
+    )]
     pub needs: Needs,
     /// A condition checked when the step becomes ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,7 +115,11 @@ pub struct StepSpec {
     /// Higher first, in the ready queue and the wait queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_is_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub env: BTreeMap<String, ScalarText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
@@ -171,7 +191,7 @@ pub struct BreakerSpec {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FallbackSpec {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_default")]
     pub outputs: BTreeMap<String, ScalarText>,
 }
 
@@ -214,6 +234,13 @@ pub enum DurationSpec {
 pub enum ShellSpec {
     Line(String),
     Words(Vec<String>),
+}
+
+/// `key:` with nothing after it reads as empty, the way the loader reads it.
+fn null_is_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Step ids in the order written: one id or a list of them.
