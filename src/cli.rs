@@ -5,6 +5,7 @@
 //! [`crate::engine`].
 
 mod graph;
+mod history;
 mod logging;
 mod run;
 
@@ -42,6 +43,21 @@ pub enum Command {
         after_help = "Examples:\n  signalbox run workflows/demo.yaml\n  signalbox run workflows/release.yaml --headless --approve go-live --answer notes=\"Bug fixes\"\n  signalbox run workflows/chain.yaml --json | jq -c 'select(.type == \"step_succeeded\")'\n\nExit codes: 0 succeeded, 1 failed, 2 invalid workflow or usage, 130 cancelled."
     )]
     Run(run::RunArgs),
+    /// Resume an interrupted run from its journal.
+    #[command(
+        after_help = "Examples:\n  signalbox resume release-20261123-104500-3fa2\n  signalbox resume .signalbox/runs/release-20261123-104500-3fa2 --headless\n\nSteps that ended are kept; steps that were running run again; open waits re-open with the time they had left."
+    )]
+    Resume(history::ResumeArgs),
+    /// Show a past run: its events as readable lines, or exactly as journaled with --json.
+    #[command(
+        after_help = "Examples:\n  signalbox replay release-20261123-104500-3fa2\n  signalbox replay release-20261123-104500-3fa2 --json | jq .type"
+    )]
+    Replay(history::ReplayArgs),
+    /// List the runs kept in the state dir, newest first.
+    #[command(
+        after_help = "Examples:\n  signalbox runs\n  signalbox runs --json | jq -r 'select(.status == \"interrupted\") | .id'"
+    )]
+    Runs(history::RunsArgs),
     /// Check workflow files; print every error with its line and column.
     #[command(
         after_help = "Example:\n  signalbox validate workflows/release.yaml workflows/chain.yaml\n\nSilent and exit 0 when every file is valid; errors on stderr and exit 2 otherwise."
@@ -79,6 +95,9 @@ pub enum GraphFormat {
 pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Resume(args) => history::resume(args),
+        Command::Replay(args) => history::replay(args),
+        Command::Runs(args) => history::runs(args),
         Command::Validate { files } => validate(&files),
         Command::Graph { file, format } => match workflow::load(&file) {
             Ok(wf) => {

@@ -63,7 +63,7 @@ pub async fn print_events(
 
 /// One readable line for an event, or none for the envelope-only ones.
 pub fn human_line(p: &Published) -> Option<String> {
-    let ms = |m: u64| duration::format(std::time::Duration::from_millis(m));
+    let ms = |m: u64| duration::human(std::time::Duration::from_millis(m));
     Some(match &p.envelope.event {
         Event::RunStarted {
             workflow,

@@ -17,6 +17,13 @@ pub struct RunArgs {
     /// The workflow file.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    #[command(flatten)]
+    pub flags: RunFlags,
+}
+
+/// The options `run` and `resume` share.
+#[derive(Debug, Args)]
+pub struct RunFlags {
     /// Never open the screen: human lines on stderr.
     #[arg(long)]
     pub headless: bool,
@@ -62,7 +69,7 @@ fn split_pair<'a>(text: &'a str, flag: &str) -> Result<(&'a str, &'a str), Strin
 }
 
 /// Checks the wait flags against the workflow and turns them into presets.
-fn presets(args: &RunArgs, wf: &Workflow) -> Result<HashMap<String, Preset>, String> {
+fn presets(args: &RunFlags, wf: &Workflow) -> Result<HashMap<String, Preset>, String> {
     let mut out = HashMap::new();
     let find = |id: &str, flag: &str, want_ask: bool| -> Result<(), String> {
         let Some(i) = wf.step_index(id) else {
@@ -103,6 +110,12 @@ fn article(kind: &str) -> String {
 /// Loads and prepares; an error here is bad input (exit 2).
 fn prepare(args: &RunArgs) -> Result<(Workflow, RunOptions), String> {
     let mut wf = workflow::load(&args.file).map_err(|d| d.to_string())?;
+    let options = apply_flags(&args.flags, &mut wf)?;
+    Ok((wf, options))
+}
+
+/// Applies `--var` and the wait flags to a loaded workflow.
+pub fn apply_flags(args: &RunFlags, wf: &mut Workflow) -> Result<RunOptions, String> {
     for pair in &args.vars {
         let (k, v) = split_pair(pair, "--var")?;
         wf.set_var(k, v)?;
@@ -110,11 +123,11 @@ fn prepare(args: &RunArgs) -> Result<(Workflow, RunOptions), String> {
     let options = RunOptions {
         state_dir: state_dir(args.state_dir.clone()),
         jobs: args.jobs.map(|j| j as usize),
-        presets: presets(args, &wf)?,
+        presets: presets(args, wf)?,
         auto_approve: args.auto_approve,
         seed: None,
     };
-    Ok((wf, options))
+    Ok(options)
 }
 
 pub fn run(args: RunArgs) -> u8 {
@@ -136,6 +149,7 @@ pub fn run(args: RunArgs) -> u8 {
             return exit::FAILED;
         }
     };
+    let args = args.flags;
     let headless = args.headless
         || args.json
         || !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
@@ -144,7 +158,7 @@ pub fn run(args: RunArgs) -> u8 {
 }
 
 /// `error: ` in front of a message that does not carry its own position.
-fn prefixed(message: &str) -> String {
+pub fn prefixed(message: &str) -> String {
     if message.contains(": error: ") {
         message.to_string()
     } else {
@@ -153,15 +167,19 @@ fn prefixed(message: &str) -> String {
 }
 
 async fn run_headless(wf: Workflow, options: RunOptions, json: bool) -> u8 {
-    let skip_prompt: Vec<String> = options.presets.keys().cloned().collect();
-    let prompt = headless::can_prompt() && !options.auto_approve;
-    let mut run = match Run::new(wf, options) {
-        Ok(r) => r,
+    match Run::new(wf, options.clone()) {
+        Ok(run) => drive_headless(run, &options, json).await,
         Err(e) => {
             eprintln!("error: {e}");
-            return exit::FAILED;
+            exit::FAILED
         }
-    };
+    }
+}
+
+/// Drives a prepared run (new or resumed) without a screen.
+pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u8 {
+    let skip_prompt: Vec<String> = options.presets.keys().cloned().collect();
+    let prompt = headless::can_prompt() && !options.auto_approve;
     let events = run.subscribe();
     let handle = run.handle();
     let printer = tokio::spawn(headless::print_events(

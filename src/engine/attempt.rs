@@ -206,6 +206,7 @@ impl Scheduler {
             return;
         }
         self.running -= 1;
+        let _ = std::fs::remove_file(super::journal::pid_path(&self.dir, &self.wf.steps[i].id));
         let ok = matches!(result.exit, Ok(Exit::Code(0)));
         if via_breaker {
             self.breaker_verdict(i, if stop.is_some() { None } else { Some(ok) });

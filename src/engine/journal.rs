@@ -31,6 +31,7 @@ impl RunDir {
                 Ok(()) => {
                     fs::create_dir_all(path.join("logs"))?;
                     fs::create_dir_all(path.join("outputs"))?;
+                    fs::create_dir_all(path.join("pids"))?;
                     write_atomic(&path.join("workflow.yaml"), source.as_bytes())?;
                     return Ok(RunDir { id, path });
                 }
@@ -100,4 +101,147 @@ pub fn read_outputs(path: &Path) -> std::collections::BTreeMap<String, String> {
         .filter(|(k, _)| !k.trim().is_empty())
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
         .collect()
+}
+
+/// A journal read back: the events, and where a torn last line was cut.
+#[derive(Debug)]
+pub struct Replayed {
+    pub events: Vec<super::event::Envelope>,
+    /// Byte length of the whole, good lines; a torn tail starts here.
+    pub good_len: u64,
+    /// The 1-based line number of a torn last line that was dropped.
+    pub torn_line: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(
+        "{path}:{line}: damaged journal line ({reason}); it is not the last line, so it was not written by a crash mid-write; refusing to go on"
+    )]
+    Damaged {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+}
+
+/// Reads a journal. A last line that is incomplete or not an event (a crash
+/// mid-write) is dropped and reported; damage anywhere else is an error.
+pub fn read_journal(path: &Path) -> Result<Replayed, ReadError> {
+    let bytes = fs::read(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut events = Vec::new();
+    let mut good_len = 0u64;
+    let mut torn_line = None;
+    let mut start = 0usize;
+    let mut line_no = 0usize;
+    while start < bytes.len() {
+        line_no += 1;
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|p| start + p);
+        let (line, next) = match end {
+            Some(e) => (&bytes[start..e], e + 1),
+            None => (&bytes[start..], bytes.len()),
+        };
+        let parsed = std::str::from_utf8(line)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                serde_json::from_str::<super::event::Envelope>(text).map_err(|e| e.to_string())
+            });
+        match parsed {
+            Ok(envelope) if end.is_some() => {
+                events.push(envelope);
+                good_len = next as u64;
+            }
+            result => {
+                let last = next >= bytes.len();
+                if !last {
+                    let reason = result.err().unwrap_or_else(|| "no line end".to_string());
+                    return Err(ReadError::Damaged {
+                        path: path.to_path_buf(),
+                        line: line_no,
+                        reason,
+                    });
+                }
+                torn_line = Some(line_no);
+            }
+        }
+        start = next;
+    }
+    Ok(Replayed {
+        events,
+        good_len,
+        torn_line,
+    })
+}
+
+/// Cuts a torn last line off, so new events follow whole lines.
+pub fn truncate(path: &Path, len: u64) -> io::Result<()> {
+    let f = OpenOptions::new().write(true).open(path)?;
+    f.set_len(len)?;
+    f.sync_all()
+}
+
+/// Where a running attempt's process group id is kept, so a resumed run can
+/// kill what survived a crash.
+pub fn pid_path(dir: &RunDir, step: &str) -> PathBuf {
+    dir.path.join("pids").join(step)
+}
+
+impl RunDir {
+    /// Opens an existing run folder: a path, or a run id under `state_dir`.
+    pub fn open(state_dir: &Path, run: &str) -> io::Result<RunDir> {
+        let as_path = Path::new(run);
+        let path = if as_path.join("events.jsonl").is_file() {
+            as_path.to_path_buf()
+        } else {
+            state_dir.join("runs").join(run)
+        };
+        if !path.join("events.jsonl").is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "no run `{run}`: neither a run folder nor a run id under {}",
+                    state_dir.join("runs").display()
+                ),
+            ));
+        }
+        let id = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(RunDir { id, path })
+    }
+}
+
+/// Holds a run folder's lock for as long as it lives: two processes never
+/// drive the same run. The kernel drops the lock if the process dies.
+pub struct RunLock {
+    _lock: nix::fcntl::Flock<File>,
+}
+
+impl RunLock {
+    pub fn acquire(dir: &RunDir) -> Result<RunLock, String> {
+        let path = dir.path.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(RunLock { _lock: lock }),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(format!(
+                "run {} is being driven by another signalbox process; it cannot be resumed twice at once",
+                dir.id
+            )),
+            Err((_, e)) => Err(format!("cannot lock {}: {e}", path.display())),
+        }
+    }
 }

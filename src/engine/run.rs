@@ -46,6 +46,10 @@ pub enum EngineError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The run cannot be resumed (not found, damaged, finished, or driven
+    /// by another process); the message says which.
+    #[error("{0}")]
+    Resume(String),
 }
 
 /// How a run ended.
@@ -106,9 +110,76 @@ impl Run {
             run_id: dir.id.clone().into(),
             dir: dir.path.clone().into(),
         };
+        let lock = super::journal::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
         let bus = Bus::new(dir.id.clone(), journal, 0);
-        let scheduler = Scheduler::new(workflow, options, dir, bus, tx, rx);
+        let mut scheduler = Scheduler::new(workflow, options, dir, bus, tx, rx);
+        scheduler.lock = Some(lock);
         Ok(Run { scheduler, handle })
+    }
+
+    /// Prepares to resume the run kept in `run` (a run folder, or a run id
+    /// under the state dir) from its journal. `load` reads the workflow
+    /// kept in the folder; the journal's torn last line, if any, is cut.
+    pub fn resume(
+        run: &str,
+        options: RunOptions,
+        load: impl FnOnce(&std::path::Path) -> Result<Workflow, String>,
+    ) -> Result<Run, EngineError> {
+        let dir = RunDir::open(&options.state_dir, run)
+            .map_err(|e| EngineError::Resume(e.to_string()))?;
+        let lock = super::journal::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
+        let workflow = load(&dir.path.join("workflow.yaml")).map_err(EngineError::Resume)?;
+        let path = dir.journal_path();
+        let replayed =
+            super::journal::read_journal(&path).map_err(|e| EngineError::Resume(e.to_string()))?;
+        if let Some(line) = replayed.torn_line {
+            tracing::warn!("dropping the torn last line {line} of {}", path.display());
+            eprintln!(
+                "warning: {}:{line}: the last line was cut short by a crash; it is dropped",
+                path.display()
+            );
+            super::journal::truncate(&path, replayed.good_len).map_err(|source| {
+                EngineError::Journal {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+        }
+        if let Some(status) = super::resume::finished_status(&replayed.events)
+            && status != RunStatus::Cancelled
+        {
+            let word = if status == RunStatus::Succeeded {
+                "succeeded"
+            } else {
+                "failed"
+            };
+            return Err(EngineError::Resume(format!(
+                "run {} already {word}; there is nothing to resume",
+                dir.id
+            )));
+        }
+        let journal = Journal::open(&path).map_err(|source| EngineError::Journal {
+            path: path.clone(),
+            source,
+        })?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handle = RunHandle {
+            tx: tx.clone(),
+            run_id: dir.id.clone().into(),
+            dir: dir.path.clone().into(),
+        };
+        let last_seq = replayed.events.last().map_or(0, |e| e.seq);
+        let bus = Bus::new(dir.id.clone(), journal, last_seq);
+        let mut scheduler = Scheduler::new(workflow, options, dir, bus, tx, rx);
+        scheduler.lock = Some(lock);
+        let open = scheduler.restore(&replayed.events);
+        scheduler.resume = Some(open);
+        Ok(Run { scheduler, handle })
+    }
+
+    /// Replaces the options (a resumed run takes the command line's).
+    pub fn set_options(&mut self, options: RunOptions) {
+        self.scheduler.set_options(options);
     }
 
     pub fn handle(&self) -> RunHandle {

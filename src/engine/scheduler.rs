@@ -80,6 +80,10 @@ pub struct Scheduler {
     /// The first journal write that failed; the run stops on it.
     pub(super) journal_error: Option<String>,
     pub(super) retry_tokens: u64,
+    /// For a resumed run: what each step was doing when it stopped.
+    pub(super) resume: Option<Vec<super::resume::Open>>,
+    /// Held while the run is driven, so no second process drives it.
+    pub(super) lock: Option<super::journal::RunLock>,
 }
 
 impl Scheduler {
@@ -119,7 +123,15 @@ impl Scheduler {
             cancelling: None,
             journal_error: None,
             retry_tokens: 0,
+            resume: None,
+            lock: None,
         }
+    }
+
+    pub fn set_options(&mut self, options: RunOptions) {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        self.limit = options.jobs.or(self.wf.concurrency).unwrap_or(cpus).max(1);
+        self.options = options;
     }
 
     pub fn subscribe(&mut self) -> Subscription {
@@ -132,27 +144,40 @@ impl Scheduler {
             return;
         }
         if let Err(e) = self.bus.emit(event) {
-            tracing::error!("journal write failed: {e}");
+            self.journal_failed(&e);
+        }
+    }
+
+    /// The journal cannot be written: stop the run, keep what is on disk.
+    fn journal_failed(&mut self, e: &std::io::Error) {
+        tracing::error!("journal write failed: {e}");
+        if self.journal_error.is_none() {
             self.journal_error = Some(format!(
                 "cannot write {}: {e}",
                 self.dir.journal_path().display()
             ));
-            self.cancel_run(RunStatus::Failed, "journal_error");
         }
+        self.cancel_run(RunStatus::Failed, "journal_error");
     }
 
     pub async fn run(mut self) -> RunOutcome {
         self.started = Instant::now();
+        let resume = self.resume.take();
         self.emit(Event::RunStarted {
             workflow: self.wf.name.clone(),
             steps: self.wf.steps.len(),
-            resumed: false,
+            resumed: resume.is_some(),
         });
-        let roots: Vec<usize> = (0..self.steps.len())
-            .filter(|&i| self.wf.steps[i].needs.is_empty())
-            .collect();
-        for i in roots {
-            self.make_ready(i);
+        match resume {
+            Some(open) => self.carry_on(open),
+            None => {
+                let roots: Vec<usize> = (0..self.steps.len())
+                    .filter(|&i| self.wf.steps[i].needs.is_empty())
+                    .collect();
+                for i in roots {
+                    self.make_ready(i);
+                }
+            }
         }
         self.pump();
         let deadline = self.wf.timeout.map(|t| self.started + t);
@@ -257,8 +282,18 @@ impl Scheduler {
         }
     }
 
-    /// Starts queued steps while slots are free.
+    /// Starts queued steps while slots are free. The journal is synced first,
+    /// once per batch: a process is not started before the events that led
+    /// to it are on disk.
     pub(super) fn pump(&mut self) {
+        if self.running < self.limit
+            && self.cancelling.is_none()
+            && !self.ready.is_empty()
+            && let Err(e) = self.bus.sync()
+        {
+            self.journal_failed(&e);
+            return;
+        }
         while self.running < self.limit && self.cancelling.is_none() {
             let Some(Ready { index, .. }) = self.ready.pop() else {
                 break;

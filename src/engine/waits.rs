@@ -44,6 +44,18 @@ impl WaitTable {
         (self.next, rx)
     }
 
+    /// Continues numbering after the waits a resumed run already had.
+    pub fn skip_to(&mut self, last: u64) {
+        self.next = self.next.max(last);
+    }
+
+    /// Registers a wait under a number it already had (a resumed run).
+    pub fn register_as(&mut self, wait: u64) -> oneshot::Receiver<Resolution> {
+        let (tx, rx) = oneshot::channel();
+        self.open.insert(wait, tx);
+        rx
+    }
+
     /// Wakes the wait; false if it is no longer open.
     pub fn resolve(&mut self, wait: u64, resolution: Resolution) -> bool {
         self.open
@@ -74,15 +86,30 @@ pub fn wait_name(wait: u64) -> String {
 impl Scheduler {
     /// Opens the approval or question of step `i`.
     pub(super) fn open_wait(&mut self, i: usize) {
+        self.open_wait_as(i, None);
+    }
+
+    /// Re-opens a wait of a resumed run with the deadline it had.
+    pub(super) fn reopen_wait(&mut self, i: usize, wait: u64, deadline: Instant) {
+        self.open_wait_as(i, Some((wait, deadline)));
+    }
+
+    fn open_wait_as(&mut self, i: usize, known: Option<(u64, Instant)>) {
         let step = &self.wf.steps[i];
         let (timeout, event) = match &step.action {
             Action::Approval(a) => (a.timeout, None),
             Action::Ask(a) => (a.timeout, Some(a)),
             Action::Run(_) => return,
         };
-        let (wait, rx) = self.waits.register();
         let opened = Instant::now();
-        let deadline = opened + timeout;
+        let (wait, rx, deadline) = match known {
+            Some((wait, deadline)) => (wait, self.waits.register_as(wait), deadline),
+            None => {
+                let (wait, rx) = self.waits.register();
+                (wait, rx, opened + timeout)
+            }
+        };
+        let timeout = deadline.saturating_duration_since(opened);
         self.steps[i].waits_opened += 1;
         self.steps[i].first_start.get_or_insert(opened);
         self.steps[i].phase = Phase::Waiting {

@@ -55,6 +55,23 @@ pub fn format(d: Duration) -> String {
     }
 }
 
+/// A duration for people: `850ms`, `4.2s`, `59s`, `12m05s`, `1h02m`.
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    let s = d.as_secs();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if s < 10 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +91,17 @@ mod tests {
         for bad in ["", "s", "5x", "-1s", "five", "1..2s", ".5s", "5 s s"] {
             assert!(parse(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn human_durations_read_well() {
+        let h = |ms| human(Duration::from_millis(ms));
+        assert_eq!(h(850), "850ms");
+        assert_eq!(h(4_230), "4.2s");
+        assert_eq!(h(59_000), "59s");
+        assert_eq!(h(725_000), "12m05s");
+        assert_eq!(h(3_598_785), "59m58s");
+        assert_eq!(h(3_720_000), "1h02m");
     }
 
     #[test]

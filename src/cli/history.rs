@@ -1,0 +1,221 @@
+//! Past and interrupted runs: `resume`, `replay` and `runs`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::exit;
+use super::run::{RunFlags, apply_flags, drive_headless, prefixed, state_dir};
+use crate::engine::event::{Envelope, Event, RunStatus};
+use crate::engine::journal::{RunDir, read_journal};
+use crate::engine::{EngineError, Run};
+use crate::workflow;
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// A run id under the state dir, or a run folder.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    #[command(flatten)]
+    pub flags: RunFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A run id under the state dir, or a run folder.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// Print the journal's events exactly, one JSON object a line.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// One JSON object a line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn resume(args: ResumeArgs) -> u8 {
+    let state = state_dir(args.flags.state_dir.clone());
+    let _log = super::logging::init(&state);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return exit::FAILED;
+        }
+    };
+    let mut options = None;
+    let load = |path: &Path| -> Result<workflow::Workflow, String> {
+        let mut wf = workflow::load(path).map_err(|d| d.to_string())?;
+        options = Some(apply_flags(&args.flags, &mut wf)?);
+        Ok(wf)
+    };
+    let base = crate::engine::RunOptions {
+        state_dir: state.clone(),
+        ..Default::default()
+    };
+    let prepared = runtime.block_on(async { Run::resume(&args.run, base, load) });
+    match prepared.map(|r| (r, options)) {
+        Ok((mut run, Some(options))) => {
+            run.set_options(options.clone());
+            runtime.block_on(drive_headless(run, &options, args.flags.json))
+        }
+        Ok((_, None)) => exit::FAILED,
+        Err(EngineError::Resume(message)) => {
+            eprintln!("{}", prefixed(&message));
+            exit::INVALID
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::FAILED
+        }
+    }
+}
+
+pub fn replay(args: ReplayArgs) -> u8 {
+    let state = state_dir(args.state_dir);
+    let dir = match RunDir::open(&state, &args.run) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    if args.json {
+        return match std::fs::read(dir.journal_path()) {
+            Ok(bytes) => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(&bytes);
+                let _ = out.flush();
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", dir.journal_path().display());
+                exit::FAILED
+            }
+        };
+    }
+    match read_journal(&dir.journal_path()) {
+        Ok(replayed) => {
+            for e in &replayed.events {
+                let published = crate::engine::Published {
+                    envelope: e.clone(),
+                    line: String::new(),
+                };
+                if let Some(line) = crate::headless::human_line(&published) {
+                    println!("{line}");
+                }
+            }
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::INVALID
+        }
+    }
+}
+
+/// One kept run, as `runs` lists it.
+#[derive(Debug, serde::Serialize)]
+struct Summary {
+    id: String,
+    workflow: String,
+    status: String,
+    started: String,
+    duration_ms: Option<u64>,
+}
+
+fn summarize(path: &Path) -> Option<Summary> {
+    let id = path.file_name()?.to_string_lossy().into_owned();
+    let text = std::fs::read_to_string(path.join("events.jsonl")).ok()?;
+    let first: Envelope = text
+        .lines()
+        .next()
+        .and_then(|l| serde_json::from_str(l).ok())?;
+    let workflow = match &first.event {
+        Event::RunStarted { workflow, .. } => workflow.clone(),
+        _ => String::new(),
+    };
+    let last = text
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<Envelope>(l).ok());
+    let (status, duration_ms) = match last.map(|e| e.event) {
+        Some(Event::RunFinished {
+            status,
+            duration_ms,
+        }) => (word(status).to_string(), Some(duration_ms)),
+        _ => {
+            let dir = RunDir {
+                id: id.clone(),
+                path: path.to_path_buf(),
+            };
+            let live = crate::engine::journal::RunLock::acquire(&dir).is_err();
+            (
+                if live { "running" } else { "interrupted" }.to_string(),
+                None,
+            )
+        }
+    };
+    Some(Summary {
+        id,
+        workflow,
+        status,
+        started: first.ts,
+        duration_ms,
+    })
+}
+
+fn word(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Cancelled => "cancelled",
+    }
+}
+
+pub fn runs(args: RunsArgs) -> u8 {
+    let state = state_dir(args.state_dir);
+    let mut all: Vec<Summary> = std::fs::read_dir(state.join("runs"))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| summarize(&e.path()))
+                .collect()
+        })
+        .unwrap_or_default();
+    all.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.id.cmp(&a.id)));
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        for s in &all {
+            let _ = writeln!(out, "{}", serde_json::to_string(s).unwrap_or_default());
+        }
+        return exit::OK;
+    }
+    let _ = writeln!(
+        out,
+        "{:<40} {:<16} {:<11} {:<24} {:>10}",
+        "ID", "WORKFLOW", "STATUS", "STARTED", "DURATION"
+    );
+    for s in &all {
+        let duration = s.duration_ms.map_or("-".to_string(), |ms| {
+            workflow::duration::human(std::time::Duration::from_millis(ms))
+        });
+        let _ = writeln!(
+            out,
+            "{:<40} {:<16} {:<11} {:<24} {:>10}",
+            s.id, s.workflow, s.status, s.started, duration
+        );
+    }
+    exit::OK
+}

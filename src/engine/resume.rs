@@ -1,0 +1,213 @@
+//! Resuming a run: rebuild each step's state from the journal, then go on.
+//!
+//! A step whose end is journaled never runs again. A step that was running
+//! runs again, after any survivor of its process group is killed. A step
+//! backing off retries when its delay is up. A wait that was open re-opens
+//! with the time it had left: its deadline is a point in time, so one that
+//! passed while nothing ran times out at once.
+
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use super::event::{Envelope, Event};
+use super::scheduler::{Msg, Scheduler};
+use super::state::{Final, Phase};
+use crate::workflow::{Action, OnFailure};
+
+/// What the journal says of one step that has not ended.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Open {
+    pub readied: bool,
+    pub running: Option<u32>,
+    /// Attempt that failed and when the next is due.
+    pub backoff: Option<(u32, SystemTime)>,
+    /// Wait number and deadline.
+    pub wait: Option<(u64, SystemTime)>,
+}
+
+/// Reasons a run-wide stop gives its steps: these did not end by themselves.
+fn run_wide(reason: &str) -> bool {
+    matches!(reason, "run_cancelled" | "run_timeout" | "journal_error")
+}
+
+fn at(e: &Envelope) -> SystemTime {
+    humantime::parse_rfc3339_weak(&e.ts).unwrap_or_else(|_| SystemTime::now())
+}
+
+/// A `SystemTime` deadline as a tokio instant: what is left of it from now.
+pub(super) fn instant_of(t: SystemTime) -> Instant {
+    let left = t
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    Instant::now() + left
+}
+
+impl Scheduler {
+    /// Replays the journal into step states; returns what each open step
+    /// was doing.
+    pub(super) fn restore(&mut self, events: &[Envelope]) -> Vec<Open> {
+        let mut open = vec![Open::default(); self.steps.len()];
+        let mut max_wait = 0;
+        for e in events {
+            let Some(i) = e.event.step().and_then(|s| self.wf.step_index(s)) else {
+                continue;
+            };
+            let o = &mut open[i];
+            let rt = &mut self.steps[i];
+            match &e.event {
+                Event::StepReady { .. } => o.readied = true,
+                Event::StepStarted { attempt, .. } => {
+                    o.running = Some(*attempt);
+                    o.backoff = None;
+                    rt.attempts = *attempt;
+                }
+                Event::StepRetrying {
+                    attempt, delay_ms, ..
+                } => {
+                    o.running = None;
+                    o.backoff = Some((*attempt, at(e) + Duration::from_millis(*delay_ms)));
+                    rt.attempts = *attempt;
+                }
+                Event::ApprovalRequested {
+                    wait, timeout_ms, ..
+                } => {
+                    let n = wait_number(wait);
+                    max_wait = max_wait.max(n);
+                    o.wait = Some((n, at(e) + Duration::from_millis(*timeout_ms)));
+                }
+                Event::QuestionAsked { wait, .. } => {
+                    let n = wait_number(wait);
+                    max_wait = max_wait.max(n);
+                    let timeout = match &self.wf.steps[i].action {
+                        Action::Ask(a) => a.timeout,
+                        _ => Duration::ZERO,
+                    };
+                    o.wait = Some((n, at(e) + timeout));
+                }
+                Event::QuestionAnswered { answer, .. } => rt.answer = Some(answer.clone()),
+                Event::StepSucceeded { outputs, .. } => {
+                    rt.outputs = outputs.clone();
+                    rt.phase = Phase::Done(Final::Succeeded);
+                }
+                Event::StepFailed { .. } => {
+                    let tolerated = self.wf.steps[i].on_failure == OnFailure::Continue;
+                    rt.phase = Phase::Done(Final::Failed { tolerated });
+                }
+                Event::StepSkipped { reason, .. } => {
+                    rt.phase = Phase::Done(Final::Skipped(*reason))
+                }
+                Event::StepCancelled { reason, .. } if !run_wide(reason) => {
+                    rt.phase = Phase::Done(Final::Cancelled)
+                }
+                Event::StepCancelled { .. } => {
+                    *o = Open {
+                        readied: o.readied,
+                        ..Open::default()
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.waits.skip_to(max_wait);
+        open
+    }
+
+    /// Picks up every open step where it stood.
+    pub(super) fn carry_on(&mut self, open: Vec<Open>) {
+        for (i, o) in open.into_iter().enumerate() {
+            if matches!(self.steps[i].phase, Phase::Done(_)) {
+                continue;
+            }
+            if let Some(attempt) = o.running {
+                self.kill_survivors(i);
+                self.steps[i].attempts = attempt.saturating_sub(1);
+                self.enqueue(i);
+            } else if let Some((failed, due)) = o.backoff {
+                let token = self.next_token();
+                let due = instant_of(due);
+                self.steps[i].phase = Phase::Backoff { failed, due, token };
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(due).await;
+                    let _ = tx.send(Msg::RetryDue { step: i, token });
+                });
+            } else if let Some((wait, deadline)) = o.wait {
+                self.reopen_wait(i, wait, instant_of(deadline));
+            } else if o.readied {
+                self.steps[i].phase = Phase::Pending;
+                self.make_ready(i);
+            }
+        }
+        self.settle();
+    }
+
+    /// Steps whose needs all ended while nothing ran: ready them, or skip
+    /// them when a need failed.
+    fn settle(&mut self) {
+        for i in 0..self.steps.len() {
+            let pending = matches!(self.steps[i].phase, Phase::Pending);
+            let needs_done = self.wf.steps[i]
+                .needs
+                .iter()
+                .all(|&n| matches!(self.steps[n].phase, Phase::Done(_)));
+            if pending && needs_done {
+                let unmet = self.wf.steps[i]
+                    .needs
+                    .iter()
+                    .copied()
+                    .find(|&n| !self.satisfied(n));
+                match unmet {
+                    None => self.make_ready(i),
+                    Some(n) => {
+                        let cause = self.wf.steps[n].id.clone();
+                        let reason = super::event::SkipReason::UpstreamFailed;
+                        self.finish_step(i, Final::Skipped(reason), |step| Event::StepSkipped {
+                            step,
+                            reason,
+                            cause,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Kills what is left of a process group that was running at the crash.
+    fn kill_survivors(&mut self, i: usize) {
+        let path = super::journal::pid_path(&self.dir, &self.wf.steps[i].id);
+        let Some(pgid) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+        else {
+            return;
+        };
+        if pgid > 1 && super::process::group_alive(pgid) {
+            tracing::warn!(
+                "killing process group {pgid} left from the interrupted run of `{}`",
+                self.wf.steps[i].id
+            );
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+fn wait_number(wait: &str) -> u64 {
+    wait.trim_start_matches('w').parse().unwrap_or(0)
+}
+
+/// How the run ended, if its last start was followed by an end.
+pub fn finished_status(events: &[Envelope]) -> Option<super::event::RunStatus> {
+    for e in events.iter().rev() {
+        match e.event {
+            Event::RunFinished { status, .. } => return Some(status),
+            Event::RunStarted { .. } => return None,
+            _ => {}
+        }
+    }
+    None
+}
