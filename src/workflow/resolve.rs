@@ -8,11 +8,15 @@ use std::time::Duration;
 use super::convert::Located;
 use super::dag;
 use super::diag::{Diagnostics, Pos, did_you_mean};
-use super::duration;
+
 use super::expr::{self, Operand};
 use super::model::*;
-use super::spec::{DurationSpec, RetrySpec, ShellSpec, StepSpec, WorkflowSpec};
+use super::spec::{DurationSpec, StepSpec, WorkflowSpec};
 use super::template::{Ref, Template};
+
+mod values;
+use values::{breaker, locate_in_source, shell_words};
+pub use values::{merge_retry, to_duration};
 
 struct Cx<'a> {
     spec: &'a WorkflowSpec,
@@ -89,61 +93,6 @@ pub fn workflow(
         source: source.to_string(),
         index: HashMap::new(),
     })
-}
-
-pub fn to_duration(d: &DurationSpec) -> Duration {
-    match d {
-        DurationSpec::Seconds(s) => duration::seconds(*s).unwrap_or_default(),
-        DurationSpec::Text(t) => duration::parse(t).unwrap_or_default(),
-    }
-}
-
-fn breaker(b: &super::spec::BreakerSpec) -> BreakerPolicy {
-    BreakerPolicy {
-        failures: b.failures.map_or(5, clamp_u32),
-        cooldown: b
-            .cooldown
-            .as_ref()
-            .map_or(Duration::from_secs(60), to_duration),
-        half_open_calls: b.half_open_calls.map_or(1, clamp_u32),
-    }
-}
-
-fn clamp_u32(n: u64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-/// A step's retry keys merged one by one over `defaults.retry`.
-pub fn merge_retry(step: Option<&RetrySpec>, defaults: Option<&RetrySpec>) -> RetryPolicy {
-    let base = RetryPolicy::default();
-    let pick = |f: fn(&RetrySpec) -> Option<&DurationSpec>| {
-        step.and_then(f)
-            .or_else(|| defaults.and_then(f))
-            .map(to_duration)
-    };
-    RetryPolicy {
-        attempts: step
-            .and_then(|r| r.attempts)
-            .or_else(|| defaults.and_then(|r| r.attempts))
-            .map_or(base.attempts, clamp_u32),
-        delay: pick(|r| r.delay.as_ref()).unwrap_or(base.delay),
-        max_delay: pick(|r| r.max_delay.as_ref()).unwrap_or(base.max_delay),
-        factor: step
-            .and_then(|r| r.factor)
-            .or_else(|| defaults.and_then(|r| r.factor))
-            .unwrap_or(base.factor),
-        jitter: step
-            .and_then(|r| r.jitter)
-            .or_else(|| defaults.and_then(|r| r.jitter))
-            .unwrap_or(base.jitter),
-    }
-}
-
-fn shell_words(shell: &ShellSpec) -> Vec<String> {
-    match shell {
-        ShellSpec::Line(line) => line.split_whitespace().map(str::to_string).collect(),
-        ShellSpec::Words(words) => words.clone(),
-    }
 }
 
 impl<'a> Cx<'a> {
@@ -419,39 +368,5 @@ impl<'a> Cx<'a> {
                 .unwrap_or(Pos::START),
         };
         locate_in_source(self.source, base, text, offset)
-    }
-}
-
-/// Maps an offset in a scalar's text back to the file, for plain, quoted and
-/// block scalars. Escapes inside quotes can shift the column a little.
-fn locate_in_source(source: &str, base: Pos, text: &str, offset: usize) -> Pos {
-    let before = &text[..offset.min(text.len())];
-    let lines_before = before.matches('\n').count();
-    let col_in_line = before.rfind('\n').map_or(before.chars().count(), |nl| {
-        before[nl + 1..].chars().count()
-    });
-    let line_text = source.lines().nth(base.line as usize - 1).unwrap_or("");
-    let first = line_text.chars().nth(base.col as usize - 1).unwrap_or(' ');
-    match first {
-        '|' | '>' => {
-            let line = base.line as usize + 1 + lines_before;
-            let indent = source
-                .lines()
-                .nth(line - 1)
-                .map_or(0, |l| l.len() - l.trim_start().len());
-            Pos {
-                line: u32::try_from(line).unwrap_or(u32::MAX),
-                col: 1,
-            }
-            .shifted(indent + col_in_line)
-        }
-        '"' | '\'' if lines_before == 0 => base.shifted(1 + col_in_line),
-        _ if lines_before == 0 => base.shifted(col_in_line),
-        _ => Pos {
-            line: base
-                .line
-                .saturating_add(u32::try_from(lines_before).unwrap_or(0)),
-            col: 1,
-        },
     }
 }
