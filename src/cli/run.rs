@@ -95,6 +95,14 @@ fn presets(args: &RunFlags, wf: &Workflow) -> Result<HashMap<String, Preset>, St
     for pair in &args.answer {
         let (id, text) = split_pair(pair, "--answer")?;
         find(id, "--answer", true)?;
+        if let Some(Action::Ask(a)) = wf.step_index(id).map(|i| &wf.steps[i].action) {
+            if !a.choices.is_empty() && !a.choices.iter().any(|c| c == text) {
+                return Err(format!(
+                    "--answer {id}: `{text}` is not one of the choices ({})",
+                    a.choices.join(", ")
+                ));
+            }
+        }
         out.insert(id.to_string(), Preset::Answer(text.to_string()));
     }
     Ok(out)
@@ -153,8 +161,11 @@ pub fn run(args: RunArgs) -> u8 {
     let headless = args.headless
         || args.json
         || !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
-    let _ = headless;
-    runtime.block_on(run_headless(wf, options, args.json))
+    if headless {
+        runtime.block_on(run_headless(wf, options, args.json))
+    } else {
+        runtime.block_on(crate::tui::run(wf, options))
+    }
 }
 
 /// `error: ` in front of a message that does not carry its own position.
@@ -180,7 +191,7 @@ async fn run_headless(wf: Workflow, options: RunOptions, json: bool) -> u8 {
 pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u8 {
     let skip_prompt: Vec<String> = options.presets.keys().cloned().collect();
     let prompt = headless::can_prompt() && !options.auto_approve;
-    let events = run.subscribe();
+    let events = run.subscribe_lossless();
     let handle = run.handle();
     let printer = tokio::spawn(headless::print_events(
         events,

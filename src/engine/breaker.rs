@@ -101,6 +101,19 @@ impl Breaker {
         (admit, changed)
     }
 
+    /// Moves an open breaker whose cooldown is over to half-open without
+    /// admitting anything, so the change is seen when it happens rather than
+    /// at the next attempt. Returns the change, if any.
+    pub fn cool_down(&mut self, now: Duration) -> Option<State> {
+        match self.inner {
+            Inner::Open { until } if now >= until => {
+                self.inner = Inner::HalfOpen { in_flight: 0 };
+                Some(State::HalfOpen)
+            }
+            _ => None,
+        }
+    }
+
     /// An admitted attempt succeeded: closes a half-open breaker and resets the
     /// consecutive count.
     ///

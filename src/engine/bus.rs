@@ -23,14 +23,43 @@ pub struct Published {
 }
 
 /// A subscriber's end: every event from when it subscribed, in order; the
-/// queue closes when the run is over (or when it fell too far behind).
-pub type Subscription = mpsc::Receiver<Arc<Published>>;
+/// queue closes when the run is over (or, for a bounded subscription, when
+/// it fell a whole queue behind).
+pub struct Subscription {
+    rx: Rx,
+}
+
+enum Rx {
+    Bounded(mpsc::Receiver<Arc<Published>>),
+    Lossless(mpsc::UnboundedReceiver<Arc<Published>>),
+}
+
+impl Subscription {
+    pub async fn recv(&mut self) -> Option<Arc<Published>> {
+        match &mut self.rx {
+            Rx::Bounded(rx) => rx.recv().await,
+            Rx::Lossless(rx) => rx.recv().await,
+        }
+    }
+
+    pub fn try_recv(&mut self) -> Result<Arc<Published>, mpsc::error::TryRecvError> {
+        match &mut self.rx {
+            Rx::Bounded(rx) => rx.try_recv(),
+            Rx::Lossless(rx) => rx.try_recv(),
+        }
+    }
+}
+
+enum Tx {
+    Bounded(mpsc::Sender<Arc<Published>>),
+    Lossless(mpsc::UnboundedSender<Arc<Published>>),
+}
 
 pub struct Bus {
     run: String,
     seq: u64,
     journal: Journal,
-    subscribers: Vec<mpsc::Sender<Arc<Published>>>,
+    subscribers: Vec<Tx>,
     /// Subscribers dropped for falling behind, for the diagnostics log.
     pub dropped: u64,
     /// Events written since the journal was last synced.
@@ -49,10 +78,24 @@ impl Bus {
         }
     }
 
+    /// A subscription that is dropped if it falls [`SUBSCRIBER_QUEUE`]
+    /// events behind: for screens, which must never slow the run.
     pub fn subscribe(&mut self) -> Subscription {
         let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
-        self.subscribers.push(tx);
-        rx
+        self.subscribers.push(Tx::Bounded(tx));
+        Subscription {
+            rx: Rx::Bounded(rx),
+        }
+    }
+
+    /// A subscription that never loses an event, however slow its reader:
+    /// for `--json`, which promises every line. Its queue grows instead.
+    pub fn subscribe_lossless(&mut self) -> Subscription {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.subscribers.push(Tx::Lossless(tx));
+        Subscription {
+            rx: Rx::Lossless(rx),
+        }
     }
 
     /// Journals and publishes one event.
@@ -69,8 +112,9 @@ impl Bus {
         self.unsynced = true;
         let published = Arc::new(Published { envelope, line });
         let before = self.subscribers.len();
-        self.subscribers
-            .retain(|s| match s.try_send(published.clone()) {
+        self.subscribers.retain(|s| match s {
+            Tx::Lossless(tx) => tx.send(published.clone()).is_ok(),
+            Tx::Bounded(tx) => match tx.try_send(published.clone()) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     tracing::warn!(
@@ -79,7 +123,8 @@ impl Bus {
                     false
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
-            });
+            },
+        });
         self.dropped += (before - self.subscribers.len()) as u64;
         Ok(())
     }

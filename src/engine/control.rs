@@ -63,7 +63,10 @@ impl Scheduler {
         }
     }
 
-    fn resolve(&mut self, i: usize, resolution: Resolution) {
+    /// Resolves the open wait of step `i`, if the resolution fits it: an
+    /// answer must be one of the choices, and approving a question takes its
+    /// default, so one without a default stays open.
+    pub(super) fn resolve(&mut self, i: usize, resolution: Resolution) {
         let Phase::Waiting { wait, .. } = self.steps[i].phase else {
             tracing::warn!(
                 "step `{}` has no open wait; command ignored",
@@ -71,6 +74,15 @@ impl Scheduler {
             );
             return;
         };
+        if let (Action::Ask(a), Resolution::Approved(_)) = (&self.wf.steps[i].action, &resolution)
+            && a.default.is_none()
+        {
+            tracing::warn!(
+                "question `{}` has no default to take; it stays open",
+                self.wf.steps[i].id
+            );
+            return;
+        }
         if let (Action::Ask(a), Resolution::Answered(text, _)) =
             (&self.wf.steps[i].action, &resolution)
             && !a.choices.is_empty()

@@ -186,9 +186,15 @@ impl Run {
         self.handle.clone()
     }
 
-    /// Every event of the run, `run_started` included.
+    /// Every event of the run, `run_started` included; dropped if it falls
+    /// a whole queue behind (see [`bus`](super::bus)).
     pub fn subscribe(&mut self) -> Subscription {
         self.scheduler.subscribe()
+    }
+
+    /// Every event of the run, however slowly they are read.
+    pub fn subscribe_lossless(&mut self) -> Subscription {
+        self.scheduler.subscribe_lossless()
     }
 
     /// Runs to the end. Drop the returned future and every process of the

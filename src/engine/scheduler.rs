@@ -138,6 +138,10 @@ impl Scheduler {
         self.bus.subscribe()
     }
 
+    pub fn subscribe_lossless(&mut self) -> Subscription {
+        self.bus.subscribe_lossless()
+    }
+
     /// Publishes an event; a journal failure stops the run.
     pub(super) fn emit(&mut self, event: Event) {
         if self.journal_error.is_some() {

@@ -151,7 +151,7 @@ impl Scheduler {
             });
         });
         if let Some(resolution) = self.preset(i) {
-            self.waits.resolve(wait, resolution);
+            self.resolve(i, resolution);
         }
     }
 

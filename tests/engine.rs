@@ -1,0 +1,1319 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The run engine seen from outside: `signalbox run FILE --headless --json`
+//! on the workflows in `tests/fixtures/run/`, checked against SPEC.md §2
+//! (how a run behaves), §3 (events) and §4 (command line, exit codes).
+//!
+//! Every run gets its own temporary folder: `state/` is its `--state-dir`
+//! and the folder itself is the current directory of the run, so files a
+//! step writes land there. Steps that start long-lived processes carry a
+//! unique `MARK=<marker>` in their environment (`--var marker=...`), and
+//! the tests look for leftovers by scanning `/proc/*/environ` for it.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_signalbox");
+
+/// How long any run may take before the test gives up on it.
+const RUN_LIMIT: Duration = Duration::from_secs(20);
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/run")
+        .join(format!("{name}.yaml"))
+}
+
+// ---------------------------------------------------------------------------
+// Running the binary
+// ---------------------------------------------------------------------------
+
+/// A run in progress: stdout is read line by line on a thread, so a test can
+/// wait for an event before it acts (e.g. sends a signal).
+struct Live {
+    child: Child,
+    /// Until [`Live::read_stdout`]: nobody reads the pipe.
+    stdout: Option<ChildStdout>,
+    tx: Option<mpsc::Sender<Vec<u8>>>,
+    lines: mpsc::Receiver<Vec<u8>>,
+    raw: Vec<u8>,
+    events: Vec<Value>,
+    stderr: Option<JoinHandle<String>>,
+    tmp: TempDir,
+    started: Instant,
+}
+
+/// A run that ended.
+struct Outcome {
+    code: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: String,
+    events: Vec<Value>,
+    tmp: TempDir,
+    elapsed: Duration,
+}
+
+impl Live {
+    fn spawn(name: &str, extra: &[&str]) -> Live {
+        let mut live = Live::spawn_unread(name, extra);
+        live.read_stdout();
+        live
+    }
+
+    /// Starts a run whose stdout nobody reads until [`Live::read_stdout`].
+    fn spawn_unread(name: &str, extra: &[&str]) -> Live {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        let mut child = Command::new(BIN)
+            .arg("run")
+            .arg(fixture(name))
+            .args(["--headless", "--json", "--state-dir"])
+            .arg(&state)
+            .args(extra)
+            .current_dir(tmp.path())
+            .env_remove("SIGNALBOX_STATE_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the signalbox binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut stderr_pipe = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr_pipe.read_to_string(&mut text);
+            text
+        });
+        Live {
+            child,
+            stdout: Some(stdout),
+            tx: Some(tx),
+            lines,
+            raw: Vec::new(),
+            events: Vec::new(),
+            stderr: Some(stderr),
+            tmp,
+            started: Instant::now(),
+        }
+    }
+
+    fn read_stdout(&mut self) {
+        let (Some(stdout), Some(tx)) = (self.stdout.take(), self.tx.take()) else {
+            return;
+        };
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            loop {
+                let mut line = Vec::new();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if tx.send(line).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    fn take(&mut self, line: Vec<u8>) -> Value {
+        self.raw.extend_from_slice(&line);
+        let text = String::from_utf8(line).expect("stdout is UTF-8");
+        let value: Value = serde_json::from_str(text.trim_end_matches('\n'))
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {text:?}"));
+        self.events.push(value.clone());
+        value
+    }
+
+    /// Reads events until one matches; panics after 10 s or at the end of stdout.
+    fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(v) = self.events.iter().find(|v| pred(v)) {
+            return v.clone();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let v = self.take(line);
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+                Err(e) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    panic!("no {what} ({e:?}); events so far:\n{}", dump(&self.events));
+                }
+            }
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args(["-s", signal, &self.pid().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -s {signal} failed");
+    }
+
+    /// Waits for the process to exit (at most [`RUN_LIMIT`]) and reads the rest.
+    fn finish(mut self) -> Outcome {
+        self.read_stdout();
+        let deadline = self.started + RUN_LIMIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "the run did not end within {RUN_LIMIT:?}; events so far:\n{}",
+                    dump(&self.events)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let elapsed = self.started.elapsed();
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(5)) {
+                Ok(line) => {
+                    self.take(line);
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("stdout stayed open after the process exited")
+                }
+            }
+        }
+        let stderr = self.stderr.take().unwrap().join().unwrap();
+        Outcome {
+            code: status.code(),
+            stdout: std::mem::take(&mut self.raw),
+            stderr,
+            events: std::mem::take(&mut self.events),
+            tmp: self.tmp,
+            elapsed,
+        }
+    }
+}
+
+/// Runs a fixture to the end.
+fn run(name: &str, extra: &[&str]) -> Outcome {
+    Live::spawn(name, extra).finish()
+}
+
+fn dump(events: &[Value]) -> String {
+    events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            if let Some(o) = e.as_object_mut() {
+                o.remove("ts");
+                o.remove("run");
+            }
+            format!("  {e}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn is(e: &Value, ty: &str, step: &str) -> bool {
+    e["type"] == ty && e["step"] == step
+}
+
+impl Outcome {
+    fn dump(&self) -> String {
+        format!(
+            "exit {:?}\nevents:\n{}\nstderr:\n{}",
+            self.code,
+            dump(&self.events),
+            self.stderr
+        )
+    }
+
+    fn work(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    fn state(&self) -> PathBuf {
+        self.tmp.path().join("state")
+    }
+
+    fn run_id(&self) -> &str {
+        self.events[0]["run"].as_str().expect("run id")
+    }
+
+    fn run_dir(&self) -> PathBuf {
+        self.state().join("runs").join(self.run_id())
+    }
+
+    fn all(&self, ty: &str) -> Vec<&Value> {
+        self.events.iter().filter(|e| e["type"] == ty).collect()
+    }
+
+    fn of(&self, ty: &str, step: &str) -> Vec<&Value> {
+        self.events.iter().filter(|e| is(e, ty, step)).collect()
+    }
+
+    /// The one event of this type for this step.
+    fn one(&self, ty: &str, step: &str) -> &Value {
+        let found = self.of(ty, step);
+        assert_eq!(
+            found.len(),
+            1,
+            "expected exactly one {ty} for {step}\n{}",
+            self.dump()
+        );
+        found[0]
+    }
+
+    fn pos(&self, ty: &str, step: &str) -> usize {
+        self.events
+            .iter()
+            .position(|e| is(e, ty, step))
+            .unwrap_or_else(|| panic!("no {ty} for {step}\n{}", self.dump()))
+    }
+
+    fn has(&self, ty: &str, step: &str) -> bool {
+        self.events.iter().any(|e| is(e, ty, step))
+    }
+
+    /// `step_output` lines of a step on a stream.
+    fn lines(&self, step: &str, stream: &str) -> Vec<&str> {
+        self.of("step_output", step)
+            .into_iter()
+            .filter(|e| e["stream"] == stream)
+            .map(|e| e["line"].as_str().unwrap())
+            .collect()
+    }
+
+    /// How a step ended: the type of its last final event.
+    fn end(&self, step: &str) -> &str {
+        const FINAL: [&str; 4] = [
+            "step_succeeded",
+            "step_failed",
+            "step_skipped",
+            "step_cancelled",
+        ];
+        self.events
+            .iter()
+            .rev()
+            .find(|e| e["step"] == step && FINAL.contains(&e["type"].as_str().unwrap_or("")))
+            .map(|e| e["type"].as_str().unwrap())
+            .unwrap_or_else(|| panic!("{step} never ended\n{}", self.dump()))
+    }
+
+    fn status(&self) -> &str {
+        let last = self.events.last().expect("some events");
+        assert_eq!(last["type"], "run_finished", "{}", self.dump());
+        last["status"].as_str().unwrap()
+    }
+
+    fn expect(&self, code: i32, status: &str) {
+        assert_eq!(self.code, Some(code), "{}", self.dump());
+        assert_eq!(self.status(), status, "{}", self.dump());
+    }
+
+    fn started_order(&self) -> Vec<&str> {
+        self.all("step_started")
+            .into_iter()
+            .map(|e| e["step"].as_str().unwrap())
+            .collect()
+    }
+}
+
+/// SPEC §3: the envelope of every event, and stdout equal to the journal.
+fn assert_envelope(o: &Outcome, workflow: &str, steps: u64) {
+    assert!(!o.events.is_empty(), "{}", o.dump());
+    let run = o.run_id().to_string();
+    assert!(!run.is_empty());
+    let mut last_ts = SystemTime::UNIX_EPOCH;
+    for (i, e) in o.events.iter().enumerate() {
+        assert_eq!(e["seq"], (i + 1) as u64, "seq is 1, 2, 3...\n{}", o.dump());
+        assert_eq!(e["run"], run.as_str(), "same run id everywhere");
+        assert!(e["type"].is_string(), "every event has a type: {e}");
+        let ts = e["ts"].as_str().expect("ts is a string");
+        assert!(
+            ts.ends_with('Z') && ts.as_bytes().get(10) == Some(&b'T'),
+            "ts is RFC 3339 UTC: {ts}"
+        );
+        let t = humantime::parse_rfc3339(ts).unwrap_or_else(|e| panic!("ts {ts}: {e}"));
+        assert!(t >= last_ts, "ts goes forward: {ts}");
+        last_ts = t;
+    }
+    let first = &o.events[0];
+    assert_eq!(first["type"], "run_started");
+    assert_eq!(first["workflow"], workflow);
+    assert_eq!(first["steps"], steps);
+    assert_eq!(first["resumed"], false);
+    let last = o.events.last().unwrap();
+    assert_eq!(last["type"], "run_finished");
+    assert!(last["duration_ms"].is_u64(), "{last}");
+    assert_eq!(
+        o.all("run_started").len() + o.all("run_finished").len(),
+        2,
+        "one run_started, one run_finished"
+    );
+    let journal = std::fs::read(o.run_dir().join("events.jsonl")).unwrap();
+    assert!(
+        journal == o.stdout,
+        "stdout differs from the journal\njournal:\n{}\nstdout:\n{}",
+        String::from_utf8_lossy(&journal),
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Processes left behind
+// ---------------------------------------------------------------------------
+
+fn marker() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "sbxmark-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Live (not zombie) processes with `MARK=<marker>` in their environment.
+fn marked(marker: &str) -> Vec<(u32, String)> {
+    let needle = format!("MARK={marker}");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if !env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes()) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .unwrap_or("");
+        if matches!(state, "Z" | "X" | "") {
+            continue;
+        }
+        let cmd = std::fs::read(entry.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .unwrap_or_default();
+        out.push((pid, cmd));
+    }
+    out
+}
+
+/// SPEC §2: no process outlives its step. SIGKILL is delivered
+/// asynchronously, so leftovers get a short moment to vanish; whatever is
+/// still there is killed (these are processes this test started) and reported.
+fn assert_no_leftovers(marker: &str) {
+    let deadline = Instant::now() + Duration::from_millis(300);
+    loop {
+        let left = marked(marker);
+        if left.is_empty() {
+            return;
+        }
+        if Instant::now() > deadline {
+            for (pid, _) in &left {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+            panic!("processes outlived their step: {left:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Envelope, journal, run folder, outputs, templates, env
+// ---------------------------------------------------------------------------
+
+#[test]
+fn envelope_journal_and_run_folder() {
+    let o = run("basic", &[]);
+    o.expect(0, "succeeded");
+    assert_envelope(&o, "basic", 2);
+    let id = o.run_id().to_string();
+    // README: `<workflow>-<yyyymmdd>-<hhmmss>-<4 hex digits>`.
+    let parts: Vec<&str> = id.split('-').collect();
+    assert_eq!(parts.len(), 4, "{id}");
+    assert_eq!(parts[0], "basic");
+    assert!(parts[1].len() == 8 && parts[1].bytes().all(|b| b.is_ascii_digit()));
+    assert!(parts[2].len() == 6 && parts[2].bytes().all(|b| b.is_ascii_digit()));
+    assert!(parts[3].len() == 4 && parts[3].bytes().all(|b| b.is_ascii_hexdigit()));
+
+    // Exactly one run folder, named by the run id.
+    let runs: Vec<_> = std::fs::read_dir(o.state().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(runs, std::slice::from_ref(&id));
+    // Diagnostics go to <state-dir>/signalbox.log (rolling), not the terminal.
+    let diagnostics = std::fs::read_dir(o.state())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .any(|n| n.starts_with("signalbox") && n.contains("log"));
+    assert!(diagnostics, "no signalbox.log in the state dir");
+    // workflow.yaml is the file as run, byte for byte.
+    assert_eq!(
+        std::fs::read(o.run_dir().join("workflow.yaml")).unwrap(),
+        std::fs::read(fixture("basic")).unwrap()
+    );
+
+    // Output lines, both streams, as events and in logs/<step>.log.
+    assert_eq!(o.lines("hello", "stdout"), ["hello world"]);
+    assert_eq!(o.lines("hello", "stderr"), ["to stderr"]);
+    let log = std::fs::read_to_string(o.run_dir().join("logs/hello.log")).unwrap();
+    let log: Vec<&str> = log.lines().collect();
+    assert!(log.contains(&"hello world"), "{log:?}");
+    assert!(log.contains(&"to stderr"), "{log:?}");
+
+    // Outputs written to $SIGNALBOX_OUTPUT; templates; the step environment.
+    let ok = o.one("step_succeeded", "hello");
+    assert_eq!(ok["attempt"], 1);
+    assert_eq!(ok["fallback"], false);
+    assert!(ok["duration_ms"].is_u64());
+    assert_eq!(
+        ok["outputs"],
+        serde_json::json!({ "version": "1.2.3", "spaced": "a b=c" })
+    );
+    let show = [
+        "hi world step".to_string(),
+        format!("run={id} step=show attempt=1"),
+        "version=1.2.3".to_string(),
+        "spaced=a b=c".to_string(),
+        format!("id={id}"),
+    ];
+    assert_eq!(o.lines("show", "stdout"), show);
+    let log = std::fs::read_to_string(o.run_dir().join("logs/show.log")).unwrap();
+    assert_eq!(log.lines().collect::<Vec<_>>(), show);
+
+    // Each step: ready, started, succeeded, in that order.
+    for step in ["hello", "show"] {
+        assert!(o.pos("step_ready", step) < o.pos("step_started", step));
+        assert!(o.pos("step_started", step) < o.pos("step_succeeded", step));
+        assert_eq!(o.one("step_started", step)["attempt"], 1);
+    }
+    assert!(o.pos("step_succeeded", "hello") < o.pos("step_ready", "show"));
+}
+
+#[test]
+fn commands_run_in_the_current_folder_and_cwd_is_relative_to_it() {
+    let mut live = Live::spawn_unread("cwd", &[]);
+    std::fs::create_dir(live.tmp.path().join("sub")).unwrap();
+    live.read_stdout();
+    let o = live.finish();
+    o.expect(0, "succeeded");
+    let here = std::fs::canonicalize(o.work()).unwrap();
+    assert_eq!(o.lines("here", "stdout"), [here.display().to_string()]);
+    let sub = here.join("sub");
+    assert_eq!(o.lines("inside", "stdout"), [sub.display().to_string()]);
+}
+
+#[test]
+fn a_failing_step_fails_the_run_with_exit_1() {
+    let o = run("fail", &[]);
+    o.expect(1, "failed");
+    assert_envelope(&o, "fail", 1);
+    let failed = o.one("step_failed", "bad");
+    assert_eq!(failed["attempts"], 1);
+    assert_eq!(failed["exit_code"], 3);
+    // README: errors read `exit code N`.
+    assert_eq!(failed["error"], "exit code 3");
+    assert_eq!(o.lines("bad", "stdout"), ["about to fail"]);
+    assert!(o.all("step_retrying").is_empty(), "one attempt by default");
+}
+
+#[test]
+fn needs_order_the_steps() {
+    let o = run("diamond", &[]);
+    o.expect(0, "succeeded");
+    for (step, needs) in [("b", &["a"][..]), ("c", &["a"]), ("d", &["b", "c"])] {
+        for need in needs {
+            assert!(
+                o.pos("step_succeeded", need) < o.pos("step_ready", step),
+                "{step} ready before {need} finished\n{}",
+                o.dump()
+            );
+            assert!(o.pos("step_succeeded", need) < o.pos("step_started", step));
+        }
+    }
+    // A step without needs does not wait for unrelated ones.
+    assert!(o.pos("step_started", "e") < o.pos("step_succeeded", "a"));
+    assert_eq!(o.all("step_succeeded").len(), 5);
+}
+
+// ---------------------------------------------------------------------------
+// Retry, breaker, fallback, on_failure
+// ---------------------------------------------------------------------------
+
+fn retry_delays(o: &Outcome, step: &str) -> Vec<u64> {
+    o.of("step_retrying", step)
+        .iter()
+        .map(|e| e["delay_ms"].as_u64().expect("delay_ms"))
+        .collect()
+}
+
+#[test]
+fn retries_count_every_attempt_and_follow_the_delay_formula() {
+    let o = run("retry", &[]);
+    o.expect(0, "succeeded");
+    // (step, attempts, exit code, ceilings of the delays)
+    let cases: [(&str, u64, i64, &[u64]); 5] = [
+        ("none", 3, 3, &[40, 60]),
+        ("full", 4, 4, &[40, 100, 100]),
+        ("equal", 4, 5, &[40, 100, 100]),
+        ("inherits", 3, 6, &[30, 60]),
+        ("merged", 3, 7, &[30, 90]),
+    ];
+    for (step, attempts, code, ceilings) in cases {
+        let started: Vec<u64> = o
+            .of("step_started", step)
+            .iter()
+            .map(|e| e["attempt"].as_u64().unwrap())
+            .collect();
+        assert_eq!(started, (1..=attempts).collect::<Vec<_>>(), "{step}");
+        let retrying = o.of("step_retrying", step);
+        assert_eq!(retrying.len() as u64, attempts - 1, "{step}\n{}", o.dump());
+        for (n, r) in retrying.iter().enumerate() {
+            assert_eq!(r["attempt"], n as u64 + 1, "{step}: {r}");
+            assert_eq!(r["exit_code"], code, "{step}: {r}");
+            assert!(r["error"].as_str().is_some_and(|e| !e.is_empty()), "{r}");
+        }
+        let failed = o.one("step_failed", step);
+        assert_eq!(failed["attempts"], attempts, "{step}: {failed}");
+        assert_eq!(failed["exit_code"], code);
+        let delays = retry_delays(&o, step);
+        for (d, &ceiling) in delays.iter().zip(ceilings) {
+            let ok = match step {
+                "full" => *d <= ceiling,
+                "equal" => *d >= ceiling / 2 && *d <= ceiling,
+                _ => *d == ceiling,
+            };
+            assert!(ok, "{step}: delay {d} for ceiling {ceiling}: {delays:?}");
+        }
+    }
+    // The delay is waited before the next attempt starts.
+    let events = &o.events;
+    for r in o.of("step_retrying", "none") {
+        let step = r["step"].as_str().unwrap();
+        let next = r["attempt"].as_u64().unwrap() + 1;
+        let start = events
+            .iter()
+            .find(|e| is(e, "step_started", step) && e["attempt"] == next)
+            .unwrap();
+        let t = |e: &Value| humantime::parse_rfc3339(e["ts"].as_str().unwrap()).unwrap();
+        let waited = t(start).duration_since(t(r)).unwrap_or_default();
+        let delay = Duration::from_millis(r["delay_ms"].as_u64().unwrap());
+        assert!(
+            waited + Duration::from_millis(2) >= delay,
+            "attempt {next} of {step} started {waited:?} after a delay of {delay:?}"
+        );
+    }
+    // Succeeds on its third attempt; SIGNALBOX_ATTEMPT counts up.
+    let ok = o.one("step_succeeded", "eventually");
+    assert_eq!(ok["attempt"], 3);
+    assert_eq!(
+        o.lines("eventually", "stdout"),
+        ["attempt 1", "attempt 2", "attempt 3"]
+    );
+    assert_eq!(retry_delays(&o, "eventually"), [10, 20]);
+    assert_eq!(o.lines("none", "stdout"), ["try 1", "try 2", "try 3"]);
+    // attempts: 1 means no retry at all.
+    assert!(o.of("step_retrying", "once").is_empty());
+    assert_eq!(o.one("step_failed", "once")["attempts"], 1);
+}
+
+fn breaker_states(o: &Outcome) -> Vec<&str> {
+    o.all("breaker_changed")
+        .into_iter()
+        .map(|e| {
+            assert_eq!(e["breaker"], "svc", "{e}");
+            e["state"].as_str().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn breaker_opens_fails_fast_then_half_opens_and_closes() {
+    let o = run("breaker", &[]);
+    o.expect(0, "succeeded");
+    assert_eq!(breaker_states(&o), ["open", "half_open", "closed"]);
+    let open = o
+        .events
+        .iter()
+        .position(|e| e["type"] == "breaker_changed" && e["state"] == "open")
+        .unwrap();
+    // Two real failures open it (failures: 2); the third attempt fails fast.
+    let trip_started = o.of("step_started", "trip");
+    assert_eq!(trip_started.len(), 2, "{}", o.dump());
+    assert!(o.pos("step_started", "trip") < open);
+    let failed = o.one("step_failed", "trip");
+    assert_eq!(failed["attempts"], 3, "attempts count the fast failure");
+    assert_eq!(failed["error"], "breaker svc is open");
+    assert!(failed["exit_code"].is_null(), "{failed}");
+    // recover: first attempt fails fast, is retried after the cooldown.
+    let r = o.one("step_retrying", "recover");
+    assert_eq!(r["attempt"], 1);
+    assert_eq!(r["error"], "breaker svc is open");
+    assert!(r["exit_code"].is_null());
+    let half = o
+        .events
+        .iter()
+        .position(|e| e["type"] == "breaker_changed" && e["state"] == "half_open")
+        .unwrap();
+    let closed = o
+        .events
+        .iter()
+        .position(|e| e["type"] == "breaker_changed" && e["state"] == "closed")
+        .unwrap();
+    let started = o.one("step_started", "recover");
+    assert_eq!(started["attempt"], 2);
+    assert!(half < o.pos("step_started", "recover"));
+    assert!(o.pos("step_started", "recover") < closed);
+    let ok = o.one("step_succeeded", "recover");
+    assert_eq!(ok["attempt"], 2);
+    assert_eq!(o.lines("recover", "stdout"), ["recovered"]);
+    // The cooldown (300ms) really passed between open and half_open.
+    let t = |i: usize| humantime::parse_rfc3339(o.events[i]["ts"].as_str().unwrap()).unwrap();
+    let cooled = t(half).duration_since(t(open)).unwrap_or_default();
+    assert!(cooled >= Duration::from_millis(295), "{cooled:?}");
+}
+
+#[test]
+fn breaker_counts_failures_across_steps_and_reopens_when_the_probe_fails() {
+    let o = run("breaker_reopen", &[]);
+    // Every failure is `on_failure: continue`.
+    o.expect(0, "succeeded");
+    assert_eq!(breaker_states(&o), ["open", "half_open", "open"]);
+    assert_eq!(o.one("step_failed", "first")["attempts"], 1);
+    // The breaker opens on the second step's failure: the count is shared.
+    let open = o
+        .events
+        .iter()
+        .position(|e| e["type"] == "breaker_changed")
+        .unwrap();
+    assert!(o.pos("step_failed", "first") < open);
+    assert!(o.pos("step_started", "second") < open);
+    let blocked = o.one("step_failed", "blocked");
+    assert_eq!(blocked["error"], "breaker svc is open");
+    assert!(!o.has("step_started", "blocked"), "{}", o.dump());
+    assert!(o.lines("blocked", "stdout").is_empty());
+    let probe = o.one("step_failed", "probe");
+    assert_eq!(probe["attempts"], 2);
+    assert_eq!(probe["exit_code"], 9);
+    assert_eq!(o.one("step_started", "probe")["attempt"], 2);
+}
+
+#[test]
+fn fallback_succeeds_with_its_outputs() {
+    let o = run("fallback", &[]);
+    o.expect(0, "succeeded");
+    // Attempts spent.
+    let spent = o.one("step_succeeded", "spent");
+    assert_eq!(spent["fallback"], true);
+    assert_eq!(spent["outputs"], serde_json::json!({ "url": "none" }));
+    assert_eq!(o.of("step_started", "spent").len(), 2);
+    // The breaker open on the last attempt.
+    let tripped = o.one("step_succeeded", "tripped");
+    assert_eq!(tripped["fallback"], true);
+    assert_eq!(
+        tripped["outputs"],
+        serde_json::json!({ "url": "mirror", "code": "0" })
+    );
+    assert!(!o.has("step_failed", "spent") && !o.has("step_failed", "tripped"));
+    // Dependents see the fallback outputs.
+    assert_eq!(o.lines("use", "stdout"), ["url=none mirror=mirror"]);
+    assert_eq!(o.one("step_succeeded", "use")["fallback"], false);
+}
+
+#[test]
+fn on_failure_continue_lets_dependents_run_and_fail_skips_them() {
+    let o = run("on_failure", &[]);
+    o.expect(1, "failed");
+    assert_eq!(o.end("soft"), "step_failed");
+    assert_eq!(o.end("after-soft"), "step_succeeded");
+    assert_eq!(o.lines("after-soft", "stdout"), ["after soft"]);
+    assert_eq!(o.one("step_failed", "hard")["exit_code"], 2);
+    let child = o.one("step_skipped", "child");
+    assert_eq!(child["reason"], "upstream_failed");
+    assert_eq!(child["cause"], "hard");
+    let grandchild = o.one("step_skipped", "grandchild");
+    assert_eq!(grandchild["reason"], "upstream_failed");
+    assert!(
+        ["child", "hard"].contains(&grandchild["cause"].as_str().unwrap()),
+        "{grandchild}"
+    );
+    assert!(!o.has("step_started", "child") && !o.has("step_started", "grandchild"));
+}
+
+#[test]
+fn a_tolerated_failure_alone_lets_the_run_succeed() {
+    let o = run("continue_only", &[]);
+    o.expect(0, "succeeded");
+    assert_eq!(o.end("soft"), "step_failed");
+    assert_eq!(o.lines("after", "stdout"), ["soft was ."]);
+}
+
+// ---------------------------------------------------------------------------
+// Conditions
+// ---------------------------------------------------------------------------
+
+#[test]
+fn when_reads_vars_status_and_outputs() {
+    let o = run("when", &[]);
+    o.expect(0, "succeeded");
+    let skipped = o.one("step_skipped", "prod-only");
+    assert_eq!(skipped["reason"], "condition");
+    // README: step_ready, then step_skipped with the condition as its cause.
+    assert_eq!(skipped["cause"], "vars.target == 'prod'");
+    assert!(o.pos("step_ready", "prod-only") < o.pos("step_skipped", "prod-only"));
+    assert!(!o.has("step_started", "prod-only"));
+    for step in [
+        "staging-only",
+        "checked",
+        "not-no",
+        "after-prod",
+        "saw-skip",
+    ] {
+        assert_eq!(o.end(step), "step_succeeded", "{step}\n{}", o.dump());
+    }
+    assert_eq!(o.one("step_skipped", "output-false")["reason"], "condition");
+    assert_eq!(o.lines("saw-skip", "stdout"), ["saw skipped"]);
+}
+
+#[test]
+fn var_flag_overrides_the_file() {
+    let o = run("when", &["--var", "target=prod"]);
+    o.expect(0, "succeeded");
+    assert_eq!(o.lines("prod-only", "stdout"), ["prod"]);
+    assert_eq!(o.one("step_skipped", "staging-only")["reason"], "condition");
+    assert_eq!(o.one("step_skipped", "saw-skip")["reason"], "condition");
+    assert_eq!(o.end("after-prod"), "step_succeeded");
+}
+
+#[test]
+fn when_reads_answers() {
+    let o = run("when_answer", &["--answer", "pick=right"]);
+    o.expect(0, "succeeded");
+    let asked = o.one("question_asked", "pick");
+    assert_eq!(asked["choices"], serde_json::json!(["left", "right"]));
+    let answered = o.one("question_answered", "pick");
+    assert_eq!(answered["answer"], "right");
+    assert_eq!(answered["by"], "flag");
+    assert_eq!(answered["wait"], asked["wait"]);
+    assert_eq!(o.one("step_skipped", "go-left")["reason"], "condition");
+    assert_eq!(o.lines("go-right", "stdout"), ["went right right"]);
+}
+
+// ---------------------------------------------------------------------------
+// Approvals and questions
+// ---------------------------------------------------------------------------
+
+#[test]
+fn approve_flag_resolves_the_approval() {
+    let o = run(
+        "approvals",
+        &["--approve", "gate", "--var", "target=staging"],
+    );
+    o.expect(0, "succeeded");
+    let asked = o.one("approval_requested", "gate");
+    assert_eq!(asked["prompt"], "Ship to staging?");
+    assert_eq!(asked["timeout_ms"], 10_000);
+    assert!(asked["wait"].as_str().is_some_and(|w| !w.is_empty()));
+    let resolved = o.one("approval_resolved", "gate");
+    assert_eq!(resolved["approved"], true);
+    assert_eq!(resolved["by"], "flag");
+    assert_eq!(resolved["wait"], asked["wait"]);
+    assert!(resolved["waited_ms"].is_u64());
+    assert_eq!(o.end("gate"), "step_succeeded");
+    assert_eq!(o.lines("deploy", "stdout"), ["deployed"]);
+}
+
+#[test]
+fn reject_flag_fails_the_step_with_rejected() {
+    let o = run("approvals", &["--reject", "gate"]);
+    o.expect(1, "failed");
+    let resolved = o.one("approval_resolved", "gate");
+    assert_eq!(resolved["approved"], false);
+    assert_eq!(resolved["by"], "flag");
+    let failed = o.one("step_failed", "gate");
+    assert_eq!(failed["error"], "rejected");
+    let skipped = o.one("step_skipped", "deploy");
+    assert_eq!(skipped["reason"], "upstream_failed");
+    assert_eq!(skipped["cause"], "gate");
+}
+
+#[test]
+fn auto_approve_approves_and_takes_defaults() {
+    let o = run("auto", &["--auto-approve"]);
+    o.expect(0, "succeeded");
+    let resolved = o.one("approval_resolved", "gate");
+    assert_eq!(resolved["approved"], true);
+    assert_eq!(resolved["by"], "flag");
+    let asked = o.one("question_asked", "notes");
+    assert_eq!(asked["default"], "Bug fixes");
+    assert_eq!(asked["question"], "Headline?");
+    let answered = o.one("question_answered", "notes");
+    assert_eq!(answered["answer"], "Bug fixes");
+    assert_eq!(o.lines("use", "stdout"), ["notes=Bug fixes"]);
+}
+
+const HOSTILE: &str = "$(touch PWNED) `touch PWNED2` ' \" ; && | \n $HOME {{ run.id }} * -x %s \\ é\t$((1+1)) ${IFS} k=v end";
+
+#[test]
+fn an_answer_reaches_the_command_as_one_literal_word() {
+    let answer = format!("the-q={HOSTILE}");
+    let o = run("hostile", &["--answer", &answer]);
+    o.expect(0, "succeeded");
+    let asked = o.one("question_asked", "the-q");
+    assert_eq!(asked["question"], "Anything?");
+    assert!(asked["default"].is_null());
+    assert_eq!(asked["choices"], serde_json::json!([]));
+    let answered = o.one("question_answered", "the-q");
+    assert_eq!(answered["answer"], HOSTILE);
+    assert_eq!(answered["by"], "flag");
+    for file in ["bare.txt", "quoted.txt", "via-env.txt", "in-env.txt"] {
+        let got = std::fs::read(o.work().join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}\n{}", o.dump()));
+        assert!(
+            got == HOSTILE.as_bytes(),
+            "{file}: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+    // Nothing ran: no file but the four written on purpose.
+    let files: BTreeSet<String> = std::fs::read_dir(o.work())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let want: BTreeSet<String> = [
+        "state",
+        "bare.txt",
+        "quoted.txt",
+        "via-env.txt",
+        "in-env.txt",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(files, want);
+}
+
+#[test]
+fn waits_time_out_as_configured() {
+    let o = run("wait_timeouts", &[]);
+    o.expect(1, "failed");
+    // Approval, on_timeout: reject (the default).
+    let asked = o.one("approval_requested", "reject-on-timeout");
+    assert_eq!(asked["timeout_ms"], 100);
+    let r = o.one("approval_resolved", "reject-on-timeout");
+    assert_eq!(
+        (r["approved"].clone(), r["by"].clone()),
+        (false.into(), "timeout".into())
+    );
+    assert!(r["waited_ms"].as_u64().unwrap() >= 95, "{r}");
+    assert_eq!(
+        o.one("step_failed", "reject-on-timeout")["error"],
+        "rejected"
+    );
+    assert_eq!(
+        o.one("step_skipped", "after-reject")["reason"],
+        "upstream_failed"
+    );
+    // Approval, on_timeout: approve, with defaults.wait_timeout.
+    assert_eq!(
+        o.one("approval_requested", "approve-on-timeout")["timeout_ms"],
+        150
+    );
+    let r = o.one("approval_resolved", "approve-on-timeout");
+    assert_eq!(
+        (r["approved"].clone(), r["by"].clone()),
+        (true.into(), "timeout".into())
+    );
+    assert!(r["waited_ms"].as_u64().unwrap() >= 145, "{r}");
+    assert_eq!(o.lines("after-approve", "stdout"), ["approved"]);
+    // Question with a default takes it.
+    let a = o.one("question_answered", "with-default");
+    assert_eq!(
+        (a["answer"].clone(), a["by"].clone()),
+        ("anon".into(), "timeout".into())
+    );
+    assert_eq!(o.lines("after-default", "stdout"), ["name=anon"]);
+    // Question without one fails.
+    assert!(!o.has("question_answered", "without-default"));
+    let f = o.one("step_failed", "without-default");
+    assert!(f["error"].as_str().is_some_and(|e| !e.is_empty()), "{f}");
+    assert!(o.elapsed < Duration::from_secs(5), "{:?}", o.elapsed);
+}
+
+// ---------------------------------------------------------------------------
+// Processes: timeouts, groups, concurrency, priority
+// ---------------------------------------------------------------------------
+
+#[test]
+fn step_timeout_kills_a_group_that_ignores_term() {
+    let mark = marker();
+    let var = format!("marker={mark}");
+    let o = run("step_timeout", &["--var", &var]);
+    o.expect(1, "failed");
+    assert_eq!(o.lines("stubborn", "stdout"), ["started"]);
+    let failed = o.one("step_failed", "stubborn");
+    // README: `timed out after <timeout>`.
+    assert_eq!(failed["error"], "timed out after 150ms");
+    assert!(failed["exit_code"].is_null() || failed["exit_code"].is_i64());
+    assert_eq!(o.one("step_skipped", "after")["reason"], "upstream_failed");
+    // 150ms timeout + 200ms grace, not the 30s sleep.
+    assert!(o.elapsed < Duration::from_secs(3), "{:?}", o.elapsed);
+    assert_no_leftovers(&mark);
+}
+
+/// The most run steps running at once, from the event order.
+fn max_running(o: &Outcome) -> usize {
+    let (mut now, mut max) = (0usize, 0usize);
+    for e in &o.events {
+        match e["type"].as_str().unwrap() {
+            "step_started" => {
+                now += 1;
+                max = max.max(now);
+            }
+            "step_succeeded" | "step_failed" | "step_retrying" | "step_cancelled" => {
+                now = now.saturating_sub(1)
+            }
+            _ => {}
+        }
+    }
+    max
+}
+
+#[test]
+fn jobs_flag_limits_running_steps() {
+    let o = run("concurrency", &["--jobs", "2"]);
+    o.expect(0, "succeeded");
+    assert_eq!(o.all("step_succeeded").len(), 6);
+    assert_eq!(max_running(&o), 2, "{}", o.dump());
+    let o = run("concurrency", &["--jobs", "4"]);
+    o.expect(0, "succeeded");
+    assert_eq!(
+        max_running(&o),
+        4,
+        "--jobs overrides the file: {}",
+        o.dump()
+    );
+}
+
+#[test]
+fn file_concurrency_limits_running_steps() {
+    let o = run("concurrency", &[]);
+    o.expect(0, "succeeded");
+    assert_eq!(max_running(&o), 3, "{}", o.dump());
+}
+
+#[test]
+fn concurrency_defaults_to_the_cpu_count() {
+    let o = run("default_concurrency", &[]);
+    o.expect(0, "succeeded");
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    assert_eq!(max_running(&o), cpus.min(8), "{}", o.dump());
+}
+
+#[test]
+fn waits_never_hold_a_slot() {
+    let o = run("waits_no_slot", &[]);
+    o.expect(0, "succeeded");
+    // One slot, two open waits, and the run steps still go one after the other.
+    let first_resolution = o
+        .events
+        .iter()
+        .position(|e| e["type"] == "approval_resolved" || e["type"] == "question_answered")
+        .unwrap();
+    assert!(o.pos("approval_requested", "gate") < o.pos("step_started", "work"));
+    assert!(o.pos("question_asked", "notes") < o.pos("step_started", "work"));
+    assert!(
+        o.pos("step_succeeded", "more") < first_resolution,
+        "{}",
+        o.dump()
+    );
+    assert_eq!(max_running(&o), 1);
+}
+
+#[test]
+fn ready_steps_start_in_priority_then_file_order() {
+    let o = run("priority", &["--jobs", "1"]);
+    o.expect(0, "succeeded");
+    assert_eq!(
+        o.started_order(),
+        ["root", "b", "c", "y", "x", "a", "e", "z", "d"],
+        "{}",
+        o.dump()
+    );
+}
+
+#[test]
+fn a_grandchild_holding_stdout_does_not_hang_the_step() {
+    let mark = marker();
+    let var = format!("marker={mark}");
+    let o = run("grandchild", &["--var", &var]);
+    o.expect(0, "succeeded");
+    assert_eq!(o.lines("leaky", "stdout"), ["main done"]);
+    assert_eq!(o.lines("quiet", "stdout"), ["bye"]);
+    assert_eq!(o.lines("next", "stdout"), ["next"]);
+    assert!(o.elapsed < Duration::from_secs(3), "{:?}", o.elapsed);
+    assert_no_leftovers(&mark);
+}
+
+#[test]
+fn the_run_timeout_stops_everything() {
+    let mark = marker();
+    let var = format!("marker={mark}");
+    let o = run("run_timeout", &["--var", &var]);
+    assert!(o.elapsed < Duration::from_secs(3), "{:?}", o.elapsed);
+    // README: the run fails (exit 1), its steps end cancelled, reason run_timeout.
+    o.expect(1, "failed");
+    assert_eq!(o.one("step_cancelled", "long")["reason"], "run_timeout");
+    assert_no_leftovers(&mark);
+}
+
+// ---------------------------------------------------------------------------
+// Signals
+// ---------------------------------------------------------------------------
+
+fn cancel_by_signal(signal: &str) {
+    let mark = marker();
+    let var = format!("marker={mark}");
+    let mut live = Live::spawn("signals", &["--var", &var]);
+    live.wait_for("gate opened", |e| is(e, "approval_requested", "gate"));
+    live.wait_for("stubborn output", |e| is(e, "step_output", "stubborn"));
+    live.wait_for("family output", |e| is(e, "step_output", "family"));
+    live.wait_for("graceful output", |e| is(e, "step_output", "graceful"));
+    assert!(
+        marked(&mark).len() >= 3,
+        "the steps' processes run: {:?}",
+        marked(&mark)
+    );
+    let sent = Instant::now();
+    live.signal(signal);
+    let o = live.finish();
+    let took = sent.elapsed();
+    assert!(took < Duration::from_secs(3), "{signal} took {took:?}");
+    o.expect(130, "cancelled");
+    assert_envelope(&o, "signals", 5);
+    // Output written on the way out is still streamed.
+    assert_eq!(o.lines("graceful", "stdout"), ["started", "got term"]);
+    let log = std::fs::read_to_string(o.run_dir().join("logs/graceful.log")).unwrap();
+    assert_eq!(log.lines().collect::<Vec<_>>(), ["started", "got term"]);
+    for step in ["stubborn", "family", "graceful", "gate"] {
+        assert_eq!(o.end(step), "step_cancelled", "{step}\n{}", o.dump());
+        assert!(o.one("step_cancelled", step)["reason"].is_string());
+    }
+    assert!(!o.has("step_started", "after"));
+    assert!(!o.has("approval_resolved", "gate"));
+    assert_no_leftovers(&mark);
+}
+
+#[test]
+fn sigint_cancels_the_run() {
+    cancel_by_signal("INT");
+}
+
+#[test]
+fn sigterm_cancels_the_run() {
+    cancel_by_signal("TERM");
+}
+
+// ---------------------------------------------------------------------------
+// Usage errors
+// ---------------------------------------------------------------------------
+
+fn assert_usage_error(o: &Outcome, needles: &[&str]) {
+    assert_eq!(o.code, Some(2), "{}", o.dump());
+    assert!(o.stdout.is_empty(), "nothing on stdout: {:?}", o.stdout);
+    for needle in needles {
+        assert!(
+            o.stderr.contains(needle),
+            "stderr lacks {needle:?}: {}",
+            o.stderr
+        );
+    }
+}
+
+#[test]
+fn an_unknown_var_is_a_usage_error() {
+    let o = run("when", &["--var", "nosuchvar=1"]);
+    assert_usage_error(&o, &["nosuchvar"]);
+}
+
+#[test]
+fn a_wait_flag_naming_an_unknown_step_is_a_usage_error() {
+    let o = run("approvals", &["--approve", "nosuch"]);
+    assert_usage_error(&o, &["nosuch"]);
+    let o = run("approvals", &["--reject", "nosuch"]);
+    assert_usage_error(&o, &["nosuch"]);
+    let o = run("auto", &["--answer", "nosuch=x"]);
+    assert_usage_error(&o, &["nosuch"]);
+}
+
+#[test]
+fn a_wait_flag_for_the_wrong_kind_of_step_is_a_usage_error() {
+    // --approve on a run step, --answer on an approval, --answer without `=`.
+    let o = run("approvals", &["--approve", "deploy"]);
+    assert_usage_error(&o, &["deploy"]);
+    let o = run("auto", &["--answer", "gate=yes"]);
+    assert_usage_error(&o, &["gate"]);
+    let o = run("auto", &["--answer", "notes"]);
+    assert_usage_error(&o, &["notes"]);
+}
+
+#[test]
+fn an_invalid_workflow_exits_2() {
+    let o = run("invalid", &[]);
+    assert_usage_error(&o, &[":7:13: error:", "nosuch"]);
+    let o = run("no-such-file", &[]);
+    assert_usage_error(&o, &["no-such-file"]);
+}
+
+#[test]
+fn bad_jobs_is_a_usage_error() {
+    let o = run("basic", &["--jobs", "0"]);
+    assert_usage_error(&o, &["jobs"]);
+}
+
+// ---------------------------------------------------------------------------
+// State dir, slow readers, choices
+// ---------------------------------------------------------------------------
+
+/// Runs `basic` without `--state-dir`, from `cwd`, with `env` set.
+fn run_without_state_dir(cwd: &Path, env: Option<&Path>) -> (Option<i32>, Vec<u8>) {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("run")
+        .arg(fixture("basic"))
+        .args(["--headless", "--json"])
+        .current_dir(cwd)
+        .env_remove("SIGNALBOX_STATE_DIR")
+        .stdin(Stdio::null());
+    if let Some(dir) = env {
+        cmd.env("SIGNALBOX_STATE_DIR", dir);
+    }
+    let out = cmd.output().unwrap();
+    (out.status.code(), out.stdout)
+}
+
+fn only_run(state: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(state.join("runs"))
+        .unwrap_or_else(|e| panic!("no runs under {}: {e}", state.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
+}
+
+#[test]
+fn the_state_dir_defaults_to_the_env_var_then_dot_signalbox() {
+    let tmp = tempfile::tempdir().unwrap();
+    let from_env = tmp.path().join("from-env");
+    let (code, stdout) = run_without_state_dir(tmp.path(), Some(&from_env));
+    assert_eq!(code, Some(0));
+    let journal = std::fs::read(only_run(&from_env).join("events.jsonl")).unwrap();
+    assert!(journal == stdout);
+    assert!(!tmp.path().join(".signalbox").exists());
+
+    let (code, stdout) = run_without_state_dir(tmp.path(), None);
+    assert_eq!(code, Some(0));
+    let journal = std::fs::read(only_run(&tmp.path().join(".signalbox")).join("events.jsonl"));
+    assert!(journal.unwrap() == stdout);
+}
+
+/// SPEC §3: `run --json` prints the journal's lines on stdout, all of them,
+/// also when whoever reads stdout is slower than the run.
+#[test]
+fn json_stdout_keeps_every_event_for_a_slow_reader() {
+    let live = Live::spawn_unread("chatty", &[]);
+    // Let the run go as far as it can while nobody reads stdout: until the
+    // journal has run_finished, or stops growing (the run waits for us).
+    let runs = live.tmp.path().join("state/runs");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (mut last_len, mut still_since) = (0u64, Instant::now());
+    loop {
+        let journal = std::fs::read_dir(&runs)
+            .ok()
+            .and_then(|mut d| d.next())
+            .map(|e| e.unwrap().path().join("events.jsonl"));
+        let len = journal
+            .as_ref()
+            .and_then(|j| std::fs::metadata(j).ok())
+            .map_or(0, |m| m.len());
+        let done = journal
+            .as_ref()
+            .and_then(|j| std::fs::read(j).ok())
+            .is_some_and(|b| {
+                b.ends_with(b"}\n") && b.len() > 200 && {
+                    let tail = &b[b.len().saturating_sub(300)..];
+                    String::from_utf8_lossy(tail).contains("\"run_finished\"")
+                }
+            });
+        if done || Instant::now() > deadline {
+            break;
+        }
+        if len != last_len {
+            (last_len, still_since) = (len, Instant::now());
+        } else if len > 0 && still_since.elapsed() > Duration::from_millis(500) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = live.finish();
+    assert_eq!(o.code, Some(0), "stderr:\n{}", o.stderr);
+    let journal = std::fs::read(o.run_dir().join("events.jsonl")).unwrap();
+    let count = |b: &[u8]| b.iter().filter(|&&c| c == b'\n').count();
+    // No dump: there are 80,000 events.
+    assert!(
+        journal == o.stdout,
+        "stdout has {} lines, the journal {}; stdout ends with {:?}",
+        count(&o.stdout),
+        count(&journal),
+        o.events.last().map(|e| e["type"].clone())
+    );
+    assert_eq!(o.lines("spam", "stdout").len(), 80_000);
+    assert_eq!(o.status(), "succeeded");
+}
+
+/// An answer given with `--answer` must be one of the question's choices,
+/// like any other answer: refused as bad usage, or never taken.
+#[test]
+fn an_answer_outside_the_choices_is_not_taken() {
+    let o = run("choices", &["--answer", "pick=middle"]);
+    if o.code == Some(2) {
+        assert!(o.stdout.is_empty());
+        assert!(o.stderr.contains("middle"), "{}", o.stderr);
+        return;
+    }
+    let taken = o
+        .of("question_answered", "pick")
+        .iter()
+        .any(|e| e["answer"] == "middle");
+    assert!(!taken, "`middle` is not one of [left, right]\n{}", o.dump());
+    assert!(!o.lines("use", "stdout").contains(&"picked middle"));
+}
