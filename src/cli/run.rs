@@ -95,13 +95,14 @@ fn presets(args: &RunFlags, wf: &Workflow) -> Result<HashMap<String, Preset>, St
     for pair in &args.answer {
         let (id, text) = split_pair(pair, "--answer")?;
         find(id, "--answer", true)?;
-        if let Some(Action::Ask(a)) = wf.step_index(id).map(|i| &wf.steps[i].action) {
-            if !a.choices.is_empty() && !a.choices.iter().any(|c| c == text) {
-                return Err(format!(
-                    "--answer {id}: `{text}` is not one of the choices ({})",
-                    a.choices.join(", ")
-                ));
-            }
+        if let Some(Action::Ask(a)) = wf.step_index(id).map(|i| &wf.steps[i].action)
+            && !a.choices.is_empty()
+            && !a.choices.iter().any(|c| c == text)
+        {
+            return Err(format!(
+                "--answer {id}: `{text}` is not one of the choices ({})",
+                a.choices.join(", ")
+            ));
         }
         out.insert(id.to_string(), Preset::Answer(text.to_string()));
     }
