@@ -17,4 +17,5 @@
 pub mod cli;
 pub mod engine;
 pub mod headless;
+pub mod tui;
 pub mod workflow;

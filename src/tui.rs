@@ -1,0 +1,102 @@
+//! The operator's screen (SPEC §5): the live graph, the event log, the wait
+//! queue and a status line over a running engine, in The Elm Architecture.
+//!
+//! - [`model`]: the state drawn, built only from the workflow and the
+//!   events, plus what the operator is doing (`model::ui`).
+//! - [`keys`]: the keymap, as tables.
+//! - [`update`]: a message in, the model changed, an engine command out;
+//!   never awaits.
+//! - [`view`]: draws the model; changes nothing.
+//! - [`app`]: the one `select!` loop, generic over the ratatui backend.
+//! - `terminal`: raw mode, the alternate screen, the panic hook, signals.
+//!
+//! A front end: it knows the engine only through [`Run`], [`RunHandle`](crate::engine::RunHandle)
+//! commands and the events; the engine knows nothing of it.
+
+pub mod app;
+pub mod keys;
+pub mod model;
+mod terminal;
+pub mod update;
+pub mod view;
+
+use crossterm::event::EventStream;
+
+use crate::cli::exit;
+use crate::engine::{Run, RunOptions, RunStatus};
+use crate::workflow::Workflow;
+
+/// Whether colours may be used: `NO_COLOR` set to anything but empty
+/// turns them off (no-color.org).
+pub fn color_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Runs `wf` under the screen until the operator quits; returns the exit
+/// code: 0 succeeded, 1 failed, 130 cancelled.
+pub async fn run(wf: Workflow, options: RunOptions) -> u8 {
+    let mut model = model::Model::new(&wf);
+    model.ui.color = color_allowed();
+    let mut run = match Run::new(wf, options) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILED;
+        }
+    };
+    let events = run.subscribe();
+    let handle = run.handle();
+    let (mut screen, guard) = match terminal::enter() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot open the screen: {e} (try --headless)");
+            return exit::FAILED;
+        }
+    };
+    terminal::install_panic_hook();
+    let engine = app::Engine {
+        events,
+        handle,
+        task: tokio::spawn(run.start()),
+    };
+    let ended = app::drive(
+        &mut screen,
+        &mut model,
+        engine,
+        EventStream::new(),
+        terminal::stop_signals(),
+    )
+    .await;
+    drop(screen);
+    drop(guard);
+    report(&ended)
+}
+
+/// One line on stderr once the screen is gone, and the exit code.
+fn report(ended: &app::Ended) -> u8 {
+    if let Some(e) = &ended.draw_error {
+        eprintln!("error: the screen failed: {e}");
+    }
+    let Some(outcome) = &ended.outcome else {
+        if ended.forced {
+            eprintln!("run cancelled; stopped waiting for it to end");
+            return exit::CANCELLED;
+        }
+        eprintln!("error: the run stopped unexpectedly (see signalbox.log)");
+        return exit::FAILED;
+    };
+    if let Some(e) = &outcome.journal_error {
+        eprintln!("error: the run stopped: {e}");
+    }
+    let (word, code) = match outcome.status {
+        RunStatus::Succeeded => ("succeeded", exit::OK),
+        RunStatus::Failed => ("failed", exit::FAILED),
+        RunStatus::Cancelled => ("cancelled", exit::CANCELLED),
+    };
+    eprintln!(
+        "run {} {word}; events in {}",
+        outcome.run_id,
+        outcome.dir.join("events.jsonl").display()
+    );
+    code
+}

@@ -1,0 +1,277 @@
+//! The keymap: tables from key presses to [`Action`]s, one per input mode,
+//! and the help text drawn from the same tables. Data only: what an action
+//! does to the model is `update`'s business.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// What a key press means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    NextPane,
+    PrevPane,
+    Up,
+    Down,
+    Left,
+    Right,
+    PageUp,
+    PageDown,
+    WaitQueue,
+    Approve,
+    Reject,
+    Enter,
+    Retry,
+    Skip,
+    Cancel,
+    Follow,
+    Filter,
+    Help,
+    Quit,
+    /// Esc: close what is open.
+    Close,
+    /// In a text box.
+    Insert(char),
+    Backspace,
+    /// In the quit dialog.
+    Yes,
+    No,
+}
+
+/// Which table reads the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    /// A text box (an answer, the log filter) has the keys.
+    Text,
+    /// The quit dialog asks y/n.
+    Confirm,
+    /// The help overlay: any key closes it.
+    Help,
+}
+
+/// One row of a keymap: the keys, the action, and how help shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub keys: &'static [(KeyCode, KeyModifiers)],
+    pub action: Action,
+    /// The keys as help shows them; empty when the row before covers them.
+    pub label: &'static str,
+    pub help: &'static str,
+}
+
+const NONE: KeyModifiers = KeyModifiers::NONE;
+const CTRL: KeyModifiers = KeyModifiers::CONTROL;
+
+const fn bind(
+    keys: &'static [(KeyCode, KeyModifiers)],
+    action: Action,
+    label: &'static str,
+    help: &'static str,
+) -> Binding {
+    Binding {
+        keys,
+        action,
+        label,
+        help,
+    }
+}
+
+/// SPEC §5's keys, in the order help lists them.
+pub const NORMAL: &[Binding] = &[
+    bind(
+        &[(KeyCode::Tab, NONE)],
+        Action::NextPane,
+        "Tab",
+        "next pane",
+    ),
+    bind(
+        &[(KeyCode::BackTab, NONE)],
+        Action::PrevPane,
+        "Shift-Tab",
+        "previous pane",
+    ),
+    bind(
+        &[(KeyCode::Up, NONE), (KeyCode::Char('k'), NONE)],
+        Action::Up,
+        "↑↓ k j",
+        "move the selection / scroll",
+    ),
+    bind(
+        &[(KeyCode::Down, NONE), (KeyCode::Char('j'), NONE)],
+        Action::Down,
+        "",
+        "",
+    ),
+    bind(
+        &[(KeyCode::Left, NONE), (KeyCode::Char('h'), NONE)],
+        Action::Left,
+        "←→ h l",
+        "move left / right in the graph",
+    ),
+    bind(
+        &[(KeyCode::Right, NONE), (KeyCode::Char('l'), NONE)],
+        Action::Right,
+        "",
+        "",
+    ),
+    bind(
+        &[(KeyCode::PageUp, NONE)],
+        Action::PageUp,
+        "PgUp PgDn",
+        "a page up / down",
+    ),
+    bind(&[(KeyCode::PageDown, NONE)], Action::PageDown, "", ""),
+    bind(
+        &[(KeyCode::Char('w'), NONE)],
+        Action::WaitQueue,
+        "w",
+        "jump to the wait queue",
+    ),
+    bind(
+        &[(KeyCode::Char('a'), NONE)],
+        Action::Approve,
+        "a",
+        "approve the selected wait",
+    ),
+    bind(
+        &[(KeyCode::Char('r'), NONE)],
+        Action::Reject,
+        "r",
+        "reject the selected wait",
+    ),
+    bind(
+        &[(KeyCode::Enter, NONE)],
+        Action::Enter,
+        "Enter",
+        "answer the question (waits) / step output (graph)",
+    ),
+    bind(
+        &[(KeyCode::Char('R'), NONE)],
+        Action::Retry,
+        "R",
+        "retry the step selected in the graph",
+    ),
+    bind(
+        &[(KeyCode::Char('s'), NONE)],
+        Action::Skip,
+        "s",
+        "skip the step selected in the graph",
+    ),
+    bind(
+        &[(KeyCode::Char('x'), NONE)],
+        Action::Cancel,
+        "x",
+        "cancel the step selected in the graph",
+    ),
+    bind(
+        &[(KeyCode::Char('f'), NONE)],
+        Action::Follow,
+        "f",
+        "follow the log tail on/off",
+    ),
+    bind(
+        &[(KeyCode::Char('/'), NONE)],
+        Action::Filter,
+        "/",
+        "filter the event log",
+    ),
+    bind(
+        &[(KeyCode::Char('?'), NONE)],
+        Action::Help,
+        "?",
+        "this help",
+    ),
+    bind(
+        &[(KeyCode::Esc, NONE)],
+        Action::Close,
+        "Esc",
+        "close / clear the filter",
+    ),
+    bind(
+        &[(KeyCode::Char('q'), NONE), (KeyCode::Char('c'), CTRL)],
+        Action::Quit,
+        "q Ctrl-C",
+        "quit (asks while work is in flight)",
+    ),
+];
+
+/// A text box: printable keys type (see [`action`]), these edit.
+pub const TEXT: &[Binding] = &[
+    bind(&[(KeyCode::Enter, NONE)], Action::Enter, "Enter", "send"),
+    bind(&[(KeyCode::Esc, NONE)], Action::Close, "Esc", "close"),
+    bind(
+        &[(KeyCode::Backspace, NONE)],
+        Action::Backspace,
+        "Backspace",
+        "delete",
+    ),
+    bind(&[(KeyCode::Up, NONE)], Action::Up, "↑", "previous choice"),
+    bind(&[(KeyCode::Down, NONE)], Action::Down, "↓", "next choice"),
+    bind(
+        &[(KeyCode::Char('c'), CTRL)],
+        Action::Quit,
+        "Ctrl-C",
+        "quit",
+    ),
+];
+
+pub const CONFIRM: &[Binding] = &[
+    bind(
+        &[(KeyCode::Char('y'), NONE), (KeyCode::Char('c'), CTRL)],
+        Action::Yes,
+        "y",
+        "yes",
+    ),
+    bind(
+        &[
+            (KeyCode::Char('n'), NONE),
+            (KeyCode::Esc, NONE),
+            (KeyCode::Char('q'), NONE),
+        ],
+        Action::No,
+        "n Esc",
+        "no",
+    ),
+];
+
+/// Shift is part of the character (`R`, `?`), and of Shift-Tab.
+fn normalise(key: KeyEvent) -> (KeyCode, KeyModifiers) {
+    let mods = match key.code {
+        KeyCode::Char(_) | KeyCode::BackTab => key.modifiers - KeyModifiers::SHIFT,
+        _ => key.modifiers,
+    };
+    let code = match key.code {
+        KeyCode::Char(c) if mods.contains(CTRL) => KeyCode::Char(c.to_ascii_lowercase()),
+        other => other,
+    };
+    (code, mods)
+}
+
+fn lookup(table: &[Binding], key: (KeyCode, KeyModifiers)) -> Option<Action> {
+    table
+        .iter()
+        .find(|b| b.keys.contains(&key))
+        .map(|b| b.action)
+}
+
+/// What `key` means in `mode`, if anything.
+pub fn action(mode: Mode, key: KeyEvent) -> Option<Action> {
+    let key = normalise(key);
+    match mode {
+        Mode::Normal => lookup(NORMAL, key),
+        Mode::Confirm => match key {
+            (KeyCode::Char('Y'), NONE) => Some(Action::Yes),
+            (KeyCode::Char('N'), NONE) => Some(Action::No),
+            _ => lookup(CONFIRM, key),
+        },
+        Mode::Help => match lookup(NORMAL, key) {
+            Some(Action::Quit) if key.1 == CTRL => Some(Action::Quit),
+            _ => Some(Action::Close),
+        },
+        Mode::Text => lookup(TEXT, key).or(match key {
+            (KeyCode::Char(c), m) if !m.intersects(CTRL | KeyModifiers::ALT) => {
+                Some(Action::Insert(c))
+            }
+            _ => None,
+        }),
+    }
+}

@@ -1,0 +1,230 @@
+//! The screen's model: everything the view draws, built only from the
+//! [`Workflow`] and the events applied to it ([`Model::apply`]), so a
+//! journal replayed through it gives the same screen. The operator's side
+//! (focus, selections, dialogs) lives in [`ui`]. No terminal, no engine
+//! handle, no clock of its own: time moves when an event or
+//! [`Model::set_now`] says so.
+
+mod apply;
+pub mod graph;
+pub mod log;
+pub mod ui;
+pub mod waits;
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::engine::RunStatus;
+use crate::engine::event::BreakerState;
+use crate::workflow::{Action, Workflow};
+
+use self::graph::Graph;
+use self::log::Log;
+use self::ui::Ui;
+use self::waits::{OpenWait, Waits};
+
+/// Where a step stands, as the screen shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Ready,
+    Running,
+    /// Waiting out the delay before the next attempt, due at this time (ms).
+    Backoff {
+        due_ms: u64,
+    },
+    Waiting,
+    Succeeded,
+    Failed,
+    Skipped,
+    Cancelled,
+}
+
+impl Status {
+    pub fn is_done(self) -> bool {
+        matches!(
+            self,
+            Status::Succeeded | Status::Failed | Status::Skipped | Status::Cancelled
+        )
+    }
+}
+
+/// What kind of step, for the glyph of a wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Run,
+    Approval,
+    Ask,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepView {
+    pub id: String,
+    pub kind: Kind,
+    /// From the workflow: orders the wait queue.
+    pub priority: i64,
+    /// A question's timeout (its event does not carry one).
+    pub ask_timeout_ms: u64,
+    pub status: Status,
+    /// The attempt running, or the last one made.
+    pub attempt: u32,
+    /// Milliseconds since the epoch.
+    pub first_start_ms: Option<u64>,
+    pub end_ms: Option<u64>,
+    /// From `step_succeeded`.
+    pub duration_ms: Option<u64>,
+    /// Ended with its fallback outputs.
+    pub fallback: bool,
+}
+
+/// The run as a whole.
+#[derive(Debug, Clone, Default)]
+pub struct RunInfo {
+    pub id: Option<String>,
+    pub started_ms: Option<u64>,
+    /// Set by `run_finished`: the status and the run's duration.
+    pub outcome: Option<(RunStatus, u64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub name: String,
+    pub steps: Vec<StepView>,
+    index: HashMap<String, usize>,
+    pub graph: Graph,
+    pub log: Log,
+    pub waits: Waits,
+    /// Breakers that left `closed`, by name.
+    pub breakers: BTreeMap<String, BreakerState>,
+    pub run: RunInfo,
+    /// The time the view draws at, in milliseconds since the epoch.
+    pub now_ms: u64,
+    /// The last event's number.
+    pub seq: u64,
+    pub ui: Ui,
+}
+
+impl Model {
+    pub fn new(wf: &Workflow) -> Model {
+        let steps = wf.steps.iter().map(step_view).collect();
+        Model {
+            name: wf.name.clone(),
+            steps,
+            index: wf
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.clone(), i))
+                .collect(),
+            graph: Graph::new(wf),
+            log: Log::default(),
+            waits: Waits::default(),
+            breakers: BTreeMap::new(),
+            run: RunInfo::default(),
+            now_ms: 0,
+            seq: 0,
+            ui: Ui::default(),
+        }
+    }
+
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Time moves forward only.
+    pub fn set_now(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+    }
+
+    /// The run has ended (`run_finished` arrived).
+    pub fn ended(&self) -> bool {
+        self.run.outcome.is_some()
+    }
+
+    /// Steps run or waits are open: quitting now would cut work short.
+    pub fn busy(&self) -> bool {
+        !self.ended()
+            && (!self.waits.is_empty()
+                || self
+                    .steps
+                    .iter()
+                    .any(|s| matches!(s.status, Status::Running | Status::Backoff { .. })))
+    }
+
+    /// Something on screen counts: a wait's time left, a backoff, a running
+    /// step's elapsed time, the run's clock.
+    pub fn needs_clock(&self) -> bool {
+        !self.ended() && self.run.started_ms.is_some()
+    }
+
+    /// The selected wait: the one the operator moved to while it is open,
+    /// else the top one.
+    pub fn selected_wait(&self) -> Option<&OpenWait> {
+        self.ui
+            .wait_pin
+            .as_deref()
+            .and_then(|w| self.waits.get(w))
+            .or_else(|| self.waits.list().first())
+    }
+
+    pub fn selected_wait_index(&self) -> Option<usize> {
+        let w = self.selected_wait()?;
+        self.waits.position(&w.wait)
+    }
+
+    /// How many steps are in each status, in the order the status line
+    /// lists them (backoff counted under its own name).
+    pub fn counts(&self) -> [(Status, usize); 9] {
+        let mut out = [
+            (Status::Running, 0),
+            (Status::Backoff { due_ms: 0 }, 0),
+            (Status::Waiting, 0),
+            (Status::Ready, 0),
+            (Status::Pending, 0),
+            (Status::Succeeded, 0),
+            (Status::Failed, 0),
+            (Status::Skipped, 0),
+            (Status::Cancelled, 0),
+        ];
+        for s in &self.steps {
+            let status = match s.status {
+                Status::Backoff { .. } => Status::Backoff { due_ms: 0 },
+                other => other,
+            };
+            if let Some(slot) = out.iter_mut().find(|(st, _)| *st == status) {
+                slot.1 += 1;
+            }
+        }
+        out
+    }
+}
+
+fn step_view(step: &crate::workflow::Step) -> StepView {
+    let (kind, ask_timeout_ms) = match &step.action {
+        Action::Run(_) => (Kind::Run, 0),
+        Action::Approval(_) => (Kind::Approval, 0),
+        Action::Ask(a) => (Kind::Ask, millis(a.timeout)),
+    };
+    StepView {
+        id: step.id.clone(),
+        kind,
+        priority: step.priority,
+        ask_timeout_ms,
+        status: Status::Pending,
+        attempt: 0,
+        first_start_ms: None,
+        end_ms: None,
+        duration_ms: None,
+        fallback: false,
+    }
+}
+
+/// An event's `ts` in milliseconds since the epoch.
+pub fn parse_ts(ts: &str) -> Option<u64> {
+    let t = humantime::parse_rfc3339(ts).ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(millis(d))
+}
+
+pub fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

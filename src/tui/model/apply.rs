@@ -1,0 +1,217 @@
+//! Applying an engine event to the model: the one way the steps, waits,
+//! breakers, log and outcome change. Pure: no clock but the event's `ts`.
+
+use crate::engine::event::{BreakerState, DagAction, Stream};
+use crate::engine::{Envelope, Event, Published, RunStatus};
+
+use super::log::{LogLine, Tone};
+use super::waits::{OpenWait, WaitKind};
+use super::{Model, Status, parse_ts};
+
+impl Model {
+    /// Applies one event: the steps, waits, breakers, log and outcome.
+    pub fn apply(&mut self, e: &Envelope) {
+        let ts = parse_ts(&e.ts).unwrap_or(self.now_ms);
+        self.set_now(ts);
+        self.seq = e.seq;
+        let step = e.event.step().and_then(|s| self.step_index(s));
+        if let Some(text) = crate::headless::human_line(&Published {
+            envelope: e.clone(),
+            line: String::new(),
+        }) {
+            self.log.push(LogLine {
+                seq: e.seq,
+                ts_ms: ts,
+                step,
+                tone: tone(&e.event),
+                text,
+            });
+        }
+        if let Event::RunStarted { .. } = e.event {
+            self.run.id = Some(e.run.clone());
+        }
+        match step {
+            Some(i) => self.apply_step(i, &e.event, ts, e.seq),
+            None => self.apply_run(&e.event, ts),
+        }
+    }
+
+    fn apply_run(&mut self, event: &Event, ts: u64) {
+        match event {
+            Event::RunStarted { .. } => self.run.started_ms = Some(ts),
+            Event::RunFinished {
+                status,
+                duration_ms,
+            } => {
+                self.run.outcome = Some((*status, *duration_ms));
+                self.waits.clear();
+            }
+            Event::BreakerChanged { breaker, state } => match state {
+                BreakerState::Closed => {
+                    self.breakers.remove(breaker);
+                }
+                s => {
+                    self.breakers.insert(breaker.clone(), *s);
+                }
+            },
+            Event::DagModified {
+                action: DagAction::Retry,
+                steps,
+                ..
+            } => {
+                for id in steps {
+                    if let Some(i) = self.step_index(id) {
+                        let s = &mut self.steps[i];
+                        if let Status::Backoff { .. } = s.status {
+                            s.status = Status::Ready;
+                        } else {
+                            s.status = Status::Pending;
+                            s.attempt = 0;
+                            s.first_start_ms = None;
+                            s.end_ms = None;
+                            s.duration_ms = None;
+                            s.fallback = false;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_step(&mut self, i: usize, event: &Event, ts: u64, seq: u64) {
+        let s = &mut self.steps[i];
+        match event {
+            Event::StepReady { .. } => s.status = Status::Ready,
+            Event::StepStarted { attempt, .. } => {
+                s.status = Status::Running;
+                s.attempt = *attempt;
+                s.first_start_ms.get_or_insert(ts);
+            }
+            Event::StepRetrying {
+                attempt, delay_ms, ..
+            } => {
+                s.status = Status::Backoff {
+                    due_ms: ts + delay_ms,
+                };
+                s.attempt = *attempt;
+            }
+            Event::StepSucceeded {
+                attempt,
+                duration_ms,
+                fallback,
+                ..
+            } => {
+                s.attempt = *attempt;
+                s.duration_ms = Some(*duration_ms);
+                s.fallback = *fallback;
+                self.end(i, Status::Succeeded, ts);
+            }
+            Event::StepFailed { attempts, .. } => {
+                s.attempt = *attempts;
+                self.end(i, Status::Failed, ts);
+            }
+            Event::StepSkipped { .. } => self.end(i, Status::Skipped, ts),
+            Event::StepCancelled { .. } => self.end(i, Status::Cancelled, ts),
+            Event::ApprovalRequested {
+                wait,
+                prompt,
+                timeout_ms,
+                ..
+            } => {
+                let w = self.new_wait(i, (ts, seq), wait, prompt, ts + timeout_ms);
+                self.open_wait(w);
+            }
+            Event::QuestionAsked {
+                wait,
+                question,
+                choices,
+                default,
+                ..
+            } => {
+                let deadline = ts + s.ask_timeout_ms;
+                let w = OpenWait {
+                    kind: WaitKind::Question,
+                    choices: choices.clone(),
+                    default: default.clone(),
+                    ..self.new_wait(i, (ts, seq), wait, question, deadline)
+                };
+                self.open_wait(w);
+            }
+            Event::ApprovalResolved { .. } | Event::QuestionAnswered { .. } => {
+                self.waits.close(i);
+            }
+            _ => {}
+        }
+    }
+
+    /// An approval of step `i` opened at `at` (ts, seq).
+    fn new_wait(
+        &self,
+        i: usize,
+        at: (u64, u64),
+        wait: &str,
+        prompt: &str,
+        deadline_ms: u64,
+    ) -> OpenWait {
+        let s = &self.steps[i];
+        OpenWait {
+            step: i,
+            step_id: s.id.clone(),
+            wait: wait.to_string(),
+            kind: WaitKind::Approval,
+            prompt: prompt.to_string(),
+            choices: Vec::new(),
+            default: None,
+            priority: s.priority,
+            opened_ms: at.0,
+            deadline_ms,
+            seq: at.1,
+        }
+    }
+
+    fn open_wait(&mut self, w: OpenWait) {
+        let s = &mut self.steps[w.step];
+        s.status = Status::Waiting;
+        s.first_start_ms.get_or_insert(w.opened_ms);
+        self.waits.open(w);
+    }
+
+    fn end(&mut self, i: usize, status: Status, ts: u64) {
+        let s = &mut self.steps[i];
+        s.status = status;
+        s.end_ms = Some(ts);
+        self.waits.close(i);
+    }
+}
+
+fn tone(event: &Event) -> Tone {
+    match event {
+        Event::StepOutput {
+            stream: Stream::Stdout,
+            ..
+        } => Tone::Output,
+        Event::StepOutput { .. } => Tone::Stderr,
+        Event::StepSucceeded { .. } => Tone::Good,
+        Event::StepFailed { .. } | Event::StepCancelled { .. } => Tone::Bad,
+        Event::StepRetrying { .. } => Tone::Warn,
+        Event::StepSkipped { .. } | Event::StepReady { .. } => Tone::Dim,
+        Event::ApprovalRequested { .. }
+        | Event::ApprovalResolved { .. }
+        | Event::QuestionAsked { .. }
+        | Event::QuestionAnswered { .. } => Tone::Ask,
+        Event::BreakerChanged {
+            state: BreakerState::Closed,
+            ..
+        } => Tone::Good,
+        Event::BreakerChanged { .. } => Tone::Warn,
+        Event::RunFinished {
+            status: RunStatus::Succeeded,
+            ..
+        } => Tone::Good,
+        Event::RunFinished { .. } => Tone::Bad,
+        Event::RunStarted { .. } | Event::StepStarted { .. } | Event::DagModified { .. } => {
+            Tone::Info
+        }
+    }
+}

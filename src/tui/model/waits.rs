@@ -1,0 +1,75 @@
+//! The open approvals and questions, kept in the order the wait queue shows
+//! them: highest priority first, then oldest. Knows nothing of drawing.
+
+/// Approval or question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitKind {
+    Approval,
+    Question,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenWait {
+    /// The step's index in the workflow.
+    pub step: usize,
+    /// The step's id, for commands.
+    pub step_id: String,
+    /// The engine's wait id (`w1`, ...).
+    pub wait: String,
+    pub kind: WaitKind,
+    /// The prompt or question.
+    pub prompt: String,
+    pub choices: Vec<String>,
+    pub default: Option<String>,
+    pub priority: i64,
+    /// Milliseconds since the Unix epoch.
+    pub opened_ms: u64,
+    pub deadline_ms: u64,
+    /// The event that opened it, to keep equal waits in arrival order.
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Waits {
+    /// Sorted: priority descending, then opened, then seq.
+    open: Vec<OpenWait>,
+}
+
+impl Waits {
+    pub fn open(&mut self, wait: OpenWait) {
+        self.close(wait.step);
+        let key = |w: &OpenWait| (std::cmp::Reverse(w.priority), w.opened_ms, w.seq);
+        let at = self.open.partition_point(|w| key(w) <= key(&wait));
+        self.open.insert(at, wait);
+    }
+
+    /// Forgets the wait of step `step`, if it has one open.
+    pub fn close(&mut self, step: usize) -> Option<OpenWait> {
+        let at = self.open.iter().position(|w| w.step == step)?;
+        Some(self.open.remove(at))
+    }
+
+    pub fn clear(&mut self) {
+        self.open.clear();
+    }
+
+    pub fn list(&self) -> &[OpenWait] {
+        &self.open
+    }
+
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    pub fn position(&self, wait: &str) -> Option<usize> {
+        self.open.iter().position(|w| w.wait == wait)
+    }
+
+    pub fn get(&self, wait: &str) -> Option<&OpenWait> {
+        self.open.iter().find(|w| w.wait == wait)
+    }
+}

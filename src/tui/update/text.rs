@@ -1,0 +1,147 @@
+//! The two text boxes: the answer to a question (with its choices and
+//! default) and the log filter. Part of `update`: no awaiting, no terminal.
+
+use super::quit;
+use crate::engine::{By, Command};
+use crate::tui::keys::Action;
+use crate::tui::model::Model;
+use crate::tui::model::ui::{AnswerBox, Overlay};
+use crate::tui::model::waits::{OpenWait, WaitKind};
+
+/// Opens the answer box on the selected wait, if it is a question.
+pub fn open_answer(model: &mut Model) {
+    let Some(w) = model.selected_wait() else {
+        return;
+    };
+    if w.kind != WaitKind::Question {
+        return;
+    }
+    let choice = (!w.choices.is_empty()).then(|| {
+        w.default
+            .as_ref()
+            .and_then(|d| w.choices.iter().position(|c| c == d))
+            .unwrap_or(0)
+    });
+    model.ui.overlay = Some(Overlay::Answer(AnswerBox {
+        wait: w.wait.clone(),
+        text: String::new(),
+        choice,
+        error: None,
+    }));
+}
+
+pub fn answer_key(model: &mut Model, action: Action) -> Option<Command> {
+    let Some(Overlay::Answer(mut b)) = model.ui.overlay.take() else {
+        return None;
+    };
+    let w = model.waits.get(&b.wait).cloned()?;
+    match action {
+        Action::Insert(c) => {
+            b.text.push(c);
+            b.error = None;
+        }
+        Action::Backspace => {
+            b.text.pop();
+            b.error = None;
+        }
+        Action::Up | Action::Down if !w.choices.is_empty() => {
+            let n = w.choices.len();
+            let at = b.choice.unwrap_or(0);
+            let at = if action == Action::Up {
+                (at + n - 1) % n
+            } else {
+                (at + 1) % n
+            };
+            b.choice = Some(at);
+            b.text = w.choices[at].clone();
+            b.error = None;
+        }
+        Action::Enter => match answer(&w, &b) {
+            Ok(text) => {
+                return Some(Command::Answer {
+                    step: w.step_id,
+                    text,
+                    by: By::Keyboard,
+                });
+            }
+            Err(why) => b.error = Some(why),
+        },
+        Action::Close => return None,
+        Action::Quit => return quit(model),
+        _ => {}
+    }
+    model.ui.overlay = Some(Overlay::Answer(b));
+    None
+}
+
+/// What `Enter` sends: the text typed, matched to a choice if the question
+/// has choices; with nothing typed, the default or the highlighted choice.
+fn answer(w: &OpenWait, b: &AnswerBox) -> Result<String, String> {
+    let typed = b.text.trim();
+    if typed.is_empty() {
+        return w
+            .default
+            .clone()
+            .or_else(|| b.choice.and_then(|i| w.choices.get(i).cloned()))
+            .ok_or_else(|| "type an answer: this question has no default".to_string());
+    }
+    if w.choices.is_empty() {
+        return Ok(typed.to_string());
+    }
+    if let Some(c) = w.choices.iter().find(|c| c.eq_ignore_ascii_case(typed)) {
+        return Ok(c.clone());
+    }
+    let starts = |c: &&String| {
+        c.len() >= typed.len()
+            && c.is_char_boundary(typed.len())
+            && c[..typed.len()].eq_ignore_ascii_case(typed)
+    };
+    let mut prefixed = w.choices.iter().filter(starts);
+    match (prefixed.next(), prefixed.next()) {
+        (Some(c), None) => Ok(c.clone()),
+        _ => Err(format!("pick one of: {}", w.choices.join(", "))),
+    }
+}
+
+pub fn filter_key(model: &mut Model, action: Action) -> Option<Command> {
+    let mut filter = model.log.filter.clone();
+    match action {
+        Action::Insert(c) => filter.push(c),
+        Action::Backspace => {
+            filter.pop();
+        }
+        Action::Enter => {
+            model.ui.overlay = None;
+            return None;
+        }
+        Action::Close => {
+            model.ui.overlay = None;
+            filter.clear();
+        }
+        Action::Quit => {
+            model.ui.overlay = None;
+            return quit(model);
+        }
+        _ => return None,
+    }
+    if filter != model.log.filter {
+        model.log.set_filter(filter);
+    }
+    None
+}
+
+/// Pasted text goes into the open text box, on one line.
+pub fn paste(model: &mut Model, text: &str) {
+    let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+    match &mut model.ui.overlay {
+        Some(Overlay::Answer(b)) => {
+            b.text.push_str(&clean);
+            b.error = None;
+        }
+        Some(Overlay::Filter) => {
+            let filter = format!("{}{clean}", model.log.filter);
+            model.log.set_filter(filter);
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,131 @@
+//! The view: draws a [`Model`] into a ratatui frame and changes nothing.
+//! Where the panes go ([`areas`]) is a pure function of the terminal size,
+//! shared with `update` so it can keep the graph selection in view. Knows
+//! nothing of the engine beyond the model, and never reads the clock.
+
+pub mod graph;
+pub mod log;
+pub mod overlay;
+pub mod status;
+pub mod theme;
+pub mod waits;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, BorderType};
+
+use self::theme::Theme;
+use super::model::Model;
+use super::model::ui::Pane;
+
+/// Terminals at least this wide put the log and the wait queue side by side.
+const WIDE: u16 = 120;
+
+/// Where everything goes on a screen of (columns, rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    /// Everything above the status line.
+    pub body: Rect,
+    pub graph: Rect,
+    pub waits: Rect,
+    pub log: Rect,
+    pub status: Rect,
+}
+
+/// `waits`: how many are open; on a narrow screen the queue takes only the
+/// rows it needs (up to four).
+pub fn areas(screen: (u16, u16), waits: usize) -> Areas {
+    let (w, h) = screen;
+    let body = Rect::new(0, 0, w, h.saturating_sub(1));
+    let status = Rect::new(0, body.height, w, h.min(1));
+    let graph_h = if w >= WIDE {
+        body.height * 55 / 100
+    } else {
+        body.height * 45 / 100
+    };
+    let graph = Rect::new(0, 0, w, graph_h);
+    let rest = Rect::new(0, graph_h, w, body.height - graph_h);
+    let (waits, log) = if w >= WIDE {
+        let log_w = w * 60 / 100;
+        (
+            Rect::new(log_w, rest.y, w - log_w, rest.height),
+            Rect::new(0, rest.y, log_w, rest.height),
+        )
+    } else {
+        let want = waits.clamp(1, 4) as u16 + 2;
+        let waits_h = want.min(rest.height / 2);
+        (
+            Rect::new(0, rest.y, w, waits_h),
+            Rect::new(0, rest.y + waits_h, w, rest.height - waits_h),
+        )
+    };
+    Areas {
+        body,
+        graph,
+        waits,
+        log,
+        status,
+    }
+}
+
+/// Draws the whole screen.
+pub fn view(model: &Model, frame: &mut Frame) {
+    let size = frame.area();
+    let a = areas((size.width, size.height), model.waits.len());
+    let theme = Theme {
+        color: model.ui.color,
+    };
+    let focus = |p: Pane| model.ui.focus == p && model.ui.overlay.is_none();
+    frame.render_widget(
+        &graph::GraphPane {
+            model,
+            theme,
+            focused: focus(Pane::Graph),
+        },
+        a.graph,
+    );
+    frame.render_widget(
+        &waits::WaitPane {
+            model,
+            theme,
+            focused: focus(Pane::Waits),
+        },
+        a.waits,
+    );
+    frame.render_widget(
+        &log::LogPane {
+            model,
+            theme,
+            focused: focus(Pane::Log) || log::editing_filter(model),
+        },
+        a.log,
+    );
+    frame.render_widget(&status::StatusLine { model, theme }, a.status);
+    overlay::draw(model, theme, frame, &a);
+}
+
+/// A pane's frame: rounded, thick and coloured when it has the keys.
+pub fn pane<'a>(title: Line<'a>, focused: bool, theme: Theme) -> Block<'a> {
+    Block::bordered()
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Rounded
+        })
+        .border_style(theme.border(focused))
+        .title(title)
+}
+
+/// `text` cut to `max` characters, with `…` when cut.
+pub fn fit(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}

@@ -1,0 +1,169 @@
+//! Glyphs and styles. Colours are the terminal's own ANSI colours (which
+//! every theme tunes for its background), never a fixed black or white, so
+//! the screen reads on dark and light terminals. Under `NO_COLOR` only
+//! glyphs and text attributes remain. Knows nothing of layout.
+
+use ratatui::style::{Color, Modifier, Style};
+
+use crate::engine::RunStatus;
+use crate::engine::event::BreakerState;
+use crate::tui::model::log::Tone;
+use crate::tui::model::{Kind, Status};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Theme {
+    pub color: bool,
+}
+
+impl Theme {
+    pub fn fg(self, c: Color) -> Style {
+        if self.color {
+            Style::new().fg(c)
+        } else {
+            Style::new()
+        }
+    }
+
+    pub fn dim(self) -> Style {
+        Style::new().add_modifier(Modifier::DIM)
+    }
+
+    pub fn bold(self) -> Style {
+        Style::new().add_modifier(Modifier::BOLD)
+    }
+
+    /// The selected line or box title.
+    pub fn selected(self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED)
+    }
+
+    pub fn status(self, s: Status) -> Style {
+        match s {
+            Status::Pending | Status::Skipped => self.dim(),
+            Status::Ready => self.fg(Color::Blue),
+            Status::Running => self.fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            Status::Backoff { .. } => self.fg(Color::Yellow),
+            Status::Waiting => self.fg(Color::Magenta).add_modifier(Modifier::BOLD),
+            Status::Succeeded => self.fg(Color::Green),
+            Status::Failed => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            Status::Cancelled => self.fg(Color::Red),
+        }
+    }
+
+    pub fn tone(self, t: Tone) -> Style {
+        match t {
+            Tone::Output => Style::new(),
+            Tone::Stderr => self.fg(Color::Yellow),
+            Tone::Good => self.fg(Color::Green),
+            Tone::Bad => self.fg(Color::Red),
+            Tone::Warn => self.fg(Color::Yellow),
+            Tone::Ask => self.fg(Color::Magenta),
+            Tone::Dim => self.dim(),
+            Tone::Info => self.fg(Color::Blue),
+        }
+    }
+
+    pub fn outcome(self, s: RunStatus) -> Style {
+        match s {
+            RunStatus::Succeeded => self.fg(Color::Green).add_modifier(Modifier::BOLD),
+            RunStatus::Failed | RunStatus::Cancelled => {
+                self.fg(Color::Red).add_modifier(Modifier::BOLD)
+            }
+        }
+    }
+
+    pub fn breaker(self, s: BreakerState) -> Style {
+        match s {
+            BreakerState::Open => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            BreakerState::HalfOpen => self.fg(Color::Yellow),
+            BreakerState::Closed => self.fg(Color::Green),
+        }
+    }
+
+    /// A pane's border: bold and coloured when it has the keys.
+    pub fn border(self, focused: bool) -> Style {
+        if focused {
+            self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        } else {
+            self.dim()
+        }
+    }
+
+    pub fn notice(self) -> Style {
+        self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
+    }
+}
+
+/// A step's status glyph; a waiting step shows what it waits for.
+pub fn glyph(s: Status, kind: Kind) -> &'static str {
+    match s {
+        Status::Pending => "·",
+        Status::Ready => "○",
+        Status::Running => "▶",
+        Status::Backoff { .. } => "↻",
+        Status::Waiting if kind == Kind::Ask => "?",
+        Status::Waiting => "◆",
+        Status::Succeeded => "✓",
+        Status::Failed => "✗",
+        Status::Skipped => "−",
+        Status::Cancelled => "⊘",
+    }
+}
+
+/// The status as a word.
+pub fn word(s: Status) -> &'static str {
+    match s {
+        Status::Pending => "pending",
+        Status::Ready => "ready",
+        Status::Running => "running",
+        Status::Backoff { .. } => "backoff",
+        Status::Waiting => "waiting",
+        Status::Succeeded => "succeeded",
+        Status::Failed => "failed",
+        Status::Skipped => "skipped",
+        Status::Cancelled => "cancelled",
+    }
+}
+
+pub fn outcome_word(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Cancelled => "cancelled",
+    }
+}
+
+/// Elapsed time: `66ms`, `1.4s`, `12s`, `3m05s`, `1h02m`.
+pub fn elapsed(ms: u64) -> String {
+    let s = ms / 1000;
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 10_000 {
+        format!("{}.{}s", s, (ms % 1000) / 100)
+    } else if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// Whole seconds, for a clock that ticks once a second: `7s`, `3m05s`.
+pub fn seconds(ms: u64) -> String {
+    if ms < 60_000 {
+        format!("{}s", ms / 1000)
+    } else {
+        elapsed(ms)
+    }
+}
+
+/// Time left, rounded up so `0:00` means now: `4:58`, `1:02:03`.
+pub fn countdown(ms: u64) -> String {
+    let s = ms.div_ceil(1000);
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}

@@ -1,0 +1,122 @@
+//! The wait queue pane: open approvals and questions, highest priority
+//! first then oldest, each with its time left; the selected one marked.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use super::theme::{self, Theme};
+use crate::tui::model::Model;
+use crate::tui::model::waits::{OpenWait, WaitKind};
+
+pub struct WaitPane<'a> {
+    pub model: &'a Model,
+    pub theme: Theme,
+    pub focused: bool,
+}
+
+impl Widget for &WaitPane<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let m = self.model;
+        let t = self.theme;
+        let n = m.waits.len();
+        let title = if n == 0 {
+            Line::raw(" waits ")
+        } else {
+            Line::from(vec![
+                Span::raw(" waits "),
+                Span::styled(
+                    format!("{n} open "),
+                    t.status(crate::tui::model::Status::Waiting),
+                ),
+            ])
+        };
+        let mut block = super::pane(title, self.focused, t);
+        if n > 0 {
+            block = block.title_bottom(Line::styled(
+                " a approve · r reject · Enter answer ",
+                t.dim(),
+            ));
+        }
+        let inner = block.inner(area);
+        block.render(area, buf);
+        if inner.is_empty() {
+            return;
+        }
+        if n == 0 {
+            let line = Line::styled("no approval or question is waiting", t.dim());
+            buf.set_line(inner.x + 1, inner.y, &line, inner.width.saturating_sub(1));
+            return;
+        }
+        let selected = m.selected_wait_index().unwrap_or(0);
+        let height = inner.height as usize;
+        let first = (selected + 1).saturating_sub(height);
+        let step_w = m
+            .waits
+            .list()
+            .iter()
+            .map(|w| w.step_id.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(16);
+        for (row, (i, w)) in m
+            .waits
+            .list()
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take(height)
+            .enumerate()
+        {
+            let mut line = wait_line(w, m.now_ms, step_w, t);
+            if i == selected {
+                line = line.patch_style(if self.focused { t.selected() } else { t.bold() });
+                line.spans.insert(0, Span::raw("›"));
+            } else {
+                line.spans.insert(0, Span::raw(" "));
+            }
+            let y = inner.y + row as u16;
+            if i == selected && self.focused {
+                buf.set_style(Rect::new(inner.x, y, inner.width, 1), t.selected());
+            }
+            buf.set_line(inner.x, y, &line, inner.width);
+        }
+    }
+}
+
+/// `◆ go-live   4:58  Ship 2.3.0 to staging?`
+fn wait_line(w: &OpenWait, now: u64, step_w: usize, t: Theme) -> Line<'static> {
+    let glyph = match w.kind {
+        WaitKind::Approval => "◆",
+        WaitKind::Question => "?",
+    };
+    let left = w.deadline_ms.saturating_sub(now);
+    let mut prompt = w.prompt.clone();
+    if !w.choices.is_empty() {
+        prompt.push_str(&format!(" [{}]", w.choices.join("|")));
+    }
+    if let Some(d) = &w.default {
+        prompt.push_str(&format!(" (default: {d})"));
+    }
+    let mut spans = vec![
+        Span::styled(
+            format!("{glyph} "),
+            t.status(crate::tui::model::Status::Waiting),
+        ),
+        Span::styled(
+            format!("{:<step_w$} ", super::fit(&w.step_id, step_w)),
+            t.bold(),
+        ),
+    ];
+    if w.priority != 0 {
+        spans.push(Span::styled(format!("p{} ", w.priority), t.dim()));
+    }
+    let urgent = left < 30_000;
+    spans.push(Span::styled(
+        format!("{:>5}  ", theme::countdown(left)),
+        if urgent { t.notice() } else { t.dim() },
+    ));
+    spans.push(Span::raw(prompt));
+    Line::from(spans)
+}
