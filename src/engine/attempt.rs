@@ -95,6 +95,7 @@ impl Scheduler {
             kill_grace: step.kill_grace,
         };
         let log_path = self.dir.log_path(&id);
+        let pid_file = super::journal::pid_path(&self.dir, &id);
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let _ = std::fs::File::create(&output_path);
@@ -110,6 +111,14 @@ impl Scheduler {
                     let _ = cancelled.await;
                 },
                 |s| {
+                    // Kept until the attempt ends, so a resumed run can kill
+                    // what survives a crash of this process.
+                    if let Err(e) = std::fs::write(&pid_file, s.pgid.to_string()) {
+                        tracing::warn!(
+                            "cannot record process group in {}: {e}",
+                            pid_file.display()
+                        );
+                    }
                     let _ = started_tx.send(Msg::Started {
                         step: i,
                         attempt,

@@ -24,6 +24,9 @@ pub(super) struct Open {
     pub backoff: Option<(u32, SystemTime)>,
     /// Wait number and deadline.
     pub wait: Option<(u64, SystemTime)>,
+    /// A wait resolved in the journal whose step had not ended: applied, so
+    /// it is never asked again.
+    pub resolved: Option<super::waits::Resolution>,
 }
 
 /// Reasons a run-wide stop gives its steps: these did not end by themselves.
@@ -74,6 +77,7 @@ impl Scheduler {
                 } => {
                     let n = wait_number(wait);
                     max_wait = max_wait.max(n);
+                    o.resolved = None;
                     o.wait = Some((n, at(e) + Duration::from_millis(*timeout_ms)));
                 }
                 Event::QuestionAsked { wait, .. } => {
@@ -83,9 +87,20 @@ impl Scheduler {
                         Action::Ask(a) => a.timeout,
                         _ => Duration::ZERO,
                     };
+                    o.resolved = None;
                     o.wait = Some((n, at(e) + timeout));
                 }
-                Event::QuestionAnswered { answer, .. } => rt.answer = Some(answer.clone()),
+                Event::QuestionAnswered { answer, by, .. } => {
+                    rt.answer = Some(answer.clone());
+                    o.resolved = Some(super::waits::Resolution::Answered(answer.clone(), *by));
+                }
+                Event::ApprovalResolved { approved, by, .. } => {
+                    o.resolved = Some(if *approved {
+                        super::waits::Resolution::Approved(*by)
+                    } else {
+                        super::waits::Resolution::Rejected(*by)
+                    });
+                }
                 Event::StepSucceeded { outputs, .. } => {
                     rt.outputs = outputs.clone();
                     rt.phase = Phase::Done(Final::Succeeded);
@@ -100,12 +115,8 @@ impl Scheduler {
                 Event::StepCancelled { reason, .. } if !run_wide(reason) => {
                     rt.phase = Phase::Done(Final::Cancelled)
                 }
-                Event::StepCancelled { .. } => {
-                    *o = Open {
-                        readied: o.readied,
-                        ..Open::default()
-                    }
-                }
+                // Stopped with the whole run: it picks up where it stood.
+                Event::StepCancelled { .. } => {}
                 _ => {}
             }
         }
@@ -119,7 +130,9 @@ impl Scheduler {
             if matches!(self.steps[i].phase, Phase::Done(_)) {
                 continue;
             }
-            if let Some(attempt) = o.running {
+            if let Some(resolution) = o.resolved {
+                self.apply_journaled(i, resolution);
+            } else if let Some(attempt) = o.running {
                 self.kill_survivors(i);
                 self.steps[i].attempts = attempt.saturating_sub(1);
                 self.enqueue(i);

@@ -235,6 +235,18 @@ impl Scheduler {
         }
     }
 
+    /// Ends a step whose wait was resolved in the journal before a crash
+    /// stopped the run: the resolution stands, nothing is asked again.
+    pub(super) fn apply_journaled(&mut self, i: usize, resolution: Resolution) {
+        match resolution {
+            Resolution::Approved(_) if matches!(self.wf.steps[i].action, Action::Approval(_)) => {
+                self.wait_succeeded(i, None)
+            }
+            Resolution::Answered(answer, _) => self.wait_succeeded(i, Some(answer)),
+            _ => self.attempt_failed(i, 1, "rejected".into(), None),
+        }
+    }
+
     fn wait_succeeded(&mut self, i: usize, answer: Option<String>) {
         let mut outputs = std::collections::BTreeMap::new();
         if let Some(a) = &answer {
