@@ -1,9 +1,9 @@
 //! The orchestrator: runs a loaded [`Workflow`](crate::workflow::Workflow)
-//! and reports every change of state as an [`Event`](event::Event). It
+//! and reports every change of state as an [`Event`]. It
 //! knows nothing of screens or terminals.
 //!
-//! One task, the [`scheduler`], owns a run's state; step attempts
-//! ([`attempt`]), wait timers ([`waits`]) and front ends (through a
+//! One task, the scheduler, owns a run's state; step attempts
+//! (`attempt`), wait timers (`waits`) and front ends (through a
 //! [`RunHandle`]) talk to it by message. What happens after a step becomes
 //! ready or fails is decided by the [`policy`] chain.
 

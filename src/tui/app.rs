@@ -3,9 +3,12 @@
 //! screen counts down) a once-a-second clock. Every queued engine event is
 //! applied before a frame is drawn, frames are paced, and nothing is drawn
 //! when nothing changed. Generic over ratatui's `Backend` and over the key
-//! stream, so tests drive it on a `TestBackend` with scripted keys.
+//! stream, so tests drive it on a `TestBackend` with scripted keys. It
+//! decides nothing: keys and events go through `update`, pixels through
+//! `view`; it only sends the commands `update` returns.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossterm::event::{Event as TermEvent, KeyEventKind};
@@ -18,7 +21,7 @@ use tokio::time::Instant;
 use super::model::{Model, millis};
 use super::update::{Msg, update};
 use super::view::view;
-use crate::engine::{By, Command, RunHandle, RunOutcome, Subscription};
+use crate::engine::{By, Command, Published, RunHandle, RunOutcome, Subscription};
 
 /// At most one frame this often, however fast events come.
 const FRAME: Duration = Duration::from_millis(20);
@@ -66,6 +69,98 @@ fn next_second() -> Instant {
     Instant::now() + Duration::from_millis(1000 - into + 5)
 }
 
+/// The loop's state between wake-ups.
+struct Loop<'a, B: Backend> {
+    terminal: &'a mut Terminal<B>,
+    model: &'a mut Model,
+    handle: RunHandle,
+    /// Something changed since the last frame.
+    dirty: bool,
+    last_draw: Option<Instant>,
+    draw_error: Option<String>,
+}
+
+impl<B: Backend> Loop<'_, B> {
+    /// Draws if something changed and a frame is due.
+    fn draw(&mut self) {
+        let due = self.last_draw.is_none_or(|t| t.elapsed() >= FRAME);
+        if !(self.dirty && due && self.draw_error.is_none()) {
+            return;
+        }
+        update(self.model, Msg::Clock(now_ms()));
+        let model = &*self.model;
+        if let Err(e) = self.terminal.draw(|f| view(model, f)) {
+            tracing::error!("drawing failed, cancelling the run: {e}");
+            self.draw_error = Some(e.to_string());
+            self.leave();
+        }
+        self.dirty = false;
+        self.last_draw = Some(Instant::now());
+    }
+
+    /// When the next frame may be drawn, if one is wanted.
+    fn frame_wanted(&self) -> bool {
+        self.dirty && self.draw_error.is_none()
+    }
+
+    fn frame_at(&self) -> Instant {
+        self.last_draw.map_or_else(Instant::now, |t| t + FRAME)
+    }
+
+    /// Cancels the run and leaves once it has ended.
+    fn leave(&mut self) {
+        self.model.ui.quit = true;
+        self.handle.send(Command::Cancel {
+            step: None,
+            by: By::Keyboard,
+        });
+        self.dirty = true;
+    }
+
+    fn key(&mut self, ev: TermEvent) {
+        if let Some(msg) = message(ev) {
+            if let Some(c) = update(self.model, msg) {
+                self.handle.send(c);
+            }
+            self.dirty = true;
+        }
+    }
+
+    /// Applies `first` and every event queued behind it (up to [`DRAIN`]).
+    fn events(&mut self, first: Arc<Published>, events: &mut Subscription) {
+        update(self.model, Msg::Event(first));
+        for _ in 1..DRAIN {
+            match events.try_recv() {
+                Ok(p) => update(self.model, Msg::Event(p)),
+                Err(_) => break,
+            };
+        }
+        self.dirty = true;
+    }
+
+    /// The run's task is over: its outcome, unless it was aborted or failed.
+    fn ended(&mut self, r: Result<RunOutcome, tokio::task::JoinError>) -> Option<RunOutcome> {
+        if let Err(e) = &r
+            && !e.is_cancelled()
+        {
+            tracing::error!("the run's task failed: {e}");
+        }
+        self.dirty = true;
+        r.ok()
+    }
+
+    /// The engine closed the event queue.
+    fn events_closed(&mut self) {
+        if !self.model.ended() {
+            // A screen that falls a whole queue behind is dropped by the
+            // engine rather than slow the run.
+            self.model.ui.notice =
+                Some("the screen fell behind the run; the journal has every event".into());
+            self.dirty = true;
+        }
+    }
+}
+
 /// Runs the screen until the operator quits and the run has ended, or a
 /// stop signal comes and the run has ended.
 pub async fn drive<B, K, S>(
@@ -86,94 +181,51 @@ where
         mut task,
     } = engine;
     tokio::pin!(stop);
-    let cancel = || Command::Cancel {
-        step: None,
-        by: By::Keyboard,
-    };
     if let Ok(size) = terminal.size() {
         update(model, Msg::Resize(size.width, size.height));
     }
-    let mut dirty = true;
-    let mut last_draw: Option<Instant> = None;
+    let mut l = Loop {
+        terminal,
+        model,
+        handle,
+        dirty: true,
+        last_draw: None,
+        draw_error: None,
+    };
     let (mut events_open, mut keys_open, mut stopped) = (true, true, false);
     let mut outcome: Option<Option<RunOutcome>> = None;
-    let mut draw_error = None;
     loop {
-        let due = last_draw.is_none_or(|t| t.elapsed() >= FRAME);
-        if dirty && due && draw_error.is_none() {
-            update(model, Msg::Clock(now_ms()));
-            if let Err(e) = terminal.draw(|f| view(model, f)) {
-                tracing::error!("drawing failed, cancelling the run: {e}");
-                draw_error = Some(e.to_string());
-                model.ui.quit = true;
-                handle.send(cancel());
-            }
-            dirty = false;
-            last_draw = Some(Instant::now());
-        }
+        l.draw();
         if let Some(outcome) = &outcome
-            && (model.ui.quit || draw_error.is_some())
+            && (l.model.ui.quit || l.draw_error.is_some())
         {
+            let (forced, draw_error) = (l.model.ui.force, l.draw_error.take());
             return Ended {
                 outcome: outcome.clone(),
-                forced: model.ui.force,
+                forced,
                 draw_error,
             };
         }
-        if model.ui.force && outcome.is_none() {
+        if l.model.ui.force && outcome.is_none() {
             // Dropping the run's future kills every process it started.
             task.abort();
         }
-        let frame_at = last_draw.map_or_else(Instant::now, |t| t + FRAME);
-        let clock = model.needs_clock();
+        let (frame, frame_at, clock) = (l.frame_wanted(), l.frame_at(), l.model.needs_clock());
         tokio::select! {
             biased;
             ev = keys.next(), if keys_open => match ev {
-                Some(Ok(ev)) => {
-                    if let Some(msg) = message(ev) {
-                        if let Some(c) = update(model, msg) {
-                            handle.send(c);
-                        }
-                        dirty = true;
-                    }
-                }
-                _ => {
-                    // No more input: the terminal is gone.
-                    keys_open = false;
-                    model.ui.quit = true;
-                    handle.send(cancel());
-                }
+                Some(Ok(ev)) => l.key(ev),
+                // No more input: the terminal is gone.
+                _ => { keys_open = false; l.leave(); }
             },
-            r = &mut task, if outcome.is_none() => {
-                if let Err(e) = &r && !e.is_cancelled() {
-                    tracing::error!("the run's task failed: {e}");
-                }
-                outcome = Some(r.ok());
-                dirty = true;
-            }
-            p = events.recv(), if events_open => {
-                match p {
-                    Some(p) => {
-                        update(model, Msg::Event(p));
-                        for _ in 1..DRAIN {
-                            match events.try_recv() {
-                                Ok(p) => { update(model, Msg::Event(p)); }
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    None => events_open = false,
-                }
-                dirty = true;
-            }
-            () = &mut stop, if !stopped => {
-                stopped = true;
-                model.ui.quit = true;
-                handle.send(cancel());
-                dirty = true;
-            }
-            () = tokio::time::sleep_until(next_second()), if clock => dirty = true,
-            () = tokio::time::sleep_until(frame_at), if dirty && draw_error.is_none() => {}
+            r = &mut task, if outcome.is_none() => outcome = Some(l.ended(r)),
+            p = events.recv(), if events_open => match p {
+                Some(p) => l.events(p, &mut events),
+                None => { events_open = false; l.events_closed(); }
+            },
+            () = &mut stop, if !stopped => { stopped = true; l.leave(); }
+            () = tokio::time::sleep_until(next_second()), if clock => l.dirty = true,
+            () = tokio::time::sleep_until(frame_at), if frame => {}
         }
     }
 }

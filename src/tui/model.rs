@@ -142,18 +142,18 @@ impl Model {
 
     /// Steps run or waits are open: quitting now would cut work short.
     pub fn busy(&self) -> bool {
+        self.needs_clock()
+    }
+
+    /// Something on screen counts: a wait's time left, a backoff, a running
+    /// step's elapsed time. Only then does the once-a-second clock run.
+    pub fn needs_clock(&self) -> bool {
         !self.ended()
             && (!self.waits.is_empty()
                 || self
                     .steps
                     .iter()
                     .any(|s| matches!(s.status, Status::Running | Status::Backoff { .. })))
-    }
-
-    /// Something on screen counts: a wait's time left, a backoff, a running
-    /// step's elapsed time, the run's clock.
-    pub fn needs_clock(&self) -> bool {
-        !self.ended() && self.run.started_ms.is_some()
     }
 
     /// The selected wait: the one the operator moved to while it is open,

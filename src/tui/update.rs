@@ -221,7 +221,7 @@ fn enter(model: &mut Model) -> Option<Command> {
                 scroll: 0,
             })
         }
-        Pane::Log => model.log.toggle_follow(),
+        Pane::Log => {}
     }
     None
 }

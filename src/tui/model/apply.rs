@@ -1,10 +1,14 @@
 //! Applying an engine event to the model: the one way the steps, waits,
-//! breakers, log and outcome change. Pure: no clock but the event's `ts`.
+//! breakers, log and outcome change. Pure: no clock but the event's `ts`,
+//! no terminal, no engine handle; the operator's side (`ui`) is untouched
+//! except where a closed wait closes its dialog (in `update`).
+
+use std::borrow::Cow;
 
 use crate::engine::event::{BreakerState, DagAction, Stream};
 use crate::engine::{Envelope, Event, Published, RunStatus};
 
-use super::log::{LogLine, Tone};
+use super::log::{LogLine, Tone, clean};
 use super::waits::{OpenWait, WaitKind};
 use super::{Model, Status, parse_ts};
 
@@ -24,7 +28,10 @@ impl Model {
                 ts_ms: ts,
                 step,
                 tone: tone(&e.event),
-                text,
+                text: match clean(&text) {
+                    Cow::Borrowed(_) => text,
+                    Cow::Owned(clean) => clean,
+                },
             });
         }
         if let Event::RunStarted { .. } = e.event {
@@ -113,13 +120,24 @@ impl Model {
             }
             Event::StepSkipped { .. } => self.end(i, Status::Skipped, ts),
             Event::StepCancelled { .. } => self.end(i, Status::Cancelled, ts),
+            Event::ApprovalRequested { .. }
+            | Event::QuestionAsked { .. }
+            | Event::ApprovalResolved { .. }
+            | Event::QuestionAnswered { .. } => self.apply_wait(i, event, (ts, seq)),
+            _ => {}
+        }
+    }
+
+    /// Waits opening and closing; `at` is the event's (ts, seq).
+    fn apply_wait(&mut self, i: usize, event: &Event, at: (u64, u64)) {
+        match event {
             Event::ApprovalRequested {
                 wait,
                 prompt,
                 timeout_ms,
                 ..
             } => {
-                let w = self.new_wait(i, (ts, seq), wait, prompt, ts + timeout_ms);
+                let w = self.new_wait(i, at, wait, prompt, at.0 + timeout_ms);
                 self.open_wait(w);
             }
             Event::QuestionAsked {
@@ -129,19 +147,18 @@ impl Model {
                 default,
                 ..
             } => {
-                let deadline = ts + s.ask_timeout_ms;
+                let deadline = at.0 + self.steps[i].ask_timeout_ms;
                 let w = OpenWait {
                     kind: WaitKind::Question,
                     choices: choices.clone(),
                     default: default.clone(),
-                    ..self.new_wait(i, (ts, seq), wait, question, deadline)
+                    ..self.new_wait(i, at, wait, question, deadline)
                 };
                 self.open_wait(w);
             }
-            Event::ApprovalResolved { .. } | Event::QuestionAnswered { .. } => {
+            _ => {
                 self.waits.close(i);
             }
-            _ => {}
         }
     }
 
@@ -160,7 +177,7 @@ impl Model {
             step_id: s.id.clone(),
             wait: wait.to_string(),
             kind: WaitKind::Approval,
-            prompt: prompt.to_string(),
+            prompt: clean(prompt).into_owned(),
             choices: Vec::new(),
             default: None,
             priority: s.priority,

@@ -164,6 +164,44 @@ fn window<'a>(
     seen.into_iter().rev().collect()
 }
 
+/// A line fit for a terminal cell grid: ANSI escape sequences (colours a
+/// step printed) removed, tabs turned into spaces, other control
+/// characters dropped.
+pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => match chars.next() {
+                // CSI: parameters, then one final byte in @..~.
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                // OSC: up to BEL or ESC \.
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\x07' || (c == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            '\t' => out.push_str("    "),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Whether `needle` occurs in `hay`, ASCII letters compared without case.
 pub fn contains_ignore_case(hay: &str, needle: &str) -> bool {
     let (h, n) = (hay.as_bytes(), needle.as_bytes());
@@ -202,5 +240,15 @@ mod tests {
         assert_eq!(seqs(&log), [0, 1, 2]);
         log.set_filter("LINE 1".into());
         assert_eq!(seqs(&log), [1]);
+    }
+
+    #[test]
+    fn clean_drops_escapes_and_control_characters() {
+        assert_eq!(
+            clean("\x1b[1;31merror\x1b[0m: bad\tthing\r"),
+            "error: bad    thing"
+        );
+        assert_eq!(clean("\x1b]0;title\x07done"), "done");
+        assert_eq!(clean("plain"), "plain");
     }
 }

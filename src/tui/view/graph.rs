@@ -1,7 +1,8 @@
 //! The graph pane: the DAG left to right in layers, a box per step with its
 //! status glyph and colour, attempt and time, and edges between boxes. Only
 //! what falls inside the pane is drawn, so a frame of a 1,000-step graph
-//! costs what the visible part costs.
+//! costs what the visible part costs. Reads the model, writes the buffer;
+//! knows nothing of keys or the engine.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

@@ -1,6 +1,7 @@
 //! The event log pane: one readable line per event, the time since the run
 //! started in front, coloured by kind; follow, scrollback and the filter
-//! show in its title. Draws only the lines that fit.
+//! show in its title. Draws only the lines that fit; never filters or
+//! scrolls anything itself (the model's log does).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

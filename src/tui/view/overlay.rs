@@ -65,14 +65,16 @@ fn help(t: Theme, frame: &mut Frame, body: Rect) {
         Status::Skipped,
         Status::Cancelled,
     ];
-    let mut spans = vec![Span::raw("  ")];
-    for s in legend {
-        spans.push(Span::styled(
-            format!("{} {}  ", theme::glyph(s, Kind::Run), theme::word(s)),
-            t.status(s),
-        ));
+    for row in legend.chunks(5) {
+        let mut spans = vec![Span::raw("  ")];
+        for &s in row {
+            spans.push(Span::styled(
+                format!("{} {}  ", theme::glyph(s, Kind::Run), theme::word(s)),
+                t.status(s),
+            ));
+        }
+        lines.push(Line::from(spans));
     }
-    lines.push(Line::from(spans));
     lines.push(Line::styled(
         "  ? marks a question; any key closes this help",
         t.dim(),
@@ -93,8 +95,9 @@ fn confirm(m: &Model, t: Theme, frame: &mut Frame, body: Rect) {
         .count();
     let lines = vec![
         Line::raw(format!(
-            "{running} step(s) running and {} wait(s) open.",
-            m.waits.len()
+            "{} running and {} open.",
+            plural(running, "step"),
+            plural(m.waits.len(), "wait")
         )),
         Line::raw("Quitting cancels the run: running steps are stopped."),
         Line::raw(""),
@@ -203,5 +206,14 @@ fn output(m: &Model, step: usize, scroll: usize, t: Theme, frame: &mut Frame, bo
         frame
             .buffer_mut()
             .set_line(inner.x, inner.y + row as u16, &line, inner.width);
+    }
+}
+
+/// `1 step`, `3 steps`.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }

@@ -1,5 +1,6 @@
 //! The status line: the workflow, the run's clock or outcome, steps counted
-//! by status, open breakers, and the main keys (or the latest notice).
+//! by status, open breakers, and the main keys (or the latest notice),
+//! shortened to fit. A function of the model only.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -20,16 +21,49 @@ impl Widget for &StatusLine<'_> {
         if area.is_empty() {
             return;
         }
-        let mut left = Line::from(left_spans(self.model, self.theme, false));
-        if left.width() > area.width as usize {
-            left = Line::from(left_spans(self.model, self.theme, true));
+        let (m, t) = (self.model, self.theme);
+        let width = area.width as usize;
+        let wordy = Line::from(left_spans(m, t, false));
+        let compact = Line::from(left_spans(m, t, true));
+        // The most useful hint that fits, with counts in words if they fit.
+        let mut pick = None;
+        'hints: for hint in hints(m) {
+            for left in [&wordy, &compact] {
+                if left.width() + hint.chars().count() < width {
+                    pick = Some((left, Some(hint)));
+                    break 'hints;
+                }
+            }
         }
-        let used = left.width() as u16;
-        buf.set_line(area.x, area.y, &left, area.width);
-        let room = area.width.saturating_sub(used + 1) as usize;
-        if let Some(right) = right_line(self.model, self.theme, room) {
-            let w = right.width() as u16;
-            buf.set_line(area.x + area.width - w, area.y, &right, w);
+        let (left, hint) = pick.unwrap_or((
+            if wordy.width() <= width {
+                &wordy
+            } else {
+                &compact
+            },
+            None,
+        ));
+        buf.set_line(area.x, area.y, left, area.width);
+        if let Some(hint) = hint {
+            let style = if m.ui.notice.is_some() {
+                t.notice()
+            } else {
+                t.dim()
+            };
+            let w = hint.chars().count() as u16;
+            buf.set_string(area.x + area.width - w, area.y, hint, style);
+        } else if let Some(n) = &m.ui.notice {
+            // A notice always shows, cut to the room there is.
+            let room = width.saturating_sub(compact.width() + 3);
+            let text = format!(" {} ", super::fit(n, room));
+            let w = text.chars().count() as u16;
+            buf.set_line(area.x, area.y, &compact, area.width);
+            buf.set_string(
+                area.x + area.width.saturating_sub(w),
+                area.y,
+                text,
+                t.notice(),
+            );
         }
     }
 }
@@ -79,13 +113,11 @@ fn left_spans(m: &Model, t: Theme, compact: bool) -> Vec<Span<'static>> {
     spans
 }
 
-/// The notice, or the most useful keys that fit in `room` columns.
-fn right_line(m: &Model, t: Theme, room: usize) -> Option<Line<'static>> {
+/// What the right of the line may say, most useful first: the notice, or
+/// the main keys in shorter and shorter forms.
+fn hints(m: &Model) -> Vec<String> {
     if let Some(n) = &m.ui.notice {
-        return Some(Line::styled(
-            format!(" {} ", super::fit(n, room.saturating_sub(2))),
-            t.notice(),
-        ));
+        return vec![format!(" {n} ")];
     }
     let hints: &[&str] = if m.ended() {
         &[" q quit · ? help ", " q quit "]
@@ -104,8 +136,5 @@ fn right_line(m: &Model, t: Theme, room: usize) -> Option<Line<'static>> {
             " ? help ",
         ]
     };
-    hints
-        .iter()
-        .find(|h| h.chars().count() <= room)
-        .map(|h| Line::styled(*h, t.dim()))
+    hints.iter().map(|h| h.to_string()).collect()
 }

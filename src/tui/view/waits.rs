@@ -1,10 +1,11 @@
 //! The wait queue pane: open approvals and questions, highest priority
-//! first then oldest, each with its time left; the selected one marked.
+//! first then oldest, each with its time left; the selected one marked and,
+//! with rows to spare, shown in full. Knows nothing of how a wait resolves.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Widget;
+use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::theme::{self, Theme};
 use crate::tui::model::Model;
@@ -49,6 +50,37 @@ impl Widget for &WaitPane<'_> {
             buf.set_line(inner.x + 1, inner.y, &line, inner.width.saturating_sub(1));
             return;
         }
+        // With rows to spare, the selected wait is shown in full below.
+        let list_h = if inner.height as usize >= n + 5 {
+            n as u16
+        } else {
+            inner.height
+        };
+        self.list(
+            Rect {
+                height: list_h,
+                ..inner
+            },
+            buf,
+        );
+        if list_h < inner.height {
+            let rest = Rect::new(
+                inner.x,
+                inner.y + list_h,
+                inner.width,
+                inner.height - list_h,
+            );
+            if let Some(w) = m.selected_wait() {
+                detail(w, m.now_ms, t, rest, buf);
+            }
+        }
+    }
+}
+
+impl WaitPane<'_> {
+    /// One line per wait, scrolled to keep the selected one in view.
+    fn list(&self, inner: Rect, buf: &mut Buffer) {
+        let (m, t) = (self.model, self.theme);
         let selected = m.selected_wait_index().unwrap_or(0);
         let height = inner.height as usize;
         let first = (selected + 1).saturating_sub(height);
@@ -60,15 +92,8 @@ impl Widget for &WaitPane<'_> {
             .max()
             .unwrap_or(0)
             .min(16);
-        for (row, (i, w)) in m
-            .waits
-            .list()
-            .iter()
-            .enumerate()
-            .skip(first)
-            .take(height)
-            .enumerate()
-        {
+        let rows = m.waits.list().iter().enumerate().skip(first).take(height);
+        for (row, (i, w)) in rows.enumerate() {
             let mut line = wait_line(w, m.now_ms, step_w, t);
             if i == selected {
                 line = line.patch_style(if self.focused { t.selected() } else { t.bold() });
@@ -83,6 +108,43 @@ impl Widget for &WaitPane<'_> {
             buf.set_line(inner.x, y, &line, inner.width);
         }
     }
+}
+
+/// The selected wait in full: its prompt wrapped, choices, default, time
+/// left and the keys that resolve it.
+fn detail(w: &OpenWait, now: u64, t: Theme, area: Rect, buf: &mut Buffer) {
+    let kind = match w.kind {
+        WaitKind::Approval => "approval",
+        WaitKind::Question => "question",
+    };
+    let rule = format!("── {} · {kind} ", w.step_id);
+    let rule = format!(
+        "{rule}{}",
+        "─".repeat((area.width as usize).saturating_sub(rule.chars().count()))
+    );
+    let mut lines = vec![
+        Line::styled(rule, t.dim()),
+        Line::styled(w.prompt.clone(), t.bold()),
+    ];
+    if !w.choices.is_empty() {
+        lines.push(Line::raw(format!("choices: {}", w.choices.join(" | "))));
+    }
+    if let Some(d) = &w.default {
+        lines.push(Line::raw(format!("default: {d}")));
+    }
+    let left = theme::countdown(w.deadline_ms.saturating_sub(now));
+    let keys = match (w.kind, &w.default) {
+        (WaitKind::Approval, _) => "a approves · r rejects",
+        (WaitKind::Question, Some(_)) => "Enter answers · a takes the default",
+        (WaitKind::Question, None) => "Enter answers",
+    };
+    lines.push(Line::styled(
+        format!("times out in {left} · {keys}"),
+        t.dim(),
+    ));
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(area, buf);
 }
 
 /// `◆ go-live   4:58  Ship 2.3.0 to staging?`

@@ -1,0 +1,218 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The real binary on a real terminal: tmux runs `signalbox run` on the
+//! demo, the test reads the screen with `capture-pane` and types like an
+//! operator (answer a question, approve with `a`, resize, quit with `q` and
+//! `y`), then checks the journal and that no process of the run is left.
+//!
+//! Skipped, with a message, when tmux is not installed (`.ci/run` installs
+//! it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn have_tmux() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A tmux session on its own server socket, killed on drop.
+struct Session {
+    socket: String,
+}
+
+impl Session {
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .env_remove("TMUX")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "sb"]).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", "-t", "sb", k]);
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn type_text(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "sb", "-l", text]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    /// Waits until the screen shows `what`, up to `secs` seconds.
+    fn wait_for(&self, what: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let screen = self.screen();
+            if screen.contains(what) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what:?}; the screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+fn journal(state: &Path) -> Vec<serde_json::Value> {
+    let runs = state.join("runs");
+    let Some(run) = std::fs::read_dir(&runs)
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(Result::ok)
+    else {
+        return Vec::new();
+    };
+    std::fs::read_to_string(run.path().join("events.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn wait_journal(state: &Path, what: &str, secs: u64) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let events = journal(state);
+        if events.iter().any(|e| e["type"] == what) {
+            return events;
+        }
+        assert!(Instant::now() < deadline, "no {what} in the journal");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Processes whose environment names the run: every step's process has
+/// `SIGNALBOX_RUN_ID` set to it.
+fn processes_of(run_id: &str) -> Vec<String> {
+    let needle = format!("SIGNALBOX_RUN_ID={run_id}");
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read(e.path().join("environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == needle.as_bytes()))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn an_operator_runs_the_demo_from_the_screen() {
+    if !have_tmux() {
+        eprintln!(
+            "SKIPPED: tmux is not installed; the screen test needs it (apt-get install tmux)"
+        );
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let session = Session {
+        socket: format!("signalbox-test-{}", std::process::id()),
+    };
+    let command = format!(
+        "cd {root} && {bin} run workflows/demo.yaml --state-dir {state}; echo \"EXIT=$?\"; sleep 60",
+        root = root().display(),
+        bin = env!("CARGO_BIN_EXE_signalbox"),
+        state = state.path().display(),
+    );
+    let out = session.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "sb",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        &command,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The survey question opens first: answer it by typing.
+    session.wait_for("? survey", 15);
+    session.keys(&["w", "Enter"]);
+    session.wait_for("answer survey", 5);
+    session.type_text("shipped from tmux");
+    session.keys(&["Enter"]);
+    wait_journal(state.path(), "question_answered", 5);
+
+    // Mid-run, the terminal shrinks; the approval still shows and `a` takes it.
+    session.tmux(&["resize-window", "-t", "sb", "-x", "80", "-y", "24"]);
+    session.wait_for("◆ go-live", 20);
+    session.keys(&["a"]);
+    let events = wait_journal(state.path(), "approval_resolved", 5);
+
+    // Quit while the notes question is still open: it asks, `y` cancels.
+    session.keys(&["q"]);
+    session.wait_for("quit?", 5);
+    session.keys(&["y"]);
+    let screen = session.wait_for("EXIT=", 20);
+    assert!(screen.contains("EXIT=130"), "{screen}");
+    assert!(
+        screen.contains("cancelled"),
+        "the summary prints on the normal screen:\n{screen}"
+    );
+
+    let events = journal(state.path())
+        .into_iter()
+        .chain(events)
+        .collect::<Vec<_>>();
+    let find = |t: &str| {
+        events
+            .iter()
+            .find(|e| e["type"] == t)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let answered = find("question_answered");
+    assert_eq!(answered["step"], "survey");
+    assert_eq!(answered["answer"], "shipped from tmux");
+    assert_eq!(answered["by"], "keyboard");
+    let approved = find("approval_resolved");
+    assert_eq!(approved["step"], "go-live");
+    assert_eq!(approved["approved"], true);
+    assert_eq!(approved["by"], "keyboard");
+    assert_eq!(find("run_finished")["status"], "cancelled");
+
+    let run_id = find("run_started")["run"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!run_id.is_empty());
+    let left = processes_of(&run_id);
+    assert!(left.is_empty(), "processes of the run are left: {left:?}");
+}
