@@ -16,6 +16,7 @@
 pub mod app;
 pub mod keys;
 pub mod model;
+pub mod replay;
 mod terminal;
 pub mod update;
 pub mod view;
@@ -35,15 +36,28 @@ pub fn color_allowed() -> bool {
 /// Runs `wf` under the screen until the operator quits; returns the exit
 /// code: 0 succeeded, 1 failed, 130 cancelled.
 pub async fn run(wf: Workflow, options: RunOptions) -> u8 {
-    let mut model = model::Model::new(&wf);
-    model.ui.color = color_allowed();
-    let mut run = match Run::new(wf, options) {
-        Ok(r) => r,
+    let model = model::Model::new(&wf);
+    match Run::new(wf, options) {
+        Ok(run) => drive_run(model, run).await,
         Err(e) => {
             eprintln!("error: {e}");
-            return exit::FAILED;
+            exit::FAILED
         }
-    };
+    }
+}
+
+/// Runs a resumed run under the screen: the journal's events first, so the
+/// screen shows the run as it stood, then the live ones.
+pub async fn run_resumed(wf: &Workflow, run: Run, past: &[crate::engine::Envelope]) -> u8 {
+    let mut model = model::Model::new(wf);
+    for e in past {
+        model.apply(e);
+    }
+    drive_run(model, run).await
+}
+
+async fn drive_run(mut model: model::Model, mut run: Run) -> u8 {
+    model.ui.color = color_allowed();
     let events = run.subscribe();
     let handle = run.handle();
     let (mut screen, guard) = match terminal::enter() {

@@ -216,3 +216,58 @@ fn an_operator_runs_the_demo_from_the_screen() {
     let left = processes_of(&run_id);
     assert!(left.is_empty(), "processes of the run are left: {left:?}");
 }
+
+#[test]
+fn a_past_run_replays_on_the_screen_event_by_event() {
+    if !have_tmux() {
+        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_signalbox");
+    let flaky = root().join("workflows/flaky.yaml");
+    let status = Command::new(bin)
+        .args(["run", "--headless", "--state-dir"])
+        .arg(state.path())
+        .arg(&flaky)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let events = journal(state.path());
+    let run_id = events[0]["run"].as_str().unwrap().to_string();
+    let total = events.len();
+    let failed_at = events
+        .iter()
+        .position(|e| e["type"] == "step_failed")
+        .unwrap()
+        + 1;
+    let session = Session {
+        socket: format!("sb-replay-{}", std::process::id()),
+    };
+    let cmd = format!(
+        "{bin} replay {run_id} --state-dir {}; echo EXIT=$?; sleep 30",
+        state.path().display()
+    );
+    session.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "sb",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        &cmd,
+    ]);
+    session.wait_for(&format!("event {total} of {total}"), 10);
+    session.keys(&["g"]);
+    session.wait_for(&format!("event 0 of {total}"), 5);
+    session.keys(&["F"]);
+    let screen = session.wait_for(&format!("event {failed_at} of {total}"), 5);
+    assert!(screen.contains("failed"), "{screen}");
+    session.keys(&[","]);
+    session.wait_for(&format!("event {} of {total}", failed_at - 1), 5);
+    session.keys(&["q"]);
+    session.wait_for("EXIT=0", 5);
+}

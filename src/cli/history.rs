@@ -1,6 +1,6 @@
 //! Past and interrupted runs: `resume`, `replay` and `runs`.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -56,9 +56,11 @@ pub fn resume(args: ResumeArgs) -> u8 {
         }
     };
     let mut options = None;
+    let mut loaded = None;
     let load = |path: &Path| -> Result<workflow::Workflow, String> {
         let mut wf = workflow::load(path).map_err(|d| d.to_string())?;
         options = Some(apply_flags(&args.flags, &mut wf)?);
+        loaded = Some(wf.clone());
         Ok(wf)
     };
     let base = crate::engine::RunOptions {
@@ -69,7 +71,18 @@ pub fn resume(args: ResumeArgs) -> u8 {
     match prepared.map(|r| (r, options)) {
         Ok((mut run, Some(options))) => {
             run.set_options(options.clone());
-            runtime.block_on(drive_headless(run, &options, args.flags.json))
+            let screen = !(args.flags.headless || args.flags.json)
+                && std::io::stdin().is_terminal()
+                && std::io::stdout().is_terminal();
+            match loaded {
+                Some(wf) if screen => {
+                    let past = read_journal(&run.handle().dir.join("events.jsonl"))
+                        .map(|r| r.events)
+                        .unwrap_or_default();
+                    runtime.block_on(crate::tui::run_resumed(&wf, run, &past))
+                }
+                _ => runtime.block_on(drive_headless(run, &options, args.flags.json)),
+            }
         }
         Ok((_, None)) => exit::FAILED,
         Err(EngineError::Resume(message)) => {
@@ -106,24 +119,44 @@ pub fn replay(args: ReplayArgs) -> u8 {
             }
         };
     }
-    match read_journal(&dir.journal_path()) {
-        Ok(replayed) => {
-            for e in &replayed.events {
-                let published = crate::engine::Published {
-                    envelope: e.clone(),
-                    line: String::new(),
-                };
-                if let Some(line) = crate::headless::human_line(&published) {
-                    println!("{line}");
-                }
-            }
-            exit::OK
-        }
+    let replayed = match read_journal(&dir.journal_path()) {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            exit::INVALID
+            return exit::INVALID;
+        }
+    };
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        let kept = dir.path.join("workflow.yaml");
+        return match workflow::load(&kept) {
+            Ok(wf) => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(rt) => rt.block_on(crate::tui::replay::run(wf, replayed.events)),
+                    Err(e) => {
+                        eprintln!("error: cannot start the runtime: {e}");
+                        exit::FAILED
+                    }
+                }
+            }
+            Err(d) => {
+                eprintln!("{d}");
+                exit::INVALID
+            }
+        };
+    }
+    for e in &replayed.events {
+        let published = crate::engine::Published {
+            envelope: e.clone(),
+            line: String::new(),
+        };
+        if let Some(line) = crate::headless::human_line(&published) {
+            println!("{line}");
         }
     }
+    exit::OK
 }
 
 /// One kept run, as `runs` lists it.
