@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::engine::event::SkipReason;
 use crate::engine::{By, Command, Event, Published, RunHandle, RunStatus, Subscription};
 use crate::workflow::duration;
 
@@ -87,7 +88,7 @@ pub fn human_line(p: &Published) -> Option<String> {
         Event::StepReady { .. } => return None,
         Event::StepStarted { step, attempt: 1 } => format!("▸ {step} started"),
         Event::StepStarted { step, attempt } => format!("▸ {step} started (attempt {attempt})"),
-        Event::StepOutput { step, line, .. } => format!("  {step} │ {line}"),
+        Event::StepOutput { step, line, .. } => format!("  {step} │ {}", printable(line)),
         Event::StepRetrying {
             step,
             attempt,
@@ -127,13 +128,13 @@ pub fn human_line(p: &Published) -> Option<String> {
             step,
             reason,
             cause,
-        } => {
-            let why = serde_json::to_value(reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            format!("- {step} skipped ({why}: {cause})")
-        }
+        } => match reason {
+            SkipReason::Operator => format!("- {step} skipped by the operator"),
+            SkipReason::Condition => format!("- {step} skipped: `{cause}` is false"),
+            SkipReason::UpstreamFailed => {
+                format!("- {step} skipped: it needs {cause}, which did not succeed")
+            }
+        },
         Event::StepCancelled { step, reason } => format!("⊘ {step} cancelled ({reason})"),
         Event::ApprovalRequested {
             step,
@@ -186,6 +187,33 @@ pub fn human_line(p: &Published) -> Option<String> {
             format!("✎ {word} {} by {}", steps.join(", "), by_word(*by))
         }
     })
+}
+
+/// Step output without the control characters that would drive the
+/// terminal (colours, cursor moves): a log line is text.
+fn printable(line: &str) -> std::borrow::Cow<'_, str> {
+    if !line.chars().any(|c| c.is_control() && c != '\t') {
+        return line.into();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            // CSI sequences: ESC [ ... up to a final byte in @..~
+            '\u{1b}' if chars.peek() == Some(&'[') => {
+                chars.next();
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out.into()
 }
 
 fn status_word(s: RunStatus) -> &'static str {

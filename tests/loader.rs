@@ -375,3 +375,61 @@ fn serde_types_and_hand_loader_agree_on_empty_values() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+fn schema() -> serde_json::Value {
+    let out = signalbox(&["schema"]);
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The workflows' modelines point at `signalbox.schema.json`: it is what
+/// `signalbox schema` prints, so the two cannot drift.
+#[test]
+fn the_committed_schema_is_what_the_binary_prints() {
+    let committed = std::fs::read_to_string(root().join("signalbox.schema.json")).unwrap();
+    let committed: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    assert_eq!(
+        committed,
+        schema(),
+        "run `signalbox schema > signalbox.schema.json`"
+    );
+}
+
+#[test]
+fn every_example_and_valid_fixture_passes_the_schema() {
+    let validator = jsonschema::validator_for(&schema()).unwrap();
+    let mut files = yaml_files("workflows");
+    files.extend(yaml_files("tests/fixtures/valid"));
+    assert!(files.len() >= 10);
+    for file in files {
+        let text = std::fs::read_to_string(root().join(&file)).unwrap();
+        let value: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{file}: {errors:?}");
+    }
+}
+
+#[test]
+fn the_schema_refuses_what_the_loader_refuses() {
+    let validator = jsonschema::validator_for(&schema()).unwrap();
+    let head = "name: x\nsteps:\n  a:\n";
+    for step in [
+        "    run: echo\n    approval: {}\n",
+        "    needs: []\n",
+        "    run: echo\n    timeout: -5\n",
+        "    run: echo\n    retry: { factor: -3 }\n",
+        "    run: echo\n    neds: [b]\n",
+        "    run: echo\n    on_failure: ignore\n",
+    ] {
+        let text = format!("{head}{step}");
+        let value: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        assert!(!validator.is_valid(&value), "the schema accepts:\n{text}");
+        assert!(
+            signalbox::workflow::load_str(&text, "x.yaml").is_err(),
+            "the loader accepts:\n{text}"
+        );
+    }
+}

@@ -166,11 +166,12 @@ pub fn text(wf: &Workflow) -> String {
             }
         }
     }
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let mut out = format!(
-        "{}: {} steps in {} layers\n\n",
+        "{}: {} in {}\n\n",
         wf.name,
-        wf.steps.len(),
-        lay.columns.len()
+        plural(wf.steps.len(), "step"),
+        plural(lay.columns.len(), "layer")
     );
     out.push_str(&canvas.render());
     out.push_str("\n▸ run  ◆ approval  ? ask  ↻N attempts  ⊗ breaker  if: has a condition\n");

@@ -5,18 +5,19 @@ use std::path::Path;
 
 use tracing_appender::non_blocking::WorkerGuard;
 
+/// The log is rolled to `signalbox.log.1` when it grows past this at start.
+const ROLL_BYTES: u64 = 10 * 1024 * 1024;
+
 /// Starts logging; keep the guard alive so the last lines are written.
 /// Logging is best effort: a state dir that cannot be written loses the log,
-/// not the run.
+/// not the run. `SIGNALBOX_LOG` takes a tracing filter (`debug`, ...).
 pub fn init(state_dir: &Path) -> Option<WorkerGuard> {
     std::fs::create_dir_all(state_dir).ok()?;
-    let appender = tracing_appender::rolling::Builder::new()
-        .rotation(tracing_appender::rolling::Rotation::DAILY)
-        .filename_prefix("signalbox")
-        .filename_suffix("log")
-        .max_log_files(7)
-        .build(state_dir)
-        .ok()?;
+    let path = state_dir.join("signalbox.log");
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() > ROLL_BYTES) {
+        let _ = std::fs::rename(&path, state_dir.join("signalbox.log.1"));
+    }
+    let appender = tracing_appender::rolling::never(state_dir, "signalbox.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let filter = tracing_subscriber::EnvFilter::try_from_env("SIGNALBOX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

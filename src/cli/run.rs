@@ -64,8 +64,13 @@ pub fn state_dir(flag: Option<PathBuf>) -> PathBuf {
 }
 
 fn split_pair<'a>(text: &'a str, flag: &str) -> Result<(&'a str, &'a str), String> {
+    let form = if flag == "--answer" {
+        "STEP=TEXT"
+    } else {
+        "KEY=VALUE"
+    };
     text.split_once('=')
-        .ok_or_else(|| format!("{flag} takes KEY=VALUE, got `{text}`"))
+        .ok_or_else(|| format!("{flag} takes {form}, got `{text}`"))
 }
 
 /// Checks the wait flags against the workflow and turns them into presets.

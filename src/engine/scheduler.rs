@@ -167,6 +167,7 @@ impl Scheduler {
     pub async fn run(mut self) -> RunOutcome {
         self.started = Instant::now();
         let resume = self.resume.take();
+        tracing::info!(run = %self.dir.id, resumed = resume.is_some(), "run started");
         self.emit(Event::RunStarted {
             workflow: self.wf.name.clone(),
             steps: self.wf.steps.len(),
@@ -217,6 +218,7 @@ impl Scheduler {
             }
         });
         let duration_ms = millis(self.started.elapsed());
+        tracing::info!(run = %self.dir.id, ?status, duration_ms, "run finished");
         self.emit(Event::RunFinished {
             status,
             duration_ms,

@@ -102,9 +102,7 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
     };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(scan_error)?;
-        if builder.event(event, span)? {
-            break;
-        }
+        builder.event(event, span)?;
     }
     Ok(builder.root.unwrap_or(Node {
         pos: Pos::START,
@@ -150,8 +148,9 @@ struct Builder<'s> {
 }
 
 impl Builder<'_> {
-    /// Takes one event; true once the document is complete.
-    fn event(&mut self, event: Event<'_>, span: Span) -> Result<bool, ParseError> {
+    /// Takes one event. Reads to the end of the input, so a second document
+    /// is reported rather than ignored.
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), ParseError> {
         let pos = pos_of(&span);
         match event {
             Event::DocumentStart(..) => {
@@ -198,7 +197,7 @@ impl Builder<'_> {
                         node.value = Value::Map(merge(entries));
                         (node, anchor)
                     }
-                    None => return Ok(false),
+                    None => return Ok(()),
                 };
                 self.nodes -= 1; // counted once when opened
                 self.add(node, anchor, pos)?;
@@ -216,10 +215,9 @@ impl Builder<'_> {
                 self.nodes -= 1;
                 self.add(node, 0, pos)?;
             }
-            Event::DocumentEnd => return Ok(self.root.is_some()),
             _ => {}
         }
-        Ok(false)
+        Ok(())
     }
 
     fn deeper(&mut self, pos: Pos) -> Result<(), ParseError> {

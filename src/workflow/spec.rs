@@ -35,6 +35,7 @@ pub struct WorkflowSpec {
         deserialize_with = "null_is_default",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
+    #[schemars(with = "Option<BTreeMap<String, ScalarText>>")]
     pub env: BTreeMap<String, ScalarText>,
     /// Values for `{{ vars.X }}`; `--var X=V` overrides them.
     #[serde(
@@ -42,6 +43,7 @@ pub struct WorkflowSpec {
         deserialize_with = "null_is_default",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
+    #[schemars(with = "Option<BTreeMap<String, ScalarText>>")]
     pub vars: BTreeMap<String, ScalarText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<DefaultsSpec>,
@@ -51,6 +53,7 @@ pub struct WorkflowSpec {
         deserialize_with = "null_is_default",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
+    #[schemars(with = "Option<BTreeMap<String, BreakerSpec>>")]
     pub breakers: BTreeMap<String, BreakerSpec>,
     /// The steps: the key is the step id, and file order is kept.
     pub steps: Steps,
@@ -79,9 +82,15 @@ pub struct DefaultsSpec {
 /// One step: exactly one of `run`, `approval` or `ask`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    { "required": ["run"] },
+    { "required": ["approval"] },
+    { "required": ["ask"] }
+]))]
 pub struct StepSpec {
     /// A shell command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "ScalarText")]
     pub run: Option<String>,
     /// A yes/no gate for the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +104,7 @@ pub struct StepSpec {
         deserialize_with = "null_is_default",
         skip_serializing_if = "Needs::is_empty"
     )]
+    #[schemars(with = "Option<Needs>")]
     pub needs: Needs,
     /// A condition checked when the step becomes ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,6 +130,7 @@ pub struct StepSpec {
         deserialize_with = "null_is_default",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
+    #[schemars(with = "Option<BTreeMap<String, ScalarText>>")]
     pub env: BTreeMap<String, ScalarText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
@@ -167,6 +178,7 @@ pub struct RetrySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_delay: Option<DurationSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub factor: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jitter: Option<Jitter>,
@@ -224,7 +236,7 @@ pub enum Jitter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum DurationSpec {
-    Seconds(f64),
+    Seconds(#[schemars(range(min = 0))] f64),
     Text(#[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(ms|s|m|h|d)?$"))] String),
 }
 
