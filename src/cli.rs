@@ -7,6 +7,7 @@
 mod graph;
 mod history;
 mod logging;
+mod remote;
 mod run;
 
 use std::path::PathBuf;
@@ -58,6 +59,19 @@ pub enum Command {
         after_help = "Examples:\n  signalbox runs\n  signalbox runs --json | jq -r 'select(.status == \"interrupted\") | .id'"
     )]
     Runs(history::RunsArgs),
+    /// Approve a live run's waiting approval from another terminal.
+    #[command(
+        after_help = "Example:\n  signalbox approve release-20261123-104500-3fa2 go-live\n\nThe journal records `by: socket`. RUN may also be the run folder."
+    )]
+    Approve(remote::WaitArgs),
+    /// Reject a live run's waiting approval from another terminal.
+    #[command(after_help = "Example:\n  signalbox reject release-20261123-104500-3fa2 go-live")]
+    Reject(remote::WaitArgs),
+    /// Answer a live run's waiting question from another terminal.
+    #[command(
+        after_help = "Example:\n  signalbox answer release-20261123-104500-3fa2 notes \"Bug fixes\""
+    )]
+    Answer(remote::AnswerArgs),
     /// Check workflow files; print every error with its line and column.
     #[command(
         after_help = "Example:\n  signalbox validate workflows/release.yaml workflows/chain.yaml\n\nSilent and exit 0 when every file is valid; errors on stderr and exit 2 otherwise."
@@ -98,6 +112,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Resume(args) => history::resume(args),
         Command::Replay(args) => history::replay(args),
         Command::Runs(args) => history::runs(args),
+        Command::Approve(args) => remote::approve(args),
+        Command::Reject(args) => remote::reject(args),
+        Command::Answer(args) => remote::answer(args),
         Command::Validate { files } => validate(&files),
         Command::Graph { file, format } => match workflow::load(&file) {
             Ok(wf) => {

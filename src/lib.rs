@@ -17,5 +17,6 @@
 pub mod cli;
 pub mod engine;
 pub mod headless;
+pub mod socket;
 pub mod tui;
 pub mod workflow;

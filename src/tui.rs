@@ -60,6 +60,7 @@ async fn drive_run(mut model: model::Model, mut run: Run) -> u8 {
     model.ui.color = color_allowed();
     let events = run.subscribe();
     let handle = run.handle();
+    let _socket = crate::socket::serve(handle.clone(), &handle.dir);
     let (mut screen, guard) = match terminal::enter() {
         Ok(t) => t,
         Err(e) => {

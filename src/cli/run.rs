@@ -199,6 +199,7 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
     let prompt = headless::can_prompt() && !options.auto_approve;
     let events = run.subscribe_lossless();
     let handle = run.handle();
+    let _socket = crate::socket::serve(handle.clone(), &handle.dir);
     let printer = tokio::spawn(headless::print_events(
         events,
         headless::Output { json, prompt },

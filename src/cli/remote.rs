@@ -1,0 +1,88 @@
+//! `approve`, `reject` and `answer` from another terminal: one command to a
+//! live run through its control socket (`by: socket` in the journal).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::exit;
+use super::run::state_dir;
+use crate::engine::journal::RunDir;
+use crate::engine::{By, Command};
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// A run id under the state dir, or a run folder.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// The step whose approval or question to resolve.
+    #[arg(value_name = "STEP")]
+    pub step: String,
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnswerArgs {
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    /// The answer.
+    #[arg(value_name = "TEXT")]
+    pub text: String,
+}
+
+/// Sends `make(step)` to the run; 0 when the run took it.
+pub fn send(args: WaitArgs, make: impl FnOnce(String) -> Command) -> u8 {
+    let dir = match RunDir::open(&state_dir(args.state_dir), &args.run) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let command = make(args.step);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return exit::FAILED;
+        }
+    };
+    match runtime.block_on(crate::socket::send(&dir.path, &command)) {
+        Ok(reply) if reply == "ok" => exit::OK,
+        Ok(reply) => {
+            eprintln!("{reply}");
+            exit::FAILED
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::FAILED
+        }
+    }
+}
+
+pub fn approve(args: WaitArgs) -> u8 {
+    send(args, |step| Command::Approve {
+        step,
+        by: By::Socket,
+    })
+}
+
+pub fn reject(args: WaitArgs) -> u8 {
+    send(args, |step| Command::Reject {
+        step,
+        by: By::Socket,
+    })
+}
+
+pub fn answer(args: AnswerArgs) -> u8 {
+    let text = args.text;
+    send(args.wait, |step| Command::Answer {
+        step,
+        text,
+        by: By::Socket,
+    })
+}
