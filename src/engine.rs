@@ -16,6 +16,7 @@ pub mod event;
 pub mod journal;
 pub mod policy;
 pub mod process;
+mod ready;
 mod resume;
 mod run;
 mod scheduler;
