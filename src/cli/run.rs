@@ -207,7 +207,15 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
         skip_prompt,
     ));
     let signals = tokio::spawn(cancel_on_signals(handle));
-    let outcome = run.start().await;
+    // On a worker, like the screen's: messages between the scheduler and the
+    // attempts do not hop to the thread that blocks on the runtime.
+    let outcome = match tokio::spawn(run.start()).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("error: the run stopped unexpectedly: {e}");
+            return exit::FAILED;
+        }
+    };
     signals.abort();
     let _ = printer.await;
     if let Some(e) = &outcome.journal_error {

@@ -95,10 +95,13 @@ impl Scheduler {
             kill_grace: step.kill_grace,
         };
         let log_path = self.dir.log_path(&id);
-        let pid_file = super::journal::pid_path(&self.dir, &id);
+        let pid_file = super::journal::pids_path(&self.dir);
+        let pid_step = id.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let _ = std::fs::File::create(&output_path);
+            // A fresh output file per attempt: remove what an earlier attempt
+            // left (usually nothing) rather than make an empty file.
+            let _ = std::fs::remove_file(&output_path);
             let mut log = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -113,7 +116,7 @@ impl Scheduler {
                 |s| {
                     // Kept until the attempt ends, so a resumed run can kill
                     // what survives a crash of this process.
-                    if let Err(e) = std::fs::write(&pid_file, s.pgid.to_string()) {
+                    if let Err(e) = super::journal::record_pgid(&pid_file, &pid_step, s.pgid) {
                         tracing::warn!(
                             "cannot record process group in {}: {e}",
                             pid_file.display()
@@ -215,7 +218,6 @@ impl Scheduler {
             return;
         }
         self.running -= 1;
-        let _ = std::fs::remove_file(super::journal::pid_path(&self.dir, &self.wf.steps[i].id));
         let ok = matches!(result.exit, Ok(Exit::Code(0)));
         if via_breaker {
             self.breaker_verdict(i, if stop.is_some() { None } else { Some(ok) });

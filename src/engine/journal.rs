@@ -31,7 +31,6 @@ impl RunDir {
                 Ok(()) => {
                     fs::create_dir_all(path.join("logs"))?;
                     fs::create_dir_all(path.join("outputs"))?;
-                    fs::create_dir_all(path.join("pids"))?;
                     write_atomic(&path.join("workflow.yaml"), source.as_bytes())?;
                     return Ok(RunDir { id, path });
                 }
@@ -188,10 +187,26 @@ pub fn truncate(path: &Path, len: u64) -> io::Result<()> {
     f.sync_all()
 }
 
-/// Where a running attempt's process group id is kept, so a resumed run can
-/// kill what survived a crash.
-pub fn pid_path(dir: &RunDir, step: &str) -> PathBuf {
-    dir.path.join("pids").join(step)
+/// `<run>/pids`: a `step pgid` line for every attempt's process group, so a
+/// resumed run can kill what survived a crash. Appended, never rewritten:
+/// one small write per spawn, no file made or removed per step.
+pub fn pids_path(dir: &RunDir) -> PathBuf {
+    dir.path.join("pids")
+}
+
+/// Appends one `step pgid` line (one `write`, so lines never interleave).
+pub fn record_pgid(path: &Path, step: &str, pgid: i32) -> io::Result<()> {
+    let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(format!("{step} {pgid}\n").as_bytes())
+}
+
+/// The last process group recorded for each step.
+pub fn recorded_pgids(dir: &RunDir) -> std::collections::HashMap<String, i32> {
+    let text = fs::read_to_string(pids_path(dir)).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter_map(|(step, pgid)| Some((step.to_string(), pgid.parse().ok()?)))
+        .collect()
 }
 
 impl RunDir {

@@ -238,8 +238,43 @@ async fn spawn(spec: &ProcessSpec) -> Result<Child, SpawnError> {
     }
 }
 
+/// Where a bare program name is found on `PATH`, looked up once per name:
+/// the kernel would otherwise try every `PATH` entry on every spawn. Only
+/// for steps that keep the inherited `PATH`.
+fn resolve(program: &str, spec: &ProcessSpec) -> std::borrow::Cow<'static, str> {
+    use std::collections::HashMap;
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::{Mutex, OnceLock};
+    static FOUND: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    if program.contains('/') || spec.env.iter().any(|(k, _)| k == "PATH") {
+        return program.to_owned().into();
+    }
+    let cache = FOUND.get_or_init(Default::default);
+    if let Some(path) = cache.lock().ok().and_then(|c| c.get(program).cloned()) {
+        return path.into();
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|p| {
+                std::fs::metadata(p)
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+    });
+    match found.and_then(|p| p.to_str().map(str::to_owned)) {
+        Some(path) => {
+            if let Ok(mut c) = cache.lock() {
+                c.insert(program.to_owned(), path.clone());
+            }
+            path.into()
+        }
+        None => program.to_owned().into(),
+    }
+}
+
 fn command(program: &str, args: &[String], spec: &ProcessSpec) -> Command {
-    let mut cmd = Command::new(program);
+    let resolved = resolve(program, spec);
+    let mut cmd = Command::new(resolved.as_ref());
     cmd.args(args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())

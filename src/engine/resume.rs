@@ -126,6 +126,7 @@ impl Scheduler {
 
     /// Picks up every open step where it stood.
     pub(super) fn carry_on(&mut self, open: Vec<Open>) {
+        let pgids = super::journal::recorded_pgids(&self.dir);
         for (i, o) in open.into_iter().enumerate() {
             if matches!(self.steps[i].phase, Phase::Done(_)) {
                 continue;
@@ -133,7 +134,9 @@ impl Scheduler {
             if let Some(resolution) = o.resolved {
                 self.apply_journaled(i, resolution);
             } else if let Some(attempt) = o.running {
-                self.kill_survivors(i);
+                if let Some(&pgid) = pgids.get(&self.wf.steps[i].id) {
+                    self.kill_survivors(i, pgid);
+                }
                 self.steps[i].attempts = attempt.saturating_sub(1);
                 self.enqueue(i);
             } else if let Some((failed, due)) = o.backoff {
@@ -187,14 +190,7 @@ impl Scheduler {
     }
 
     /// Kills what is left of a process group that was running at the crash.
-    fn kill_survivors(&mut self, i: usize) {
-        let path = super::journal::pid_path(&self.dir, &self.wf.steps[i].id);
-        let Some(pgid) = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| t.trim().parse::<i32>().ok())
-        else {
-            return;
-        };
+    fn kill_survivors(&mut self, i: usize, pgid: i32) {
         if pgid > 1 && super::process::group_alive(pgid) {
             tracing::warn!(
                 "killing process group {pgid} left from the interrupted run of `{}`",
@@ -205,7 +201,6 @@ impl Scheduler {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        let _ = std::fs::remove_file(path);
     }
 }
 

@@ -52,6 +52,9 @@ pub enum Msg {
     },
 }
 
+/// Messages handled in one go before the scheduler syncs and spawns.
+const DRAIN: usize = 1024;
+
 /// Order of the ready queue: higher priority first, then file order.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Ready {
@@ -197,6 +200,14 @@ impl Scheduler {
             match msg {
                 Some(msg) => self.handle(msg),
                 None => break,
+            }
+            // Everything already queued is handled before one sync and one
+            // round of spawns: syncs are batched under load.
+            for _ in 0..DRAIN {
+                match self.rx.try_recv() {
+                    Ok(msg) => self.handle(msg),
+                    Err(_) => break,
+                }
             }
             self.pump();
         }
