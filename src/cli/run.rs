@@ -91,11 +91,11 @@ fn presets(args: &RunFlags, wf: &Workflow) -> Result<HashMap<String, Preset>, St
     };
     for id in &args.approve {
         find(id, "--approve", false)?;
-        out.insert(id.clone(), Preset::Approve);
+        once(&mut out, id, Preset::Approve)?;
     }
     for id in &args.reject {
         find(id, "--reject", false)?;
-        out.insert(id.clone(), Preset::Reject);
+        once(&mut out, id, Preset::Reject)?;
     }
     for pair in &args.answer {
         let (id, text) = split_pair(pair, "--answer")?;
@@ -109,9 +109,19 @@ fn presets(args: &RunFlags, wf: &Workflow) -> Result<HashMap<String, Preset>, St
                 a.choices.join(", ")
             ));
         }
-        out.insert(id.to_string(), Preset::Answer(text.to_string()));
+        once(&mut out, id, Preset::Answer(text.to_string()))?;
     }
     Ok(out)
+}
+
+/// One flag per wait: `--approve x --reject x` is a contradiction.
+fn once(out: &mut HashMap<String, Preset>, id: &str, preset: Preset) -> Result<(), String> {
+    if out.insert(id.to_string(), preset).is_some() {
+        return Err(format!(
+            "step `{id}` is named by more than one of --approve, --reject and --answer"
+        ));
+    }
+    Ok(())
 }
 
 fn article(kind: &str) -> String {
@@ -133,6 +143,22 @@ pub fn apply_flags(args: &RunFlags, wf: &mut Workflow) -> Result<RunOptions, Str
     for pair in &args.vars {
         let (k, v) = split_pair(pair, "--var")?;
         wf.set_var(k, v)?;
+    }
+    if args.auto_approve {
+        for step in &wf.steps {
+            if let Action::Ask(a) = &step.action
+                && a.default.is_none()
+                && !args
+                    .answer
+                    .iter()
+                    .any(|p| p.split_once('=').is_some_and(|(id, _)| id == step.id))
+            {
+                eprintln!(
+                    "warning: --auto-approve cannot answer `{}`: it has no default, so it waits for an answer",
+                    step.id
+                );
+            }
+        }
     }
     let options = RunOptions {
         state_dir: state_dir(args.state_dir.clone()),

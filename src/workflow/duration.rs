@@ -12,7 +12,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     let (number, unit) = t.split_at(split);
     let bad = || {
         format!(
-            "invalid duration `{text}`: use a number with ms, s, m or h, such as `250ms`, `5s`, `10m`, `2h`"
+            "invalid duration `{text}`: use a number of seconds or a number with ms, s, m, h or d, such as `250ms`, `5s`, `10m`, `2h`"
         )
     };
     if number.is_empty() || number.starts_with('.') || number.ends_with('.') {

@@ -144,7 +144,11 @@ fn lex(text: &str) -> Result<Vec<(Tok, usize)>, ExprError> {
                 let ch = text[i..].chars().next().unwrap_or('?');
                 return Err(ExprError {
                     offset: i,
-                    message: format!("unexpected `{ch}`"),
+                    message: if ch == '=' {
+                        "unexpected `=`: compare with `==` or `!=`".to_string()
+                    } else {
+                        format!("unexpected `{ch}`")
+                    },
                 });
             }
         };
