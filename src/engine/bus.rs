@@ -64,6 +64,10 @@ pub struct Bus {
     pub dropped: u64,
     /// Events written since the journal was last synced.
     unsynced: bool,
+    /// The last seq known to be on disk.
+    durable: u64,
+    /// A sync is running on another thread.
+    syncing: bool,
 }
 
 impl Bus {
@@ -75,6 +79,8 @@ impl Bus {
             subscribers: Vec::new(),
             dropped: 0,
             unsynced: false,
+            durable: first_seq,
+            syncing: false,
         }
     }
 
@@ -135,8 +141,33 @@ impl Bus {
         if self.unsynced {
             self.journal.sync()?;
             self.unsynced = false;
+            self.durable = self.seq;
         }
         Ok(())
+    }
+
+    /// The last seq known to be on disk.
+    pub fn durable(&self) -> u64 {
+        self.durable
+    }
+
+    /// What a background sync needs (a handle on the journal and the seq it
+    /// will make durable), unless one is running or nothing is new.
+    pub fn start_sync(&mut self) -> Option<std::io::Result<(std::fs::File, u64)>> {
+        if self.syncing || self.durable >= self.seq {
+            return None;
+        }
+        self.syncing = true;
+        Some(self.journal.handle().map(|f| (f, self.seq)))
+    }
+
+    /// A background sync finished: everything up to `seq` is on disk.
+    pub fn synced(&mut self, seq: u64) {
+        self.syncing = false;
+        self.durable = self.durable.max(seq);
+        if self.durable >= self.seq {
+            self.unsynced = false;
+        }
     }
 
     pub fn seq(&self) -> u64 {

@@ -90,6 +90,11 @@ impl Journal {
     pub fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
     }
+
+    /// A second handle on the journal, to sync it from another thread.
+    pub fn handle(&self) -> io::Result<File> {
+        self.file.try_clone()
+    }
 }
 
 /// Reads `key=value` lines a step wrote to its output file.

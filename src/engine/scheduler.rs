@@ -50,6 +50,14 @@ pub enum Msg {
         step: usize,
         token: u64,
     },
+    BreakerCooled {
+        breaker: String,
+    },
+    /// A background journal sync finished.
+    Synced {
+        seq: u64,
+        error: Option<std::io::Error>,
+    },
 }
 
 /// Messages handled in one go before the scheduler syncs and spawns.
@@ -60,6 +68,9 @@ const DRAIN: usize = 1024;
 pub(super) struct Ready {
     priority: i64,
     index: std::cmp::Reverse<usize>,
+    /// The seq of the last event when it was queued: it starts once the
+    /// journal is durable up to here.
+    seq: u64,
 }
 
 pub struct Scheduler {
@@ -234,6 +245,9 @@ impl Scheduler {
             status,
             duration_ms,
         });
+        if let Err(e) = self.bus.sync() {
+            tracing::error!("the journal's last events could not be synced: {e}");
+        }
         if self.bus.dropped > 0 {
             tracing::warn!(
                 "{} subscribers were dropped for falling behind",
@@ -288,6 +302,11 @@ impl Scheduler {
                 wait,
                 outcome,
             } => self.wait_done(step, wait, outcome),
+            Msg::BreakerCooled { breaker } => self.breaker_cooled(&breaker),
+            Msg::Synced { seq, error } => match error {
+                None => self.bus.synced(seq),
+                Some(e) => self.journal_failed(&e),
+            },
             Msg::RetryDue { step, token } => {
                 if let Phase::Backoff { token: t, .. } = self.steps[step].phase
                     && t == token
@@ -299,19 +318,18 @@ impl Scheduler {
         }
     }
 
-    /// Starts queued steps while slots are free. The journal is synced first,
-    /// once per batch: a process is not started before the events that led
-    /// to it are on disk.
+    /// Starts queued steps while slots are free, each once the journal is on
+    /// disk up to the events that queued it: a process is not started before
+    /// the events that led to it are durable.
     pub(super) fn pump(&mut self) {
-        if self.running < self.limit
-            && self.cancelling.is_none()
-            && !self.ready.is_empty()
-            && let Err(e) = self.bus.sync()
-        {
-            self.journal_failed(&e);
-            return;
-        }
         while self.running < self.limit && self.cancelling.is_none() {
+            let Some(top) = self.ready.peek() else {
+                break;
+            };
+            if top.seq > self.bus.durable() {
+                self.sync_in_background();
+                break;
+            }
             let Some(Ready { index, .. }) = self.ready.pop() else {
                 break;
             };
@@ -322,11 +340,28 @@ impl Scheduler {
         }
     }
 
+    /// Group commit: one sync on a blocking thread covers every event so
+    /// far, while the scheduler goes on; its end comes back as a message.
+    fn sync_in_background(&mut self) {
+        match self.bus.start_sync() {
+            None => {}
+            Some(Err(e)) => self.journal_failed(&e),
+            Some(Ok((file, seq))) => {
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let error = file.sync_data().err();
+                    let _ = tx.send(Msg::Synced { seq, error });
+                });
+            }
+        }
+    }
+
     pub(super) fn enqueue(&mut self, i: usize) {
         self.steps[i].phase = Phase::Queued;
         self.ready.push(Ready {
             priority: self.wf.steps[i].priority,
             index: std::cmp::Reverse(i),
+            seq: self.bus.seq(),
         });
     }
     /// Cancels everything still going; the loop ends when every step is done.
