@@ -29,10 +29,7 @@ pub fn label(step: &Step) -> String {
     out
 }
 
-const UP: u8 = 1;
-const DOWN: u8 = 2;
-const LEFT: u8 = 4;
-const RIGHT: u8 = 8;
+use crate::workflow::layout::dir::{DOWN, LEFT, RIGHT, UP};
 
 /// A character grid where lines are drawn as directions and turned into
 /// box-drawing characters at the end, so crossings and joins come out right.
@@ -86,30 +83,12 @@ impl Canvas {
             let line: String = row_lines
                 .iter()
                 .zip(row_text)
-                .map(|(&d, t)| t.unwrap_or_else(|| box_char(d)))
+                .map(|(&d, t)| t.unwrap_or_else(|| crate::workflow::layout::line_char(d)))
                 .collect();
             out.push_str(line.trim_end());
             out.push('\n');
         }
         out
-    }
-}
-
-fn box_char(d: u8) -> char {
-    match d {
-        0 => ' ',
-        x if x == UP | DOWN => '│',
-        x if x == DOWN | RIGHT => '╭',
-        x if x == DOWN | LEFT => '╮',
-        x if x == UP | RIGHT => '╰',
-        x if x == UP | LEFT => '╯',
-        x if x == UP | DOWN | RIGHT => '├',
-        x if x == UP | DOWN | LEFT => '┤',
-        x if x == LEFT | RIGHT | DOWN => '┬',
-        x if x == LEFT | RIGHT | UP => '┴',
-        x if x == UP | DOWN | LEFT | RIGHT => '┼',
-        x if x & (UP | DOWN) != 0 && x & (LEFT | RIGHT) == 0 => '│',
-        _ => '─',
     }
 }
 

@@ -6,6 +6,35 @@
 
 use super::dag;
 
+/// Directions a drawn line leaves a cell in; OR them together per cell.
+pub mod dir {
+    pub const UP: u8 = 1;
+    pub const DOWN: u8 = 2;
+    pub const LEFT: u8 = 4;
+    pub const RIGHT: u8 = 8;
+}
+
+/// The box-drawing character for a cell that lines leave in the directions
+/// `d` (see [`dir`]), so crossings and joins come out right; ' ' for none.
+pub fn line_char(d: u8) -> char {
+    use dir::*;
+    match d {
+        0 => ' ',
+        x if x == UP | DOWN => '│',
+        x if x == DOWN | RIGHT => '╭',
+        x if x == DOWN | LEFT => '╮',
+        x if x == UP | RIGHT => '╰',
+        x if x == UP | LEFT => '╯',
+        x if x == UP | DOWN | RIGHT => '├',
+        x if x == UP | DOWN | LEFT => '┤',
+        x if x == LEFT | RIGHT | DOWN => '┬',
+        x if x == LEFT | RIGHT | UP => '┴',
+        x if x == UP | DOWN | LEFT | RIGHT => '┼',
+        x if x & (LEFT | RIGHT) == 0 => '│',
+        _ => '─',
+    }
+}
+
 /// One cell of a column: a step, or an edge passing through the layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Slot {

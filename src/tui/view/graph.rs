@@ -21,10 +21,7 @@ pub struct GraphPane<'a> {
     pub focused: bool,
 }
 
-const UP: u8 = 1;
-const DOWN: u8 = 2;
-const LEFT: u8 = 4;
-const RIGHT: u8 = 8;
+use crate::workflow::layout::dir::{DOWN, LEFT, RIGHT, UP};
 
 /// A window of the canvas, drawn into `area` of the buffer.
 struct Window {
@@ -108,26 +105,10 @@ impl Edges<'_> {
                 self.win.area.y + (i / w) as u16,
             );
             if let Some(cell) = buf.cell_mut(pos) {
-                cell.set_char(box_char(d)).set_style(style);
+                cell.set_char(crate::workflow::layout::line_char(d))
+                    .set_style(style);
             }
         }
-    }
-}
-
-fn box_char(d: u8) -> char {
-    match d {
-        x if x == UP | DOWN => '│',
-        x if x == DOWN | RIGHT => '╭',
-        x if x == DOWN | LEFT => '╮',
-        x if x == UP | RIGHT => '╰',
-        x if x == UP | LEFT => '╯',
-        x if x == UP | DOWN | RIGHT => '├',
-        x if x == UP | DOWN | LEFT => '┤',
-        x if x == LEFT | RIGHT | DOWN => '┬',
-        x if x == LEFT | RIGHT | UP => '┴',
-        x if x == UP | DOWN | LEFT | RIGHT => '┼',
-        x if x & (LEFT | RIGHT) == 0 => '│',
-        _ => '─',
     }
 }
 
