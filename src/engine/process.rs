@@ -15,15 +15,13 @@ use std::future::Future;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::pin::pin;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal as NixSignal, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, ChildStderr, ChildStdout, Command};
+use tokio::process::{Child, Command};
 use tokio::time::{Instant, sleep_until, timeout_at};
 
 /// Lines longer than this are delivered in pieces so one runaway line cannot eat memory.
@@ -179,38 +177,6 @@ pub fn group_alive(pgid: i32) -> bool {
     signalable(pgid) && any_member_running(pgid).unwrap_or(true)
 }
 
-/// Returns the argv of a command with no shell syntax at all, so it can be executed without a
-/// shell like make does: only words of `[A-Za-z0-9_./=:,+@%-]` separated by spaces or tabs,
-/// the first word neither a shell builtin/keyword nor an assignment. Trailing newlines (from
-/// YAML block scalars) are ignored since sh ignores them too.
-pub fn simple_argv(command: &str) -> Option<Vec<String>> {
-    const ALLOWED: &str = "_./=:,+@%-";
-    const SHELL_WORDS: &[&str] = &[
-        ".", ":", "alias", "bg", "break", "builtin", "case", "cd", "command", "continue",
-        "declare", "dirs", "disown", "do", "done", "elif", "else", "enable", "esac", "eval",
-        "exec", "exit", "export", "fc", "fg", "fi", "for", "function", "getopts", "hash",
-        "history", "if", "in", "jobs", "let", "local", "logout", "popd", "pushd", "read",
-        "readonly", "return", "select", "set", "shift", "shopt", "source", "suspend", "then",
-        "time", "times", "trap", "type", "typeset", "ulimit", "umask", "unalias", "unset", "until",
-        "wait", "while",
-    ];
-    let command = command.trim_end_matches('\n');
-    let ok = |c: char| c.is_ascii_alphanumeric() || ALLOWED.contains(c) || c == ' ' || c == '\t';
-    if !command.chars().all(ok) {
-        return None;
-    }
-    let argv: Vec<String> = command
-        .split([' ', '\t'])
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let first = argv.first()?;
-    if first.contains('=') || SHELL_WORDS.contains(&first.as_str()) {
-        return None;
-    }
-    Some(argv)
-}
-
 enum Ended {
     Exited(io::Result<ExitStatus>),
     TimedOut,
@@ -235,40 +201,6 @@ async fn spawn(spec: &ProcessSpec) -> Result<Child, SpawnError> {
     match command(shell, &args, spec).spawn() {
         Ok(child) => Ok(child),
         Err(e) => Err(explain(e, shell, spec).await),
-    }
-}
-
-/// Where a bare program name is found on `PATH`, looked up once per name:
-/// the kernel would otherwise try every `PATH` entry on every spawn. Only
-/// for steps that keep the inherited `PATH`.
-fn resolve(program: &str, spec: &ProcessSpec) -> std::borrow::Cow<'static, str> {
-    use std::collections::HashMap;
-    use std::os::unix::fs::PermissionsExt;
-    use std::sync::{Mutex, OnceLock};
-    static FOUND: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
-    if program.contains('/') || spec.env.iter().any(|(k, _)| k == "PATH") {
-        return program.to_owned().into();
-    }
-    let cache = FOUND.get_or_init(Default::default);
-    if let Some(path) = cache.lock().ok().and_then(|c| c.get(program).cloned()) {
-        return path.into();
-    }
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|p| {
-                std::fs::metadata(p)
-                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            })
-    });
-    match found.and_then(|p| p.to_str().map(str::to_owned)) {
-        Some(path) => {
-            if let Ok(mut c) = cache.lock() {
-                c.insert(program.to_owned(), path.clone());
-            }
-            path.into()
-        }
-        None => program.to_owned().into(),
     }
 }
 
@@ -442,115 +374,12 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// Delivers output lines while `work` runs, so a chatty process never blocks on a full pipe.
-async fn pump<T>(
-    output: &mut Output,
-    on_line: &mut impl FnMut(Stream, String),
-    work: impl Future<Output = T>,
-) -> T {
-    let mut work = pin!(work);
-    loop {
-        tokio::select! {
-            biased;
-            done = work.as_mut() => return done,
-            Some((stream, line)) = output.next() => on_line(stream, line),
-        }
-    }
-}
+mod direct;
+mod output;
 
-/// Reads what is left once the group is gone, bounded in case a process escaped the group.
-async fn drain(output: &mut Output, on_line: &mut impl FnMut(Stream, String)) {
-    let read_all = async {
-        while let Some((stream, line)) = output.next().await {
-            on_line(stream, line);
-        }
-    };
-    if tokio::time::timeout(DRAIN_BOUND, read_all).await.is_err() {
-        tracing::debug!("output still open after the process group ended; stopped reading");
-    }
-}
-
-struct Output {
-    out: Option<LineReader<ChildStdout>>,
-    err: Option<LineReader<ChildStderr>>,
-}
-
-impl Output {
-    /// The next line from either stream, `None` once both are closed. Cancel-safe.
-    async fn next(&mut self) -> Option<(Stream, String)> {
-        loop {
-            let (has_out, has_err) = (self.out.is_some(), self.err.is_some());
-            let (stream, read) = tokio::select! {
-                read = next_line(&mut self.out), if has_out => (Stream::Stdout, read),
-                read = next_line(&mut self.err), if has_err => (Stream::Stderr, read),
-                else => return None,
-            };
-            match read {
-                Ok(Some(line)) => return Some((stream, line)),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(?stream, error = %e, "could not read output"),
-            }
-            match stream {
-                Stream::Stdout => self.out = None,
-                Stream::Stderr => self.err = None,
-            }
-        }
-    }
-}
-
-async fn next_line<R: AsyncRead + Unpin>(
-    reader: &mut Option<LineReader<R>>,
-) -> io::Result<Option<String>> {
-    match reader {
-        Some(reader) => reader.next_line().await,
-        None => Ok(None),
-    }
-}
-
-struct LineReader<R> {
-    inner: BufReader<R>,
-    partial: Vec<u8>,
-}
-
-impl<R: AsyncRead + Unpin> LineReader<R> {
-    fn new(inner: R) -> Self {
-        Self {
-            inner: BufReader::new(inner),
-            partial: Vec::new(),
-        }
-    }
-
-    /// Cancel-safe: bytes are moved into `partial` before they are consumed.
-    async fn next_line(&mut self) -> io::Result<Option<String>> {
-        loop {
-            let available = self.inner.fill_buf().await?;
-            if available.is_empty() {
-                return Ok((!self.partial.is_empty()).then(|| self.take()));
-            }
-            let room = MAX_LINE - self.partial.len();
-            // One byte more than `room` so a newline right at the limit is not split off.
-            let window = &available[..available.len().min(room + 1)];
-            if let Some(end) = window.iter().position(|&b| b == b'\n') {
-                self.partial.extend_from_slice(&window[..end]);
-                self.inner.consume(end + 1);
-                return Ok(Some(self.take()));
-            }
-            if room == 0 {
-                return Ok(Some(self.take()));
-            }
-            let taken = window.len().min(room);
-            self.partial.extend_from_slice(&window[..taken]);
-            self.inner.consume(taken);
-        }
-    }
-
-    fn take(&mut self) -> String {
-        match String::from_utf8(std::mem::take(&mut self.partial)) {
-            Ok(line) => line,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        }
-    }
-}
+use direct::resolve;
+pub use direct::simple_argv;
+use output::{LineReader, Output, drain, pump};
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,120 @@
+//! A process's stdout and stderr, read line by line as they come.
+
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{ChildStderr, ChildStdout};
+
+use super::{DRAIN_BOUND, MAX_LINE, Stream};
+
+/// Delivers output lines while `work` runs, so a chatty process never blocks on a full pipe.
+pub(super) async fn pump<T>(
+    output: &mut Output,
+    on_line: &mut impl FnMut(Stream, String),
+    work: impl Future<Output = T>,
+) -> T {
+    let mut work = pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            done = work.as_mut() => return done,
+            Some((stream, line)) = output.next() => on_line(stream, line),
+        }
+    }
+}
+
+/// Reads what is left once the group is gone, bounded in case a process escaped the group.
+pub(super) async fn drain(output: &mut Output, on_line: &mut impl FnMut(Stream, String)) {
+    let read_all = async {
+        while let Some((stream, line)) = output.next().await {
+            on_line(stream, line);
+        }
+    };
+    if tokio::time::timeout(DRAIN_BOUND, read_all).await.is_err() {
+        tracing::debug!("output still open after the process group ended; stopped reading");
+    }
+}
+
+pub(super) struct Output {
+    pub(super) out: Option<LineReader<ChildStdout>>,
+    pub(super) err: Option<LineReader<ChildStderr>>,
+}
+
+impl Output {
+    /// The next line from either stream, `None` once both are closed. Cancel-safe.
+    async fn next(&mut self) -> Option<(Stream, String)> {
+        loop {
+            let (has_out, has_err) = (self.out.is_some(), self.err.is_some());
+            let (stream, read) = tokio::select! {
+                read = next_line(&mut self.out), if has_out => (Stream::Stdout, read),
+                read = next_line(&mut self.err), if has_err => (Stream::Stderr, read),
+                else => return None,
+            };
+            match read {
+                Ok(Some(line)) => return Some((stream, line)),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(?stream, error = %e, "could not read output"),
+            }
+            match stream {
+                Stream::Stdout => self.out = None,
+                Stream::Stderr => self.err = None,
+            }
+        }
+    }
+}
+
+async fn next_line<R: AsyncRead + Unpin>(
+    reader: &mut Option<LineReader<R>>,
+) -> io::Result<Option<String>> {
+    match reader {
+        Some(reader) => reader.next_line().await,
+        None => Ok(None),
+    }
+}
+
+pub(super) struct LineReader<R> {
+    inner: BufReader<R>,
+    partial: Vec<u8>,
+}
+
+impl<R: AsyncRead + Unpin> LineReader<R> {
+    pub(super) fn new(inner: R) -> Self {
+        Self {
+            inner: BufReader::new(inner),
+            partial: Vec::new(),
+        }
+    }
+
+    /// Cancel-safe: bytes are moved into `partial` before they are consumed.
+    async fn next_line(&mut self) -> io::Result<Option<String>> {
+        loop {
+            let available = self.inner.fill_buf().await?;
+            if available.is_empty() {
+                return Ok((!self.partial.is_empty()).then(|| self.take()));
+            }
+            let room = MAX_LINE - self.partial.len();
+            // One byte more than `room` so a newline right at the limit is not split off.
+            let window = &available[..available.len().min(room + 1)];
+            if let Some(end) = window.iter().position(|&b| b == b'\n') {
+                self.partial.extend_from_slice(&window[..end]);
+                self.inner.consume(end + 1);
+                return Ok(Some(self.take()));
+            }
+            if room == 0 {
+                return Ok(Some(self.take()));
+            }
+            let taken = window.len().min(room);
+            self.partial.extend_from_slice(&window[..taken]);
+            self.inner.consume(taken);
+        }
+    }
+
+    fn take(&mut self) -> String {
+        match String::from_utf8(std::mem::take(&mut self.partial)) {
+            Ok(line) => line,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }
+    }
+}
