@@ -129,7 +129,9 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
         Span::styled("› ", t.bold()),
         Span::raw(shown.clone()),
     ]));
+    // With choices, the default is marked in the list instead.
     if b.text.is_empty()
+        && w.choices.is_empty()
         && let Some(d) = &w.default
     {
         lines[input_row] = Line::from(vec![
@@ -143,10 +145,11 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
         } else {
             Style::new()
         };
-        lines.push(Line::from(vec![
-            Span::raw("  "),
-            Span::styled(format!(" {c} "), style),
-        ]));
+        let mut row = vec![Span::raw("  "), Span::styled(format!(" {c} "), style)];
+        if w.default.as_ref() == Some(c) {
+            row.push(Span::styled("(default)", t.dim()));
+        }
+        lines.push(Line::from(row));
     }
     if let Some(e) = &b.error {
         lines.push(Line::styled(e.clone(), t.notice()));
