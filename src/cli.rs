@@ -105,6 +105,18 @@ pub enum GraphFormat {
     Mermaid,
 }
 
+/// The tokio runtime the commands run on, or the exit code when it cannot
+/// start (reported on stderr).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the runtime: {e}");
+            exit::FAILED
+        })
+}
+
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {

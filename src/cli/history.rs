@@ -45,15 +45,9 @@ pub struct RunsArgs {
 pub fn resume(args: ResumeArgs) -> u8 {
     let state = state_dir(args.flags.state_dir.clone());
     let _log = super::logging::init(&state);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return exit::FAILED;
-        }
+        Err(code) => return code,
     };
     let mut options = None;
     let mut loaded = None;
@@ -129,18 +123,10 @@ pub fn replay(args: ReplayArgs) -> u8 {
     if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
         let kept = dir.path.join("workflow.yaml");
         return match workflow::load(&kept) {
-            Ok(wf) => {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build();
-                match runtime {
-                    Ok(rt) => rt.block_on(crate::tui::replay::run(wf, replayed.events)),
-                    Err(e) => {
-                        eprintln!("error: cannot start the runtime: {e}");
-                        exit::FAILED
-                    }
-                }
-            }
+            Ok(wf) => match super::runtime() {
+                Ok(rt) => rt.block_on(crate::tui::replay::run(wf, replayed.events)),
+                Err(code) => code,
+            },
             Err(d) => {
                 eprintln!("{d}");
                 exit::INVALID

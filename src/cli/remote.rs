@@ -41,15 +41,9 @@ pub fn send(args: WaitArgs, make: impl FnOnce(String) -> Command) -> u8 {
         }
     };
     let command = make(args.step);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return exit::FAILED;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(crate::socket::send(&dir.path, &command)) {
         Ok(reply) if reply == "ok" => exit::OK,

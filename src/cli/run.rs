@@ -179,15 +179,9 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     let _log = super::logging::init(&options.state_dir);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return exit::FAILED;
-        }
+        Err(code) => return code,
     };
     let args = args.flags;
     let headless = args.headless

@@ -49,35 +49,48 @@ impl Scheduler {
         self.steps[i].phase = Phase::Done(fin);
         let e = event(self.wf.steps[i].id.clone());
         self.emit(e);
+        self.move_dependents_on(i);
+    }
+
+    /// Moves on every dependent of `i` whose needs have now all ended, and
+    /// theirs in turn when they are skipped.
+    pub(super) fn move_dependents_on(&mut self, i: usize) {
         let mut work = vec![i];
         while let Some(done) = work.pop() {
             for d in self.dependents[done].clone() {
-                if !matches!(self.steps[d].phase, Phase::Pending) {
-                    continue;
+                if self.move_on(d) {
+                    work.push(d);
                 }
-                let needs = &self.wf.steps[d].needs;
-                if !needs
-                    .iter()
-                    .all(|&n| matches!(self.steps[n].phase, Phase::Done(_)))
-                {
-                    continue;
-                }
-                let unmet = needs.iter().copied().find(|&n| !self.satisfied(n));
-                match unmet {
-                    None => self.make_ready(d),
-                    Some(n) => {
-                        let cause = self.wf.steps[n].id.clone();
-                        self.steps[d].phase =
-                            Phase::Done(Final::Skipped(SkipReason::UpstreamFailed));
-                        let step = self.wf.steps[d].id.clone();
-                        self.emit(Event::StepSkipped {
-                            step,
-                            reason: SkipReason::UpstreamFailed,
-                            cause,
-                        });
-                        work.push(d);
-                    }
-                }
+            }
+        }
+    }
+
+    /// A pending step whose needs have all ended: ready it, or skip it when
+    /// a need did not succeed. True when it was skipped, so its own
+    /// dependents must be looked at in turn.
+    pub(super) fn move_on(&mut self, d: usize) -> bool {
+        let needs = &self.wf.steps[d].needs;
+        let ended = needs
+            .iter()
+            .all(|&n| matches!(self.steps[n].phase, Phase::Done(_)));
+        if !matches!(self.steps[d].phase, Phase::Pending) || !ended {
+            return false;
+        }
+        match needs.iter().copied().find(|&n| !self.satisfied(n)) {
+            None => {
+                self.make_ready(d);
+                false
+            }
+            Some(n) => {
+                let cause = self.wf.steps[n].id.clone();
+                self.steps[d].phase = Phase::Done(Final::Skipped(SkipReason::UpstreamFailed));
+                let step = self.wf.steps[d].id.clone();
+                self.emit(Event::StepSkipped {
+                    step,
+                    reason: SkipReason::UpstreamFailed,
+                    cause,
+                });
+                true
             }
         }
     }
@@ -92,17 +105,23 @@ impl Scheduler {
         }
     }
 
+    /// A condition's operand, read the way templates read the same values.
     fn operand(&self, op: &crate::workflow::expr::Operand) -> String {
         use crate::workflow::expr::Operand;
-        let step = |id: &str| self.wf.step_index(id).map(|i| &self.steps[i]);
+        use crate::workflow::template::Ref;
         match op {
             Operand::Literal(s) => s.clone(),
-            Operand::Var(v) => self.wf.vars.get(v).cloned().unwrap_or_default(),
-            Operand::Answer(s) => step(s).and_then(|r| r.answer.clone()).unwrap_or_default(),
-            Operand::Status(s) => step(s).map_or("", |r| r.phase.status_name()).to_string(),
-            Operand::Output { step: s, key } => step(s)
-                .and_then(|r| r.outputs.get(key).cloned())
-                .unwrap_or_default(),
+            Operand::Var(v) => self.ref_value(&Ref::Var(v.clone())),
+            Operand::Answer(s) => self.ref_value(&Ref::Answer(s.clone())),
+            Operand::Output { step, key } => self.ref_value(&Ref::Output {
+                step: step.clone(),
+                key: key.clone(),
+            }),
+            Operand::Status(s) => self
+                .wf
+                .step_index(s)
+                .map_or("", |i| self.steps[i].phase.status_name())
+                .to_string(),
         }
     }
 }

@@ -162,29 +162,8 @@ impl Scheduler {
     /// them when a need failed.
     fn settle(&mut self) {
         for i in 0..self.steps.len() {
-            let pending = matches!(self.steps[i].phase, Phase::Pending);
-            let needs_done = self.wf.steps[i]
-                .needs
-                .iter()
-                .all(|&n| matches!(self.steps[n].phase, Phase::Done(_)));
-            if pending && needs_done {
-                let unmet = self.wf.steps[i]
-                    .needs
-                    .iter()
-                    .copied()
-                    .find(|&n| !self.satisfied(n));
-                match unmet {
-                    None => self.make_ready(i),
-                    Some(n) => {
-                        let cause = self.wf.steps[n].id.clone();
-                        let reason = super::event::SkipReason::UpstreamFailed;
-                        self.finish_step(i, Final::Skipped(reason), |step| Event::StepSkipped {
-                            step,
-                            reason,
-                            cause,
-                        });
-                    }
-                }
+            if self.move_on(i) {
+                self.move_dependents_on(i);
             }
         }
     }
