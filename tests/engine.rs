@@ -564,6 +564,15 @@ fn needs_order_the_steps() {
     // A step without needs does not wait for unrelated ones.
     assert!(o.pos("step_started", "e") < o.pos("step_succeeded", "a"));
     assert_eq!(o.all("step_succeeded").len(), 5);
+    // A log for each step that printed; none for the silent ones.
+    let mut logs: Vec<String> = std::fs::read_dir(o.run_dir().join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    logs.sort();
+    assert_eq!(logs, ["b.log", "d.log", "e.log"]);
+    let d = std::fs::read_to_string(o.run_dir().join("logs/d.log")).unwrap();
+    assert_eq!(d, "d\n");
 }
 
 // ---------------------------------------------------------------------------

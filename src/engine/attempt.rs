@@ -61,7 +61,7 @@ impl Scheduler {
 
     /// Starts the next attempt of a queued step, or fails it at once when its
     /// breaker is open.
-    pub(super) fn start_attempt(&mut self, i: usize) {
+    pub(super) fn start_attempt(&mut self, i: usize, seq: u64) {
         let attempt = self.steps[i].attempts + 1;
         self.steps[i].attempts = attempt;
         let now = Instant::now();
@@ -94,10 +94,18 @@ impl Scheduler {
             via_breaker,
         };
         self.running += 1;
-        self.spawn_process(i, attempt, cancelled);
+        self.spawn_process(i, attempt, cancelled, seq);
     }
 
-    fn spawn_process(&mut self, i: usize, attempt: u32, cancelled: oneshot::Receiver<()>) {
+    /// Runs the attempt's process on its own task, once the journal is on
+    /// disk up to `seq`, the events that led to it.
+    fn spawn_process(
+        &mut self,
+        i: usize,
+        attempt: u32,
+        cancelled: oneshot::Receiver<()>,
+        seq: u64,
+    ) {
         let step = &self.wf.steps[i];
         let Action::Run(run) = &step.action else {
             return;
@@ -113,18 +121,31 @@ impl Scheduler {
             kill_grace: step.kill_grace,
         };
         let log_path = self.dir.log_path(&id);
-        let pid_file = super::journal::pids_path(&self.dir);
+        let pids = self.pids_file();
         let pid_step = id.clone();
         let tx = self.tx.clone();
+        let durable = self.bus.durable();
         tokio::spawn(async move {
+            // On this worker rather than the scheduler's: steps that end
+            // together share one sync, and the scheduler goes on meanwhile.
+            if let Err(e) = durable.ensure(seq) {
+                let _ = tx.send(Msg::SyncFailed(e));
+                let _ = tx.send(Msg::Exited {
+                    step: i,
+                    attempt,
+                    result: AttemptResult {
+                        exit: Ok(Exit::Cancelled),
+                        outputs: BTreeMap::new(),
+                    },
+                });
+                return;
+            }
             // A fresh output file per attempt: remove what an earlier attempt
             // left (usually nothing) rather than make an empty file.
             let _ = std::fs::remove_file(&output_path);
-            let mut log = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log_path)
-                .ok();
+            // Created with the first line: a step that prints nothing costs
+            // no file.
+            let mut log: Option<Option<std::fs::File>> = None;
             let started_tx = tx.clone();
             let exit = process::run(
                 &spec,
@@ -134,11 +155,15 @@ impl Scheduler {
                 |s| {
                     // Kept until the attempt ends, so a resumed run can kill
                     // what survives a crash of this process.
-                    if let Err(e) = super::journal::record_pgid(&pid_file, &pid_step, s.pgid) {
-                        tracing::warn!(
-                            "cannot record process group in {}: {e}",
-                            pid_file.display()
-                        );
+                    match &pids {
+                        Ok(f) => {
+                            if let Err(e) = super::journal::record_pgid(f, &pid_step, s.pgid) {
+                                tracing::warn!(
+                                    "cannot record the process group of {pid_step}: {e}"
+                                );
+                            }
+                        }
+                        Err(e) => tracing::warn!("cannot record process groups: {e}"),
                     }
                     let _ = started_tx.send(Msg::Started {
                         step: i,
@@ -147,8 +172,15 @@ impl Scheduler {
                     });
                 },
                 |stream, line| {
-                    if let Some(f) = log.as_mut() {
-                        let _ = writeln!(f, "{line}");
+                    let file = log.get_or_insert_with(|| {
+                        std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(&log_path)
+                            .ok()
+                    });
+                    if let Some(f) = file {
+                        let _ = f.write_all(format!("{line}\n").as_bytes());
                     }
                     let stream = match stream {
                         process::Stream::Stdout => Stream::Stdout,
@@ -173,6 +205,22 @@ impl Scheduler {
                 result: AttemptResult { exit, outputs },
             });
         });
+    }
+
+    /// `<run>/pids`, opened once for the run.
+    fn pids_file(&mut self) -> Result<std::sync::Arc<std::fs::File>, String> {
+        if let Some(f) = &self.pids {
+            return Ok(f.clone());
+        }
+        let path = super::journal::pids_path(&self.dir);
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map(std::sync::Arc::new)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        self.pids = Some(f.clone());
+        Ok(f)
     }
 
     /// The value a template reference stands for right now.

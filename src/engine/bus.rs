@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::event::{Envelope, Event};
-use super::journal::Journal;
+use super::journal::{Durable, Journal};
 
 /// Events a subscriber may have queued before it is dropped as too slow.
 pub const SUBSCRIBER_QUEUE: usize = 65_536;
@@ -62,26 +62,20 @@ pub struct Bus {
     subscribers: Vec<Tx>,
     /// Subscribers dropped for falling behind, for the diagnostics log.
     pub dropped: u64,
-    /// Events written since the journal was last synced.
-    unsynced: bool,
-    /// The last seq known to be on disk.
-    durable: u64,
-    /// A sync is running on another thread.
-    syncing: bool,
+    /// Syncs the journal, from whichever thread needs it on disk.
+    durable: Arc<Durable>,
 }
 
 impl Bus {
-    pub fn new(run: String, journal: Journal, first_seq: u64) -> Bus {
-        Bus {
+    pub fn new(run: String, journal: Journal, first_seq: u64) -> std::io::Result<Bus> {
+        Ok(Bus {
             run,
             seq: first_seq,
+            durable: Arc::new(Durable::new(&journal, first_seq)?),
             journal,
             subscribers: Vec::new(),
             dropped: 0,
-            unsynced: false,
-            durable: first_seq,
-            syncing: false,
-        }
+        })
     }
 
     /// A subscription that is dropped if it falls [`SUBSCRIBER_QUEUE`]
@@ -115,7 +109,7 @@ impl Bus {
         };
         let line = serde_json::to_string(&envelope).map_err(std::io::Error::other)?;
         self.journal.append(&line)?;
-        self.unsynced = true;
+        self.durable.wrote(self.seq);
         let published = Arc::new(Published { envelope, line });
         let before = self.subscribers.len();
         self.subscribers.retain(|s| match s {
@@ -135,39 +129,15 @@ impl Bus {
         Ok(())
     }
 
-    /// Syncs the journal if anything was written since the last sync: called
-    /// before the engine does what it cannot take back (spawning a process).
+    /// Syncs the journal up to the last event.
     pub fn sync(&mut self) -> std::io::Result<()> {
-        if self.unsynced {
-            self.journal.sync()?;
-            self.unsynced = false;
-            self.durable = self.seq;
-        }
-        Ok(())
+        self.durable.ensure(self.seq)
     }
 
-    /// The last seq known to be on disk.
-    pub fn durable(&self) -> u64 {
-        self.durable
-    }
-
-    /// What a background sync needs (a handle on the journal and the seq it
-    /// will make durable), unless one is running or nothing is new.
-    pub fn start_sync(&mut self) -> Option<std::io::Result<(std::fs::File, u64)>> {
-        if self.syncing || self.durable >= self.seq {
-            return None;
-        }
-        self.syncing = true;
-        Some(self.journal.handle().map(|f| (f, self.seq)))
-    }
-
-    /// A background sync finished: everything up to `seq` is on disk.
-    pub fn synced(&mut self, seq: u64) {
-        self.syncing = false;
-        self.durable = self.durable.max(seq);
-        if self.durable >= self.seq {
-            self.unsynced = false;
-        }
+    /// A handle that makes the journal durable up to a given seq, for the
+    /// tasks that act on its events.
+    pub fn durable(&self) -> Arc<Durable> {
+        self.durable.clone()
     }
 
     pub fn seq(&self) -> u64 {

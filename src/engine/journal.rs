@@ -7,6 +7,8 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// A run's folder.
 #[derive(Debug, Clone)]
@@ -86,14 +88,59 @@ impl Journal {
         self.file.write_all(&self.buf)
     }
 
-    /// Makes what was appended durable.
-    pub fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
-    }
-
     /// A second handle on the journal, to sync it from another thread.
     pub fn handle(&self) -> io::Result<File> {
         self.file.try_clone()
+    }
+}
+
+/// Group commit for a journal: whoever needs the journal on disk up to some
+/// seq calls [`Durable::ensure`], from any thread. One sync runs at a time,
+/// and it covers every event written before it began, so those waiting
+/// behind it usually find their events already on disk and do not sync
+/// again. Steps that end together share one sync.
+#[derive(Debug)]
+pub struct Durable {
+    file: File,
+    /// The last seq written to the journal.
+    written: AtomicU64,
+    /// The last seq known to be on disk.
+    durable: AtomicU64,
+    /// Held while a sync runs.
+    syncing: Mutex<()>,
+}
+
+impl Durable {
+    /// For `journal`, whose events up to `seq` are on disk already.
+    pub fn new(journal: &Journal, seq: u64) -> io::Result<Durable> {
+        Ok(Durable {
+            file: journal.handle()?,
+            written: AtomicU64::new(seq),
+            durable: AtomicU64::new(seq),
+            syncing: Mutex::new(()),
+        })
+    }
+
+    /// Event `seq` was written (not yet synced).
+    pub fn wrote(&self, seq: u64) {
+        self.written.store(seq, Ordering::Release);
+    }
+
+    /// Returns once events up to `seq` are on disk, syncing if no sync
+    /// already covers them. Blocks the calling thread for one sync at most
+    /// two.
+    pub fn ensure(&self, seq: u64) -> io::Result<()> {
+        if self.durable.load(Ordering::Acquire) >= seq {
+            return Ok(());
+        }
+        let _one_at_a_time = self.syncing.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.durable.load(Ordering::Acquire) >= seq {
+            return Ok(());
+        }
+        let upto = self.written.load(Ordering::Acquire);
+        self.file.sync_data()?;
+        self.durable.fetch_max(upto, Ordering::AcqRel);
+        Ok(())
     }
 }
 
@@ -200,9 +247,8 @@ pub fn pids_path(dir: &RunDir) -> PathBuf {
 }
 
 /// Appends one `step pgid` line (one `write`, so lines never interleave).
-pub fn record_pgid(path: &Path, step: &str, pgid: i32) -> io::Result<()> {
-    let mut f = OpenOptions::new().create(true).append(true).open(path)?;
-    f.write_all(format!("{step} {pgid}\n").as_bytes())
+pub fn record_pgid(mut pids: &File, step: &str, pgid: i32) -> io::Result<()> {
+    pids.write_all(format!("{step} {pgid}\n").as_bytes())
 }
 
 /// The last process group recorded for each step.
@@ -281,5 +327,54 @@ impl RunLock {
             )),
             Err((_, e)) => Err(format!("cannot lock {}: {e}", path.display())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn journal() -> (tempfile::TempDir, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("events.jsonl")).unwrap();
+        (dir, j)
+    }
+
+    #[test]
+    fn ensure_syncs_only_what_no_sync_covered_yet() {
+        let (_dir, mut j) = journal();
+        let d = Durable::new(&j, 3).unwrap();
+        // Resumed at seq 3: nothing to do up to there.
+        d.ensure(3).unwrap();
+        assert_eq!(d.durable.load(Ordering::Acquire), 3);
+        for seq in 4..=6 {
+            j.append("{}").unwrap();
+            d.wrote(seq);
+        }
+        // One sync covers every event written before it began.
+        d.ensure(4).unwrap();
+        assert_eq!(d.durable.load(Ordering::Acquire), 6);
+        d.ensure(6).unwrap();
+        assert_eq!(d.durable.load(Ordering::Acquire), 6);
+    }
+
+    #[test]
+    fn threads_waiting_on_one_sync_are_covered_by_it() {
+        let (_dir, mut j) = journal();
+        let d = std::sync::Arc::new(Durable::new(&j, 0).unwrap());
+        for seq in 1..=100 {
+            j.append("{}").unwrap();
+            d.wrote(seq);
+        }
+        let threads: Vec<_> = (1..=8)
+            .map(|k| {
+                let d = d.clone();
+                std::thread::spawn(move || d.ensure(k * 10))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
+        assert_eq!(d.durable.load(Ordering::Acquire), 100);
     }
 }

@@ -111,7 +111,10 @@ impl Run {
             dir: dir.path.clone().into(),
         };
         let lock = super::journal::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
-        let bus = Bus::new(dir.id.clone(), journal, 0);
+        let bus = Bus::new(dir.id.clone(), journal, 0).map_err(|source| EngineError::Journal {
+            path: dir.journal_path(),
+            source,
+        })?;
         let mut scheduler = Scheduler::new(workflow, options, dir, bus, tx, rx);
         scheduler.lock = Some(lock);
         Ok(Run { scheduler, handle })
@@ -169,7 +172,8 @@ impl Run {
             dir: dir.path.clone().into(),
         };
         let last_seq = replayed.events.last().map_or(0, |e| e.seq);
-        let bus = Bus::new(dir.id.clone(), journal, last_seq);
+        let bus = Bus::new(dir.id.clone(), journal, last_seq)
+            .map_err(|source| EngineError::Journal { path, source })?;
         let mut scheduler = Scheduler::new(workflow, options, dir, bus, tx, rx);
         scheduler.lock = Some(lock);
         let open = scheduler.restore(&replayed.events);

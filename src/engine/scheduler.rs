@@ -53,11 +53,8 @@ pub enum Msg {
     BreakerCooled {
         breaker: String,
     },
-    /// A background journal sync finished.
-    Synced {
-        seq: u64,
-        error: Option<std::io::Error>,
-    },
+    /// A journal sync before a spawn failed: the run stops on it.
+    SyncFailed(std::io::Error),
 }
 
 /// Messages handled in one go before the scheduler syncs and spawns.
@@ -68,8 +65,8 @@ const DRAIN: usize = 1024;
 pub(super) struct Ready {
     priority: i64,
     index: std::cmp::Reverse<usize>,
-    /// The seq of the last event when it was queued: it starts once the
-    /// journal is durable up to here.
+    /// The seq of the last event when it was queued: its process starts
+    /// once the journal is durable up to here.
     seq: u64,
 }
 
@@ -98,6 +95,8 @@ pub struct Scheduler {
     pub(super) resume: Option<Vec<super::resume::Open>>,
     /// Held while the run is driven, so no second process drives it.
     pub(super) lock: Option<super::journal::RunLock>,
+    /// `<run>/pids`, opened on the first spawn and kept open.
+    pub(super) pids: Option<std::sync::Arc<std::fs::File>>,
 }
 
 impl Scheduler {
@@ -139,6 +138,7 @@ impl Scheduler {
             retry_tokens: 0,
             resume: None,
             lock: None,
+            pids: None,
         }
     }
 
@@ -212,8 +212,8 @@ impl Scheduler {
                 Some(msg) => self.handle(msg),
                 None => break,
             }
-            // Everything already queued is handled before one sync and one
-            // round of spawns: syncs are batched under load.
+            // Everything already queued is handled before one round of
+            // spawns, so the steps it readies share one journal sync.
             for _ in 0..DRAIN {
                 match self.rx.try_recv() {
                     Ok(msg) => self.handle(msg),
@@ -303,10 +303,7 @@ impl Scheduler {
                 outcome,
             } => self.wait_done(step, wait, outcome),
             Msg::BreakerCooled { breaker } => self.breaker_cooled(&breaker),
-            Msg::Synced { seq, error } => match error {
-                None => self.bus.synced(seq),
-                Some(e) => self.journal_failed(&e),
-            },
+            Msg::SyncFailed(e) => self.journal_failed(&e),
             Msg::RetryDue { step, token } => {
                 if let Phase::Backoff { token: t, .. } = self.steps[step].phase
                     && t == token
@@ -318,40 +315,17 @@ impl Scheduler {
         }
     }
 
-    /// Starts queued steps while slots are free, each once the journal is on
-    /// disk up to the events that queued it: a process is not started before
-    /// the events that led to it are durable.
+    /// Starts queued steps while slots are free. Each attempt makes the
+    /// journal durable up to the events that queued it before its process
+    /// starts (see [`super::journal::Durable`]).
     pub(super) fn pump(&mut self) {
         while self.running < self.limit && self.cancelling.is_none() {
-            let Some(top) = self.ready.peek() else {
-                break;
-            };
-            if top.seq > self.bus.durable() {
-                self.sync_in_background();
-                break;
-            }
-            let Some(Ready { index, .. }) = self.ready.pop() else {
+            let Some(Ready { index, seq, .. }) = self.ready.pop() else {
                 break;
             };
             let i = index.0;
             if matches!(self.steps[i].phase, Phase::Queued) {
-                self.start_attempt(i);
-            }
-        }
-    }
-
-    /// Group commit: one sync on a blocking thread covers every event so
-    /// far, while the scheduler goes on; its end comes back as a message.
-    fn sync_in_background(&mut self) {
-        match self.bus.start_sync() {
-            None => {}
-            Some(Err(e)) => self.journal_failed(&e),
-            Some(Ok((file, seq))) => {
-                let tx = self.tx.clone();
-                tokio::task::spawn_blocking(move || {
-                    let error = file.sync_data().err();
-                    let _ = tx.send(Msg::Synced { seq, error });
-                });
+                self.start_attempt(i, seq);
             }
         }
     }
