@@ -39,9 +39,10 @@ pub async fn run(wf: Workflow, options: RunOptions) -> u8 {
     let model = model::Model::new(&wf);
     match Run::new(wf, options) {
         Ok(run) => drive_run(model, run).await,
+        // The run could not begin (an unusable state dir): a usage error.
         Err(e) => {
             eprintln!("error: {e}");
-            exit::FAILED
+            exit::INVALID
         }
     }
 }

@@ -534,6 +534,30 @@ fn commands_run_in_the_current_folder_and_cwd_is_relative_to_it() {
 }
 
 #[test]
+fn a_state_dir_that_cannot_be_used_is_a_usage_error_not_a_crash() {
+    let tmp = TempDir::new().unwrap();
+    let file = tmp.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    for state in [file.clone(), file.join("below")] {
+        let out = std::process::Command::new(BIN)
+            .arg("run")
+            .arg(fixture("basic"))
+            .arg("--headless")
+            .arg("--state-dir")
+            .arg(&state)
+            .env("RUST_BACKTRACE", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
 fn a_failing_step_fails_the_run_with_exit_1() {
     let o = run("fail", &[]);
     o.expect(1, "failed");

@@ -1063,10 +1063,11 @@ fn a_run_killed_before_its_first_event_resumes_from_the_start() {
 struct Mount(PathBuf);
 
 impl Mount {
-    fn tmpfs(at: &Path, size: &str) -> Option<Mount> {
+    /// `options` as for `mount -o`: `size=256k`, `ro`...
+    fn tmpfs(at: &Path, options: &str) -> Option<Mount> {
         std::fs::create_dir_all(at).unwrap();
         let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
             .arg(at)
             .stderr(Stdio::null())
             .status()
@@ -1109,9 +1110,32 @@ fn assert_stopped_on_journal_error(done: &Done, errno_text: &str) {
 }
 
 #[test]
+fn a_read_only_state_dir_is_refused_with_a_clear_error() {
+    let w = Work::new();
+    let at = w.dir().join("ro");
+    let Some(_ro) = Mount::tmpfs(&at, "size=64k,ro") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(fixture("crash"))
+        .args(["--headless", "--state-dir"])
+        .arg(&at)
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+}
+
+#[test]
 fn a_full_disk_stops_the_run_with_a_clear_error_and_it_resumes_once_there_is_room() {
     let mut w = Work::new();
-    let Some(_disk) = Mount::tmpfs(&w.dir().join("disk"), "256k") else {
+    let Some(_disk) = Mount::tmpfs(&w.dir().join("disk"), "size=256k") else {
         eprintln!("skipped: cannot mount a tmpfs here (needs root)");
         return;
     };

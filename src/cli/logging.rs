@@ -17,8 +17,14 @@ pub fn init(state_dir: &Path) -> Option<WorkerGuard> {
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > ROLL_BYTES) {
         let _ = std::fs::rename(&path, state_dir.join("signalbox.log.1"));
     }
-    let appender = tracing_appender::rolling::never(state_dir, "signalbox.log");
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    // Opened here rather than by tracing-appender's file appender, which
+    // panics when it cannot create the file (a read-only state dir).
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()?;
+    let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = tracing_subscriber::EnvFilter::try_from_env("SIGNALBOX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()

@@ -206,9 +206,10 @@ pub fn prefixed(message: &str) -> String {
 async fn run_headless(wf: Workflow, options: RunOptions, json: bool) -> u8 {
     match Run::new(wf, options.clone()) {
         Ok(run) => drive_headless(run, &options, json).await,
+        // The run could not begin (an unusable state dir): a usage error.
         Err(e) => {
             eprintln!("error: {e}");
-            exit::FAILED
+            exit::INVALID
         }
     }
 }
