@@ -54,7 +54,21 @@ pub async fn print_events(
             let _ = lock.flush();
         }
         if let Some(line) = human_line(&p) {
-            eprintln!("{line}");
+            match prompter.as_ref().and_then(Prompter::prompt) {
+                // A prompt is showing: the line takes its place (on a
+                // terminal the prompt is erased first) and the prompt is
+                // shown again below it.
+                Some(prompt) => {
+                    let erase = if std::io::stderr().is_terminal() {
+                        "\r\x1b[2K"
+                    } else {
+                        "\n"
+                    };
+                    eprint!("{erase}{line}\n{prompt}");
+                    let _ = std::io::stderr().flush();
+                }
+                None => eprintln!("{line}"),
+            }
         }
         if let Some(pr) = prompter.as_mut() {
             pr.event(&p);
@@ -305,17 +319,26 @@ impl Prompter {
         if self.asking.is_some() {
             return;
         }
-        if let Some((step, approval, choices)) = self.queue.first() {
-            if *approval {
-                eprint!("approve {step}? [y/n] ");
-            } else if choices.is_empty() {
-                eprint!("answer for {step} (empty takes the default): ");
-            } else {
-                eprint!("answer for {step} ({}): ", choices.join(" | "));
-            }
-            let _ = std::io::stderr().flush();
+        if let Some((step, ..)) = self.queue.first() {
             self.asking = Some(step.clone());
+            if let Some(prompt) = self.prompt() {
+                eprint!("{prompt}");
+                let _ = std::io::stderr().flush();
+            }
         }
+    }
+
+    /// The prompt being shown, if a wait is being asked.
+    fn prompt(&self) -> Option<String> {
+        let asking = self.asking.as_deref()?;
+        let (step, approval, choices) = self.queue.iter().find(|(s, ..)| s == asking)?;
+        Some(if *approval {
+            format!("approve {step}? [y/n] ")
+        } else if choices.is_empty() {
+            format!("answer for {step} (empty takes the default): ")
+        } else {
+            format!("answer for {step} ({}): ", choices.join(" | "))
+        })
     }
 
     /// A line typed at the prompt answers the wait being asked.
