@@ -271,3 +271,75 @@ fn a_past_run_replays_on_the_screen_event_by_event() {
     session.keys(&["q"]);
     session.wait_for("EXIT=0", 5);
 }
+
+#[test]
+fn headless_in_a_terminal_asks_at_a_prompt_that_progress_lines_do_not_break() {
+    if !have_tmux() {
+        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let session = Session {
+        socket: format!("sb-prompt-{}", std::process::id()),
+    };
+    let command = format!(
+        "cd {root} && {bin} run workflows/release.yaml --headless --state-dir {state}; echo \"EXIT=$?\"; sleep 60",
+        root = root().display(),
+        bin = env!("CARGO_BIN_EXE_signalbox"),
+        state = state.path().display(),
+    );
+    session.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "sb",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        &command,
+    ]);
+    // The question is asked while build and test go on; their lines go
+    // above the prompt, which stays whole on the last line.
+    let screen = session.wait_for("◆ go-live", 15);
+    let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    let prompts = lines
+        .iter()
+        .filter(|l| l.contains("answer for notes"))
+        .count();
+    assert_eq!(prompts, 1, "{screen}");
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("answer for notes (Bug fixes | New features")),
+        "{screen}"
+    );
+    assert!(screen.contains("✓ test succeeded"), "{screen}");
+    session.type_text("New features");
+    session.keys(&["Enter"]);
+    session.wait_for("approve go-live? [y/n]", 5);
+    session.keys(&["y", "Enter"]);
+    let screen = session.wait_for("EXIT=", 20);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+
+    let events = journal(state.path());
+    let by = |t: &str| {
+        events
+            .iter()
+            .find(|e| e["type"] == t)
+            .map(|e| (e["step"].clone(), e["by"].clone()))
+    };
+    assert_eq!(
+        by("question_answered"),
+        Some(("notes".into(), "prompt".into()))
+    );
+    assert_eq!(
+        by("approval_resolved"),
+        Some(("go-live".into(), "prompt".into()))
+    );
+    let answered = events
+        .iter()
+        .find(|e| e["type"] == "question_answered")
+        .unwrap();
+    assert_eq!(answered["answer"], "New features");
+}
