@@ -389,6 +389,13 @@ impl Scheduler {
                 });
             }
             Verdict::Fallback(outputs) => {
+                // The fallback's event has no error field: keep it here.
+                tracing::info!(
+                    step = %self.wf.steps[i].id,
+                    attempt,
+                    %error,
+                    "last attempt failed; the fallback's outputs stand in"
+                );
                 self.steps[i].outputs = outputs.clone();
                 let duration_ms = self.elapsed_ms(i);
                 self.finish_step(i, Final::Succeeded, |step| Event::StepSucceeded {
