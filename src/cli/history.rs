@@ -180,7 +180,7 @@ fn summarize(path: &Path) -> Option<Summary> {
                 id: id.clone(),
                 path: path.to_path_buf(),
             };
-            let live = crate::engine::journal::RunLock::held(&dir);
+            let live = crate::engine::lock::RunLock::held(&dir);
             (
                 if live { "running" } else { "interrupted" }.to_string(),
                 None,

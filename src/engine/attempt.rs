@@ -1,5 +1,5 @@
-//! One attempt of a `run` step: admission, the environment it gets, the
-//! task that runs its process, and what the scheduler does when it ends.
+//! One attempt of a `run` step: admission, the task that syncs the journal
+//! and runs its process, and what the scheduler does when it ends.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,8 +13,6 @@ use super::process::{self, Exit, ProcessSpec};
 use super::scheduler::{Msg, Scheduler, millis};
 use super::state::{Final, Phase, Stop};
 use crate::workflow::Action;
-use crate::workflow::template::Template;
-use crate::workflow::template::{Ref, answer_env_name};
 
 /// How an attempt's process ended, and the outputs it wrote.
 #[derive(Debug)]
@@ -221,50 +219,6 @@ impl Scheduler {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         self.pids = Some(f.clone());
         Ok(f)
-    }
-
-    /// The value a template reference stands for right now.
-    pub(super) fn ref_value(&self, r: &Ref) -> String {
-        let step = |id: &str| self.wf.step_index(id).map(|i| &self.steps[i]);
-        match r {
-            Ref::Var(v) => self.wf.vars.get(v).cloned().unwrap_or_default(),
-            Ref::Answer(s) => step(s).and_then(|rt| rt.answer.clone()).unwrap_or_default(),
-            Ref::Output { step: s, key } => step(s)
-                .and_then(|rt| rt.outputs.get(key).cloned())
-                .unwrap_or_default(),
-            Ref::RunId => self.dir.id.clone(),
-        }
-    }
-
-    pub(super) fn render(&self, t: &Template) -> String {
-        t.render(|r| self.ref_value(r))
-    }
-
-    fn attempt_env(
-        &self,
-        i: usize,
-        attempt: u32,
-        output: &std::path::Path,
-    ) -> Vec<(String, String)> {
-        let step = &self.wf.steps[i];
-        let mut env: Vec<(String, String)> = Vec::new();
-        env.extend(self.wf.env.iter().map(|(k, t)| (k.clone(), self.render(t))));
-        env.extend(step.env.iter().map(|(k, t)| (k.clone(), self.render(t))));
-        env.push(("SIGNALBOX_RUN_ID".into(), self.dir.id.clone()));
-        env.push(("SIGNALBOX_STEP".into(), step.id.clone()));
-        env.push(("SIGNALBOX_ATTEMPT".into(), attempt.to_string()));
-        env.push(("SIGNALBOX_OUTPUT".into(), output.display().to_string()));
-        for (s, rt) in self.wf.steps.iter().zip(&self.steps) {
-            if let Some(a) = &rt.answer {
-                env.push((answer_env_name(&s.id), a.clone()));
-            }
-        }
-        if let Action::Run(run) = &step.action {
-            for (r, _) in run.template.refs() {
-                env.push((r.env_name(), self.ref_value(r)));
-            }
-        }
-        env
     }
 
     /// An attempt's process ended (or was stopped).

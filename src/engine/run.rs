@@ -110,7 +110,7 @@ impl Run {
             run_id: dir.id.clone().into(),
             dir: dir.path.clone().into(),
         };
-        let lock = super::journal::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
+        let lock = super::lock::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
         let bus = Bus::new(dir.id.clone(), journal, 0).map_err(|source| EngineError::Journal {
             path: dir.journal_path(),
             source,
@@ -130,7 +130,7 @@ impl Run {
     ) -> Result<Run, EngineError> {
         let dir = RunDir::open(&options.state_dir, run)
             .map_err(|e| EngineError::Resume(e.to_string()))?;
-        let lock = super::journal::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
+        let lock = super::lock::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
         let workflow = load(&dir.path.join("workflow.yaml")).map_err(EngineError::Resume)?;
         let path = dir.journal_path();
         let replayed =

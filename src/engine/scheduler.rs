@@ -94,7 +94,7 @@ pub struct Scheduler {
     /// For a resumed run: what each step was doing when it stopped.
     pub(super) resume: Option<Vec<super::resume::Open>>,
     /// Held while the run is driven, so no second process drives it.
-    pub(super) lock: Option<super::journal::RunLock>,
+    pub(super) lock: Option<super::lock::RunLock>,
     /// `<run>/pids`, opened on the first spawn and kept open.
     pub(super) pids: Option<std::sync::Arc<std::fs::File>>,
 }

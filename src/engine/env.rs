@@ -1,0 +1,52 @@
+//! What a step sees: the values its templates stand for, and the
+//! environment its process gets.
+
+use super::scheduler::Scheduler;
+use crate::workflow::Action;
+use crate::workflow::template::{Ref, Template, answer_env_name};
+
+impl Scheduler {
+    /// The value a template reference stands for right now.
+    pub(super) fn ref_value(&self, r: &Ref) -> String {
+        let step = |id: &str| self.wf.step_index(id).map(|i| &self.steps[i]);
+        match r {
+            Ref::Var(v) => self.wf.vars.get(v).cloned().unwrap_or_default(),
+            Ref::Answer(s) => step(s).and_then(|rt| rt.answer.clone()).unwrap_or_default(),
+            Ref::Output { step: s, key } => step(s)
+                .and_then(|rt| rt.outputs.get(key).cloned())
+                .unwrap_or_default(),
+            Ref::RunId => self.dir.id.clone(),
+        }
+    }
+
+    pub(super) fn render(&self, t: &Template) -> String {
+        t.render(|r| self.ref_value(r))
+    }
+
+    pub(super) fn attempt_env(
+        &self,
+        i: usize,
+        attempt: u32,
+        output: &std::path::Path,
+    ) -> Vec<(String, String)> {
+        let step = &self.wf.steps[i];
+        let mut env: Vec<(String, String)> = Vec::new();
+        env.extend(self.wf.env.iter().map(|(k, t)| (k.clone(), self.render(t))));
+        env.extend(step.env.iter().map(|(k, t)| (k.clone(), self.render(t))));
+        env.push(("SIGNALBOX_RUN_ID".into(), self.dir.id.clone()));
+        env.push(("SIGNALBOX_STEP".into(), step.id.clone()));
+        env.push(("SIGNALBOX_ATTEMPT".into(), attempt.to_string()));
+        env.push(("SIGNALBOX_OUTPUT".into(), output.display().to_string()));
+        for (s, rt) in self.wf.steps.iter().zip(&self.steps) {
+            if let Some(a) = &rt.answer {
+                env.push((answer_env_name(&s.id), a.clone()));
+            }
+        }
+        if let Action::Run(run) = &step.action {
+            for (r, _) in run.template.refs() {
+                env.push((r.env_name(), self.ref_value(r)));
+            }
+        }
+        env
+    }
+}
