@@ -57,7 +57,7 @@ pub enum Msg {
     SyncFailed(std::io::Error),
 }
 
-/// Messages handled in one go before the scheduler syncs and spawns.
+/// Messages handled in one go before the scheduler starts what they readied.
 const DRAIN: usize = 1024;
 
 /// Order of the ready queue: higher priority first, then file order.
