@@ -555,6 +555,38 @@ fn a_state_dir_that_cannot_be_used_is_a_usage_error_not_a_crash() {
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert!(out.stdout.is_empty());
     }
+    // `runs` too: a state dir that is a file is an error, a missing one lists nothing.
+    let runs = |state: &std::path::Path| {
+        std::process::Command::new(BIN)
+            .arg("runs")
+            .arg("--state-dir")
+            .arg(state)
+            .output()
+            .unwrap()
+    };
+    let out = runs(&file);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: cannot read"));
+    let out = runs(&tmp.path().join("none-yet"));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        1,
+        "the header"
+    );
+}
+
+#[test]
+fn a_negative_jobs_value_is_refused_with_its_range() {
+    let out = std::process::Command::new(BIN)
+        .arg("run")
+        .arg(fixture("basic"))
+        .args(["--headless", "--jobs", "-1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("-1 is not in 1.."), "{stderr}");
 }
 
 #[test]

@@ -206,13 +206,18 @@ fn word(s: RunStatus) -> &'static str {
 
 pub fn runs(args: RunsArgs) -> u8 {
     let state = state_dir(args.state_dir);
-    let mut all: Vec<Summary> = std::fs::read_dir(state.join("runs"))
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter_map(|e| summarize(&e.path()))
-                .collect()
-        })
-        .unwrap_or_default();
+    // No runs folder yet is an empty list; one that cannot be read is an error.
+    let mut all: Vec<Summary> = match std::fs::read_dir(state.join("runs")) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .filter_map(|e| summarize(&e.path()))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !state.is_file() => Vec::new(),
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", state.join("runs").display());
+            return exit::INVALID;
+        }
+    };
     all.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.id.cmp(&a.id)));
     let mut out = std::io::stdout().lock();
     if args.json {

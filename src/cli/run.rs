@@ -31,7 +31,7 @@ pub struct RunFlags {
     #[arg(long)]
     pub json: bool,
     /// Steps running processes at once (overrides `concurrency`).
-    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, short = 'j', value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
     /// Override a var: --var target=prod.
     #[arg(long = "var", value_name = "K=V")]
