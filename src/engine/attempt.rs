@@ -87,7 +87,6 @@ impl Scheduler {
             attempt,
             started: now,
             cancel: Some(cancel),
-            pgid: None,
             stop: None,
             via_breaker,
         };
@@ -144,7 +143,6 @@ impl Scheduler {
             // Created with the first line: a step that prints nothing costs
             // no file.
             let mut log: Option<Option<std::fs::File>> = None;
-            let started_tx = tx.clone();
             let exit = process::run(
                 &spec,
                 async {
@@ -163,11 +161,6 @@ impl Scheduler {
                         }
                         Err(e) => tracing::warn!("cannot record process groups: {e}"),
                     }
-                    let _ = started_tx.send(Msg::Started {
-                        step: i,
-                        attempt,
-                        pgid: s.pgid,
-                    });
                 },
                 |stream, line| {
                     let file = log.get_or_insert_with(|| {

@@ -26,11 +26,6 @@ use crate::workflow::Workflow;
 pub enum Msg {
     Command(Command),
     Subscribe(oneshot::Sender<Subscription>),
-    Started {
-        step: usize,
-        attempt: u32,
-        pgid: i32,
-    },
     Output {
         step: usize,
         stream: super::event::Stream,
@@ -272,21 +267,6 @@ impl Scheduler {
             Msg::Command(c) => self.command(c),
             Msg::Subscribe(reply) => {
                 let _ = reply.send(self.bus.subscribe());
-            }
-            Msg::Started {
-                step,
-                attempt,
-                pgid,
-            } => {
-                if let Phase::Running {
-                    attempt: a,
-                    pgid: p,
-                    ..
-                } = &mut self.steps[step].phase
-                    && *a == attempt
-                {
-                    *p = Some(pgid);
-                }
             }
             Msg::Output { step, stream, line } => {
                 let step = self.wf.steps[step].id.clone();

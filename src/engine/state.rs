@@ -32,7 +32,6 @@ pub enum Phase {
         started: Instant,
         /// Dropping or sending this stops the attempt's process group.
         cancel: Option<oneshot::Sender<()>>,
-        pgid: Option<i32>,
         /// Why the scheduler stopped it, if it did.
         stop: Option<Stop>,
         /// Admitted by a breaker, which must hear how it went.
