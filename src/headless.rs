@@ -20,16 +20,26 @@ pub struct Output {
     pub prompt: bool,
 }
 
+/// What the prompt asks, and in which order.
+#[derive(Debug, Clone, Default)]
+pub struct Asking {
+    /// Steps whose waits a flag resolves: never asked.
+    pub skip: Vec<String>,
+    /// Each step's `priority`: open waits are asked highest first, then in
+    /// the order they opened, like the screen's wait queue.
+    pub priorities: std::collections::HashMap<String, i64>,
+}
+
 /// Prints events until the run's stream ends.
 pub async fn print_events(
     mut events: Subscription,
     out: Output,
     handle: RunHandle,
-    skip_prompt: Vec<String>,
+    asking: Asking,
 ) {
     let (mut prompter, mut lines) = match out.prompt {
         true => {
-            let (p, lines) = Prompter::start(handle, skip_prompt);
+            let (p, lines) = Prompter::start(handle, asking);
             (Some(p), Some(lines))
         }
         false => (None, None),
@@ -261,11 +271,11 @@ struct Prompter {
     /// Open waits in the order they opened: (step, is approval, choices).
     queue: Vec<(String, bool, Vec<String>)>,
     asking: Option<String>,
-    skip: Vec<String>,
+    order: Asking,
 }
 
 impl Prompter {
-    fn start(handle: RunHandle, skip: Vec<String>) -> (Prompter, mpsc::UnboundedReceiver<String>) {
+    fn start(handle: RunHandle, order: Asking) -> (Prompter, mpsc::UnboundedReceiver<String>) {
         let (tx, lines) = mpsc::unbounded_channel();
         // Reading stdin blocks; a plain thread does it and ends with the process.
         std::thread::spawn(move || {
@@ -286,7 +296,7 @@ impl Prompter {
                 handle,
                 queue: Vec::new(),
                 asking: None,
-                skip,
+                order,
             },
             lines,
         )
@@ -294,11 +304,11 @@ impl Prompter {
 
     fn event(&mut self, p: &Arc<Published>) {
         match &p.envelope.event {
-            Event::ApprovalRequested { step, .. } if !self.skip.contains(step) => {
-                self.queue.push((step.clone(), true, Vec::new()))
+            Event::ApprovalRequested { step, .. } if !self.order.skip.contains(step) => {
+                self.queue_wait(step, true, Vec::new())
             }
-            Event::QuestionAsked { step, choices, .. } if !self.skip.contains(step) => {
-                self.queue.push((step.clone(), false, choices.clone()))
+            Event::QuestionAsked { step, choices, .. } if !self.order.skip.contains(step) => {
+                self.queue_wait(step, false, choices.clone())
             }
             Event::ApprovalResolved { step, .. }
             | Event::QuestionAnswered { step, .. }
@@ -313,6 +323,12 @@ impl Prompter {
             _ => {}
         }
         self.ask_next();
+    }
+
+    fn queue_wait(&mut self, step: &str, approval: bool, choices: Vec<String>) {
+        let queued: Vec<&str> = self.queue.iter().map(|(s, ..)| s.as_str()).collect();
+        let at = queue_position(&queued, &self.order.priorities, step);
+        self.queue.insert(at, (step.to_string(), approval, choices));
     }
 
     fn ask_next(&mut self) {
@@ -390,7 +406,40 @@ impl Prompter {
     }
 }
 
+/// Where a newly opened wait goes in the prompt's queue: behind those of
+/// its priority and above.
+fn queue_position(
+    queued: &[&str],
+    priorities: &std::collections::HashMap<String, i64>,
+    step: &str,
+) -> usize {
+    let priority = |s: &str| priorities.get(s).copied().unwrap_or(0);
+    let p = priority(step);
+    queued
+        .iter()
+        .position(|s| priority(s) < p)
+        .unwrap_or(queued.len())
+}
+
 /// True when waits can be asked on this terminal.
 pub fn can_prompt() -> bool {
     std::io::stdin().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::queue_position;
+
+    #[test]
+    fn waits_are_asked_highest_priority_first_then_in_the_order_they_opened() {
+        let priorities = [("urgent", 10), ("low", -1), ("later", 10)]
+            .map(|(s, p)| (s.to_string(), p))
+            .into();
+        let mut queue: Vec<&str> = Vec::new();
+        for step in ["plain", "low", "urgent", "other", "later"] {
+            let at = queue_position(&queue, &priorities, step);
+            queue.insert(at, step);
+        }
+        assert_eq!(queue, ["urgent", "later", "plain", "other", "low"]);
+    }
 }

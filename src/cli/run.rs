@@ -221,11 +221,20 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
     let events = run.subscribe_lossless();
     let handle = run.handle();
     let _socket = crate::socket::serve(handle.clone(), &handle.dir);
+    let priorities = run
+        .workflow()
+        .steps
+        .iter()
+        .map(|s| (s.id.clone(), s.priority))
+        .collect();
     let printer = tokio::spawn(headless::print_events(
         events,
         headless::Output { json, prompt },
         handle.clone(),
-        skip_prompt,
+        headless::Asking {
+            skip: skip_prompt,
+            priorities,
+        },
     ));
     let signals = tokio::spawn(cancel_on_signals(handle));
     // On a worker, like the screen's: messages between the scheduler and the

@@ -190,6 +190,11 @@ impl Run {
         self.handle.clone()
     }
 
+    /// The workflow being run.
+    pub fn workflow(&self) -> &Workflow {
+        &self.scheduler.wf
+    }
+
     /// Every event of the run, `run_started` included; dropped if it falls
     /// a whole queue behind (see [`bus`](super::bus)).
     pub fn subscribe(&mut self) -> Subscription {
