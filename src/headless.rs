@@ -268,7 +268,7 @@ async fn next_line(lines: &mut Option<mpsc::UnboundedReceiver<String>>) -> Optio
 /// Asks open waits one at a time on the terminal.
 struct Prompter {
     handle: RunHandle,
-    /// Open waits in the order they opened: (step, is approval, choices).
+    /// Open waits in the order they are asked: (step, is approval, choices).
     queue: Vec<(String, bool, Vec<String>)>,
     asking: Option<String>,
     order: Asking,
