@@ -12,7 +12,7 @@ use super::diag::{Diagnostics, Pos, did_you_mean};
 use super::expr::{self, Operand};
 use super::model::*;
 use super::spec::{DurationSpec, StepSpec, WorkflowSpec};
-use super::template::{Ref, Template};
+use super::template::{Ref, Template, answer_env_name};
 
 mod values;
 use values::{breaker, locate_in_source, shell_words};
@@ -58,6 +58,7 @@ pub fn workflow(
         .map(|(i, (id, s))| cx.resolve_needs(i, id, s))
         .collect();
     cx.check_cycles();
+    cx.check_answer_names();
     let defaults = spec.defaults.clone().unwrap_or_default();
     let wait_default = defaults
         .wait_timeout
@@ -121,6 +122,59 @@ impl<'a> Cx<'a> {
             }
         }
         out
+    }
+
+    /// Each expansion in `run` is an environment variable named after what
+    /// it refers to; two different references must not share one name
+    /// (`vars.a-b` and `vars.a_b`), or one would read the other's value.
+    fn check_env_names(&mut self, i: usize, text: &str, template: &Template) {
+        let mut seen: HashMap<String, &Ref> = HashMap::new();
+        for (r, offset) in template.refs() {
+            let name = r.env_name();
+            match seen.get(&name) {
+                Some(&first) if first != r => {
+                    let pos = self.locate(Some(i), "run", text, offset);
+                    self.diags.push(
+                        pos,
+                        format!(
+                            "`{}` and `{}` would share the environment variable {name}; rename one",
+                            first.text(),
+                            r.text()
+                        ),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(name, r);
+                }
+            }
+        }
+    }
+
+    /// Answers reach every later step as `SIGNALBOX_ANSWER_<STEP>`: two
+    /// questions whose ids map to one name would hide each other's answer.
+    fn check_answer_names(&mut self) {
+        let mut seen: HashMap<String, &str> = HashMap::new();
+        for (i, (id, s)) in self.spec.steps.0.iter().enumerate() {
+            if s.ask.is_none() {
+                continue;
+            }
+            let name = answer_env_name(id);
+            match seen.get(&name) {
+                Some(first) => {
+                    let pos = self.at.steps[i].id;
+                    self.diags.push(
+                        pos,
+                        format!(
+                            "questions `{first}` and `{id}` would share the environment variable {name}; rename one"
+                        ),
+                    );
+                }
+                None => {
+                    seen.insert(name, id);
+                }
+            }
+        }
     }
 
     fn check_cycles(&mut self) {
@@ -215,6 +269,7 @@ impl<'a> Cx<'a> {
 
     fn run_action(&mut self, i: usize, text: &str) -> Action {
         let template = self.text_template(i, "run", text);
+        self.check_env_names(i, text, &template);
         let command = match template.to_command() {
             Ok(c) => c,
             Err(e) => {

@@ -26,6 +26,16 @@ impl Ref {
         }
     }
 
+    /// The reference as written between `{{ }}`.
+    pub fn text(&self) -> String {
+        match self {
+            Ref::Var(name) => format!("vars.{name}"),
+            Ref::Answer(step) => format!("answers.{step}"),
+            Ref::Output { step, key } => format!("steps.{step}.outputs.{key}"),
+            Ref::RunId => "run.id".to_string(),
+        }
+    }
+
     /// The step this refers to, if any.
     pub fn step(&self) -> Option<&str> {
         match self {
