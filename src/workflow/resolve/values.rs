@@ -86,7 +86,10 @@ pub(super) fn locate_in_source(source: &str, base: Pos, text: &str, offset: usiz
             }
             .shifted(indent + col_in_line)
         }
-        '"' | '\'' if lines_before == 0 => base.shifted(1 + col_in_line),
+        '"' | '\'' if lines_before == 0 => {
+            let after_quote: String = line_text.chars().skip(base.col as usize).collect();
+            base.shifted(1 + quoted_width(&after_quote, first, col_in_line))
+        }
         _ if lines_before == 0 => base.shifted(col_in_line),
         _ => Pos {
             line: base
@@ -94,5 +97,45 @@ pub(super) fn locate_in_source(source: &str, base: Pos, text: &str, offset: usiz
                 .saturating_add(u32::try_from(lines_before).unwrap_or(0)),
             col: 1,
         },
+    }
+}
+
+/// How many source characters of a quoted scalar (after its opening quote)
+/// make its first `decoded` characters: an escape (`\n`, `\"`, `\x41`...)
+/// in double quotes, or `''` in single quotes, is one character of the
+/// value but several in the file.
+fn quoted_width(source: &str, quote: char, decoded: usize) -> usize {
+    let chars: Vec<char> = source.chars().collect();
+    let (mut at, mut n) = (0, 0);
+    while n < decoded && at < chars.len() {
+        at += match (quote, chars[at], chars.get(at + 1)) {
+            ('"', '\\', Some('x')) => 4,
+            ('"', '\\', Some('u')) => 6,
+            ('"', '\\', Some('U')) => 10,
+            ('"', '\\', Some(_)) | ('\'', '\'', Some('\'')) => 2,
+            _ => 1,
+        };
+        n += 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_in_quoted_scalars_skip_over_escapes() {
+        // run: "echo \"hi\" {{ x }}" -- the value is `echo "hi" {{ x }}`.
+        let source = "run: \"echo \\\"hi\\\" {{ x }}\"\n";
+        let value = "echo \"hi\" {{ x }}";
+        let at = value.find("{{").unwrap();
+        let pos = locate_in_source(source, Pos { line: 1, col: 6 }, value, at);
+        assert_eq!(&source[pos.col as usize - 1..][..2], "{{");
+        let source = "run: 'it''s {{ x }}'\n";
+        let value = "it's {{ x }}";
+        let at = value.find("{{").unwrap();
+        let pos = locate_in_source(source, Pos { line: 1, col: 6 }, value, at);
+        assert_eq!(&source[pos.col as usize - 1..][..2], "{{");
     }
 }
