@@ -74,7 +74,8 @@ pub(super) fn locate_in_source(source: &str, base: Pos, text: &str, offset: usiz
     let line_text = source.lines().nth(base.line as usize - 1).unwrap_or("");
     let first = line_text.chars().nth(base.col as usize - 1).unwrap_or(' ');
     match first {
-        '|' | '>' => {
+        '>' => folded_pos(source, base, before),
+        '|' => {
             let line = base.line as usize + 1 + lines_before;
             let indent = source
                 .lines()
@@ -98,6 +99,41 @@ pub(super) fn locate_in_source(source: &str, base: Pos, text: &str, offset: usiz
             col: 1,
         },
     }
+}
+
+/// The position of decoded byte `offset` in a folded (`>`) block, whose
+/// value joins its lines with spaces: each line of text takes its length and
+/// one separator; a run of blank lines becomes newlines, one fewer than the
+/// run is long. `before` is the value up to the position wanted.
+fn folded_pos(source: &str, base: Pos, before: &str) -> Pos {
+    let target = before.chars().count();
+    let mut at = 0;
+    let mut blank_run = 0;
+    let mut block_indent = None;
+    for (k, line) in source.lines().enumerate().skip(base.line as usize) {
+        let text = line.trim_start();
+        let indent = line.len() - text.len();
+        if text.is_empty() {
+            at += usize::from(blank_run > 0);
+            blank_run += 1;
+            continue;
+        }
+        let block = *block_indent.get_or_insert(indent);
+        if indent < block {
+            break;
+        }
+        blank_run = 0;
+        let width = line[block..].chars().count();
+        if target <= at + width {
+            return Pos {
+                line: u32::try_from(k + 1).unwrap_or(u32::MAX),
+                col: 1,
+            }
+            .shifted(block + (target - at));
+        }
+        at += width + 1;
+    }
+    base
 }
 
 /// How many source characters of a quoted scalar (after its opening quote)
@@ -132,6 +168,14 @@ mod tests {
         let at = value.find("{{").unwrap();
         let pos = locate_in_source(source, Pos { line: 1, col: 6 }, value, at);
         assert_eq!(&source[pos.col as usize - 1..][..2], "{{");
+        let source = "run: >\n  echo one\n  two\n\n  {{ x }} three\n";
+        let value = "echo one two\n{{ x }} three\n";
+        let at = value.find("{{").unwrap();
+        let pos = locate_in_source(source, Pos { line: 1, col: 6 }, value, at);
+        assert_eq!((pos.line, pos.col), (5, 3));
+        let at = value.find("two").unwrap();
+        let pos = locate_in_source(source, Pos { line: 1, col: 6 }, value, at);
+        assert_eq!((pos.line, pos.col), (3, 3));
         let source = "run: 'it''s {{ x }}'\n";
         let value = "it's {{ x }}";
         let at = value.find("{{").unwrap();
