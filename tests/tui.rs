@@ -580,3 +580,42 @@ async fn a_stop_signal_cancels_the_run() {
     assert_eq!(ended.outcome.map(|o| o.status), Some(RunStatus::Cancelled));
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn wide_characters_take_two_columns_in_the_answer_box() {
+    let mut m = model();
+    keys(&mut m, &script("wjj<Enter>"));
+    let b = answering(&m).expect("an answer box");
+    assert_eq!(
+        m.waits.get(&b.wait).map(|w| w.step_id.as_str()),
+        Some("name-it")
+    );
+    let typed = |m: &mut Model, text: &str| {
+        for c in text.chars() {
+            keys(m, &[key(c)]);
+        }
+    };
+    let cursor = |m: &Model| {
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let mut m = m.clone();
+        update(&mut m, Msg::Resize(80, 24));
+        t.draw(|f| view(&m, f)).unwrap();
+        t.get_cursor_position().unwrap()
+    };
+    typed(&mut m, "abc");
+    let ascii = cursor(&m);
+    typed(&mut m, "日本");
+    let wide = cursor(&m);
+    assert_eq!(wide.y, ascii.y);
+    assert_eq!(wide.x, ascii.x + 4, "two wide characters are four columns");
+}
+
+#[test]
+fn fit_cuts_by_columns_not_characters() {
+    use signalbox::tui::view::fit;
+    assert_eq!(fit("deploy", 6), "deploy");
+    assert_eq!(fit("deploy-all", 6), "deplo…");
+    assert_eq!(fit("発行する準備", 5), "発行…");
+    assert_eq!(fit("発行する準備", 12), "発行する準備");
+    assert_eq!(fit("発行する準備", 6), "発行…");
+}

@@ -14,6 +14,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use self::theme::Theme;
 use super::model::Model;
@@ -117,15 +118,25 @@ pub fn pane<'a>(title: Line<'a>, focused: bool, theme: Theme) -> Block<'a> {
         .title(title)
 }
 
-/// `text` cut to `max` characters, with `…` when cut.
+/// `text` cut to `max` terminal columns, with `…` when cut (a CJK
+/// character takes two columns).
 pub fn fit(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
+    if text.width() <= max {
         return text.to_string();
     }
     if max == 0 {
         return String::new();
     }
-    let mut out: String = text.chars().take(max - 1).collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max - 1 {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
     out.push('…');
     out
 }

@@ -39,13 +39,21 @@ impl Window {
             .then(|| (self.area.x + dx as u16, self.area.y + dy as u16))
     }
 
+    /// Writes `text` from canvas cell (x, y); a wide character takes two
+    /// cells, a zero-width one none.
     fn put(&self, buf: &mut Buffer, x: usize, y: usize, text: &str, style: Style) {
-        for (i, c) in text.chars().enumerate() {
-            if let Some(pos) = self.at(x + i, y)
+        let mut at = x;
+        for c in text.chars() {
+            let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+            if w == 0 {
+                continue;
+            }
+            if let Some(pos) = self.at(at, y)
                 && let Some(cell) = buf.cell_mut(pos)
             {
                 cell.set_char(c).set_style(style);
             }
+            at += w;
         }
     }
 

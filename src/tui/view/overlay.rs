@@ -7,6 +7,7 @@ use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+use unicode_width::UnicodeWidthStr;
 
 use super::theme::{self, Theme};
 use super::{Areas, fit};
@@ -160,7 +161,7 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
         "↑↓ choose or type · Enter sends · Esc closes"
     };
     lines.push(Line::styled(hint, t.dim()));
-    let prompt_rows = (w.prompt.chars().count() / inner_w.max(1)) as u16;
+    let prompt_rows = (w.prompt.width() / inner_w.max(1)) as u16;
     let area = centered(body, width, lines.len() as u16 + 2 + prompt_rows);
     frame.render_widget(Clear, area);
     let title = format!("answer {}", w.step_id);
@@ -168,7 +169,7 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
         .wrap(Wrap { trim: false })
         .block(dialog(&title, t));
     frame.render_widget(p, area);
-    let x = area.x + 3 + shown.chars().count() as u16;
+    let x = area.x + 3 + shown.width() as u16;
     let y = area.y + 1 + input_row as u16 + prompt_rows;
     if x < area.right() && y < area.bottom() {
         frame.set_cursor_position(Position::new(x, y));
