@@ -9,22 +9,18 @@
 //! unique `MARK=<marker>` in their environment (`--var marker=...`), and
 //! the tests look for leftovers by scanning `/proc/*/environ` for it.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_signalbox");
-
-/// How long any run may take before the test gives up on it.
-const RUN_LIMIT: Duration = Duration::from_secs(20);
+use common::{BIN, Done, Live, is, marked, marker};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -36,218 +32,80 @@ fn fixture(name: &str) -> PathBuf {
 // Running the binary
 // ---------------------------------------------------------------------------
 
-/// A run in progress: stdout is read line by line on a thread, so a test can
-/// wait for an event before it acts (e.g. sends a signal).
-struct Live {
-    child: Child,
-    /// Until [`Live::read_stdout`]: nobody reads the pipe.
-    stdout: Option<ChildStdout>,
-    tx: Option<mpsc::Sender<Vec<u8>>>,
-    lines: mpsc::Receiver<Vec<u8>>,
-    raw: Vec<u8>,
-    events: Vec<Value>,
-    stderr: Option<JoinHandle<String>>,
+/// A run of a fixture in a folder of its own, which lives as long as the
+/// run and its [`Outcome`].
+struct Running {
+    live: Live,
     tmp: TempDir,
-    started: Instant,
 }
 
-/// A run that ended.
+/// A run that ended, and its folder.
 struct Outcome {
-    code: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: String,
-    events: Vec<Value>,
+    done: Done,
     tmp: TempDir,
-    elapsed: Duration,
 }
 
-impl Live {
-    fn spawn(name: &str, extra: &[&str]) -> Live {
-        let mut live = Live::spawn_unread(name, extra);
-        live.read_stdout();
-        live
+impl Running {
+    fn spawn(name: &str, extra: &[&str]) -> Running {
+        let mut running = Running::spawn_unread(name, extra);
+        running.read_stdout();
+        running
     }
 
     /// Starts a run whose stdout nobody reads until [`Live::read_stdout`].
-    fn spawn_unread(name: &str, extra: &[&str]) -> Live {
+    fn spawn_unread(name: &str, extra: &[&str]) -> Running {
         let tmp = tempfile::tempdir().unwrap();
-        let state = tmp.path().join("state");
-        let mut child = Command::new(BIN)
-            .arg("run")
+        let mut cmd = Command::new(BIN);
+        cmd.arg("run")
             .arg(fixture(name))
             .args(["--headless", "--json", "--state-dir"])
-            .arg(&state)
+            .arg(tmp.path().join("state"))
             .args(extra)
             .current_dir(tmp.path())
             .env_remove("SIGNALBOX_STATE_DIR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the signalbox binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr_pipe = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr_pipe.read_to_string(&mut text);
-            text
-        });
-        Live {
-            child,
-            stdout: Some(stdout),
-            tx: Some(tx),
-            lines,
-            raw: Vec::new(),
-            events: Vec::new(),
-            stderr: Some(stderr),
+            .stdin(Stdio::null());
+        Running {
+            live: Live::spawn_unread(cmd),
             tmp,
-            started: Instant::now(),
         }
     }
 
-    fn read_stdout(&mut self) {
-        let (Some(stdout), Some(tx)) = (self.stdout.take(), self.tx.take()) else {
-            return;
-        };
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let mut line = Vec::new();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if tx.send(line).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-    }
-
-    fn take(&mut self, line: Vec<u8>) -> Value {
-        self.raw.extend_from_slice(&line);
-        let text = String::from_utf8(line).expect("stdout is UTF-8");
-        let value: Value = serde_json::from_str(text.trim_end_matches('\n'))
-            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {text:?}"));
-        self.events.push(value.clone());
-        value
-    }
-
-    /// Reads events until one matches; panics after 10 s or at the end of stdout.
-    fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some(v) = self.events.iter().find(|v| pred(v)) {
-            return v.clone();
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let v = self.take(line);
-                    if pred(&v) {
-                        return v;
-                    }
-                }
-                Err(e) => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    panic!("no {what} ({e:?}); events so far:\n{}", dump(&self.events));
-                }
-            }
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .args(["-s", signal, &self.pid().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -s {signal} failed");
-    }
-
-    /// Waits for the process to exit (at most [`RUN_LIMIT`]) and reads the rest.
-    fn finish(mut self) -> Outcome {
-        self.read_stdout();
-        let deadline = self.started + RUN_LIMIT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "the run did not end within {RUN_LIMIT:?}; events so far:\n{}",
-                    dump(&self.events)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let elapsed = self.started.elapsed();
-        loop {
-            match self.lines.recv_timeout(Duration::from_secs(5)) {
-                Ok(line) => {
-                    self.take(line);
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("stdout stayed open after the process exited")
-                }
-            }
-        }
-        let stderr = self.stderr.take().unwrap().join().unwrap();
+    fn finish(self) -> Outcome {
         Outcome {
-            code: status.code(),
-            stdout: std::mem::take(&mut self.raw),
-            stderr,
-            events: std::mem::take(&mut self.events),
+            done: self.live.finish(),
             tmp: self.tmp,
-            elapsed,
         }
+    }
+}
+
+// Waiting for events and sending signals are as for any process; only the
+// folder is the run's own.
+impl Deref for Running {
+    type Target = Live;
+    fn deref(&self) -> &Live {
+        &self.live
+    }
+}
+
+impl DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Live {
+        &mut self.live
+    }
+}
+
+impl Deref for Outcome {
+    type Target = Done;
+    fn deref(&self) -> &Done {
+        &self.done
     }
 }
 
 /// Runs a fixture to the end.
 fn run(name: &str, extra: &[&str]) -> Outcome {
-    Live::spawn(name, extra).finish()
-}
-
-fn dump(events: &[Value]) -> String {
-    events
-        .iter()
-        .map(|e| {
-            let mut e = e.clone();
-            if let Some(o) = e.as_object_mut() {
-                o.remove("ts");
-                o.remove("run");
-            }
-            format!("  {e}")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn is(e: &Value, ty: &str, step: &str) -> bool {
-    e["type"] == ty && e["step"] == step
+    Running::spawn(name, extra).finish()
 }
 
 impl Outcome {
-    fn dump(&self) -> String {
-        format!(
-            "exit {:?}\nevents:\n{}\nstderr:\n{}",
-            self.code,
-            dump(&self.events),
-            self.stderr
-        )
-    }
-
     fn work(&self) -> &Path {
         self.tmp.path()
     }
@@ -256,86 +114,8 @@ impl Outcome {
         self.tmp.path().join("state")
     }
 
-    fn run_id(&self) -> &str {
-        self.events[0]["run"].as_str().expect("run id")
-    }
-
     fn run_dir(&self) -> PathBuf {
         self.state().join("runs").join(self.run_id())
-    }
-
-    fn all(&self, ty: &str) -> Vec<&Value> {
-        self.events.iter().filter(|e| e["type"] == ty).collect()
-    }
-
-    fn of(&self, ty: &str, step: &str) -> Vec<&Value> {
-        self.events.iter().filter(|e| is(e, ty, step)).collect()
-    }
-
-    /// The one event of this type for this step.
-    fn one(&self, ty: &str, step: &str) -> &Value {
-        let found = self.of(ty, step);
-        assert_eq!(
-            found.len(),
-            1,
-            "expected exactly one {ty} for {step}\n{}",
-            self.dump()
-        );
-        found[0]
-    }
-
-    fn pos(&self, ty: &str, step: &str) -> usize {
-        self.events
-            .iter()
-            .position(|e| is(e, ty, step))
-            .unwrap_or_else(|| panic!("no {ty} for {step}\n{}", self.dump()))
-    }
-
-    fn has(&self, ty: &str, step: &str) -> bool {
-        self.events.iter().any(|e| is(e, ty, step))
-    }
-
-    /// `step_output` lines of a step on a stream.
-    fn lines(&self, step: &str, stream: &str) -> Vec<&str> {
-        self.of("step_output", step)
-            .into_iter()
-            .filter(|e| e["stream"] == stream)
-            .map(|e| e["line"].as_str().unwrap())
-            .collect()
-    }
-
-    /// How a step ended: the type of its last final event.
-    fn end(&self, step: &str) -> &str {
-        const FINAL: [&str; 4] = [
-            "step_succeeded",
-            "step_failed",
-            "step_skipped",
-            "step_cancelled",
-        ];
-        self.events
-            .iter()
-            .rev()
-            .find(|e| e["step"] == step && FINAL.contains(&e["type"].as_str().unwrap_or("")))
-            .map(|e| e["type"].as_str().unwrap())
-            .unwrap_or_else(|| panic!("{step} never ended\n{}", self.dump()))
-    }
-
-    fn status(&self) -> &str {
-        let last = self.events.last().expect("some events");
-        assert_eq!(last["type"], "run_finished", "{}", self.dump());
-        last["status"].as_str().unwrap()
-    }
-
-    fn expect(&self, code: i32, status: &str) {
-        assert_eq!(self.code, Some(code), "{}", self.dump());
-        assert_eq!(self.status(), status, "{}", self.dump());
-    }
-
-    fn started_order(&self) -> Vec<&str> {
-        self.all("step_started")
-            .into_iter()
-            .map(|e| e["step"].as_str().unwrap())
-            .collect()
     }
 }
 
@@ -384,56 +164,13 @@ fn assert_envelope(o: &Outcome, workflow: &str, steps: u64) {
 // Processes left behind
 // ---------------------------------------------------------------------------
 
-fn marker() -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "sbxmark-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Live (not zombie) processes with `MARK=<marker>` in their environment.
-fn marked(marker: &str) -> Vec<(u32, String)> {
-    let needle = format!("MARK={marker}");
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if !env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes()) {
-            continue;
-        }
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .unwrap_or("");
-        if matches!(state, "Z" | "X" | "") {
-            continue;
-        }
-        let cmd = std::fs::read(entry.path().join("cmdline"))
-            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-            .unwrap_or_default();
-        out.push((pid, cmd));
-    }
-    out
-}
-
 /// SPEC §2: no process outlives its step. SIGKILL is delivered
 /// asynchronously, so leftovers get a short moment to vanish; whatever is
 /// still there is killed (these are processes this test started) and reported.
 fn assert_no_leftovers(marker: &str) {
     let deadline = Instant::now() + Duration::from_millis(300);
     loop {
-        let left = marked(marker);
+        let left = marked("MARK", marker);
         if left.is_empty() {
             return;
         }
@@ -522,7 +259,7 @@ fn envelope_journal_and_run_folder() {
 
 #[test]
 fn commands_run_in_the_current_folder_and_cwd_is_relative_to_it() {
-    let mut live = Live::spawn_unread("cwd", &[]);
+    let mut live = Running::spawn_unread("cwd", &[]);
     std::fs::create_dir(live.tmp.path().join("sub")).unwrap();
     live.read_stdout();
     let o = live.finish();
@@ -1169,15 +906,15 @@ fn the_run_timeout_stops_everything() {
 fn cancel_by_signal(signal: &str) {
     let mark = marker();
     let var = format!("marker={mark}");
-    let mut live = Live::spawn("signals", &["--var", &var]);
+    let mut live = Running::spawn("signals", &["--var", &var]);
     live.wait_for("gate opened", |e| is(e, "approval_requested", "gate"));
     live.wait_for("stubborn output", |e| is(e, "step_output", "stubborn"));
     live.wait_for("family output", |e| is(e, "step_output", "family"));
     live.wait_for("graceful output", |e| is(e, "step_output", "graceful"));
     assert!(
-        marked(&mark).len() >= 3,
+        marked("MARK", &mark).len() >= 3,
         "the steps' processes run: {:?}",
-        marked(&mark)
+        marked("MARK", &mark)
     );
     let sent = Instant::now();
     live.signal(signal);
@@ -1315,7 +1052,7 @@ fn the_state_dir_defaults_to_the_env_var_then_dot_signalbox() {
 /// also when whoever reads stdout is slower than the run.
 #[test]
 fn json_stdout_keeps_every_event_for_a_slow_reader() {
-    let live = Live::spawn_unread("chatty", &[]);
+    let live = Running::spawn_unread("chatty", &[]);
     // Let the run go as far as it can while nobody reads stdout: until the
     // journal has run_finished, or stops growing (the run waits for us).
     let runs = live.tmp.path().join("state/runs");

@@ -9,6 +9,8 @@
 //! The few tests that need a real process and a timer that must not fire
 //! run on the real clock.
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -18,6 +20,8 @@ use signalbox::engine::{
 };
 use signalbox::workflow::{Workflow, load_str};
 use tempfile::TempDir;
+
+use common::{dump, is, marked, marker};
 
 fn load(yaml: &str) -> Workflow {
     load_str(yaml, "test.yaml").unwrap_or_else(|d| panic!("invalid test workflow:\n{d}"))
@@ -54,18 +58,6 @@ fn start_with(wf: Workflow, options: RunOptions) -> Driver {
         task,
         _state: state,
     }
-}
-
-fn is(e: &Value, ty: &str, step: &str) -> bool {
-    e["type"] == ty && e["step"] == step
-}
-
-fn dump(events: &[Value]) -> String {
-    events
-        .iter()
-        .map(|e| format!("  {e}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 impl Driver {
@@ -611,43 +603,10 @@ async fn the_same_seed_gives_the_same_jitter() {
 // Dropping a run
 // ---------------------------------------------------------------------------
 
-/// Live processes with `MARK=<marker>` in their environment.
-fn marked(marker: &str) -> Vec<u32> {
-    let needle = format!("MARK={marker}");
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if !env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes()) {
-            continue;
-        }
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .unwrap_or("");
-        if !matches!(state, "Z" | "X" | "") {
-            out.push(pid);
-        }
-    }
-    out
-}
-
 /// `Run::start`: "Drop the returned future and every process of the run is killed."
 #[tokio::test]
 async fn dropping_a_run_kills_its_processes() {
-    let marker = format!(
-        "sbxapi-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
+    let marker = marker();
     let mut wf = load(
         "name: dropped
 vars: { marker: none }
@@ -674,16 +633,20 @@ steps:
     tokio::time::timeout(Duration::from_secs(10), both)
         .await
         .expect("both steps print");
-    assert!(marked(&marker).len() >= 3, "{:?}", marked(&marker));
+    assert!(
+        marked("MARK", &marker).len() >= 3,
+        "{:?}",
+        marked("MARK", &marker)
+    );
     run.task.abort();
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
     loop {
-        let left = marked(&marker);
+        let left = marked("MARK", &marker);
         if left.is_empty() {
             break;
         }
         if std::time::Instant::now() > deadline {
-            for pid in &left {
+            for (pid, _) in &left {
                 let _ = std::process::Command::new("kill")
                     .args(["-9", &pid.to_string()])
                     .status();

@@ -11,21 +11,18 @@
 //! environment, which steps inherit; when the test ends, whatever still
 //! carries its marker is killed, so a leftover never outlives its test.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_signalbox");
-
-/// How long any one process may take before the test gives up on it.
-const LIMIT: Duration = Duration::from_secs(20);
+use common::{BIN, Done, Live, dump, is, marked, marker, procs};
 
 const MARK: &str = "SBX_RESUME_MARK";
 
@@ -33,19 +30,6 @@ fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/resume")
         .join(format!("{name}.yaml"))
-}
-
-fn marker() -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "sbxresume-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 // ---------------------------------------------------------------------------
@@ -104,12 +88,14 @@ impl Work {
     fn cli(&self, args: &[&str]) -> Done {
         let mut cmd = self.command(args);
         cmd.arg("--state-dir").arg(&self.state);
+        let started = Instant::now();
         let out = cmd.output().unwrap();
         Done {
             code: out.status.code(),
             stdout: out.stdout,
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             events: Vec::new(),
+            elapsed: started.elapsed(),
         }
     }
 
@@ -164,7 +150,7 @@ impl Work {
 
 impl Drop for Work {
     fn drop(&mut self) {
-        for pid in marked(&self.mark) {
+        for (pid, _) in marked(MARK, &self.mark) {
             let _ = Command::new("kill")
                 .args(["-9", &pid.to_string()])
                 .stderr(Stdio::null())
@@ -185,246 +171,6 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
-
-/// A process in progress: stdout is read line by line on a thread, so a
-/// test can wait for an event before it acts.
-struct Live {
-    child: Child,
-    lines: mpsc::Receiver<Vec<u8>>,
-    stderr: mpsc::Receiver<String>,
-    raw: Vec<u8>,
-    events: Vec<Value>,
-    started: Instant,
-}
-
-/// A process that ended.
-struct Done {
-    code: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: String,
-    events: Vec<Value>,
-}
-
-impl Live {
-    fn spawn(mut cmd: Command) -> Live {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the signalbox binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr_pipe = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let mut line = Vec::new();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if tx.send(line).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        let (etx, stderr) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = stderr_pipe.read_to_end(&mut text);
-            let _ = etx.send(String::from_utf8_lossy(&text).into_owned());
-        });
-        Live {
-            child,
-            lines,
-            stderr,
-            raw: Vec::new(),
-            events: Vec::new(),
-            started: Instant::now(),
-        }
-    }
-
-    fn take(&mut self, line: Vec<u8>) -> Value {
-        self.raw.extend_from_slice(&line);
-        let text = String::from_utf8_lossy(&line).into_owned();
-        let value: Value = serde_json::from_str(text.trim_end_matches('\n'))
-            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {text:?}"));
-        self.events.push(value.clone());
-        value
-    }
-
-    /// Reads events until one matches; panics after 10 s or at the end of stdout.
-    fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some(v) = self.events.iter().find(|v| pred(v)) {
-            return v.clone();
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let v = self.take(line);
-                    if pred(&v) {
-                        return v;
-                    }
-                }
-                Err(e) => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    let stderr = self
-                        .stderr
-                        .recv_timeout(Duration::from_secs(2))
-                        .unwrap_or_default();
-                    panic!(
-                        "no {what} ({e:?}); events so far:\n{}\nstderr:\n{stderr}",
-                        dump(&self.events)
-                    );
-                }
-            }
-        }
-    }
-
-    fn run_id(&mut self) -> String {
-        let started = self.wait_for("run_started", |e| e["type"] == "run_started");
-        started["run"].as_str().unwrap().to_string()
-    }
-
-    fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .args(["-s", signal, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -s {signal} failed");
-    }
-
-    /// `kill -9` the signalbox process (not its steps) and reap it.
-    fn kill9(mut self) {
-        let _ = self.child.kill();
-        let status = self.child.wait().unwrap();
-        // It may have ended by itself just before the signal.
-        assert!(
-            status.code().is_none() || status.code() == Some(0),
-            "the process ended with {status:?} before the kill"
-        );
-    }
-
-    /// Waits for the process to exit (at most [`LIMIT`]) and reads the rest.
-    fn finish(mut self) -> Done {
-        let status = loop {
-            while let Ok(line) = self.lines.try_recv() {
-                self.take(line);
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if self.started.elapsed() > LIMIT {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "the process did not end within {LIMIT:?}; events so far:\n{}",
-                    dump(&self.events)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        loop {
-            match self.lines.recv_timeout(Duration::from_secs(5)) {
-                Ok(line) => {
-                    self.take(line);
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("stdout stayed open after the process exited")
-                }
-            }
-        }
-        let stderr = self
-            .stderr
-            .recv_timeout(Duration::from_secs(5))
-            .expect("stderr closes");
-        Done {
-            code: status.code(),
-            stdout: std::mem::take(&mut self.raw),
-            stderr,
-            events: std::mem::take(&mut self.events),
-        }
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Done {
-    fn dump(&self) -> String {
-        format!(
-            "exit {:?}\nevents:\n{}\nstderr:\n{}",
-            self.code,
-            dump(&self.events),
-            self.stderr
-        )
-    }
-
-    /// Exit code and, on stdout, the resumed run's events from
-    /// `run_started` (resumed) to `run_finished` with `status`.
-    fn expect(&self, code: i32, status: &str) {
-        assert_eq!(self.code, Some(code), "{}", self.dump());
-        let first = self.events.first().expect("some events");
-        assert_eq!(first["type"], "run_started", "{}", self.dump());
-        let last = self.events.last().unwrap();
-        assert_eq!(last["type"], "run_finished", "{}", self.dump());
-        assert_eq!(last["status"], status, "{}", self.dump());
-        assert!(!self.stderr.contains("panicked"), "{}", self.dump());
-    }
-
-    /// Refused before anything ran: exit 2, nothing on stdout.
-    fn expect_refused(&self, words: &str) {
-        assert_eq!(self.code, Some(2), "{}", self.dump());
-        assert!(self.stdout.is_empty(), "{}", self.dump());
-        assert!(self.stderr.contains(words), "{}", self.dump());
-        assert!(!self.stderr.contains("panicked"), "{}", self.dump());
-    }
-
-    fn of(&self, ty: &str, step: &str) -> Vec<&Value> {
-        self.events.iter().filter(|e| is(e, ty, step)).collect()
-    }
-
-    fn one(&self, ty: &str, step: &str) -> &Value {
-        let found = self.of(ty, step);
-        assert_eq!(found.len(), 1, "one {ty} for {step}\n{}", self.dump());
-        found[0]
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-}
-
-fn is(e: &Value, ty: &str, step: &str) -> bool {
-    e["type"] == ty && e["step"] == step
-}
-
-fn dump(events: &[Value]) -> String {
-    events
-        .iter()
-        .map(|e| {
-            let mut e = e.clone();
-            if let Some(o) = e.as_object_mut() {
-                o.remove("run");
-            }
-            format!("  {e}")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 // ---------------------------------------------------------------------------
 // Journals, processes
 // ---------------------------------------------------------------------------
@@ -518,46 +264,6 @@ fn assert_none_ran_after_success(events: &[Value]) {
             done.insert(step.to_string());
         }
     }
-}
-
-/// Live (not zombie) processes carrying `SBX_RESUME_MARK=<mark>`.
-fn marked(mark: &str) -> Vec<u32> {
-    let needle = format!("{MARK}={mark}");
-    procs()
-        .into_iter()
-        .filter(|p| {
-            std::fs::read(format!("/proc/{}/environ", p.pid))
-                .is_ok_and(|env| env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes()))
-        })
-        .map(|p| p.pid)
-        .collect()
-}
-
-struct Proc {
-    pid: u32,
-    pgrp: i64,
-}
-
-/// Processes that are alive (not zombies), with their process group.
-fn procs() -> Vec<Proc> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let mut fields = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace())
-            .into_iter()
-            .flatten();
-        let state = fields.next().unwrap_or("");
-        let pgrp = fields.nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-        if !matches!(state, "Z" | "X" | "") {
-            out.push(Proc { pid, pgrp });
-        }
-    }
-    out
 }
 
 /// Live members of a process group.
