@@ -12,8 +12,9 @@ use super::diag::{Diagnostics, Pos, did_you_mean};
 use super::expr::{self, Operand};
 use super::model::*;
 use super::spec::{DurationSpec, StepSpec, WorkflowSpec};
-use super::template::{Ref, Template, answer_env_name};
+use super::template::{Ref, Template};
 
+mod names;
 mod values;
 use values::{breaker, locate_in_source, shell_words};
 pub use values::{merge_retry, to_duration};
@@ -122,59 +123,6 @@ impl<'a> Cx<'a> {
             }
         }
         out
-    }
-
-    /// Each expansion in `run` is an environment variable named after what
-    /// it refers to; two different references must not share one name
-    /// (`vars.a-b` and `vars.a_b`), or one would read the other's value.
-    fn check_env_names(&mut self, i: usize, text: &str, template: &Template) {
-        let mut seen: HashMap<String, &Ref> = HashMap::new();
-        for (r, offset) in template.refs() {
-            let name = r.env_name();
-            match seen.get(&name) {
-                Some(&first) if first != r => {
-                    let pos = self.locate(Some(i), "run", text, offset);
-                    self.diags.push(
-                        pos,
-                        format!(
-                            "`{}` and `{}` would share the environment variable {name}; rename one",
-                            first.text(),
-                            r.text()
-                        ),
-                    );
-                }
-                Some(_) => {}
-                None => {
-                    seen.insert(name, r);
-                }
-            }
-        }
-    }
-
-    /// Answers reach every later step as `SIGNALBOX_ANSWER_<STEP>`: two
-    /// questions whose ids map to one name would hide each other's answer.
-    fn check_answer_names(&mut self) {
-        let mut seen: HashMap<String, &str> = HashMap::new();
-        for (i, (id, s)) in self.spec.steps.0.iter().enumerate() {
-            if s.ask.is_none() {
-                continue;
-            }
-            let name = answer_env_name(id);
-            match seen.get(&name) {
-                Some(first) => {
-                    let pos = self.at.steps[i].id;
-                    self.diags.push(
-                        pos,
-                        format!(
-                            "questions `{first}` and `{id}` would share the environment variable {name}; rename one"
-                        ),
-                    );
-                }
-                None => {
-                    seen.insert(name, id);
-                }
-            }
-        }
     }
 
     fn check_cycles(&mut self) {
