@@ -37,6 +37,26 @@ impl Session {
             .unwrap()
     }
 
+    /// Starts `command` in a 160x48 window named `sb`.
+    fn start(&self, command: &str) {
+        let out = self.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "sb",
+            "-x",
+            "160",
+            "-y",
+            "48",
+            command,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn screen(&self) -> String {
         String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "sb"]).stdout).into_owned()
     }
@@ -145,22 +165,7 @@ fn an_operator_runs_the_demo_from_the_screen() {
         bin = env!("CARGO_BIN_EXE_signalbox"),
         state = state.path().display(),
     );
-    let out = session.tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "sb",
-        "-x",
-        "160",
-        "-y",
-        "48",
-        &command,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    session.start(&command);
 
     // The survey question opens first: answer it by typing.
     session.wait_for("? survey", 15);
@@ -249,17 +254,7 @@ fn a_past_run_replays_on_the_screen_event_by_event() {
         "{bin} replay {run_id} --state-dir {}; echo EXIT=$?; sleep 30",
         state.path().display()
     );
-    session.tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "sb",
-        "-x",
-        "160",
-        "-y",
-        "48",
-        &cmd,
-    ]);
+    session.start(&cmd);
     session.wait_for(&format!("event {total} of {total}"), 10);
     session.keys(&["g"]);
     session.wait_for(&format!("event 0 of {total}"), 5);
@@ -288,17 +283,7 @@ fn headless_in_a_terminal_asks_at_a_prompt_that_progress_lines_do_not_break() {
         bin = env!("CARGO_BIN_EXE_signalbox"),
         state = state.path().display(),
     );
-    session.tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "sb",
-        "-x",
-        "160",
-        "-y",
-        "48",
-        &command,
-    ]);
+    session.start(&command);
     // The question is asked while build and test go on; their lines go
     // above the prompt, which stays whole on the last line.
     let screen = session.wait_for("◆ go-live", 15);

@@ -99,22 +99,31 @@ impl Run {
                 source,
             },
         )?;
-        let journal =
-            Journal::open(&dir.journal_path()).map_err(|source| EngineError::Journal {
-                path: dir.journal_path(),
-                source,
-            })?;
+        let lock = super::lock::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
+        Run::assemble(workflow, options, dir, lock, 0)
+    }
+
+    /// The journal opened for appending after `seq`, the scheduler's
+    /// channel, the handle on it, and the scheduler holding `lock`.
+    fn assemble(
+        workflow: Workflow,
+        options: RunOptions,
+        dir: RunDir,
+        lock: super::lock::RunLock,
+        seq: u64,
+    ) -> Result<Run, EngineError> {
+        let journal_error = |source| EngineError::Journal {
+            path: dir.journal_path(),
+            source,
+        };
+        let journal = Journal::open(&dir.journal_path()).map_err(journal_error)?;
+        let bus = Bus::new(dir.id.clone(), journal, seq).map_err(journal_error)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let handle = RunHandle {
             tx: tx.clone(),
             run_id: dir.id.clone().into(),
             dir: dir.path.clone().into(),
         };
-        let lock = super::lock::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
-        let bus = Bus::new(dir.id.clone(), journal, 0).map_err(|source| EngineError::Journal {
-            path: dir.journal_path(),
-            source,
-        })?;
         let mut scheduler = Scheduler::new(workflow, options, dir, bus, tx, rx);
         scheduler.lock = Some(lock);
         Ok(Run { scheduler, handle })
@@ -161,24 +170,11 @@ impl Run {
                 dir.id
             )));
         }
-        let journal = Journal::open(&path).map_err(|source| EngineError::Journal {
-            path: path.clone(),
-            source,
-        })?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let handle = RunHandle {
-            tx: tx.clone(),
-            run_id: dir.id.clone().into(),
-            dir: dir.path.clone().into(),
-        };
         let last_seq = replayed.events.last().map_or(0, |e| e.seq);
-        let bus = Bus::new(dir.id.clone(), journal, last_seq)
-            .map_err(|source| EngineError::Journal { path, source })?;
-        let mut scheduler = Scheduler::new(workflow, options, dir, bus, tx, rx);
-        scheduler.lock = Some(lock);
-        let open = scheduler.restore(&replayed.events);
-        scheduler.resume = Some(open);
-        Ok(Run { scheduler, handle })
+        let mut run = Run::assemble(workflow, options, dir, lock, last_seq)?;
+        let open = run.scheduler.restore(&replayed.events);
+        run.scheduler.resume = Some(open);
+        Ok(run)
     }
 
     /// Replaces the options (a resumed run takes the command line's).
