@@ -9,6 +9,7 @@ mod history;
 mod logging;
 mod remote;
 mod run;
+mod slice;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -108,8 +109,10 @@ pub enum GraphFormat {
 /// The tokio runtime the commands run on, or the exit code when it cannot
 /// start (reported on stderr).
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+    slice::request();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(slice::request)
         .build()
         .map_err(|e| {
             eprintln!("error: cannot start the runtime: {e}");

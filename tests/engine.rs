@@ -270,6 +270,28 @@ fn commands_run_in_the_current_folder_and_cwd_is_relative_to_it() {
     assert_eq!(o.lines("inside", "stdout"), [sub.display().to_string()]);
 }
 
+/// The engine's threads run with the shortest time slice so they get the
+/// CPU between steps; a step's process is put back on the kernel's default.
+#[test]
+fn engine_threads_ask_for_short_slices_and_steps_keep_the_default() {
+    let o = run("time_slices", &[]);
+    o.expect(0, "succeeded");
+    let lines = o.lines("look", "stdout");
+    let Some((own, threads)) = lines.split_first().filter(|(own, _)| !own.is_empty()) else {
+        eprintln!("skipped: this kernel shows no se.slice in /proc/<pid>/sched");
+        return;
+    };
+    let own: u64 = own.trim().parse().unwrap();
+    assert_ne!(own, 100_000, "a step must not inherit the engine's slice");
+    let workers: Vec<u64> = threads
+        .iter()
+        .filter_map(|l| l.strip_prefix("tokio-rt-worker "))
+        .map(|v| v.trim().parse().unwrap())
+        .collect();
+    assert!(!workers.is_empty(), "no engine threads in {threads:?}");
+    assert!(workers.iter().all(|&s| s == 100_000), "{threads:?}");
+}
+
 #[test]
 fn a_state_dir_that_cannot_be_used_is_a_usage_error_not_a_crash() {
     let tmp = TempDir::new().unwrap();
