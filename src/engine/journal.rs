@@ -70,22 +70,40 @@ pub struct Journal {
     file: File,
     /// Reused so each event is one `write` of one whole line.
     buf: Vec<u8>,
+    /// The length of the whole lines written: where a failed write is cut
+    /// back to.
+    len: u64,
 }
 
 impl Journal {
     pub fn open(path: &Path) -> io::Result<Journal> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let len = file.metadata()?.len();
         Ok(Journal {
             file,
             buf: Vec::with_capacity(512),
+            len,
         })
     }
 
+    /// Appends one line. A write that fails part way (a full disk) is cut
+    /// back, so the journal still ends with a whole line.
     pub fn append(&mut self, line: &str) -> io::Result<()> {
         self.buf.clear();
         self.buf.extend_from_slice(line.as_bytes());
         self.buf.push(b'\n');
-        self.file.write_all(&self.buf)
+        match self.file.write_all(&self.buf) {
+            Ok(()) => {
+                self.len += self.buf.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                if let Err(cut) = self.file.set_len(self.len) {
+                    tracing::warn!("cannot cut a partly written journal line back: {cut}");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// A second handle on the journal, to sync it from another thread.
@@ -168,9 +186,7 @@ pub struct Replayed {
 pub enum ReadError {
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error(
-        "{path}:{line}: damaged journal line ({reason}); it is not the last line, so it was not written by a crash mid-write; refusing to go on"
-    )]
+    #[error("{path}:{line}: damaged journal line ({reason}); refusing to go on")]
     Damaged {
         path: PathBuf,
         line: usize,
@@ -179,13 +195,20 @@ pub enum ReadError {
 }
 
 /// Reads a journal. A last line that is incomplete or not an event (a crash
-/// mid-write) is dropped and reported; damage anywhere else is an error.
+/// mid-write) is dropped and reported. Damage anywhere else is an error, and
+/// so is a whole line out of sequence (a seq gap, a repeat) or of another
+/// run: no crash writes those.
 pub fn read_journal(path: &Path) -> Result<Replayed, ReadError> {
     let bytes = fs::read(path).map_err(|source| ReadError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut events = Vec::new();
+    let damaged = |line: usize, reason: String| ReadError::Damaged {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
+    let mut events: Vec<super::event::Envelope> = Vec::new();
     let mut good_len = 0u64;
     let mut torn_line = None;
     let mut start = 0usize;
@@ -207,18 +230,32 @@ pub fn read_journal(path: &Path) -> Result<Replayed, ReadError> {
             });
         match parsed {
             Ok(envelope) if end.is_some() => {
+                let due = events.len() as u64 + 1;
+                if envelope.seq != due {
+                    return Err(damaged(
+                        line_no,
+                        format!("seq {} where {due} was due", envelope.seq),
+                    ));
+                }
+                if let Some(first) = events.first().filter(|f| f.run != envelope.run) {
+                    return Err(damaged(
+                        line_no,
+                        format!(
+                            "an event of run `{}` in the journal of run `{}`",
+                            envelope.run, first.run
+                        ),
+                    ));
+                }
                 events.push(envelope);
                 good_len = next as u64;
             }
             result => {
-                let last = next >= bytes.len();
-                if !last {
+                if next < bytes.len() {
                     let reason = result.err().unwrap_or_else(|| "no line end".to_string());
-                    return Err(ReadError::Damaged {
-                        path: path.to_path_buf(),
-                        line: line_no,
-                        reason,
-                    });
+                    return Err(damaged(
+                        line_no,
+                        format!("{reason}; it is not the last line, so no crash mid-write left it"),
+                    ));
                 }
                 torn_line = Some(line_no);
             }
