@@ -597,6 +597,47 @@ fn a_crash_between_any_two_events_resumes_without_running_an_ended_step_again() 
     );
 }
 
+#[test]
+fn an_operator_retry_in_the_journal_is_carried_on_by_resume() {
+    // The run failed; the operator retried `bad` (and with it the skipped
+    // `dep`) and the process died, before or after the retry started.
+    let base = Work::new();
+    let mut live = base.run("retried", &[]);
+    let id = live.run_id();
+    live.finish().expect(1, "failed");
+    let events = base.journal(&id);
+    let kept = &events[..events.len() - 1];
+    let started = kept
+        .iter()
+        .find(|e| is(e, "step_started", "bad"))
+        .unwrap()
+        .clone();
+    let line = |seq: usize, mut e: Value| {
+        e["seq"] = seq.into();
+        format!("{e}\n")
+    };
+    let retry = serde_json::json!({
+        "seq": 0, "ts": started["ts"], "run": id, "type": "dag_modified",
+        "action": "retry", "steps": ["bad", "dep"], "by": "keyboard",
+    });
+    for with_start in [false, true] {
+        let w = Work::new();
+        let mut journal: String = kept.iter().map(|e| format!("{e}\n")).collect();
+        journal += &line(kept.len() + 1, retry.clone());
+        if with_start {
+            journal += &line(kept.len() + 2, started.clone());
+        }
+        w.plant(&base, &id, journal.as_bytes());
+        std::fs::write(w.dir().join("again"), "").unwrap();
+        let done = w.resume(&id, &[]).finish();
+        done.expect(0, "succeeded");
+        assert_eq!(w.count(), ["bad", "dep"], "with_start {with_start}");
+        let all = w.journal(&id);
+        assert!(all.iter().any(|e| is(e, "step_succeeded", "bad")));
+        assert!(all.iter().any(|e| is(e, "step_succeeded", "dep")));
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Torn and damaged journals
 // ---------------------------------------------------------------------------

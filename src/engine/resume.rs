@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::event::{Envelope, Event};
+use super::event::{DagAction, Envelope, Event};
 use super::scheduler::{Msg, Scheduler};
 use super::state::{Final, Phase};
 use crate::workflow::{Action, OnFailure};
@@ -53,6 +53,19 @@ impl Scheduler {
         let mut open = vec![Open::default(); self.steps.len()];
         let mut max_wait = 0;
         for e in events {
+            if let Event::DagModified {
+                action: DagAction::Retry,
+                steps,
+                ..
+            } = &e.event
+            {
+                let retried: Vec<usize> =
+                    steps.iter().filter_map(|s| self.wf.step_index(s)).collect();
+                for i in retried {
+                    self.retried(i, &mut open[i]);
+                }
+                continue;
+            }
             let Some(i) = e.event.step().and_then(|s| self.wf.step_index(s)) else {
                 continue;
             };
@@ -122,6 +135,21 @@ impl Scheduler {
         }
         self.waits.skip_to(max_wait);
         open
+    }
+
+    /// An operator's retry, as the journal tells it: a step that had ended
+    /// starts over from its first attempt (as `control` resets it), and one
+    /// that was backing off is queued at once.
+    fn retried(&mut self, i: usize, open: &mut Open) {
+        let rt = &mut self.steps[i];
+        if matches!(rt.phase, Phase::Done(_)) {
+            rt.phase = Phase::Pending;
+            rt.attempts = 0;
+            *open = Open::default();
+        } else {
+            open.backoff = None;
+            open.readied = true;
+        }
     }
 
     /// Picks up every open step where it stood.
