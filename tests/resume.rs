@@ -139,12 +139,17 @@ impl Work {
     }
 
     /// Places a copy of `from`'s run folder under this test's state dir,
-    /// with `journal` as its events.
+    /// with `journal` as its events, as if it had started in this test's
+    /// folder.
     fn plant(&self, from: &Work, id: &str, journal: &[u8]) {
         let to = self.run_dir(id);
         copy_dir(&from.run_dir(id), &to);
         let _ = std::fs::remove_file(to.join("lock"));
         std::fs::write(to.join("events.jsonl"), journal).unwrap();
+        let params = to.join("run.json");
+        let mut kept: Value = serde_json::from_slice(&std::fs::read(&params).unwrap()).unwrap();
+        kept["workdir"] = self.dir().to_str().unwrap().into();
+        std::fs::write(&params, kept.to_string()).unwrap();
     }
 }
 
@@ -383,6 +388,35 @@ fn resume_kills_what_survives_of_the_interrupted_step_before_running_it_again() 
          `sleep 30` twice) must be killed when the run resumes, before the step \
          runs again; it is still alive after b started again (the run folder's \
          pids/b while b ran: {pid_file:?})"
+    );
+}
+
+#[test]
+fn resume_goes_on_in_the_folder_and_with_the_vars_the_run_started_with() {
+    let w = Work::new();
+    let mut live = w.run("started_with", &["--var", "target=prod"]);
+    let id = live.run_id();
+    live.wait_for("slow running", |e| is(e, "step_started", "slow"));
+    w.wait_file("slow.slept");
+    live.kill9();
+
+    // From another folder, and without the --var.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut cmd = w.command(&["resume", &id, "--headless", "--json", "--state-dir"]);
+    cmd.arg(&w.state).current_dir(elsewhere.path());
+    let done = Live::spawn(cmd).finish();
+    done.expect(0, "succeeded");
+    let here = std::fs::canonicalize(w.dir()).unwrap();
+    let here = here.display();
+    assert_eq!(
+        w.count(),
+        [format!("first prod {here}"), format!("last prod {here}")]
+    );
+    assert!(
+        std::fs::read_dir(elsewhere.path())
+            .unwrap()
+            .next()
+            .is_none()
     );
 }
 

@@ -8,7 +8,7 @@ use clap::Args;
 use super::exit;
 use super::run::{RunFlags, apply_flags, drive_headless, prefixed, state_dir};
 use crate::engine::event::{Envelope, Event, RunStatus};
-use crate::engine::journal::{RunDir, read_journal};
+use crate::engine::journal::{self as params, RunDir, read_journal};
 use crate::engine::{EngineError, Run};
 use crate::workflow;
 
@@ -53,7 +53,27 @@ pub fn resume(args: ResumeArgs) -> u8 {
     let mut loaded = None;
     let load = |path: &Path| -> Result<workflow::Workflow, String> {
         let mut wf = workflow::load(path).map_err(|d| d.to_string())?;
-        options = Some(apply_flags(&args.flags, &mut wf)?);
+        // The run goes on as it started: in its folder, with its `--var`
+        // values; a `--var` given now overrides one of those.
+        let folder = path.parent().unwrap_or(Path::new("."));
+        let params = params::read_params(folder)?;
+        let kept = params.as_ref().map(|p| p.vars.clone()).unwrap_or_default();
+        for (k, v) in &kept {
+            wf.set_var(k, v)?;
+        }
+        let mut opts = apply_flags(&args.flags, &mut wf)?;
+        if let Some(mut params) = params {
+            let mut vars = kept;
+            vars.append(&mut opts.vars);
+            if vars != params.vars {
+                params.vars = vars.clone();
+                params::write_params(folder, &params)
+                    .map_err(|e| format!("cannot update {}: {e}", folder.display()))?;
+            }
+            opts.vars = vars;
+            opts.workdir = Some(params.workdir);
+        }
+        options = Some(opts);
         loaded = Some(wf.clone());
         Ok(wf)
     };

@@ -140,9 +140,11 @@ fn prepare(args: &RunArgs) -> Result<(Workflow, RunOptions), String> {
 
 /// Applies `--var` and the wait flags to a loaded workflow.
 pub fn apply_flags(args: &RunFlags, wf: &mut Workflow) -> Result<RunOptions, String> {
+    let mut vars = std::collections::BTreeMap::new();
     for pair in &args.vars {
         let (k, v) = split_pair(pair, "--var")?;
         wf.set_var(k, v)?;
+        vars.insert(k.to_string(), v.to_string());
     }
     if args.auto_approve {
         for step in &wf.steps {
@@ -166,6 +168,8 @@ pub fn apply_flags(args: &RunFlags, wf: &mut Workflow) -> Result<RunOptions, Str
         presets: presets(args, wf)?,
         auto_approve: args.auto_approve,
         seed: None,
+        workdir: None,
+        vars,
     };
     Ok(options)
 }

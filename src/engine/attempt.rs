@@ -113,7 +113,11 @@ impl Scheduler {
             command: run.command.clone(),
             shell: step.shell.clone(),
             env: self.attempt_env(i, attempt, &output_path),
-            cwd: step.cwd.as_ref().map(std::path::PathBuf::from),
+            cwd: match (&self.options.workdir, &step.cwd) {
+                (Some(base), Some(cwd)) => Some(base.join(cwd)),
+                (Some(base), None) => Some(base.clone()),
+                (None, cwd) => cwd.as_ref().map(std::path::PathBuf::from),
+            },
             timeout: step.timeout,
             kill_grace: step.kill_grace,
         };

@@ -276,6 +276,38 @@ pub fn truncate(path: &Path, len: u64) -> io::Result<()> {
     f.sync_all()
 }
 
+/// `<run>/run.json`: what a run started with besides its workflow, so a
+/// resumed run goes on the same way: the folder its steps run in and its
+/// `--var` overrides.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Params {
+    pub workdir: PathBuf,
+    #[serde(default)]
+    pub vars: std::collections::BTreeMap<String, String>,
+}
+
+pub fn params_path(dir: &Path) -> PathBuf {
+    dir.join("run.json")
+}
+
+/// Keeps a run's [`Params`] in its folder (written whole, or not at all).
+pub fn write_params(dir: &Path, params: &Params) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(params).map_err(io::Error::other)?;
+    write_atomic(&params_path(dir), format!("{text}\n").as_bytes())
+}
+
+/// A run's [`Params`]; none for a run folder without them.
+pub fn read_params(dir: &Path) -> Result<Option<Params>, String> {
+    let path = params_path(dir);
+    match fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("cannot read {}: {e}", path.display())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
 /// `<run>/pids`: a `step pgid` line for every attempt's process group, so a
 /// resumed run can kill what survived a crash. Appended, never rewritten:
 /// one small write per spawn, no file made or removed per step.

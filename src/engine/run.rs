@@ -32,6 +32,11 @@ pub struct RunOptions {
     pub auto_approve: bool,
     /// Seeds the retry jitter, for reproducible tests.
     pub seed: Option<u64>,
+    /// The folder steps run in and `cwd` is relative to; none: this
+    /// process's current folder. A resumed run gets the one it started in.
+    pub workdir: Option<PathBuf>,
+    /// The `--var` overrides the run started with, kept for `resume`.
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +105,20 @@ impl Run {
             },
         )?;
         let lock = super::lock::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
+        let params = super::journal::Params {
+            workdir: match &options.workdir {
+                Some(w) => w.clone(),
+                None => std::env::current_dir().map_err(|source| EngineError::RunDir {
+                    dir: options.state_dir.join("runs"),
+                    source,
+                })?,
+            },
+            vars: options.vars.clone(),
+        };
+        super::journal::write_params(&dir.path, &params).map_err(|source| EngineError::RunDir {
+            dir: dir.path.clone(),
+            source,
+        })?;
         Run::assemble(workflow, options, dir, lock, 0)
     }
 
