@@ -527,11 +527,19 @@ fn a_wait_whose_deadline_passed_while_nothing_ran_times_out_at_once() {
     live.kill9();
     std::thread::sleep(Duration::from_millis(1300));
 
-    let done = w.resume(&id, &[]).finish();
+    // Flags given to the resume do not answer a wait after its deadline.
+    let done = w
+        .resume(&id, &["--reject", "gate", "--answer", "notes=Other"])
+        .finish();
     done.expect(0, "succeeded");
     let resumed = &done.events[0];
     let resolved = done.one("approval_resolved", "gate");
     assert_eq!(resolved["by"], "timeout");
+    // Waited from when it first opened, not from the resume.
+    assert!(
+        resolved["waited_ms"].as_u64().unwrap() >= 1300,
+        "{resolved}"
+    );
     assert_eq!(resolved["approved"], true, "on_timeout: approve");
     let answered = done.one("question_answered", "notes");
     assert_eq!(answered["by"], "timeout");

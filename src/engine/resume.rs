@@ -22,8 +22,8 @@ pub(super) struct Open {
     pub running: Option<u32>,
     /// Attempt that failed and when the next is due.
     pub backoff: Option<(u32, SystemTime)>,
-    /// Wait number and deadline.
-    pub wait: Option<(u64, SystemTime)>,
+    /// Wait number, deadline, and when it first opened.
+    pub wait: Option<(u64, SystemTime, SystemTime)>,
     /// A wait resolved in the journal whose step had not ended: applied, so
     /// it is never asked again.
     pub resolved: Option<super::waits::Resolution>,
@@ -91,7 +91,8 @@ impl Scheduler {
                     let n = wait_number(wait);
                     max_wait = max_wait.max(n);
                     o.resolved = None;
-                    o.wait = Some((n, at(e) + Duration::from_millis(*timeout_ms)));
+                    let opened = first_opened(o, n, at(e));
+                    o.wait = Some((n, at(e) + Duration::from_millis(*timeout_ms), opened));
                 }
                 Event::QuestionAsked { wait, .. } => {
                     let n = wait_number(wait);
@@ -101,7 +102,8 @@ impl Scheduler {
                         _ => Duration::ZERO,
                     };
                     o.resolved = None;
-                    o.wait = Some((n, at(e) + timeout));
+                    let opened = first_opened(o, n, at(e));
+                    o.wait = Some((n, at(e) + timeout, opened));
                 }
                 Event::QuestionAnswered { answer, by, .. } => {
                     rt.answer = Some(answer.clone());
@@ -176,8 +178,8 @@ impl Scheduler {
                     tokio::time::sleep_until(due).await;
                     let _ = tx.send(Msg::RetryDue { step: i, token });
                 });
-            } else if let Some((wait, deadline)) = o.wait {
-                self.reopen_wait(i, wait, instant_of(deadline));
+            } else if let Some((wait, deadline, opened)) = o.wait {
+                self.reopen_wait(i, wait, instant_of(deadline), instant_since(opened));
             } else if o.readied {
                 self.steps[i].phase = Phase::Pending;
                 self.make_ready(i);
@@ -209,6 +211,23 @@ impl Scheduler {
             );
         }
     }
+}
+
+/// When wait `n` first opened: a wait re-opened by an earlier resume keeps
+/// its first time, so `waited_ms` counts all of it.
+fn first_opened(o: &Open, n: u64, now: SystemTime) -> SystemTime {
+    match o.wait {
+        Some((m, _, opened)) if m == n => opened,
+        _ => now,
+    }
+}
+
+/// A past `SystemTime` as a tokio instant: as long ago as it was.
+fn instant_since(t: SystemTime) -> Instant {
+    let ago = SystemTime::now()
+        .duration_since(t)
+        .unwrap_or(Duration::ZERO);
+    Instant::now().checked_sub(ago).unwrap_or_else(Instant::now)
 }
 
 fn wait_number(wait: &str) -> u64 {

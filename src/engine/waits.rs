@@ -90,26 +90,29 @@ impl Scheduler {
     }
 
     /// Re-opens a wait of a resumed run with the deadline it had.
-    pub(super) fn reopen_wait(&mut self, i: usize, wait: u64, deadline: Instant) {
-        self.open_wait_as(i, Some((wait, deadline)));
+    pub(super) fn reopen_wait(&mut self, i: usize, wait: u64, deadline: Instant, opened: Instant) {
+        self.open_wait_as(i, Some((wait, deadline, opened)));
     }
 
-    fn open_wait_as(&mut self, i: usize, known: Option<(u64, Instant)>) {
+    fn open_wait_as(&mut self, i: usize, known: Option<(u64, Instant, Instant)>) {
         let step = &self.wf.steps[i];
         let (timeout, event) = match &step.action {
             Action::Approval(a) => (a.timeout, None),
             Action::Ask(a) => (a.timeout, Some(a)),
             Action::Run(_) => return,
         };
-        let opened = Instant::now();
-        let (wait, rx, deadline) = match known {
-            Some((wait, deadline)) => (wait, self.waits.register_as(wait), deadline),
+        let now = Instant::now();
+        let expired = known.is_some_and(|(_, deadline, _)| deadline <= now);
+        let (wait, rx, deadline, opened) = match known {
+            Some((wait, deadline, opened)) => {
+                (wait, self.waits.register_as(wait), deadline, opened)
+            }
             None => {
                 let (wait, rx) = self.waits.register();
-                (wait, rx, opened + timeout)
+                (wait, rx, now + timeout, now)
             }
         };
-        let timeout = deadline.saturating_duration_since(opened);
+        let timeout = deadline.saturating_duration_since(now);
         self.steps[i].waits_opened += 1;
         self.steps[i].first_start.get_or_insert(opened);
         self.steps[i].phase = Phase::Waiting {
@@ -150,6 +153,11 @@ impl Scheduler {
                 outcome,
             });
         });
+        // A deadline that passed while nothing ran times out; a flag given
+        // to the resume does not answer it after the fact.
+        if expired {
+            return;
+        }
         if let Some(resolution) = self.preset(i) {
             self.resolve(i, resolution);
         }
