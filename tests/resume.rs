@@ -418,6 +418,15 @@ fn resume_goes_on_in_the_folder_and_with_the_vars_the_run_started_with() {
             .next()
             .is_none()
     );
+
+    // `runs` gives the whole run's length, from its first start to its end.
+    let all = w.journal(&id);
+    let ts = |e: &Value| humantime::parse_rfc3339_weak(e["ts"].as_str().unwrap()).unwrap();
+    let whole = ts(all.last().unwrap()).duration_since(ts(&all[0])).unwrap();
+    let row: Value = serde_json::from_slice(&w.cli(&["runs", "--json"]).stdout).unwrap();
+    assert_eq!(row["duration_ms"], whole.as_millis() as u64, "{row}");
+    let resumed_ms = all.last().unwrap()["duration_ms"].as_u64().unwrap();
+    assert!(whole.as_millis() as u64 > resumed_ms, "{row}");
 }
 
 #[test]

@@ -175,6 +175,13 @@ struct Summary {
     duration_ms: Option<u64>,
 }
 
+/// Milliseconds from one event timestamp to another.
+fn span_ms(from: &str, to: &str) -> Option<u64> {
+    let from = humantime::parse_rfc3339_weak(from).ok()?;
+    let to = humantime::parse_rfc3339_weak(to).ok()?;
+    Some(to.duration_since(from).ok()?.as_millis() as u64)
+}
+
 fn summarize(path: &Path) -> Option<Summary> {
     let id = path.file_name()?.to_string_lossy().into_owned();
     let text = std::fs::read_to_string(path.join("events.jsonl")).ok()?;
@@ -190,11 +197,21 @@ fn summarize(path: &Path) -> Option<Summary> {
         .lines()
         .rev()
         .find_map(|l| serde_json::from_str::<Envelope>(l).ok());
-    let (status, duration_ms) = match last.map(|e| e.event) {
-        Some(Event::RunFinished {
-            status,
-            duration_ms,
-        }) => (word(status).to_string(), Some(duration_ms)),
+    let (status, duration_ms) = match last.map(|e| (e.event, e.ts)) {
+        Some((
+            Event::RunFinished {
+                status,
+                duration_ms,
+            },
+            ended,
+        )) => {
+            // A resumed run's last `run_finished` counts from the resume; its
+            // duration here runs from its first start. Quotes inside JSON
+            // strings are escaped, so this text can only be an event's type.
+            let resumed = text.matches(r#""type":"run_started""#).nth(1).is_some();
+            let whole = resumed.then(|| span_ms(&first.ts, &ended)).flatten();
+            (word(status).to_string(), Some(whole.unwrap_or(duration_ms)))
+        }
         _ => {
             let dir = RunDir {
                 id: id.clone(),
