@@ -57,6 +57,17 @@ impl Session {
         );
     }
 
+    /// Starts `signalbox run FILE --headless` on a fixture of
+    /// `tests/fixtures/run/`, then prints its exit code and lingers.
+    fn start_headless(&self, fixture: &str, state: &Path) {
+        self.start(&format!(
+            "cd {root} && {bin} run tests/fixtures/run/{fixture}.yaml --headless --state-dir {state}; echo \"EXIT=$?\"; sleep 60",
+            root = root().display(),
+            bin = env!("CARGO_BIN_EXE_signalbox"),
+            state = state.display(),
+        ));
+    }
+
     fn screen(&self) -> String {
         String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "sb"]).stdout).into_owned()
     }
@@ -327,4 +338,50 @@ fn headless_in_a_terminal_asks_at_a_prompt_that_progress_lines_do_not_break() {
         .find(|e| e["type"] == "question_answered")
         .unwrap();
     assert_eq!(answered["answer"], "New features");
+}
+
+/// The screen's lines that are not blank.
+fn shown_lines(screen: &str) -> Vec<&str> {
+    screen.lines().filter(|l| !l.trim().is_empty()).collect()
+}
+
+#[test]
+fn the_headless_prompt_asks_again_when_a_question_without_default_gets_an_empty_answer() {
+    if !have_tmux() {
+        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let session = Session {
+        socket: format!("sb-prompt-free-{}", std::process::id()),
+    };
+    session.start_headless("prompt_free", state.path());
+    let screen = session.wait_for("answer for free", 15);
+    assert!(
+        shown_lines(&screen)
+            .last()
+            .is_some_and(|l| l.trim_end() == "answer for free:"),
+        "no default, so no hint that empty takes it:\n{screen}"
+    );
+    session.keys(&["Enter"]);
+    let screen = session.wait_for("an answer is needed", 5);
+    let lines = shown_lines(&screen);
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.trim_end() == "answer for free:"),
+        "the same question is asked again:\n{screen}"
+    );
+    session.type_text("more tests");
+    session.keys(&["Enter"]);
+    let screen = session.wait_for("EXIT=", 10);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+
+    let events = journal(state.path());
+    let answered = events
+        .iter()
+        .find(|e| e["type"] == "question_answered")
+        .unwrap();
+    assert_eq!(answered["answer"], "more tests");
+    assert_eq!(answered["by"], "prompt");
 }
