@@ -3,7 +3,7 @@
 //! journal's lines on stdout and nothing else there. With a terminal on
 //! stdin, open waits are asked at a prompt.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use tokio::sync::mpsc;
 
@@ -67,26 +67,18 @@ pub async fn print_events(
             let _ = writeln!(lock, "{}", p.line);
             let _ = lock.flush();
         }
-        if let Some(line) = human_line(&p) {
-            match prompter.as_ref().and_then(Prompter::prompt) {
-                // A prompt is showing: the line takes its place (on a
-                // terminal the prompt is erased first) and the prompt is
-                // shown again below it.
-                Some(prompt) => {
-                    let erase = if std::io::stderr().is_terminal() {
-                        "\r\x1b[2K"
-                    } else {
-                        "\n"
-                    };
-                    eprint!("{erase}{line}\n{prompt}");
-                    let _ = std::io::stderr().flush();
+        let line = human_line(&p);
+        match prompter.as_mut() {
+            Some(pr) => pr.event(&p, line.as_deref()),
+            None => {
+                if let Some(line) = line {
+                    eprintln!("{line}");
                 }
-                None => eprintln!("{line}"),
             }
         }
-        if let Some(pr) = prompter.as_mut() {
-            pr.event(&p);
-        }
+    }
+    if let Some(pr) = prompter.as_mut() {
+        pr.end();
     }
 }
 

@@ -385,3 +385,32 @@ fn the_headless_prompt_asks_again_when_a_question_without_default_gets_an_empty_
     assert_eq!(answered["answer"], "more tests");
     assert_eq!(answered["by"], "prompt");
 }
+
+#[test]
+fn ctrl_c_at_the_headless_prompt_leaves_no_prompt_half_a_line() {
+    if !have_tmux() {
+        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let session = Session {
+        socket: format!("sb-prompt-cancel-{}", std::process::id()),
+    };
+    session.start_headless("approvals", state.path());
+    session.wait_for("approve gate? [y/n]", 15);
+    session.keys(&["C-c"]);
+    let screen = session.wait_for("EXIT=", 10);
+    assert!(screen.contains("EXIT=130"), "{screen}");
+    let lines = shown_lines(&screen);
+    assert!(
+        !lines.iter().any(|l| l.contains("approve gate?")),
+        "the prompt is erased when the run is cancelled:\n{screen}"
+    );
+    for step in ["gate", "deploy"] {
+        let cancelled = format!("⊘ {step} cancelled");
+        assert!(
+            lines.iter().any(|l| l.starts_with(&cancelled)),
+            "{cancelled:?} starts a line of its own:\n{screen}"
+        );
+    }
+}

@@ -15,6 +15,9 @@ pub(super) struct Prompter {
     /// Open waits in the order they are asked.
     queue: Vec<Wait>,
     asking: Option<String>,
+    /// The prompt left on the terminal's last line, not yet ended by Enter:
+    /// whatever is printed next must first erase it.
+    shown: Option<String>,
     order: Asking,
 }
 
@@ -58,13 +61,23 @@ impl Prompter {
                 handle,
                 queue: Vec::new(),
                 asking: None,
+                shown: None,
                 order,
             },
             lines,
         )
     }
 
-    pub(super) fn event(&mut self, p: &Arc<Published>) {
+    /// Follows an event, printing its human `line` (if any) in place of the
+    /// prompt, and the prompt then due below it.
+    pub(super) fn event(&mut self, p: &Arc<Published>, line: Option<&str>) {
+        self.follow(p);
+        self.choose();
+        self.print(line);
+    }
+
+    /// Keeps the queue to the waits that are open.
+    fn follow(&mut self, p: &Arc<Published>) {
         match &p.envelope.event {
             Event::ApprovalRequested { step, .. } if !self.order.skip.contains(step) => {
                 self.queue_wait(step, Kind::Approval)
@@ -93,7 +106,6 @@ impl Prompter {
             }
             _ => {}
         }
-        self.ask_next();
     }
 
     fn queue_wait(&mut self, step: &str, kind: Kind) {
@@ -103,25 +115,48 @@ impl Prompter {
         self.queue.insert(at, Wait { step, kind });
     }
 
-    fn ask_next(&mut self) {
-        if self.asking.is_some() {
+    /// Erases the prompt when the run's events end, so that what is printed
+    /// after them starts a line of its own.
+    pub(super) fn end(&mut self) {
+        self.asking = None;
+        self.print(None);
+    }
+
+    /// Asks the first wait in the queue, unless one is being asked.
+    fn choose(&mut self) {
+        if self.asking.is_none() {
+            self.asking = self.queue.first().map(|w| w.step.clone());
+        }
+    }
+
+    /// Prints `line` where the prompt was (erased on a terminal, ended
+    /// elsewhere), then the prompt of the wait being asked, if any. Nothing
+    /// is printed when there is no line and the prompt shown is still due.
+    fn print(&mut self, line: Option<&str>) {
+        let due = self.prompt();
+        if line.is_none() && due == self.shown {
             return;
         }
-        if let Some(wait) = self.queue.first() {
-            self.asking = Some(wait.step.clone());
-            self.show();
+        let mut text = String::new();
+        if self.shown.is_some() {
+            text.push_str(if std::io::stderr().is_terminal() {
+                "\r\x1b[2K"
+            } else {
+                "\n"
+            });
         }
+        if let Some(line) = line {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text.push_str(due.as_deref().unwrap_or_default());
+        eprint!("{text}");
+        let _ = std::io::stderr().flush();
+        self.shown = due;
     }
 
-    fn show(&self) {
-        if let Some(prompt) = self.prompt() {
-            eprint!("{prompt}");
-            let _ = std::io::stderr().flush();
-        }
-    }
-
-    /// The prompt being shown, if a wait is being asked.
-    pub(super) fn prompt(&self) -> Option<String> {
+    /// The prompt of the wait being asked, if any.
+    fn prompt(&self) -> Option<String> {
         let asking = self.asking.as_deref()?;
         self.queue
             .iter()
@@ -132,6 +167,8 @@ impl Prompter {
     /// A line typed at the prompt answers the wait being asked; a reply
     /// that cannot resolve it asks the same wait again.
     pub(super) fn answer(&mut self, line: String) {
+        // Enter ended the prompt's line.
+        self.shown = None;
         let Some(step) = self.asking.take() else {
             return;
         };
@@ -141,11 +178,8 @@ impl Prompter {
         match wait.reply(line) {
             Ok(command) => self.handle.send(command),
             Err(problem) => {
-                if let Some(problem) = problem {
-                    eprintln!("{problem}");
-                }
                 self.asking = Some(step);
-                self.show();
+                self.print(problem.as_deref());
             }
         }
     }
