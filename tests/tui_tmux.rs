@@ -60,12 +60,7 @@ impl Session {
     /// Starts `signalbox run FILE --headless` on a fixture of
     /// `tests/fixtures/run/`, then prints its exit code and lingers.
     fn start_headless(&self, fixture: &str, state: &Path) {
-        self.start(&format!(
-            "cd {root} && {bin} run tests/fixtures/run/{fixture}.yaml --headless --state-dir {state}; echo \"EXIT=$?\"; sleep 60",
-            root = root().display(),
-            bin = env!("CARGO_BIN_EXE_signalbox"),
-            state = state.display(),
-        ));
+        self.start(&headless_command(fixture, state));
     }
 
     fn screen(&self) -> String {
@@ -106,6 +101,16 @@ impl Drop for Session {
             .args(["-L", &self.socket, "kill-server"])
             .output();
     }
+}
+
+/// The shell command behind [`Session::start_headless`].
+fn headless_command(fixture: &str, state: &Path) -> String {
+    format!(
+        "cd {root} && {bin} run tests/fixtures/run/{fixture}.yaml --headless --state-dir {state}; echo \"EXIT=$?\"; sleep 60",
+        root = root().display(),
+        bin = env!("CARGO_BIN_EXE_signalbox"),
+        state = state.display(),
+    )
 }
 
 fn journal(state: &Path) -> Vec<serde_json::Value> {
@@ -384,6 +389,58 @@ fn the_headless_prompt_asks_again_when_a_question_without_default_gets_an_empty_
         .unwrap();
     assert_eq!(answered["answer"], "more tests");
     assert_eq!(answered["by"], "prompt");
+}
+
+#[test]
+fn the_headless_prompt_asks_waits_that_open_together_highest_priority_first() {
+    if !have_tmux() {
+        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let session = Session {
+        socket: format!("sb-prompt-priority-{}", std::process::id()),
+    };
+    // Output is stopped (Ctrl-S) before the run starts, so its first line
+    // holds the printer until Ctrl-Q: by then both waits are open and their
+    // events queued, whichever the printer would otherwise have seen first.
+    session.start(&format!(
+        "read go && {}",
+        headless_command("prompt_priority", state.path())
+    ));
+    session.keys(&["C-s"]);
+    session.type_text("go");
+    session.keys(&["Enter"]);
+    wait_journal(state.path(), "question_asked", 15);
+    session.keys(&["C-q"]);
+    // High is asked first, and low not yet.
+    session.wait_for("? high asks", 5);
+    let screen = session.wait_for("answer for high", 5);
+    assert!(!screen.contains("approve low?"), "{screen}");
+    assert!(
+        shown_lines(&screen)
+            .last()
+            .is_some_and(|l| l.starts_with("answer for high (empty takes the default)")),
+        "{screen}"
+    );
+    session.keys(&["Enter"]);
+    session.wait_for("approve low? [y/n]", 5);
+    session.keys(&["y", "Enter"]);
+    let screen = session.wait_for("EXIT=", 10);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+
+    let resolved: Vec<_> = journal(state.path())
+        .into_iter()
+        .filter(|e| e["type"] == "question_answered" || e["type"] == "approval_resolved")
+        .map(|e| (e["step"].clone(), e["by"].clone()))
+        .collect();
+    assert_eq!(
+        resolved,
+        [
+            ("high".into(), "prompt".into()),
+            ("low".into(), "prompt".into())
+        ]
+    );
 }
 
 #[test]

@@ -69,10 +69,10 @@ impl Prompter {
     }
 
     /// Follows an event, printing its human `line` (if any) in place of the
-    /// prompt, and the prompt then due below it.
+    /// prompt, and the prompt of the wait being asked below it. No other
+    /// wait is chosen here: see [`Prompter::ask_next`].
     pub(super) fn event(&mut self, p: &Arc<Published>, line: Option<&str>) {
         self.follow(p);
-        self.choose();
         self.print(line);
     }
 
@@ -122,10 +122,14 @@ impl Prompter {
         self.print(None);
     }
 
-    /// Asks the first wait in the queue, unless one is being asked.
-    fn choose(&mut self) {
+    /// Asks the first wait in the queue, unless one is being asked. Called
+    /// once the events already queued are followed, so that waits that
+    /// opened together are asked in priority order, not in the order their
+    /// events happened to come in.
+    pub(super) fn ask_next(&mut self) {
         if self.asking.is_none() {
             self.asking = self.queue.first().map(|w| w.step.clone());
+            self.print(None);
         }
     }
 
