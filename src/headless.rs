@@ -3,7 +3,8 @@
 //! journal's lines on stdout and nothing else there. With a terminal on
 //! stdin, open waits are asked at a prompt.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
@@ -34,6 +35,11 @@ pub struct Asking {
     pub priorities: std::collections::HashMap<String, i64>,
 }
 
+/// Events printed in one go before the prompt chooses a wait: a bound, so
+/// that a run printing faster than the terminal cannot keep a typed answer
+/// waiting.
+const BATCH: usize = 1024;
+
 /// Prints events until the run's stream ends.
 pub async fn print_events(
     mut events: Subscription,
@@ -48,9 +54,8 @@ pub async fn print_events(
         }
         false => (None, None),
     };
-    let stdout = std::io::stdout();
     loop {
-        let p = tokio::select! {
+        let first = tokio::select! {
             p = events.recv() => match p {
                 Some(p) => p,
                 None => break,
@@ -62,30 +67,39 @@ pub async fn print_events(
                 continue;
             }
         };
-        if out.json {
-            let mut lock = stdout.lock();
-            let _ = writeln!(lock, "{}", p.line);
-            let _ = lock.flush();
-        }
-        if let Some(line) = human_line(&p) {
-            match prompter.as_ref().and_then(Prompter::prompt) {
-                // A prompt is showing: the line takes its place (on a
-                // terminal the prompt is erased first) and the prompt is
-                // shown again below it.
-                Some(prompt) => {
-                    let erase = if std::io::stderr().is_terminal() {
-                        "\r\x1b[2K"
-                    } else {
-                        "\n"
-                    };
-                    eprint!("{erase}{line}\n{prompt}");
-                    let _ = std::io::stderr().flush();
-                }
-                None => eprintln!("{line}"),
+        print_event(&first, out.json, prompter.as_mut());
+        // Waits that opened together have their events queued together:
+        // all of them are followed before one is chosen to be asked.
+        for _ in 1..BATCH {
+            match events.try_recv() {
+                Ok(p) => print_event(&p, out.json, prompter.as_mut()),
+                Err(_) => break,
             }
         }
         if let Some(pr) = prompter.as_mut() {
-            pr.event(&p);
+            pr.ask_next();
+        }
+    }
+    if let Some(pr) = prompter.as_mut() {
+        pr.end();
+    }
+}
+
+/// Prints an event: its JSON line on stdout with `--json`, its human line on
+/// stderr, in place of the prompt if one is showing.
+fn print_event(p: &Arc<Published>, json: bool, prompter: Option<&mut Prompter>) {
+    if json {
+        let mut lock = std::io::stdout().lock();
+        let _ = writeln!(lock, "{}", p.line);
+        let _ = lock.flush();
+    }
+    let line = human_line(p);
+    match prompter {
+        Some(pr) => pr.event(p, line.as_deref()),
+        None => {
+            if let Some(line) = line {
+                eprintln!("{line}");
+            }
         }
     }
 }

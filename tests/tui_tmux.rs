@@ -57,6 +57,12 @@ impl Session {
         );
     }
 
+    /// Starts `signalbox run FILE --headless` on a fixture of
+    /// `tests/fixtures/run/`, then prints its exit code and lingers.
+    fn start_headless(&self, fixture: &str, state: &Path) {
+        self.start(&headless_command(fixture, state));
+    }
+
     fn screen(&self) -> String {
         String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "sb"]).stdout).into_owned()
     }
@@ -95,6 +101,16 @@ impl Drop for Session {
             .args(["-L", &self.socket, "kill-server"])
             .output();
     }
+}
+
+/// The shell command behind [`Session::start_headless`].
+fn headless_command(fixture: &str, state: &Path) -> String {
+    format!(
+        "cd {root} && {bin} run tests/fixtures/run/{fixture}.yaml --headless --state-dir {state}; echo \"EXIT=$?\"; sleep 60",
+        root = root().display(),
+        bin = env!("CARGO_BIN_EXE_signalbox"),
+        state = state.display(),
+    )
 }
 
 fn journal(state: &Path) -> Vec<serde_json::Value> {
@@ -327,4 +343,131 @@ fn headless_in_a_terminal_asks_at_a_prompt_that_progress_lines_do_not_break() {
         .find(|e| e["type"] == "question_answered")
         .unwrap();
     assert_eq!(answered["answer"], "New features");
+}
+
+/// The screen's lines that are not blank.
+fn shown_lines(screen: &str) -> Vec<&str> {
+    screen.lines().filter(|l| !l.trim().is_empty()).collect()
+}
+
+#[test]
+fn the_headless_prompt_asks_again_when_a_question_without_default_gets_an_empty_answer() {
+    if !have_tmux() {
+        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let session = Session {
+        socket: format!("sb-prompt-free-{}", std::process::id()),
+    };
+    session.start_headless("prompt_free", state.path());
+    let screen = session.wait_for("answer for free", 15);
+    assert!(
+        shown_lines(&screen)
+            .last()
+            .is_some_and(|l| l.trim_end() == "answer for free:"),
+        "no default, so no hint that empty takes it:\n{screen}"
+    );
+    session.keys(&["Enter"]);
+    let screen = session.wait_for("an answer is needed", 5);
+    let lines = shown_lines(&screen);
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.trim_end() == "answer for free:"),
+        "the same question is asked again:\n{screen}"
+    );
+    session.type_text("more tests");
+    session.keys(&["Enter"]);
+    let screen = session.wait_for("EXIT=", 10);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+
+    let events = journal(state.path());
+    let answered = events
+        .iter()
+        .find(|e| e["type"] == "question_answered")
+        .unwrap();
+    assert_eq!(answered["answer"], "more tests");
+    assert_eq!(answered["by"], "prompt");
+}
+
+#[test]
+fn the_headless_prompt_asks_waits_that_open_together_highest_priority_first() {
+    if !have_tmux() {
+        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let session = Session {
+        socket: format!("sb-prompt-priority-{}", std::process::id()),
+    };
+    // Output is stopped (Ctrl-S) before the run starts, so its first line
+    // holds the printer until Ctrl-Q: by then both waits are open and their
+    // events queued, whichever the printer would otherwise have seen first.
+    session.start(&format!(
+        "read go && {}",
+        headless_command("prompt_priority", state.path())
+    ));
+    session.keys(&["C-s"]);
+    session.type_text("go");
+    session.keys(&["Enter"]);
+    wait_journal(state.path(), "question_asked", 15);
+    session.keys(&["C-q"]);
+    // High is asked first, and low not yet.
+    session.wait_for("? high asks", 5);
+    let screen = session.wait_for("answer for high", 5);
+    assert!(!screen.contains("approve low?"), "{screen}");
+    assert!(
+        shown_lines(&screen)
+            .last()
+            .is_some_and(|l| l.starts_with("answer for high (empty takes the default)")),
+        "{screen}"
+    );
+    session.keys(&["Enter"]);
+    session.wait_for("approve low? [y/n]", 5);
+    session.keys(&["y", "Enter"]);
+    let screen = session.wait_for("EXIT=", 10);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+
+    let resolved: Vec<_> = journal(state.path())
+        .into_iter()
+        .filter(|e| e["type"] == "question_answered" || e["type"] == "approval_resolved")
+        .map(|e| (e["step"].clone(), e["by"].clone()))
+        .collect();
+    assert_eq!(
+        resolved,
+        [
+            ("high".into(), "prompt".into()),
+            ("low".into(), "prompt".into())
+        ]
+    );
+}
+
+#[test]
+fn ctrl_c_at_the_headless_prompt_leaves_no_prompt_half_a_line() {
+    if !have_tmux() {
+        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let session = Session {
+        socket: format!("sb-prompt-cancel-{}", std::process::id()),
+    };
+    session.start_headless("approvals", state.path());
+    session.wait_for("approve gate? [y/n]", 15);
+    session.keys(&["C-c"]);
+    let screen = session.wait_for("EXIT=", 10);
+    assert!(screen.contains("EXIT=130"), "{screen}");
+    let lines = shown_lines(&screen);
+    assert!(
+        !lines.iter().any(|l| l.contains("approve gate?")),
+        "the prompt is erased when the run is cancelled:\n{screen}"
+    );
+    for step in ["gate", "deploy"] {
+        let cancelled = format!("⊘ {step} cancelled");
+        assert!(
+            lines.iter().any(|l| l.starts_with(&cancelled)),
+            "{cancelled:?} starts a line of its own:\n{screen}"
+        );
+    }
 }

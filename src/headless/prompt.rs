@@ -12,10 +12,28 @@ use crate::engine::{By, Command, Event, Published, RunHandle};
 /// Asks open waits one at a time on the terminal.
 pub(super) struct Prompter {
     handle: RunHandle,
-    /// Open waits in the order they are asked: (step, is approval, choices).
-    queue: Vec<(String, bool, Vec<String>)>,
+    /// Open waits in the order they are asked.
+    queue: Vec<Wait>,
     asking: Option<String>,
+    /// The prompt left on the terminal's last line, not yet ended by Enter:
+    /// whatever is printed next must first erase it.
+    shown: Option<String>,
     order: Asking,
+}
+
+/// An open wait, with what the prompt needs to ask it and check the reply.
+struct Wait {
+    step: String,
+    kind: Kind,
+}
+
+enum Kind {
+    Approval,
+    Question {
+        choices: Vec<String>,
+        /// Whether an empty answer has something to take.
+        has_default: bool,
+    },
 }
 
 impl Prompter {
@@ -43,113 +61,189 @@ impl Prompter {
                 handle,
                 queue: Vec::new(),
                 asking: None,
+                shown: None,
                 order,
             },
             lines,
         )
     }
 
-    pub(super) fn event(&mut self, p: &Arc<Published>) {
+    /// Follows an event, printing its human `line` (if any) in place of the
+    /// prompt, and the prompt of the wait being asked below it. No other
+    /// wait is chosen here: see [`Prompter::ask_next`].
+    pub(super) fn event(&mut self, p: &Arc<Published>, line: Option<&str>) {
+        self.follow(p);
+        self.print(line);
+    }
+
+    /// Keeps the queue to the waits that are open.
+    fn follow(&mut self, p: &Arc<Published>) {
         match &p.envelope.event {
             Event::ApprovalRequested { step, .. } if !self.order.skip.contains(step) => {
-                self.queue_wait(step, true, Vec::new())
+                self.queue_wait(step, Kind::Approval)
             }
-            Event::QuestionAsked { step, choices, .. } if !self.order.skip.contains(step) => {
-                self.queue_wait(step, false, choices.clone())
-            }
+            Event::QuestionAsked {
+                step,
+                choices,
+                default,
+                ..
+            } if !self.order.skip.contains(step) => self.queue_wait(
+                step,
+                Kind::Question {
+                    choices: choices.clone(),
+                    has_default: default.is_some(),
+                },
+            ),
             Event::ApprovalResolved { step, .. }
             | Event::QuestionAnswered { step, .. }
             | Event::StepSkipped { step, .. }
             | Event::StepCancelled { step, .. }
             | Event::StepFailed { step, .. } => {
-                self.queue.retain(|(s, _, _)| s != step);
+                self.queue.retain(|w| w.step != *step);
                 if self.asking.as_deref() == Some(step) {
                     self.asking = None;
                 }
             }
             _ => {}
         }
-        self.ask_next();
     }
 
-    fn queue_wait(&mut self, step: &str, approval: bool, choices: Vec<String>) {
-        let queued: Vec<&str> = self.queue.iter().map(|(s, ..)| s.as_str()).collect();
+    fn queue_wait(&mut self, step: &str, kind: Kind) {
+        let queued: Vec<&str> = self.queue.iter().map(|w| w.step.as_str()).collect();
         let at = queue_position(&queued, &self.order.priorities, step);
-        self.queue.insert(at, (step.to_string(), approval, choices));
+        let step = step.to_string();
+        self.queue.insert(at, Wait { step, kind });
     }
 
-    fn ask_next(&mut self) {
-        if self.asking.is_some() {
+    /// Erases the prompt when the run's events end, so that what is printed
+    /// after them starts a line of its own.
+    pub(super) fn end(&mut self) {
+        self.asking = None;
+        self.print(None);
+    }
+
+    /// Asks the first wait in the queue, unless one is being asked. Called
+    /// once the events already queued are followed, so that waits that
+    /// opened together are asked in priority order, not in the order their
+    /// events happened to come in.
+    pub(super) fn ask_next(&mut self) {
+        if self.asking.is_none() {
+            self.asking = self.queue.first().map(|w| w.step.clone());
+            self.print(None);
+        }
+    }
+
+    /// Prints `line` where the prompt was (erased on a terminal, ended
+    /// elsewhere), then the prompt of the wait being asked, if any. Nothing
+    /// is printed when there is no line and the prompt shown is still due.
+    fn print(&mut self, line: Option<&str>) {
+        let due = self.prompt();
+        if line.is_none() && due == self.shown {
             return;
         }
-        if let Some((step, ..)) = self.queue.first() {
-            self.asking = Some(step.clone());
-            if let Some(prompt) = self.prompt() {
-                eprint!("{prompt}");
-                let _ = std::io::stderr().flush();
-            }
+        let mut text = String::new();
+        if self.shown.is_some() {
+            text.push_str(if std::io::stderr().is_terminal() {
+                "\r\x1b[2K"
+            } else {
+                "\n"
+            });
         }
+        if let Some(line) = line {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text.push_str(due.as_deref().unwrap_or_default());
+        eprint!("{text}");
+        let _ = std::io::stderr().flush();
+        self.shown = due;
     }
 
-    /// The prompt being shown, if a wait is being asked.
-    pub(super) fn prompt(&self) -> Option<String> {
+    /// The prompt of the wait being asked, if any.
+    fn prompt(&self) -> Option<String> {
         let asking = self.asking.as_deref()?;
-        let (step, approval, choices) = self.queue.iter().find(|(s, ..)| s == asking)?;
-        Some(if *approval {
-            format!("approve {step}? [y/n] ")
-        } else if choices.is_empty() {
-            format!("answer for {step} (empty takes the default): ")
-        } else {
-            format!("answer for {step} ({}): ", choices.join(" | "))
-        })
+        self.queue
+            .iter()
+            .find(|w| w.step == asking)
+            .map(Wait::prompt)
     }
 
-    /// A line typed at the prompt answers the wait being asked.
+    /// A line typed at the prompt answers the wait being asked; a reply
+    /// that cannot resolve it asks the same wait again.
     pub(super) fn answer(&mut self, line: String) {
+        // Enter ended the prompt's line.
+        self.shown = None;
         let Some(step) = self.asking.take() else {
             return;
         };
-        let approval = self
-            .queue
-            .iter()
-            .find(|(s, _, _)| *s == step)
-            .is_some_and(|(_, a, _)| *a);
-        let command = if approval {
-            match line.trim().to_ascii_lowercase().as_str() {
-                "y" | "yes" => Command::Approve {
-                    step,
-                    by: By::Prompt,
-                },
-                "n" | "no" => Command::Reject {
-                    step,
-                    by: By::Prompt,
-                },
-                _ => {
-                    self.ask_next();
-                    return;
-                }
-            }
-        } else if line.is_empty() {
-            Command::Approve {
-                step,
-                by: By::Prompt,
-            }
-        } else if self
-            .queue
-            .iter()
-            .any(|(s, _, c)| *s == step && !c.is_empty() && !c.contains(&line))
-        {
-            eprintln!("{line:?} is not one of the choices");
-            self.ask_next();
+        let Some(wait) = self.queue.iter().find(|w| w.step == step) else {
             return;
-        } else {
-            Command::Answer {
-                step,
-                text: line,
-                by: By::Prompt,
-            }
         };
-        self.handle.send(command);
+        match wait.reply(line) {
+            Ok(command) => self.handle.send(command),
+            Err(problem) => {
+                self.asking = Some(step);
+                self.print(problem.as_deref());
+            }
+        }
+    }
+}
+
+impl Wait {
+    fn prompt(&self) -> String {
+        let step = &self.step;
+        let Kind::Question {
+            choices,
+            has_default,
+        } = &self.kind
+        else {
+            return format!("approve {step}? [y/n] ");
+        };
+        let mut hints = Vec::new();
+        if !choices.is_empty() {
+            hints.push(choices.join(" | "));
+        }
+        if *has_default {
+            hints.push("empty takes the default".to_string());
+        }
+        match hints.is_empty() {
+            true => format!("answer for {step}: "),
+            false => format!("answer for {step} ({}): ", hints.join("; ")),
+        }
+    }
+
+    /// The command a typed line stands for, or why it stands for none (no
+    /// reason for a line that is simply not y or n). Nothing is sent that
+    /// the engine would ignore: the wait would stay open with no one asking.
+    fn reply(&self, line: String) -> Result<Command, Option<String>> {
+        let step = self.step.clone();
+        let by = By::Prompt;
+        let Kind::Question {
+            choices,
+            has_default,
+        } = &self.kind
+        else {
+            return match line.trim().to_ascii_lowercase().as_str() {
+                "y" | "yes" => Ok(Command::Approve { step, by }),
+                "n" | "no" => Ok(Command::Reject { step, by }),
+                _ => Err(None),
+            };
+        };
+        if line.is_empty() {
+            // Approving a question takes its default.
+            return match has_default {
+                true => Ok(Command::Approve { step, by }),
+                false => Err(Some(format!("{step} has no default: an answer is needed"))),
+            };
+        }
+        if !choices.is_empty() && !choices.contains(&line) {
+            return Err(Some(format!("{line:?} is not one of the choices")));
+        }
+        Ok(Command::Answer {
+            step,
+            text: line,
+            by,
+        })
     }
 }
 
@@ -175,7 +269,71 @@ pub fn can_prompt() -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::queue_position;
+    use super::{Kind, Wait, queue_position};
+    use crate::engine::{By, Command};
+
+    fn question(choices: &[&str], has_default: bool) -> Wait {
+        Wait {
+            step: "q".to_string(),
+            kind: Kind::Question {
+                choices: choices.iter().map(|c| c.to_string()).collect(),
+                has_default,
+            },
+        }
+    }
+
+    #[test]
+    fn the_hint_that_empty_takes_the_default_shows_only_with_a_default() {
+        let approval = Wait {
+            step: "gate".to_string(),
+            kind: Kind::Approval,
+        };
+        let cases = [
+            (approval, "approve gate? [y/n] "),
+            (question(&[], false), "answer for q: "),
+            (
+                question(&[], true),
+                "answer for q (empty takes the default): ",
+            ),
+            (question(&["a", "b"], false), "answer for q (a | b): "),
+            (
+                question(&["a", "b"], true),
+                "answer for q (a | b; empty takes the default): ",
+            ),
+        ];
+        for (wait, prompt) in cases {
+            assert_eq!(wait.prompt(), prompt);
+        }
+    }
+
+    #[test]
+    fn an_empty_answer_is_sent_only_when_there_is_a_default_to_take() {
+        let approve = Ok(Command::Approve {
+            step: "q".to_string(),
+            by: By::Prompt,
+        });
+        let needed = Err(Some("q has no default: an answer is needed".to_string()));
+        let answer = |text: &str| {
+            Ok(Command::Answer {
+                step: "q".to_string(),
+                text: text.to_string(),
+                by: By::Prompt,
+            })
+        };
+        let not_a_choice = Err(Some("\"c\" is not one of the choices".to_string()));
+        let cases = [
+            (question(&[], true), "", approve.clone()),
+            (question(&[], false), "", needed.clone()),
+            (question(&["a", "b"], true), "", approve),
+            (question(&["a", "b"], false), "", needed),
+            (question(&[], false), "free text", answer("free text")),
+            (question(&["a", "b"], false), "b", answer("b")),
+            (question(&["a", "b"], true), "c", not_a_choice),
+        ];
+        for (wait, line, reply) in cases {
+            assert_eq!(wait.reply(line.to_string()), reply, "{line:?}");
+        }
+    }
 
     #[test]
     fn waits_are_asked_highest_priority_first_then_in_the_order_they_opened() {
