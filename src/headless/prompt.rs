@@ -180,7 +180,12 @@ impl Prompter {
             return;
         };
         match wait.reply(line) {
-            Ok(command) => self.handle.send(command),
+            Ok(command) => {
+                // Answered: not asked again while the engine resolves it,
+                // whatever other events come first.
+                self.queue.retain(|w| w.step != step);
+                self.handle.send(command);
+            }
             Err(problem) => {
                 self.asking = Some(step);
                 self.print(problem.as_deref());
