@@ -62,15 +62,17 @@ pub enum Command {
     Runs(history::RunsArgs),
     /// Approve a live run's waiting approval from another terminal.
     #[command(
-        after_help = "Example:\n  signalbox approve release-20261123-104500-3fa2 go-live\n\nThe journal records `by: socket`. RUN may also be the run folder."
+        after_help = "Example:\n  signalbox approve release-20261123-104500-3fa2 go-live\n\nThe journal records `by: socket`. RUN may also be the run folder. Approving a question takes its default.\n\nExit codes: 0 the run took it, 2 the run refused it (the reason on stderr), 1 the run cannot be reached."
     )]
     Approve(remote::WaitArgs),
     /// Reject a live run's waiting approval from another terminal.
-    #[command(after_help = "Example:\n  signalbox reject release-20261123-104500-3fa2 go-live")]
+    #[command(
+        after_help = "Example:\n  signalbox reject release-20261123-104500-3fa2 go-live\n\nExit codes: 0 the run took it, 2 the run refused it (the reason on stderr), 1 the run cannot be reached."
+    )]
     Reject(remote::WaitArgs),
     /// Answer a live run's waiting question from another terminal.
     #[command(
-        after_help = "Example:\n  signalbox answer release-20261123-104500-3fa2 notes \"Bug fixes\""
+        after_help = "Example:\n  signalbox answer release-20261123-104500-3fa2 notes \"Bug fixes\"\n\nA question with choices takes only one of them; an approval takes approve or reject, not an answer.\n\nExit codes: 0 the run took it, 2 the run refused it (the reason on stderr), 1 the run cannot be reached."
     )]
     Answer(remote::AnswerArgs),
     /// Check workflow files; print every error with its line and column.

@@ -26,5 +26,5 @@ mod state;
 mod waits;
 
 pub use bus::{Published, Subscription};
-pub use event::{By, Command, Envelope, Event, RunStatus};
+pub use event::{By, Command, Envelope, Event, Refusal, RunStatus};
 pub use run::{EngineError, Preset, Run, RunHandle, RunOptions, RunOutcome};

@@ -1,14 +1,16 @@
 //! The control socket: `<run-folder>/control.sock` takes commands from
 //! another terminal (`signalbox approve RUN STEP`), one JSON line each, and
-//! hands them to the run as `by: socket`. A front end, beside the screen and
-//! the headless runner; the engine does not know it exists.
+//! hands them to the run as `by: socket`. Each is answered once the run has
+//! taken it (`ok`) or refused it (`refused: WHY`); `error: ...` means it
+//! never got that far. A front end, beside the screen and the headless
+//! runner; the engine does not know it exists.
 
 use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::engine::{By, Command, RunHandle};
+use crate::engine::{By, Command, Refusal, RunHandle};
 
 pub const SOCKET: &str = "control.sock";
 
@@ -47,16 +49,17 @@ pub fn serve(handle: RunHandle, dir: &Path) -> Option<Server> {
     Some(Server { path, task })
 }
 
-/// The commands of one connection, each answered with `ok` or `error: ...`.
+/// The commands of one connection, each answered with one line.
 async fn client(stream: UnixStream, handle: RunHandle) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let reply = match serde_json::from_str::<Command>(&line) {
-            Ok(command) => {
-                handle.send(by_socket(command));
-                "ok\n".to_string()
-            }
+            Ok(command) => match handle.request(by_socket(command)).await {
+                Ok(()) => "ok\n".to_string(),
+                Err(Refusal::RunOver) => format!("error: {}\n", Refusal::RunOver),
+                Err(refusal) => format!("refused: {refusal}\n"),
+            },
             Err(e) => format!("error: not a command: {e}\n"),
         };
         if write.write_all(reply.as_bytes()).await.is_err() {
@@ -78,8 +81,17 @@ fn by_socket(command: Command) -> Command {
     }
 }
 
-/// Sends one command to the run in `dir`; the server's reply.
-pub async fn send(dir: &Path, command: &Command) -> Result<String, String> {
+/// What the run said to a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Taken,
+    /// The run would not take it; why.
+    Refused(String),
+}
+
+/// Sends one command to the run in `dir`; the run's reply, or why there
+/// was none.
+pub async fn send(dir: &Path, command: &Command) -> Result<Reply, String> {
     let path = dir.join(SOCKET);
     let stream = UnixStream::connect(&path).await.map_err(|e| {
         format!(
@@ -99,5 +111,16 @@ pub async fn send(dir: &Path, command: &Command) -> Result<String, String> {
         .read_line(&mut reply)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(reply.trim_end().to_string())
+    let reply = reply.trim_end();
+    if reply == "ok" {
+        Ok(Reply::Taken)
+    } else if let Some(why) = reply.strip_prefix("refused: ") {
+        Ok(Reply::Refused(why.to_string()))
+    } else if let Some(e) = reply.strip_prefix("error: ") {
+        Err(e.to_string())
+    } else if reply.is_empty() {
+        Err("the run closed the connection without a reply".to_string())
+    } else {
+        Err(format!("unexpected reply from the run: {reply}"))
+    }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use signalbox::engine::{
-    By, Command, Preset, Run, RunHandle, RunOptions, RunOutcome, RunStatus, Subscription,
+    By, Command, Preset, Refusal, Run, RunHandle, RunOptions, RunOutcome, RunStatus, Subscription,
 };
 use signalbox::workflow::{Workflow, load_str};
 use tempfile::TempDir;
@@ -560,6 +560,113 @@ steps:
     assert_eq!(of(&events, "step_cancelled", "notes").len(), 1);
     assert!(of(&events, "step_started", "after").is_empty());
     assert!(of(&events, "approval_resolved", "gate").is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Asking: a command is taken, or refused with the reason
+// ---------------------------------------------------------------------------
+
+fn answer(step: &str, text: &str) -> Command {
+    Command::Answer {
+        step: step.into(),
+        text: text.into(),
+        by: By::Socket,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn request_refuses_what_does_not_fit_and_changes_nothing() {
+    let mut run = start(
+        "name: refusals
+steps:
+  gate: { approval: { prompt: \"go?\" } }
+  q: { ask: { question: \"colour?\", choices: [red, blue] } }
+  later: { needs: [gate], approval: { prompt: \"later\" } }
+",
+    );
+    run.until_step("approval_requested", "gate").await;
+    run.until_step("question_asked", "q").await;
+    let h = run.handle.clone();
+
+    let unknown = h.request(approve("gatee")).await.unwrap_err();
+    assert!(
+        matches!(&unknown, Refusal::UnknownStep { step, .. } if step == "gatee"),
+        "{unknown:?}"
+    );
+    assert_eq!(
+        unknown.to_string(),
+        "no step `gatee` in workflow `refusals` (did you mean `gate`?)"
+    );
+    assert_eq!(
+        h.request(approve("later")).await,
+        Err(Refusal::NotOpen {
+            step: "later".into(),
+            status: "pending"
+        })
+    );
+    for text in ["yes", "no"] {
+        assert_eq!(
+            h.request(answer("gate", text)).await,
+            Err(Refusal::AnswerToApproval {
+                step: "gate".into()
+            })
+        );
+    }
+    let choices = vec!["red".to_string(), "blue".into()];
+    assert_eq!(
+        h.request(answer("q", "green")).await,
+        Err(Refusal::NotAChoice {
+            step: "q".into(),
+            answer: "green".into(),
+            choices: choices.clone()
+        })
+    );
+    let no_default = h.request(approve("q")).await.unwrap_err();
+    assert_eq!(
+        no_default,
+        Refusal::NoDefault {
+            step: "q".into(),
+            choices
+        }
+    );
+    assert_eq!(
+        no_default.to_string(),
+        "question `q` has no default to take: answer it with one of red, blue"
+    );
+    assert_eq!(
+        h.request(Command::Retry {
+            step: "gate".into(),
+            by: By::Socket
+        })
+        .await,
+        Err(Refusal::NotRetryable {
+            step: "gate".into(),
+            status: "waiting"
+        })
+    );
+
+    assert_eq!(h.request(answer("q", "blue")).await, Ok(()));
+    let again = h.request(answer("q", "red")).await;
+    assert!(
+        matches!(
+            again,
+            Err(Refusal::AlreadyResolved { .. } | Refusal::NotOpen { .. })
+        ),
+        "{again:?}"
+    );
+    // A front end that does not ask (the screen) still just sends.
+    run.send(approve("gate"));
+    run.until_step("approval_requested", "later").await;
+    assert_eq!(h.request(approve("later")).await, Ok(()));
+    let (outcome, events) = run.finish().await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", dump(&events));
+    let answered = of(&events, "question_answered", "q");
+    assert_eq!(answered.len(), 1, "{}", dump(&events));
+    assert_eq!(answered[0]["answer"], "blue");
+    let resolved = of(&events, "approval_resolved", "gate");
+    assert_eq!(resolved.len(), 1, "{}", dump(&events));
+    assert_eq!(resolved[0]["approved"], true);
+    assert_eq!(h.request(approve("gate")).await, Err(Refusal::RunOver));
 }
 
 // ---------------------------------------------------------------------------

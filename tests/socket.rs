@@ -22,13 +22,18 @@ fn journal(state: &Path) -> Vec<serde_json::Value> {
 }
 
 fn wait_for(state: &Path, kind: &str) -> Vec<serde_json::Value> {
+    wait_for_n(state, kind, 1)
+}
+
+/// The journal once it holds `n` events of type `kind`.
+fn wait_for_n(state: &Path, kind: &str, n: usize) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let events = journal(state);
-        if events.iter().any(|e| e["type"] == kind) {
+        if events.iter().filter(|e| e["type"] == kind).count() >= n {
             return events;
         }
-        assert!(Instant::now() < deadline, "no {kind} in {events:?}");
+        assert!(Instant::now() < deadline, "not {n} {kind} in {events:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -40,6 +45,23 @@ fn cli(args: &[&str], state: &Path) -> std::process::Output {
         .arg(state)
         .output()
         .unwrap()
+}
+
+/// Exit 2, nothing on stdout, one `error: ...` line on stderr that says why.
+fn refused(out: &std::process::Output, why: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(why), "{why:?} not in {stderr:?}");
+}
+
+/// Exit 0 and silent.
+fn taken(out: &std::process::Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{stderr}");
 }
 
 #[test]
@@ -58,9 +80,9 @@ fn another_terminal_answers_and_approves_a_headless_run() {
     let id = events[0]["run"].as_str().unwrap().to_string();
 
     let wrong = cli(&["answer", &id, "notes", "Not a choice"], state.path());
-    assert!(
-        wrong.status.success(),
-        "the run takes the command and ignores it"
+    refused(
+        &wrong,
+        "`Not a choice` is not one of the choices of `notes`",
     );
     let ok = cli(&["answer", &id, "notes", "Performance"], state.path());
     assert!(
@@ -110,4 +132,88 @@ fn another_terminal_answers_and_approves_a_headless_run() {
     );
     let unknown = cli(&["approve", "no-such-run", "go-live"], state.path());
     assert_eq!(unknown.status.code(), Some(2));
+}
+
+/// What the run cannot apply is refused with its reason and exit 2, and
+/// leaves the waits as they were; what fits is taken, silently.
+#[test]
+fn commands_that_do_not_fit_the_run_are_refused() {
+    let state = tempfile::tempdir().unwrap();
+    let workflow = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run/refusals.yaml");
+    let mut run = Command::new(BIN)
+        .args(["run", "--headless", "--state-dir"])
+        .arg(state.path())
+        .arg(&workflow)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(state.path(), "approval_requested");
+    wait_for(state.path(), "question_asked");
+    let events = wait_for(state.path(), "step_succeeded");
+    let id = events[0]["run"].as_str().unwrap().to_string();
+    let say = |args: &[&str]| {
+        let mut all = vec![args[0], id.as_str()];
+        all.extend(&args[1..]);
+        cli(&all, state.path())
+    };
+
+    refused(&say(&["approve", "nosuch"]), "no step `nosuch`");
+    refused(&say(&["reject", "gat"]), "did you mean `gate`?");
+    refused(
+        &say(&["answer", "q", "green"]),
+        "`green` is not one of the choices of `q`: red, blue",
+    );
+    refused(
+        &say(&["approve", "q"]),
+        "question `q` has no default to take: answer it with one of red, blue",
+    );
+    for text in ["foo", "yes"] {
+        refused(
+            &say(&["answer", "gate", text]),
+            "`gate` is an approval, not a question: approve or reject it",
+        );
+    }
+    refused(&say(&["approve", "build"]), "step `build` runs a command");
+    refused(
+        &say(&["approve", "announce"]),
+        "step `announce` has no open wait (status: pending)",
+    );
+    let untouched = journal(state.path());
+    assert!(
+        !untouched.iter().any(|e| {
+            [
+                "approval_resolved",
+                "question_answered",
+                "step_failed",
+                "dag_modified",
+            ]
+            .contains(&e["type"].as_str().unwrap_or(""))
+        }),
+        "a refused command changed the run: {untouched:?}"
+    );
+
+    taken(&say(&["answer", "q", "blue"]));
+    let again = say(&["answer", "q", "red"]);
+    refused(&again, "`q`");
+    taken(&say(&["approve", "gate"]));
+    wait_for_n(state.path(), "approval_requested", 2);
+    taken(&say(&["approve", "announce"]));
+    assert_eq!(run.wait().unwrap().code(), Some(0));
+
+    let events = journal(state.path());
+    let of = |ty: &str| -> Vec<&serde_json::Value> {
+        events.iter().filter(|e| e["type"] == ty).collect()
+    };
+    let answered = of("question_answered");
+    assert_eq!(answered.len(), 1, "{events:?}");
+    assert_eq!(
+        (&answered[0]["answer"], &answered[0]["by"]),
+        (&"blue".into(), &"socket".into())
+    );
+    let resolved = of("approval_resolved");
+    assert_eq!(resolved.len(), 2, "{events:?}");
+    for r in resolved {
+        assert_eq!((&r["approved"], &r["by"]), (&true.into(), &"socket".into()));
+    }
 }

@@ -1,5 +1,8 @@
 //! `approve`, `reject` and `answer` from another terminal: one command to a
-//! live run through its control socket (`by: socket` in the journal).
+//! live run through its control socket (`by: socket` in the journal). Silent
+//! and 0 when the run took it; the run's reason and 2 when it refused it
+//! (no such step, no open wait, not one of the choices...); 1 when the run
+//! could not be reached.
 
 use std::path::PathBuf;
 
@@ -9,6 +12,7 @@ use super::exit;
 use super::run::state_dir;
 use crate::engine::journal::RunDir;
 use crate::engine::{By, Command};
+use crate::socket::Reply;
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {
@@ -46,10 +50,10 @@ pub fn send(args: WaitArgs, make: impl FnOnce(String) -> Command) -> u8 {
         Err(code) => return code,
     };
     match runtime.block_on(crate::socket::send(&dir.path, &command)) {
-        Ok(reply) if reply == "ok" => exit::OK,
-        Ok(reply) => {
-            eprintln!("{reply}");
-            exit::FAILED
+        Ok(Reply::Taken) => exit::OK,
+        Ok(Reply::Refused(why)) => {
+            eprintln!("error: {why}");
+            exit::INVALID
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -1,107 +1,132 @@
 //! Commands from the operator: resolve waits, and retry, skip or cancel
 //! steps (each of the last three journaled as `dag_modified` first).
 
-use super::event::{By, Command, DagAction, Event, RunStatus, SkipReason};
+use tokio::time::Instant;
+
+use super::event::{By, Command, DagAction, Event, Refusal, RunStatus, SkipReason};
 use super::scheduler::Scheduler;
 use super::state::{Final, Phase, Stop};
 use super::waits::Resolution;
 use crate::workflow::Action;
+use crate::workflow::diag::did_you_mean;
 
 impl Scheduler {
-    pub(super) fn command(&mut self, c: Command) {
-        let step_of = |s: &Scheduler, id: &str| {
-            let i = s.wf.step_index(id);
-            if i.is_none() {
-                tracing::warn!("command for unknown step `{id}` ignored");
-            }
-            i
-        };
+    /// Applies an operator's command, or says why it cannot.
+    pub(super) fn command(&mut self, c: Command) -> Result<(), Refusal> {
         match c {
             Command::Approve { step, by } => {
-                if let Some(i) = step_of(self, &step) {
-                    self.resolve(i, Resolution::Approved(by));
-                }
+                let i = self.step_named(&step)?;
+                self.resolve(i, Resolution::Approved(by))
             }
             Command::Reject { step, by } => {
-                if let Some(i) = step_of(self, &step) {
-                    self.resolve(i, Resolution::Rejected(by));
-                }
+                let i = self.step_named(&step)?;
+                self.resolve(i, Resolution::Rejected(by))
             }
             Command::Answer { step, text, by } => {
-                if let Some(i) = step_of(self, &step) {
-                    self.resolve(i, Resolution::Answered(text, by));
-                }
+                let i = self.step_named(&step)?;
+                self.resolve(i, Resolution::Answered(text, by))
             }
             Command::Retry { step, by } => {
-                if let Some(i) = step_of(self, &step) {
-                    self.retry(i, by);
-                }
+                let i = self.step_named(&step)?;
+                self.retry(i, by)
             }
             Command::Skip { step, by } => {
-                if let Some(i) = step_of(self, &step) {
-                    self.skip(i, by);
-                }
+                let i = self.step_named(&step)?;
+                self.skip(i, by)
             }
             Command::Cancel {
                 step: Some(step),
                 by,
             } => {
-                if let Some(i) = step_of(self, &step)
-                    && !matches!(self.steps[i].phase, Phase::Done(_))
-                {
-                    self.emit(Event::DagModified {
-                        action: DagAction::Cancel,
-                        steps: vec![step],
-                        by,
-                    });
-                    self.cancel_step(i, "operator");
-                }
+                let i = self.step_named(&step)?;
+                self.not_ended(i)?;
+                self.emit(Event::DagModified {
+                    action: DagAction::Cancel,
+                    steps: vec![step],
+                    by,
+                });
+                self.cancel_step(i, "operator");
+                Ok(())
             }
             Command::Cancel { step: None, .. } => {
-                self.cancel_run(RunStatus::Cancelled, "run_cancelled")
+                self.cancel_run(RunStatus::Cancelled, "run_cancelled");
+                Ok(())
             }
+        }
+    }
+
+    fn step_named(&self, id: &str) -> Result<usize, Refusal> {
+        self.wf.step_index(id).ok_or_else(|| Refusal::UnknownStep {
+            step: id.to_string(),
+            workflow: self.wf.name.clone(),
+            hint: did_you_mean(id, self.wf.steps.iter().map(|s| s.id.as_str())),
+        })
+    }
+
+    fn not_ended(&self, i: usize) -> Result<(), Refusal> {
+        match &self.steps[i].phase {
+            phase @ Phase::Done(_) => Err(Refusal::Ended {
+                step: self.wf.steps[i].id.clone(),
+                status: phase.status_name(),
+            }),
+            _ => Ok(()),
         }
     }
 
     /// Resolves the open wait of step `i`, if the resolution fits it: an
-    /// answer must be one of the choices, and approving a question takes its
-    /// default, so one without a default stays open.
-    pub(super) fn resolve(&mut self, i: usize, resolution: Resolution) {
-        let Phase::Waiting { wait, .. } = self.steps[i].phase else {
-            tracing::warn!(
-                "step `{}` has no open wait; command ignored",
-                self.wf.steps[i].id
-            );
-            return;
+    /// approval takes approve or reject, not an answer; an answer must be
+    /// one of the choices; approving a question takes its default, so one
+    /// without a default stays open.
+    pub(super) fn resolve(&mut self, i: usize, resolution: Resolution) -> Result<(), Refusal> {
+        let spec = &self.wf.steps[i];
+        let step = || spec.id.clone();
+        let phase = &self.steps[i].phase;
+        let Phase::Waiting { wait, deadline, .. } = *phase else {
+            return Err(match spec.action {
+                Action::Run(_) => Refusal::NotAWait { step: step() },
+                _ => Refusal::NotOpen {
+                    step: step(),
+                    status: phase.status_name(),
+                },
+            });
         };
-        if let (Action::Ask(a), Resolution::Approved(_)) = (&self.wf.steps[i].action, &resolution)
-            && a.default.is_none()
-        {
-            tracing::warn!(
-                "question `{}` has no default to take; it stays open",
-                self.wf.steps[i].id
-            );
-            return;
+        match (&spec.action, &resolution) {
+            (Action::Approval(_), Resolution::Answered(..)) => {
+                return Err(Refusal::AnswerToApproval { step: step() });
+            }
+            (Action::Ask(a), Resolution::Approved(_)) if a.default.is_none() => {
+                return Err(Refusal::NoDefault {
+                    step: step(),
+                    choices: a.choices.clone(),
+                });
+            }
+            (Action::Ask(a), Resolution::Answered(text, _))
+                if !a.choices.is_empty() && !a.choices.contains(text) =>
+            {
+                return Err(Refusal::NotAChoice {
+                    step: step(),
+                    answer: text.clone(),
+                    choices: a.choices.clone(),
+                });
+            }
+            _ => {}
         }
-        if let (Action::Ask(a), Resolution::Answered(text, _)) =
-            (&self.wf.steps[i].action, &resolution)
-            && !a.choices.is_empty()
-            && !a.choices.contains(text)
-        {
-            tracing::warn!(
-                "answer `{text}` is not one of the choices of `{}`; ignored",
-                self.wf.steps[i].id
-            );
-            return;
+        // Its timer has fired, or is about to: the timeout decides.
+        if Instant::now() >= deadline {
+            return Err(Refusal::TimedOut { step: step() });
         }
-        self.waits.resolve(wait, resolution);
+        if self.waits.resolve(wait, resolution) {
+            Ok(())
+        } else {
+            Err(Refusal::AlreadyResolved { step: step() })
+        }
     }
 
     /// A failed or cancelled step runs again (its `upstream_failed`
     /// dependents return to pending); a step backing off retries now.
-    fn retry(&mut self, i: usize, by: By) {
+    fn retry(&mut self, i: usize, by: By) -> Result<(), Refusal> {
         if self.cancelling.is_some() {
-            return;
+            return Err(Refusal::Stopping);
         }
         match self.steps[i].phase {
             Phase::Backoff { .. } => {
@@ -111,6 +136,7 @@ impl Scheduler {
                     by,
                 });
                 self.enqueue(i);
+                Ok(())
             }
             Phase::Done(Final::Failed { .. } | Final::Cancelled) => {
                 let mut reset = vec![i];
@@ -142,18 +168,17 @@ impl Scheduler {
                 if self.wf.steps[i].needs.iter().all(|&n| self.satisfied(n)) {
                     self.make_ready(i);
                 }
+                Ok(())
             }
-            _ => tracing::warn!(
-                "step `{}` is neither failed nor backing off; retry ignored",
-                self.wf.steps[i].id
-            ),
+            ref phase => Err(Refusal::NotRetryable {
+                step: self.wf.steps[i].id.clone(),
+                status: phase.status_name(),
+            }),
         }
     }
 
-    fn skip(&mut self, i: usize, by: By) {
-        if matches!(self.steps[i].phase, Phase::Done(_)) {
-            return;
-        }
+    fn skip(&mut self, i: usize, by: By) -> Result<(), Refusal> {
+        self.not_ended(i)?;
         self.emit(Event::DagModified {
             action: DagAction::Skip,
             steps: vec![self.wf.steps[i].id.clone()],
@@ -164,7 +189,7 @@ impl Scheduler {
             if let Some(c) = cancel.take() {
                 let _ = c.send(());
             }
-            return;
+            return Ok(());
         }
         if let Phase::Waiting { wait, .. } = self.steps[i].phase {
             self.waits.remove(wait);
@@ -176,6 +201,7 @@ impl Scheduler {
                 cause: "operator".into(),
             }
         });
+        Ok(())
     }
 
     /// Cancels one step: a running one is stopped and ends when its process

@@ -1,5 +1,6 @@
 //! Events: every change of state in a run, past tense, with the names and
-//! fields of SPEC §3. They are the only thing the engine tells the world.
+//! fields of SPEC §3. They are the only thing the engine tells the world,
+//! beside the answer to a command: taken, or a [`Refusal`] saying why not.
 
 use std::collections::BTreeMap;
 
@@ -214,6 +215,56 @@ pub enum Command {
         step: Option<String>,
         by: By,
     },
+}
+
+/// Why a run did not take a command. A front end that asks (see
+/// `RunHandle::request`) shows it; one that only sends never hears it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("no step `{step}` in workflow `{workflow}`{hint}")]
+    UnknownStep {
+        step: String,
+        workflow: String,
+        /// ` (did you mean `x`?)`, or empty.
+        hint: String,
+    },
+    #[error("step `{step}` runs a command: it has no approval or question")]
+    NotAWait { step: String },
+    #[error("step `{step}` has no open wait (status: {status})")]
+    NotOpen { step: String, status: &'static str },
+    #[error("the wait of `{step}` is already resolved")]
+    AlreadyResolved { step: String },
+    #[error("the wait of `{step}` has timed out")]
+    TimedOut { step: String },
+    #[error("`{step}` is an approval, not a question: approve or reject it")]
+    AnswerToApproval { step: String },
+    #[error(
+        "question `{step}` has no default to take: answer it{}",
+        one_of(choices)
+    )]
+    NoDefault { step: String, choices: Vec<String> },
+    #[error("`{answer}` is not one of the choices of `{step}`: {}", choices.join(", "))]
+    NotAChoice {
+        step: String,
+        answer: String,
+        choices: Vec<String>,
+    },
+    #[error("step `{step}` is neither failed nor backing off (status: {status})")]
+    NotRetryable { step: String, status: &'static str },
+    #[error("step `{step}` has already ended (status: {status})")]
+    Ended { step: String, status: &'static str },
+    #[error("the run is stopping")]
+    Stopping,
+    #[error("the run is over")]
+    RunOver,
+}
+
+fn one_of(choices: &[String]) -> String {
+    if choices.is_empty() {
+        String::new()
+    } else {
+        format!(" with one of {}", choices.join(", "))
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::bus::{Bus, Subscription};
-use super::event::{Command, RunStatus};
+use super::event::{Command, Refusal, RunStatus};
 use super::journal::{Journal, RunDir};
 use super::scheduler::{Msg, Scheduler};
 use crate::workflow::Workflow;
@@ -76,9 +76,27 @@ pub struct RunHandle {
 }
 
 impl RunHandle {
-    /// Sends a command; ignored once the run is over.
+    /// Sends a command; ignored once the run is over, or when it does not
+    /// fit the run (see [`request`](Self::request) to hear why).
     pub fn send(&self, command: Command) {
-        let _ = self.tx.send(Msg::Command(command));
+        let _ = self.tx.send(Msg::Command {
+            command,
+            reply: None,
+        });
+    }
+
+    /// Sends a command and waits until the run has taken it or refused it.
+    /// Taken means applied: a wait's resolution is in the hands of the wait,
+    /// which it ends; the events follow.
+    pub async fn request(&self, command: Command) -> Result<(), Refusal> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Command {
+                command,
+                reply: Some(tx),
+            })
+            .map_err(|_| Refusal::RunOver)?;
+        rx.await.unwrap_or(Err(Refusal::RunOver))
     }
 
     /// Events from now on. Subscribe before [`Run::start`] for all of them.

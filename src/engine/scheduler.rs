@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::breaker::Breaker;
 use super::bus::{Bus, Subscription};
-use super::event::{Command, Event, RunStatus};
+use super::event::{Command, Event, Refusal, RunStatus};
 use super::journal::RunDir;
 use super::run::{RunOptions, RunOutcome};
 use super::state::{Final, Phase, StepRt};
@@ -24,7 +24,11 @@ use crate::workflow::Workflow;
 
 /// What reaches the owner.
 pub enum Msg {
-    Command(Command),
+    /// `reply`, when given, hears whether the command was taken.
+    Command {
+        command: Command,
+        reply: Option<oneshot::Sender<Result<(), Refusal>>>,
+    },
     Subscribe(oneshot::Sender<Subscription>),
     Output {
         step: usize,
@@ -264,7 +268,15 @@ impl Scheduler {
 
     fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Command(c) => self.command(c),
+            Msg::Command { command, reply } => {
+                let taken = self.command(command);
+                if let Err(refusal) = &taken {
+                    tracing::warn!("command refused: {refusal}");
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(taken);
+                }
+            }
             Msg::Subscribe(reply) => {
                 let _ = reply.send(self.bus.subscribe());
             }

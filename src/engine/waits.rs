@@ -141,6 +141,9 @@ impl Scheduler {
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let outcome = tokio::select! {
+                // A resolution the owner handed over before the deadline
+                // (it checks) wins over the timer, as it was told it would.
+                biased;
                 r = rx => match r {
                     Ok(resolution) => WaitOutcome::Resolved(resolution),
                     Err(_) => return,
@@ -158,8 +161,10 @@ impl Scheduler {
         if expired {
             return;
         }
-        if let Some(resolution) = self.preset(i) {
-            self.resolve(i, resolution);
+        if let Some(resolution) = self.preset(i)
+            && let Err(refusal) = self.resolve(i, resolution)
+        {
+            tracing::warn!("flag not applied: {refusal}");
         }
     }
 
@@ -199,8 +204,10 @@ impl Scheduler {
             (Action::Approval(a), outcome) => {
                 let (approved, by) = match outcome {
                     WaitOutcome::Resolved(Resolution::Approved(by)) => (true, by),
-                    WaitOutcome::Resolved(Resolution::Rejected(by)) => (false, by),
-                    WaitOutcome::Resolved(Resolution::Answered(text, by)) => (is_yes(&text), by),
+                    // `resolve` lets no answer through to an approval.
+                    WaitOutcome::Resolved(
+                        Resolution::Rejected(by) | Resolution::Answered(_, by),
+                    ) => (false, by),
                     WaitOutcome::TimedOut => (a.on_timeout == OnTimeout::Approve, By::Timeout),
                 };
                 self.emit(Event::ApprovalResolved {
@@ -273,11 +280,4 @@ impl Scheduler {
             }
         });
     }
-}
-
-fn is_yes(text: &str) -> bool {
-    matches!(
-        text.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes" | "approve" | "approved" | "true"
-    )
 }
