@@ -819,3 +819,23 @@ steps:
         "upstream_failed"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn rejecting_a_question_fails_its_step_with_rejected() {
+    let mut run = start(
+        "name: reject_question
+steps:
+  q: { ask: { question: \"which?\", default: a } }
+",
+    );
+    run.until_step("question_asked", "q").await;
+    run.send(Command::Reject {
+        step: "q".into(),
+        by: By::Keyboard,
+    });
+    let failed = run.until_step("step_failed", "q").await;
+    assert_eq!(failed["error"], "rejected");
+    let (outcome, events) = run.finish().await;
+    assert_eq!(outcome.status, RunStatus::Failed, "{}", dump(&events));
+    assert!(of(&events, "question_answered", "q").is_empty());
+}

@@ -224,6 +224,7 @@ impl Scheduler {
                 }
             }
             (Action::Ask(a), outcome) => {
+                let rejected = matches!(outcome, WaitOutcome::Resolved(Resolution::Rejected(_)));
                 let answer = match outcome {
                     WaitOutcome::Resolved(Resolution::Answered(text, by)) => Some((text, by)),
                     WaitOutcome::Resolved(Resolution::Approved(by)) => {
@@ -243,6 +244,7 @@ impl Scheduler {
                         });
                         self.wait_succeeded(i, Some(answer));
                     }
+                    None if rejected => self.attempt_failed(i, 1, "rejected".into(), None),
                     None => self.attempt_failed(i, 1, "no answer before the timeout".into(), None),
                 }
             }
