@@ -57,6 +57,19 @@ fn refused(out: &std::process::Output, why: &str) {
     assert!(stderr.contains(why), "{why:?} not in {stderr:?}");
 }
 
+/// A headless run of `workflow` (relative to the package) with no terminal
+/// on stdin: only the socket can resolve its waits.
+fn headless(workflow: &str, state: &Path) -> std::process::Child {
+    Command::new(BIN)
+        .args(["run", "--headless", "--state-dir"])
+        .arg(state)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(workflow))
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Exit 0 and silent.
 fn taken(out: &std::process::Output) {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -67,15 +80,7 @@ fn taken(out: &std::process::Output) {
 #[test]
 fn another_terminal_answers_and_approves_a_headless_run() {
     let state = tempfile::tempdir().unwrap();
-    let workflow = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/release.yaml");
-    let mut run = Command::new(BIN)
-        .args(["run", "--headless", "--state-dir"])
-        .arg(state.path())
-        .arg(&workflow)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = headless("workflows/release.yaml", state.path());
     let events = wait_for(state.path(), "question_asked");
     let id = events[0]["run"].as_str().unwrap().to_string();
 
@@ -139,15 +144,7 @@ fn another_terminal_answers_and_approves_a_headless_run() {
 #[test]
 fn commands_that_do_not_fit_the_run_are_refused() {
     let state = tempfile::tempdir().unwrap();
-    let workflow = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run/refusals.yaml");
-    let mut run = Command::new(BIN)
-        .args(["run", "--headless", "--state-dir"])
-        .arg(state.path())
-        .arg(&workflow)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = headless("tests/fixtures/run/refusals.yaml", state.path());
     wait_for(state.path(), "approval_requested");
     wait_for(state.path(), "question_asked");
     let events = wait_for(state.path(), "step_succeeded");
