@@ -581,6 +581,60 @@ async fn a_stop_signal_cancels_the_run() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
+/// What the run refuses shows on the status line with the run's reason. The
+/// screen follows a run with an open approval while its keys go to another
+/// run, which has no such step: the refusal can only come from the engine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_the_run_refuses_shows_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = |name: &str| RunOptions {
+        state_dir: dir.path().join(name),
+        ..Default::default()
+    };
+    let shown = workflow(
+        "name: shown\nsteps:\n  gate:\n    approval: { prompt: ok?, timeout: 1s, on_timeout: approve }\n",
+    );
+    let mut model = Model::new(&shown);
+    let mut run = Run::new(shown, options("a")).unwrap();
+    let events = run.subscribe();
+    let mut watch = run.subscribe();
+    let task = tokio::spawn(run.start());
+    let other = Run::new(
+        workflow("name: other\nsteps:\n  work:\n    run: sleep 30\n"),
+        options("b"),
+    )
+    .unwrap();
+    let handle = other.handle();
+    let other = tokio::spawn(other.start());
+    let engine = Engine {
+        events,
+        handle,
+        task,
+    };
+    let (tx, rx) = futures::channel::mpsc::unbounded::<std::io::Result<TermEvent>>();
+    let (done, stop) = tokio::sync::oneshot::channel::<()>();
+    let script = async move {
+        until(&mut watch, |e| matches!(e, Event::ApprovalRequested { .. })).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = tx.unbounded_send(Ok(TermEvent::Key(key('a'))));
+        until(&mut watch, |e| matches!(e, Event::RunFinished { .. })).await;
+        let _ = done.send(());
+    };
+    let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
+    let stop = async move {
+        let _ = stop.await;
+    };
+    let (ended, ()) = tokio::join!(drive(&mut terminal, &mut model, engine, rx, stop), script);
+    assert_eq!(ended.outcome.map(|o| o.status), Some(RunStatus::Succeeded));
+    let why = "no step `gate` in workflow `other`";
+    assert_eq!(model.ui.notice.as_deref(), Some(why));
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains(why), "{screen}");
+    // Leaving cancelled the run the keys went to.
+    let other = other.await.unwrap();
+    assert_eq!(other.status, RunStatus::Cancelled);
+}
+
 #[test]
 fn wide_characters_take_two_columns_in_the_answer_box() {
     let mut m = model();

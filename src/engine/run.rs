@@ -89,14 +89,25 @@ impl RunHandle {
     /// Taken means applied: a wait's resolution is in the hands of the wait,
     /// which it ends; the events follow.
     pub async fn request(&self, command: Command) -> Result<(), Refusal> {
+        self.send_for_reply(command).await
+    }
+
+    /// Sends a command now, in order with [`RunHandle::send`], and returns
+    /// the run's reply to await later (or never): for a front end that must
+    /// not wait on the engine but wants to say why a command was refused.
+    pub fn send_for_reply(
+        &self,
+        command: Command,
+    ) -> impl std::future::Future<Output = Result<(), Refusal>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Command {
-                command,
-                reply: Some(tx),
-            })
-            .map_err(|_| Refusal::RunOver)?;
-        rx.await.unwrap_or(Err(Refusal::RunOver))
+        let sent = self.tx.send(Msg::Command {
+            command,
+            reply: Some(tx),
+        });
+        async move {
+            sent.map_err(|_| Refusal::RunOver)?;
+            rx.await.unwrap_or(Err(Refusal::RunOver))
+        }
     }
 
     /// Events from now on. Subscribe before [`Run::start`] for all of them.

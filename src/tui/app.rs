@@ -15,13 +15,14 @@ use crossterm::event::{Event as TermEvent, KeyEventKind};
 use futures::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::model::{Model, millis};
 use super::update::{Msg, update};
 use super::view::view;
-use crate::engine::{By, Command, Published, RunHandle, RunOutcome, Subscription};
+use crate::engine::{By, Command, Published, Refusal, RunHandle, RunOutcome, Subscription};
 
 /// At most one frame this often, however fast events come.
 const FRAME: Duration = Duration::from_millis(20);
@@ -74,6 +75,8 @@ struct Loop<'a, B: Backend> {
     terminal: &'a mut Terminal<B>,
     model: &'a mut Model,
     handle: RunHandle,
+    /// Where the replies to refused commands come back.
+    refused: mpsc::UnboundedSender<Refusal>,
     /// Something changed since the last frame.
     dirty: bool,
     last_draw: Option<Instant>,
@@ -120,8 +123,25 @@ impl<B: Backend> Loop<'_, B> {
     fn key(&mut self, ev: TermEvent) {
         if let Some(msg) = message(ev) {
             if let Some(c) = update(self.model, msg) {
-                self.handle.send(c);
+                // Sent now, in key order; the reply comes back as a message.
+                // The screen checks what it can, but only the run knows,
+                // e.g. that a wait timed out as the key was pressed.
+                let reply = self.handle.send_for_reply(c);
+                let refused = self.refused.clone();
+                tokio::spawn(async move {
+                    if let Err(why) = reply.await {
+                        let _ = refused.send(why);
+                    }
+                });
             }
+            self.dirty = true;
+        }
+    }
+
+    /// The run refused a command a key sent: say why.
+    fn refused(&mut self, why: Refusal) {
+        if !matches!(why, Refusal::RunOver) {
+            self.model.ui.notice = Some(why.to_string());
             self.dirty = true;
         }
     }
@@ -184,10 +204,12 @@ where
     if let Ok(size) = terminal.size() {
         update(model, Msg::Resize(size.width, size.height));
     }
+    let (refused, mut refusals) = mpsc::unbounded_channel();
     let mut l = Loop {
         terminal,
         model,
         handle,
+        refused,
         dirty: true,
         last_draw: None,
         draw_error: None,
@@ -223,6 +245,7 @@ where
                 Some(p) => l.events(p, &mut events),
                 None => { events_open = false; l.events_closed(); }
             },
+            Some(why) = refusals.recv() => l.refused(why),
             () = &mut stop, if !stopped => { stopped = true; l.leave(); }
             () = tokio::time::sleep_until(next_second()), if clock => l.dirty = true,
             () = tokio::time::sleep_until(frame_at), if frame => {}
