@@ -60,9 +60,15 @@ pub async fn print_events(
                 Some(p) => p,
                 None => break,
             },
-            Some(line) = next_line(&mut lines) => {
-                if let Some(pr) = prompter.as_mut() {
-                    pr.answer(line);
+            line = next_line(&mut lines) => {
+                match (line, prompter.as_mut()) {
+                    (Some(line), Some(pr)) => pr.answer(line),
+                    // Ctrl-D: nothing more will be typed here.
+                    (None, Some(pr)) => {
+                        lines = None;
+                        pr.input_closed();
+                    }
+                    (_, None) => {}
                 }
                 continue;
             }

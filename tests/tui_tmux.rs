@@ -391,6 +391,70 @@ fn the_headless_prompt_asks_again_when_a_question_without_default_gets_an_empty_
     assert_eq!(answered["by"], "prompt");
 }
 
+/// What was typed (without Enter) at a prompt whose wait then closed some
+/// other way is dropped: it never becomes part of the next wait's answer.
+#[test]
+fn text_typed_for_a_wait_that_closed_elsewhere_is_not_sent_to_the_next() {
+    if !have_tmux() {
+        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let session = Session {
+        socket: format!("sb-prompt-discard-{}", std::process::id()),
+    };
+    session.start_headless("prompt_closed", state.path());
+    session.wait_for("approve first?", 15);
+    session.type_text("ye");
+    // `first` times out; `second` is asked.
+    session.wait_for("approve second?", 10);
+    session.type_text("s");
+    session.keys(&["Enter"]);
+    session.wait_for("y approves, n rejects", 5);
+    session.type_text("y");
+    session.keys(&["Enter"]);
+    let screen = session.wait_for("EXIT=", 10);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    let events = journal(state.path());
+    let resolved: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e["type"] == "approval_resolved")
+        .map(|e| (e["step"].as_str().unwrap(), e["by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(resolved, [("first", "timeout"), ("second", "prompt")]);
+}
+
+/// Ctrl-D at the prompt: nothing more is asked, the operator is told where
+/// else to answer, and the run goes on.
+#[test]
+fn the_headless_prompt_stops_asking_when_input_ends() {
+    if !have_tmux() {
+        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let session = Session {
+        socket: format!("sb-prompt-eof-{}", std::process::id()),
+    };
+    session.start_headless("prompt_closed", state.path());
+    session.wait_for("approve first?", 15);
+    session.keys(&["C-d"]);
+    session.wait_for("input closed", 5);
+    let screen = session.wait_for("EXIT=", 15);
+    assert!(
+        screen.contains("EXIT=1"),
+        "second is rejected on timeout:\n{screen}"
+    );
+    assert!(!screen.contains("approve second?"), "{screen}");
+    let events = journal(state.path());
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "approval_resolved")
+            .all(|e| e["by"] == "timeout")
+    );
+}
+
 #[test]
 fn the_headless_prompt_asks_waits_that_open_together_highest_priority_first() {
     if !have_tmux() {

@@ -19,6 +19,8 @@ pub(super) struct Prompter {
     /// whatever is printed next must first erase it.
     shown: Option<String>,
     order: Asking,
+    /// Input ended: nothing is asked any more.
+    closed: bool,
 }
 
 /// An open wait, with what the prompt needs to ask it and check the reply.
@@ -63,6 +65,7 @@ impl Prompter {
                 asking: None,
                 shown: None,
                 order,
+                closed: false,
             },
             lines,
         )
@@ -102,6 +105,7 @@ impl Prompter {
                 self.queue.retain(|w| w.step != *step);
                 if self.asking.as_deref() == Some(step) {
                     self.asking = None;
+                    discard_typed();
                 }
             }
             _ => {}
@@ -113,6 +117,19 @@ impl Prompter {
         let at = queue_position(&queued, &self.order.priorities, step);
         let step = step.to_string();
         self.queue.insert(at, Wait { step, kind });
+    }
+
+    /// The terminal's input ended (Ctrl-D): no wait is asked here any more,
+    /// and the operator is told where else to answer.
+    pub(super) fn input_closed(&mut self) {
+        self.closed = true;
+        self.asking = None;
+        let line = format!(
+            "input closed: open waits are no longer asked here; answer them with \
+             `signalbox approve|reject|answer {} STEP`",
+            self.handle.run_id
+        );
+        self.print(Some(&line));
     }
 
     /// Erases the prompt when the run's events end, so that what is printed
@@ -127,7 +144,7 @@ impl Prompter {
     /// opened together are asked in priority order, not in the order their
     /// events happened to come in.
     pub(super) fn ask_next(&mut self) {
-        if self.asking.is_none() {
+        if self.asking.is_none() && !self.closed {
             self.asking = self.queue.first().map(|w| w.step.clone());
             self.print(None);
         }
@@ -188,7 +205,7 @@ impl Prompter {
             }
             Err(problem) => {
                 self.asking = Some(step);
-                self.print(problem.as_deref());
+                self.print(Some(&problem));
             }
         }
     }
@@ -217,10 +234,10 @@ impl Wait {
         }
     }
 
-    /// The command a typed line stands for, or why it stands for none (no
-    /// reason for a line that is simply not y or n). Nothing is sent that
+    /// The command a typed line stands for, or why it stands for none.
+    /// Nothing is sent that
     /// the engine would ignore: the wait would stay open with no one asking.
-    fn reply(&self, line: String) -> Result<Command, Option<String>> {
+    fn reply(&self, line: String) -> Result<Command, String> {
         let step = self.step.clone();
         let by = By::Prompt;
         let Kind::Question {
@@ -231,24 +248,36 @@ impl Wait {
             return match line.trim().to_ascii_lowercase().as_str() {
                 "y" | "yes" => Ok(Command::Approve { step, by }),
                 "n" | "no" => Ok(Command::Reject { step, by }),
-                _ => Err(None),
+                _ => Err("y approves, n rejects".to_string()),
             };
         };
         if line.is_empty() {
             // Approving a question takes its default.
             return match has_default {
                 true => Ok(Command::Approve { step, by }),
-                false => Err(Some(format!("{step} has no default: an answer is needed"))),
+                false => Err(format!("{step} has no default: an answer is needed")),
             };
         }
         if !choices.is_empty() && !choices.contains(&line) {
-            return Err(Some(format!("{line:?} is not one of the choices")));
+            return Err(format!("{line:?} is not one of the choices"));
         }
         Ok(Command::Answer {
             step,
             text: line,
             by,
         })
+    }
+}
+
+/// Drops what was typed at a prompt whose wait closed some other way (from
+/// another terminal, by its timeout): the terminal holds a line until Enter,
+/// and it would otherwise become the start of the answer to the next wait.
+fn discard_typed() {
+    if std::io::stdin().is_terminal()
+        && let Err(e) =
+            nix::sys::termios::tcflush(std::io::stdin(), nix::sys::termios::FlushArg::TCIFLUSH)
+    {
+        tracing::debug!("cannot discard typed input: {e}");
     }
 }
 
@@ -317,7 +346,7 @@ mod tests {
             step: "q".to_string(),
             by: By::Prompt,
         });
-        let needed = Err(Some("q has no default: an answer is needed".to_string()));
+        let needed = Err("q has no default: an answer is needed".to_string());
         let answer = |text: &str| {
             Ok(Command::Answer {
                 step: "q".to_string(),
@@ -325,7 +354,7 @@ mod tests {
                 by: By::Prompt,
             })
         };
-        let not_a_choice = Err(Some("\"c\" is not one of the choices".to_string()));
+        let not_a_choice = Err("\"c\" is not one of the choices".to_string());
         let cases = [
             (question(&[], true), "", approve.clone()),
             (question(&[], false), "", needed.clone()),
@@ -337,6 +366,16 @@ mod tests {
         ];
         for (wait, line, reply) in cases {
             assert_eq!(wait.reply(line.to_string()), reply, "{line:?}");
+        }
+        let gate = Wait {
+            step: "gate".to_string(),
+            kind: Kind::Approval,
+        };
+        for line in ["", "maybe"] {
+            assert_eq!(
+                gate.reply(line.to_string()),
+                Err("y approves, n rejects".to_string())
+            );
         }
     }
 
