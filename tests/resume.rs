@@ -430,6 +430,30 @@ fn resume_goes_on_in_the_folder_and_with_the_vars_the_run_started_with() {
 }
 
 #[test]
+fn a_run_resumed_by_its_folder_keeps_its_own_state_dir() {
+    let w = Work::new();
+    let mut live = w.run("started_with", &[]);
+    let id = live.run_id();
+    live.wait_for("slow running", |e| is(e, "step_started", "slow"));
+    w.wait_file("slow.slept");
+    live.kill9();
+
+    // By folder, from another folder, with no --state-dir.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let folder = w.run_dir(&id);
+    let mut cmd = w.command(&["resume", folder.to_str().unwrap(), "--headless", "--json"]);
+    cmd.current_dir(elsewhere.path())
+        .env_remove("SIGNALBOX_STATE_DIR");
+    Live::spawn(cmd).finish().expect(0, "succeeded");
+    assert!(
+        !elsewhere.path().join(".signalbox").exists(),
+        "a state dir was made where resume was typed"
+    );
+    let log = std::fs::read_to_string(w.state.join("signalbox.log")).unwrap();
+    assert_eq!(log.matches("run started").count(), 2, "{log}");
+}
+
+#[test]
 fn kill_while_backing_off_then_the_retry_comes_at_its_original_time() {
     let w = Work::new();
     let mut live = w.run("backoff", &[]);
@@ -769,6 +793,30 @@ fn a_torn_last_line_is_dropped_at_every_byte_offset_and_the_run_resumes() {
         offsets.len(),
         failures.join("\n\n")
     );
+}
+
+#[test]
+fn replay_leaves_a_torn_last_line_out_with_a_warning() {
+    let base = Work::new();
+    let mut live = base.run("torn", &[]);
+    let id = live.run_id();
+    live.finish().expect(0, "succeeded");
+    let bytes = base.bytes(&id);
+    let lines = split_lines(&bytes);
+    let mut journal = lines[..lines.len() - 1].concat();
+    let last = lines[lines.len() - 1];
+    journal.extend_from_slice(&last[..last.len() / 2]);
+    let w = Work::new();
+    w.plant(&base, &id, &journal);
+    let human = w.cli(&["replay", &id]);
+    assert_eq!(human.code, Some(0), "{}", human.stderr);
+    let at = format!("events.jsonl:{}:", lines.len());
+    assert!(
+        human.stderr.starts_with("warning: ") && human.stderr.contains(&at),
+        "{}",
+        human.stderr
+    );
+    assert_eq!(w.bytes(&id), journal, "replay changes nothing");
 }
 
 #[test]

@@ -127,6 +127,11 @@ fn another_terminal_answers_and_approves_a_headless_run() {
         Some(1),
         "the run is over: nothing listens"
     );
+    let said = String::from_utf8_lossy(&gone.stderr);
+    assert!(
+        said.contains(&format!("run {id} is over (succeeded)")),
+        "{said}"
+    );
     assert!(
         !state
             .path()

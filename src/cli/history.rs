@@ -42,8 +42,29 @@ pub struct RunsArgs {
     pub json: bool,
 }
 
+/// The state dir of a resume: as for `run`, except that a run named by its
+/// folder (`<state-dir>/runs/<id>`) brings its own when none is given, so
+/// its diagnostics go beside it rather than into a `.signalbox` here.
+fn resume_state_dir(flag: Option<PathBuf>, run: &str) -> PathBuf {
+    let explicit =
+        flag.is_some() || std::env::var_os("SIGNALBOX_STATE_DIR").is_some_and(|v| !v.is_empty());
+    let folder = Path::new(run);
+    if !explicit && folder.join("events.jsonl").is_file() {
+        let runs = folder
+            .parent()
+            .filter(|p| p.file_name().is_some_and(|n| n == "runs"));
+        if let Some(state) = runs.and_then(Path::parent) {
+            return match state.as_os_str().is_empty() {
+                true => PathBuf::from("."),
+                false => state.to_path_buf(),
+            };
+        }
+    }
+    state_dir(flag)
+}
+
 pub fn resume(args: ResumeArgs) -> u8 {
-    let state = state_dir(args.flags.state_dir.clone());
+    let state = resume_state_dir(args.flags.state_dir.clone(), &args.run);
     let _log = super::logging::init(&state);
     let runtime = match super::runtime() {
         Ok(rt) => rt,
@@ -62,6 +83,7 @@ pub fn resume(args: ResumeArgs) -> u8 {
             wf.set_var(k, v)?;
         }
         let mut opts = apply_flags(&args.flags, &mut wf)?;
+        opts.state_dir = state.clone();
         if let Some(mut params) = params {
             let mut vars = kept;
             vars.append(&mut opts.vars);
@@ -140,6 +162,12 @@ pub fn replay(args: ReplayArgs) -> u8 {
             return exit::INVALID;
         }
     };
+    if let Some(line) = replayed.torn_line {
+        eprintln!(
+            "warning: {}:{line}: the last line was cut short by a crash; it is left out",
+            dir.journal_path().display()
+        );
+    }
     if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
         let kept = dir.path.join("workflow.yaml");
         return match workflow::load(&kept) {

@@ -56,10 +56,35 @@ pub fn send(args: WaitArgs, make: impl FnOnce(String) -> Command) -> u8 {
             exit::INVALID
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", unreachable(&dir).unwrap_or(e));
             exit::FAILED
         }
     }
+}
+
+/// Why a run's socket does not answer, when its folder says: it ended, or
+/// no process drives it any more.
+fn unreachable(dir: &RunDir) -> Option<String> {
+    use crate::engine::event::{Envelope, Event};
+    let text = std::fs::read_to_string(dir.journal_path()).ok()?;
+    let last = text
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<Envelope>(l).ok());
+    if let Some(Event::RunFinished { status, .. }) = last.map(|e| e.event) {
+        let status = serde_json::to_value(status).ok()?;
+        return Some(format!(
+            "run {} is over ({}): it has no open wait",
+            dir.id,
+            status.as_str()?
+        ));
+    }
+    (!crate::engine::lock::RunLock::held(dir)).then(|| {
+        format!(
+            "run {} is not running (interrupted); `signalbox resume {}` picks it up",
+            dir.id, dir.id
+        )
+    })
 }
 
 pub fn approve(args: WaitArgs) -> u8 {
