@@ -21,6 +21,7 @@ pub mod process;
 mod ready;
 mod resume;
 mod run;
+pub mod run_dir;
 mod scheduler;
 mod state;
 mod waits;

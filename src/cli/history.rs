@@ -8,7 +8,8 @@ use clap::Args;
 use super::exit;
 use super::run::{RunFlags, apply_flags, drive_headless, prefixed, state_dir};
 use crate::engine::event::{Envelope, Event, RunStatus};
-use crate::engine::journal::{self as params, RunDir, read_journal};
+use crate::engine::journal::read_journal;
+use crate::engine::run_dir::{self as params, RunDir};
 use crate::engine::{EngineError, Run};
 use crate::workflow;
 

@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::exit;
 use super::run::state_dir;
-use crate::engine::journal::RunDir;
+use crate::engine::run_dir::RunDir;
 use crate::engine::{By, Command};
 use crate::socket::Reply;
 

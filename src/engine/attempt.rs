@@ -157,7 +157,7 @@ impl Scheduler {
                     // what survives a crash of this process.
                     match &pids {
                         Ok(f) => {
-                            if let Err(e) = super::journal::record_pgid(f, &pid_step, s.pgid) {
+                            if let Err(e) = super::run_dir::record_pgid(f, &pid_step, s.pgid) {
                                 tracing::warn!(
                                     "cannot record the process group of {pid_step}: {e}"
                                 );
@@ -191,7 +191,7 @@ impl Scheduler {
             .await
             .map_err(|e| e.to_string());
             let outputs = match exit {
-                Ok(Exit::Code(0)) => super::journal::read_outputs(&output_path),
+                Ok(Exit::Code(0)) => super::run_dir::read_outputs(&output_path),
                 _ => BTreeMap::new(),
             };
             let _ = tx.send(Msg::Exited {
@@ -207,7 +207,7 @@ impl Scheduler {
         if let Some(f) = &self.pids {
             return Ok(f.clone());
         }
-        let path = super::journal::pids_path(&self.dir);
+        let path = super::run_dir::pids_path(&self.dir);
         let f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

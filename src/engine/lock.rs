@@ -5,7 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 
-use super::journal::RunDir;
+use super::run_dir::RunDir;
 
 /// Holds a run folder's lock for as long as it lives: two processes never
 /// drive the same run. The kernel drops the lock if the process dies.

@@ -156,7 +156,7 @@ impl Scheduler {
 
     /// Picks up every open step where it stood.
     pub(super) fn carry_on(&mut self, open: Vec<Open>) {
-        let pgids = super::journal::recorded_pgids(&self.dir);
+        let pgids = super::run_dir::recorded_pgids(&self.dir);
         for (i, o) in open.into_iter().enumerate() {
             if matches!(self.steps[i].phase, Phase::Done(_)) {
                 continue;

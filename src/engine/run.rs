@@ -9,7 +9,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::bus::{Bus, Subscription};
 use super::event::{Command, Refusal, RunStatus};
-use super::journal::{Journal, RunDir};
+use super::journal::Journal;
+use super::run_dir::RunDir;
 use super::scheduler::{Msg, Scheduler};
 use crate::workflow::Workflow;
 
@@ -134,7 +135,7 @@ impl Run {
             },
         )?;
         let lock = super::lock::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
-        let params = super::journal::Params {
+        let params = super::run_dir::Params {
             workdir: match &options.workdir {
                 Some(w) => w.clone(),
                 None => std::env::current_dir().map_err(|source| EngineError::RunDir {
@@ -144,7 +145,7 @@ impl Run {
             },
             vars: options.vars.clone(),
         };
-        super::journal::write_params(&dir.path, &params).map_err(|source| EngineError::RunDir {
+        super::run_dir::write_params(&dir.path, &params).map_err(|source| EngineError::RunDir {
             dir: dir.path.clone(),
             source,
         })?;
