@@ -102,7 +102,6 @@ impl Scheduler {
             Action::Run(_) => return,
         };
         let now = Instant::now();
-        let expired = known.is_some_and(|(_, deadline, _)| deadline <= now);
         let (wait, rx, deadline, opened) = match known {
             Some((wait, deadline, opened)) => {
                 (wait, self.waits.register_as(wait), deadline, opened)
@@ -156,11 +155,8 @@ impl Scheduler {
                 outcome,
             });
         });
-        // A deadline that passed while nothing ran times out; a flag given
-        // to the resume does not answer it after the fact.
-        if expired {
-            return;
-        }
+        // A flag does not answer a re-opened wait whose deadline passed while
+        // nothing ran: `resolve` refuses it, and the wait times out.
         if let Some(resolution) = self.preset(i)
             && let Err(refusal) = self.resolve(i, resolution)
         {
