@@ -885,6 +885,12 @@ fn a_damaged_line_before_the_last_is_refused_with_its_number() {
         let json = w.cli(&["replay", &id, "--json"]);
         assert_eq!(json.code, Some(0));
         assert_eq!(json.stdout, journal);
+
+        // runs does not offer it for resuming.
+        let runs = w.cli(&["runs", "--json"]);
+        let row: Value = serde_json::from_slice(&runs.stdout)
+            .unwrap_or_else(|e| panic!("{what}: {e}: {:?} {}", runs.code, runs.stderr));
+        assert_eq!(row["status"], "damaged", "{what}: {row}");
     }
 }
 

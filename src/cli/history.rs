@@ -213,15 +213,19 @@ fn span_ms(from: &str, to: &str) -> Option<u64> {
 
 fn summarize(path: &Path) -> Option<Summary> {
     let id = path.file_name()?.to_string_lossy().into_owned();
-    let text = std::fs::read_to_string(path.join("events.jsonl")).ok()?;
-    let first: Envelope = text
+    let bytes = std::fs::read(path.join("events.jsonl")).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    // A run killed before its first whole event is listed too: it can be
+    // resumed (or, damaged, it says so).
+    let first: Option<Envelope> = text
         .lines()
         .next()
-        .and_then(|l| serde_json::from_str(l).ok())?;
-    let workflow = match &first.event {
-        Event::RunStarted { workflow, .. } => workflow.clone(),
+        .and_then(|l| serde_json::from_str(l).ok());
+    let workflow = match first.as_ref().map(|e| &e.event) {
+        Some(Event::RunStarted { workflow, .. }) => workflow.clone(),
         _ => String::new(),
     };
+    let started = first.map(|e| e.ts).unwrap_or_default();
     let last = text
         .lines()
         .rev()
@@ -238,7 +242,7 @@ fn summarize(path: &Path) -> Option<Summary> {
             // duration here runs from its first start. Quotes inside JSON
             // strings are escaped, so this text can only be an event's type.
             let resumed = text.matches(r#""type":"run_started""#).nth(1).is_some();
-            let whole = resumed.then(|| span_ms(&first.ts, &ended)).flatten();
+            let whole = resumed.then(|| span_ms(&started, &ended)).flatten();
             (word(status).to_string(), Some(whole.unwrap_or(duration_ms)))
         }
         _ => {
@@ -246,18 +250,22 @@ fn summarize(path: &Path) -> Option<Summary> {
                 id: id.clone(),
                 path: path.to_path_buf(),
             };
-            let live = crate::engine::lock::RunLock::held(&dir);
-            (
-                if live { "running" } else { "interrupted" }.to_string(),
-                None,
-            )
+            let status = if crate::engine::lock::RunLock::held(&dir) {
+                "running"
+            } else if read_journal(&dir.journal_path()).is_err() {
+                // `resume` would refuse it: say so rather than offer it.
+                "damaged"
+            } else {
+                "interrupted"
+            };
+            (status.to_string(), None)
         }
     };
     Some(Summary {
         id,
         workflow,
         status,
-        started: first.ts,
+        started,
         duration_ms,
     })
 }
