@@ -635,6 +635,25 @@ async fn a_command_the_run_refuses_shows_its_reason() {
     assert_eq!(other.status, RunStatus::Cancelled);
 }
 
+/// Tab follows the panes as they read: on a wide screen the log sits left
+/// of the wait queue, so it comes before it.
+#[test]
+fn tab_goes_the_way_the_panes_read() {
+    for (width, order) in [
+        (100, [Pane::Waits, Pane::Log, Pane::Graph]),
+        (160, [Pane::Log, Pane::Waits, Pane::Graph]),
+    ] {
+        let mut m = model();
+        update(&mut m, Msg::Resize(width, 40));
+        for want in order {
+            keys(&mut m, &script("<Tab>"));
+            assert_eq!(m.ui.focus, want, "{width} columns");
+        }
+        keys(&mut m, &script("<BackTab>"));
+        assert_eq!(m.ui.focus, order[1], "{width} columns, back");
+    }
+}
+
 #[test]
 fn wide_characters_take_two_columns_in_the_answer_box() {
     let mut m = model();

@@ -90,8 +90,8 @@ pub fn act(model: &mut Model, action: Action) -> Option<Command> {
 
 fn normal(model: &mut Model, action: Action) -> Option<Command> {
     match action {
-        Action::NextPane => model.ui.focus = model.ui.focus.next(),
-        Action::PrevPane => model.ui.focus = model.ui.focus.prev(),
+        Action::NextPane => model.ui.focus = model.ui.focus.next(side_by_side(model)),
+        Action::PrevPane => model.ui.focus = model.ui.focus.prev(side_by_side(model)),
         Action::Up | Action::Down | Action::Left | Action::Right => moved(model, action, 1),
         Action::PageUp | Action::PageDown => {
             let page = page(model);
@@ -319,4 +319,9 @@ fn reconcile(model: &mut Model) {
         model.ui.overlay = None;
         model.ui.notice = Some("the question closed before it was answered".into());
     }
+}
+
+/// Whether the log and the wait queue sit side by side on this screen.
+fn side_by_side(model: &Model) -> bool {
+    crate::tui::view::side_by_side(model.ui.screen.0)
 }

@@ -34,6 +34,12 @@ pub struct Areas {
     pub status: Rect,
 }
 
+/// Whether a screen `width` columns wide puts the log and the wait queue
+/// side by side.
+pub fn side_by_side(width: u16) -> bool {
+    width >= WIDE
+}
+
 /// `waits`: how many are open; on a narrow screen the queue takes only the
 /// rows it needs (up to four).
 pub fn areas(screen: (u16, u16), waits: usize) -> Areas {
@@ -47,7 +53,7 @@ pub fn areas(screen: (u16, u16), waits: usize) -> Areas {
     };
     let graph = Rect::new(0, 0, w, graph_h);
     let rest = Rect::new(0, graph_h, w, body.height - graph_h);
-    let (waits, log) = if w >= WIDE {
+    let (waits, log) = if side_by_side(w) {
         let log_w = w * 60 / 100;
         (
             Rect::new(log_w, rest.y, w - log_w, rest.height),

@@ -2,7 +2,7 @@
 //! scroll positions, open dialogs, and whether they asked to quit. Only
 //! `update` changes it; nothing here comes from the engine.
 
-/// The three panes, in `Tab` order.
+/// The three panes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
     Graph,
@@ -11,16 +11,25 @@ pub enum Pane {
 }
 
 impl Pane {
-    const ORDER: [Pane; 3] = [Pane::Graph, Pane::Waits, Pane::Log];
-
-    pub fn next(self) -> Pane {
-        let i = Pane::ORDER.iter().position(|&p| p == self).unwrap_or(0);
-        Pane::ORDER[(i + 1) % Pane::ORDER.len()]
+    /// `Tab` goes the way the panes read: the graph, then the wait queue
+    /// above the log, or on a wide screen the log and the queue beside it.
+    fn order(side_by_side: bool) -> [Pane; 3] {
+        match side_by_side {
+            true => [Pane::Graph, Pane::Log, Pane::Waits],
+            false => [Pane::Graph, Pane::Waits, Pane::Log],
+        }
     }
 
-    pub fn prev(self) -> Pane {
-        let i = Pane::ORDER.iter().position(|&p| p == self).unwrap_or(0);
-        Pane::ORDER[(i + Pane::ORDER.len() - 1) % Pane::ORDER.len()]
+    pub fn next(self, side_by_side: bool) -> Pane {
+        let order = Pane::order(side_by_side);
+        let i = order.iter().position(|&p| p == self).unwrap_or(0);
+        order[(i + 1) % order.len()]
+    }
+
+    pub fn prev(self, side_by_side: bool) -> Pane {
+        let order = Pane::order(side_by_side);
+        let i = order.iter().position(|&p| p == self).unwrap_or(0);
+        order[(i + order.len() - 1) % order.len()]
     }
 }
 
