@@ -820,6 +820,39 @@ fn replay_leaves_a_torn_last_line_out_with_a_warning() {
 }
 
 #[test]
+fn a_journal_naming_a_step_the_workflow_lacks_is_refused() {
+    let base = Work::new();
+    let mut live = base.run("torn", &[]);
+    let id = live.run_id();
+    live.finish().expect(0, "succeeded");
+    let events = base.journal(&id);
+    let unfinished = &events[..events.len() - 1];
+    let at = unfinished
+        .iter()
+        .position(|e| e["step"].is_string())
+        .unwrap();
+    let mut journal = String::new();
+    for (n, e) in unfinished.iter().enumerate() {
+        let mut e = e.clone();
+        if n == at {
+            e["step"] = "zzz".into();
+        }
+        journal += &format!("{e}\n");
+    }
+    let w = Work::new();
+    w.plant(&base, &id, journal.as_bytes());
+    let done = w.resume(&id, &[]).finish();
+    done.expect_refused("step `zzz` is not in the run's workflow");
+    assert!(
+        done.stderr.contains(&format!("events.jsonl:{}:", at + 1)),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(w.bytes(&id), journal.as_bytes(), "the journal was changed");
+    assert!(w.count().is_empty(), "steps ran");
+}
+
+#[test]
 fn a_damaged_line_before_the_last_is_refused_with_its_number() {
     let base = Work::new();
     let mut live = base.run("torn", &[]);
