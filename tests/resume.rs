@@ -164,6 +164,16 @@ impl Drop for Work {
     }
 }
 
+/// A run of fixture `name` to its end, with `code` and `status`: the work
+/// folder it ran in and its id.
+fn ran(name: &str, code: i32, status: &str) -> (Work, String) {
+    let base = Work::new();
+    let mut live = base.run(name, &[]);
+    let id = live.run_id();
+    live.finish().expect(code, status);
+    (base, id)
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -676,10 +686,7 @@ fn a_crash_between_any_two_events_resumes_without_running_an_ended_step_again() 
 fn an_operator_retry_in_the_journal_is_carried_on_by_resume() {
     // The run failed; the operator retried `bad` (and with it the skipped
     // `dep`) and the process died, before or after the retry started.
-    let base = Work::new();
-    let mut live = base.run("retried", &[]);
-    let id = live.run_id();
-    live.finish().expect(1, "failed");
+    let (base, id) = ran("retried", 1, "failed");
     let events = base.journal(&id);
     let kept = &events[..events.len() - 1];
     let started = kept
@@ -719,10 +726,7 @@ fn an_operator_retry_in_the_journal_is_carried_on_by_resume() {
 
 #[test]
 fn a_torn_last_line_is_dropped_at_every_byte_offset_and_the_run_resumes() {
-    let base = Work::new();
-    let mut live = base.run("torn", &[]);
-    let id = live.run_id();
-    live.finish().expect(0, "succeeded");
+    let (base, id) = ran("torn", 0, "succeeded");
     let bytes = base.bytes(&id);
     let lines = split_lines(&bytes);
     let events = base.journal(&id);
@@ -797,10 +801,7 @@ fn a_torn_last_line_is_dropped_at_every_byte_offset_and_the_run_resumes() {
 
 #[test]
 fn replay_leaves_a_torn_last_line_out_with_a_warning() {
-    let base = Work::new();
-    let mut live = base.run("torn", &[]);
-    let id = live.run_id();
-    live.finish().expect(0, "succeeded");
+    let (base, id) = ran("torn", 0, "succeeded");
     let bytes = base.bytes(&id);
     let lines = split_lines(&bytes);
     let mut journal = lines[..lines.len() - 1].concat();
@@ -821,10 +822,7 @@ fn replay_leaves_a_torn_last_line_out_with_a_warning() {
 
 #[test]
 fn a_journal_naming_a_step_the_workflow_lacks_is_refused() {
-    let base = Work::new();
-    let mut live = base.run("torn", &[]);
-    let id = live.run_id();
-    live.finish().expect(0, "succeeded");
+    let (base, id) = ran("torn", 0, "succeeded");
     let events = base.journal(&id);
     let unfinished = &events[..events.len() - 1];
     let at = unfinished
@@ -854,10 +852,7 @@ fn a_journal_naming_a_step_the_workflow_lacks_is_refused() {
 
 #[test]
 fn a_damaged_line_before_the_last_is_refused_with_its_number() {
-    let base = Work::new();
-    let mut live = base.run("torn", &[]);
-    let id = live.run_id();
-    live.finish().expect(0, "succeeded");
+    let (base, id) = ran("torn", 0, "succeeded");
     let bytes = base.bytes(&id);
     let lines = split_lines(&bytes);
     // Without its run_finished, the run would be resumable.
