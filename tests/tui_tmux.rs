@@ -15,6 +15,19 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A tmux session of its own for a test, and a state dir; none (the test is
+/// skipped, and says so) without tmux.
+fn tmux_session(name: &str) -> Option<(Session, tempfile::TempDir)> {
+    if !have_tmux() {
+        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+        return None;
+    }
+    let session = Session {
+        socket: format!("{name}-{}", std::process::id()),
+    };
+    Some((session, tempfile::tempdir().unwrap()))
+}
+
 fn have_tmux() -> bool {
     Command::new("tmux")
         .arg("-V")
@@ -285,13 +298,8 @@ fn a_past_run_replays_on_the_screen_event_by_event() {
 
 #[test]
 fn headless_in_a_terminal_asks_at_a_prompt_that_progress_lines_do_not_break() {
-    if !have_tmux() {
-        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+    let Some((session, state)) = tmux_session("sb-prompt") else {
         return;
-    }
-    let state = tempfile::tempdir().unwrap();
-    let session = Session {
-        socket: format!("sb-prompt-{}", std::process::id()),
     };
     let command = format!(
         "cd {root} && {bin} run workflows/release.yaml --headless --state-dir {state}; echo \"EXIT=$?\"; sleep 60",
@@ -352,13 +360,8 @@ fn shown_lines(screen: &str) -> Vec<&str> {
 
 #[test]
 fn the_headless_prompt_asks_again_when_a_question_without_default_gets_an_empty_answer() {
-    if !have_tmux() {
-        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+    let Some((session, state)) = tmux_session("sb-prompt-free") else {
         return;
-    }
-    let state = tempfile::tempdir().unwrap();
-    let session = Session {
-        socket: format!("sb-prompt-free-{}", std::process::id()),
     };
     session.start_headless("prompt_free", state.path());
     let screen = session.wait_for("answer for free", 15);
@@ -395,13 +398,8 @@ fn the_headless_prompt_asks_again_when_a_question_without_default_gets_an_empty_
 /// other way is dropped: it never becomes part of the next wait's answer.
 #[test]
 fn text_typed_for_a_wait_that_closed_elsewhere_is_not_sent_to_the_next() {
-    if !have_tmux() {
-        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+    let Some((session, state)) = tmux_session("sb-prompt-discard") else {
         return;
-    }
-    let state = tempfile::tempdir().unwrap();
-    let session = Session {
-        socket: format!("sb-prompt-discard-{}", std::process::id()),
     };
     session.start_headless("prompt_closed", state.path());
     session.wait_for("approve first?", 15);
@@ -428,13 +426,8 @@ fn text_typed_for_a_wait_that_closed_elsewhere_is_not_sent_to_the_next() {
 /// else to answer, and the run goes on.
 #[test]
 fn the_headless_prompt_stops_asking_when_input_ends() {
-    if !have_tmux() {
-        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+    let Some((session, state)) = tmux_session("sb-prompt-eof") else {
         return;
-    }
-    let state = tempfile::tempdir().unwrap();
-    let session = Session {
-        socket: format!("sb-prompt-eof-{}", std::process::id()),
     };
     session.start_headless("prompt_closed", state.path());
     session.wait_for("approve first?", 15);
@@ -457,13 +450,8 @@ fn the_headless_prompt_stops_asking_when_input_ends() {
 
 #[test]
 fn the_headless_prompt_asks_waits_that_open_together_highest_priority_first() {
-    if !have_tmux() {
-        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+    let Some((session, state)) = tmux_session("sb-prompt-priority") else {
         return;
-    }
-    let state = tempfile::tempdir().unwrap();
-    let session = Session {
-        socket: format!("sb-prompt-priority-{}", std::process::id()),
     };
     // Output is stopped (Ctrl-S) before the run starts, so its first line
     // holds the printer until Ctrl-Q: by then both waits are open and their
@@ -509,13 +497,8 @@ fn the_headless_prompt_asks_waits_that_open_together_highest_priority_first() {
 
 #[test]
 fn ctrl_c_at_the_headless_prompt_leaves_no_prompt_half_a_line() {
-    if !have_tmux() {
-        println!("SKIPPED: tmux is not installed; .ci/run installs it");
+    let Some((session, state)) = tmux_session("sb-prompt-cancel") else {
         return;
-    }
-    let state = tempfile::tempdir().unwrap();
-    let session = Session {
-        socket: format!("sb-prompt-cancel-{}", std::process::id()),
     };
     session.start_headless("approvals", state.path());
     session.wait_for("approve gate? [y/n]", 15);
