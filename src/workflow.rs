@@ -39,7 +39,7 @@ pub fn load(path: &Path) -> Result<Workflow, Diagnostics> {
         }
     };
     match String::from_utf8(bytes) {
-        Ok(text) => load_str(&text, &label),
+        Ok(text) => load_text(text, &label),
         Err(e) => {
             let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -54,25 +54,57 @@ pub fn load(path: &Path) -> Result<Workflow, Diagnostics> {
 }
 
 /// Reads at most the size limit plus one byte, so a huge file is refused
-/// without being read whole.
+/// without being read whole. Only a regular file is read: a FIFO would block
+/// forever and `/dev/zero` never ends, so the kind is checked before opening
+/// and again on the opened file (a swap in between cannot make the open
+/// block, since it does not wait for a writer under `O_NONBLOCK`).
 fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
-    let file = std::fs::File::open(path)
-        .map_err(|e| format!("cannot read the file: {}", io_reason(&e)))?;
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Err("this is a folder, not a workflow file".to_string());
-    }
-    let mut bytes = Vec::new();
+    use std::os::unix::fs::OpenOptionsExt;
+    let cannot = |e: std::io::Error| format!("cannot read the file: {}", io_reason(&e));
+    regular(&std::fs::metadata(path).map_err(cannot)?)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    regular(&meta)?;
     let limit = node::MAX_FILE_BYTES as u64;
+    // Sized from the file so the buffer is not grown (and doubled) as it fills.
+    let expected = usize::try_from(meta.len().min(limit + 1)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(expected + 1);
     file.take(limit + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read the file: {}", io_reason(&e)))?;
+        .map_err(cannot)?;
     if bytes.len() as u64 > limit {
         return Err(format!(
             "the file is larger than {limit} bytes; workflow files are limited to that"
         ));
     }
     Ok(bytes)
+}
+
+/// Refuses anything but a regular file, saying what it is instead.
+fn regular(meta: &std::fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "something other than a regular file"
+    };
+    Err(format!(
+        "this is {what}, not a workflow file; give the path of a regular file"
+    ))
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -85,20 +117,28 @@ fn io_reason(e: &std::io::Error) -> String {
 
 /// Checks a workflow held in memory.
 pub fn load_str(text: &str, label: &str) -> Result<Workflow, Diagnostics> {
+    load_text(text.to_owned(), label)
+}
+
+/// Checks a workflow and, when it is valid, keeps `text` in it as its source
+/// (moved, not copied: a file may be 10 MiB).
+fn load_text(text: String, label: &str) -> Result<Workflow, Diagnostics> {
     let mut diags = Diagnostics::new(label);
-    let root = match node::parse(text) {
-        Ok(root) => root,
+    // The node tree lives only for conversion: on a big file it is the
+    // largest thing alive, and the workflow resolve builds is about as big.
+    let (spec, located) = match node::parse(&text) {
+        Ok(root) => convert::workflow(&root, &mut diags),
         Err(e) => {
             diags.push(e.pos, e.message);
             return Err(diags);
         }
     };
-    let (spec, located) = convert::workflow(&root, &mut diags);
     if !diags.is_empty() && (spec.name.is_empty() && spec.steps.0.is_empty()) {
         return Err(diags.finish());
     }
-    let wf = resolve::workflow(&spec, &located, text, &mut diags);
+    let mut wf = resolve::workflow(&spec, &located, &text, &mut diags);
     if diags.is_empty() {
+        wf.source = text;
         Ok(wf)
     } else {
         Err(diags.finish())

@@ -1,6 +1,7 @@
 //! `signalbox graph`: the step graph as text for the terminal, as Graphviz
 //! DOT, or as Mermaid for GitHub.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use crate::workflow::layout::{self, Slot};
@@ -59,11 +60,31 @@ impl Canvas {
             self.mark(x, y, dirs);
         }
     }
-    fn vline(&mut self, x: usize, y0: usize, y1: usize) {
-        let (a, b) = (y0.min(y1), y0.max(y1));
-        for y in a..=b {
-            let dirs = if y > a { UP } else { 0 } | if y < b { DOWN } else { 0 };
-            self.mark(x, y, dirs);
+    /// Draws the vertical lines `spans` (top, bottom) in column `x`.
+    /// Every link into one row shares a line, so each row's links are one
+    /// span, and the spans are summed as a difference array: a step with
+    /// 100,000 needs costs the column's height, not links times height.
+    fn buses(&mut self, x: usize, spans: &[(usize, usize)]) {
+        let Some(bottom) = spans.iter().map(|s| s.1).max() else {
+            return;
+        };
+        // Rows y with a line above (up[y] > 0) and below (down[y] > 0).
+        let mut up = vec![0i64; bottom + 2];
+        let mut down = vec![0i64; bottom + 2];
+        for &(a, b) in spans.iter().filter(|(a, b)| a < b) {
+            up[a + 1] += 1;
+            up[b + 1] -= 1;
+            down[a] += 1;
+            down[b] -= 1;
+        }
+        let (mut above, mut below) = (0, 0);
+        for y in 0..=bottom {
+            above += up[y];
+            below += down[y];
+            let dirs = if above > 0 { UP } else { 0 } | if below > 0 { DOWN } else { 0 };
+            if dirs != 0 {
+                self.mark(x, y, dirs);
+            }
         }
     }
     fn put(&mut self, x: usize, y: usize, text: &str) {
@@ -129,11 +150,24 @@ pub fn text(wf: &Workflow) -> String {
             }
         }
     }
+    let mut buses = vec![Vec::new(); lay.columns.len()];
+    let (mut exits, mut entries) = (HashSet::new(), HashMap::new());
     for ((c, r1), (_, r2)) in lay.links() {
         let bus = xs[c] + widths[c] + 2;
-        canvas.hline(r1 * 2, slot_end(c, r1), bus);
-        canvas.vline(bus, r1 * 2, r2 * 2);
-        canvas.hline(r2 * 2, bus, xs[c + 1]);
+        if exits.insert((c, r1)) {
+            canvas.hline(r1 * 2, slot_end(c, r1), bus);
+        }
+        let span = entries.entry((c, r2)).or_insert_with(|| {
+            canvas.hline(r2 * 2, bus, xs[c + 1]);
+            (r2, r2)
+        });
+        *span = (span.0.min(r1), span.1.max(r1));
+    }
+    for ((c, _), (lo, hi)) in entries {
+        buses[c].push((lo * 2, hi * 2));
+    }
+    for (c, spans) in buses.iter().enumerate() {
+        canvas.buses(xs[c] + widths[c] + 2, spans);
     }
     for (c, col) in lay.columns.iter().enumerate() {
         for (r, slot) in col.iter().enumerate() {

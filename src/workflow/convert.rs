@@ -3,7 +3,7 @@
 
 use super::diag::{Diagnostics, Pos};
 use super::node::{Node, Value};
-use super::read::{Reader, Spots, is_id, is_workflow_name};
+use super::read::{Reader, Spots, is_id, is_workflow_name, too_long};
 use super::spec::{Needs, StepSpec, Steps, WorkflowSpec};
 
 mod parts;
@@ -82,6 +82,9 @@ pub fn workflow(root: &Node, diags: &mut Diagnostics) -> (WorkflowSpec, Located)
                 if let Some(name) = r.string(value, "`name`") {
                     if !is_workflow_name(&name) {
                         r.error(value.pos, format!("invalid name `{name}`: use lower-case letters, digits, `_` and `-`, starting with a letter or digit"));
+                    }
+                    if let Some(message) = too_long("workflow name", &name) {
+                        r.error(value.pos, message);
                     }
                     spec.name = name;
                 }
@@ -190,6 +193,9 @@ fn steps(r: &mut Reader<'_>, node: &Node) -> (Steps, Vec<StepSpots>) {
         first.insert(id, key.pos);
         if !is_id(id) {
             r.error(key.pos, format!("invalid step id `{id}`: use letters, digits, `_` and `-`, not starting with `-`"));
+        }
+        if let Some(message) = too_long("step id", id) {
+            r.error(key.pos, message);
         }
         let (spec, mut located) = step(r, value, id, key.pos);
         located.id = key.pos;

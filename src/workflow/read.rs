@@ -254,6 +254,23 @@ impl Reader<'_> {
     }
 }
 
+/// The longest step id or workflow name, in bytes (SPEC §6). Both become
+/// parts of file names (`logs/<step>.log`, the run id), and a file name
+/// longer than 255 bytes fails only when the run writes it.
+pub const MAX_NAME_BYTES: usize = 100;
+
+/// Why `name` is too long to be a `what` (`"step id"`, `"name"`), if it is.
+pub fn too_long(what: &str, name: &str) -> Option<String> {
+    if name.len() <= MAX_NAME_BYTES {
+        return None;
+    }
+    let shown: String = name.chars().take(24).collect();
+    Some(format!(
+        "{what} `{shown}…` is {} bytes long; a {what} is at most {MAX_NAME_BYTES} bytes",
+        name.len()
+    ))
+}
+
 /// True for `[a-z0-9][a-z0-9_-]*`, the form of workflow names.
 pub fn is_workflow_name(name: &str) -> bool {
     let mut chars = name.chars();

@@ -92,7 +92,8 @@ pub fn workflow(
             .map(|(k, b)| (k.clone(), breaker(b)))
             .collect(),
         steps,
-        source: source.to_string(),
+        // The caller moves the text in, rather than copy a file of 10 MiB.
+        source: String::new(),
         index: HashMap::new(),
     })
 }
@@ -104,6 +105,8 @@ impl<'a> Cx<'a> {
 
     fn resolve_needs(&mut self, i: usize, id: &str, s: &StepSpec) -> Vec<usize> {
         let mut out = Vec::with_capacity(s.needs.0.len());
+        // A set, not `out.contains`: a step may need 100,000 others.
+        let mut seen = std::collections::HashSet::with_capacity(s.needs.0.len());
         for (k, need) in s.needs.0.iter().enumerate() {
             let pos = self.at.steps[i]
                 .needs
@@ -111,7 +114,7 @@ impl<'a> Cx<'a> {
                 .copied()
                 .unwrap_or(self.at.steps[i].id);
             match self.ids.get(need.as_str()) {
-                Some(&n) if !out.contains(&n) => out.push(n),
+                Some(&n) if seen.insert(n) => out.push(n),
                 Some(_) => {}
                 None => {
                     let hint = did_you_mean(need, self.step_ids());
