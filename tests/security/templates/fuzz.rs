@@ -1,0 +1,1 @@
+//! Random command texts with templates: refused, or literal in every shell.
