@@ -151,6 +151,11 @@ impl<'a> Cx<'a> {
     ) -> Step {
         let wait =
             |t: Option<&DurationSpec>| t.or(s.timeout.as_ref()).map_or(wait_default, to_duration);
+        let shell = s
+            .shell
+            .as_ref()
+            .or(d.shell.as_ref())
+            .map_or_else(|| vec!["sh".into(), "-c".into()], shell_words);
         let action = if let Some(a) = &s.approval {
             Action::Approval(ApprovalAction {
                 prompt: self.text_template(
@@ -169,7 +174,7 @@ impl<'a> Cx<'a> {
                 timeout: wait(a.timeout.as_ref()),
             })
         } else {
-            self.run_action(i, s.run.as_deref().unwrap_or_default())
+            self.run_action(i, s.run.as_deref().unwrap_or_default(), &shell)
         };
         if let Some(name) = &s.breaker
             && !self.spec.breakers.contains_key(name)
@@ -205,11 +210,7 @@ impl<'a> Cx<'a> {
             priority: s.priority.unwrap_or(0),
             env: self.env_templates(&s.env, Some(i), "env"),
             cwd: s.cwd.clone(),
-            shell: s
-                .shell
-                .as_ref()
-                .or(d.shell.as_ref())
-                .map_or_else(|| vec!["sh".into(), "-c".into()], shell_words),
+            shell,
             kill_grace: s
                 .kill_grace
                 .as_ref()
@@ -218,14 +219,16 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn run_action(&mut self, i: usize, text: &str) -> Action {
+    fn run_action(&mut self, i: usize, text: &str, shell: &[String]) -> Action {
         let template = self.text_template(i, "run", text);
         self.check_env_names(i, text, &template);
-        let command = match template.to_command() {
+        let command = match template.to_command(shell) {
             Ok(c) => c,
-            Err(e) => {
-                let pos = self.locate(Some(i), "run", text, e.offset);
-                self.diags.push(pos, e.message);
+            Err(errors) => {
+                for e in errors {
+                    let pos = self.locate(Some(i), "run", text, e.offset);
+                    self.diags.push(pos, e.message);
+                }
                 String::new()
             }
         };

@@ -3,6 +3,13 @@
 //! In a `run` command a template never becomes command text: the engine puts
 //! the value in an environment variable and the command refers to it (see
 //! [`Template::to_command`]), so an operator's answer stays one literal word.
+//! `template/shell.rs` follows the shell's quoting to say how each reference
+//! is written, or that none would stay literal.
+
+mod command;
+mod shell;
+
+use shell::{Tok, Use};
 
 /// What a template refers to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -133,67 +140,92 @@ impl Template {
         out
     }
 
-    /// The command text for a `run` step: each reference becomes `"$NAME"`
-    /// outside quotes and `${NAME}` inside double quotes. A reference inside
-    /// single quotes could never expand, so it is an error.
-    pub fn to_command(&self) -> Result<String, TemplateError> {
-        let mut out = String::new();
-        let mut quote = Quote::None;
+    /// The command text for a `run` step under `shell`: each reference
+    /// becomes `"$NAME"` where it is a word of its own and `${NAME}` inside
+    /// double quotes or a here-document, so its value stays literal. A
+    /// reference where no quoting keeps it literal (see `template/shell.rs`)
+    /// is an error, one per reference.
+    pub fn to_command(&self, shell: &[String]) -> Result<String, Vec<TemplateError>> {
+        let offsets: Vec<usize> = self.refs().map(|(_, at)| at).collect();
+        if offsets.is_empty() {
+            return Ok(self.render(|_| String::new()));
+        }
+        if let Some(name) = non_posix(shell) {
+            let message = format!(
+                "templates in `run` need a POSIX shell (sh, bash, dash, ksh, zsh), and `{name}` is not one; pass the value through the step's `env` instead"
+            );
+            return Err(offsets
+                .into_iter()
+                .map(|offset| TemplateError {
+                    offset,
+                    message: message.clone(),
+                })
+                .collect());
+        }
+        let mut toks = Vec::new();
         for part in &self.parts {
             match part {
-                Part::Text(t) => {
-                    quote = scan(t, quote);
-                    out.push_str(t);
-                }
-                Part::Ref(r, at) => match quote {
-                    Quote::None | Quote::Escape => {
-                        if quote == Quote::Escape {
-                            quote = Quote::None;
-                        }
-                        out.push_str(&format!("\"${}\"", r.env_name()));
-                    }
-                    Quote::Double | Quote::DoubleEscape => {
-                        quote = Quote::Double;
-                        out.push_str(&format!("${{{}}}", r.env_name()));
-                    }
-                    Quote::Single => {
-                        return Err(TemplateError {
-                            offset: *at,
-                            message: "a template inside single quotes would never be expanded; use double quotes or none".to_string(),
-                        });
-                    }
-                },
+                Part::Text(t) => toks.extend(t.chars().map(Tok::C)),
+                Part::Ref(..) => toks.push(Tok::T(toks.len())),
             }
         }
-        Ok(out)
+        // Number the templates 0, 1, 2... in order.
+        let mut n = 0;
+        for tok in &mut toks {
+            if let Tok::T(k) = tok {
+                *k = n;
+                n += 1;
+            }
+        }
+        let mut uses = shell::lex(&toks, n).into_iter();
+        let mut out = String::new();
+        let mut errors = Vec::new();
+        for part in &self.parts {
+            match (part, part_use(part, &mut uses)) {
+                (Part::Text(t), _) => out.push_str(t),
+                (Part::Ref(r, _), Some(Use::Word)) => {
+                    out.push_str(&format!("\"${}\"", r.env_name()))
+                }
+                (Part::Ref(r, _), Some(Use::Text)) => {
+                    out.push_str(&format!("${{{}}}", r.env_name()))
+                }
+                (Part::Ref(_, offset), Some(Use::Refused(why))) => errors.push(TemplateError {
+                    offset: *offset,
+                    message: why.message(),
+                }),
+                (Part::Ref(..), None) => {}
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Quote {
-    None,
-    Escape,
-    Single,
-    Double,
-    DoubleEscape,
+fn part_use(part: &Part, uses: &mut impl Iterator<Item = Use>) -> Option<Use> {
+    match part {
+        Part::Ref(..) => uses.next(),
+        Part::Text(_) => None,
+    }
 }
 
-/// The shell quoting state after reading `text` from state `q`.
-fn scan(text: &str, mut q: Quote) -> Quote {
-    for c in text.chars() {
-        q = match (q, c) {
-            (Quote::Escape, _) => Quote::None,
-            (Quote::DoubleEscape, _) => Quote::Double,
-            (Quote::None, '\\') => Quote::Escape,
-            (Quote::None, '\'') => Quote::Single,
-            (Quote::None, '"') => Quote::Double,
-            (Quote::Single, '\'') => Quote::None,
-            (Quote::Double, '\\') => Quote::DoubleEscape,
-            (Quote::Double, '"') => Quote::None,
-            (state, _) => state,
-        };
+/// Shells whose quoting the lexer follows.
+const POSIX_SHELLS: &[&str] = &[
+    "sh", "bash", "dash", "ash", "ksh", "mksh", "posh", "yash", "zsh", "busybox",
+];
+
+/// The program of `shell` when it is not a POSIX shell (`env` looked
+/// through; a version suffix such as `bash5` or `ksh93` ignored).
+fn non_posix(shell: &[String]) -> Option<String> {
+    let mut words = shell.iter().map(|w| w.rsplit('/').next().unwrap_or(w));
+    let mut program = words.next()?;
+    if program == "env" {
+        program = words.find(|w| !w.starts_with('-') && !w.contains('='))?;
     }
-    q
+    let base = program.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.' || c == '-');
+    (!POSIX_SHELLS.contains(&base)).then(|| program.to_string())
 }
 
 fn reference(inner: &str, open: usize) -> Result<Ref, TemplateError> {
@@ -259,17 +291,118 @@ mod tests {
         assert!(e.message.contains("unknown template"));
     }
 
+    fn sh() -> Vec<String> {
+        vec!["sh".into(), "-c".into()]
+    }
+
+    fn command(text: &str) -> Result<String, Vec<String>> {
+        Template::parse(text)
+            .unwrap()
+            .to_command(&sh())
+            .map_err(|errs| errs.into_iter().map(|e| e.message).collect())
+    }
+
     #[test]
     fn commands_refer_to_environment_variables() {
         let t = Template::parse("echo {{ vars.x }} \"v={{ answers.note-1 }}\" \\'{{ run.id }}")
             .unwrap();
         assert_eq!(
-            t.to_command().unwrap(),
+            t.to_command(&sh()).unwrap(),
             "echo \"$SIGNALBOX_VAR_X\" \"v=${SIGNALBOX_ANSWER_NOTE_1}\" \\'\"$SIGNALBOX_RUN_ID\""
         );
         let single = Template::parse("echo 'x {{ vars.x }}'").unwrap();
-        assert_eq!(single.to_command().unwrap_err().offset, 8);
+        assert_eq!(single.to_command(&sh()).unwrap_err()[0].offset, 8);
         let after = Template::parse("echo 'x' \"it's {{ vars.x }}\"").unwrap();
-        assert!(after.to_command().is_ok());
+        assert!(after.to_command(&sh()).is_ok());
+    }
+
+    #[test]
+    fn each_context_gets_its_form() {
+        let cases = [
+            (
+                "# don't panic\necho {{ vars.x }}",
+                "# don't panic\necho \"$SIGNALBOX_VAR_X\"",
+            ),
+            (
+                "echo \"$(printf %s \"{{ vars.x }}\")\"",
+                "echo \"$(printf %s \"${SIGNALBOX_VAR_X}\")\"",
+            ),
+            (
+                "echo \"`printf %s {{ vars.x }}`\"",
+                "echo \"`printf %s \"$SIGNALBOX_VAR_X\"`\"",
+            ),
+            (
+                "cat <<EOF\n{{ vars.x }}\nEOF\necho {{ vars.x }}",
+                "cat <<EOF\n${SIGNALBOX_VAR_X}\nEOF\necho \"$SIGNALBOX_VAR_X\"",
+            ),
+            (
+                "a={{ vars.x }}; export b={{ vars.x }}",
+                "a=\"$SIGNALBOX_VAR_X\"; export b=\"$SIGNALBOX_VAR_X\"",
+            ),
+            (
+                "case {{ vars.x }} in ({{ vars.x }}) echo {{ vars.x }};; esac",
+                "case \"$SIGNALBOX_VAR_X\" in (\"$SIGNALBOX_VAR_X\") echo \"$SIGNALBOX_VAR_X\";; esac",
+            ),
+            (
+                "echo $(case a in a) echo {{ vars.x }};; esac)",
+                "echo $(case a in a) echo \"$SIGNALBOX_VAR_X\";; esac)",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(command(text).unwrap(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn unsafe_contexts_are_refused_by_name() {
+        let cases = [
+            ("echo x # {{ vars.x }}", "comment"),
+            ("cat <<'EOF'\n{{ vars.x }}\nEOF", "quoted here-document"),
+            ("cat <<\"EOF\"\n{{ vars.x }}\nEOF", "quoted here-document"),
+            ("echo $(( {{ vars.x }} + 1 ))", "arithmetic `$(( ))`"),
+            ("(( {{ vars.x }} > 1 ))", "arithmetic `(( ))`"),
+            ("[[ {{ vars.x }} -eq 1 ]]", "`[[ ]]`"),
+            ("[[ a && {{ vars.x }} -eq 1 ]]", "`[[ ]]`"),
+            ("eval echo {{ vars.x }}", "`eval`"),
+            ("command eval \"echo {{ vars.x }}\"", "`eval`"),
+            ("echo ${y:-{{ vars.x }}}", "`${...}`"),
+            ("read {{ vars.x }}", "`read`"),
+            ("printf -v {{ vars.x }} %s 1", "`printf`"),
+            ("a[{{ vars.x }}]=1", "array subscript"),
+            ("declare -i n; n={{ vars.x }}", "integer"),
+            ("$cmd {{ vars.x }}", "whose name is an expansion"),
+            ("echo \\{{ vars.x }}", "`\\`"),
+            ("echo ${{ vars.x }}", "`$`"),
+            ("cat <<{{ vars.x }}\nx\n", "delimiter"),
+            ("a=( {{ vars.x }} )", "array assignment"),
+            ("echo $'{{ vars.x }}'", "`$'...'`"),
+            ("function f { eval {{ vars.x }}; }", "`eval`"),
+            ("alias e=eval\ne {{ vars.x }}", "alias"),
+        ];
+        for (text, want) in cases {
+            let errs = command(text).expect_err(text);
+            assert!(errs[0].contains(want), "{text}: {errs:?}");
+        }
+    }
+
+    #[test]
+    fn only_posix_shells_take_templates() {
+        let t = Template::parse("print({{ vars.x }})").unwrap();
+        let python = vec!["python3".to_string(), "-c".to_string()];
+        let errs = t.to_command(&python).unwrap_err();
+        assert!(errs[0].message.contains("`python3` is not one"), "{errs:?}");
+        let bash = vec!["/bin/bash".to_string(), "-c".to_string()];
+        assert!(
+            Template::parse("echo {{ vars.x }}")
+                .unwrap()
+                .to_command(&bash)
+                .is_ok()
+        );
+        assert!(
+            Template::parse("print(1)")
+                .unwrap()
+                .to_command(&python)
+                .is_ok()
+        );
     }
 }

@@ -1,0 +1,430 @@
+//! What a shell does with one word of a simple command: is it the command's
+//! name, an assignment, an argument, and does the command evaluate its
+//! arguments (`eval`, `[[ ]]`, a variable name bash subscripts)? The lexer in
+//! `shell.rs` feeds words here; this module only classifies them.
+
+/// Why a template cannot be kept literal where it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    SingleQuotes,
+    AnsiC,
+    Comment,
+    QuotedHeredoc,
+    HeredocDelimiter,
+    AfterBackslash,
+    AfterDollar,
+    Arith,
+    ArithCommand,
+    ArithBracket,
+    Param,
+    DoubleBracket,
+    Evaluates(&'static str),
+    VarName(&'static str),
+    Subscript,
+    ArrayAssign,
+    DynamicName,
+    Integer,
+    Alias,
+    /// The lexer cannot tell how every shell reads what follows.
+    Lost(&'static str),
+}
+
+const ARRAY_WHY: &str =
+    "bash evaluates array subscripts as arithmetic, running any `$(...)` the value holds";
+
+impl Why {
+    pub fn message(self) -> String {
+        let unsafe_in = |what: &str, why: &str| {
+            format!(
+                "a template inside {what} is not safe: {why}; pass the value through the step's `env` and check it there"
+            )
+        };
+        let arith = "the shell evaluates the value as an expression (bash even runs `$(...)` in array subscripts)";
+        match self {
+            Why::SingleQuotes => "a template inside single quotes would never be expanded; use double quotes or none".to_string(),
+            Why::AnsiC => "a template inside `$'...'` would never be expanded; use double quotes or none".to_string(),
+            Why::Comment => "a template inside a `#` comment would never be expanded; remove it, or end the comment before it".to_string(),
+            Why::QuotedHeredoc => "a template inside a quoted here-document (`<<'EOF'`, `<<\"EOF\"`) would never be expanded; leave the delimiter unquoted".to_string(),
+            Why::HeredocDelimiter => "a template cannot be a here-document's delimiter; write the delimiter literally".to_string(),
+            Why::AfterBackslash => "a `\\` right before a template would escape its quoting; remove the `\\`".to_string(),
+            Why::AfterDollar => "a `$` right before a template would make it another expansion; remove the `$`".to_string(),
+            Why::Arith => unsafe_in("arithmetic `$(( ))`", arith),
+            Why::ArithCommand => unsafe_in("arithmetic `(( ))`", arith),
+            Why::ArithBracket => unsafe_in("arithmetic `$[ ]`", arith),
+            Why::Param => unsafe_in(
+                "a parameter expansion `${...}`",
+                "the shell reads it as part of the expansion (a pattern, an offset or an unquoted default)",
+            ),
+            Why::DoubleBracket => unsafe_in(
+                "`[[ ]]`",
+                "bash evaluates the operands of `-eq` and the like as arithmetic",
+            ),
+            Why::Evaluates(name) => unsafe_in(
+                &format!("the arguments of `{name}`"),
+                &format!("`{name}` evaluates its arguments as code"),
+            ),
+            Why::VarName(name) => unsafe_in(
+                &format!("a variable name given to `{name}`"),
+                "bash runs any `$(...)` in the array subscript of a name",
+            ),
+            Why::Subscript => unsafe_in("an array subscript", ARRAY_WHY),
+            Why::ArrayAssign => unsafe_in("an array assignment `NAME=( )`", ARRAY_WHY),
+            Why::DynamicName => unsafe_in(
+                "the arguments of a command whose name is an expansion",
+                "the name could be `eval`, which runs its arguments as code",
+            ),
+            Why::Integer => unsafe_in(
+                "an assignment in a command that declares integer or reference variables (`declare -i`, `-n`)",
+                "bash evaluates what is assigned to them",
+            ),
+            Why::Alias => unsafe_in(
+                "a command that defines an alias",
+                "an alias changes how the words after it are read",
+            ),
+            Why::Lost(after) => format!(
+                "signalbox cannot follow the shell's quoting after {after}, so it cannot prove this template stays literal; write that part of the command another way"
+            ),
+        }
+    }
+}
+
+/// Builtins that run their arguments as code.
+const EVALUATES: &[&str] = &["eval", "trap", "alias", "let"];
+/// Builtins whose arguments are variable names (bash subscripts them).
+const NAMES: &[&str] = &["read", "unset", "mapfile", "readarray", "getopts"];
+/// Declaration builtins: `NAME=VALUE` arguments assign, other words are names.
+const DECLARES: &[&str] = &[
+    "declare", "typeset", "local", "export", "readonly", "integer",
+];
+/// Builtins where the word after `-v` is a variable name.
+const DASH_V: &[&str] = &["printf", "test", "["];
+/// Reserved words after which the next word is a command name again.
+const KEEP_POSITION: &[&str] = &[
+    "!", "{", "}", "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "time",
+];
+/// Words that run the word after them (and its options) as the command.
+const WRAPPERS: &[&str] = &["command", "builtin"];
+
+fn known(list: &[&'static str], name: &str) -> Option<&'static str> {
+    list.iter().copied().find(|n| *n == name)
+}
+
+/// One word as the lexer read it so far.
+#[derive(Debug, Default)]
+pub struct Word {
+    pub started: bool,
+    /// The word with quotes removed (expansions left out).
+    pub text: String,
+    /// Something was quoted or escaped.
+    pub quoted: bool,
+    /// An expansion or template is part of it.
+    pub dynamic: bool,
+    /// The leading characters while they are all plain (unquoted, no
+    /// expansion): enough to tell `NAME=`, `NAME[` and `-v` apart.
+    plain: String,
+    plain_open: bool,
+}
+
+/// Where in a `NAME=VALUE` shape a template would land.
+#[derive(Debug, PartialEq, Eq)]
+enum Part {
+    Value,
+    Subscript,
+    Other,
+}
+
+impl Word {
+    pub fn push(&mut self, c: char) {
+        if !self.started {
+            self.started = true;
+            self.plain_open = true;
+        }
+        self.text.push(c);
+        if self.plain_open {
+            self.plain.push(c);
+        }
+    }
+
+    /// A character that came quoted or escaped.
+    pub fn push_quoted(&mut self, c: char) {
+        self.mark_quoted();
+        self.text.push(c);
+    }
+
+    pub fn mark_quoted(&mut self) {
+        self.started = true;
+        self.quoted = true;
+        self.plain_open = false;
+    }
+
+    pub fn mark_dynamic(&mut self) {
+        self.started = true;
+        self.dynamic = true;
+        self.plain_open = false;
+    }
+
+    /// `NAME=` with nothing after it yet: a `(` now opens an array.
+    pub fn is_bare_assignment(&self) -> bool {
+        self.plain_open
+            && self
+                .plain
+                .strip_suffix('=')
+                .is_some_and(|n| is_name(n.strip_suffix('+').unwrap_or(n)))
+    }
+
+    /// Digits (or bash's `{var}`) right before `<` or `>`: a file
+    /// descriptor, not a word.
+    pub fn is_fd(&self) -> bool {
+        self.plain_open
+            && (self.plain.chars().all(|c| c.is_ascii_digit())
+                || (self.plain.starts_with('{') && self.plain.ends_with('}')))
+    }
+
+    fn part(&self) -> Part {
+        let Some((lhs, _)) = self.plain.split_once('=') else {
+            let subscript = self
+                .plain
+                .split_once('[')
+                .is_some_and(|(name, _)| is_name(name));
+            return if subscript && self.plain_open {
+                Part::Subscript
+            } else {
+                Part::Other
+            };
+        };
+        let lhs = lhs.strip_suffix('+').unwrap_or(lhs);
+        let name = lhs.split_once('[').map_or(lhs, |(n, _)| n);
+        if is_name(name) && (lhs == name || lhs.ends_with(']')) {
+            Part::Value
+        } else {
+            Part::Other
+        }
+    }
+
+    fn plain_word(&self) -> Option<&str> {
+        (!self.quoted && !self.dynamic).then_some(self.text.as_str())
+    }
+}
+
+fn is_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// What may happen to a template at the current point of a command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Literal,
+    /// Literal, in the value of an assignment (which `declare -i` would
+    /// make arithmetic).
+    Assigned,
+    Refused(Why),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Case {
+    /// The word after `case`.
+    Subject,
+    /// Waiting for `in`.
+    In,
+    /// Reading patterns, up to `)`.
+    Pattern,
+    /// The commands of a branch, up to `;;`.
+    Body,
+}
+
+#[derive(Debug)]
+enum Name {
+    Literal(String),
+    Dynamic,
+}
+
+/// Facts about the whole command text that change what is safe anywhere in it.
+#[derive(Debug, Default)]
+pub struct Flags {
+    pub integer: bool,
+    pub alias: bool,
+}
+
+/// The simple command being read, and the compound state around it.
+#[derive(Debug, Default)]
+pub struct Cmd {
+    /// `None` while the next word is in command position.
+    name: Option<Name>,
+    args: usize,
+    prev: String,
+    wrapper: bool,
+    /// The next word is a redirection's target.
+    pub redirect: bool,
+    /// Inside `[[ ]]`, which separators do not end.
+    bracket: bool,
+    case: Vec<Case>,
+}
+
+impl Cmd {
+    /// A separator (`;`, `&`, `|`, newline, parentheses) ends the command.
+    pub fn reset(&mut self) {
+        self.name = None;
+        self.args = 0;
+        self.prev.clear();
+        self.wrapper = false;
+        self.redirect = false;
+    }
+
+    pub fn verdict(&self, w: &Word) -> Verdict {
+        if self.bracket {
+            return Verdict::Refused(Why::DoubleBracket);
+        }
+        if self.redirect
+            || matches!(
+                self.case.last(),
+                Some(Case::Subject | Case::In | Case::Pattern)
+            )
+        {
+            return Verdict::Literal;
+        }
+        match &self.name {
+            None => match w.part() {
+                Part::Value => Verdict::Assigned,
+                Part::Subscript => Verdict::Refused(Why::Subscript),
+                Part::Other => Verdict::Literal,
+            },
+            Some(Name::Dynamic) => Verdict::Refused(Why::DynamicName),
+            Some(Name::Literal(name)) => self.argument(name, w),
+        }
+    }
+
+    fn argument(&self, name: &str, w: &Word) -> Verdict {
+        if let Some(n) = known(EVALUATES, name) {
+            return Verdict::Refused(Why::Evaluates(n));
+        }
+        if let Some(n) = known(NAMES, name) {
+            return Verdict::Refused(Why::VarName(n));
+        }
+        if let Some(n) = known(DECLARES, name) {
+            return match w.part() {
+                Part::Value => Verdict::Assigned,
+                Part::Subscript => Verdict::Refused(Why::Subscript),
+                Part::Other => Verdict::Refused(Why::VarName(n)),
+            };
+        }
+        let after_v = self.prev == "-v" || (w.plain_open && w.plain.starts_with("-v"));
+        if let Some(n) = known(DASH_V, name).filter(|_| after_v) {
+            return Verdict::Refused(Why::VarName(n));
+        }
+        if name == "wait" && self.prev == "-p" {
+            return Verdict::Refused(Why::VarName("wait"));
+        }
+        Verdict::Literal
+    }
+
+    /// The word ended (a blank, an operator or the end came).
+    pub fn end_word(&mut self, w: &Word, flags: &mut Flags) {
+        let plain = w.plain_word();
+        if self.bracket && plain == Some("]]") {
+            self.bracket = false;
+            return;
+        }
+        if std::mem::take(&mut self.redirect) {
+            return;
+        }
+        match self.case.last().copied() {
+            Some(Case::Subject) => return self.set_case(Case::In),
+            Some(Case::In) if plain == Some("in") => return self.set_case(Case::Pattern),
+            Some(Case::Pattern) if plain == Some("esac") => {
+                self.case.pop();
+                return;
+            }
+            Some(Case::Pattern | Case::In) => return,
+            _ => {}
+        }
+        match &self.name {
+            None => self.command_word(w, plain, flags),
+            Some(name) => {
+                self.args += 1;
+                if let Name::Literal(n) = name {
+                    let option = plain.is_some_and(|p| p.starts_with(['-', '+']));
+                    if known(DECLARES, n).is_some() && option && w.text.contains(['i', 'n']) {
+                        flags.integer = true;
+                    }
+                    if n == "function" && self.args == 1 {
+                        self.reset();
+                        return;
+                    }
+                }
+                self.prev.clone_from(&w.text);
+            }
+        }
+    }
+
+    fn command_word(&mut self, w: &Word, plain: Option<&str>, flags: &mut Flags) {
+        if w.dynamic {
+            self.name = Some(Name::Dynamic);
+            return;
+        }
+        match plain {
+            Some(k) if KEEP_POSITION.contains(&k) => return,
+            Some("[[") => {
+                self.bracket = true;
+                return;
+            }
+            Some("case") => {
+                self.case.push(Case::Subject);
+                return;
+            }
+            Some("esac") if self.case.last() == Some(&Case::Body) => {
+                self.case.pop();
+                return;
+            }
+            _ => {}
+        }
+        if w.part() == Part::Value {
+            return;
+        }
+        if self.wrapper && w.text.starts_with('-') {
+            return;
+        }
+        if known(WRAPPERS, &w.text).is_some() {
+            self.wrapper = true;
+            return;
+        }
+        if w.text == "alias" {
+            flags.alias = true;
+        }
+        if w.text == "integer" {
+            flags.integer = true;
+        }
+        self.name = Some(Name::Literal(w.text.clone()));
+    }
+
+    fn set_case(&mut self, state: Case) {
+        if let Some(top) = self.case.last_mut() {
+            *top = state;
+        }
+    }
+
+    /// A `(` while patterns are expected is the optional one before a pattern.
+    pub fn in_patterns(&self) -> bool {
+        matches!(self.case.last(), Some(Case::Pattern))
+    }
+
+    /// A `)` that ends a `case` pattern (so it closes no parenthesis).
+    pub fn close_pattern(&mut self) -> bool {
+        if self.in_patterns() {
+            self.set_case(Case::Body);
+            self.reset();
+            return true;
+        }
+        false
+    }
+
+    /// `;;`, `;&` or `;;&`: the next branch's patterns follow.
+    pub fn next_branch(&mut self) {
+        if self.case.last() == Some(&Case::Body) {
+            self.set_case(Case::Pattern);
+        }
+    }
+}

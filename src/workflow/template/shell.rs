@@ -1,0 +1,596 @@
+//! A small POSIX shell lexer over a `run` command with its templates in
+//! place. It follows the contexts that change what a word means (quotes, `#`
+//! comments, here-documents, `$(...)`, backticks, `${...}`, arithmetic,
+//! `case`) far enough to say of each template whether a reference to its
+//! environment variable stays one literal word (`"$NAME"`) or literal text
+//! (`${NAME}`) there. What it cannot follow the same way in every shell, it
+//! refuses: the contract is "literal or a load error", never a guess.
+
+use super::command::{Cmd, Flags, Verdict, Why, Word};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tok {
+    C(char),
+    /// The n-th template of the command.
+    T(usize),
+}
+
+/// How a template is written into the command, or why it cannot be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// One word of its own: `"$NAME"`.
+    Word,
+    /// Inside double quotes or a here-document: `${NAME}`.
+    Text,
+    Refused(Why),
+}
+
+/// Deeper nesting than this is refused rather than followed, so no command
+/// text can exhaust the stack.
+const MAX_DEPTH: usize = 32;
+
+/// Decides, for each of the `count` templates in `toks`, how it is used.
+pub fn lex(toks: &[Tok], count: usize) -> Vec<Use> {
+    let mut st = Shared {
+        uses: vec![None; count],
+        lost: None,
+        depth: 0,
+        flags: Flags::default(),
+        assigned: Vec::new(),
+    };
+    Lexer::new(toks, &mut st).top(true, Ctx::default());
+    for t in std::mem::take(&mut st.assigned) {
+        if st.flags.integer {
+            st.uses[t] = Some(Use::Refused(Why::Integer));
+        }
+    }
+    let alias = st.flags.alias;
+    st.uses
+        .into_iter()
+        .map(|u| match u {
+            Some(Use::Refused(why)) => Use::Refused(why),
+            _ if alias => Use::Refused(Why::Alias),
+            Some(u) => u,
+            None => Use::Refused(Why::Lost("more than 32 nested substitutions")),
+        })
+        .collect()
+}
+
+/// What every nested lexer shares.
+struct Shared {
+    uses: Vec<Option<Use>>,
+    /// Once set, every later template is refused.
+    lost: Option<&'static str>,
+    depth: usize,
+    flags: Flags,
+    /// Templates in the value of an assignment.
+    assigned: Vec<usize>,
+}
+
+/// The context a frame inherits.
+#[derive(Debug, Clone, Copy, Default)]
+struct Ctx {
+    /// The nearest enclosing place where no template is safe.
+    taint: Option<Why>,
+    /// Inside double quotes (for backticks and `${...}`).
+    dq: bool,
+    /// Inside an assignment's value.
+    assign: bool,
+}
+
+struct Heredoc {
+    delim: String,
+    strip_tabs: bool,
+    quoted: bool,
+    taint: Option<Why>,
+}
+
+struct Lexer<'t, 's> {
+    toks: &'t [Tok],
+    pos: usize,
+    st: &'s mut Shared,
+    pending: Vec<Heredoc>,
+}
+
+/// A character that ends an unquoted word.
+fn is_meta(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '\t' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')'
+    )
+}
+
+impl<'t, 's> Lexer<'t, 's> {
+    fn new(toks: &'t [Tok], st: &'s mut Shared) -> Self {
+        Lexer {
+            toks,
+            pos: 0,
+            st,
+            pending: Vec::new(),
+        }
+    }
+
+    fn peek(&self) -> Option<Tok> {
+        self.toks.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<Tok> {
+        let t = self.peek()?;
+        self.pos += 1;
+        Some(t)
+    }
+
+    fn eat(&mut self, c: char) -> bool {
+        let hit = self.peek() == Some(Tok::C(c));
+        self.pos += usize::from(hit);
+        hit
+    }
+
+    fn set(&mut self, t: usize, u: Use) {
+        if let Some(slot @ None) = self.st.uses.get_mut(t) {
+            *slot = Some(u);
+        }
+    }
+
+    /// A template where `how` would be literal, unless the context says not.
+    fn place(&mut self, t: usize, ctx: Ctx, how: Use) {
+        if ctx.assign {
+            self.st.assigned.push(t);
+        }
+        let u = match (self.st.lost, ctx.taint) {
+            (Some(after), _) => Use::Refused(Why::Lost(after)),
+            (None, Some(why)) => Use::Refused(why),
+            (None, None) => how,
+        };
+        self.set(t, u);
+    }
+
+    fn lose(&mut self, after: &'static str) {
+        self.st.lost.get_or_insert(after);
+    }
+
+    /// Runs `f` one level deeper, or gives up on the rest of the text.
+    fn nested(&mut self, f: impl FnOnce(&mut Self)) {
+        if self.st.depth >= MAX_DEPTH {
+            self.lose("more than 32 nested substitutions");
+            self.pos = self.toks.len();
+            return;
+        }
+        self.st.depth += 1;
+        f(self);
+        self.st.depth -= 1;
+    }
+
+    /// Commands, up to the end (`root`) or to the `)` of `$(`.
+    fn top(&mut self, root: bool, ctx: Ctx) {
+        let ctx = Ctx { dq: false, ..ctx };
+        let mut cmd = Cmd::default();
+        let mut word = Word::default();
+        let mut depth = 0usize;
+        while let Some(tok) = self.next() {
+            let c = match tok {
+                Tok::T(t) => {
+                    let inner = self.inner(ctx, &cmd, &word);
+                    word.mark_dynamic();
+                    self.place(t, inner, Use::Word);
+                    continue;
+                }
+                Tok::C(c) => c,
+            };
+            match c {
+                ' ' | '\t' => self.end_word(&mut cmd, &mut word),
+                '\n' => {
+                    self.end_word(&mut cmd, &mut word);
+                    cmd.reset();
+                    self.heredoc_bodies(ctx);
+                }
+                '#' if !word.started => self.comment(),
+                '\\' => match self.next() {
+                    Some(Tok::T(t)) => self.set(t, Use::Refused(Why::AfterBackslash)),
+                    Some(Tok::C('\n')) | None => {}
+                    Some(Tok::C(c)) => word.push_quoted(c),
+                },
+                '\'' => {
+                    word.mark_quoted();
+                    self.single(&mut word);
+                }
+                '"' => {
+                    let inner = self.inner(ctx, &cmd, &word);
+                    word.mark_quoted();
+                    self.double(inner, &mut word, false);
+                }
+                '`' => {
+                    let inner = self.inner(ctx, &cmd, &word);
+                    word.mark_dynamic();
+                    self.backtick(inner);
+                }
+                '$' => {
+                    let inner = self.inner(ctx, &cmd, &word);
+                    self.dollar(inner, &mut word, true);
+                }
+                '(' if word.is_bare_assignment() => {
+                    word.mark_dynamic();
+                    self.evaluated(Why::ArrayAssign, '(', ')', false);
+                }
+                '(' => {
+                    self.end_word(&mut cmd, &mut word);
+                    if cmd.in_patterns() {
+                        continue;
+                    }
+                    if self.eat('(') {
+                        self.evaluated(Why::ArithCommand, '(', ')', true);
+                        continue;
+                    }
+                    depth += 1;
+                    cmd.reset();
+                }
+                ')' => {
+                    self.end_word(&mut cmd, &mut word);
+                    if cmd.close_pattern() {
+                        continue;
+                    }
+                    if depth == 0 && !root {
+                        return;
+                    }
+                    depth = depth.saturating_sub(1);
+                    cmd.reset();
+                }
+                ';' | '&' | '|' => self.operator(c, &mut cmd, &mut word, ctx),
+                '<' | '>' => self.redirect(c, &mut cmd, &mut word, ctx),
+                c => word.push(c),
+            }
+        }
+        self.end_word(&mut cmd, &mut word);
+    }
+
+    /// The context for something nested in the current word.
+    fn inner(&self, ctx: Ctx, cmd: &Cmd, word: &Word) -> Ctx {
+        match cmd.verdict(word) {
+            Verdict::Literal => ctx,
+            Verdict::Assigned => Ctx {
+                assign: true,
+                ..ctx
+            },
+            Verdict::Refused(why) => Ctx {
+                taint: ctx.taint.or(Some(why)),
+                ..ctx
+            },
+        }
+    }
+
+    fn end_word(&mut self, cmd: &mut Cmd, word: &mut Word) {
+        if word.started {
+            cmd.end_word(word, &mut self.st.flags);
+        }
+        *word = Word::default();
+    }
+
+    fn operator(&mut self, c: char, cmd: &mut Cmd, word: &mut Word, ctx: Ctx) {
+        if c == '&' && self.peek() == Some(Tok::C('>')) {
+            // `&>` and `&>>`: a redirection, not a separator.
+            return self.redirect('>', cmd, word, ctx);
+        }
+        self.end_word(cmd, word);
+        match c {
+            ';' if self.eat(';') || self.eat('&') => {
+                self.eat('&');
+                cmd.next_branch();
+            }
+            '|' if cmd.in_patterns() => return,
+            '|' => {
+                let _ = self.eat('|') || self.eat('&');
+            }
+            '&' => {
+                self.eat('&');
+            }
+            _ => {}
+        }
+        cmd.reset();
+    }
+
+    fn redirect(&mut self, c: char, cmd: &mut Cmd, word: &mut Word, ctx: Ctx) {
+        if word.started && word.is_fd() {
+            *word = Word::default();
+        } else {
+            self.end_word(cmd, word);
+        }
+        if c == '<' && self.eat('<') {
+            if !self.eat('<') {
+                let strip_tabs = self.eat('-');
+                // The body is the command's stdin: only what encloses the
+                // command decides how it is read.
+                return self.heredoc_word(strip_tabs, ctx.taint);
+            }
+        } else {
+            let _ = self.eat('>') || self.eat('&') || self.eat('|');
+        }
+        cmd.redirect = true;
+    }
+
+    /// A `#` that starts a word: the rest of the line is a comment.
+    fn comment(&mut self) {
+        while let Some(tok) = self.peek() {
+            match tok {
+                Tok::C('\n') => return,
+                Tok::T(t) => self.set(t, Use::Refused(Why::Comment)),
+                Tok::C(_) => {}
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// Inside `'...'`: nothing expands.
+    fn single(&mut self, word: &mut Word) {
+        while let Some(tok) = self.next() {
+            match tok {
+                Tok::C('\'') => return,
+                Tok::C(c) => word.push_quoted(c),
+                Tok::T(t) => self.set(t, Use::Refused(Why::SingleQuotes)),
+            }
+        }
+    }
+
+    /// Inside `"..."`, or (`heredoc`) the body of an unquoted here-document,
+    /// where `"` means nothing and the text runs to the end.
+    fn double(&mut self, ctx: Ctx, word: &mut Word, heredoc: bool) {
+        let ctx = Ctx { dq: true, ..ctx };
+        while let Some(tok) = self.next() {
+            match tok {
+                Tok::C('"') if !heredoc => return,
+                Tok::C('\\') => match self.next() {
+                    Some(Tok::T(t)) => self.set(t, Use::Refused(Why::AfterBackslash)),
+                    Some(Tok::C(c)) if "$`\\\n".contains(c) || (c == '"' && !heredoc) => {
+                        word.push_quoted(c);
+                    }
+                    Some(Tok::C(c)) => {
+                        word.push_quoted('\\');
+                        word.push_quoted(c);
+                    }
+                    None => {}
+                },
+                Tok::C('$') => self.dollar(ctx, word, false),
+                Tok::C('`') => {
+                    word.mark_dynamic();
+                    self.backtick(ctx);
+                }
+                Tok::C(c) => word.push_quoted(c),
+                Tok::T(t) => {
+                    word.mark_dynamic();
+                    self.place(t, ctx, Use::Text);
+                }
+            }
+        }
+    }
+
+    /// After a `$`; `top` says whether `$'...'` and `$"..."` are quotes here.
+    fn dollar(&mut self, ctx: Ctx, word: &mut Word, top: bool) {
+        word.mark_dynamic();
+        match self.peek() {
+            Some(Tok::T(t)) => {
+                self.pos += 1;
+                self.set(t, Use::Refused(Why::AfterDollar));
+            }
+            Some(Tok::C('(')) => {
+                self.pos += 1;
+                if self.eat('(') {
+                    self.evaluated(Why::Arith, '(', ')', true);
+                } else {
+                    self.nested(|l| l.top(false, ctx));
+                }
+            }
+            Some(Tok::C('{')) => {
+                self.pos += 1;
+                self.nested(|l| l.param(ctx));
+            }
+            Some(Tok::C('[')) => {
+                self.pos += 1;
+                self.evaluated(Why::ArithBracket, '[', ']', false);
+            }
+            Some(Tok::C('\'')) if top => {
+                self.pos += 1;
+                self.ansi_c();
+            }
+            Some(Tok::C('"')) if top => {
+                self.pos += 1;
+                self.double(ctx, word, false);
+            }
+            _ => {}
+        }
+    }
+
+    /// Inside bash's `$'...'`, where `\'` does not end the quote.
+    fn ansi_c(&mut self) {
+        while let Some(tok) = self.next() {
+            match tok {
+                Tok::C('\'') => return,
+                Tok::C('\\') => {
+                    // Shells without `$'...'` end the quote at `\'`.
+                    self.lose("a `\\` inside `$'...'`");
+                    self.pos += 1;
+                }
+                Tok::C(_) => {}
+                Tok::T(t) => self.set(t, Use::Refused(Why::AnsiC)),
+            }
+        }
+    }
+
+    /// Inside `${...}`, up to its `}`.
+    fn param(&mut self, ctx: Ctx) {
+        let inner = Ctx {
+            taint: ctx.taint.or(Some(Why::Param)),
+            ..ctx
+        };
+        let mut scratch = Word::default();
+        while let Some(tok) = self.next() {
+            match tok {
+                Tok::C('}') => return,
+                Tok::C('\\') => {
+                    if let Some(Tok::T(t)) = self.next() {
+                        self.place(t, inner, Use::Word);
+                    }
+                }
+                // Whether quotes and braces nest inside `${...}` (and inside
+                // double quotes) differs from shell to shell.
+                Tok::C('\'') if ctx.dq => self.lose("a `'` inside `\"${...}\"`"),
+                Tok::C('{') => self.lose("a `{` inside `${...}`"),
+                Tok::C('\'') => self.single(&mut scratch),
+                Tok::C('"') => self.double(inner, &mut scratch, false),
+                Tok::C('$') => self.dollar(inner, &mut scratch, false),
+                Tok::C('`') => self.backtick(inner),
+                Tok::C(_) => {}
+                Tok::T(t) => self.place(t, inner, Use::Word),
+            }
+        }
+    }
+
+    /// A region the shell evaluates (arithmetic, an array's elements) up to
+    /// its `close` (doubled when `twice`); every template in it is refused.
+    fn evaluated(&mut self, why: Why, open: char, close: char, twice: bool) {
+        let ctx = Ctx {
+            taint: Some(why),
+            ..Ctx::default()
+        };
+        let mut scratch = Word::default();
+        let mut depth = 0usize;
+        while let Some(tok) = self.next() {
+            match tok {
+                Tok::T(t) => self.place(t, ctx, Use::Word),
+                Tok::C('\\') => {
+                    if let Some(Tok::T(t)) = self.next() {
+                        self.place(t, ctx, Use::Word);
+                    }
+                }
+                Tok::C('\'') => self.single(&mut scratch),
+                Tok::C('"') => self.double(ctx, &mut scratch, false),
+                Tok::C('`') => self.backtick(ctx),
+                Tok::C('$') => self.dollar(ctx, &mut scratch, false),
+                Tok::C(c) if c == open => depth += 1,
+                Tok::C(c) if c == close && depth > 0 => depth -= 1,
+                Tok::C(c) if c == close => {
+                    if twice && !self.eat(close) {
+                        self.lose("a `)` that may or may not end arithmetic");
+                    }
+                    return;
+                }
+                Tok::C(_) => {}
+            }
+        }
+    }
+
+    /// Backticks: the text up to the closing one, with `\$`, `` \` `` and
+    /// `\\` unescaped, is read again as commands.
+    fn backtick(&mut self, ctx: Ctx) {
+        let mut inner = Vec::new();
+        while let Some(tok) = self.next() {
+            match tok {
+                Tok::C('`') => break,
+                Tok::C('\\') => match self.next() {
+                    Some(Tok::C(c @ ('$' | '`' | '\\'))) => inner.push(Tok::C(c)),
+                    Some(Tok::C('"')) if ctx.dq => {
+                        self.lose("a `\\\"` inside backticks inside double quotes");
+                        inner.extend([Tok::C('\\'), Tok::C('"')]);
+                    }
+                    Some(other) => inner.extend([Tok::C('\\'), other]),
+                    None => inner.push(Tok::C('\\')),
+                },
+                other => inner.push(other),
+            }
+        }
+        self.nested(|l| Lexer::new(&inner, l.st).top(true, ctx));
+    }
+
+    /// The word after `<<`: the delimiter, and whether it was quoted.
+    fn heredoc_word(&mut self, strip_tabs: bool, taint: Option<Why>) {
+        while self.eat(' ') || self.eat('\t') {}
+        let mut delim = String::new();
+        let mut quoted = false;
+        while let Some(tok) = self.peek() {
+            match tok {
+                Tok::C(c) if is_meta(c) => break,
+                Tok::T(t) => self.set(t, Use::Refused(Why::HeredocDelimiter)),
+                Tok::C(q @ ('\'' | '"')) => {
+                    quoted = true;
+                    self.pos += 1;
+                    while let Some(tok) = self.next() {
+                        match tok {
+                            Tok::C(c) if c == q => break,
+                            Tok::C(c) => delim.push(c),
+                            Tok::T(t) => self.set(t, Use::Refused(Why::HeredocDelimiter)),
+                        }
+                    }
+                    continue;
+                }
+                Tok::C('\\') => {
+                    quoted = true;
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(Tok::C(c)) => delim.push(c),
+                        Some(Tok::T(t)) => self.set(t, Use::Refused(Why::HeredocDelimiter)),
+                        None => {}
+                    }
+                }
+                Tok::C(c) => delim.push(c),
+            }
+            self.pos += 1;
+        }
+        self.pending.push(Heredoc {
+            delim,
+            strip_tabs,
+            quoted,
+            taint,
+        });
+    }
+
+    /// After a newline: the bodies of the here-documents opened on its line.
+    fn heredoc_bodies(&mut self, ctx: Ctx) {
+        for doc in std::mem::take(&mut self.pending) {
+            let toks = self.toks;
+            let start = self.pos;
+            let (mut end, mut resume) = (toks.len(), toks.len());
+            let mut line = start;
+            while line < toks.len() {
+                let nl = toks[line..]
+                    .iter()
+                    .position(|t| *t == Tok::C('\n'))
+                    .map_or(toks.len(), |k| line + k);
+                let mut from = line;
+                while doc.strip_tabs && toks.get(from) == Some(&Tok::C('\t')) {
+                    from += 1;
+                }
+                if is_text(&toks[from.min(nl)..nl], &doc.delim) {
+                    (end, resume) = (line, (nl + 1).min(toks.len()));
+                    break;
+                }
+                if !doc.quoted && nl > line && toks[nl - 1] == Tok::C('\\') {
+                    self.lose("a here-document line that ends in `\\`");
+                }
+                line = nl + 1;
+            }
+            let body = &toks[start..end];
+            if doc.quoted {
+                for tok in body {
+                    if let Tok::T(t) = tok {
+                        self.set(*t, Use::Refused(Why::QuotedHeredoc));
+                    }
+                }
+            } else {
+                let inner = Ctx {
+                    taint: ctx.taint.or(doc.taint),
+                    ..ctx
+                };
+                let mut scratch = Word::default();
+                Lexer::new(body, self.st).double(inner, &mut scratch, true);
+            }
+            self.pos = resume;
+        }
+    }
+}
+
+/// Whether `toks` are exactly the characters of `text`.
+fn is_text(toks: &[Tok], text: &str) -> bool {
+    let mut chars = text.chars();
+    toks.iter().all(|t| match t {
+        Tok::C(c) => chars.next() == Some(*c),
+        Tok::T(_) => false,
+    }) && chars.next().is_none()
+}
