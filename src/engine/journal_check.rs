@@ -14,9 +14,10 @@
 //! not the scheduler's code: where the two meet, `resume.rs` is the model
 //! of what a resumed run does with each state.
 
-use super::event::{DagAction, Envelope, Event, RunStatus, SkipReason};
+use super::event::{Envelope, Event, RunStatus, SkipReason};
 use crate::workflow::{Action, Workflow};
 
+mod operator;
 mod step;
 
 use step::{End, St, Step, Stop};
@@ -174,69 +175,6 @@ impl<'w> Checker<'w> {
             return Err("run_finished `succeeded` after a step failed or was cancelled".into());
         }
         self.segment = Segment::Finished;
-        Ok(())
-    }
-
-    fn dag_modified(&mut self, action: DagAction, ids: &[String]) -> Result<(), String> {
-        let mut at = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.wf.step_index(id) {
-                Some(i) => at.push(i),
-                None => return Err(format!("dag_modified names `{id}`, not in the workflow")),
-            }
-        }
-        let (&first, rest) = at.split_first().ok_or("dag_modified that names no step")?;
-        let name = |i: usize| self.wf.steps[i].id.clone();
-        match action {
-            DagAction::Retry => {
-                if self.cancelling {
-                    return Err("a retry while the run was stopping".into());
-                }
-                let s = &mut self.steps[first];
-                match (s.st, s.halted) {
-                    (St::Backoff(f), false) if rest.is_empty() => s.st = St::Queued(f + 1),
-                    (St::Done(End::Failed { .. } | End::Cancelled), false) => s.reset(),
-                    _ => {
-                        return Err(format!(
-                            "a retry of `{}`, which is {}",
-                            name(first),
-                            s.word()
-                        ));
-                    }
-                }
-                for &r in rest {
-                    let s = &mut self.steps[r];
-                    match s.st {
-                        St::Done(End::Skipped(SkipReason::UpstreamFailed)) if !s.halted => {
-                            s.reset()
-                        }
-                        _ => {
-                            return Err(format!(
-                                "a retry resets `{}`, which was not skipped for a failed need",
-                                name(r)
-                            ));
-                        }
-                    }
-                }
-            }
-            DagAction::Skip | DagAction::Cancel => {
-                if !rest.is_empty() {
-                    return Err("dag_modified skip or cancel of more than one step".into());
-                }
-                let s = &mut self.steps[first];
-                if s.ended() {
-                    return Err(format!(
-                        "a skip or cancel of `{}`, which had ended",
-                        name(first)
-                    ));
-                }
-                s.stop = match (action, s.stop) {
-                    (DagAction::Skip, _) => Some(Stop::Skip),
-                    (_, Some(stop)) => Some(stop),
-                    _ => Some(Stop::Cancel),
-                };
-            }
-        }
         Ok(())
     }
 

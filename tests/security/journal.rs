@@ -468,3 +468,66 @@ pub(crate) fn run_id(bytes: &[u8]) -> String {
     let v: Value = serde_json::from_slice(first).unwrap();
     v["run"].as_str().unwrap().to_string()
 }
+
+/// Whether process `pid` catches SIGTERM (`SigCgt` in its status).
+fn catches_sigterm(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (15 - 1)) != 0)
+}
+
+/// SIGTERM while `resume` still reads a long journal, before it drives the
+/// run, ends it at once with exit 130, the journal untouched. (It used to
+/// catch no signal until the run was driven.)
+#[test]
+fn sigterm_before_the_run_is_driven_ends_resume_with_130() {
+    let mut bytes = journal(&[
+        started(false),
+        ev("step_ready", "build", json!({})),
+        ev("step_started", "build", json!({ "attempt": 1 })),
+    ]);
+    for seq in 4..100_000 {
+        let line = format!(
+            r#"{{"seq":{seq},"ts":"2026-01-01T00:00:00Z","run":"{ID}","type":"step_output","step":"build","stream":"stdout","line":"{seq}"}}"#
+        );
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+    }
+    let planted = Planted::new(&seed_workflow(), ID, &bytes);
+    let before = std::fs::read(planted.journal()).unwrap();
+    let mut child = planted
+        .command(&["resume", ID, "--headless", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let started_at = std::time::Instant::now();
+    while !catches_sigterm(pid) {
+        assert!(started_at.elapsed() < Duration::from_secs(10), "never caught SIGTERM");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let sent = std::time::Instant::now();
+    let kill = Command::new("kill").args(["-s", "TERM", &pid.to_string()]).status();
+    assert!(kill.unwrap().success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if sent.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("resume did not end within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(status.code(), Some(130), "{status:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "it drove the run: {stderr}");
+    assert!(stderr.contains("stopped by a signal"), "{stderr}");
+    assert_eq!(std::fs::read(planted.journal()).unwrap(), before);
+}
