@@ -9,6 +9,7 @@ mod history;
 mod logging;
 mod remote;
 mod run;
+mod signals;
 mod slice;
 
 use std::path::PathBuf;

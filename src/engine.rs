@@ -15,6 +15,7 @@ mod control;
 mod env;
 pub mod event;
 pub mod journal;
+pub mod journal_check;
 pub mod lock;
 pub mod policy;
 pub mod process;

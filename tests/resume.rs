@@ -707,7 +707,12 @@ fn an_operator_retry_in_the_journal_is_carried_on_by_resume() {
         let mut journal: String = kept.iter().map(|e| format!("{e}\n")).collect();
         journal += &line(kept.len() + 1, retry.clone());
         if with_start {
-            journal += &line(kept.len() + 2, started.clone());
+            // As the engine writes it: the retried step is readied, then starts.
+            let ready = serde_json::json!({
+                "seq": 0, "ts": started["ts"], "run": id, "type": "step_ready", "step": "bad",
+            });
+            journal += &line(kept.len() + 2, ready);
+            journal += &line(kept.len() + 3, started.clone());
         }
         w.plant(&base, &id, journal.as_bytes());
         std::fs::write(w.dir().join("again"), "").unwrap();

@@ -9,6 +9,7 @@ use super::exit;
 use super::run::{RunFlags, apply_flags, drive_headless, prefixed, state_dir};
 use crate::engine::event::{Envelope, Event, RunStatus};
 use crate::engine::journal::read_journal;
+use crate::engine::journal_check;
 use crate::engine::run_dir::{self as params, RunDir};
 use crate::engine::{EngineError, Run};
 use crate::workflow;
@@ -71,6 +72,8 @@ pub fn resume(args: ResumeArgs) -> u8 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    // Before the journal is read: a long replay must not outlast a SIGTERM.
+    let signals = super::signals::Early::watch(&runtime);
     let mut options = None;
     let mut loaded = None;
     let load = |path: &Path| -> Result<workflow::Workflow, String> {
@@ -108,6 +111,7 @@ pub fn resume(args: ResumeArgs) -> u8 {
     match prepared.map(|r| (r, options)) {
         Ok((mut run, Some(options))) => {
             run.set_options(options.clone());
+            signals.hand_over(run.handle());
             let screen = !(args.flags.headless || args.flags.json)
                 && std::io::stdin().is_terminal()
                 && std::io::stdout().is_terminal();
@@ -163,6 +167,13 @@ pub fn replay(args: ReplayArgs) -> u8 {
             return exit::INVALID;
         }
     };
+    let wf = match checked(&dir, &replayed.events) {
+        Ok(wf) => wf,
+        Err(message) => {
+            eprintln!("{}", prefixed(&message));
+            return exit::INVALID;
+        }
+    };
     if let Some(line) = replayed.torn_line {
         eprintln!(
             "warning: {}:{line}: the last line was cut short by a crash; it is left out",
@@ -170,16 +181,9 @@ pub fn replay(args: ReplayArgs) -> u8 {
         );
     }
     if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-        let kept = dir.path.join("workflow.yaml");
-        return match workflow::load(&kept) {
-            Ok(wf) => match super::runtime() {
-                Ok(rt) => rt.block_on(crate::tui::replay::run(wf, replayed.events)),
-                Err(code) => code,
-            },
-            Err(d) => {
-                eprintln!("{d}");
-                exit::INVALID
-            }
+        return match super::runtime() {
+            Ok(rt) => rt.block_on(crate::tui::replay::run(wf, replayed.events)),
+            Err(code) => code,
         };
     }
     for e in &replayed.events {
@@ -192,6 +196,15 @@ pub fn replay(args: ReplayArgs) -> u8 {
         }
     }
     exit::OK
+}
+
+/// The run's kept workflow, once its journal is one this program could
+/// have written (as `resume` checks it); else what is wrong, with its line.
+fn checked(dir: &RunDir, events: &[Envelope]) -> Result<workflow::Workflow, String> {
+    let wf = workflow::load(&dir.path.join("workflow.yaml")).map_err(|d| d.to_string())?;
+    journal_check::check_all(&wf, &dir.id, events)
+        .map_err(|e| journal_check::describe(&dir.journal_path(), &e))?;
+    Ok(wf)
 }
 
 /// One kept run, as `runs` lists it.
@@ -230,7 +243,20 @@ fn summarize(path: &Path) -> Option<Summary> {
         .lines()
         .rev()
         .find_map(|l| serde_json::from_str::<Envelope>(l).ok());
+    let dir = RunDir {
+        id: id.clone(),
+        path: path.to_path_buf(),
+    };
     let (status, duration_ms) = match last.map(|e| (e.event, e.ts)) {
+        // `resume` and `replay` would refuse it: say so, whatever it ended as.
+        _ if !crate::engine::lock::RunLock::held(&dir)
+            && read_journal(&dir.journal_path())
+                .map_err(|e| e.to_string())
+                .and_then(|r| checked(&dir, &r.events).map(drop))
+                .is_err() =>
+        {
+            ("damaged".to_string(), None)
+        }
         Some((
             Event::RunFinished {
                 status,
@@ -246,15 +272,8 @@ fn summarize(path: &Path) -> Option<Summary> {
             (word(status).to_string(), Some(whole.unwrap_or(duration_ms)))
         }
         _ => {
-            let dir = RunDir {
-                id: id.clone(),
-                path: path.to_path_buf(),
-            };
             let status = if crate::engine::lock::RunLock::held(&dir) {
                 "running"
-            } else if read_journal(&dir.journal_path()).is_err() {
-                // `resume` would refuse it: say so rather than offer it.
-                "damaged"
             } else {
                 "interrupted"
             };

@@ -240,7 +240,7 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
             priorities,
         },
     ));
-    let signals = tokio::spawn(cancel_on_signals(handle));
+    let signals = tokio::spawn(cancel_on_signals(handle, stop_signals()));
     // On a worker, like the screen's: messages between the scheduler and the
     // attempts do not hop to the thread that blocks on the runtime.
     let outcome = match tokio::spawn(run.start()).await {
@@ -262,18 +262,34 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
     }
 }
 
-/// Ctrl-C, SIGTERM and SIGHUP cancel the run.
-async fn cancel_on_signals(handle: RunHandle) {
+/// SIGINT, SIGTERM and SIGHUP, watched from the moment this is called (a
+/// signal that comes before the watching task first runs is not lost).
+type StopSignals = Option<(
+    tokio::signal::unix::Signal,
+    tokio::signal::unix::Signal,
+    tokio::signal::unix::Signal,
+)>;
+
+fn stop_signals() -> StopSignals {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (
+    match (
+        signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
         signal(SignalKind::hangup()),
-    ) else {
+    ) {
+        (Ok(int), Ok(term), Ok(hup)) => Some((int, term, hup)),
+        _ => None,
+    }
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP cancel the run.
+async fn cancel_on_signals(handle: RunHandle, signals: StopSignals) {
+    let Some((mut int, mut term, mut hup)) = signals else {
         return;
     };
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = int.recv() => {}
             _ = term.recv() => {}
             _ = hup.recv() => {}
         }

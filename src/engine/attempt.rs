@@ -105,6 +105,16 @@ impl Scheduler {
     ) {
         let step = &self.wf.steps[i];
         let Action::Run(run) = &step.action else {
+            // Nothing to run: end the attempt, or the run would wait for it
+            // forever (and so would a cancel).
+            let _ = self.tx.send(Msg::Exited {
+                step: i,
+                attempt,
+                result: AttemptResult {
+                    exit: Err(format!("`{}` runs no command", step.id)),
+                    outputs: BTreeMap::new(),
+                },
+            });
             return;
         };
         let id = step.id.clone();

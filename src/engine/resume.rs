@@ -34,8 +34,11 @@ fn run_wide(reason: &str) -> bool {
     matches!(reason, "run_cancelled" | "run_timeout" | "journal_error")
 }
 
+/// When an event was journaled. A time after now (a clock set back since)
+/// counts as now, so no deadline lies further ahead than its own length.
 fn at(e: &Envelope) -> SystemTime {
-    humantime::parse_rfc3339_weak(&e.ts).unwrap_or_else(|_| SystemTime::now())
+    let now = SystemTime::now();
+    humantime::parse_rfc3339_weak(&e.ts).map_or(now, |t| t.min(now))
 }
 
 /// A `SystemTime` deadline as a tokio instant: what is left of it from now.
@@ -163,7 +166,7 @@ impl Scheduler {
             }
             if let Some(resolution) = o.resolved {
                 self.apply_journaled(i, resolution);
-            } else if let Some(attempt) = o.running {
+            } else if let Some(attempt) = o.running.filter(|_| self.runs_command(i)) {
                 if let Some(&pgid) = pgids.get(&self.wf.steps[i].id) {
                     self.kill_survivors(i, pgid);
                 }
@@ -186,6 +189,12 @@ impl Scheduler {
             }
         }
         self.settle();
+    }
+
+    /// Only a `run` step has attempts to run again: a wait step never has a
+    /// process for its run to wait on.
+    fn runs_command(&self, i: usize) -> bool {
+        matches!(self.wf.steps[i].action, Action::Run(_))
     }
 
     /// Steps whose needs all ended while nothing ran: ready them, or skip

@@ -193,17 +193,9 @@ impl Run {
         let path = dir.journal_path();
         let replayed =
             super::journal::read_journal(&path).map_err(|e| EngineError::Resume(e.to_string()))?;
-        // The journal's steps are the kept workflow's; another step is damage
-        // (a line's seq is its number: the reader checked).
-        if let Some((seq, step)) = replayed.events.iter().find_map(|e| {
-            let step = e.event.step()?;
-            workflow.step_index(step).is_none().then_some((e.seq, step))
-        }) {
-            return Err(EngineError::Resume(format!(
-                "{}:{seq}: damaged journal line (step `{step}` is not in the run's workflow); refusing to go on",
-                path.display()
-            )));
-        }
+        // Only a journal this program could have written is acted on.
+        super::journal_check::check_all(&workflow, &dir.id, &replayed.events)
+            .map_err(|e| EngineError::Resume(super::journal_check::describe(&path, &e)))?;
         if let Some(line) = replayed.torn_line {
             tracing::warn!("dropping the torn last line {line} of {}", path.display());
             eprintln!(
