@@ -113,6 +113,9 @@ pub enum GraphFormat {
 /// start (reported on stderr).
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, u8> {
     slice::request();
+    // Before any step starts: orphans of steps are re-parented to us, not
+    // to PID 1, so they can be found and reaped (SPEC §2 processes).
+    crate::engine::process::become_subreaper();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_start(slice::request)

@@ -118,7 +118,10 @@ impl Scheduler {
             return;
         };
         let id = step.id.clone();
+        // Absolute: a step that changes directory still finds it, and it
+        // names this run folder among copies of the run (process::Mark).
         let output_path = self.dir.output_path(&id);
+        let output_path = std::path::absolute(&output_path).unwrap_or(output_path);
         let spec = ProcessSpec {
             command: run.command.clone(),
             shell: step.shell.clone(),
@@ -130,6 +133,12 @@ impl Scheduler {
             },
             timeout: step.timeout,
             kill_grace: step.kill_grace,
+            mark: Some(process::Mark {
+                run: self.dir.id.clone(),
+                step: id.clone(),
+                attempt,
+                output: output_path.display().to_string(),
+            }),
         };
         let log_path = self.dir.log_path(&id);
         let pids = self.pids_file();

@@ -3,26 +3,26 @@
 //! This module owns the operating-system side of an attempt: spawning the command
 //! (directly when it has no shell syntax, otherwise through the shell), streaming
 //! stdout/stderr line by line, enforcing the timeout and cancellation, and killing the
-//! whole process group so that no process outlives the attempt. It must not know about
-//! workflow files, events, the journal or the UI: callers hand in a [`ProcessSpec`] and
-//! callbacks and get an [`Exit`] back.
+//! whole attempt so that no process outlives it. It must not know about workflow files,
+//! events, the journal or the UI: callers hand in a [`ProcessSpec`] and callbacks and get
+//! an [`Exit`] back.
 //!
-//! Liveness of a group ([`group_alive`]) counts zombies as dead. Orphaned grandchildren
-//! are reaped by PID 1, which in containers without an init may take seconds or never
-//! happen; a zombie holds no pipe and runs no code, so waiting for it would only stall.
+//! "The whole attempt" is more than its process group, which `setsid` or `setpgid`
+//! leaves: each attempt gets a cgroup v2 ([`cgroup`]) where the system lets us create
+//! one, and otherwise its processes are found by the marker variables in their
+//! environment, with signalbox as child subreaper ([`reaper`]). [`scope`] ends either.
+//! The child joins its cgroup between fork and exec (a `pre_exec` of one `write`), so
+//! nothing it starts is ever outside: cheaper than re-exec'ing a wrapper per attempt,
+//! and `clone3(CLONE_INTO_CGROUP)` would mean forking by hand instead of through std.
 
 use std::future::Future;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use nix::errno::Errno;
-use nix::sys::signal::{Signal as NixSignal, killpg};
-use nix::unistd::Pid;
 use tokio::process::{Child, Command};
-use tokio::time::{Instant, sleep_until, timeout_at};
 
 /// Lines longer than this are delivered in pieces so one runaway line cannot eat memory.
 const MAX_LINE: usize = 64 * 1024;
@@ -48,6 +48,9 @@ pub struct ProcessSpec {
     pub timeout: Option<Duration>,
     /// SIGTERM, then wait this long, then SIGKILL.
     pub kill_grace: Duration,
+    /// The attempt's marker variables (also in `env`): names its cgroup, and
+    /// finds its processes where there is no cgroup. `None`: the group only.
+    pub mark: Option<Mark>,
 }
 
 impl ProcessSpec {
@@ -60,6 +63,7 @@ impl ProcessSpec {
             cwd: None,
             timeout: None,
             kill_grace: Duration::from_secs(5),
+            mark: None,
         }
     }
 }
@@ -119,13 +123,13 @@ pub async fn run(
     on_start: impl FnOnce(Started),
     mut on_line: impl FnMut(Stream, String),
 ) -> Result<Exit, SpawnError> {
-    let mut child = spawn(spec).await?;
-    let pgid = match child.id().and_then(|pid| i32::try_from(pid).ok()) {
-        Some(pgid) => pgid,
-        None => return Err(SpawnError::Lost(io::Error::other("the process has no pid"))),
+    let (mut child, scope, pid) = start(spec).await?;
+    let mut guard = KillOnDrop {
+        scope: scope.clone(),
+        pid,
+        armed: true,
     };
-    let mut guard = KillOnDrop { pgid, armed: true };
-    on_start(Started { pgid });
+    on_start(Started { pgid: pid });
     let mut output = Output {
         out: child.stdout.take().map(LineReader::new),
         err: child.stderr.take().map(LineReader::new),
@@ -138,10 +142,18 @@ pub async fn run(
     .await;
     let grace = spec.kill_grace;
     match ended {
-        Ended::Exited(_) => pump(&mut output, &mut on_line, terminate_group(pgid, grace)).await,
-        _ => pump(&mut output, &mut on_line, stop(pgid, grace, &mut child)).await,
+        Ended::Exited(_) => pump(&mut output, &mut on_line, scope::terminate(&scope, grace)).await,
+        _ => {
+            pump(
+                &mut output,
+                &mut on_line,
+                scope::stop(&scope, grace, &mut child),
+            )
+            .await
+        }
     }
     guard.armed = false;
+    scope.close();
     drain(&mut output, &mut on_line).await;
     match ended {
         Ended::Exited(Ok(status)) => Ok(exit_from(status)),
@@ -152,29 +164,41 @@ pub async fn run(
 }
 
 /// Sends SIGTERM to a process group, waits `grace`, then SIGKILL. Safe if the group is gone.
-///
-/// The kernel does not notify us when processes that are not our children exit, so this
-/// checks [`group_alive`] with exponential backoff (at most every 50 ms) until the group is
-/// empty or `grace` runs out. That is the only polling in this module and it is bounded.
 /// Only pass a group you started and have not long since cleaned up: once a group is empty
 /// its number can be reused.
 pub async fn terminate_group(pgid: i32, grace: Duration) {
-    if !alive_async(pgid).await {
-        return;
-    }
-    let deadline = Instant::now() + grace;
-    signal_group(pgid, NixSignal::SIGTERM);
-    if !wait_until_gone(pgid, deadline).await {
-        kill_and_settle(pgid).await;
-    }
+    scope::terminate(&Scope::group(pgid), grace).await;
 }
 
 /// True when any process of the group is still alive (`kill(-pgid, 0)`), zombies excluded
 /// where `/proc` can tell. Never true for pgid 0 or 1, which `killpg` would read as "our own
-/// group" and "every process". When the group has members this scans `/proc`, a few
-/// milliseconds on a busy host: async code inside this module runs it on the blocking pool.
+/// group" and "every process". When the group has members this scans `/proc`.
 pub fn group_alive(pgid: i32) -> bool {
-    signalable(pgid) && any_member_running(pgid).unwrap_or(true)
+    scope::group_alive(pgid)
+}
+
+/// Kills, without grace, every process a crashed run left: its cgroups, and every process
+/// with its run id and run folder in the environment. Blocks for at most a fraction of a
+/// second.
+pub fn reclaim_run(run: &str, folder: &Path) {
+    let folder = std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf());
+    let folder = folder.display().to_string();
+    cgroup::reclaim(run, &folder, KILL_SETTLE);
+    let deadline = std::time::Instant::now() + KILL_SETTLE;
+    loop {
+        let left = reaper::run_members(run, &folder);
+        if left.is_empty() {
+            break;
+        }
+        tracing::warn!(run, pids = ?left, "killing processes left from the interrupted run");
+        reaper::signal_each(&left, nix::sys::signal::Signal::SIGKILL);
+        if std::time::Instant::now() >= deadline {
+            tracing::warn!(run, pids = ?left, "processes of the interrupted run survived SIGKILL");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    reaper::reap_orphans();
 }
 
 enum Ended {
@@ -183,14 +207,41 @@ enum Ended {
     Cancelled,
 }
 
-async fn spawn(spec: &ProcessSpec) -> Result<Child, SpawnError> {
+/// Spawns the attempt's first process inside its cgroup when there is one.
+async fn start(spec: &ProcessSpec) -> Result<(Child, Scope, i32), SpawnError> {
+    let run = spec.mark.as_ref().map(|m| (m.run.as_str(), m.folder()));
+    let (mut cgroup, joiner) = match Cgroup::create(run) {
+        Some((cg, joiner)) => (Some(cg), Some(joiner)),
+        None => (None, None),
+    };
+    let child = match spawn(spec, joiner.as_ref()).await {
+        Ok(child) => child,
+        Err(e) => {
+            if let Some(cg) = &cgroup {
+                cg.remove();
+            }
+            return Err(e);
+        }
+    };
+    drop(joiner);
+    let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) else {
+        return Err(SpawnError::Lost(io::Error::other("the process has no pid")));
+    };
+    if let Some(cg) = cgroup.take_if(|cg| !cg.holds(pid.unsigned_abs())) {
+        // It runs outside: its processes are found by their marks instead.
+        cg.remove();
+    }
+    Ok((child, Scope::new(pid, cgroup, spec.mark.clone()), pid))
+}
+
+async fn spawn(spec: &ProcessSpec, joiner: Option<&Joiner>) -> Result<Child, SpawnError> {
     let (shell, shell_args) = spec.shell.split_first().ok_or(SpawnError::EmptyShell)?;
     if spec.shell == ["sh", "-c"]
         && let Some((program, args)) = simple_argv(&spec.command)
             .as_deref()
             .and_then(<[String]>::split_first)
     {
-        match command(program, args, spec).spawn() {
+        match tracked(command(program, args, spec, joiner)) {
             Ok(child) => return Ok(child),
             // The shell reruns it and reports the failure the way users know.
             Err(e) => tracing::debug!(program, error = %e, "direct exec failed, using the shell"),
@@ -198,13 +249,25 @@ async fn spawn(spec: &ProcessSpec) -> Result<Child, SpawnError> {
     }
     let mut args = shell_args.to_vec();
     args.push(spec.command.clone());
-    match command(shell, &args, spec).spawn() {
+    let spawned = tracked(command(shell, &args, spec, joiner));
+    match spawned {
         Ok(child) => Ok(child),
         Err(e) => Err(explain(e, shell, spec).await),
     }
 }
 
-fn command(program: &str, args: &[String], spec: &ProcessSpec) -> Command {
+/// Spawns with the child table locked, so the reaper never takes tokio's child for an
+/// orphan, however soon it exits.
+fn tracked(mut cmd: Command) -> io::Result<Child> {
+    let mut children = reaper::children();
+    let child = cmd.spawn()?;
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        children.insert(pid);
+    }
+    Ok(child)
+}
+
+fn command(program: &str, args: &[String], spec: &ProcessSpec, joiner: Option<&Joiner>) -> Command {
     let resolved = resolve(program, spec);
     let mut cmd = Command::new(resolved.as_ref());
     cmd.args(args)
@@ -217,6 +280,20 @@ fn command(program: &str, args: &[String], spec: &ProcessSpec) -> Command {
         .kill_on_drop(true);
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
+    }
+    if let Some(joiner) = joiner {
+        let fd = joiner.fd();
+        // SAFETY: the closure runs in the child between fork and exec and only calls
+        // `join_in_child`: one write(2) on a descriptor the parent keeps open until the
+        // spawn returns, no allocation, no lock. The only way into the cgroup before the
+        // command can fork, short of forking by hand (clone3).
+        #[allow(unsafe_code)]
+        unsafe {
+            cmd.pre_exec(move || {
+                cgroup::join_in_child(fd);
+                Ok(())
+            });
+        }
     }
     cmd
 }
@@ -258,101 +335,6 @@ async fn wait_for_end(
     }
 }
 
-/// Terminates the group while the main child may still run; waits on the child itself
-/// (which the kernel does notify us about) and polls only for leftovers.
-async fn stop(pgid: i32, grace: Duration, child: &mut Child) {
-    let deadline = Instant::now() + grace;
-    signal_group(pgid, NixSignal::SIGTERM);
-    let gone = match timeout_at(deadline, child.wait()).await {
-        Ok(_) => wait_until_gone(pgid, deadline).await,
-        Err(_) => false,
-    };
-    if !gone {
-        kill_and_settle(pgid).await;
-    }
-    if let Err(e) = child.wait().await {
-        tracing::warn!(pgid, error = %e, "could not reap the step's process");
-    }
-}
-
-async fn kill_and_settle(pgid: i32) {
-    signal_group(pgid, NixSignal::SIGKILL);
-    if !wait_until_gone(pgid, Instant::now() + KILL_SETTLE).await {
-        tracing::warn!(
-            pgid,
-            "process group survived SIGKILL (uninterruptible sleep?)"
-        );
-    }
-}
-
-/// Bounded by `deadline`; see [`terminate_group`] for why this polls.
-async fn wait_until_gone(pgid: i32, deadline: Instant) -> bool {
-    let mut pause = Duration::from_millis(2);
-    while alive_async(pgid).await {
-        let now = Instant::now();
-        if now >= deadline {
-            return false;
-        }
-        sleep_until((now + pause).min(deadline)).await;
-        pause = (pause * 2).min(MAX_POLL);
-    }
-    true
-}
-
-/// The `/proc` scan reads one file per process on the host: keep it off the runtime.
-async fn alive_async(pgid: i32) -> bool {
-    if !signalable(pgid) {
-        return false;
-    }
-    tokio::task::spawn_blocking(move || group_alive(pgid))
-        .await
-        .unwrap_or(true)
-}
-
-fn signalable(pgid: i32) -> bool {
-    pgid > 1 && !matches!(killpg(Pid::from_raw(pgid), None), Err(Errno::ESRCH))
-}
-
-/// `Some(false)` only when members were seen and all are zombies; `None` when `/proc`
-/// cannot tell (no procfs, hidepid, another pid namespace), so callers assume alive.
-fn any_member_running(pgid: i32) -> Option<bool> {
-    let mut saw_zombie = false;
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let name = entry.file_name();
-        if !name
-            .to_str()
-            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        {
-            continue;
-        }
-        // Processes vanish while we scan; a missing file just means one fewer member.
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // Fields after the command name, which may itself contain spaces or ')'.
-        let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
-        let (state, group) = (fields.next(), fields.nth(1));
-        if group.and_then(|g| g.parse::<i32>().ok()) == Some(pgid) {
-            match state {
-                Some("Z" | "X") => saw_zombie = true,
-                _ => return Some(true),
-            }
-        }
-    }
-    saw_zombie.then_some(false)
-}
-
-fn signal_group(pgid: i32, signal: NixSignal) {
-    if pgid <= 1 {
-        return;
-    }
-    match killpg(Pid::from_raw(pgid), signal) {
-        Ok(()) => tracing::debug!(pgid, %signal, "signalled process group"),
-        Err(Errno::ESRCH) => {}
-        Err(e) => tracing::warn!(pgid, %signal, error = %e, "could not signal process group"),
-    }
-}
-
 fn exit_from(status: ExitStatus) -> Exit {
     // On Unix a reaped process has either an exit code or a terminating signal.
     status
@@ -360,26 +342,36 @@ fn exit_from(status: ExitStatus) -> Exit {
         .map_or(Exit::Signal(status.signal().unwrap_or(0)), Exit::Code)
 }
 
-/// Kills the group if `run` is dropped mid-attempt, e.g. when the engine aborts its task.
+/// Kills the attempt if `run` is dropped mid-attempt, e.g. when the engine aborts its task;
+/// either way the first process leaves the child table once tokio has it or is done.
 struct KillOnDrop {
-    pgid: i32,
+    scope: Scope,
+    pid: i32,
     armed: bool,
 }
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         if self.armed {
-            signal_group(self.pgid, NixSignal::SIGKILL);
+            self.scope.kill_now();
         }
+        reaper::children().remove(&self.pid);
     }
 }
 
+mod cgroup;
 mod direct;
 mod output;
+mod reaper;
+mod scope;
 
+use cgroup::{Cgroup, Joiner};
+pub use cgroup::{DISABLE_VAR as NO_CGROUP_VAR, usable as cgroups_usable};
 use direct::resolve;
 pub use direct::simple_argv;
 use output::{LineReader, Output, drain, pump};
+pub use reaper::{Mark, become_subreaper, is_subreaper};
+use scope::Scope;
 
 #[cfg(test)]
 mod tests;

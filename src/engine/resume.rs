@@ -159,6 +159,9 @@ impl Scheduler {
 
     /// Picks up every open step where it stood.
     pub(super) fn carry_on(&mut self, open: Vec<Open>) {
+        // What left the recorded groups (setsid, a daemon) is found by the
+        // run's cgroups and the run id in its environment.
+        super::process::reclaim_run(&self.dir.id, &self.dir.path);
         let pgids = super::run_dir::recorded_pgids(&self.dir);
         for (i, o) in open.into_iter().enumerate() {
             if matches!(self.steps[i].phase, Phase::Done(_)) {

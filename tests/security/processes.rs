@@ -1,1 +1,292 @@
-//! (filled in by the processes work)
+//! SPEC §2 processes: no process outlives its step, including processes
+//! that call `setsid` or `setpgid`, double-fork or trap SIGTERM; on the
+//! step's exit, on cancel, on timeout, and after a crash (`kill -9` of
+//! signalbox, then `resume`). Each case runs twice: with a cgroup per attempt
+//! (where this system lets us create one, as root) and with the fallback
+//! (`SIGNALBOX_NO_CGROUP=1`: marker variables and the subreaper).
+//!
+//! Every process a test starts inherits `MARK=<unique>` from signalbox, so
+//! `common::marked` finds whatever survived.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{BIN, Done, Live, is, marked, marker};
+
+/// How each hostile step leaves its process group. Each touches `FLAG` once
+/// it is out, and the step waits for that, so none is still in the group
+/// (where the group kill alone would get it) when the step ends.
+const SETSID: &str = "setsid sh -c 'touch FLAG; exec sleep 1000' &";
+const DOUBLE_FORK: &str = "setsid sh -c '(touch FLAG; exec sleep 1000) & exit 0' &";
+const SETPGID: &str =
+    "perl -e 'setpgrp(0, 0); open(F, \">FLAG\"); close(F); exec \"sleep\", \"1000\"' &";
+const TRAP_TERM: &str = "setsid sh -c 'trap \"\" TERM; touch FLAG; while :; do sleep 1; done' &";
+
+/// The command that leaves, and the wait until it is out.
+fn escape(leave: &str, flag: &str) -> String {
+    format!(
+        "{}\n      until [ -e {flag} ]; do sleep 0.01; done",
+        leave.replace("FLAG", flag)
+    )
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The step's shell exits on its own.
+    Exit,
+    /// SIGTERM to signalbox while the step runs.
+    Cancel,
+    /// The step's `timeout` fires.
+    Timeout,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mechanism {
+    Cgroup,
+    Fallback,
+}
+
+struct Work {
+    tmp: tempfile::TempDir,
+    mark: String,
+    mechanism: Mechanism,
+}
+
+impl Work {
+    fn new(mechanism: Mechanism) -> Work {
+        Work {
+            tmp: tempfile::tempdir().unwrap(),
+            mark: marker(),
+            mechanism,
+        }
+    }
+
+    fn write(&self, yaml: &str) -> PathBuf {
+        let file = self.tmp.path().join("wf.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        file
+    }
+
+    fn spawn(&self, args: &[&str]) -> Live {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .args(["--headless", "--json", "--state-dir"])
+            .arg(self.tmp.path().join("state"))
+            .env("MARK", &self.mark)
+            .env_remove("SIGNALBOX_STATE_DIR")
+            .current_dir(self.tmp.path())
+            .stdin(Stdio::null());
+        match self.mechanism {
+            Mechanism::Cgroup => cmd.env_remove("SIGNALBOX_NO_CGROUP"),
+            Mechanism::Fallback => cmd.env("SIGNALBOX_NO_CGROUP", "1"),
+        };
+        Live::spawn(cmd)
+    }
+}
+
+/// Cleans up after a failed assertion too: these are processes we started.
+impl Drop for Work {
+    fn drop(&mut self) {
+        for (pid, _) in marked("MARK", &self.mark) {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    }
+}
+
+/// Where cgroup2 is mounted, when this process may create cgroups in its own.
+fn cgroup_root() -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mount = info.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        let mut f = left.split(' ');
+        let (root, point) = (f.nth(3)?, f.next()?);
+        (right.starts_with("cgroup2 ") && root == "/").then(|| PathBuf::from(point))
+    })?;
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let ours = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let dir = mount.join(ours.trim_start_matches('/'));
+    let probe = dir.join(format!("signalbox-probe-{}", std::process::id()));
+    std::fs::create_dir(&probe).ok()?;
+    std::fs::remove_dir(&probe).ok()?;
+    Some(mount)
+}
+
+/// `None` (and a message) when the mechanism cannot be tried here.
+fn work(mechanism: Mechanism) -> Option<Work> {
+    if mechanism == Mechanism::Cgroup && cgroup_root().is_none() {
+        eprintln!("skipped: no writable cgroup2 here (run as root on a cgroup2 system)");
+        return None;
+    }
+    Some(Work::new(mechanism))
+}
+
+fn workflow(leave: &str, end: End) -> String {
+    let (timeout, tail) = match end {
+        End::Exit => ("", ""),
+        End::Cancel => ("", "sleep 1000"),
+        End::Timeout => ("    timeout: 1s\n", "sleep 1000"),
+    };
+    format!(
+        "name: hostile\nsteps:\n  s:\n    kill_grace: 300ms\n{timeout}    run: |\n      \
+         grep '^0::' /proc/self/cgroup\n      {}\n      echo started\n      {tail}\n",
+        escape(leave, "out")
+    )
+}
+
+/// The step's first line is its cgroup: one of ours exactly when the
+/// mechanism is the cgroup one (so a test cannot pass on the other).
+fn check_mechanism(w: &Work, o: &Done) -> Option<PathBuf> {
+    let lines: Vec<&str> = o
+        .of("step_output", "s")
+        .iter()
+        .filter_map(|e| e["line"].as_str())
+        .collect();
+    let line = lines.first().copied().unwrap_or("");
+    let ours = line.contains("/signalbox-");
+    match w.mechanism {
+        Mechanism::Cgroup => {
+            assert!(
+                ours,
+                "the step ran outside a signalbox cgroup: {line:?}\n{}",
+                o.dump()
+            );
+            let rel = line.trim_start_matches("0::").trim_start_matches('/');
+            let run_dir = Path::new(rel).parent().unwrap().to_path_buf();
+            Some(cgroup_root().unwrap().join(run_dir))
+        }
+        Mechanism::Fallback => {
+            assert!(!ours, "SIGNALBOX_NO_CGROUP=1 still used a cgroup: {line:?}");
+            None
+        }
+    }
+}
+
+/// Nothing marked is alive (SIGKILL is asynchronous: a short moment to
+/// vanish), and no cgroup of the run is left.
+fn assert_nothing_left(w: &Work, cgroup: Option<&Path>) {
+    let deadline = Instant::now() + Duration::from_millis(500);
+    loop {
+        let left = marked("MARK", &w.mark);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes outlived their step: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Some(dir) = cgroup {
+        assert!(!dir.exists(), "the run's cgroup {} is left", dir.display());
+    }
+}
+
+fn case(leave: &str, end: End, mechanism: Mechanism) {
+    let Some(w) = work(mechanism) else { return };
+    let file = w.write(&workflow(leave, end));
+    let mut live = w.spawn(&["run", file.to_str().unwrap()]);
+    let o = match end {
+        End::Exit | End::Timeout => live.finish(),
+        End::Cancel => {
+            live.wait_for("started", |e| {
+                is(e, "step_output", "s") && e["line"] == "started"
+            });
+            live.signal("TERM");
+            live.finish()
+        }
+    };
+    match end {
+        End::Exit => o.expect(0, "succeeded"),
+        End::Cancel => o.expect(130, "cancelled"),
+        End::Timeout => {
+            o.expect(1, "failed");
+            assert!(
+                o.one("step_failed", "s")["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("timed out")
+            );
+        }
+    }
+    assert_nothing_left(&w, None);
+    let cgroup = check_mechanism(&w, &o);
+    assert_nothing_left(&w, cgroup.as_deref());
+}
+
+macro_rules! cases {
+    ($($name:ident: $leave:expr, $end:expr;)*) => {
+        mod cgroup {
+            use super::*;
+            $(#[test] fn $name() { case($leave, $end, Mechanism::Cgroup) })*
+        }
+        mod fallback {
+            use super::*;
+            $(#[test] fn $name() { case($leave, $end, Mechanism::Fallback) })*
+        }
+    };
+}
+
+cases! {
+    setsid_on_exit: SETSID, End::Exit;
+    setsid_on_cancel: SETSID, End::Cancel;
+    setsid_on_timeout: SETSID, End::Timeout;
+    double_fork_on_exit: DOUBLE_FORK, End::Exit;
+    double_fork_on_cancel: DOUBLE_FORK, End::Cancel;
+    double_fork_on_timeout: DOUBLE_FORK, End::Timeout;
+    setpgid_on_exit: SETPGID, End::Exit;
+    setpgid_on_cancel: SETPGID, End::Cancel;
+    setpgid_on_timeout: SETPGID, End::Timeout;
+    trap_term_on_exit: TRAP_TERM, End::Exit;
+    trap_term_on_cancel: TRAP_TERM, End::Cancel;
+    trap_term_on_timeout: TRAP_TERM, End::Timeout;
+}
+
+/// `kill -9` of signalbox while the step's escaped processes run; `resume`
+/// kills them before it runs the step again (which then just succeeds).
+fn resume_after_crash(mechanism: Mechanism) {
+    let Some(w) = work(mechanism) else { return };
+    let leave = [SETSID, DOUBLE_FORK, SETPGID, TRAP_TERM]
+        .iter()
+        .enumerate()
+        .map(|(i, l)| escape(l, &format!("out{i}")))
+        .collect::<Vec<_>>()
+        .join("\n      ");
+    let file = w.write(&format!(
+        "name: crash\nsteps:\n  s:\n    kill_grace: 300ms\n    run: |\n      \
+         grep '^0::' /proc/self/cgroup\n      \
+         if [ -e again ]; then echo again; exit 0; fi\n      touch again\n      \
+         {leave}\n      echo started\n      sleep 1000\n"
+    ));
+    let mut live = w.spawn(&["run", file.to_str().unwrap()]);
+    let id = live.run_id();
+    live.wait_for("started", |e| {
+        is(e, "step_output", "s") && e["line"] == "started"
+    });
+    live.kill9();
+    assert!(
+        !marked("MARK", &w.mark).is_empty(),
+        "the crash left the step's processes"
+    );
+    let o = w.spawn(&["resume", &id]).finish();
+    o.expect(0, "succeeded");
+    let lines: Vec<&str> = o
+        .of("step_output", "s")
+        .iter()
+        .filter_map(|e| e["line"].as_str())
+        .collect();
+    assert_eq!(lines.last(), Some(&"again"), "{}", o.dump());
+    assert_nothing_left(&w, None);
+    let cgroup = check_mechanism(&w, &o);
+    assert_nothing_left(&w, cgroup.as_deref());
+}
+
+#[test]
+fn cgroup_resume_after_kill_9_kills_the_survivors() {
+    resume_after_crash(Mechanism::Cgroup);
+}
+
+#[test]
+fn fallback_resume_after_kill_9_kills_the_survivors() {
+    resume_after_crash(Mechanism::Fallback);
+}

@@ -1,0 +1,210 @@
+//! Finding an attempt's processes without a cgroup, and reaping orphans.
+//!
+//! Every attempt's environment carries `SIGNALBOX_RUN_ID`, `SIGNALBOX_STEP`
+//! and `SIGNALBOX_ATTEMPT`, and children inherit them whatever they do to
+//! their session or group: an attempt's processes are the ones whose
+//! `/proc/PID/environ` has all three, plus their descendants. A process can
+//! hide only by exec'ing with a cleared environment (`env -i`) after its
+//! marked parent is gone; as child subreaper signalbox then still sees it as
+//! an orphan re-parented to us, and kills it when no other attempt runs.
+//!
+//! Being a subreaper makes orphans our children: their zombies are ours to
+//! reap. tokio reaps the children it spawned, so the pids it waits for are
+//! kept in a table and never reaped here; the table is locked across each
+//! spawn so a fast-exiting child cannot be mistaken for an orphan.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use nix::sys::wait::{Id, WaitPidFlag, waitid, waitpid};
+use nix::unistd::Pid;
+
+/// Who an attempt is: the values of its marker variables. `output` is its
+/// absolute `SIGNALBOX_OUTPUT`, which names the run folder: copies of a run
+/// folder (same run id) resumed side by side must not kill each other's steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    pub run: String,
+    pub step: String,
+    pub attempt: u32,
+    pub output: String,
+}
+
+impl Mark {
+    /// `<run folder>/`, as `output` spells it.
+    pub(super) fn folder(&self) -> &str {
+        let outputs = std::path::Path::new(&self.output).parent();
+        outputs
+            .and_then(std::path::Path::parent)
+            .and_then(std::path::Path::to_str)
+            .unwrap_or("")
+    }
+}
+
+static SUBREAPER: AtomicBool = AtomicBool::new(false);
+static CHILDREN: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Makes this process the child subreaper, so orphans of its steps are
+/// re-parented to it rather than to PID 1. Call before any step starts.
+pub fn become_subreaper() {
+    match nix::sys::prctl::set_child_subreaper(true) {
+        Ok(()) => SUBREAPER.store(true, Ordering::Relaxed),
+        Err(e) => tracing::warn!(error = %e, "cannot become child subreaper"),
+    }
+}
+
+/// The pids tokio waits for; hold the guard across a spawn and insert.
+pub(super) fn children() -> MutexGuard<'static, BTreeSet<i32>> {
+    CHILDREN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reaps every exited orphan, leaving tokio's children to tokio. Stops at
+/// the first zombie that is tokio's: it is reaped there soon, and orphans
+/// behind it are reaped the next time.
+pub(super) fn reap_orphans() {
+    if !SUBREAPER.load(Ordering::Relaxed) {
+        return;
+    }
+    let ours = children();
+    let look = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    while let Ok(status) = waitid(Id::All, look) {
+        match status.pid() {
+            Some(pid) if !ours.contains(&pid.as_raw()) => {
+                let _ = waitpid(pid, Some(WaitPidFlag::WNOHANG));
+            }
+            _ => break,
+        }
+    }
+}
+
+/// One process as `/proc/PID/stat` shows it.
+struct Entry {
+    pid: i32,
+    ppid: i32,
+    zombie: bool,
+}
+
+fn table() -> Vec<Entry> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            // Processes vanish while we scan; a missing file is one fewer.
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+            let state = fields.next()?;
+            let ppid = fields.next()?.parse().ok()?;
+            Some(Entry {
+                pid,
+                ppid,
+                zombie: matches!(state, "Z" | "X"),
+            })
+        })
+        .collect()
+}
+
+/// An environment entry to look for: exactly `Is`, or starting with `Starts`.
+enum Needle {
+    Is(String),
+    Starts(String),
+}
+
+fn has_all(pid: i32, needles: &[Needle]) -> bool {
+    let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    needles.iter().all(|n| {
+        env.split(|&b| b == 0).any(|kv| match n {
+            Needle::Is(s) => kv == s.as_bytes(),
+            Needle::Starts(s) => kv.starts_with(s.as_bytes()),
+        })
+    })
+}
+
+/// Live processes carrying every `needles` entry in their environment, and
+/// their descendants; never this process or its ancestors. With `orphans`,
+/// also our unmarked orphans (children tokio did not start) and theirs.
+fn find(needles: &[Needle], orphans: bool) -> Vec<i32> {
+    let entries = table();
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    let parent: HashMap<i32, i32> = entries.iter().map(|e| (e.pid, e.ppid)).collect();
+    let mut exempt = BTreeSet::new();
+    let mut at = me;
+    while at > 1 && exempt.insert(at) {
+        at = parent.get(&at).copied().unwrap_or(0);
+    }
+    let ours = if orphans {
+        children().clone()
+    } else {
+        BTreeSet::new()
+    };
+    let mut found: BTreeSet<i32> = entries
+        .iter()
+        .filter(|e| !e.zombie && !exempt.contains(&e.pid))
+        .filter(|e| (orphans && e.ppid == me && !ours.contains(&e.pid)) || has_all(e.pid, needles))
+        .map(|e| e.pid)
+        .collect();
+    // Descendants: repeat until no new child joins (the tree is shallow).
+    loop {
+        let more: Vec<i32> = entries
+            .iter()
+            .filter(|e| !e.zombie && found.contains(&e.ppid) && !found.contains(&e.pid))
+            .filter(|e| !exempt.contains(&e.pid))
+            .map(|e| e.pid)
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        found.extend(more);
+    }
+    found.into_iter().collect()
+}
+
+fn needles(mark: &Mark) -> Vec<Needle> {
+    vec![
+        Needle::Is(format!("SIGNALBOX_RUN_ID={}", mark.run)),
+        Needle::Is(format!("SIGNALBOX_STEP={}", mark.step)),
+        Needle::Is(format!("SIGNALBOX_ATTEMPT={}", mark.attempt)),
+        Needle::Is(format!("SIGNALBOX_OUTPUT={}", mark.output)),
+    ]
+}
+
+/// The live processes of one attempt. `main` is its first process: when no
+/// other attempt has a process running, unmarked orphans count as ours.
+pub(super) fn members(mark: &Mark, main: i32) -> Vec<i32> {
+    let alone = SUBREAPER.load(Ordering::Relaxed) && children().iter().all(|&p| p == main);
+    find(&needles(mark), alone)
+}
+
+/// Every live process of any attempt of the run in `folder` (absolute):
+/// what a crashed run left.
+pub(super) fn run_members(run: &str, folder: &str) -> Vec<i32> {
+    let needles = [
+        Needle::Is(format!("SIGNALBOX_RUN_ID={run}")),
+        Needle::Starts(format!(
+            "SIGNALBOX_OUTPUT={}/",
+            folder.trim_end_matches('/')
+        )),
+    ];
+    find(&needles, false)
+}
+
+/// Sends `signal` to each pid; a pid that is gone is not an error.
+pub(super) fn signal_each(pids: &[i32], signal: nix::sys::signal::Signal) {
+    for &pid in pids {
+        if pid > 1 {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+        }
+    }
+}
+
+/// Whether this process is a subreaper (for the tests and the log).
+pub fn is_subreaper() -> bool {
+    SUBREAPER.load(Ordering::Relaxed)
+}
