@@ -3,7 +3,7 @@
 
 use tokio::time::Instant;
 
-use super::event::{By, Command, DagAction, Event, Refusal, RunStatus, SkipReason};
+use super::event::{By, Command, DagAction, Event, Refusal, RunStatus, SkipReason, check_answer};
 use super::scheduler::Scheduler;
 use super::state::{Final, Phase, Stop};
 use super::waits::Resolution;
@@ -24,6 +24,7 @@ impl Scheduler {
             }
             Command::Answer { step, text, by } => {
                 let i = self.step_named(&step)?;
+                check_answer(&step, &text)?;
                 self.resolve(i, Resolution::Answered(text, by))
             }
             Command::Retry { step, by } => {

@@ -206,7 +206,7 @@ impl Run {
         }
         if let Some(line) = replayed.torn_line {
             tracing::warn!("dropping the torn last line {line} of {}", path.display());
-            eprintln!(
+            crate::safe::say!(
                 "warning: {}:{line}: the last line was cut short by a crash; it is dropped",
                 path.display()
             );
