@@ -428,10 +428,10 @@ steps:
         .unwrap();
     live.signal("TERM");
     let done = live.finish();
-    let outputs = &done.one("step_succeeded", "s")["outputs"];
-    assert_eq!(outputs["big"].as_str().unwrap().len(), 1 << 20);
     assert!(
         hwm_kb < 64 * 1024,
         "peak RSS {hwm_kb} kB for a 100 MB output file"
     );
+    let outputs = &done.one("step_succeeded", "s")["outputs"];
+    assert_eq!(outputs["big"].as_str().unwrap().len(), 1 << 20);
 }
