@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::exit;
-use crate::engine::event::{MAX_ANSWER, check_answer};
+use crate::engine::event::{MAX_ANSWER, check_answer, match_choice};
 use crate::engine::{Command, Preset, Run, RunHandle, RunOptions, RunStatus};
 use crate::headless;
 use crate::workflow::{self, Action, Workflow};
@@ -119,16 +119,19 @@ fn presets(args: &RunFlags, wf: &Workflow) -> Result<HashMap<String, Preset>, St
         let (id, text) = split_pair(pair, "--answer")?;
         find(id, "--answer", true)?;
         check_answer(id, text).map_err(|refusal| format!("--answer {id}: {refusal}"))?;
+        let mut answer = text;
         if let Some(Action::Ask(a)) = wf.step_index(id).map(|i| &wf.steps[i].action)
             && !a.choices.is_empty()
-            && !a.choices.iter().any(|c| c == text)
         {
-            return Err(format!(
-                "--answer {id}: `{text}` is not one of the choices ({})",
-                a.choices.join(", ")
-            ));
+            // Journaled as the choice is spelled.
+            answer = match_choice(&a.choices, text).ok_or_else(|| {
+                format!(
+                    "--answer {id}: `{text}` is not one of the choices ({})",
+                    a.choices.join(", ")
+                )
+            })?;
         }
-        once(&mut out, id, Preset::Answer(text.to_string()))?;
+        once(&mut out, id, Preset::Answer(answer.to_string()))?;
     }
     Ok(out)
 }

@@ -289,6 +289,16 @@ pub fn check_answer(step: &str, text: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// The choice `answer` stands for: the same ignoring case and surrounding
+/// spaces (SPEC §2 choices), as the workflow spells it.
+pub fn match_choice<'a>(choices: &'a [String], answer: &str) -> Option<&'a str> {
+    let answer = answer.trim().to_lowercase();
+    choices
+        .iter()
+        .find(|c| c.trim().to_lowercase() == answer)
+        .map(String::as_str)
+}
+
 fn one_of(choices: &[String]) -> String {
     if choices.is_empty() {
         String::new()
@@ -330,6 +340,15 @@ mod tests {
             b,
             r#"{"type":"breaker_changed","breaker":"r","state":"half_open"}"#
         );
+    }
+
+    #[test]
+    fn an_answer_matches_a_choice_ignoring_case_and_surrounding_spaces() {
+        let choices = ["Bug fixes".to_string(), "Ünïcode".to_string()];
+        assert_eq!(match_choice(&choices, "  bug FIXES "), Some("Bug fixes"));
+        assert_eq!(match_choice(&choices, "üNÏCODE"), Some("Ünïcode"));
+        assert_eq!(match_choice(&choices, "bug  fixes"), None);
+        assert_eq!(match_choice(&choices, ""), None);
     }
 
     #[test]

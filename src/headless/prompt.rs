@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::Asking;
-use crate::engine::event::check_answer;
+use crate::engine::event::{check_answer, match_choice};
 use crate::engine::{By, Command, Event, Published, RunHandle};
 use crate::safe;
 
@@ -263,7 +263,7 @@ impl Wait {
                 false => Err(format!("{step} has no default: an answer is needed")),
             };
         }
-        if !choices.is_empty() && !choices.contains(&line) {
+        if !choices.is_empty() && match_choice(choices, &line).is_none() {
             return Err(format!("{line:?} is not one of the choices"));
         }
         // Refused here too, so that the same wait is asked again.
@@ -369,6 +369,7 @@ mod tests {
             (question(&["a", "b"], false), "", needed),
             (question(&[], false), "free text", answer("free text")),
             (question(&["a", "b"], false), "b", answer("b")),
+            (question(&["a", "b"], false), " B ", answer(" B ")),
             (question(&["a", "b"], true), "c", not_a_choice),
         ];
         for (wait, line, reply) in cases {

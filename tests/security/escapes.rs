@@ -435,3 +435,28 @@ steps:
     let outputs = &done.one("step_succeeded", "s")["outputs"];
     assert_eq!(outputs["big"].as_str().unwrap().len(), 1 << 20);
 }
+
+/// A choice is matched ignoring case and surrounding spaces, on the socket
+/// and as a flag, and journaled as the workflow spells it.
+#[test]
+fn an_answer_takes_the_choice_as_spelled_whatever_its_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let wf = write_workflow(
+        dir.path(),
+        "name: pick\nsteps:\n  q:\n    ask: { question: notes?, choices: [Bug fixes, New] }\n  r:\n    ask: { question: more?, choices: [Bug fixes, New], timeout: 60s }\n",
+    );
+    let mut cmd = signalbox(&state);
+    cmd.args(["run", "--json", "--answer", "q= bug FIXES "])
+        .arg(&wf);
+    let mut live = Live::spawn(cmd);
+    let id = live.run_id();
+    live.wait_for("question_asked", |e| common::is(e, "question_asked", "r"));
+    let socket = state.join("runs").join(&id).join("control.sock");
+    let command = r#"{"command":"answer","step":"r","text":"  NEW","by":"socket"}"#;
+    assert_eq!(send_raw(&socket, command), "ok\n");
+    let done = live.finish();
+    done.expect(0, "succeeded");
+    assert_eq!(done.one("question_answered", "q")["answer"], "Bug fixes");
+    assert_eq!(done.one("question_answered", "r")["answer"], "New");
+}
