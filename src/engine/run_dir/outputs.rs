@@ -37,82 +37,98 @@ pub struct Outputs {
 
 /// Reads the `key=value` lines at `path` (none when there is no file).
 pub fn read_outputs(path: &Path) -> Outputs {
-    let mut out = Outputs::default();
+    let mut kept = Kept::default();
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return out,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return kept.out,
         Err(e) => {
-            out.problems
-                .push(format!("cannot read $SIGNALBOX_OUTPUT: {e}"));
-            return out;
+            kept.report(format!("cannot read $SIGNALBOX_OUTPUT: {e}"));
+            return kept.out;
         }
     };
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let mut buf = Vec::new();
-    let mut used = 0;
-    let mut unreported = 0;
-    let mut report = |out: &mut Outputs, problem: String| {
-        if out.problems.len() < MAX_REPORTED {
-            out.problems.push(problem);
-        } else {
-            unreported += 1;
-        }
-    };
     for n in 1.. {
         let cut = match read_line_capped(&mut reader, &mut buf, MAX_KEY + 1 + MAX_OUTPUT_VALUE) {
             Ok(Some(cut)) => cut,
             Ok(None) => break,
             Err(e) => {
-                report(
-                    &mut out,
-                    format!("cannot read $SIGNALBOX_OUTPUT line {n}: {e}"),
-                );
+                kept.report(format!("cannot read $SIGNALBOX_OUTPUT line {n}: {e}"));
                 break;
             }
         };
-        let Some(text) = utf8_prefix(&buf, cut) else {
-            report(
-                &mut out,
-                format!("$SIGNALBOX_OUTPUT line {n} is not valid UTF-8: it is left out"),
-            );
-            continue;
-        };
-        let Some((key, value)) = text.split_once('=') else {
-            continue;
+        match utf8_prefix(&buf, cut) {
+            Some(text) => {
+                if !kept.line(n, text, cut) {
+                    break;
+                }
+            }
+            None => kept.report(format!(
+                "$SIGNALBOX_OUTPUT line {n} is not valid UTF-8: it is left out"
+            )),
+        }
+    }
+    kept.finish()
+}
+
+/// The outputs kept so far, and what they cost.
+#[derive(Default)]
+struct Kept {
+    out: Outputs,
+    /// Of [`MAX_OUTPUTS`].
+    used: usize,
+    /// Problems past [`MAX_REPORTED`], counted.
+    unreported: usize,
+}
+
+impl Kept {
+    fn report(&mut self, problem: String) {
+        if self.out.problems.len() < MAX_REPORTED {
+            self.out.problems.push(problem);
+        } else {
+            self.unreported += 1;
+        }
+    }
+
+    /// Keeps line `n`'s output, if it has one; false once the budget is
+    /// spent, when nothing more is read.
+    fn line(&mut self, n: usize, text: &str, cut: bool) -> bool {
+        let Some((key, mut value)) = text.split_once('=') else {
+            return true;
         };
         let key = key.trim();
         if key.is_empty() {
-            continue;
+            return true;
         }
-        let mut value = value;
         if cut || value.len() > MAX_OUTPUT_VALUE {
             value = &value[..floor_char_boundary(value, MAX_OUTPUT_VALUE)];
-            report(
-                &mut out,
-                format!("output `{key}` (line {n}) is cut at 1 MiB, the most a value holds"),
-            );
+            self.report(format!(
+                "output `{key}` (line {n}) is cut at 1 MiB, the most a value holds"
+            ));
         }
         let cost = key.len() + value.len() + ENTRY_COST;
-        if used + cost > MAX_OUTPUTS {
-            report(
-                &mut out,
-                format!(
-                    "outputs from line {n} on are left out: one attempt keeps at most 4 MiB of outputs"
-                ),
-            );
-            break;
+        if self.used + cost > MAX_OUTPUTS {
+            self.report(format!(
+                "outputs from line {n} on are left out: one attempt keeps at most 4 MiB of outputs"
+            ));
+            return false;
         }
-        used += cost;
-        if let Some(old) = out.values.insert(key.to_string(), value.to_string()) {
-            used -= key.len() + old.len() + ENTRY_COST;
+        self.used += cost;
+        if let Some(old) = self.out.values.insert(key.to_string(), value.to_string()) {
+            self.used -= key.len() + old.len() + ENTRY_COST;
         }
+        true
     }
-    if unreported > 0 {
-        out.problems.push(format!(
-            "and {unreported} more problems with $SIGNALBOX_OUTPUT"
-        ));
+
+    fn finish(mut self) -> Outputs {
+        if self.unreported > 0 {
+            let n = self.unreported;
+            self.out
+                .problems
+                .push(format!("and {n} more problems with $SIGNALBOX_OUTPUT"));
+        }
+        self.out
     }
-    out
 }
 
 /// Reads one line (without its `\n`) into `buf`, keeping at most `cap`
