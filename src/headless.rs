@@ -223,7 +223,7 @@ fn raw_line(p: &Published) -> Option<String> {
         }
         Event::QuestionAnswered {
             step, answer, by, ..
-        } => format!("? {step} answered {answer:?} by {}", by_word(*by)),
+        } => format!("? {step} answered \"{answer}\" by {}", by_word(*by)),
         Event::BreakerChanged { breaker, state } => {
             let word = serde_json::to_value(state)
                 .ok()

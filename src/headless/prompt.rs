@@ -264,7 +264,7 @@ impl Wait {
             };
         }
         if !choices.is_empty() && match_choice(choices, &line).is_none() {
-            return Err(format!("{line:?} is not one of the choices"));
+            return Err(format!("\"{line}\" is not one of the choices"));
         }
         // Refused here too, so that the same wait is asked again.
         check_answer(&step, &line).map_err(|refusal| refusal.to_string())?;
