@@ -142,7 +142,7 @@ pub enum Stream {
 }
 
 /// Writes `args` escaped (newlines kept), after `control` if any, in one
-/// write, then flushes. What [`say!`] and [`show!`] expand to.
+/// write, then flushes. What `say!` and `show!` expand to.
 pub fn write(stream: Stream, control: Option<Control>, args: fmt::Arguments<'_>) {
     let mut buf = String::new();
     if let Some(c) = control {

@@ -14,7 +14,7 @@ use std::path::Path;
 pub const MAX_OUTPUT_VALUE: usize = 1 << 20;
 
 /// The most one attempt keeps of its outputs, keys and values together
-/// (each also counted [`ENTRY_COST`] for its bookkeeping): a file of
+/// (each also counted 64 bytes for its bookkeeping): a file of
 /// millions of tiny lines costs no more than one of a few big ones.
 pub const MAX_OUTPUTS: usize = 4 << 20;
 
