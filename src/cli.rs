@@ -121,7 +121,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, u8> {
         .on_thread_start(slice::request)
         .build()
         .map_err(|e| {
-            eprintln!("error: cannot start the runtime: {e}");
+            crate::safe::say!("error: cannot start the runtime: {e}");
             exit::FAILED
         })
 }
@@ -144,17 +144,17 @@ pub fn run(cli: Cli) -> ExitCode {
                     GraphFormat::Dot => graph::dot(&wf),
                     GraphFormat::Mermaid => graph::mermaid(&wf),
                 };
-                print!("{text}");
+                crate::safe::write(crate::safe::Stream::Stdout, None, format_args!("{text}"));
                 exit::OK
             }
             Err(diags) => {
-                eprintln!("{diags}");
+                crate::safe::say!("{diags}");
                 exit::INVALID
             }
         },
         Command::Schema => {
             let schema = workflow::json_schema();
-            println!(
+            crate::safe::show!(
                 "{}",
                 serde_json::to_string_pretty(&schema).unwrap_or_default()
             );
@@ -168,7 +168,7 @@ fn validate(files: &[PathBuf]) -> u8 {
     let mut code = exit::OK;
     for file in files {
         if let Err(diags) = workflow::load(file) {
-            eprintln!("{diags}");
+            crate::safe::say!("{diags}");
             code = exit::INVALID;
         }
     }

@@ -3,13 +3,13 @@
 //! journal's lines on stdout and nothing else there. With a terminal on
 //! stdin, open waits are asked at a prompt.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
 use crate::engine::event::SkipReason;
 use crate::engine::{By, Event, Published, RunHandle, RunStatus, Subscription};
+use crate::safe;
 use crate::workflow::duration;
 
 mod prompt;
@@ -95,23 +95,27 @@ pub async fn print_events(
 /// stderr, in place of the prompt if one is showing.
 fn print_event(p: &Arc<Published>, json: bool, prompter: Option<&mut Prompter>) {
     if json {
-        let mut lock = std::io::stdout().lock();
-        let _ = writeln!(lock, "{}", p.line);
-        let _ = lock.flush();
+        safe::write_exact(format!("{}\n", safe::json_line(&p.line)).as_bytes());
     }
     let line = human_line(p);
     match prompter {
         Some(pr) => pr.event(p, line.as_deref()),
         None => {
             if let Some(line) = line {
-                eprintln!("{line}");
+                safe::say!("{line}");
             }
         }
     }
 }
 
-/// One readable line for an event, or none for the envelope-only ones.
+/// One readable line for an event, or none for the envelope-only ones:
+/// safe for a terminal, every control character in it shown escaped.
 pub fn human_line(p: &Published) -> Option<String> {
+    raw_line(p).map(|l| safe::line(&l).into_owned())
+}
+
+/// The line before it is made safe.
+fn raw_line(p: &Published) -> Option<String> {
     let ms = |m: u64| duration::human(std::time::Duration::from_millis(m));
     Some(match &p.envelope.event {
         Event::RunStarted {
@@ -136,7 +140,7 @@ pub fn human_line(p: &Published) -> Option<String> {
         Event::StepReady { .. } => return None,
         Event::StepStarted { step, attempt: 1 } => format!("▸ {step} started"),
         Event::StepStarted { step, attempt } => format!("▸ {step} started (attempt {attempt})"),
-        Event::StepOutput { step, line, .. } => format!("  {step} │ {}", printable(line)),
+        Event::StepOutput { step, line, .. } => format!("  {step} │ {line}"),
         Event::StepRetrying {
             step,
             attempt,
@@ -219,7 +223,7 @@ pub fn human_line(p: &Published) -> Option<String> {
         }
         Event::QuestionAnswered {
             step, answer, by, ..
-        } => format!("? {step} answered {answer:?} by {}", by_word(*by)),
+        } => format!("? {step} answered \"{answer}\" by {}", by_word(*by)),
         Event::BreakerChanged { breaker, state } => {
             let word = serde_json::to_value(state)
                 .ok()
@@ -235,33 +239,6 @@ pub fn human_line(p: &Published) -> Option<String> {
             format!("✎ {word} {} by {}", steps.join(", "), by_word(*by))
         }
     })
-}
-
-/// Step output without the control characters that would drive the
-/// terminal (colours, cursor moves): a log line is text.
-fn printable(line: &str) -> std::borrow::Cow<'_, str> {
-    if !line.chars().any(|c| c.is_control() && c != '\t') {
-        return line.into();
-    }
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            // CSI sequences: ESC [ ... up to a final byte in @..~
-            '\u{1b}' if chars.peek() == Some(&'[') => {
-                chars.next();
-                for d in chars.by_ref() {
-                    if ('@'..='~').contains(&d) {
-                        break;
-                    }
-                }
-            }
-            '\t' => out.push(c),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out.into()
 }
 
 fn status_word(s: RunStatus) -> &'static str {

@@ -12,11 +12,15 @@
 //! - front ends: [`cli`] (the commands) and [`headless`] (runs for scripts
 //!   and CI), which drive the engine and show its events.
 //!
+//! Below the front ends, [`safe`] is the one way text reaches a terminal:
+//! control characters shown escaped.
+//!
 //! `main.rs` only wires these together.
 
 pub mod cli;
 pub mod engine;
 pub mod headless;
+pub mod safe;
 pub mod socket;
 pub mod tui;
 pub mod workflow;

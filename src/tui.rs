@@ -41,7 +41,7 @@ pub async fn run(wf: Workflow, options: RunOptions) -> u8 {
         Ok(run) => drive_run(model, run).await,
         // The run could not begin (an unusable state dir): a usage error.
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::safe::say!("error: {e}");
             exit::INVALID
         }
     }
@@ -65,7 +65,7 @@ async fn drive_run(mut model: model::Model, mut run: Run) -> u8 {
     let (mut screen, guard) = match terminal::enter() {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot open the screen: {e} (try --headless)");
+            crate::safe::say!("error: cannot open the screen: {e} (try --headless)");
             return exit::FAILED;
         }
     };
@@ -91,25 +91,25 @@ async fn drive_run(mut model: model::Model, mut run: Run) -> u8 {
 /// One line on stderr once the screen is gone, and the exit code.
 fn report(ended: &app::Ended) -> u8 {
     if let Some(e) = &ended.draw_error {
-        eprintln!("error: the screen failed: {e}");
+        crate::safe::say!("error: the screen failed: {e}");
     }
     let Some(outcome) = &ended.outcome else {
         if ended.forced {
-            eprintln!("run cancelled; stopped waiting for it to end");
+            crate::safe::say!("run cancelled; stopped waiting for it to end");
             return exit::CANCELLED;
         }
-        eprintln!("error: the run stopped unexpectedly (see signalbox.log)");
+        crate::safe::say!("error: the run stopped unexpectedly (see signalbox.log)");
         return exit::FAILED;
     };
     if let Some(e) = &outcome.journal_error {
-        eprintln!("error: the run stopped: {e}");
+        crate::safe::say!("error: the run stopped: {e}");
     }
     let (word, code) = match outcome.status {
         RunStatus::Succeeded => ("succeeded", exit::OK),
         RunStatus::Failed => ("failed", exit::FAILED),
         RunStatus::Cancelled => ("cancelled", exit::CANCELLED),
     };
-    eprintln!(
+    crate::safe::say!(
         "run {} {word}; events in {}",
         outcome.run_id,
         outcome.dir.join("events.jsonl").display()

@@ -1,6 +1,7 @@
 //! Past and interrupted runs: `resume`, `replay` and `runs`.
 
-use std::io::{IsTerminal, Write};
+use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -12,6 +13,7 @@ use crate::engine::journal::read_journal;
 use crate::engine::journal_check;
 use crate::engine::run_dir::{self as params, RunDir};
 use crate::engine::{EngineError, Run};
+use crate::safe;
 use crate::workflow;
 
 #[derive(Debug, Args)]
@@ -127,11 +129,11 @@ pub fn resume(args: ResumeArgs) -> u8 {
         }
         Ok((_, None)) => exit::FAILED,
         Err(EngineError::Resume(message)) => {
-            eprintln!("{}", prefixed(&message));
+            crate::safe::say!("{}", prefixed(&message));
             exit::INVALID
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::safe::say!("error: {e}");
             exit::FAILED
         }
     }
@@ -142,20 +144,25 @@ pub fn replay(args: ReplayArgs) -> u8 {
     let dir = match RunDir::open(&state, &args.run) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::safe::say!("error: {e}");
             return exit::INVALID;
         }
     };
     if args.json {
         return match std::fs::read(dir.journal_path()) {
             Ok(bytes) => {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(&bytes);
-                let _ = out.flush();
+                // Exact for a program; a terminal gets a journal that is not
+                // one this program wrote shown, not obeyed.
+                if std::io::stdout().is_terminal() {
+                    let text = String::from_utf8_lossy(&bytes);
+                    safe::write(safe::Stream::Stdout, None, format_args!("{text}"));
+                } else {
+                    safe::write_exact(&bytes);
+                }
                 exit::OK
             }
             Err(e) => {
-                eprintln!("error: cannot read {}: {e}", dir.journal_path().display());
+                crate::safe::say!("error: cannot read {}: {e}", dir.journal_path().display());
                 exit::FAILED
             }
         };
@@ -163,19 +170,19 @@ pub fn replay(args: ReplayArgs) -> u8 {
     let replayed = match read_journal(&dir.journal_path()) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::safe::say!("error: {e}");
             return exit::INVALID;
         }
     };
     let wf = match checked(&dir, &replayed.events) {
         Ok(wf) => wf,
         Err(message) => {
-            eprintln!("{}", prefixed(&message));
+            crate::safe::say!("{}", prefixed(&message));
             return exit::INVALID;
         }
     };
     if let Some(line) = replayed.torn_line {
-        eprintln!(
+        crate::safe::say!(
             "warning: {}:{line}: the last line was cut short by a crash; it is left out",
             dir.journal_path().display()
         );
@@ -192,7 +199,7 @@ pub fn replay(args: ReplayArgs) -> u8 {
             line: String::new(),
         };
         if let Some(line) = crate::headless::human_line(&published) {
-            println!("{line}");
+            crate::safe::show!("{line}");
         }
     }
     exit::OK
@@ -307,32 +314,37 @@ pub fn runs(args: RunsArgs) -> u8 {
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !state.is_file() => Vec::new(),
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", state.join("runs").display());
+            crate::safe::say!("error: cannot read {}: {e}", state.join("runs").display());
             return exit::INVALID;
         }
     };
     all.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.id.cmp(&a.id)));
-    let mut out = std::io::stdout().lock();
     if args.json {
         for s in &all {
-            let _ = writeln!(out, "{}", serde_json::to_string(s).unwrap_or_default());
+            let line = serde_json::to_string(s).unwrap_or_default();
+            safe::write_exact(format!("{}\n", safe::json_line(&line)).as_bytes());
         }
         return exit::OK;
     }
-    let _ = writeln!(
-        out,
-        "{:<40} {:<16} {:<11} {:<24} {:>10}",
+    let mut table = format!(
+        "{:<40} {:<16} {:<11} {:<24} {:>10}\n",
         "ID", "WORKFLOW", "STATUS", "STARTED", "DURATION"
     );
     for s in &all {
         let duration = s.duration_ms.map_or("-".to_string(), |ms| {
             workflow::duration::human(std::time::Duration::from_millis(ms))
         });
+        // A folder name or a damaged journal's fields: shown, never obeyed.
         let _ = writeln!(
-            out,
+            table,
             "{:<40} {:<16} {:<11} {:<24} {:>10}",
-            s.id, s.workflow, s.status, s.started, duration
+            safe::line(&s.id),
+            safe::line(&s.workflow),
+            s.status,
+            safe::line(&s.started),
+            duration
         );
     }
+    safe::write(safe::Stream::Stdout, None, format_args!("{table}"));
     exit::OK
 }

@@ -40,7 +40,7 @@ pub fn send(args: WaitArgs, make: impl FnOnce(String) -> Command) -> u8 {
     let dir = match RunDir::open(&state_dir(args.state_dir), &args.run) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::safe::say!("error: {e}");
             return exit::INVALID;
         }
     };
@@ -52,11 +52,11 @@ pub fn send(args: WaitArgs, make: impl FnOnce(String) -> Command) -> u8 {
     match runtime.block_on(crate::socket::send(&dir.path, &command)) {
         Ok(Reply::Taken) => exit::OK,
         Ok(Reply::Refused(why)) => {
-            eprintln!("error: {why}");
+            crate::safe::say!("error: {why}");
             exit::INVALID
         }
         Err(e) => {
-            eprintln!("error: {}", unreachable(&dir).unwrap_or(e));
+            crate::safe::say!("error: {}", unreachable(&dir).unwrap_or(e));
             exit::FAILED
         }
     }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::exit;
+use crate::engine::event::{MAX_ANSWER, check_answer, match_choice};
 use crate::engine::{Command, Preset, Run, RunHandle, RunOptions, RunStatus};
 use crate::headless;
 use crate::workflow::{self, Action, Workflow};
@@ -73,6 +74,23 @@ fn split_pair<'a>(text: &'a str, flag: &str) -> Result<(&'a str, &'a str), Strin
         .ok_or_else(|| format!("{flag} takes {form}, got `{text}`"))
 }
 
+/// A var's value reaches steps' environments, as an answer does: the same
+/// limits hold (SPEC §2 choices).
+fn check_var(key: &str, value: &str) -> Result<(), String> {
+    if value.contains('\0') {
+        return Err(format!(
+            "--var {key}: the value holds a NUL byte, which no environment variable can carry"
+        ));
+    }
+    if value.len() > MAX_ANSWER {
+        return Err(format!(
+            "--var {key}: the value holds {} bytes; a var given on the command line holds at most 64 KiB (65536 bytes)",
+            value.len()
+        ));
+    }
+    Ok(())
+}
+
 /// Checks the wait flags against the workflow and turns them into presets.
 fn presets(args: &RunFlags, wf: &Workflow) -> Result<HashMap<String, Preset>, String> {
     let mut out = HashMap::new();
@@ -100,16 +118,20 @@ fn presets(args: &RunFlags, wf: &Workflow) -> Result<HashMap<String, Preset>, St
     for pair in &args.answer {
         let (id, text) = split_pair(pair, "--answer")?;
         find(id, "--answer", true)?;
+        check_answer(id, text).map_err(|refusal| format!("--answer {id}: {refusal}"))?;
+        let mut answer = text;
         if let Some(Action::Ask(a)) = wf.step_index(id).map(|i| &wf.steps[i].action)
             && !a.choices.is_empty()
-            && !a.choices.iter().any(|c| c == text)
         {
-            return Err(format!(
-                "--answer {id}: `{text}` is not one of the choices ({})",
-                a.choices.join(", ")
-            ));
+            // Journaled as the choice is spelled.
+            answer = match_choice(&a.choices, text).ok_or_else(|| {
+                format!(
+                    "--answer {id}: `{text}` is not one of the choices ({})",
+                    a.choices.join(", ")
+                )
+            })?;
         }
-        once(&mut out, id, Preset::Answer(text.to_string()))?;
+        once(&mut out, id, Preset::Answer(answer.to_string()))?;
     }
     Ok(out)
 }
@@ -143,6 +165,7 @@ pub fn apply_flags(args: &RunFlags, wf: &mut Workflow) -> Result<RunOptions, Str
     let mut vars = std::collections::BTreeMap::new();
     for pair in &args.vars {
         let (k, v) = split_pair(pair, "--var")?;
+        check_var(k, v)?;
         wf.set_var(k, v)?;
         vars.insert(k.to_string(), v.to_string());
     }
@@ -155,7 +178,7 @@ pub fn apply_flags(args: &RunFlags, wf: &mut Workflow) -> Result<RunOptions, Str
                     .iter()
                     .any(|p| p.split_once('=').is_some_and(|(id, _)| id == step.id))
             {
-                eprintln!(
+                crate::safe::say!(
                     "warning: --auto-approve cannot answer `{}`: it has no default, so it waits for an answer",
                     step.id
                 );
@@ -178,7 +201,7 @@ pub fn run(args: RunArgs) -> u8 {
     let (wf, options) = match prepare(&args) {
         Ok(p) => p,
         Err(message) => {
-            eprintln!("{}", prefixed(&message));
+            crate::safe::say!("{}", prefixed(&message));
             return exit::INVALID;
         }
     };
@@ -212,7 +235,7 @@ async fn run_headless(wf: Workflow, options: RunOptions, json: bool) -> u8 {
         Ok(run) => drive_headless(run, &options, json).await,
         // The run could not begin (an unusable state dir): a usage error.
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::safe::say!("error: {e}");
             exit::INVALID
         }
     }
@@ -246,14 +269,14 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
     let outcome = match tokio::spawn(run.start()).await {
         Ok(outcome) => outcome,
         Err(e) => {
-            eprintln!("error: the run stopped unexpectedly: {e}");
+            crate::safe::say!("error: the run stopped unexpectedly: {e}");
             return exit::FAILED;
         }
     };
     signals.abort();
     let _ = printer.await;
     if let Some(e) = &outcome.journal_error {
-        eprintln!("error: the run stopped: {e}");
+        crate::safe::say!("error: the run stopped: {e}");
     }
     match outcome.status {
         RunStatus::Succeeded => exit::OK,

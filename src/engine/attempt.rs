@@ -143,6 +143,7 @@ impl Scheduler {
         let log_path = self.dir.log_path(&id);
         let pids = self.pids_file();
         let pid_step = id.clone();
+        let out_step = id.clone();
         let tx = self.tx.clone();
         let durable = self.bus.durable();
         tokio::spawn(async move {
@@ -210,7 +211,31 @@ impl Scheduler {
             .await
             .map_err(|e| e.to_string());
             let outputs = match exit {
-                Ok(Exit::Code(0)) => super::run_dir::read_outputs(&output_path),
+                Ok(Exit::Code(0)) => {
+                    let read = super::run_dir::read_outputs(&output_path);
+                    // Said where the step's own lines are: its log and events.
+                    for problem in read.problems {
+                        tracing::warn!("step {out_step}: {problem}");
+                        let line = format!("signalbox: {problem}");
+                        let file = log.get_or_insert_with(|| {
+                            std::fs::OpenOptions::new()
+                                .create(true)
+                                .append(true)
+                                .open(&log_path)
+                                .ok()
+                        });
+                        if let Some(f) = file {
+                            let _ = f.write_all(format!("{line}\n").as_bytes());
+                        }
+                        let stream = Stream::Stderr;
+                        let _ = tx.send(Msg::Output {
+                            step: i,
+                            stream,
+                            line,
+                        });
+                    }
+                    read.values
+                }
                 _ => BTreeMap::new(),
             };
             let _ = tx.send(Msg::Exited {

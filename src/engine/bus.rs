@@ -107,7 +107,12 @@ impl Bus {
             run: self.run.clone(),
             event,
         };
-        let line = serde_json::to_string(&envelope).map_err(std::io::Error::other)?;
+        let mut line = serde_json::to_string(&envelope).map_err(std::io::Error::other)?;
+        // The same value, without the characters a terminal would obey that
+        // serde_json leaves raw (DEL, C1): `cat events.jsonl` stays safe.
+        if let std::borrow::Cow::Owned(escaped) = crate::safe::json_line(&line) {
+            line = escaped;
+        }
         self.journal.append(&line)?;
         self.durable.wrote(self.seq);
         let published = Arc::new(Published { envelope, line });

@@ -3,7 +3,9 @@
 
 use tokio::time::Instant;
 
-use super::event::{By, Command, DagAction, Event, Refusal, RunStatus, SkipReason};
+use super::event::{
+    By, Command, DagAction, Event, Refusal, RunStatus, SkipReason, check_answer, match_choice,
+};
 use super::scheduler::Scheduler;
 use super::state::{Final, Phase, Stop};
 use super::waits::Resolution;
@@ -24,6 +26,7 @@ impl Scheduler {
             }
             Command::Answer { step, text, by } => {
                 let i = self.step_named(&step)?;
+                check_answer(&step, &text)?;
                 self.resolve(i, Resolution::Answered(text, by))
             }
             Command::Retry { step, by } => {
@@ -100,17 +103,25 @@ impl Scheduler {
                     choices: a.choices.clone(),
                 });
             }
-            (Action::Ask(a), Resolution::Answered(text, _))
-                if !a.choices.is_empty() && !a.choices.contains(text) =>
-            {
-                return Err(Refusal::NotAChoice {
-                    step: step(),
-                    answer: text.clone(),
-                    choices: a.choices.clone(),
-                });
-            }
             _ => {}
         }
+        // An answer to a question with choices is journaled as the choice
+        // is spelled, whatever its case and surrounding spaces.
+        let resolution = match (&spec.action, resolution) {
+            (Action::Ask(a), Resolution::Answered(text, by)) if !a.choices.is_empty() => {
+                match match_choice(&a.choices, &text) {
+                    Some(choice) => Resolution::Answered(choice.to_string(), by),
+                    None => {
+                        return Err(Refusal::NotAChoice {
+                            step: step(),
+                            answer: text,
+                            choices: a.choices.clone(),
+                        });
+                    }
+                }
+            }
+            (_, resolution) => resolution,
+        };
         // Its timer has fired, or is about to: the timeout decides.
         if Instant::now() >= deadline {
             return Err(Refusal::TimedOut { step: step() });

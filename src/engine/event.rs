@@ -253,10 +253,50 @@ pub enum Refusal {
     NotRetryable { step: String, status: &'static str },
     #[error("step `{step}` has already ended (status: {status})")]
     Ended { step: String, status: &'static str },
+    #[error(
+        "the answer to `{step}` holds a NUL byte, which no environment variable can carry: answer without it"
+    )]
+    AnswerHasNul { step: String },
+    #[error(
+        "the answer to `{step}` holds {len} bytes; an answer holds at most 64 KiB (65536 bytes): shorten it, or put it in a file and answer with its path"
+    )]
+    AnswerTooLong { step: String, len: usize },
     #[error("the run is stopping")]
     Stopping,
     #[error("the run is over")]
     RunOver,
+}
+
+/// The most an answer holds (SPEC §2). Every later `run` step gets it in
+/// its environment, and Linux refuses to start a process with one string
+/// over 128 KiB there ("Argument list too long"); 64 KiB leaves room.
+pub const MAX_ANSWER: usize = 64 * 1024;
+
+/// Whether `text` can be an answer to `step`: one that every later step's
+/// environment can carry (no NUL byte, at most [`MAX_ANSWER`] bytes).
+pub fn check_answer(step: &str, text: &str) -> Result<(), Refusal> {
+    if text.len() > MAX_ANSWER {
+        return Err(Refusal::AnswerTooLong {
+            step: step.to_string(),
+            len: text.len(),
+        });
+    }
+    if text.contains('\0') {
+        return Err(Refusal::AnswerHasNul {
+            step: step.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The choice `answer` stands for: the same ignoring case and surrounding
+/// spaces (SPEC §2 choices), as the workflow spells it.
+pub fn match_choice<'a>(choices: &'a [String], answer: &str) -> Option<&'a str> {
+    let answer = answer.trim().to_lowercase();
+    choices
+        .iter()
+        .find(|c| c.trim().to_lowercase() == answer)
+        .map(String::as_str)
 }
 
 fn one_of(choices: &[String]) -> String {
@@ -299,6 +339,32 @@ mod tests {
         assert_eq!(
             b,
             r#"{"type":"breaker_changed","breaker":"r","state":"half_open"}"#
+        );
+    }
+
+    #[test]
+    fn an_answer_matches_a_choice_ignoring_case_and_surrounding_spaces() {
+        let choices = ["Bug fixes".to_string(), "Ünïcode".to_string()];
+        assert_eq!(match_choice(&choices, "  bug FIXES "), Some("Bug fixes"));
+        assert_eq!(match_choice(&choices, "üNÏCODE"), Some("Ünïcode"));
+        assert_eq!(match_choice(&choices, "bug  fixes"), None);
+        assert_eq!(match_choice(&choices, ""), None);
+    }
+
+    #[test]
+    fn an_answer_no_environment_can_carry_is_refused() {
+        assert_eq!(check_answer("q", "fine"), Ok(()));
+        assert_eq!(check_answer("q", &"x".repeat(MAX_ANSWER)), Ok(()));
+        assert_eq!(
+            check_answer("q", &"x".repeat(MAX_ANSWER + 1)),
+            Err(Refusal::AnswerTooLong {
+                step: "q".into(),
+                len: MAX_ANSWER + 1
+            })
+        );
+        assert_eq!(
+            check_answer("q", "a\0b"),
+            Err(Refusal::AnswerHasNul { step: "q".into() })
         );
     }
 }

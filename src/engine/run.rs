@@ -198,7 +198,7 @@ impl Run {
             .map_err(|e| EngineError::Resume(super::journal_check::describe(&path, &e)))?;
         if let Some(line) = replayed.torn_line {
             tracing::warn!("dropping the torn last line {line} of {}", path.display());
-            eprintln!(
+            crate::safe::say!(
                 "warning: {}:{line}: the last line was cut short by a crash; it is dropped",
                 path.display()
             );

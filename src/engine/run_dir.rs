@@ -7,6 +7,9 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+mod outputs;
+pub use outputs::{MAX_OUTPUT_VALUE, MAX_OUTPUTS, Outputs, read_outputs};
+
 /// A run's folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -60,16 +63,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     fs::rename(&tmp, path)
-}
-
-/// Reads `key=value` lines a step wrote to its output file.
-pub fn read_outputs(path: &Path) -> std::collections::BTreeMap<String, String> {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .filter(|(k, _)| !k.trim().is_empty())
-        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-        .collect()
 }
 
 /// `<run>/run.json`: what a run started with besides its workflow, so a

@@ -1,13 +1,15 @@
 //! The headless prompt: open waits asked one at a time on the terminal
 //! (`by: prompt`), highest priority first.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
 use super::Asking;
+use crate::engine::event::{check_answer, match_choice};
 use crate::engine::{By, Command, Event, Published, RunHandle};
+use crate::safe;
 
 /// Asks open waits one at a time on the terminal.
 pub(super) struct Prompter {
@@ -158,21 +160,19 @@ impl Prompter {
         if line.is_none() && due == self.shown {
             return;
         }
+        // On a terminal the prompt's line is erased; elsewhere it is ended.
+        let erase = self.shown.is_some() && std::io::stderr().is_terminal();
         let mut text = String::new();
-        if self.shown.is_some() {
-            text.push_str(if std::io::stderr().is_terminal() {
-                "\r\x1b[2K"
-            } else {
-                "\n"
-            });
+        if self.shown.is_some() && !erase {
+            text.push('\n');
         }
         if let Some(line) = line {
-            text.push_str(line);
+            text.push_str(&safe::line(line));
             text.push('\n');
         }
         text.push_str(due.as_deref().unwrap_or_default());
-        eprint!("{text}");
-        let _ = std::io::stderr().flush();
+        let control = erase.then_some(safe::Control::EraseLine);
+        safe::write(safe::Stream::Stderr, control, format_args!("{text}"));
         self.shown = due;
     }
 
@@ -212,7 +212,12 @@ impl Prompter {
 }
 
 impl Wait {
+    /// What the prompt shows, every control character escaped.
     fn prompt(&self) -> String {
+        safe::line(&self.raw_prompt()).into_owned()
+    }
+
+    fn raw_prompt(&self) -> String {
         let step = &self.step;
         let Kind::Question {
             choices,
@@ -258,9 +263,11 @@ impl Wait {
                 false => Err(format!("{step} has no default: an answer is needed")),
             };
         }
-        if !choices.is_empty() && !choices.contains(&line) {
-            return Err(format!("{line:?} is not one of the choices"));
+        if !choices.is_empty() && match_choice(choices, &line).is_none() {
+            return Err(format!("\"{line}\" is not one of the choices"));
         }
+        // Refused here too, so that the same wait is asked again.
+        check_answer(&step, &line).map_err(|refusal| refusal.to_string())?;
         Ok(Command::Answer {
             step,
             text: line,
@@ -362,6 +369,7 @@ mod tests {
             (question(&["a", "b"], false), "", needed),
             (question(&[], false), "free text", answer("free text")),
             (question(&["a", "b"], false), "b", answer("b")),
+            (question(&["a", "b"], false), " B ", answer(" B ")),
             (question(&["a", "b"], true), "c", not_a_choice),
         ];
         for (wait, line, reply) in cases {

@@ -170,7 +170,7 @@ pub async fn run(wf: Workflow, events: Vec<Envelope>) -> u8 {
     let (mut screen, guard) = match super::terminal::enter() {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot open the screen: {e} (try --json)");
+            crate::safe::say!("error: cannot open the screen: {e} (try --json)");
             return crate::cli::exit::FAILED;
         }
     };
@@ -189,7 +189,7 @@ pub async fn run(wf: Workflow, events: Vec<Envelope>) -> u8 {
     match result {
         Ok(()) => crate::cli::exit::OK,
         Err(e) => {
-            eprintln!("error: the screen failed: {e}");
+            crate::safe::say!("error: the screen failed: {e}");
             crate::cli::exit::FAILED
         }
     }

@@ -164,42 +164,10 @@ fn window<'a>(
     seen.into_iter().rev().collect()
 }
 
-/// A line fit for a terminal cell grid: ANSI escape sequences (colours a
-/// step printed) removed, tabs turned into spaces, other control
-/// characters dropped.
+/// A line fit for a terminal cell grid: control characters (colours and
+/// titles a step printed) shown escaped, tabs turned into spaces.
 pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\x1b' => match chars.next() {
-                // CSI: parameters, then one final byte in @..~.
-                Some('[') => {
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-                // OSC: up to BEL or ESC \.
-                Some(']') => {
-                    while let Some(c) = chars.next() {
-                        if c == '\x07' || (c == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
-                            break;
-                        }
-                    }
-                }
-                _ => {}
-            },
-            '\t' => out.push_str("    "),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    crate::safe::cells(text)
 }
 
 /// Whether `needle` occurs in `hay`, ASCII letters compared without case.
@@ -243,12 +211,12 @@ mod tests {
     }
 
     #[test]
-    fn clean_drops_escapes_and_control_characters() {
+    fn clean_shows_escapes_and_control_characters() {
         assert_eq!(
             clean("\x1b[1;31merror\x1b[0m: bad\tthing\r"),
-            "error: bad    thing"
+            r"\x1b[1;31merror\x1b[0m: bad    thing\r"
         );
-        assert_eq!(clean("\x1b]0;title\x07done"), "done");
+        assert_eq!(clean("\x1b]0;title\x07done"), r"\x1b]0;title\x07done");
         assert_eq!(clean("plain"), "plain");
     }
 }

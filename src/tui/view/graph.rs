@@ -4,6 +4,7 @@
 //! costs what the visible part costs. Reads the model, writes the buffer;
 //! knows nothing of keys or the engine.
 
+use crate::safe::cells;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -167,7 +168,7 @@ fn selected_line(m: &Model, theme: Theme) -> Line<'static> {
     let mut text = format!(
         " {} {}: {}",
         theme::glyph(s.status, s.kind),
-        s.id,
+        cells(&s.id),
         theme::word(s.status)
     );
     if s.attempt > 1 {
@@ -242,7 +243,7 @@ fn draw_box(m: &Model, s: usize, win: &Window, buf: &mut Buffer, theme: Theme) {
     win.put(buf, x, y + 1, vt, style);
     win.put(buf, x + 1, y + 1, &body, style);
     win.put(buf, x + w - 1, y + 1, vt, style);
-    let name = format!(" {} ", super::fit(&step.id, w - 4));
+    let name = format!(" {} ", super::fit(&cells(&step.id), w - 4));
     let name_style = if selected {
         style.patch(theme.selected())
     } else {

@@ -3,6 +3,7 @@
 //! show in its title. Draws only the lines that fit; never filters or
 //! scrolls anything itself (the model's log does).
 
+use crate::safe::cells;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -60,7 +61,7 @@ fn filter_line(m: &Model, t: Theme) -> Line<'static> {
     let cursor = if editing_filter(m) { "▏" } else { "" };
     Line::from(vec![
         Span::raw(" /"),
-        Span::styled(format!("{}{cursor}", m.log.filter), t.bold()),
+        Span::styled(format!("{}{cursor}", cells(&m.log.filter)), t.bold()),
         Span::styled(
             if editing_filter(m) {
                 "  Enter keeps · Esc clears "
@@ -82,6 +83,6 @@ pub fn log_line(l: &LogLine, start_ms: u64, t: Theme) -> Line<'_> {
     };
     Line::from(vec![
         Span::styled(clock, t.dim()),
-        Span::styled(l.text.as_str(), t.tone(l.tone)),
+        Span::styled(cells(&l.text), t.tone(l.tone)),
     ])
 }

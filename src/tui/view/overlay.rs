@@ -2,6 +2,7 @@
 //! step's output. Each is drawn from the model's `ui.overlay`; the keys it
 //! takes are `update`'s business.
 
+use crate::safe::cells;
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
@@ -123,8 +124,9 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
     };
     let width = body.width.saturating_sub(4).min(72);
     let inner_w = width.saturating_sub(2) as usize;
-    let mut lines = vec![Line::styled(w.prompt.clone(), t.bold()), Line::raw("")];
-    let shown = fit(&b.text, inner_w.saturating_sub(3));
+    let prompt = cells(&w.prompt);
+    let mut lines = vec![Line::styled(prompt.to_string(), t.bold()), Line::raw("")];
+    let shown = fit(&cells(&b.text), inner_w.saturating_sub(3));
     let input_row = lines.len();
     lines.push(Line::from(vec![
         Span::styled("› ", t.bold()),
@@ -137,7 +139,7 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
     {
         lines[input_row] = Line::from(vec![
             Span::styled("› ", t.bold()),
-            Span::styled(format!("{d} (default)"), t.dim()),
+            Span::styled(format!("{} (default)", cells(d)), t.dim()),
         ]);
     }
     for (i, c) in w.choices.iter().enumerate() {
@@ -146,14 +148,15 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
         } else {
             Style::new()
         };
-        let mut row = vec![Span::raw("  "), Span::styled(format!(" {c} "), style)];
+        let shown = cells(c);
+        let mut row = vec![Span::raw("  "), Span::styled(format!(" {shown} "), style)];
         if w.default.as_ref() == Some(c) {
             row.push(Span::styled("(default)", t.dim()));
         }
         lines.push(Line::from(row));
     }
     if let Some(e) = &b.error {
-        lines.push(Line::styled(e.clone(), t.notice()));
+        lines.push(Line::styled(cells(e).into_owned(), t.notice()));
     }
     let hint = if w.choices.is_empty() {
         "Enter sends · Esc closes"
@@ -161,10 +164,10 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
         "↑↓ choose or type · Enter sends · Esc closes"
     };
     lines.push(Line::styled(hint, t.dim()));
-    let prompt_rows = (w.prompt.width() / inner_w.max(1)) as u16;
+    let prompt_rows = (prompt.width() / inner_w.max(1)) as u16;
     let area = centered(body, width, lines.len() as u16 + 2 + prompt_rows);
     frame.render_widget(Clear, area);
-    let title = format!("answer {}", w.step_id);
+    let title = format!("answer {}", cells(&w.step_id));
     let p = Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .block(dialog(&title, t));
@@ -187,7 +190,7 @@ fn output(m: &Model, step: usize, scroll: usize, t: Theme, frame: &mut Frame, bo
         body.height.saturating_sub(2),
     );
     let total = m.log.output_count(step);
-    let block = dialog(&format!("output of {} · {total} lines", s.id), t)
+    let block = dialog(&format!("output of {} · {total} lines", cells(&s.id)), t)
         .title_bottom(Line::styled(" ↑↓ PgUp PgDn scroll · Esc closes ", t.dim()));
     let inner = block.inner(area);
     frame.render_widget(Clear, area);
@@ -205,7 +208,7 @@ fn output(m: &Model, step: usize, scroll: usize, t: Theme, frame: &mut Frame, bo
         if let Some(text) = line.spans.get_mut(1) {
             // The step's name is the pane's title: show the bare line.
             let bare = l.text.split_once(" │ ").map_or(l.text.as_str(), |(_, r)| r);
-            text.content = bare.into();
+            text.content = cells(bare).into_owned().into();
         }
         frame
             .buffer_mut()

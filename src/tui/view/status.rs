@@ -2,6 +2,7 @@
 //! by status, open breakers, and the main keys (or the latest notice),
 //! shortened to fit. A function of the model only.
 
+use crate::safe::cells;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -55,7 +56,7 @@ impl Widget for &StatusLine<'_> {
         } else if let Some(n) = &m.ui.notice {
             // A notice always shows, cut to the room there is.
             let room = width.saturating_sub(compact.width() + 3);
-            let text = format!(" {} ", super::fit(n, room));
+            let text = format!(" {} ", super::fit(&cells(n), room));
             let w = text.chars().count() as u16;
             buf.set_line(area.x, area.y, &compact, area.width);
             buf.set_string(
@@ -70,7 +71,7 @@ impl Widget for &StatusLine<'_> {
 
 /// `compact`: counts as glyph and number only, for narrow terminals.
 fn left_spans(m: &Model, t: Theme, compact: bool) -> Vec<Span<'static>> {
-    let mut spans = vec![Span::styled(format!(" {} ", m.name), t.bold())];
+    let mut spans = vec![Span::styled(format!(" {} ", cells(&m.name)), t.bold())];
     match m.run.outcome {
         Some((status, ms)) => spans.push(Span::styled(
             format!(
@@ -108,6 +109,7 @@ fn left_spans(m: &Model, t: Theme, compact: bool) -> Vec<Span<'static>> {
             BreakerState::HalfOpen => "half-open",
             BreakerState::Closed => "closed",
         };
+        let name = cells(name);
         spans.push(Span::styled(format!("⊗ {name} {word} "), t.breaker(*state)));
     }
     spans
@@ -117,7 +119,7 @@ fn left_spans(m: &Model, t: Theme, compact: bool) -> Vec<Span<'static>> {
 /// the main keys in shorter and shorter forms.
 fn hints(m: &Model) -> Vec<String> {
     if let Some(n) = &m.ui.notice {
-        return vec![format!(" {n} ")];
+        return vec![format!(" {} ", cells(n))];
     }
     let hints: &[&str] = if m.ended() {
         &[" q quit · ? help ", " q quit "]

@@ -2,6 +2,7 @@
 //! first then oldest, each with its time left; the selected one marked and,
 //! with rows to spare, shown in full. Knows nothing of how a wait resolves.
 
+use crate::safe::cells;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -117,20 +118,21 @@ fn detail(w: &OpenWait, now: u64, t: Theme, area: Rect, buf: &mut Buffer) {
         WaitKind::Approval => "approval",
         WaitKind::Question => "question",
     };
-    let rule = format!("── {} · {kind} ", w.step_id);
+    let rule = format!("── {} · {kind} ", cells(&w.step_id));
     let rule = format!(
         "{rule}{}",
         "─".repeat((area.width as usize).saturating_sub(rule.chars().count()))
     );
     let mut lines = vec![
         Line::styled(rule, t.dim()),
-        Line::styled(w.prompt.clone(), t.bold()),
+        Line::styled(cells(&w.prompt).into_owned(), t.bold()),
     ];
     if !w.choices.is_empty() {
-        lines.push(Line::raw(format!("choices: {}", w.choices.join(" | "))));
+        let choices = cells(&w.choices.join(" | ")).into_owned();
+        lines.push(Line::raw(format!("choices: {choices}")));
     }
     if let Some(d) = &w.default {
-        lines.push(Line::raw(format!("default: {d}")));
+        lines.push(Line::raw(format!("default: {}", cells(d))));
     }
     let left = theme::countdown(w.deadline_ms.saturating_sub(now));
     let keys = match (w.kind, &w.default) {
@@ -167,7 +169,7 @@ fn wait_line(w: &OpenWait, now: u64, step_w: usize, t: Theme) -> Line<'static> {
             t.status(crate::tui::model::Status::Waiting),
         ),
         Span::styled(
-            format!("{:<step_w$} ", super::fit(&w.step_id, step_w)),
+            format!("{:<step_w$} ", super::fit(&cells(&w.step_id), step_w)),
             t.bold(),
         ),
     ];
@@ -179,6 +181,6 @@ fn wait_line(w: &OpenWait, now: u64, step_w: usize, t: Theme) -> Line<'static> {
         format!("{:>5}  ", theme::countdown(left)),
         if urgent { t.notice() } else { t.dim() },
     ));
-    spans.push(Span::raw(prompt));
+    spans.push(Span::raw(cells(&prompt).into_owned()));
     Line::from(spans)
 }
