@@ -14,6 +14,7 @@ pub mod bus;
 mod control;
 mod env;
 pub mod event;
+pub mod fsafe;
 pub mod journal;
 pub mod lock;
 pub mod policy;

@@ -66,7 +66,13 @@ fn resume_state_dir(flag: Option<PathBuf>, run: &str) -> PathBuf {
 
 pub fn resume(args: ResumeArgs) -> u8 {
     let state = resume_state_dir(args.flags.state_dir.clone(), &args.run);
-    let _log = super::logging::init(&state);
+    let _log = match super::logging::state_dir(&state) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
     let runtime = match super::runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -246,10 +252,7 @@ fn summarize(path: &Path) -> Option<Summary> {
             (word(status).to_string(), Some(whole.unwrap_or(duration_ms)))
         }
         _ => {
-            let dir = RunDir {
-                id: id.clone(),
-                path: path.to_path_buf(),
-            };
+            let dir = RunDir::at(id.clone(), path.to_path_buf());
             let status = if crate::engine::lock::RunLock::held(&dir) {
                 "running"
             } else if read_journal(&dir.journal_path()).is_err() {
