@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::oneshot;
 
@@ -231,15 +231,20 @@ pub async fn send(dir: &Path, command: &Command) -> Result<Reply, String> {
     let (read, mut write) = stream.into_split();
     let mut line = serde_json::to_string(command).map_err(|e| e.to_string())?;
     line.push('\n');
-    write
-        .write_all(line.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
+    // A run that refuses the connection answers before reading: its line
+    // is the reason, even when the write then fails.
+    let wrote = write.write_all(line.as_bytes()).await;
     let mut reply = String::new();
-    BufReader::new(read)
+    let read = BufReader::new(read)
+        .take(64 * 1024)
         .read_line(&mut reply)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await;
+    if reply.is_empty() {
+        if let Err(e) = wrote {
+            return Err(e.to_string());
+        }
+        read.map_err(|e| e.to_string())?;
+    }
     let reply = reply.trim_end();
     if reply == "ok" {
         Ok(Reply::Taken)
