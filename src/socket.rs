@@ -12,6 +12,7 @@ mod place;
 mod wire;
 
 use std::collections::VecDeque;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -36,6 +37,8 @@ const BACKOFF: Duration = Duration::from_millis(100);
 /// the socket file (and the run folder's record of it).
 pub struct Server {
     path: PathBuf,
+    /// The socket file's device and inode, to remove only it.
+    inode: (u64, u64),
     record: Option<PathBuf>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -43,7 +46,12 @@ pub struct Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.task.abort();
-        let _ = std::fs::remove_file(&self.path);
+        // Only the socket we made: the path may lead elsewhere by now.
+        let ours =
+            std::fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.inode);
+        if ours {
+            let _ = std::fs::remove_file(&self.path);
+        }
         if let Some(record) = &self.record {
             let _ = std::fs::remove_file(record);
         }
@@ -58,6 +66,9 @@ pub fn serve(handle: RunHandle, dir: &Path) -> Result<Server, String> {
         |e: std::io::Error| format!("cannot serve the control socket {}: {e}", path.display());
     let listener = place::bind_private(&path).map_err(cannot)?;
     let listener = UnixListener::from_std(listener).map_err(cannot)?;
+    let inode = std::fs::symlink_metadata(&path)
+        .map(|m| (m.dev(), m.ino()))
+        .map_err(cannot)?;
     let record = match recorded {
         true => {
             place::record(dir, &path).map_err(|e| {
@@ -72,7 +83,12 @@ pub fn serve(handle: RunHandle, dir: &Path) -> Result<Server, String> {
         false => None,
     };
     let task = tokio::spawn(accept_loop(listener, handle, max_clients()));
-    Ok(Server { path, record, task })
+    Ok(Server {
+        path,
+        inode,
+        record,
+        task,
+    })
 }
 
 /// Leaves descriptors for the run's own work (pipes, logs) when the open

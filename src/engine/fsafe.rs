@@ -61,7 +61,17 @@ pub fn open(path: &Path, how: How) -> io::Result<File> {
         How::Replace => options.create(true).write(true).truncate(true),
         How::Read => options.read(true),
     };
-    options.open(path)
+    private(options.open(path)?)
+}
+
+/// A file of ours that others may read or write (made by an older version,
+/// or under an odd umask) is made `0600`.
+fn private(file: File) -> io::Result<File> {
+    let stat = nix::sys::stat::fstat(&file).map_err(io_err)?;
+    if stat.st_mode & 0o077 != 0 && stat.st_uid == nix::unistd::geteuid().as_raw() {
+        nix::sys::stat::fchmod(&file, Mode::from_bits_truncate(FILE_MODE)).map_err(io_err)?;
+    }
+    Ok(file)
 }
 
 /// Opens the folder at `path` for use with [`open_in`]; a symlink in its
@@ -118,7 +128,7 @@ pub fn open_in(dir: &impl AsFd, rel: &Path, how: How) -> io::Result<File> {
         Mode::from_bits_truncate(FILE_MODE),
     )
     .map_err(io_err)?;
-    Ok(File::from(fd))
+    private(File::from(fd))
 }
 
 fn plain_names(rel: &Path) -> io::Result<Vec<&std::ffi::OsStr>> {
@@ -144,7 +154,8 @@ pub fn make_dir_in(dir: &impl AsFd, name: &str) -> io::Result<()> {
 }
 
 /// Makes the folder at `path` (`0700`, its missing parents as the umask
-/// says); one already there must be a real folder of ours, made `0700`.
+/// says); one already there must be a real folder of ours, made `0700`
+/// (so not for a folder the user chose, such as the state dir).
 pub fn make_dir(path: &Path) -> io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)?;
@@ -244,6 +255,13 @@ mod tests {
         let mode = |p: &str| fs::metadata(dir.path().join(p)).unwrap().mode() & 0o777;
         assert_eq!(mode("logs"), 0o700);
         assert_eq!(mode("logs/a.log"), 0o600);
+        fs::set_permissions(
+            dir.path().join("logs/a.log"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        open_in(&fd, Path::new("logs/a.log"), How::Append).unwrap();
+        assert_eq!(mode("logs/a.log"), 0o600, "made private again");
         fs::set_permissions(dir.path().join("logs"), fs::Permissions::from_mode(0o755)).unwrap();
         make_dir_in(&fd, "logs").unwrap();
         assert_eq!(mode("logs"), 0o700, "made private again");

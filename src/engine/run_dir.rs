@@ -33,7 +33,10 @@ impl RunDir {
 
     /// Creates a fresh run folder and keeps the workflow text in it.
     pub fn create(state_dir: &Path, workflow: &str, source: &str) -> io::Result<RunDir> {
-        fsafe::make_dir(state_dir)?;
+        // The state dir is the user's choice: made if missing, never changed.
+        if fs::symlink_metadata(state_dir).is_err() {
+            fsafe::make_dir(state_dir)?;
+        }
         let state = fsafe::open_dir(state_dir)?;
         fsafe::make_dir_in(&state, "runs")?;
         let runs_fd = fsafe::open_in_dir(&state, "runs")?;
