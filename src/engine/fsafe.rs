@@ -199,14 +199,18 @@ pub fn check_state_dir(path: &Path) -> Result<(), String> {
     }
     let meta = fs::metadata(path)
         .map_err(|e| format!("cannot use the state dir {}: {e}", path.display()))?;
-    state_dir_fault(&meta, nix::unistd::geteuid().as_raw())
+    // Nobody can change a read-only one, whatever its mode says; writing
+    // to it fails later with that reason.
+    let read_only = nix::sys::statvfs::statvfs(path)
+        .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY));
+    state_dir_fault(&meta, nix::unistd::geteuid().as_raw(), read_only)
         .map(|why| why.replace("DIR", &path.display().to_string()))
         .map_or(Ok(()), Err)
 }
 
-/// Why a state dir with these metadata cannot be trusted by `uid`, with
-/// `DIR` standing for its path.
-fn state_dir_fault(meta: &fs::Metadata, uid: u32) -> Option<String> {
+/// Why a state dir with these metadata (on a read-only file system or not)
+/// cannot be trusted by `uid`, with `DIR` standing for its path.
+fn state_dir_fault(meta: &fs::Metadata, uid: u32, read_only: bool) -> Option<String> {
     if !meta.is_dir() {
         return Some("the state dir DIR is not a folder".to_string());
     }
@@ -217,7 +221,7 @@ fn state_dir_fault(meta: &fs::Metadata, uid: u32) -> Option<String> {
         ));
     }
     let mode = meta.permissions().mode();
-    if mode & 0o022 != 0 {
+    if mode & 0o022 != 0 && !read_only {
         return Some(format!(
             "the state dir DIR can be written by other users (mode {:o}): run `chmod go-w DIR` or use another state dir",
             mode & 0o777
@@ -275,12 +279,13 @@ mod tests {
             fs::set_permissions(dir.path(), fs::Permissions::from_mode(mode)).unwrap();
             fs::metadata(dir.path()).unwrap()
         };
-        assert_eq!(state_dir_fault(&meta(0o700), uid), None);
-        assert_eq!(state_dir_fault(&meta(0o755), uid), None);
-        let open = state_dir_fault(&meta(0o777), uid).unwrap();
+        assert_eq!(state_dir_fault(&meta(0o700), uid, false), None);
+        assert_eq!(state_dir_fault(&meta(0o755), uid, false), None);
+        let open = state_dir_fault(&meta(0o777), uid, false).unwrap();
         assert!(open.contains("chmod go-w DIR"), "{open}");
-        assert!(state_dir_fault(&meta(0o720), uid).is_some());
-        let theirs = state_dir_fault(&meta(0o700), uid + 1).unwrap();
+        assert!(state_dir_fault(&meta(0o720), uid, false).is_some());
+        assert_eq!(state_dir_fault(&meta(0o777), uid, true), None, "read-only");
+        let theirs = state_dir_fault(&meta(0o700), uid + 1, false).unwrap();
         assert!(theirs.contains("belongs to user"), "{theirs}");
     }
 }
