@@ -66,6 +66,7 @@ async fn drive_run(mut model: model::Model, mut run: Run) -> u8 {
         Ok(server) => server,
         Err(e) => {
             eprintln!("error: {e}");
+            crate::engine::run_dir::discard_if_unstarted(&handle.dir);
             return exit::INVALID;
         }
     };

@@ -235,6 +235,7 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
         Ok(server) => server,
         Err(e) => {
             eprintln!("error: {e}");
+            crate::engine::run_dir::discard_if_unstarted(&handle.dir);
             return exit::INVALID;
         }
     };

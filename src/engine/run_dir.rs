@@ -115,6 +115,14 @@ impl RunDir {
     }
 }
 
+/// Removes the folder of a run that never began (its journal is empty), so
+/// a run refused at the start leaves nothing to resume.
+pub fn discard_if_unstarted(dir: &Path) {
+    if fs::symlink_metadata(dir.join("events.jsonl")).is_ok_and(|m| m.len() == 0) {
+        let _ = fs::remove_dir_all(dir);
+    }
+}
+
 /// Reads `key=value` lines a step wrote to its output file.
 pub fn read_outputs(path: &Path) -> std::collections::BTreeMap<String, String> {
     let text = fs::read_to_string(path).unwrap_or_default();

@@ -507,4 +507,6 @@ fn a_run_that_cannot_serve_its_socket_does_not_start() {
         done.dump()
     );
     assert!(done.all("step_started").is_empty(), "{}", done.dump());
+    let left: Vec<_> = std::fs::read_dir(state.join("runs")).unwrap().collect();
+    assert!(left.is_empty(), "a run folder left to resume: {left:?}");
 }
