@@ -1,5 +1,5 @@
 //! The control socket: a run's `control.sock` (in its folder, or where the
-//! folder's `control.sock.path` says: [`place`]) takes commands from another
+//! folder's `control.sock.path` says: `place`) takes commands from another
 //! terminal (`signalbox approve RUN STEP`), one JSON object a line, and
 //! hands them to the run as `by: socket`. Each is answered with one line
 //! once the run has taken it (`ok`) or refused it (`refused: WHY`);
