@@ -32,6 +32,8 @@ const MAX_CLIENTS: usize = 64;
 /// After an accept error, before the next accept: long enough not to spin
 /// while the process has no descriptor to spare.
 const BACKOFF: Duration = Duration::from_millis(100);
+/// After closing clients to free descriptors, before the next accept.
+const FREEING: Duration = Duration::from_millis(10);
 
 /// Serves the socket while alive; dropping it stops serving and removes
 /// the socket file (and the run folder's record of it).
@@ -120,25 +122,42 @@ fn lock(clients: &Shared) -> std::sync::MutexGuard<'_, Clients> {
     clients.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Closes the oldest connection; whether there was one.
-fn evict_oldest(clients: &Shared) -> bool {
-    lock(clients).open.pop_front().is_some()
+/// Closes the oldest connections until at most `keep` are open; how many
+/// it closed.
+fn evict_down_to(clients: &Shared, keep: usize) -> usize {
+    let mut c = lock(clients);
+    let over = c.open.len().saturating_sub(keep);
+    c.open.drain(..over);
+    over
 }
 
-/// Accepts for the whole run: an error (no descriptor left, say) is
-/// logged, and the loop closes the oldest client, waits a moment and goes
-/// on.
-async fn accept_loop(listener: UnixListener, handle: RunHandle, max: usize) {
+/// Whether an accept error says the process (or the system) has no file
+/// descriptor left.
+fn out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// Accepts for the whole run. An accept error is logged and waited out;
+/// when descriptors ran out, clients take too many of them: the cap is
+/// halved and the oldest clients closed down to it, which leaves the run
+/// descriptors for its steps and lets the next accept through.
+async fn accept_loop(listener: UnixListener, handle: RunHandle, mut max: usize) {
     let clients: Shared = Arc::default();
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
-                let freed = evict_oldest(&clients);
+                let mut closed = 0;
+                if out_of_descriptors(&e) {
+                    max = (lock(&clients).open.len() / 2).max(1);
+                    closed = evict_down_to(&clients, max);
+                }
                 tracing::warn!(
-                    "control socket: accept failed: {e} (closed the oldest client: {freed})"
+                    "control socket: accept failed: {e} (now at most {max} clients; closed {closed})"
                 );
-                tokio::time::sleep(BACKOFF).await;
+                // Closed clients free their descriptors as their tasks end.
+                let pause = if closed > 0 { FREEING } else { BACKOFF };
+                tokio::time::sleep(pause).await;
                 continue;
             }
         };

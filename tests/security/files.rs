@@ -371,6 +371,35 @@ fn the_socket_serves_on_after_a_crowd_of_idle_clients_and_few_descriptors() {
     live.finish().expect(0, "succeeded");
 }
 
+#[test]
+fn the_socket_serves_on_after_running_out_of_descriptors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let wf = workflow(tmp.path(), GATED);
+    let (mut live, mark) = run_gated("true", &state, &wf);
+    let id = live.run_id();
+    // Lowered once it serves, so the crowd exhausts it: accept fails.
+    let (pid, _) = common::marked("SBX_FILES_MARK", &mark)[0].clone();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count();
+    let limit = format!("--nofile={}:{}", open + 24, open + 24);
+    let status = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), &limit])
+        .status()
+        .unwrap();
+    assert!(status.success(), "prlimit failed");
+    let crowd = idle_crowd(&run_dir(&state, &id).join("control.sock"), 200);
+    approve(&id, &state);
+    drop(crowd);
+    live.finish().expect(0, "succeeded");
+    let log = std::fs::read_to_string(state.join("signalbox.log")).unwrap();
+    assert!(
+        log.contains("control socket: accept failed"),
+        "not tried: {log}"
+    );
+}
+
 /// The peak resident memory of the process marked `mark`, in bytes.
 fn peak_rss(mark: &str) -> u64 {
     let found = common::marked("SBX_FILES_MARK", mark);
