@@ -39,7 +39,8 @@ impl How {
             How::Append => OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND,
             How::Write => OFlag::O_WRONLY | OFlag::O_CREAT,
             How::Replace => OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC,
-            How::Read => OFlag::O_RDONLY,
+            // Never waits on a FIFO planted in place of a file.
+            How::Read => OFlag::O_RDONLY | OFlag::O_NONBLOCK,
         }
     }
 }

@@ -43,6 +43,11 @@ impl RunLock {
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
             Ok(mut lock) => {
+                // Whoever drives a run keeps its folder private, also one
+                // made under the umask by an older version.
+                if let Err(e) = dir.make_private() {
+                    tracing::warn!("cannot make {} private: {e}", dir.path.display());
+                }
                 // Who drives the run, for `runs` to tell live from interrupted
                 // without touching the lock.
                 let _ = lock.set_len(0);

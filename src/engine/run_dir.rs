@@ -96,6 +96,35 @@ impl RunDir {
             .map_err(|e| io::Error::from_raw_os_error(e as i32))
     }
 
+    /// Makes the folder and its `logs/` and `outputs/` private again (`0700`):
+    /// a run made under the umask by an older version, resumed now.
+    pub fn make_private(&self) -> io::Result<()> {
+        let held;
+        let dir = match &self.fd {
+            Some(fd) => fd.as_ref(),
+            None => {
+                held = fsafe::open_dir(&self.path)?;
+                &held
+            }
+        };
+        let mode = nix::sys::stat::Mode::from_bits_truncate(fsafe::DIR_MODE);
+        nix::sys::stat::fchmod(dir, mode).map_err(|e| io::Error::from_raw_os_error(e as i32))?;
+        fsafe::make_dir_in(dir, "logs")?;
+        fsafe::make_dir_in(dir, "outputs")?;
+        // Opening a file makes it private (a symlink, or the socket, is
+        // not opened, and stays as it is).
+        for sub in ["", "logs", "outputs"] {
+            let Ok(names) = fs::read_dir(self.path.join(sub)) else {
+                continue;
+            };
+            for name in names.flatten().map(|e| e.file_name()) {
+                let rel = Path::new(sub).join(name);
+                let _ = fsafe::open_in(dir, &rel, How::Read);
+            }
+        }
+        Ok(())
+    }
+
     /// The step's log, `logs/<step>.log`, opened for appending.
     pub fn open_log(&self, step: &str) -> io::Result<File> {
         self.open_file(&format!("logs/{step}.log"), How::Append)

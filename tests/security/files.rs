@@ -185,6 +185,34 @@ steps:
 "#;
 
 #[test]
+fn a_run_made_under_the_umask_is_made_private_when_resumed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let wf = workflow(tmp.path(), GATED);
+    let (mut live, _) = run_gated("true", &state, &wf);
+    let id = live.run_id();
+    live.kill9();
+    let dir = run_dir(&state, &id);
+    let _ = std::fs::remove_file(dir.join("control.sock"));
+    let loose = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    for folder in ["", "logs", "outputs"] {
+        loose(&dir.join(folder), 0o755);
+    }
+    for file in ["events.jsonl", "pids", "logs/a.log", "run.json"] {
+        loose(&dir.join(file), 0o644);
+    }
+    let mark = common::marker();
+    let args = ["resume", &id, "--json", "--approve", "gate"];
+    Live::spawn(signalbox("umask 022", &args, &state, &mark))
+        .finish()
+        .expect(0, "succeeded");
+    let still = loose_modes(&dir);
+    assert!(still.is_empty(), "{still:#?}");
+}
+
+#[test]
 fn a_live_run_folder_swapped_for_a_symlink_is_not_followed() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
