@@ -207,6 +207,8 @@ async fn client(stream: UnixStream, handle: RunHandle, mut evicted: oneshot::Rec
     let mut line = Vec::new();
     loop {
         line.clear();
+        // A long line's buffer is not kept while the client idles.
+        line.shrink_to(8 * 1024);
         let got = tokio::select! {
             _ = &mut evicted => return,
             got = tokio::time::timeout(IDLE, wire::read_line(&mut read, &mut line)) => got,
