@@ -14,6 +14,7 @@ pub mod bus;
 mod control;
 mod env;
 pub mod event;
+pub mod fsafe;
 pub mod journal;
 pub mod journal_check;
 pub mod lock;

@@ -1,69 +1,235 @@
-//! The control socket: `<run-folder>/control.sock` takes commands from
-//! another terminal (`signalbox approve RUN STEP`), one JSON line each, and
-//! hands them to the run as `by: socket`. Each is answered once the run has
-//! taken it (`ok`) or refused it (`refused: WHY`); `error: ...` means it
-//! never got that far. A front end, beside the screen and the headless
-//! runner; the engine does not know it exists.
+//! The control socket: a run's `control.sock` (in its folder, or where the
+//! folder's `control.sock.path` says: `place`) takes commands from another
+//! terminal (`signalbox approve RUN STEP`), one JSON object a line, and
+//! hands them to the run as `by: socket`. Each is answered with one line
+//! once the run has taken it (`ok`) or refused it (`refused: WHY`);
+//! `error: WHY` means it never got that far. Only peers with the run's uid
+//! (or root) are served; a line is at most 1 MiB; a client that sends no
+//! whole line for [`IDLE`] is closed. A front end, beside the screen and the
+//! headless runner; the engine does not know it exists.
 
+mod place;
+mod wire;
+
+use std::collections::VecDeque;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::oneshot;
 
 use crate::engine::{By, Command, Refusal, RunHandle};
 
-pub const SOCKET: &str = "control.sock";
+pub use place::{RECORD, SOCKET};
+
+/// How long a client may take to send a whole line, or to take a reply.
+pub const IDLE: Duration = Duration::from_secs(10);
+/// Connections served at once, at most; the oldest goes when one more comes.
+const MAX_CLIENTS: usize = 64;
+/// After an accept error, before the next accept: long enough not to spin
+/// while the process has no descriptor to spare.
+const BACKOFF: Duration = Duration::from_millis(100);
+/// After closing clients to free descriptors, before the next accept.
+const FREEING: Duration = Duration::from_millis(10);
 
 /// Serves the socket while alive; dropping it stops serving and removes
-/// the socket file.
+/// the socket file (and the run folder's record of it).
 pub struct Server {
     path: PathBuf,
+    /// The socket file's device and inode, to remove only it.
+    inode: (u64, u64),
+    record: Option<PathBuf>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         self.task.abort();
-        let _ = std::fs::remove_file(&self.path);
+        // Only the socket we made: the path may lead elsewhere by now.
+        let ours =
+            std::fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.inode);
+        if ours {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        if let Some(record) = &self.record {
+            let _ = std::fs::remove_file(record);
+        }
     }
 }
 
-/// Starts serving commands for the run in `dir`. Best effort: when the
-/// socket cannot be made (a path too long for a Unix socket, say), the run
-/// goes on without it and the reason is logged.
-pub fn serve(handle: RunHandle, dir: &Path) -> Option<Server> {
-    let path = dir.join(SOCKET);
-    let _ = std::fs::remove_file(&path);
-    let listener = match UnixListener::bind(&path) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!("no control socket at {}: {e}", path.display());
-            return None;
+/// Starts serving commands for the run in `dir`; why not, when the socket
+/// cannot be made (then the run must not start: nobody could reach it).
+pub fn serve(handle: RunHandle, dir: &Path) -> Result<Server, String> {
+    let (path, recorded) = place::choose(dir)?;
+    let cannot =
+        |e: std::io::Error| format!("cannot serve the control socket {}: {e}", path.display());
+    let listener = place::bind_private(&path).map_err(cannot)?;
+    let listener = UnixListener::from_std(listener).map_err(cannot)?;
+    let inode = std::fs::symlink_metadata(&path)
+        .map(|m| (m.dev(), m.ino()))
+        .map_err(cannot)?;
+    let record = match recorded {
+        true => {
+            place::record(dir, &path).map_err(|e| {
+                let _ = std::fs::remove_file(&path);
+                format!(
+                    "cannot note where the control socket is in {}: {e}",
+                    dir.display()
+                )
+            })?;
+            Some(dir.join(RECORD))
         }
+        false => None,
     };
-    let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(client(stream, handle.clone()));
-        }
-    });
-    Some(Server { path, task })
+    let task = tokio::spawn(accept_loop(listener, handle, max_clients()));
+    Ok(Server {
+        path,
+        inode,
+        record,
+        task,
+    })
 }
 
-/// The commands of one connection, each answered with one line.
-async fn client(stream: UnixStream, handle: RunHandle) {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let reply = match serde_json::from_str::<Command>(&line) {
-            Ok(command) => match handle.request(by_socket(command)).await {
-                Ok(()) => "ok\n".to_string(),
-                Err(Refusal::RunOver) => format!("error: {}\n", Refusal::RunOver),
-                Err(refusal) => format!("refused: {refusal}\n"),
-            },
-            Err(e) => format!("error: not a command: {e}\n"),
+/// Leaves descriptors for the run's own work (pipes, logs) when the open
+/// file limit is low: at most half of what is left, at most 64.
+fn max_clients() -> usize {
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024);
+    let open = std::fs::read_dir("/proc/self/fd")
+        .map(Iterator::count)
+        .unwrap_or(16) as u64;
+    let spare = soft.saturating_sub(open) / 2;
+    usize::try_from(spare)
+        .unwrap_or(MAX_CLIENTS)
+        .clamp(1, MAX_CLIENTS)
+}
+
+/// The open connections, oldest first, each with the sender whose drop
+/// closes it.
+#[derive(Default)]
+struct Clients {
+    next: u64,
+    open: VecDeque<(u64, oneshot::Sender<()>)>,
+}
+
+type Shared = Arc<Mutex<Clients>>;
+
+fn lock(clients: &Shared) -> std::sync::MutexGuard<'_, Clients> {
+    clients.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Closes the oldest connections until at most `keep` are open; how many
+/// it closed.
+fn evict_down_to(clients: &Shared, keep: usize) -> usize {
+    let mut c = lock(clients);
+    let over = c.open.len().saturating_sub(keep);
+    c.open.drain(..over);
+    over
+}
+
+/// Whether an accept error says the process (or the system) has no file
+/// descriptor left.
+fn out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// Accepts for the whole run. An accept error is logged and waited out;
+/// when descriptors ran out, clients take too many of them: the cap is
+/// halved and the oldest clients closed down to it, which leaves the run
+/// descriptors for its steps and lets the next accept through.
+async fn accept_loop(listener: UnixListener, handle: RunHandle, mut max: usize) {
+    let clients: Shared = Arc::default();
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                let mut closed = 0;
+                if out_of_descriptors(&e) {
+                    max = (lock(&clients).open.len() / 2).max(1);
+                    closed = evict_down_to(&clients, max);
+                }
+                tracing::warn!(
+                    "control socket: accept failed: {e} (now at most {max} clients; closed {closed})"
+                );
+                // Closed clients free their descriptors as their tasks end.
+                let pause = if closed > 0 { FREEING } else { BACKOFF };
+                tokio::time::sleep(pause).await;
+                continue;
+            }
         };
-        if write.write_all(reply.as_bytes()).await.is_err() {
-            break;
+        if !allowed(&stream) {
+            tokio::spawn(refuse(stream, "error: access not allowed\n"));
+            continue;
+        }
+        let (tx, rx) = oneshot::channel();
+        let id = {
+            let mut c = lock(&clients);
+            if c.open.len() >= max {
+                c.open.pop_front();
+            }
+            let id = c.next;
+            c.next += 1;
+            c.open.push_back((id, tx));
+            id
+        };
+        let clients = clients.clone();
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            client(stream, handle, rx).await;
+            lock(&clients).open.retain(|(i, _)| *i != id);
+        });
+    }
+}
+
+/// Only the run's own user, or root, may command it (SPEC §6), whatever
+/// the socket file's mode.
+fn allowed(stream: &UnixStream) -> bool {
+    let me = nix::unistd::geteuid().as_raw();
+    stream
+        .peer_cred()
+        .is_ok_and(|cred| cred.uid() == me || cred.uid() == 0)
+}
+
+/// Answers one line and closes, without waiting long for a stalled peer.
+async fn refuse(mut stream: UnixStream, line: &'static str) {
+    let _ = tokio::time::timeout(IDLE, stream.write_all(line.as_bytes())).await;
+}
+
+/// The commands of one connection, each answered with one line, until the
+/// client goes, stalls, sends too long a line or is `evicted`.
+async fn client(stream: UnixStream, handle: RunHandle, mut evicted: oneshot::Receiver<()>) {
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // A long line's buffer is not kept while the client idles.
+        line.shrink_to(8 * 1024);
+        let got = tokio::select! {
+            _ = &mut evicted => return,
+            got = tokio::time::timeout(IDLE, wire::read_line(&mut read, &mut line)) => got,
+        };
+        let reply = match got {
+            Err(_) => "error: no whole line within 10 s: closing\n".to_string(),
+            Ok(Err(_)) | Ok(Ok(wire::Line::End)) => return,
+            Ok(Ok(wire::Line::TooLong)) => "error: message longer than 1 MiB\n".to_string(),
+            Ok(Ok(wire::Line::Whole)) => match wire::parse(&line) {
+                Ok(command) => match handle.request(by_socket(command)).await {
+                    Ok(()) => "ok\n".to_string(),
+                    Err(Refusal::RunOver) => format!("error: {}\n", Refusal::RunOver),
+                    Err(refusal) => format!("refused: {refusal}\n"),
+                },
+                Err(why) => format!("error: {why}\n"),
+            },
+        };
+        let sent = tokio::time::timeout(IDLE, write.write_all(reply.as_bytes())).await;
+        let closing = reply.starts_with("error: no whole") || reply.starts_with("error: message");
+        if closing || !matches!(sent, Ok(Ok(()))) {
+            return;
         }
     }
 }
@@ -92,7 +258,7 @@ pub enum Reply {
 /// Sends one command to the run in `dir`; the run's reply, or why there
 /// was none.
 pub async fn send(dir: &Path, command: &Command) -> Result<Reply, String> {
-    let path = dir.join(SOCKET);
+    let path = place::find(dir);
     let stream = UnixStream::connect(&path).await.map_err(|e| {
         format!(
             "cannot reach the run at {}: {e} (is it still running?)",
@@ -102,15 +268,20 @@ pub async fn send(dir: &Path, command: &Command) -> Result<Reply, String> {
     let (read, mut write) = stream.into_split();
     let mut line = serde_json::to_string(command).map_err(|e| e.to_string())?;
     line.push('\n');
-    write
-        .write_all(line.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
+    // A run that refuses the connection answers before reading: its line
+    // is the reason, even when the write then fails.
+    let wrote = write.write_all(line.as_bytes()).await;
     let mut reply = String::new();
-    BufReader::new(read)
+    let read = BufReader::new(read)
+        .take(64 * 1024)
         .read_line(&mut reply)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await;
+    if reply.is_empty() {
+        if let Err(e) = wrote {
+            return Err(e.to_string());
+        }
+        read.map_err(|e| e.to_string())?;
+    }
     let reply = reply.trim_end();
     if reply == "ok" {
         Ok(Reply::Taken)

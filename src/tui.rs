@@ -61,7 +61,15 @@ async fn drive_run(mut model: model::Model, mut run: Run) -> u8 {
     model.ui.color = color_allowed();
     let events = run.subscribe();
     let handle = run.handle();
-    let _socket = crate::socket::serve(handle.clone(), &handle.dir);
+    // A run nobody could reach from another terminal does not start.
+    let _socket = match crate::socket::serve(handle.clone(), &handle.dir) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: {e}");
+            crate::engine::run_dir::discard_if_unstarted(&handle.dir);
+            return exit::INVALID;
+        }
+    };
     let (mut screen, guard) = match terminal::enter() {
         Ok(t) => t,
         Err(e) => {

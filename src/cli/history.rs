@@ -69,7 +69,13 @@ fn resume_state_dir(flag: Option<PathBuf>, run: &str) -> PathBuf {
 
 pub fn resume(args: ResumeArgs) -> u8 {
     let state = resume_state_dir(args.flags.state_dir.clone(), &args.run);
-    let _log = super::logging::init(&state);
+    let _log = match super::logging::state_dir(&state) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
     let runtime = match super::runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -250,10 +256,7 @@ fn summarize(path: &Path) -> Option<Summary> {
         .lines()
         .rev()
         .find_map(|l| serde_json::from_str::<Envelope>(l).ok());
-    let dir = RunDir {
-        id: id.clone(),
-        path: path.to_path_buf(),
-    };
+    let dir = RunDir::at(id.clone(), path.to_path_buf());
     let (status, duration_ms) = match last.map(|e| (e.event, e.ts)) {
         // `resume` and `replay` would refuse it: say so, whatever it ended as.
         _ if !crate::engine::lock::RunLock::held(&dir)

@@ -205,7 +205,13 @@ pub fn run(args: RunArgs) -> u8 {
             return exit::INVALID;
         }
     };
-    let _log = super::logging::init(&options.state_dir);
+    let _log = match super::logging::state_dir(&options.state_dir) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
     let runtime = match super::runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -247,7 +253,15 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
     let prompt = headless::can_prompt() && !options.auto_approve;
     let events = run.subscribe_lossless();
     let handle = run.handle();
-    let _socket = crate::socket::serve(handle.clone(), &handle.dir);
+    // A run nobody could reach from another terminal does not start.
+    let _socket = match crate::socket::serve(handle.clone(), &handle.dir) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: {e}");
+            crate::engine::run_dir::discard_if_unstarted(&handle.dir);
+            return exit::INVALID;
+        }
+    };
     let priorities = run
         .workflow()
         .steps

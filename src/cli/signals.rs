@@ -46,7 +46,9 @@ impl Early {
                                 by: By::Keyboard,
                             }),
                             None => {
-                                crate::safe::say!("signalbox: stopped by a signal before the run went on");
+                                crate::safe::say!(
+                                    "signalbox: stopped by a signal before the run went on"
+                                );
                                 std::process::exit(i32::from(exit::CANCELLED));
                             }
                         }

@@ -140,7 +140,10 @@ impl Scheduler {
                 output: output_path.display().to_string(),
             }),
         };
-        let log_path = self.dir.log_path(&id);
+        let log_dir = self.dir.clone();
+        let out_dir = self.dir.clone();
+        let out_rel = format!("outputs/{id}");
+        let log_step = id.clone();
         let pids = self.pids_file();
         let pid_step = id.clone();
         let out_step = id.clone();
@@ -161,9 +164,12 @@ impl Scheduler {
                 });
                 return;
             }
-            // A fresh output file per attempt: remove what an earlier attempt
-            // left (usually nothing) rather than make an empty file.
+            // A fresh output file per attempt, made here (private, SPEC §6)
+            // rather than by the step's shell under its umask.
             let _ = std::fs::remove_file(&output_path);
+            if let Err(e) = out_dir.open_file(&out_rel, super::fsafe::How::Replace) {
+                tracing::warn!("cannot make {}: {e}", output_path.display());
+            }
             // Created with the first line: a step that prints nothing costs
             // no file.
             let mut log: Option<Option<std::fs::File>> = None;
@@ -188,10 +194,9 @@ impl Scheduler {
                 },
                 |stream, line| {
                     let file = log.get_or_insert_with(|| {
-                        std::fs::OpenOptions::new()
-                            .create(true)
-                            .append(true)
-                            .open(&log_path)
+                        log_dir
+                            .open_log(&log_step)
+                            .map_err(|e| tracing::warn!("no log for {log_step}: {e}"))
                             .ok()
                     });
                     if let Some(f) = file {
@@ -217,13 +222,7 @@ impl Scheduler {
                     for problem in read.problems {
                         tracing::warn!("step {out_step}: {problem}");
                         let line = format!("signalbox: {problem}");
-                        let file = log.get_or_insert_with(|| {
-                            std::fs::OpenOptions::new()
-                                .create(true)
-                                .append(true)
-                                .open(&log_path)
-                                .ok()
-                        });
+                        let file = log.get_or_insert_with(|| log_dir.open_log(&log_step).ok());
                         if let Some(f) = file {
                             let _ = f.write_all(format!("{line}\n").as_bytes());
                         }
@@ -252,10 +251,9 @@ impl Scheduler {
             return Ok(f.clone());
         }
         let path = super::run_dir::pids_path(&self.dir);
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
+        let f = self
+            .dir
+            .open_file("pids", super::fsafe::How::Append)
             .map(std::sync::Arc::new)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         self.pids = Some(f.clone());

@@ -5,6 +5,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -20,8 +21,15 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Opens (or creates, private) the journal at `path`, never through a
+    /// symlink.
     pub fn open(path: &Path) -> io::Result<Journal> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Journal::from_file(super::fsafe::open(path, super::fsafe::How::Append)?)
+    }
+
+    /// A journal on a file opened for appending (by [`super::run_dir::RunDir`],
+    /// relative to its folder).
+    pub fn from_file(file: File) -> io::Result<Journal> {
         let len = file.metadata()?.len();
         Ok(Journal {
             file,
@@ -205,7 +213,10 @@ pub fn read_journal(path: &Path) -> Result<Replayed, ReadError> {
 
 /// Cuts a torn last line off, so new events follow whole lines.
 pub fn truncate(path: &Path, len: u64) -> io::Result<()> {
-    let f = OpenOptions::new().write(true).open(path)?;
+    let f = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
     f.set_len(len)?;
     f.sync_all()
 }

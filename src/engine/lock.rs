@@ -1,7 +1,7 @@
 //! A run folder's lock: two processes never drive the same run, and `runs`
 //! can tell a live run from an interrupted one without touching the lock.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 
@@ -38,14 +38,16 @@ impl RunLock {
 
     pub fn acquire(dir: &RunDir) -> Result<RunLock, String> {
         let path = dir.path.join("lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
+        let file = dir
+            .open_file("lock", super::fsafe::How::Write)
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
             Ok(mut lock) => {
+                // Whoever drives a run keeps its folder private, also one
+                // made under the umask by an older version.
+                if let Err(e) = dir.make_private() {
+                    tracing::warn!("cannot make {} private: {e}", dir.path.display());
+                }
                 // Who drives the run, for `runs` to tell live from interrupted
                 // without touching the lock.
                 let _ = lock.set_len(0);
@@ -90,10 +92,7 @@ mod tests {
     #[test]
     fn a_run_is_held_while_its_lock_is_and_not_after() {
         let dir = tempfile::tempdir().unwrap();
-        let run = RunDir {
-            id: "r".into(),
-            path: dir.path().to_path_buf(),
-        };
+        let run = RunDir::at("r".into(), dir.path().to_path_buf());
         assert!(!RunLock::held(&run), "no lock file yet");
         let lock = RunLock::acquire(&run).unwrap();
         assert!(RunLock::held(&run));

@@ -165,7 +165,10 @@ impl Run {
             path: dir.journal_path(),
             source,
         };
-        let journal = Journal::open(&dir.journal_path()).map_err(journal_error)?;
+        let journal = dir
+            .open_file("events.jsonl", super::fsafe::How::Append)
+            .and_then(Journal::from_file)
+            .map_err(journal_error)?;
         let bus = Bus::new(dir.id.clone(), journal, seq).map_err(journal_error)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let handle = RunHandle {

@@ -1,11 +1,17 @@
 //! The run folder, `<state-dir>/runs/<run-id>/`: what a run keeps besides
 //! its journal. `workflow.yaml` (the file as run), `run.json` (where and
 //! with which `--var` values it started), `pids` (each attempt's process
-//! group), `outputs/<step>` and `logs/<step>.log`.
+//! group), `outputs/<step>` and `logs/<step>.log`. Everything in it is
+//! private to its owner (SPEC §6) and opened through the folder's own
+//! descriptor ([`super::fsafe`]), never through a symlink.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::fsafe::{self, How};
 
 mod outputs;
 pub use outputs::{MAX_OUTPUT_VALUE, MAX_OUTPUTS, Outputs, read_outputs};
@@ -15,13 +21,29 @@ pub use outputs::{MAX_OUTPUT_VALUE, MAX_OUTPUTS, Outputs, read_outputs};
 pub struct RunDir {
     pub id: String,
     pub path: PathBuf,
+    /// The folder itself, opened when the run began: files are opened
+    /// relative to it, so the path swapped for a symlink mid-run is not
+    /// followed. None for a folder only looked at; then each open starts
+    /// from the path, still refusing a symlink in its place.
+    pub fd: Option<Arc<OwnedFd>>,
 }
 
 impl RunDir {
+    /// A run folder known only by its path.
+    pub fn at(id: String, path: PathBuf) -> RunDir {
+        RunDir { id, path, fd: None }
+    }
+
     /// Creates a fresh run folder and keeps the workflow text in it.
     pub fn create(state_dir: &Path, workflow: &str, source: &str) -> io::Result<RunDir> {
+        // The state dir is the user's choice: made if missing, never changed.
+        if fs::symlink_metadata(state_dir).is_err() {
+            fsafe::make_dir(state_dir)?;
+        }
+        let state = fsafe::open_dir(state_dir)?;
+        fsafe::make_dir_in(&state, "runs")?;
+        let runs_fd = fsafe::open_in_dir(&state, "runs")?;
         let runs = state_dir.join("runs");
-        fs::create_dir_all(&runs)?;
         let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
         let stamp: String = stamp.chars().filter(char::is_ascii_digit).collect();
         let (date, time) = stamp.split_at(8.min(stamp.len()));
@@ -29,17 +51,86 @@ impl RunDir {
             let suffix: u16 = rand::random();
             let id = format!("{workflow}-{date}-{time}-{suffix:04x}");
             let path = runs.join(&id);
-            match fs::create_dir(&path) {
+            let mode = nix::sys::stat::Mode::from_bits_truncate(fsafe::DIR_MODE);
+            match nix::sys::stat::mkdirat(&runs_fd, id.as_str(), mode) {
                 Ok(()) => {
-                    fs::create_dir_all(path.join("logs"))?;
-                    fs::create_dir_all(path.join("outputs"))?;
-                    write_atomic(&path.join("workflow.yaml"), source.as_bytes())?;
-                    return Ok(RunDir { id, path });
+                    let fd = fsafe::open_in_dir(&runs_fd, &id)?;
+                    fsafe::make_dir_in(&fd, "logs")?;
+                    fsafe::make_dir_in(&fd, "outputs")?;
+                    let dir = RunDir {
+                        id,
+                        path,
+                        fd: Some(Arc::new(fd)),
+                    };
+                    dir.write_atomic("workflow.yaml", source.as_bytes())?;
+                    return Ok(dir);
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
+                Err(nix::errno::Errno::EEXIST) => continue,
+                Err(e) => return Err(io::Error::from_raw_os_error(e as i32)),
             }
         }
+    }
+
+    /// Opens `rel` inside the folder, following no symlink (see [`fsafe`]).
+    pub fn open_file(&self, rel: &str, how: How) -> io::Result<File> {
+        match &self.fd {
+            Some(fd) => fsafe::open_in(fd.as_ref(), Path::new(rel), how),
+            None => fsafe::open_in(&fsafe::open_dir(&self.path)?, Path::new(rel), how),
+        }
+    }
+
+    /// Writes `rel` whole (a temporary file, then a rename): never a
+    /// half-written file.
+    pub fn write_atomic(&self, rel: &str, bytes: &[u8]) -> io::Result<()> {
+        let tmp = format!("{rel}.tmp");
+        let mut f = self.open_file(&tmp, How::Replace)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        let held;
+        let dir = match &self.fd {
+            Some(fd) => fd.as_ref(),
+            None => {
+                held = fsafe::open_dir(&self.path)?;
+                &held
+            }
+        };
+        nix::fcntl::renameat(dir, tmp.as_str(), dir, rel)
+            .map_err(|e| io::Error::from_raw_os_error(e as i32))
+    }
+
+    /// Makes the folder and its `logs/` and `outputs/` private again (`0700`):
+    /// a run made under the umask by an older version, resumed now.
+    pub fn make_private(&self) -> io::Result<()> {
+        let held;
+        let dir = match &self.fd {
+            Some(fd) => fd.as_ref(),
+            None => {
+                held = fsafe::open_dir(&self.path)?;
+                &held
+            }
+        };
+        let mode = nix::sys::stat::Mode::from_bits_truncate(fsafe::DIR_MODE);
+        nix::sys::stat::fchmod(dir, mode).map_err(|e| io::Error::from_raw_os_error(e as i32))?;
+        fsafe::make_dir_in(dir, "logs")?;
+        fsafe::make_dir_in(dir, "outputs")?;
+        // Opening a file makes it private (a symlink, or the socket, is
+        // not opened, and stays as it is).
+        for sub in ["", "logs", "outputs"] {
+            let Ok(names) = fs::read_dir(self.path.join(sub)) else {
+                continue;
+            };
+            for name in names.flatten().map(|e| e.file_name()) {
+                let rel = Path::new(sub).join(name);
+                let _ = fsafe::open_in(dir, &rel, How::Read);
+            }
+        }
+        Ok(())
+    }
+
+    /// The step's log, `logs/<step>.log`, opened for appending.
+    pub fn open_log(&self, step: &str) -> io::Result<File> {
+        self.open_file(&format!("logs/{step}.log"), How::Append)
     }
 
     pub fn journal_path(&self) -> PathBuf {
@@ -56,13 +147,12 @@ impl RunDir {
     }
 }
 
-/// Writes to a temporary file, then renames: never a half-written file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    fs::rename(&tmp, path)
+/// Removes the folder of a run that never began (its journal is empty), so
+/// a run refused at the start leaves nothing to resume.
+pub fn discard_if_unstarted(dir: &Path) {
+    if fs::symlink_metadata(dir.join("events.jsonl")).is_ok_and(|m| m.len() == 0) {
+        let _ = fs::remove_dir_all(dir);
+    }
 }
 
 /// `<run>/run.json`: what a run started with besides its workflow, so a
@@ -82,13 +172,18 @@ pub fn params_path(dir: &Path) -> PathBuf {
 /// Keeps a run's [`Params`] in its folder (written whole, or not at all).
 pub fn write_params(dir: &Path, params: &Params) -> io::Result<()> {
     let text = serde_json::to_string_pretty(params).map_err(io::Error::other)?;
-    write_atomic(&params_path(dir), format!("{text}\n").as_bytes())
+    RunDir::at(String::new(), dir.to_path_buf())
+        .write_atomic("run.json", format!("{text}\n").as_bytes())
 }
 
 /// A run's [`Params`]; none for a run folder without them.
 pub fn read_params(dir: &Path) -> Result<Option<Params>, String> {
     let path = params_path(dir);
-    match fs::read_to_string(&path) {
+    let read = fsafe::open(&path, How::Read).and_then(|mut f| {
+        let mut text = String::new();
+        io::Read::read_to_string(&mut f, &mut text).map(|_| text)
+    });
+    match read {
         Ok(text) => serde_json::from_str(&text)
             .map(Some)
             .map_err(|e| format!("cannot read {}: {e}", path.display())),
@@ -140,6 +235,9 @@ impl RunDir {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        Ok(RunDir { id, path })
+        // Held for a run that is resumed; a folder that is a symlink gets none,
+        // and every open in it then fails.
+        let fd = fsafe::open_dir(&path).ok().map(Arc::new);
+        Ok(RunDir { id, path, fd })
     }
 }

@@ -507,11 +507,16 @@ fn sigterm_before_the_run_is_driven_ends_resume_with_130() {
     let pid = child.id();
     let started_at = std::time::Instant::now();
     while !catches_sigterm(pid) {
-        assert!(started_at.elapsed() < Duration::from_secs(10), "never caught SIGTERM");
+        assert!(
+            started_at.elapsed() < Duration::from_secs(10),
+            "never caught SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
     let sent = std::time::Instant::now();
-    let kill = Command::new("kill").args(["-s", "TERM", &pid.to_string()]).status();
+    let kill = Command::new("kill")
+        .args(["-s", "TERM", &pid.to_string()])
+        .status();
     assert!(kill.unwrap().success());
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
