@@ -312,3 +312,58 @@ fn mutated_journals_are_refused_with_a_line_or_resume_to_an_end() {
     eprintln!("{resumed} of {all} mutants resumed, the others were refused");
     assert!(resumed > 0 && resumed < all, "{resumed} of {all} resumed");
 }
+
+/// Journals the engine writes for the run fixtures (breakers, fallbacks,
+/// `on_failure: continue`, conditions, timeouts, approvals, questions) are
+/// all accepted: the checker refuses nothing a run writes.
+#[test]
+fn the_journals_of_the_run_fixtures_are_accepted() {
+    const FIXTURES: &[&str] = &[
+        "approvals",
+        "auto",
+        "basic",
+        "breaker",
+        "breaker_reopen",
+        "choices",
+        "concurrency",
+        "continue_only",
+        "diamond",
+        "fail",
+        "fallback",
+        "on_failure",
+        "priority",
+        "retry",
+        "run_timeout",
+        "step_timeout",
+        "wait_timeouts",
+        "waits_no_slot",
+        "when",
+    ];
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run");
+    for name in FIXTURES {
+        let wf = signalbox::workflow::load(&root.join(format!("{name}.yaml"))).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let options = RunOptions {
+            state_dir: tmp.path().join("state"),
+            auto_approve: true,
+            seed: Some(7),
+            workdir: Some(tmp.path().to_path_buf()),
+            ..Default::default()
+        };
+        let run = Run::new(wf.clone(), options).unwrap();
+        let outcome = rt
+            .block_on(async { tokio::time::timeout(LIMIT, run.start()).await })
+            .unwrap_or_else(|_| panic!("{name} did not end within {LIMIT:?}"));
+        let path = outcome.dir.join("events.jsonl");
+        let journal = read_journal(&path).unwrap();
+        if let Err(e) = check_all(&wf, &outcome.run_id, &journal.events) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            panic!("{name}: the journal of a real run is refused: {e}\n{text}");
+        }
+    }
+}
