@@ -17,6 +17,12 @@ steps:
     run: "true"
     breaker: reg
     retry: { attempts: 2 }
+  q:
+    ask: { question: "which?", choices: [x, y] }
+  late:
+    needs: [b]
+    when: steps.b.status == 'succeeded'
+    run: "true"
 "#;
 
 fn wf() -> Workflow {
@@ -47,7 +53,7 @@ fn ev(ty: &str, step: &str, more: Value) -> Value {
 }
 
 fn start(resumed: bool) -> Value {
-    json!({ "type": "run_started", "workflow": "t", "steps": 3, "resumed": resumed })
+    json!({ "type": "run_started", "workflow": "t", "steps": 5, "resumed": resumed })
 }
 
 fn check(events: &[Value]) -> Result<(), Impossible> {
@@ -86,14 +92,20 @@ fn a_step_stopped_with_the_run_picks_up_where_it_stood() {
             "gate",
             json!({ "reason": "run_cancelled" }),
         ),
+        ev("step_cancelled", "q", json!({ "reason": "run_cancelled" })),
+        ev(
+            "step_cancelled",
+            "late",
+            json!({ "reason": "run_cancelled" }),
+        ),
         json!({ "type": "run_finished", "status": "cancelled", "duration_ms": 1 }),
         start(true),
         ev("step_started", "a", json!({ "attempt": 1 })),
     ];
     check(&events).unwrap();
-    let mut succeeded = events[..7].to_vec();
-    succeeded[6]["status"] = "succeeded".into();
-    assert_eq!(refused_at(&succeeded), 7);
+    let mut succeeded = events[..9].to_vec();
+    succeeded[8]["status"] = "succeeded".into();
+    assert_eq!(refused_at(&succeeded), 9);
 }
 
 #[test]
@@ -227,4 +239,84 @@ fn wait_ids_are_w_and_a_number() {
     for bad in ["", "w", "1", "w0", "w01", "w-1", "x1", "w1 "] {
         assert_eq!(wait_number(bad), None, "{bad:?}");
     }
+}
+
+#[test]
+fn a_question_takes_one_of_its_choices_or_fails() {
+    let events = [
+        start(false),
+        ev("step_ready", "q", json!({})),
+        ev(
+            "question_asked",
+            "q",
+            json!({ "wait": "w1", "question": "which?", "choices": ["x", "y"], "default": null }),
+        ),
+        ev(
+            "question_answered",
+            "q",
+            json!({ "wait": "w1", "answer": "y", "by": "socket", "waited_ms": 1 }),
+        ),
+    ];
+    check(&events).unwrap();
+    let mut other = events.to_vec();
+    other[3]["answer"] = "z".into();
+    assert_eq!(refused_at(&other), 4);
+    let mut choices = events.to_vec();
+    choices[2]["choices"] = json!(["x"]);
+    assert_eq!(refused_at(&choices), 3);
+    // Rejected, or timed out without a default: it fails unanswered.
+    let mut rejected = events[..3].to_vec();
+    rejected.push(ev(
+        "step_failed",
+        "q",
+        json!({ "attempts": 1, "error": "rejected", "exit_code": null }),
+    ));
+    check(&rejected).unwrap();
+}
+
+#[test]
+fn skips_have_the_cause_the_engine_gives() {
+    let failed_b = [
+        start(false),
+        ev("step_ready", "b", json!({})),
+        ev("step_started", "b", json!({ "attempt": 1 })),
+        ev(
+            "step_retrying",
+            "b",
+            json!({ "attempt": 1, "error": "exit code 1", "exit_code": 1, "delay_ms": 10 }),
+        ),
+        ev("step_started", "b", json!({ "attempt": 2 })),
+        ev(
+            "step_failed",
+            "b",
+            json!({ "attempts": 2, "error": "exit code 1", "exit_code": 1 }),
+        ),
+    ];
+    let mut upstream = failed_b.to_vec();
+    upstream.push(ev(
+        "step_skipped",
+        "late",
+        json!({ "reason": "upstream_failed", "cause": "b" }),
+    ));
+    check(&upstream).unwrap();
+    upstream[6]["cause"] = "a".into();
+    assert_eq!(refused_at(&upstream), 7);
+    let mut condition = failed_b.to_vec();
+    condition.push(ev(
+        "step_skipped",
+        "late",
+        json!({ "reason": "condition", "cause": "steps.b.status == 'succeeded'" }),
+    ));
+    assert_eq!(refused_at(&condition), 7);
+    // A condition is checked once the step is ready, and only if it has one.
+    let ready = [
+        start(false),
+        ev("step_ready", "a", json!({})),
+        ev(
+            "step_skipped",
+            "a",
+            json!({ "reason": "condition", "cause": "x" }),
+        ),
+    ];
+    assert_eq!(refused_at(&ready), 3);
 }

@@ -19,18 +19,20 @@ use signalbox::engine::journal::read_journal;
 use signalbox::engine::journal_check::check_all;
 use signalbox::engine::{EngineError, Run, RunOptions};
 
-use super::{Planted, fixtures, run_id, seed_workflow};
+use super::{Planted, fixtures, run_id};
 
-const SEEDS: &[&str] = &[
-    "succeeded",
-    "open_wait",
-    "resumed",
-    "cancelled",
-    "cancelled_resumed",
+/// Journals of real runs, and the workflow each ran.
+const SEEDS: &[(&str, &str)] = &[
+    ("succeeded", "seed"),
+    ("open_wait", "seed"),
+    ("resumed", "seed"),
+    ("cancelled", "seed"),
+    ("cancelled_resumed", "seed"),
+    ("ops", "ops"),
 ];
 
 /// Mutants per seed: a few seconds in all.
-const MUTANTS_PER_SEED: usize = 40;
+const MUTANTS_PER_SEED: usize = 30;
 
 /// How long an accepted mutant may take to resume to its end: its steps
 /// print one line, its backoffs are milliseconds, its waits are answered
@@ -56,7 +58,7 @@ const TYPES: &[&str] = &[
     "dag_modified",
 ];
 
-const STEPS: &[&str] = &["build", "gate", "notes", "ship", "nope"];
+const STEPS: &[&str] = &["build", "gate", "notes", "ship", "slow", "q", "nope"];
 
 /// splitmix64, as `tests/fuzz.rs` uses it.
 struct Rng(u64);
@@ -214,8 +216,13 @@ fn show(what: &str, journal: &[u8]) -> String {
 /// Resumes one mutant through the library; panics (with the mutant) on a
 /// hang, a panic, or a refusal without a line number.
 /// True when it was resumed, false when refused.
-fn try_mutant(rt: &tokio::runtime::Runtime, id: &str, what: &str, journal: &[u8]) -> bool {
-    let planted = Planted::new(&seed_workflow(), id, journal);
+fn try_mutant(
+    rt: &tokio::runtime::Runtime,
+    (workflow, id): (&str, &str),
+    what: &str,
+    journal: &[u8],
+) -> bool {
+    let planted = Planted::new(workflow, id, journal);
     let options = RunOptions {
         state_dir: planted.state(),
         auto_approve: true,
@@ -275,32 +282,88 @@ fn mutated_journals_are_refused_with_a_line_or_resume_to_an_end() {
         .enable_all()
         .build()
         .unwrap();
-    let corpus: Vec<Vec<u8>> = SEEDS
+    let read = |name: &str| std::fs::read(fixtures().join(name)).unwrap();
+    let corpus: Vec<(Vec<u8>, String)> = SEEDS
         .iter()
-        .map(|s| std::fs::read(fixtures().join(format!("{s}.jsonl"))).unwrap())
+        .map(|(journal, wf)| {
+            let yaml = String::from_utf8(read(&format!("{wf}.yaml"))).unwrap();
+            (read(&format!("{journal}.jsonl")), yaml)
+        })
         .collect();
     let mut rng = Rng(0x5eed_0a11);
     let mut resumed = 0;
-    for (k, seed) in corpus.iter().enumerate() {
+    for (k, (seed, workflow)) in corpus.iter().enumerate() {
         let id = run_id(seed);
+        let name = SEEDS[k].0;
         // Unchanged, a seed resumes (or is finished).
-        try_mutant(&rt, &id, SEEDS[k], seed);
-        let other = &corpus[(k + 1) % corpus.len()];
+        try_mutant(&rt, (workflow, &id), name, seed);
+        let other = &corpus[(k + 1) % corpus.len()].0;
         for _ in 0..MUTANTS_PER_SEED {
             let (what, mutant) = match rng.below(2) {
                 0 => semantic(&mut rng, seed),
                 _ => bytes(&mut rng, seed, other),
             };
-            resumed += usize::from(try_mutant(
-                &rt,
-                &id,
-                &format!("{}: {what}", SEEDS[k]),
-                &mutant,
-            ));
+            let what = format!("{name}: {what}");
+            resumed += usize::from(try_mutant(&rt, (workflow, &id), &what, &mutant));
         }
     }
     // Both ways are tried: some mutants are journals a run could write.
     let all = SEEDS.len() * MUTANTS_PER_SEED;
     eprintln!("{resumed} of {all} mutants resumed, the others were refused");
     assert!(resumed > 0 && resumed < all, "{resumed} of {all} resumed");
+}
+
+/// Journals the engine writes for the run fixtures (breakers, fallbacks,
+/// `on_failure: continue`, conditions, timeouts, approvals, questions) are
+/// all accepted: the checker refuses nothing a run writes.
+#[test]
+fn the_journals_of_the_run_fixtures_are_accepted() {
+    const FIXTURES: &[&str] = &[
+        "approvals",
+        "auto",
+        "basic",
+        "breaker",
+        "breaker_reopen",
+        "choices",
+        "concurrency",
+        "continue_only",
+        "diamond",
+        "fail",
+        "fallback",
+        "on_failure",
+        "priority",
+        "retry",
+        "run_timeout",
+        "step_timeout",
+        "wait_timeouts",
+        "waits_no_slot",
+        "when",
+    ];
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run");
+    for name in FIXTURES {
+        let wf = signalbox::workflow::load(&root.join(format!("{name}.yaml"))).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let options = RunOptions {
+            state_dir: tmp.path().join("state"),
+            auto_approve: true,
+            seed: Some(7),
+            workdir: Some(tmp.path().to_path_buf()),
+            ..Default::default()
+        };
+        let run = Run::new(wf.clone(), options).unwrap();
+        let outcome = rt
+            .block_on(async { tokio::time::timeout(LIMIT, run.start()).await })
+            .unwrap_or_else(|_| panic!("{name} did not end within {LIMIT:?}"));
+        let path = outcome.dir.join("events.jsonl");
+        let journal = read_journal(&path).unwrap();
+        if let Err(e) = check_all(&wf, &outcome.run_id, &journal.events) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            panic!("{name}: the journal of a real run is refused: {e}\n{text}");
+        }
+    }
 }
