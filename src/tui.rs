@@ -65,7 +65,7 @@ async fn drive_run(mut model: model::Model, mut run: Run) -> u8 {
     let _socket = match crate::socket::serve(handle.clone(), &handle.dir) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::safe::say!("error: {e}");
             crate::engine::run_dir::discard_if_unstarted(&handle.dir);
             return exit::INVALID;
         }

@@ -72,7 +72,7 @@ pub fn resume(args: ResumeArgs) -> u8 {
     let _log = match super::logging::state_dir(&state) {
         Ok(log) => log,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::safe::say!("error: {e}");
             return exit::INVALID;
         }
     };

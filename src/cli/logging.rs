@@ -33,7 +33,7 @@ pub fn init(state_dir: &Path) -> Option<WorkerGuard> {
         Ok(w) => w,
         Err(e) => {
             let path = state_dir.join(LOG);
-            eprintln!("warning: not logging to {}: {e}", path.display());
+            crate::safe::say!("warning: not logging to {}: {e}", path.display());
             return None;
         }
     };

@@ -208,7 +208,7 @@ pub fn run(args: RunArgs) -> u8 {
     let _log = match super::logging::state_dir(&options.state_dir) {
         Ok(log) => log,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::safe::say!("error: {e}");
             return exit::INVALID;
         }
     };
@@ -257,7 +257,7 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
     let _socket = match crate::socket::serve(handle.clone(), &handle.dir) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::safe::say!("error: {e}");
             crate::engine::run_dir::discard_if_unstarted(&handle.dir);
             return exit::INVALID;
         }
