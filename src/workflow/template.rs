@@ -8,6 +8,7 @@
 
 mod command;
 mod shell;
+mod why;
 
 use shell::{Tok, Use};
 

@@ -238,9 +238,7 @@ fn check(shell: &str, text: &str, values: &[&str]) -> Option<String> {
     let Ok(command) = template.to_command(&[shell.to_string(), "-c".to_string()]) else {
         return None;
     };
-    if template.refs().next().is_none() {
-        return None;
-    }
+    template.refs().next()?;
     let plain = run(shell, &command, PLAIN);
     let plain_out = String::from_utf8_lossy(&plain.stdout).into_owned();
     if plain_out.contains("SIGNALBOX_VAR_X") {
