@@ -379,6 +379,10 @@ mod tests {
             ("echo $'{{ vars.x }}'", "`$'...'`"),
             ("function f { eval {{ vars.x }}; }", "`eval`"),
             ("alias e=eval\ne {{ vars.x }}", "alias"),
+            ("coproc eval {{ vars.x }}", "`coproc`"),
+            ("while eval {{ vars.x }}; do :; done", "`eval`"),
+            ("2>/dev/null eval {{ vars.x }}", "`eval`"),
+            ("\"ev\"al {{ vars.x }}", "`eval`"),
         ];
         for (text, want) in cases {
             let errs = command(text).expect_err(text);

@@ -5,8 +5,9 @@
 
 use super::why::Why;
 
-/// Builtins that run their arguments as code.
-const EVALUATES: &[&str] = &["eval", "trap", "alias", "let"];
+/// Builtins that run their arguments as code (`coproc` runs the command
+/// after it, which may be `{ eval ...; }`).
+const EVALUATES: &[&str] = &["eval", "trap", "alias", "let", "coproc"];
 /// Builtins whose arguments are variable names (bash subscripts them).
 const NAMES: &[&str] = &["read", "unset", "mapfile", "readarray", "getopts"];
 /// Declaration builtins: `NAME=VALUE` arguments assign, other words are names.
