@@ -331,6 +331,11 @@ const REFUSED: &[(&str, &str)] = &[
     ("printf %s '{{ X }}'", "single quotes"),
     ("printf %s \\{{ X }}", "a `\\` right before a template"),
     ("alias p=printf\np %s {{ X }}", "defines an alias"),
+    ("sh -c \"printf %s {{ X }}\"", "the script of `sh -c`"),
+    (
+        "bash <<EOF\nprintf %s {{ X }}\nEOF",
+        "a here-document given to `bash`",
+    ),
 ];
 
 /// A workflow whose one step runs `run` under `shell`, with a hostile var.

@@ -20,6 +20,10 @@ const DASH_V: &[&str] = &["printf", "test", "["];
 const KEEP_POSITION: &[&str] = &[
     "!", "{", "}", "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "time",
 ];
+/// Shells: the word after `-c`, and a here-document they read, are code.
+const SHELLS: &[&str] = &[
+    "sh", "bash", "dash", "ash", "ksh", "mksh", "zsh", "posh", "yash",
+];
 /// Words that run the word after them (and its options) as the command.
 const WRAPPERS: &[&str] = &["command", "builtin"];
 
@@ -179,6 +183,11 @@ pub struct Cmd {
     pub redirect: bool,
     /// Inside `[[ ]]`, which separators do not end.
     bracket: bool,
+    /// The command is a shell and an option with `c` came: the next word
+    /// is its script.
+    script_next: bool,
+    /// That script came (so stdin is data again).
+    had_script: bool,
     case: Vec<Case>,
 }
 
@@ -190,6 +199,24 @@ impl Cmd {
         self.prev.clear();
         self.wrapper = false;
         self.redirect = false;
+        self.script_next = false;
+        self.had_script = false;
+    }
+
+    /// The shell this command runs, if it is one.
+    fn shell(&self) -> Option<&'static str> {
+        match &self.name {
+            Some(Name::Literal(n)) => known(SHELLS, n.rsplit('/').next().unwrap_or(n)),
+            _ => None,
+        }
+    }
+
+    /// Why a here-document given to this command cannot hold a template:
+    /// a shell without `-c` runs its stdin as code.
+    pub fn heredoc_refusal(&self) -> Option<Why> {
+        self.shell()
+            .filter(|_| !self.script_next && !self.had_script)
+            .map(Why::ShellStdin)
     }
 
     pub fn verdict(&self, w: &Word) -> Verdict {
@@ -233,6 +260,9 @@ impl Cmd {
         if let Some(n) = known(DASH_V, name).filter(|_| after_v) {
             return Verdict::Refused(Why::VarName(n));
         }
+        if let Some(sh) = self.shell().filter(|_| self.script_next) {
+            return Verdict::Refused(Why::ShellScript(sh));
+        }
         if name == "wait" && self.prev == "-p" {
             return Verdict::Refused(Why::VarName("wait"));
         }
@@ -273,6 +303,13 @@ impl Cmd {
                         return;
                     }
                 }
+                let option = w.text.starts_with('-') && !w.text.starts_with("--");
+                self.had_script |= self.script_next && !option;
+                self.script_next = if option {
+                    self.script_next || w.text.contains('c')
+                } else {
+                    false
+                };
                 self.prev.clone_from(&w.text);
             }
         }

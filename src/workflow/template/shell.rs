@@ -300,9 +300,9 @@ impl<'t, 's> Lexer<'t, 's> {
         if c == '<' && self.eat('<') {
             if !self.eat('<') {
                 let strip_tabs = self.eat('-');
-                // The body is the command's stdin: only what encloses the
-                // command decides how it is read.
-                return self.heredoc_word(strip_tabs, ctx.taint);
+                // The body is the command's stdin: what encloses the command
+                // decides how it is read, and a shell runs it.
+                return self.heredoc_word(strip_tabs, ctx.taint.or(cmd.heredoc_refusal()));
             }
         } else {
             let _ = self.eat('>') || self.eat('&') || self.eat('|');

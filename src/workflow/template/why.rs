@@ -17,6 +17,8 @@ pub enum Why {
     Param,
     DoubleBracket,
     Evaluates(&'static str),
+    ShellScript(&'static str),
+    ShellStdin(&'static str),
     VarName(&'static str),
     Subscript,
     ArrayAssign,
@@ -60,6 +62,14 @@ impl Why {
             Why::Evaluates(name) => unsafe_in(
                 &format!("the arguments of `{name}`"),
                 &format!("`{name}` evaluates its arguments as code"),
+            ),
+            Why::ShellScript(shell) => unsafe_in(
+                &format!("the script of `{shell} -c`"),
+                &format!("`{shell}` runs it as code; pass the value as an argument after the script (`{shell} -c '... \"$1\"' _ {{{{ ... }}}}`)"),
+            ),
+            Why::ShellStdin(shell) => unsafe_in(
+                &format!("a here-document given to `{shell}`"),
+                &format!("`{shell}` runs its input as code"),
             ),
             Why::VarName(name) => unsafe_in(
                 &format!("a variable name given to `{name}`"),
