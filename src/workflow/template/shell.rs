@@ -193,50 +193,11 @@ impl<'t, 's> Lexer<'t, 's> {
                     Some(Tok::C('\n')) | None => {}
                     Some(Tok::C(c)) => word.push_quoted(c),
                 },
-                '\'' => {
-                    word.mark_quoted();
-                    self.single(&mut word);
-                }
-                '"' => {
-                    let inner = self.inner(ctx, &cmd, &word);
-                    word.mark_quoted();
-                    self.double(inner, &mut word, false);
-                }
-                '`' => {
-                    let inner = self.inner(ctx, &cmd, &word);
-                    word.mark_dynamic();
-                    self.backtick(inner);
-                }
-                '$' => {
-                    let inner = self.inner(ctx, &cmd, &word);
-                    self.dollar(inner, &mut word, true);
-                }
-                '(' if word.is_bare_assignment() => {
-                    word.mark_dynamic();
-                    self.evaluated(Why::ArrayAssign, '(', ')', false);
-                }
-                '(' => {
-                    self.end_word(&mut cmd, &mut word);
-                    if cmd.in_patterns() {
-                        continue;
-                    }
-                    if self.eat('(') {
-                        self.evaluated(Why::ArithCommand, '(', ')', true);
-                        continue;
-                    }
-                    depth += 1;
-                    cmd.reset();
-                }
-                ')' => {
-                    self.end_word(&mut cmd, &mut word);
-                    if cmd.close_pattern() {
-                        continue;
-                    }
-                    if depth == 0 && !root {
+                '\'' | '"' | '`' | '$' => self.quoted(c, ctx, &cmd, &mut word),
+                '(' | ')' => {
+                    if self.paren(c, &mut cmd, &mut word, &mut depth) && !root {
                         return;
                     }
-                    depth = depth.saturating_sub(1);
-                    cmd.reset();
                 }
                 ';' | '&' | '|' => self.operator(c, &mut cmd, &mut word, ctx),
                 '<' | '>' => self.redirect(c, &mut cmd, &mut word, ctx),
@@ -244,6 +205,55 @@ impl<'t, 's> Lexer<'t, 's> {
             }
         }
         self.end_word(&mut cmd, &mut word);
+    }
+
+    /// A quote, backtick or `$` in a word.
+    fn quoted(&mut self, c: char, ctx: Ctx, cmd: &Cmd, word: &mut Word) {
+        let inner = self.inner(ctx, cmd, word);
+        match c {
+            '\'' => {
+                word.mark_quoted();
+                self.single(word);
+            }
+            '"' => {
+                word.mark_quoted();
+                self.double(inner, word, false);
+            }
+            '`' => {
+                word.mark_dynamic();
+                self.backtick(inner);
+            }
+            _ => self.dollar(inner, word, true),
+        }
+    }
+
+    /// `(` or `)`: a subshell, `((`, an array, a `case` pattern. True when
+    /// a `)` closes nothing opened here (so it may end a `$(`).
+    fn paren(&mut self, c: char, cmd: &mut Cmd, word: &mut Word, depth: &mut usize) -> bool {
+        if c == '(' && word.is_bare_assignment() {
+            word.mark_dynamic();
+            self.evaluated(Why::ArrayAssign, '(', ')', false);
+            return false;
+        }
+        self.end_word(cmd, word);
+        if c == '(' {
+            if cmd.in_patterns() {
+                return false;
+            }
+            if self.eat('(') {
+                self.evaluated(Why::ArithCommand, '(', ')', true);
+                return false;
+            }
+            *depth += 1;
+        } else if cmd.close_pattern() {
+            return false;
+        } else if *depth == 0 {
+            return true;
+        } else {
+            *depth -= 1;
+        }
+        cmd.reset();
+        false
     }
 
     /// The context for something nested in the current word.
@@ -308,29 +318,6 @@ impl<'t, 's> Lexer<'t, 's> {
             let _ = self.eat('>') || self.eat('&') || self.eat('|');
         }
         cmd.redirect = true;
-    }
-
-    /// A `#` that starts a word: the rest of the line is a comment.
-    fn comment(&mut self) {
-        while let Some(tok) = self.peek() {
-            match tok {
-                Tok::C('\n') => return,
-                Tok::T(t) => self.set(t, Use::Refused(Why::Comment)),
-                Tok::C(_) => {}
-            }
-            self.pos += 1;
-        }
-    }
-
-    /// Inside `'...'`: nothing expands.
-    fn single(&mut self, word: &mut Word) {
-        while let Some(tok) = self.next() {
-            match tok {
-                Tok::C('\'') => return,
-                Tok::C(c) => word.push_quoted(c),
-                Tok::T(t) => self.set(t, Use::Refused(Why::SingleQuotes)),
-            }
-        }
     }
 
     /// Inside `"..."`, or (`heredoc`) the body of an unquoted here-document,

@@ -1,5 +1,5 @@
 //! The regions of a command that the lexer reads apart from plain words:
-//! `$'...'`, `${...}`, arithmetic and array elements, backticks and
+//! comments, single quotes, `$'...'`, `${...}`, arithmetic and array elements, backticks and
 //! here-documents. Each consumes its region and decides the templates in it.
 
 use super::{Ctx, Heredoc, Lexer, Tok, Use, is_meta};
@@ -7,6 +7,29 @@ use crate::workflow::template::command::Word;
 use crate::workflow::template::why::Why;
 
 impl Lexer<'_, '_> {
+    /// A `#` that starts a word: the rest of the line is a comment.
+    pub(super) fn comment(&mut self) {
+        while let Some(tok) = self.peek() {
+            match tok {
+                Tok::C('\n') => return,
+                Tok::T(t) => self.set(t, Use::Refused(Why::Comment)),
+                Tok::C(_) => {}
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// Inside `'...'`: nothing expands.
+    pub(super) fn single(&mut self, word: &mut Word) {
+        while let Some(tok) = self.next() {
+            match tok {
+                Tok::C('\'') => return,
+                Tok::C(c) => word.push_quoted(c),
+                Tok::T(t) => self.set(t, Use::Refused(Why::SingleQuotes)),
+            }
+        }
+    }
+
     /// Inside bash's `$'...'`, where `\'` does not end the quote.
     pub(super) fn ansi_c(&mut self) {
         while let Some(tok) = self.next() {
