@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 
 use signalbox::workflow::template::Template;
 
-use super::{CANARY, HOSTILE, SHAPES, shell, temp_dir};
+use super::{CANARY, HOSTILE, REFUSED, SHAPES, shell, temp_dir};
 
 /// The value every output is compared against.
 const PLAIN: &str = "QzQzQ";
@@ -156,7 +156,12 @@ fn command(rng: &mut Rng, depth: usize) -> String {
         7 => format!("f() {{ {}; }}; f", inner(rng)),
         8 => format!("({}) | cat", inner(rng)),
         9 => format!("# it's \"{T}\n{}", inner(rng)),
-        10 => format!("a={}; printf '<%s>' \"$a\"", word(rng, depth)),
+        10 => match rng.below(4) {
+            0 => format!("a={}; printf '<%s>' \"$a\"", word(rng, depth)),
+            1 => format!("export a={}; printf '<%s>' \"$a\"", word(rng, depth)),
+            2 => format!("sh -c 'printf \"<%s>\" \"$1\"' _ {}", word(rng, depth)),
+            _ => format!("cat <<-E\n\t{T} $(printf %s {T}) `printf %s {T}`\n\tE\n"),
+        },
         11 => format!("if true; then {}; fi", inner(rng)),
         12 => format!("{} && {}", inner(rng), inner(rng)),
         _ => rng
@@ -298,7 +303,14 @@ fn random_commands_are_refused_or_literal_in_every_shell() {
         .filter(|v| !v.is_empty() && !v.ends_with('\n'))
         .collect();
     let mut rng = Rng(0x5eed_7e3d_1a7e_0010);
-    let mut seeds: Vec<String> = SHAPES.iter().map(|s| s.run.replace("{{ X }}", T)).collect();
+    // The corpus, accepted and refused: a mutation of a refused text that is
+    // accepted is where the lexer's edges are tried hardest.
+    let mut seeds: Vec<String> = SHAPES
+        .iter()
+        .map(|s| s.run)
+        .chain(REFUSED.iter().map(|(run, _)| *run))
+        .map(|run| run.replace("{{ X }}", T))
+        .collect();
     seeds.extend((0..GENERATED).map(|_| program(&mut rng)));
     let mut failures = Vec::new();
     let mut ran = 0;
