@@ -186,7 +186,7 @@ pub struct Cmd {
     /// The command is a shell and an option with `c` came: the next word
     /// is its script.
     script_next: bool,
-    /// That script came (so stdin is data again).
+    /// A script (after `-c`) or a script file came: stdin is data.
     had_script: bool,
     case: Vec<Case>,
 }
@@ -304,7 +304,7 @@ impl Cmd {
                     }
                 }
                 let option = w.text.starts_with('-') && !w.text.starts_with("--");
-                self.had_script |= self.script_next && !option;
+                self.had_script |= !option;
                 self.script_next = if option {
                     self.script_next || w.text.contains('c')
                 } else {

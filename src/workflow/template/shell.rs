@@ -5,6 +5,13 @@
 //! environment variable stays one literal word (`"$NAME"`) or literal text
 //! (`${NAME}`) there. What it cannot follow the same way in every shell, it
 //! refuses: the contract is "literal or a load error", never a guess.
+//!
+//! One set of rules serves every POSIX shell: `sh` may be bash, so what bash
+//! evaluates (array subscripts in names and arithmetic) is refused under
+//! `sh` and `dash` too. A template in a `#` comment is refused rather than
+//! left as text: it would never run, like one in single quotes. What a
+//! command does with the literal value it was given (`ssh`, `xargs sh -c`,
+//! a function that calls `eval "$1"`) is beyond what a lexer can see.
 
 mod regions;
 

@@ -85,6 +85,22 @@ fn each_context_gets_its_form() {
             "echo $(case a in a) echo {{ vars.x }};; esac)",
             "echo $(case a in a) echo \"$SIGNALBOX_VAR_X\";; esac)",
         ),
+        (
+            "sh -c 'printf %s \"$1\"' _ {{ vars.x }}",
+            "sh -c 'printf %s \"$1\"' _ \"$SIGNALBOX_VAR_X\"",
+        ),
+        (
+            "sh -e -c 'echo' {{ vars.x }}",
+            "sh -e -c 'echo' \"$SIGNALBOX_VAR_X\"",
+        ),
+        (
+            "sh -c 'cat' <<EOF\n{{ vars.x }}\nEOF",
+            "sh -c 'cat' <<EOF\n${SIGNALBOX_VAR_X}\nEOF",
+        ),
+        (
+            "sh ./job.sh <<EOF\n{{ vars.x }}\nEOF",
+            "sh ./job.sh <<EOF\n${SIGNALBOX_VAR_X}\nEOF",
+        ),
     ];
     for (text, want) in cases {
         assert_eq!(command(text).unwrap(), want, "{text}");
