@@ -24,6 +24,19 @@ const KEEP_POSITION: &[&str] = &[
 const SHELLS: &[&str] = &[
     "sh", "bash", "dash", "ash", "ksh", "mksh", "zsh", "posh", "yash",
 ];
+/// `[[ ]]` operators that evaluate their operands as arithmetic.
+const ARITH_TESTS: &[&str] = &["-eq", "-ne", "-lt", "-le", "-gt", "-ge"];
+
+/// Builtins that evaluate what a variable holds, named in messages.
+fn evaluates_variables(name: &str) -> Option<&'static str> {
+    match name {
+        "eval" => Some("`eval`"),
+        "trap" => Some("`trap`"),
+        "let" => Some("`let`"),
+        _ => None,
+    }
+}
+
 /// Words that run the word after them (and its options) as the command.
 const WRAPPERS: &[&str] = &["command", "builtin"];
 
@@ -102,6 +115,13 @@ impl Word {
                 || (self.plain.starts_with('{') && self.plain.ends_with('}')))
     }
 
+    /// `NAME[...]=...`, whatever the subscript holds.
+    fn is_subscript_assignment(&self) -> bool {
+        self.text.split_once('[').is_some_and(|(name, rest)| {
+            is_name(name) && (rest.contains("]=") || rest.contains("]+="))
+        })
+    }
+
     fn part(&self) -> Part {
         let Some((lhs, _)) = self.plain.split_once('=') else {
             let subscript = self
@@ -140,9 +160,6 @@ fn is_name(text: &str) -> bool {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
     Literal,
-    /// Literal, in the value of an assignment (which `declare -i` would
-    /// make arithmetic).
-    Assigned,
     Refused(Why),
 }
 
@@ -169,6 +186,10 @@ enum Name {
 pub struct Flags {
     pub integer: bool,
     pub alias: bool,
+    /// Something bash evaluates a variable's value in (arithmetic on a
+    /// name, `eval`, a subscript): a template stored in a variable first
+    /// could reach it.
+    pub flow: Option<&'static str>,
 }
 
 /// The simple command being read, and the compound state around it.
@@ -233,7 +254,7 @@ impl Cmd {
         }
         match &self.name {
             None => match w.part() {
-                Part::Value => Verdict::Assigned,
+                Part::Value => Verdict::Literal,
                 Part::Subscript => Verdict::Refused(Why::Subscript),
                 Part::Other => Verdict::Literal,
             },
@@ -251,7 +272,7 @@ impl Cmd {
         }
         if let Some(n) = known(DECLARES, name) {
             return match w.part() {
-                Part::Value => Verdict::Assigned,
+                Part::Value => Verdict::Literal,
                 Part::Subscript => Verdict::Refused(Why::Subscript),
                 Part::Other => Verdict::Refused(Why::VarName(n)),
             };
@@ -276,6 +297,9 @@ impl Cmd {
             self.bracket = false;
             return;
         }
+        if self.bracket && plain.is_some_and(|p| ARITH_TESTS.contains(&p)) {
+            flags.flow.get_or_insert("`[[ ]]` with `-eq` and the like");
+        }
         if std::mem::take(&mut self.redirect) {
             return;
         }
@@ -294,6 +318,17 @@ impl Cmd {
             Some(name) => {
                 self.args += 1;
                 if let Name::Literal(n) = name {
+                    let names = known(NAMES, n).is_some()
+                        || known(DECLARES, n).is_some()
+                        || (known(DASH_V, n).is_some() && self.prev == "-v");
+                    if names && w.dynamic && w.part() != Part::Value {
+                        flags
+                            .flow
+                            .get_or_insert("a variable name from an expansion");
+                    }
+                    if known(DECLARES, n).is_some() && w.is_subscript_assignment() {
+                        flags.flow.get_or_insert("an array subscript");
+                    }
                     let option = plain.is_some_and(|p| p.starts_with(['-', '+']));
                     if known(DECLARES, n).is_some() && option && w.text.contains(['i', 'n']) {
                         flags.integer = true;
@@ -316,6 +351,10 @@ impl Cmd {
     }
 
     fn command_word(&mut self, w: &Word, plain: Option<&str>, flags: &mut Flags) {
+        if w.is_subscript_assignment() {
+            flags.flow.get_or_insert("an array subscript");
+            return;
+        }
         if w.dynamic {
             self.name = Some(Name::Dynamic);
             return;
@@ -348,6 +387,9 @@ impl Cmd {
         }
         if w.text == "alias" {
             flags.alias = true;
+        }
+        if let Some(what) = evaluates_variables(&w.text) {
+            flags.flow.get_or_insert(what);
         }
         if w.text == "integer" {
             flags.integer = true;

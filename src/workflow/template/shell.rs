@@ -46,22 +46,24 @@ pub fn lex(toks: &[Tok], count: usize) -> Vec<Use> {
         lost: None,
         depth: 0,
         flags: Flags::default(),
-        assigned: Vec::new(),
     };
     Lexer::new(toks, &mut st).top(true, Ctx::default());
-    for t in std::mem::take(&mut st.assigned) {
-        if st.flags.integer {
-            st.uses[t] = Some(Use::Refused(Why::Integer));
-        }
-    }
-    let alias = st.flags.alias;
+    // Facts about the whole text: a value stored in a variable anywhere in
+    // it could reach what these evaluate.
+    let whole = if st.flags.alias {
+        Some(Why::Alias)
+    } else if st.flags.integer {
+        Some(Why::Integer)
+    } else {
+        st.flags.flow.map(Why::Flow)
+    };
     st.uses
         .into_iter()
-        .map(|u| match u {
-            Some(Use::Refused(why)) => Use::Refused(why),
-            _ if alias => Use::Refused(Why::Alias),
-            Some(u) => u,
-            None => Use::Refused(Why::Lost("more than 32 nested substitutions")),
+        .map(|u| match (u, whole) {
+            (Some(Use::Refused(why)), _) => Use::Refused(why),
+            (_, Some(why)) => Use::Refused(why),
+            (Some(u), None) => u,
+            (None, None) => Use::Refused(Why::Lost("more than 32 nested substitutions")),
         })
         .collect()
 }
@@ -73,8 +75,6 @@ struct Shared {
     lost: Option<&'static str>,
     depth: usize,
     flags: Flags,
-    /// Templates in the value of an assignment.
-    assigned: Vec<usize>,
 }
 
 /// The context a frame inherits.
@@ -84,8 +84,6 @@ struct Ctx {
     taint: Option<Why>,
     /// Inside double quotes (for backticks and `${...}`).
     dq: bool,
-    /// Inside an assignment's value.
-    assign: bool,
 }
 
 struct Heredoc {
@@ -144,9 +142,6 @@ impl<'t, 's> Lexer<'t, 's> {
 
     /// A template where `how` would be literal, unless the context says not.
     fn place(&mut self, t: usize, ctx: Ctx, how: Use) {
-        if ctx.assign {
-            self.st.assigned.push(t);
-        }
         let u = match (self.st.lost, ctx.taint) {
             (Some(after), _) => Use::Refused(Why::Lost(after)),
             (None, Some(why)) => Use::Refused(why),
@@ -267,10 +262,6 @@ impl<'t, 's> Lexer<'t, 's> {
     fn inner(&self, ctx: Ctx, cmd: &Cmd, word: &Word) -> Ctx {
         match cmd.verdict(word) {
             Verdict::Literal => ctx,
-            Verdict::Assigned => Ctx {
-                assign: true,
-                ..ctx
-            },
             Verdict::Refused(why) => Ctx {
                 taint: ctx.taint.or(Some(why)),
                 ..ctx

@@ -98,6 +98,10 @@ fn each_context_gets_its_form() {
             "sh -c 'cat' <<EOF\n${SIGNALBOX_VAR_X}\nEOF",
         ),
         (
+            "export PATH=\"$HOME/bin:$PATH\"; echo $((1 + 2)) \"${a[@]}\" \"${x:-d}\" {{ vars.x }}",
+            "export PATH=\"$HOME/bin:$PATH\"; echo $((1 + 2)) \"${a[@]}\" \"${x:-d}\" \"$SIGNALBOX_VAR_X\"",
+        ),
+        (
             "sh ./job.sh <<EOF\n{{ vars.x }}\nEOF",
             "sh ./job.sh <<EOF\n${SIGNALBOX_VAR_X}\nEOF",
         ),
@@ -132,6 +136,24 @@ fn unsafe_contexts_are_refused_by_name() {
         ("echo $'{{ vars.x }}'", "`$'...'`"),
         ("function f { eval {{ vars.x }}; }", "`eval`"),
         ("alias e=eval\ne {{ vars.x }}", "alias"),
+        (
+            "n={{ vars.x }}; echo $(( n + 1 ))",
+            "arithmetic on a variable",
+        ),
+        (
+            "echo $((SIGNALBOX_VAR_X)) {{ vars.x }}",
+            "arithmetic on a variable",
+        ),
+        ("for v in {{ vars.x }}; do eval \"$v\"; done", "uses `eval`"),
+        ("i={{ vars.x }}; echo \"${a[i]}\"", "an array subscript"),
+        ("i={{ vars.x }}; a[$i]=1", "an array subscript"),
+        ("n={{ vars.x }}; [[ $n -gt 1 ]]", "`[[ ]]` with `-eq`"),
+        (
+            "n={{ vars.x }}; read \"$n\"",
+            "a variable name from an expansion",
+        ),
+        ("n={{ vars.x }}; echo \"${s:n}\"", "an offset"),
+        ("declare -i n; m={{ vars.x }}; n=$m", "integer"),
         ("coproc eval {{ vars.x }}", "`coproc`"),
         ("sh -c \"echo {{ vars.x }}\"", "`sh -c`"),
         ("/bin/bash -ec 'x'{{ vars.x }}", "`bash -c`"),

@@ -25,6 +25,8 @@ pub enum Why {
     DynamicName,
     Integer,
     Alias,
+    /// The text uses something bash evaluates variables in.
+    Flow(&'static str),
     /// The lexer cannot tell how every shell reads what follows.
     Lost(&'static str),
 }
@@ -88,6 +90,9 @@ impl Why {
             Why::Alias => unsafe_in(
                 "a command that defines an alias",
                 "an alias changes how the words after it are read",
+            ),
+            Why::Flow(what) => format!(
+                "a template in a command that uses {what} is not safe: bash evaluates the value of a variable there (running any `$(...)` in an array subscript), and the template's value could reach it through a variable; pass the value through the step's `env` and check it there"
             ),
             Why::Lost(after) => format!(
                 "signalbox cannot follow the shell's quoting after {after}, so it cannot prove this template stays literal; write that part of the command another way"

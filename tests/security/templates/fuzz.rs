@@ -246,6 +246,10 @@ fn check(shell: &str, text: &str, values: &[&str]) -> Option<String> {
     template.refs().next()?;
     let plain = run(shell, &command, PLAIN);
     let plain_out = String::from_utf8_lossy(&plain.stdout).into_owned();
+    if plain_out.contains("SIGNALBOX_VAR_X=") {
+        // `export` without arguments listed the environment.
+        return None;
+    }
     if plain_out.contains("SIGNALBOX_VAR_X") {
         // The shell read the reference as quoted text: the quoting was misread.
         return Some(format!(

@@ -6,7 +6,17 @@ use super::{Ctx, Heredoc, Lexer, Tok, Use, is_meta};
 use crate::workflow::template::command::Word;
 use crate::workflow::template::why::Why;
 
+/// What bash evaluates as arithmetic when it names a variable.
+pub(super) const ARITH_FLOW: &str = "arithmetic on a variable (`$(( n ))`, `(( n ))`)";
+pub(super) const SUBSCRIPT_FLOW: &str = "an array subscript";
+
 impl Lexer<'_, '_> {
+    /// After a `[` in `${...}`: `@]` or `*]` (all elements) is no subscript.
+    fn at_all_elements(&self) -> bool {
+        matches!(self.peek(), Some(Tok::C('@' | '*')))
+            && self.toks.get(self.pos + 1) == Some(&Tok::C(']'))
+    }
+
     /// A `#` that starts a word: the rest of the line is a comment.
     pub(super) fn comment(&mut self) {
         while let Some(tok) = self.peek() {
@@ -65,6 +75,12 @@ impl Lexer<'_, '_> {
                 // double quotes) differs from shell to shell.
                 Tok::C('\'') if ctx.dq => self.lose("a `'` inside `\"${...}\"`"),
                 Tok::C('{') => self.lose("a `{` inside `${...}`"),
+                Tok::C('[') if !self.at_all_elements() => {
+                    self.st.flags.flow.get_or_insert(SUBSCRIPT_FLOW);
+                }
+                Tok::C(':') if !matches!(self.peek(), Some(Tok::C('-' | '=' | '?' | '+'))) => {
+                    self.st.flags.flow.get_or_insert("an offset `${x:n}`");
+                }
                 Tok::C('\'') => self.single(&mut scratch),
                 Tok::C('"') => self.double(inner, &mut scratch, false),
                 Tok::C('$') => self.dollar(inner, &mut scratch, false),
@@ -85,7 +101,17 @@ impl Lexer<'_, '_> {
         let mut scratch = Word::default();
         let mut depth = 0usize;
         while let Some(tok) = self.next() {
+            let names = why != Why::ArrayAssign;
             match tok {
+                Tok::C(c) if names && (c.is_ascii_alphabetic() || c == '_' || c == '$') => {
+                    self.st.flags.flow.get_or_insert(ARITH_FLOW);
+                    if c == '$' {
+                        self.dollar(ctx, &mut scratch, false);
+                    }
+                }
+                Tok::C('[') if !names => {
+                    self.st.flags.flow.get_or_insert(SUBSCRIPT_FLOW);
+                }
                 Tok::T(t) => self.place(t, ctx, Use::Word),
                 Tok::C('\\') => {
                     if let Some(Tok::T(t)) = self.next() {
