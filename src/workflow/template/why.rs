@@ -65,9 +65,8 @@ impl Why {
                 &format!("the arguments of `{name}`"),
                 &format!("`{name}` evaluates its arguments as code"),
             ),
-            Why::ShellScript(shell) => unsafe_in(
-                &format!("the script of `{shell} -c`"),
-                &format!("`{shell}` runs it as code; pass the value as an argument after the script (`{shell} -c '... \"$1\"' _ {{{{ ... }}}}`)"),
+            Why::ShellScript(shell) => format!(
+                "a template inside the script of `{shell} -c` is not safe: `{shell}` runs it as code; pass the value as an argument after the script instead (`{shell} -c '... \"$1\"' _ {{{{ ... }}}}`)"
             ),
             Why::ShellStdin(shell) => unsafe_in(
                 &format!("a here-document given to `{shell}`"),
