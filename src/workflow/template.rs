@@ -9,6 +9,7 @@
 mod command;
 mod shell;
 mod why;
+mod word;
 
 use shell::{Tok, Use};
 

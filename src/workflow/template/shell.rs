@@ -15,8 +15,9 @@
 
 mod regions;
 
-use super::command::{Cmd, Flags, Verdict, Word};
+use super::command::{Cmd, Flags, Verdict};
 use super::why::Why;
+use super::word::Word;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tok {

@@ -3,8 +3,8 @@
 //! here-documents. Each consumes its region and decides the templates in it.
 
 use super::{Ctx, Heredoc, Lexer, Tok, Use, is_meta};
-use crate::workflow::template::command::Word;
 use crate::workflow::template::why::Why;
+use crate::workflow::template::word::Word;
 
 /// What bash evaluates as arithmetic when it names a variable.
 pub(super) const ARITH_FLOW: &str = "arithmetic on a variable (`$(( n ))`, `(( n ))`)";
