@@ -282,9 +282,16 @@ fn check(shell: &str, text: &str, values: &[&str]) -> Option<String> {
 
 /// Whether the output can depend on the value only by printing it: no
 /// `$$` (a new pid each run), no `printf` format but `%s` (`%a` prints a
-/// value as a number), no `&` job racing the rest for the output.
+/// value as a number; a value as the format has its `\` read), no `&` job
+/// racing the rest for the output.
 fn comparable(text: &str) -> bool {
-    !text.contains("$$")
+    let formats = ["%s", "'<%s>'", "\"<%s>\""];
+    let printf_ok = text.match_indices("printf").all(|(i, _)| {
+        let rest = text[i + "printf".len()..].trim_start_matches([' ', '\t']);
+        formats.iter().any(|f| rest.starts_with(f))
+    });
+    printf_ok
+        && !text.contains("$$")
         && !text.replace("&&", "").contains('&')
         && text
             .match_indices('%')
