@@ -331,6 +331,21 @@ const REFUSED: &[(&str, &str)] = &[
     ("printf %s '{{ X }}'", "single quotes"),
     ("printf %s \\{{ X }}", "a `\\` right before a template"),
     ("alias p=printf\np %s {{ X }}", "defines an alias"),
+    (
+        "n={{ X }}; printf %s $(( n + 1 ))",
+        "arithmetic on a variable",
+    ),
+    ("n={{ X }}; [[ $n -eq 1 ]]", "`[[ ]]` with `-eq`"),
+    (
+        "for v in {{ X }}; do eval \"printf %s $v\"; done",
+        "uses `eval`",
+    ),
+    ("i={{ X }}; a[$i]=1", "an array subscript"),
+    ("sh -c \"printf %s {{ X }}\"", "the script of `sh -c`"),
+    (
+        "bash <<EOF\nprintf %s {{ X }}\nEOF",
+        "a here-document given to `bash`",
+    ),
 ];
 
 /// A workflow whose one step runs `run` under `shell`, with a hostile var.

@@ -3,93 +3,12 @@
 //! arguments (`eval`, `[[ ]]`, a variable name bash subscripts)? The lexer in
 //! `shell.rs` feeds words here; this module only classifies them.
 
-/// Why a template cannot be kept literal where it stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Why {
-    SingleQuotes,
-    AnsiC,
-    Comment,
-    QuotedHeredoc,
-    HeredocDelimiter,
-    AfterBackslash,
-    AfterDollar,
-    Arith,
-    ArithCommand,
-    ArithBracket,
-    Param,
-    DoubleBracket,
-    Evaluates(&'static str),
-    VarName(&'static str),
-    Subscript,
-    ArrayAssign,
-    DynamicName,
-    Integer,
-    Alias,
-    /// The lexer cannot tell how every shell reads what follows.
-    Lost(&'static str),
-}
+use super::why::Why;
+use super::word::{Part, Word};
 
-const ARRAY_WHY: &str =
-    "bash evaluates array subscripts as arithmetic, running any `$(...)` the value holds";
-
-impl Why {
-    pub fn message(self) -> String {
-        let unsafe_in = |what: &str, why: &str| {
-            format!(
-                "a template inside {what} is not safe: {why}; pass the value through the step's `env` and check it there"
-            )
-        };
-        let arith = "the shell evaluates the value as an expression (bash even runs `$(...)` in array subscripts)";
-        match self {
-            Why::SingleQuotes => "a template inside single quotes would never be expanded; use double quotes or none".to_string(),
-            Why::AnsiC => "a template inside `$'...'` would never be expanded; use double quotes or none".to_string(),
-            Why::Comment => "a template inside a `#` comment would never be expanded; remove it, or end the comment before it".to_string(),
-            Why::QuotedHeredoc => "a template inside a quoted here-document (`<<'EOF'`, `<<\"EOF\"`) would never be expanded; leave the delimiter unquoted".to_string(),
-            Why::HeredocDelimiter => "a template cannot be a here-document's delimiter; write the delimiter literally".to_string(),
-            Why::AfterBackslash => "a `\\` right before a template would escape its quoting; remove the `\\`".to_string(),
-            Why::AfterDollar => "a `$` right before a template would make it another expansion; remove the `$`".to_string(),
-            Why::Arith => unsafe_in("arithmetic `$(( ))`", arith),
-            Why::ArithCommand => unsafe_in("arithmetic `(( ))`", arith),
-            Why::ArithBracket => unsafe_in("arithmetic `$[ ]`", arith),
-            Why::Param => unsafe_in(
-                "a parameter expansion `${...}`",
-                "the shell reads it as part of the expansion (a pattern, an offset or an unquoted default)",
-            ),
-            Why::DoubleBracket => unsafe_in(
-                "`[[ ]]`",
-                "bash evaluates the operands of `-eq` and the like as arithmetic",
-            ),
-            Why::Evaluates(name) => unsafe_in(
-                &format!("the arguments of `{name}`"),
-                &format!("`{name}` evaluates its arguments as code"),
-            ),
-            Why::VarName(name) => unsafe_in(
-                &format!("a variable name given to `{name}`"),
-                "bash runs any `$(...)` in the array subscript of a name",
-            ),
-            Why::Subscript => unsafe_in("an array subscript", ARRAY_WHY),
-            Why::ArrayAssign => unsafe_in("an array assignment `NAME=( )`", ARRAY_WHY),
-            Why::DynamicName => unsafe_in(
-                "the arguments of a command whose name is an expansion",
-                "the name could be `eval`, which runs its arguments as code",
-            ),
-            Why::Integer => unsafe_in(
-                "an assignment in a command that declares integer or reference variables (`declare -i`, `-n`)",
-                "bash evaluates what is assigned to them",
-            ),
-            Why::Alias => unsafe_in(
-                "a command that defines an alias",
-                "an alias changes how the words after it are read",
-            ),
-            Why::Lost(after) => format!(
-                "signalbox cannot follow the shell's quoting after {after}, so it cannot prove this template stays literal; write that part of the command another way"
-            ),
-        }
-    }
-}
-
-/// Builtins that run their arguments as code.
-const EVALUATES: &[&str] = &["eval", "trap", "alias", "let"];
+/// Builtins that run their arguments as code (`coproc` runs the command
+/// after it, which may be `{ eval ...; }`).
+const EVALUATES: &[&str] = &["eval", "trap", "alias", "let", "coproc"];
 /// Builtins whose arguments are variable names (bash subscripts them).
 const NAMES: &[&str] = &["read", "unset", "mapfile", "readarray", "getopts"];
 /// Declaration builtins: `NAME=VALUE` arguments assign, other words are names.
@@ -102,6 +21,23 @@ const DASH_V: &[&str] = &["printf", "test", "["];
 const KEEP_POSITION: &[&str] = &[
     "!", "{", "}", "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "time",
 ];
+/// Shells: the word after `-c`, and a here-document they read, are code.
+const SHELLS: &[&str] = &[
+    "sh", "bash", "dash", "ash", "ksh", "mksh", "zsh", "posh", "yash",
+];
+/// `[[ ]]` operators that evaluate their operands as arithmetic.
+const ARITH_TESTS: &[&str] = &["-eq", "-ne", "-lt", "-le", "-gt", "-ge"];
+
+/// Builtins that evaluate what a variable holds, named in messages.
+fn evaluates_variables(name: &str) -> Option<&'static str> {
+    match name {
+        "eval" => Some("`eval`"),
+        "trap" => Some("`trap`"),
+        "let" => Some("`let`"),
+        _ => None,
+    }
+}
+
 /// Words that run the word after them (and its options) as the command.
 const WRAPPERS: &[&str] = &["command", "builtin"];
 
@@ -109,118 +45,10 @@ fn known(list: &[&'static str], name: &str) -> Option<&'static str> {
     list.iter().copied().find(|n| *n == name)
 }
 
-/// One word as the lexer read it so far.
-#[derive(Debug, Default)]
-pub struct Word {
-    pub started: bool,
-    /// The word with quotes removed (expansions left out).
-    pub text: String,
-    /// Something was quoted or escaped.
-    pub quoted: bool,
-    /// An expansion or template is part of it.
-    pub dynamic: bool,
-    /// The leading characters while they are all plain (unquoted, no
-    /// expansion): enough to tell `NAME=`, `NAME[` and `-v` apart.
-    plain: String,
-    plain_open: bool,
-}
-
-/// Where in a `NAME=VALUE` shape a template would land.
-#[derive(Debug, PartialEq, Eq)]
-enum Part {
-    Value,
-    Subscript,
-    Other,
-}
-
-impl Word {
-    pub fn push(&mut self, c: char) {
-        if !self.started {
-            self.started = true;
-            self.plain_open = true;
-        }
-        self.text.push(c);
-        if self.plain_open {
-            self.plain.push(c);
-        }
-    }
-
-    /// A character that came quoted or escaped.
-    pub fn push_quoted(&mut self, c: char) {
-        self.mark_quoted();
-        self.text.push(c);
-    }
-
-    pub fn mark_quoted(&mut self) {
-        self.started = true;
-        self.quoted = true;
-        self.plain_open = false;
-    }
-
-    pub fn mark_dynamic(&mut self) {
-        self.started = true;
-        self.dynamic = true;
-        self.plain_open = false;
-    }
-
-    /// `NAME=` with nothing after it yet: a `(` now opens an array.
-    pub fn is_bare_assignment(&self) -> bool {
-        self.plain_open
-            && self
-                .plain
-                .strip_suffix('=')
-                .is_some_and(|n| is_name(n.strip_suffix('+').unwrap_or(n)))
-    }
-
-    /// Digits (or bash's `{var}`) right before `<` or `>`: a file
-    /// descriptor, not a word.
-    pub fn is_fd(&self) -> bool {
-        self.plain_open
-            && (self.plain.chars().all(|c| c.is_ascii_digit())
-                || (self.plain.starts_with('{') && self.plain.ends_with('}')))
-    }
-
-    fn part(&self) -> Part {
-        let Some((lhs, _)) = self.plain.split_once('=') else {
-            let subscript = self
-                .plain
-                .split_once('[')
-                .is_some_and(|(name, _)| is_name(name));
-            return if subscript && self.plain_open {
-                Part::Subscript
-            } else {
-                Part::Other
-            };
-        };
-        let lhs = lhs.strip_suffix('+').unwrap_or(lhs);
-        let name = lhs.split_once('[').map_or(lhs, |(n, _)| n);
-        if is_name(name) && (lhs == name || lhs.ends_with(']')) {
-            Part::Value
-        } else {
-            Part::Other
-        }
-    }
-
-    fn plain_word(&self) -> Option<&str> {
-        (!self.quoted && !self.dynamic).then_some(self.text.as_str())
-    }
-}
-
-fn is_name(text: &str) -> bool {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// What may happen to a template at the current point of a command.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
     Literal,
-    /// Literal, in the value of an assignment (which `declare -i` would
-    /// make arithmetic).
-    Assigned,
     Refused(Why),
 }
 
@@ -247,6 +75,10 @@ enum Name {
 pub struct Flags {
     pub integer: bool,
     pub alias: bool,
+    /// Something bash evaluates a variable's value in (arithmetic on a
+    /// name, `eval`, a subscript): a template stored in a variable first
+    /// could reach it.
+    pub flow: Option<&'static str>,
 }
 
 /// The simple command being read, and the compound state around it.
@@ -261,6 +93,11 @@ pub struct Cmd {
     pub redirect: bool,
     /// Inside `[[ ]]`, which separators do not end.
     bracket: bool,
+    /// The command is a shell and an option with `c` came: the next word
+    /// is its script.
+    script_next: bool,
+    /// A script (after `-c`) or a script file came: stdin is data.
+    had_script: bool,
     case: Vec<Case>,
 }
 
@@ -272,6 +109,24 @@ impl Cmd {
         self.prev.clear();
         self.wrapper = false;
         self.redirect = false;
+        self.script_next = false;
+        self.had_script = false;
+    }
+
+    /// The shell this command runs, if it is one.
+    fn shell(&self) -> Option<&'static str> {
+        match &self.name {
+            Some(Name::Literal(n)) => known(SHELLS, n.rsplit('/').next().unwrap_or(n)),
+            _ => None,
+        }
+    }
+
+    /// Why a here-document given to this command cannot hold a template:
+    /// a shell without `-c` runs its stdin as code.
+    pub fn heredoc_refusal(&self) -> Option<Why> {
+        self.shell()
+            .filter(|_| !self.script_next && !self.had_script)
+            .map(Why::ShellStdin)
     }
 
     pub fn verdict(&self, w: &Word) -> Verdict {
@@ -288,7 +143,7 @@ impl Cmd {
         }
         match &self.name {
             None => match w.part() {
-                Part::Value => Verdict::Assigned,
+                Part::Value => Verdict::Literal,
                 Part::Subscript => Verdict::Refused(Why::Subscript),
                 Part::Other => Verdict::Literal,
             },
@@ -306,7 +161,7 @@ impl Cmd {
         }
         if let Some(n) = known(DECLARES, name) {
             return match w.part() {
-                Part::Value => Verdict::Assigned,
+                Part::Value => Verdict::Literal,
                 Part::Subscript => Verdict::Refused(Why::Subscript),
                 Part::Other => Verdict::Refused(Why::VarName(n)),
             };
@@ -314,6 +169,9 @@ impl Cmd {
         let after_v = self.prev == "-v" || (w.plain_open && w.plain.starts_with("-v"));
         if let Some(n) = known(DASH_V, name).filter(|_| after_v) {
             return Verdict::Refused(Why::VarName(n));
+        }
+        if let Some(sh) = self.shell().filter(|_| self.script_next) {
+            return Verdict::Refused(Why::ShellScript(sh));
         }
         if name == "wait" && self.prev == "-p" {
             return Verdict::Refused(Why::VarName("wait"));
@@ -327,6 +185,9 @@ impl Cmd {
         if self.bracket && plain == Some("]]") {
             self.bracket = false;
             return;
+        }
+        if self.bracket && plain.is_some_and(|p| ARITH_TESTS.contains(&p)) {
+            flags.flow.get_or_insert("`[[ ]]` with `-eq` and the like");
         }
         if std::mem::take(&mut self.redirect) {
             return;
@@ -346,6 +207,17 @@ impl Cmd {
             Some(name) => {
                 self.args += 1;
                 if let Name::Literal(n) = name {
+                    let names = known(NAMES, n).is_some()
+                        || known(DECLARES, n).is_some()
+                        || (known(DASH_V, n).is_some() && self.prev == "-v");
+                    if names && w.dynamic && w.part() != Part::Value {
+                        flags
+                            .flow
+                            .get_or_insert("a variable name from an expansion");
+                    }
+                    if known(DECLARES, n).is_some() && w.is_subscript_assignment() {
+                        flags.flow.get_or_insert("an array subscript");
+                    }
                     let option = plain.is_some_and(|p| p.starts_with(['-', '+']));
                     if known(DECLARES, n).is_some() && option && w.text.contains(['i', 'n']) {
                         flags.integer = true;
@@ -355,12 +227,23 @@ impl Cmd {
                         return;
                     }
                 }
+                let option = w.text.starts_with('-') && !w.text.starts_with("--");
+                self.had_script |= !option;
+                self.script_next = if option {
+                    self.script_next || w.text.contains('c')
+                } else {
+                    false
+                };
                 self.prev.clone_from(&w.text);
             }
         }
     }
 
     fn command_word(&mut self, w: &Word, plain: Option<&str>, flags: &mut Flags) {
+        if w.is_subscript_assignment() {
+            flags.flow.get_or_insert("an array subscript");
+            return;
+        }
         if w.dynamic {
             self.name = Some(Name::Dynamic);
             return;
@@ -393,6 +276,9 @@ impl Cmd {
         }
         if w.text == "alias" {
             flags.alias = true;
+        }
+        if let Some(what) = evaluates_variables(&w.text) {
+            flags.flow.get_or_insert(what);
         }
         if w.text == "integer" {
             flags.integer = true;

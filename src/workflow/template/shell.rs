@@ -5,8 +5,19 @@
 //! environment variable stays one literal word (`"$NAME"`) or literal text
 //! (`${NAME}`) there. What it cannot follow the same way in every shell, it
 //! refuses: the contract is "literal or a load error", never a guess.
+//!
+//! One set of rules serves every POSIX shell: `sh` may be bash, so what bash
+//! evaluates (array subscripts in names and arithmetic) is refused under
+//! `sh` and `dash` too. A template in a `#` comment is refused rather than
+//! left as text: it would never run, like one in single quotes. What a
+//! command does with the literal value it was given (`ssh`, `xargs sh -c`,
+//! a function that calls `eval "$1"`) is beyond what a lexer can see.
 
-use super::command::{Cmd, Flags, Verdict, Why, Word};
+mod regions;
+
+use super::command::{Cmd, Flags, Verdict};
+use super::why::Why;
+use super::word::Word;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tok {
@@ -36,22 +47,24 @@ pub fn lex(toks: &[Tok], count: usize) -> Vec<Use> {
         lost: None,
         depth: 0,
         flags: Flags::default(),
-        assigned: Vec::new(),
     };
     Lexer::new(toks, &mut st).top(true, Ctx::default());
-    for t in std::mem::take(&mut st.assigned) {
-        if st.flags.integer {
-            st.uses[t] = Some(Use::Refused(Why::Integer));
-        }
-    }
-    let alias = st.flags.alias;
+    // Facts about the whole text: a value stored in a variable anywhere in
+    // it could reach what these evaluate.
+    let whole = if st.flags.alias {
+        Some(Why::Alias)
+    } else if st.flags.integer {
+        Some(Why::Integer)
+    } else {
+        st.flags.flow.map(Why::Flow)
+    };
     st.uses
         .into_iter()
-        .map(|u| match u {
-            Some(Use::Refused(why)) => Use::Refused(why),
-            _ if alias => Use::Refused(Why::Alias),
-            Some(u) => u,
-            None => Use::Refused(Why::Lost("more than 32 nested substitutions")),
+        .map(|u| match (u, whole) {
+            (Some(Use::Refused(why)), _) => Use::Refused(why),
+            (_, Some(why)) => Use::Refused(why),
+            (Some(u), None) => u,
+            (None, None) => Use::Refused(Why::Lost("more than 32 nested substitutions")),
         })
         .collect()
 }
@@ -63,8 +76,6 @@ struct Shared {
     lost: Option<&'static str>,
     depth: usize,
     flags: Flags,
-    /// Templates in the value of an assignment.
-    assigned: Vec<usize>,
 }
 
 /// The context a frame inherits.
@@ -74,8 +85,6 @@ struct Ctx {
     taint: Option<Why>,
     /// Inside double quotes (for backticks and `${...}`).
     dq: bool,
-    /// Inside an assignment's value.
-    assign: bool,
 }
 
 struct Heredoc {
@@ -134,9 +143,6 @@ impl<'t, 's> Lexer<'t, 's> {
 
     /// A template where `how` would be literal, unless the context says not.
     fn place(&mut self, t: usize, ctx: Ctx, how: Use) {
-        if ctx.assign {
-            self.st.assigned.push(t);
-        }
         let u = match (self.st.lost, ctx.taint) {
             (Some(after), _) => Use::Refused(Why::Lost(after)),
             (None, Some(why)) => Use::Refused(why),
@@ -190,50 +196,11 @@ impl<'t, 's> Lexer<'t, 's> {
                     Some(Tok::C('\n')) | None => {}
                     Some(Tok::C(c)) => word.push_quoted(c),
                 },
-                '\'' => {
-                    word.mark_quoted();
-                    self.single(&mut word);
-                }
-                '"' => {
-                    let inner = self.inner(ctx, &cmd, &word);
-                    word.mark_quoted();
-                    self.double(inner, &mut word, false);
-                }
-                '`' => {
-                    let inner = self.inner(ctx, &cmd, &word);
-                    word.mark_dynamic();
-                    self.backtick(inner);
-                }
-                '$' => {
-                    let inner = self.inner(ctx, &cmd, &word);
-                    self.dollar(inner, &mut word, true);
-                }
-                '(' if word.is_bare_assignment() => {
-                    word.mark_dynamic();
-                    self.evaluated(Why::ArrayAssign, '(', ')', false);
-                }
-                '(' => {
-                    self.end_word(&mut cmd, &mut word);
-                    if cmd.in_patterns() {
-                        continue;
-                    }
-                    if self.eat('(') {
-                        self.evaluated(Why::ArithCommand, '(', ')', true);
-                        continue;
-                    }
-                    depth += 1;
-                    cmd.reset();
-                }
-                ')' => {
-                    self.end_word(&mut cmd, &mut word);
-                    if cmd.close_pattern() {
-                        continue;
-                    }
-                    if depth == 0 && !root {
+                '\'' | '"' | '`' | '$' => self.quoted(c, ctx, &cmd, &mut word),
+                '(' | ')' => {
+                    if self.paren(c, &mut cmd, &mut word, &mut depth) && !root {
                         return;
                     }
-                    depth = depth.saturating_sub(1);
-                    cmd.reset();
                 }
                 ';' | '&' | '|' => self.operator(c, &mut cmd, &mut word, ctx),
                 '<' | '>' => self.redirect(c, &mut cmd, &mut word, ctx),
@@ -243,14 +210,59 @@ impl<'t, 's> Lexer<'t, 's> {
         self.end_word(&mut cmd, &mut word);
     }
 
+    /// A quote, backtick or `$` in a word.
+    fn quoted(&mut self, c: char, ctx: Ctx, cmd: &Cmd, word: &mut Word) {
+        let inner = self.inner(ctx, cmd, word);
+        match c {
+            '\'' => {
+                word.mark_quoted();
+                self.single(word);
+            }
+            '"' => {
+                word.mark_quoted();
+                self.double(inner, word, false);
+            }
+            '`' => {
+                word.mark_dynamic();
+                self.backtick(inner);
+            }
+            _ => self.dollar(inner, word, true),
+        }
+    }
+
+    /// `(` or `)`: a subshell, `((`, an array, a `case` pattern. True when
+    /// a `)` closes nothing opened here (so it may end a `$(`).
+    fn paren(&mut self, c: char, cmd: &mut Cmd, word: &mut Word, depth: &mut usize) -> bool {
+        if c == '(' && word.is_bare_assignment() {
+            word.mark_dynamic();
+            self.evaluated(Why::ArrayAssign, '(', ')', false);
+            return false;
+        }
+        self.end_word(cmd, word);
+        if c == '(' {
+            if cmd.in_patterns() {
+                return false;
+            }
+            if self.eat('(') {
+                self.evaluated(Why::ArithCommand, '(', ')', true);
+                return false;
+            }
+            *depth += 1;
+        } else if cmd.close_pattern() {
+            return false;
+        } else if *depth == 0 {
+            return true;
+        } else {
+            *depth -= 1;
+        }
+        cmd.reset();
+        false
+    }
+
     /// The context for something nested in the current word.
     fn inner(&self, ctx: Ctx, cmd: &Cmd, word: &Word) -> Ctx {
         match cmd.verdict(word) {
             Verdict::Literal => ctx,
-            Verdict::Assigned => Ctx {
-                assign: true,
-                ..ctx
-            },
             Verdict::Refused(why) => Ctx {
                 taint: ctx.taint.or(Some(why)),
                 ..ctx
@@ -297,37 +309,14 @@ impl<'t, 's> Lexer<'t, 's> {
         if c == '<' && self.eat('<') {
             if !self.eat('<') {
                 let strip_tabs = self.eat('-');
-                // The body is the command's stdin: only what encloses the
-                // command decides how it is read.
-                return self.heredoc_word(strip_tabs, ctx.taint);
+                // The body is the command's stdin: what encloses the command
+                // decides how it is read, and a shell runs it.
+                return self.heredoc_word(strip_tabs, ctx.taint.or(cmd.heredoc_refusal()));
             }
         } else {
             let _ = self.eat('>') || self.eat('&') || self.eat('|');
         }
         cmd.redirect = true;
-    }
-
-    /// A `#` that starts a word: the rest of the line is a comment.
-    fn comment(&mut self) {
-        while let Some(tok) = self.peek() {
-            match tok {
-                Tok::C('\n') => return,
-                Tok::T(t) => self.set(t, Use::Refused(Why::Comment)),
-                Tok::C(_) => {}
-            }
-            self.pos += 1;
-        }
-    }
-
-    /// Inside `'...'`: nothing expands.
-    fn single(&mut self, word: &mut Word) {
-        while let Some(tok) = self.next() {
-            match tok {
-                Tok::C('\'') => return,
-                Tok::C(c) => word.push_quoted(c),
-                Tok::T(t) => self.set(t, Use::Refused(Why::SingleQuotes)),
-            }
-        }
     }
 
     /// Inside `"..."`, or (`heredoc`) the body of an unquoted here-document,
@@ -397,200 +386,4 @@ impl<'t, 's> Lexer<'t, 's> {
             _ => {}
         }
     }
-
-    /// Inside bash's `$'...'`, where `\'` does not end the quote.
-    fn ansi_c(&mut self) {
-        while let Some(tok) = self.next() {
-            match tok {
-                Tok::C('\'') => return,
-                Tok::C('\\') => {
-                    // Shells without `$'...'` end the quote at `\'`.
-                    self.lose("a `\\` inside `$'...'`");
-                    self.pos += 1;
-                }
-                Tok::C(_) => {}
-                Tok::T(t) => self.set(t, Use::Refused(Why::AnsiC)),
-            }
-        }
-    }
-
-    /// Inside `${...}`, up to its `}`.
-    fn param(&mut self, ctx: Ctx) {
-        let inner = Ctx {
-            taint: ctx.taint.or(Some(Why::Param)),
-            ..ctx
-        };
-        let mut scratch = Word::default();
-        while let Some(tok) = self.next() {
-            match tok {
-                Tok::C('}') => return,
-                Tok::C('\\') => {
-                    if let Some(Tok::T(t)) = self.next() {
-                        self.place(t, inner, Use::Word);
-                    }
-                }
-                // Whether quotes and braces nest inside `${...}` (and inside
-                // double quotes) differs from shell to shell.
-                Tok::C('\'') if ctx.dq => self.lose("a `'` inside `\"${...}\"`"),
-                Tok::C('{') => self.lose("a `{` inside `${...}`"),
-                Tok::C('\'') => self.single(&mut scratch),
-                Tok::C('"') => self.double(inner, &mut scratch, false),
-                Tok::C('$') => self.dollar(inner, &mut scratch, false),
-                Tok::C('`') => self.backtick(inner),
-                Tok::C(_) => {}
-                Tok::T(t) => self.place(t, inner, Use::Word),
-            }
-        }
-    }
-
-    /// A region the shell evaluates (arithmetic, an array's elements) up to
-    /// its `close` (doubled when `twice`); every template in it is refused.
-    fn evaluated(&mut self, why: Why, open: char, close: char, twice: bool) {
-        let ctx = Ctx {
-            taint: Some(why),
-            ..Ctx::default()
-        };
-        let mut scratch = Word::default();
-        let mut depth = 0usize;
-        while let Some(tok) = self.next() {
-            match tok {
-                Tok::T(t) => self.place(t, ctx, Use::Word),
-                Tok::C('\\') => {
-                    if let Some(Tok::T(t)) = self.next() {
-                        self.place(t, ctx, Use::Word);
-                    }
-                }
-                Tok::C('\'') => self.single(&mut scratch),
-                Tok::C('"') => self.double(ctx, &mut scratch, false),
-                Tok::C('`') => self.backtick(ctx),
-                Tok::C('$') => self.dollar(ctx, &mut scratch, false),
-                Tok::C(c) if c == open => depth += 1,
-                Tok::C(c) if c == close && depth > 0 => depth -= 1,
-                Tok::C(c) if c == close => {
-                    if twice && !self.eat(close) {
-                        self.lose("a `)` that may or may not end arithmetic");
-                    }
-                    return;
-                }
-                Tok::C(_) => {}
-            }
-        }
-    }
-
-    /// Backticks: the text up to the closing one, with `\$`, `` \` `` and
-    /// `\\` unescaped, is read again as commands.
-    fn backtick(&mut self, ctx: Ctx) {
-        let mut inner = Vec::new();
-        while let Some(tok) = self.next() {
-            match tok {
-                Tok::C('`') => break,
-                Tok::C('\\') => match self.next() {
-                    Some(Tok::C(c @ ('$' | '`' | '\\'))) => inner.push(Tok::C(c)),
-                    Some(Tok::C('"')) if ctx.dq => {
-                        self.lose("a `\\\"` inside backticks inside double quotes");
-                        inner.extend([Tok::C('\\'), Tok::C('"')]);
-                    }
-                    Some(other) => inner.extend([Tok::C('\\'), other]),
-                    None => inner.push(Tok::C('\\')),
-                },
-                other => inner.push(other),
-            }
-        }
-        self.nested(|l| Lexer::new(&inner, l.st).top(true, ctx));
-    }
-
-    /// The word after `<<`: the delimiter, and whether it was quoted.
-    fn heredoc_word(&mut self, strip_tabs: bool, taint: Option<Why>) {
-        while self.eat(' ') || self.eat('\t') {}
-        let mut delim = String::new();
-        let mut quoted = false;
-        while let Some(tok) = self.peek() {
-            match tok {
-                Tok::C(c) if is_meta(c) => break,
-                Tok::T(t) => self.set(t, Use::Refused(Why::HeredocDelimiter)),
-                Tok::C(q @ ('\'' | '"')) => {
-                    quoted = true;
-                    self.pos += 1;
-                    while let Some(tok) = self.next() {
-                        match tok {
-                            Tok::C(c) if c == q => break,
-                            Tok::C(c) => delim.push(c),
-                            Tok::T(t) => self.set(t, Use::Refused(Why::HeredocDelimiter)),
-                        }
-                    }
-                    continue;
-                }
-                Tok::C('\\') => {
-                    quoted = true;
-                    self.pos += 1;
-                    match self.peek() {
-                        Some(Tok::C(c)) => delim.push(c),
-                        Some(Tok::T(t)) => self.set(t, Use::Refused(Why::HeredocDelimiter)),
-                        None => {}
-                    }
-                }
-                Tok::C(c) => delim.push(c),
-            }
-            self.pos += 1;
-        }
-        self.pending.push(Heredoc {
-            delim,
-            strip_tabs,
-            quoted,
-            taint,
-        });
-    }
-
-    /// After a newline: the bodies of the here-documents opened on its line.
-    fn heredoc_bodies(&mut self, ctx: Ctx) {
-        for doc in std::mem::take(&mut self.pending) {
-            let toks = self.toks;
-            let start = self.pos;
-            let (mut end, mut resume) = (toks.len(), toks.len());
-            let mut line = start;
-            while line < toks.len() {
-                let nl = toks[line..]
-                    .iter()
-                    .position(|t| *t == Tok::C('\n'))
-                    .map_or(toks.len(), |k| line + k);
-                let mut from = line;
-                while doc.strip_tabs && toks.get(from) == Some(&Tok::C('\t')) {
-                    from += 1;
-                }
-                if is_text(&toks[from.min(nl)..nl], &doc.delim) {
-                    (end, resume) = (line, (nl + 1).min(toks.len()));
-                    break;
-                }
-                if !doc.quoted && nl > line && toks[nl - 1] == Tok::C('\\') {
-                    self.lose("a here-document line that ends in `\\`");
-                }
-                line = nl + 1;
-            }
-            let body = &toks[start..end];
-            if doc.quoted {
-                for tok in body {
-                    if let Tok::T(t) = tok {
-                        self.set(*t, Use::Refused(Why::QuotedHeredoc));
-                    }
-                }
-            } else {
-                let inner = Ctx {
-                    taint: ctx.taint.or(doc.taint),
-                    ..ctx
-                };
-                let mut scratch = Word::default();
-                Lexer::new(body, self.st).double(inner, &mut scratch, true);
-            }
-            self.pos = resume;
-        }
-    }
-}
-
-/// Whether `toks` are exactly the characters of `text`.
-fn is_text(toks: &[Tok], text: &str) -> bool {
-    let mut chars = text.chars();
-    toks.iter().all(|t| match t {
-        Tok::C(c) => chars.next() == Some(*c),
-        Tok::T(_) => false,
-    }) && chars.next().is_none()
 }
