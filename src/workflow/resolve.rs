@@ -23,11 +23,22 @@ struct Cx<'a> {
     spec: &'a WorkflowSpec,
     at: &'a Located,
     source: &'a str,
+    /// The source's lines, indexed when the first error is placed.
+    lines: std::cell::OnceCell<super::lines::Lines<'a>>,
     diags: &'a mut Diagnostics,
     ids: HashMap<&'a str, usize>,
     needs: Vec<Vec<usize>>,
     acyclic: bool,
+    /// Comparisons left for "did you mean" hints; see [`Cx::hint`].
+    hints: std::cell::Cell<usize>,
 }
+
+/// Each hint compares the name with every candidate: a file naming 100,000
+/// unknown steps among 100,000 would take hours, so hints are looked for
+/// until this many comparisons are spent (a few thousand hints in a file of
+/// a hundred steps; the first few among 100,000). They are the ones a person
+/// reads first.
+const HINT_COMPARISONS: usize = 200_000;
 
 pub fn workflow(
     spec: &WorkflowSpec,
@@ -46,10 +57,12 @@ pub fn workflow(
         spec,
         at,
         source,
+        lines: std::cell::OnceCell::new(),
         diags,
         ids,
         needs: Vec::new(),
         acyclic: true,
+        hints: std::cell::Cell::new(HINT_COMPARISONS),
     };
     cx.needs = spec
         .steps
@@ -99,8 +112,17 @@ pub fn workflow(
 }
 
 impl<'a> Cx<'a> {
-    fn step_ids(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+    fn step_ids(&self) -> impl ExactSizeIterator<Item = &'a str> + use<'a> {
         self.spec.steps.0.iter().map(|(id, _)| id.as_str())
+    }
+
+    /// `" (did you mean `X`?)"` or nothing, while [`HINT_COMPARISONS`] last.
+    fn hint<'c>(&self, word: &str, candidates: impl ExactSizeIterator<Item = &'c str>) -> String {
+        let Some(left) = self.hints.get().checked_sub(candidates.len()) else {
+            return String::new();
+        };
+        self.hints.set(left);
+        did_you_mean(word, candidates)
     }
 
     fn resolve_needs(&mut self, i: usize, id: &str, s: &StepSpec) -> Vec<usize> {
@@ -117,7 +139,7 @@ impl<'a> Cx<'a> {
                 Some(&n) if seen.insert(n) => out.push(n),
                 Some(_) => {}
                 None => {
-                    let hint = did_you_mean(need, self.step_ids());
+                    let hint = self.hint(need, self.step_ids());
                     self.diags.push(
                         pos,
                         format!("step `{id}` needs unknown step `{need}`{hint}"),
@@ -178,7 +200,7 @@ impl<'a> Cx<'a> {
                 .keys
                 .get("breaker")
                 .unwrap_or(self.at.steps[i].id);
-            let hint = did_you_mean(name, self.spec.breakers.keys().map(String::as_str));
+            let hint = self.hint(name, self.spec.breakers.keys().map(String::as_str));
             self.diags.push(
                 pos,
                 format!("step `{id}` uses unknown breaker `{name}`{hint}"),
@@ -281,7 +303,7 @@ impl<'a> Cx<'a> {
         if self.spec.vars.contains_key(name) {
             return None;
         }
-        let hint = did_you_mean(name, self.spec.vars.keys().map(String::as_str));
+        let hint = self.hint(name, self.spec.vars.keys().map(String::as_str));
         Some(format!("unknown var `{name}`{hint}"))
     }
 
@@ -289,7 +311,7 @@ impl<'a> Cx<'a> {
     fn check_step_ref(&self, user: Option<usize>, target: &str, what: &str) -> Option<String> {
         let answer = what == "answer";
         let Some(&t) = self.ids.get(target) else {
-            let hint = did_you_mean(target, self.step_ids());
+            let hint = self.hint(target, self.step_ids());
             return Some(format!("the {what} of unknown step `{target}`{hint}"));
         };
         if answer && self.spec.steps.0[t].1.ask.is_none() {
@@ -373,6 +395,8 @@ impl<'a> Cx<'a> {
                 .or_else(|| self.at.top.get("env"))
                 .unwrap_or(Pos::START),
         };
-        locate_in_source(self.source, base, text, offset)
+        let source = self.source;
+        let lines = self.lines.get_or_init(|| super::lines::Lines::new(source));
+        locate_in_source(lines, base, text, offset)
     }
 }
