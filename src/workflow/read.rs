@@ -1,7 +1,8 @@
 //! Small typed readers over [`Node`]: each reports a problem with its position
 //! and returns `None`, so conversion goes on and finds every error at once.
 
-use std::collections::BTreeMap;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
 
 use super::diag::{Diagnostics, Pos, did_you_mean};
 use super::duration;
@@ -10,16 +11,33 @@ use super::spec::{DurationSpec, ScalarText};
 
 /// Where each key of one mapping was written, for errors found later.
 #[derive(Debug, Clone, Default)]
-pub struct Spots(pub Vec<(String, Pos)>);
+pub struct Spots(pub Vec<(String, Pos)>, OnceCell<HashMap<String, Pos>>);
+
+/// Above this many keys, lookups go through an index: the top level holds
+/// one key per var and env entry, and a file may have 100,000 of them, each
+/// looked up when an error in it is placed.
+const SCAN_KEYS: usize = 32;
 
 impl Spots {
-    /// Position of the value under `path` (`"run"`, `"approval.prompt"`).
+    /// Position of the value under `path` (`"run"`, `"approval.prompt"`);
+    /// the first, when a path was added twice.
     pub fn get(&self, path: &str) -> Option<Pos> {
-        self.0.iter().find(|(p, _)| p == path).map(|(_, pos)| *pos)
+        if self.0.len() <= SCAN_KEYS {
+            return self.0.iter().find(|(p, _)| p == path).map(|(_, pos)| *pos);
+        }
+        let index = self.1.get_or_init(|| {
+            let mut index = HashMap::with_capacity(self.0.len());
+            for (p, pos) in &self.0 {
+                index.entry(p.clone()).or_insert(*pos);
+            }
+            index
+        });
+        index.get(path).copied()
     }
 
     pub fn add(&mut self, path: impl Into<String>, pos: Pos) {
         self.0.push((path.into(), pos));
+        self.1 = OnceCell::new();
     }
 }
 

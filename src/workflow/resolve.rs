@@ -215,7 +215,7 @@ impl<'a> Cx<'a> {
             needs: self.needs[i].clone(),
             when,
             timeout: if s.run.is_some() { run_timeout } else { None },
-            retry: merge_retry(s.retry.as_ref(), d.retry.as_ref()),
+            retry: merge_retry(s.retry.as_deref(), d.retry.as_ref()),
             breaker: s.breaker.clone(),
             on_failure: s.on_failure.or(d.on_failure).unwrap_or_default(),
             fallback: s.fallback.as_ref().map(|f| {
