@@ -57,7 +57,7 @@ measure() { # LABEL ARGS...
   local label=$1; shift
   # CPU seconds (user + system), so a busy machine does not skew them.
   /usr/bin/time -f "%U %S %M" -o "$tmp/time" "$bin" "$@" > /dev/null 2>&1 || true
-  read -r user sys kb < "$tmp/time"
+  read -r user sys kb < <(tail -1 "$tmp/time")
   secs=$(echo "$user + $sys" | bc)
   printf '%-34s %7s s %7d MB\n' "$label" "$secs" $((kb / 1024))
 }

@@ -137,11 +137,21 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(wf) => {
                 let text = match format {
                     GraphFormat::Text => graph::text(&wf),
-                    GraphFormat::Dot => graph::dot(&wf),
-                    GraphFormat::Mermaid => graph::mermaid(&wf),
+                    GraphFormat::Dot => Ok(graph::dot(&wf)),
+                    GraphFormat::Mermaid => Ok(graph::mermaid(&wf)),
                 };
-                print!("{text}");
-                exit::OK
+                match text {
+                    Ok(text) => {
+                        // Not `print!`: it panics when the reader has gone (`| head`).
+                        use std::io::Write;
+                        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+                        exit::OK
+                    }
+                    Err(message) => {
+                        eprintln!("{}: error: {message}", file.display());
+                        exit::INVALID
+                    }
+                }
             }
             Err(diags) => {
                 eprintln!("{diags}");

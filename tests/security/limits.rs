@@ -220,3 +220,55 @@ fn many_block_scalars_and_many_errors_load_without_a_quadratic_cost() {
         );
     }
 }
+
+/// A 2,000-step chain and 2,000 steps that each need its first and last
+/// step: every such edge passes through 2,000 layers, and the text drawing
+/// gave each pass a row in every layer (a 200 KB file took seconds and
+/// hundreds of MB, and grows with the square). The text graph refuses it
+/// with the way out; DOT draws it.
+#[test]
+fn a_graph_too_big_to_draw_as_text_is_refused_with_the_way_out() {
+    const L: usize = 2_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("name: deep\nsteps:\n");
+    for i in 0..L {
+        let needs = if i > 0 {
+            format!("    needs: [c{}]\n", i - 1)
+        } else {
+            String::new()
+        };
+        text.push_str(&format!("  c{i}:\n{needs}    run: 'true'\n"));
+    }
+    for j in 0..L {
+        text.push_str(&format!(
+            "  x{j}:\n    needs: [c0, c{}]\n    run: 'true'\n",
+            L - 1
+        ));
+    }
+    let file = dir.path().join("deep.yaml");
+    std::fs::write(&file, text).unwrap();
+    let file = file.to_str().unwrap();
+    let out = guarded(&["graph", file], Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr.starts_with(&format!(
+            "{file}: error: the graph of 4000 steps is too big to draw as text ("
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("draw it with `--format dot` or `--format mermaid`"),
+        "{stderr}"
+    );
+    let out = guarded(
+        &["graph", file, "--format", "dot"],
+        Duration::from_secs(120),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).matches(" -> ").count(),
+        2 * L + L - 1
+    );
+}
