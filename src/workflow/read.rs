@@ -1,6 +1,7 @@
 //! Small typed readers over [`Node`]: each reports a problem with its position
 //! and returns `None`, so conversion goes on and finds every error at once.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,7 +12,14 @@ use super::spec::{DurationSpec, ScalarText};
 
 /// Where each key of one mapping was written, for errors found later.
 #[derive(Debug, Clone, Default)]
-pub struct Spots(pub Vec<(String, Pos)>, OnceCell<HashMap<String, Pos>>);
+pub struct Spots(
+    pub Vec<(Cow<'static, str>, Pos)>,
+    OnceCell<HashMap<String, Pos>>,
+);
+
+/// Paths most steps have, kept without an allocation each: a file of
+/// 100,000 steps has a few of them per step.
+const COMMON_PATHS: &[&str] = &["run", "needs", "when", "timeout", "env", "approval", "ask"];
 
 /// Above this many keys, lookups go through an index: the top level holds
 /// one key per var and env entry, and a file may have 100,000 of them, each
@@ -28,15 +36,19 @@ impl Spots {
         let index = self.1.get_or_init(|| {
             let mut index = HashMap::with_capacity(self.0.len());
             for (p, pos) in &self.0 {
-                index.entry(p.clone()).or_insert(*pos);
+                index.entry(p.to_string()).or_insert(*pos);
             }
             index
         });
         index.get(path).copied()
     }
 
-    pub fn add(&mut self, path: impl Into<String>, pos: Pos) {
-        self.0.push((path.into(), pos));
+    pub fn add(&mut self, path: impl AsRef<str> + Into<String>, pos: Pos) {
+        let path = match COMMON_PATHS.iter().find(|p| **p == path.as_ref()) {
+            Some(common) => Cow::Borrowed(*common),
+            None => Cow::Owned(path.into()),
+        };
+        self.0.push((path, pos));
         self.1 = OnceCell::new();
     }
 }

@@ -206,7 +206,11 @@ impl<'a> Cx<'a> {
                 format!("step `{id}` uses unknown breaker `{name}`{hint}"),
             );
         }
-        let when = s.when.as_ref().and_then(|text| self.condition(i, text));
+        let when = s
+            .when
+            .as_ref()
+            .and_then(|text| self.condition(i, text))
+            .map(Box::new);
         let run_timeout = s.timeout.as_ref().or(d.timeout.as_ref()).map(to_duration);
         Step {
             id: id.to_string(),
