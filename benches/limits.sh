@@ -58,7 +58,7 @@ measure() { # LABEL ARGS...
   # CPU seconds (user + system), so a busy machine does not skew them.
   /usr/bin/time -f "%U %S %M" -o "$tmp/time" "$bin" "$@" > /dev/null 2>&1 || true
   read -r user sys kb < <(tail -1 "$tmp/time")
-  secs=$(echo "$user + $sys" | bc)
+  secs=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
   printf '%-34s %7s s %7d MB\n' "$label" "$secs" $((kb / 1024))
 }
 for f in needs-100k steps-9.9m steps-100k blocks-20k vars-300k scalar-9m unknown-20k; do
