@@ -141,11 +141,23 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(wf) => {
                 let text = match format {
                     GraphFormat::Text => graph::text(&wf),
-                    GraphFormat::Dot => graph::dot(&wf),
-                    GraphFormat::Mermaid => graph::mermaid(&wf),
+                    GraphFormat::Dot => Ok(graph::dot(&wf)),
+                    GraphFormat::Mermaid => Ok(graph::mermaid(&wf)),
                 };
-                crate::safe::write(crate::safe::Stream::Stdout, None, format_args!("{text}"));
-                exit::OK
+                match text {
+                    Ok(text) => {
+                        crate::safe::write(
+                            crate::safe::Stream::Stdout,
+                            None,
+                            format_args!("{text}"),
+                        );
+                        exit::OK
+                    }
+                    Err(message) => {
+                        crate::safe::say!("{}: error: {message}", file.display());
+                        exit::INVALID
+                    }
+                }
             }
             Err(diags) => {
                 crate::safe::say!("{diags}");

@@ -14,6 +14,7 @@ pub mod diag;
 pub mod duration;
 pub mod expr;
 pub mod layout;
+mod lines;
 mod model;
 pub mod node;
 mod read;

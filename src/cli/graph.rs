@@ -113,9 +113,36 @@ impl Canvas {
     }
 }
 
+/// The most cells the text graph may cover (about 5 bytes each while it is
+/// drawn): 100,000 steps in one layer take 7 million, but edges that pass
+/// through thousands of layers each add a row to every one of them.
+const MAX_CELLS: usize = 1 << 24;
+
+/// Refuses a graph too big to draw as text, before it is laid out.
+fn check_size(steps: usize, needs: &[Vec<usize>]) -> Result<(), String> {
+    let layer = crate::workflow::dag::layers(needs);
+    let passes: usize = needs
+        .iter()
+        .enumerate()
+        .flat_map(|(to, ns)| ns.iter().map(move |&from| (to, from)))
+        .map(|(to, from)| layer[to].saturating_sub(layer[from] + 1))
+        .sum();
+    too_big(steps, passes.saturating_mul(GAP + 1))
+}
+
+fn too_big(steps: usize, cells: usize) -> Result<(), String> {
+    if cells <= MAX_CELLS {
+        return Ok(());
+    }
+    Err(format!(
+        "the graph of {steps} steps is too big to draw as text ({cells} cells); draw it with `--format dot` or `--format mermaid`"
+    ))
+}
+
 /// The graph drawn left to right in layers, edges between boxes.
-pub fn text(wf: &Workflow) -> String {
+pub fn text(wf: &Workflow) -> Result<String, String> {
     let needs: Vec<Vec<usize>> = wf.steps.iter().map(|s| s.needs.clone()).collect();
+    check_size(wf.steps.len(), &needs)?;
     let lay = layout::layout(&needs);
     let labels: Vec<String> = wf.steps.iter().map(|s| format!("[{}]", label(s))).collect();
     let widths: Vec<usize> = lay
@@ -138,6 +165,7 @@ pub fn text(wf: &Workflow) -> String {
         x += w + GAP;
     }
     let height = lay.columns.iter().map(Vec::len).max().unwrap_or(0) * 2;
+    too_big(wf.steps.len(), x.saturating_mul(height))?;
     let mut canvas = Canvas::new(x.max(1), height.max(1));
     let slot_end = |c: usize, r: usize| match lay.columns[c][r] {
         Slot::Step(s) => xs[c] + labels[s].chars().count(),
@@ -150,25 +178,7 @@ pub fn text(wf: &Workflow) -> String {
             }
         }
     }
-    let mut buses = vec![Vec::new(); lay.columns.len()];
-    let (mut exits, mut entries) = (HashSet::new(), HashMap::new());
-    for ((c, r1), (_, r2)) in lay.links() {
-        let bus = xs[c] + widths[c] + 2;
-        if exits.insert((c, r1)) {
-            canvas.hline(r1 * 2, slot_end(c, r1), bus);
-        }
-        let span = entries.entry((c, r2)).or_insert_with(|| {
-            canvas.hline(r2 * 2, bus, xs[c + 1]);
-            (r2, r2)
-        });
-        *span = (span.0.min(r1), span.1.max(r1));
-    }
-    for ((c, _), (lo, hi)) in entries {
-        buses[c].push((lo * 2, hi * 2));
-    }
-    for (c, spans) in buses.iter().enumerate() {
-        canvas.buses(xs[c] + widths[c] + 2, spans);
-    }
+    draw_links(&mut canvas, &lay, &xs, &widths, slot_end);
     for (c, col) in lay.columns.iter().enumerate() {
         for (r, slot) in col.iter().enumerate() {
             if let Slot::Step(s) = slot {
@@ -188,7 +198,37 @@ pub fn text(wf: &Workflow) -> String {
     );
     out.push_str(&canvas.render());
     out.push_str("\n▸ run  ◆ approval  ? ask  ↻N attempts  ⊗ breaker  if: has a condition\n");
-    out
+    Ok(out)
+}
+
+/// Each link's horizontals, once per exit and entry, and each gap's
+/// verticals as one span per row entered (see [`Canvas::buses`]).
+fn draw_links(
+    canvas: &mut Canvas,
+    lay: &layout::Layout,
+    xs: &[usize],
+    widths: &[usize],
+    slot_end: impl Fn(usize, usize) -> usize,
+) {
+    let mut buses = vec![Vec::new(); lay.columns.len()];
+    let (mut exits, mut entries) = (HashSet::new(), HashMap::new());
+    for ((c, r1), (_, r2)) in lay.links() {
+        let bus = xs[c] + widths[c] + 2;
+        if exits.insert((c, r1)) {
+            canvas.hline(r1 * 2, slot_end(c, r1), bus);
+        }
+        let span = entries.entry((c, r2)).or_insert_with(|| {
+            canvas.hline(r2 * 2, bus, xs[c + 1]);
+            (r2, r2)
+        });
+        *span = (span.0.min(r1), span.1.max(r1));
+    }
+    for ((c, _), (lo, hi)) in entries {
+        buses[c].push((lo * 2, hi * 2));
+    }
+    for (c, spans) in buses.iter().enumerate() {
+        canvas.buses(xs[c] + widths[c] + 2, spans);
+    }
 }
 
 fn dot_quote(text: &str) -> String {

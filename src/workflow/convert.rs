@@ -228,8 +228,8 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
                     "{field} must be a mapping, such as `approval: {{ prompt: \"Ship it?\" }}`"
                 ),
             ),
-            "approval" => s.approval = approval(r, value, &what, &mut at),
-            "ask" => s.ask = ask(r, value, &what, &mut at),
+            "approval" => s.approval = approval(r, value, &what, &mut at).map(Box::new),
+            "ask" => s.ask = ask(r, value, &what, &mut at).map(Box::new),
             "needs" => {
                 let ids = r.strings(value, &field).unwrap_or_default();
                 at.needs = ids.iter().map(|(_, p)| *p).collect();
@@ -237,7 +237,7 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
             }
             "when" => s.when = r.scalar(value, &field).map(|t| t.0),
             "timeout" => s.timeout = r.duration(value, &field),
-            "retry" => s.retry = optional(value, |v| retry(r, v, &what)),
+            "retry" => s.retry = optional(value, |v| retry(r, v, &what)).map(Box::new),
             "breaker" => s.breaker = r.string(value, &field),
             "on_failure" => s.on_failure = on_failure(r, value, &field),
             "fallback" => s.fallback = optional(value, |v| fallback(r, v, &what)),

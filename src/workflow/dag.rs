@@ -89,15 +89,25 @@ pub fn layers(needs: &[Vec<usize>]) -> Vec<usize> {
 }
 
 /// True when `ancestor` must finish before `step` starts, through `needs`.
+///
+/// Called once per reference to another step, so it costs what it visits,
+/// not the size of the graph: a direct need answers at once, and the set of
+/// seen steps grows only with the walk.
 pub fn is_upstream(needs: &[Vec<usize>], step: usize, ancestor: usize) -> bool {
-    let mut seen = vec![false; needs.len()];
-    let mut stack = needs[step].clone();
+    let Some(direct) = needs.get(step) else {
+        return false;
+    };
+    if direct.contains(&ancestor) {
+        return true;
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = direct.clone();
     while let Some(s) = stack.pop() {
         if s == ancestor {
             return true;
         }
-        if !std::mem::replace(&mut seen[s], true) {
-            stack.extend_from_slice(&needs[s]);
+        if seen.insert(s) {
+            stack.extend_from_slice(needs.get(s).map_or(&[][..], Vec::as_slice));
         }
     }
     false

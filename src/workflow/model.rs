@@ -81,7 +81,8 @@ pub struct Step {
     pub action: Action,
     /// Indices into [`Workflow::steps`], each once, in the order written.
     pub needs: Vec<usize>,
-    pub when: Option<Condition>,
+    /// Boxed: most steps have none, and a workflow may hold 100,000 steps.
+    pub when: Option<Box<Condition>>,
     /// Per attempt of a `run` step.
     pub timeout: Option<Duration>,
     pub retry: RetryPolicy,

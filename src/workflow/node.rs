@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError, Span};
 
 use super::diag::Pos;
+use super::lines::Lines;
 
 /// Files larger than this are refused before parsing: no workflow is that big,
 /// and a parser should never be handed an arbitrarily large input.
@@ -139,6 +140,8 @@ enum Open {
 struct Builder<'s> {
     /// For placing block scalars at their `|` or `>`.
     source: &'s str,
+    /// The source's lines, indexed on the first block scalar.
+    lines: std::cell::OnceCell<Lines<'s>>,
     stack: Vec<Open>,
     root: Option<Node>,
     /// Anchored nodes by anchor id, with their size in nodes.
@@ -165,7 +168,10 @@ impl Builder<'_> {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let pos = match style {
-                    ScalarStyle::Literal | ScalarStyle::Folded => block_indicator(self.source, pos),
+                    ScalarStyle::Literal | ScalarStyle::Folded => {
+                        let source = self.source;
+                        block_indicator(self.lines.get_or_init(|| Lines::new(source)), pos)
+                    }
                     _ => pos,
                 };
                 let value = scalar(text, style, tag.as_deref().map(|t| t.suffix()));
@@ -272,10 +278,11 @@ impl Builder<'_> {
 
 /// The parser places a block scalar at its first content line; errors read
 /// better at the `|` or `>` that opens it, on the last non-blank line above.
-fn block_indicator(source: &str, content: Pos) -> Pos {
-    let lines: Vec<&str> = source.lines().take(content.line as usize).collect();
-    let above = lines.len().saturating_sub(1);
-    for (n, line) in lines[..above].iter().enumerate().rev() {
+fn block_indicator(lines: &Lines<'_>, content: Pos) -> Pos {
+    // As many lines as there are before the content's, the last excluded.
+    let above = (content.line as usize).min(lines.count()).saturating_sub(1);
+    for n in (0..above).rev() {
+        let line = lines.get(n).unwrap_or_default();
         let code = line.split(" #").next().unwrap_or(line).trim_end();
         if code.is_empty() {
             continue;

@@ -1,7 +1,9 @@
 //! Small typed readers over [`Node`]: each reports a problem with its position
 //! and returns `None`, so conversion goes on and finds every error at once.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
 
 use super::diag::{Diagnostics, Pos, did_you_mean};
 use super::duration;
@@ -10,16 +12,44 @@ use super::spec::{DurationSpec, ScalarText};
 
 /// Where each key of one mapping was written, for errors found later.
 #[derive(Debug, Clone, Default)]
-pub struct Spots(pub Vec<(String, Pos)>);
+pub struct Spots(
+    pub Vec<(Cow<'static, str>, Pos)>,
+    OnceCell<HashMap<String, Pos>>,
+);
+
+/// Paths most steps have, kept without an allocation each: a file of
+/// 100,000 steps has a few of them per step.
+const COMMON_PATHS: &[&str] = &["run", "needs", "when", "timeout", "env", "approval", "ask"];
+
+/// Above this many keys, lookups go through an index: the top level holds
+/// one key per var and env entry, and a file may have 100,000 of them, each
+/// looked up when an error in it is placed.
+const SCAN_KEYS: usize = 32;
 
 impl Spots {
-    /// Position of the value under `path` (`"run"`, `"approval.prompt"`).
+    /// Position of the value under `path` (`"run"`, `"approval.prompt"`);
+    /// the first, when a path was added twice.
     pub fn get(&self, path: &str) -> Option<Pos> {
-        self.0.iter().find(|(p, _)| p == path).map(|(_, pos)| *pos)
+        if self.0.len() <= SCAN_KEYS {
+            return self.0.iter().find(|(p, _)| p == path).map(|(_, pos)| *pos);
+        }
+        let index = self.1.get_or_init(|| {
+            let mut index = HashMap::with_capacity(self.0.len());
+            for (p, pos) in &self.0 {
+                index.entry(p.to_string()).or_insert(*pos);
+            }
+            index
+        });
+        index.get(path).copied()
     }
 
-    pub fn add(&mut self, path: impl Into<String>, pos: Pos) {
-        self.0.push((path.into(), pos));
+    pub fn add(&mut self, path: impl AsRef<str> + Into<String>, pos: Pos) {
+        let path = match COMMON_PATHS.iter().find(|p| **p == path.as_ref()) {
+            Some(common) => Cow::Borrowed(*common),
+            None => Cow::Owned(path.into()),
+        };
+        self.0.push((path, pos));
+        self.1 = OnceCell::new();
     }
 }
 

@@ -23,11 +23,22 @@ struct Cx<'a> {
     spec: &'a WorkflowSpec,
     at: &'a Located,
     source: &'a str,
+    /// The source's lines, indexed when the first error is placed.
+    lines: std::cell::OnceCell<super::lines::Lines<'a>>,
     diags: &'a mut Diagnostics,
     ids: HashMap<&'a str, usize>,
     needs: Vec<Vec<usize>>,
     acyclic: bool,
+    /// Comparisons left for "did you mean" hints; see [`Cx::hint`].
+    hints: std::cell::Cell<usize>,
 }
+
+/// Each hint compares the name with every candidate: a file naming 100,000
+/// unknown steps among 100,000 would take hours, so hints are looked for
+/// until this many comparisons are spent (a few thousand hints in a file of
+/// a hundred steps; the first few among 100,000). They are the ones a person
+/// reads first.
+const HINT_COMPARISONS: usize = 200_000;
 
 pub fn workflow(
     spec: &WorkflowSpec,
@@ -46,10 +57,12 @@ pub fn workflow(
         spec,
         at,
         source,
+        lines: std::cell::OnceCell::new(),
         diags,
         ids,
         needs: Vec::new(),
         acyclic: true,
+        hints: std::cell::Cell::new(HINT_COMPARISONS),
     };
     cx.needs = spec
         .steps
@@ -99,8 +112,17 @@ pub fn workflow(
 }
 
 impl<'a> Cx<'a> {
-    fn step_ids(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+    fn step_ids(&self) -> impl ExactSizeIterator<Item = &'a str> + use<'a> {
         self.spec.steps.0.iter().map(|(id, _)| id.as_str())
+    }
+
+    /// `" (did you mean `X`?)"` or nothing, while [`HINT_COMPARISONS`] last.
+    fn hint<'c>(&self, word: &str, candidates: impl ExactSizeIterator<Item = &'c str>) -> String {
+        let Some(left) = self.hints.get().checked_sub(candidates.len()) else {
+            return String::new();
+        };
+        self.hints.set(left);
+        did_you_mean(word, candidates)
     }
 
     fn resolve_needs(&mut self, i: usize, id: &str, s: &StepSpec) -> Vec<usize> {
@@ -117,7 +139,7 @@ impl<'a> Cx<'a> {
                 Some(&n) if seen.insert(n) => out.push(n),
                 Some(_) => {}
                 None => {
-                    let hint = did_you_mean(need, self.step_ids());
+                    let hint = self.hint(need, self.step_ids());
                     self.diags.push(
                         pos,
                         format!("step `{id}` needs unknown step `{need}`{hint}"),
@@ -183,13 +205,17 @@ impl<'a> Cx<'a> {
                 .keys
                 .get("breaker")
                 .unwrap_or(self.at.steps[i].id);
-            let hint = did_you_mean(name, self.spec.breakers.keys().map(String::as_str));
+            let hint = self.hint(name, self.spec.breakers.keys().map(String::as_str));
             self.diags.push(
                 pos,
                 format!("step `{id}` uses unknown breaker `{name}`{hint}"),
             );
         }
-        let when = s.when.as_ref().and_then(|text| self.condition(i, text));
+        let when = s
+            .when
+            .as_ref()
+            .and_then(|text| self.condition(i, text))
+            .map(Box::new);
         let run_timeout = s.timeout.as_ref().or(d.timeout.as_ref()).map(to_duration);
         Step {
             id: id.to_string(),
@@ -198,7 +224,7 @@ impl<'a> Cx<'a> {
             needs: self.needs[i].clone(),
             when,
             timeout: if s.run.is_some() { run_timeout } else { None },
-            retry: merge_retry(s.retry.as_ref(), d.retry.as_ref()),
+            retry: merge_retry(s.retry.as_deref(), d.retry.as_ref()),
             breaker: s.breaker.clone(),
             on_failure: s.on_failure.or(d.on_failure).unwrap_or_default(),
             fallback: s.fallback.as_ref().map(|f| {
@@ -284,7 +310,7 @@ impl<'a> Cx<'a> {
         if self.spec.vars.contains_key(name) {
             return None;
         }
-        let hint = did_you_mean(name, self.spec.vars.keys().map(String::as_str));
+        let hint = self.hint(name, self.spec.vars.keys().map(String::as_str));
         Some(format!("unknown var `{name}`{hint}"))
     }
 
@@ -292,7 +318,7 @@ impl<'a> Cx<'a> {
     fn check_step_ref(&self, user: Option<usize>, target: &str, what: &str) -> Option<String> {
         let answer = what == "answer";
         let Some(&t) = self.ids.get(target) else {
-            let hint = did_you_mean(target, self.step_ids());
+            let hint = self.hint(target, self.step_ids());
             return Some(format!("the {what} of unknown step `{target}`{hint}"));
         };
         if answer && self.spec.steps.0[t].1.ask.is_none() {
@@ -376,6 +402,8 @@ impl<'a> Cx<'a> {
                 .or_else(|| self.at.top.get("env"))
                 .unwrap_or(Pos::START),
         };
-        locate_in_source(self.source, base, text, offset)
+        let source = self.source;
+        let lines = self.lines.get_or_init(|| super::lines::Lines::new(source));
+        locate_in_source(lines, base, text, offset)
     }
 }

@@ -93,11 +93,13 @@ pub struct StepSpec {
     #[schemars(with = "ScalarText")]
     pub run: Option<String>,
     /// A yes/no gate for the operator.
+    // Boxed, as `ask` and `retry` are: most steps set none of them, and a
+    // file of 100,000 steps holds one of these per step while it loads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval: Option<ApprovalSpec>,
+    pub approval: Option<Box<ApprovalSpec>>,
     /// A question whose answer later steps may use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ask: Option<AskSpec>,
+    pub ask: Option<Box<AskSpec>>,
     /// Steps that must finish first: one id or a list.
     #[serde(
         default,
@@ -113,7 +115,7 @@ pub struct StepSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry: Option<RetrySpec>,
+    pub retry: Option<Box<RetrySpec>>,
     /// The name of a breaker under `breakers`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breaker: Option<String>,

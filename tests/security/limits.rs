@@ -168,3 +168,107 @@ fn guarded(args: &[&str], limit: Duration) -> std::process::Output {
         stderr: std::fs::read(err).unwrap(),
     }
 }
+
+/// Files that each loaded in time growing with the square of their size:
+/// every block scalar (`run: |`) was placed by reading the file from its
+/// start (20,000 of them took minutes), and so was every error's position;
+/// every unknown `needs` compared itself with every step id for a "did you
+/// mean". No timing is asserted; the guard only stops a hang.
+#[test]
+fn many_block_scalars_and_many_errors_load_without_a_quadratic_cost() {
+    const N: usize = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, step: &dyn Fn(usize) -> String| {
+        let mut text = String::from("name: many\nsteps:\n");
+        (0..N).for_each(|i| text.push_str(&step(i)));
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        file.to_str().unwrap().to_string()
+    };
+    let blocks = write("blocks.yaml", &|i| {
+        format!("  s{i}:\n    run: |\n      echo {i}\n")
+    });
+    let out = guarded(&["validate", &blocks], Duration::from_secs(120));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let vars = write("vars.yaml", &|i| {
+        format!("  s{i}:\n    run: echo {{{{ vars.v{i} }}}}\n")
+    });
+    let unknown = write("unknown.yaml", &|i| {
+        format!("  s{i}:\n    needs: [t{i}]\n    run: 'true'\n")
+    });
+    for (file, first) in [
+        (&vars, format!("{vars}:4:15: error: unknown var `v0`")),
+        (
+            &unknown,
+            format!("{unknown}:4:13: error: step `s0` needs unknown step `t0`"),
+        ),
+    ] {
+        let out = guarded(&["validate", file], Duration::from_secs(120));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), N, "one error per step");
+        assert!(
+            stderr.starts_with(&first),
+            "{}",
+            &stderr[..300.min(stderr.len())]
+        );
+    }
+}
+
+/// A 2,000-step chain and 2,000 steps that each need its first and last
+/// step: every such edge passes through 2,000 layers, and the text drawing
+/// gave each pass a row in every layer (a 200 KB file took seconds and
+/// hundreds of MB, and grows with the square). The text graph refuses it
+/// with the way out; DOT draws it.
+#[test]
+fn a_graph_too_big_to_draw_as_text_is_refused_with_the_way_out() {
+    const L: usize = 2_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("name: deep\nsteps:\n");
+    for i in 0..L {
+        let needs = if i > 0 {
+            format!("    needs: [c{}]\n", i - 1)
+        } else {
+            String::new()
+        };
+        text.push_str(&format!("  c{i}:\n{needs}    run: 'true'\n"));
+    }
+    for j in 0..L {
+        text.push_str(&format!(
+            "  x{j}:\n    needs: [c0, c{}]\n    run: 'true'\n",
+            L - 1
+        ));
+    }
+    let file = dir.path().join("deep.yaml");
+    std::fs::write(&file, text).unwrap();
+    let file = file.to_str().unwrap();
+    let out = guarded(&["graph", file], Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr.starts_with(&format!(
+            "{file}: error: the graph of 4000 steps is too big to draw as text ("
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("draw it with `--format dot` or `--format mermaid`"),
+        "{stderr}"
+    );
+    let out = guarded(
+        &["graph", file, "--format", "dot"],
+        Duration::from_secs(120),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).matches(" -> ").count(),
+        2 * L + L - 1
+    );
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::super::diag::Pos;
 use super::super::duration;
+use super::super::lines::Lines;
 use super::super::model::{BreakerPolicy, RetryPolicy};
 use super::super::spec::{DurationSpec, RetrySpec, ShellSpec};
 
@@ -65,21 +66,20 @@ pub(super) fn shell_words(shell: &ShellSpec) -> Vec<String> {
 
 /// Maps an offset in a scalar's text back to the file, for plain, quoted and
 /// block scalars. Escapes inside quotes can shift the column a little.
-pub(super) fn locate_in_source(source: &str, base: Pos, text: &str, offset: usize) -> Pos {
+pub(super) fn locate_in_source(lines: &Lines<'_>, base: Pos, text: &str, offset: usize) -> Pos {
     let before = &text[..offset.min(text.len())];
     let lines_before = before.matches('\n').count();
     let col_in_line = before.rfind('\n').map_or(before.chars().count(), |nl| {
         before[nl + 1..].chars().count()
     });
-    let line_text = source.lines().nth(base.line as usize - 1).unwrap_or("");
+    let line_text = lines.get(base.line as usize - 1).unwrap_or("");
     let first = line_text.chars().nth(base.col as usize - 1).unwrap_or(' ');
     match first {
-        '>' => folded_pos(source, base, before),
+        '>' => folded_pos(lines, base, before),
         '|' => {
             let line = base.line as usize + 1 + lines_before;
-            let indent = source
-                .lines()
-                .nth(line - 1)
+            let indent = lines
+                .get(line - 1)
                 .map_or(0, |l| l.len() - l.trim_start().len());
             Pos {
                 line: u32::try_from(line).unwrap_or(u32::MAX),
@@ -105,12 +105,13 @@ pub(super) fn locate_in_source(source: &str, base: Pos, text: &str, offset: usiz
 /// value joins its lines with spaces: each line of text takes its length and
 /// one separator; a run of blank lines becomes newlines, one fewer than the
 /// run is long. `before` is the value up to the position wanted.
-fn folded_pos(source: &str, base: Pos, before: &str) -> Pos {
+fn folded_pos(lines: &Lines<'_>, base: Pos, before: &str) -> Pos {
     let target = before.chars().count();
     let mut at = 0;
     let mut blank_run = 0;
     let mut block_indent = None;
-    for (k, line) in source.lines().enumerate().skip(base.line as usize) {
+    for k in base.line as usize..lines.count() {
+        let line = lines.get(k).unwrap_or_default();
         let text = line.trim_start();
         let indent = line.len() - text.len();
         if text.is_empty() {
@@ -166,20 +167,20 @@ mod tests {
         let source = "run: \"echo \\\"hi\\\" {{ x }}\"\n";
         let value = "echo \"hi\" {{ x }}";
         let at = value.find("{{").unwrap();
-        let pos = locate_in_source(source, Pos { line: 1, col: 6 }, value, at);
+        let pos = locate_in_source(&Lines::new(source), Pos { line: 1, col: 6 }, value, at);
         assert_eq!(&source[pos.col as usize - 1..][..2], "{{");
         let source = "run: >\n  echo one\n  two\n\n  {{ x }} three\n";
         let value = "echo one two\n{{ x }} three\n";
         let at = value.find("{{").unwrap();
-        let pos = locate_in_source(source, Pos { line: 1, col: 6 }, value, at);
+        let pos = locate_in_source(&Lines::new(source), Pos { line: 1, col: 6 }, value, at);
         assert_eq!((pos.line, pos.col), (5, 3));
         let at = value.find("two").unwrap();
-        let pos = locate_in_source(source, Pos { line: 1, col: 6 }, value, at);
+        let pos = locate_in_source(&Lines::new(source), Pos { line: 1, col: 6 }, value, at);
         assert_eq!((pos.line, pos.col), (3, 3));
         let source = "run: 'it''s {{ x }}'\n";
         let value = "it's {{ x }}";
         let at = value.find("{{").unwrap();
-        let pos = locate_in_source(source, Pos { line: 1, col: 6 }, value, at);
+        let pos = locate_in_source(&Lines::new(source), Pos { line: 1, col: 6 }, value, at);
         assert_eq!(&source[pos.col as usize - 1..][..2], "{{");
     }
 }
