@@ -155,6 +155,15 @@ impl Reader<'_> {
     /// A scalar of any kind, as text (env values, vars, answers).
     pub fn scalar(&mut self, node: &Node, what: &str) -> Option<ScalarText> {
         match node.scalar_text() {
+            // No command line, environment or file name can carry a NUL:
+            // refused here rather than when a step fails to start.
+            Some(text) if text.contains('\0') => {
+                self.error(
+                    node.pos,
+                    format!("{what} holds a NUL byte, which no command or environment can carry"),
+                );
+                None
+            }
             Some(text) => Some(ScalarText(text)),
             None => {
                 self.error(
@@ -288,6 +297,20 @@ impl Reader<'_> {
 /// parts of file names (`logs/<step>.log`, the run id), and a file name
 /// longer than 255 bytes fails only when the run writes it.
 pub const MAX_NAME_BYTES: usize = 100;
+
+/// The most a value that becomes an answer or a var may hold: what an
+/// answer may (SPEC §2), so every step's environment can carry it.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// Why `value` is too long to be a `what`, if it is.
+pub fn value_too_long(what: &str, value: &str) -> Option<String> {
+    (value.len() > MAX_VALUE_BYTES).then(|| {
+        format!(
+            "{what} is {} bytes long; it may hold at most {MAX_VALUE_BYTES} bytes (64 KiB)",
+            value.len()
+        )
+    })
+}
 
 /// Why `name` is too long to be a `what` (`"step id"`, `"name"`), if it is.
 pub fn too_long(what: &str, name: &str) -> Option<String> {

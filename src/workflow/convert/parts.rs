@@ -94,6 +94,19 @@ pub(super) fn ask(
     if !has_question {
         r.error(node.pos, format!("{what} is missing `question`"));
     }
+    for (value, key) in a
+        .default
+        .iter()
+        .map(|d| (d, "default"))
+        .chain(a.choices.iter().flatten().map(|c| (c, "choices")))
+    {
+        if let Some(message) =
+            super::super::read::value_too_long(&format!("`{key}` in {what}"), &value.0)
+        {
+            let pos = at.keys.get(&format!("ask.{key}")).unwrap_or(node.pos);
+            r.error(pos, message);
+        }
+    }
     if let (Some(choices), Some(default)) = (&a.choices, &a.default)
         && !choices.contains(default)
     {
