@@ -366,11 +366,10 @@ mod reaper;
 mod scope;
 
 use cgroup::{Cgroup, Joiner};
-pub use cgroup::{DISABLE_VAR as NO_CGROUP_VAR, usable as cgroups_usable};
 use direct::resolve;
 pub use direct::simple_argv;
 use output::{LineReader, Output, drain, pump};
-pub use reaper::{Mark, become_subreaper, is_subreaper};
+pub use reaper::{Mark, become_subreaper};
 use scope::Scope;
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use nix::unistd::Pid;
 
 /// Turns cgroups off for operators whose system refuses them in a way we
 /// cannot detect, and for tests of the fallback.
-pub const DISABLE_VAR: &str = "SIGNALBOX_NO_CGROUP";
+const DISABLE_VAR: &str = "SIGNALBOX_NO_CGROUP";
 
 /// Set once creating or joining a cgroup failed: later attempts do not try.
 static BROKEN: AtomicBool = AtomicBool::new(false);
@@ -49,7 +49,8 @@ impl Joiner {
 }
 
 /// Whether attempts get a cgroup here (decided once; see the module doc).
-pub fn usable() -> bool {
+#[cfg(test)]
+pub(super) fn usable() -> bool {
     base().is_some() && !BROKEN.load(Ordering::Relaxed)
 }
 
@@ -87,7 +88,7 @@ fn find() -> Option<(PathBuf, String)> {
 
 /// The mount point of the cgroup2 file system whose root is the hierarchy's
 /// root (a bind mount of a sub-tree would not match `/proc/self/cgroup`).
-fn cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
+pub(super) fn cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
     mountinfo.lines().find_map(|line| {
         let (left, right) = line.split_once(" - ")?;
         let fstype = right.split(' ').next()?;

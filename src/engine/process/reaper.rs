@@ -203,8 +203,3 @@ pub(super) fn signal_each(pids: &[i32], signal: nix::sys::signal::Signal) {
         }
     }
 }
-
-/// Whether this process is a subreaper (for the tests and the log).
-pub fn is_subreaper() -> bool {
-    SUBREAPER.load(Ordering::Relaxed)
-}
