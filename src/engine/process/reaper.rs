@@ -203,3 +203,34 @@ pub(super) fn signal_each(pids: &[i32], signal: nix::sys::signal::Signal) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_folder_comes_from_the_output_path() {
+        let mark = Mark {
+            run: "wf-1".into(),
+            step: "s".into(),
+            attempt: 2,
+            output: "/state/runs/wf-1/outputs/s".into(),
+        };
+        assert_eq!(mark.folder(), "/state/runs/wf-1");
+    }
+
+    #[test]
+    fn needles_match_whole_entries_or_prefixes() {
+        let me = std::process::id() as i32;
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert!(has_all(me, &[Needle::Is(format!("PATH={path}"))]));
+        assert!(has_all(me, &[Needle::Starts("PATH=".into())]));
+        assert!(!has_all(me, &[Needle::Is("PATH=".into())]));
+        // This process and its ancestors are never an attempt's.
+        assert!(
+            find(&[Needle::Starts("PATH=".into())], false)
+                .iter()
+                .all(|&p| p != me)
+        );
+    }
+}
