@@ -75,6 +75,9 @@ fn base() -> Option<&'static PathBuf> {
             return None;
         }
         let found = find().filter(|dir| probe(dir));
+        if let Some(dir) = &found {
+            sweep(dir);
+        }
         if found.is_none() {
             tracing::info!("no writable cgroup2 here: attempts are found by their environment");
         }
@@ -119,6 +122,37 @@ fn probe(dir: &Path) -> bool {
         other => {
             tracing::info!(?other, "cannot move a process into a new cgroup");
             false
+        }
+    }
+}
+
+/// Removes the empty cgroups that runs left when they were killed (or
+/// their process ended mid-attempt). A leaf is empty only between its
+/// creation and its first process joining, a matter of milliseconds, so one
+/// empty for a minute is nobody's; a populated one cannot be removed at all.
+fn sweep(base: &Path) {
+    let Ok(runs) = fs::read_dir(base) else { return };
+    let stale = |dir: &Path| {
+        fs::metadata(dir)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() >= 60))
+    };
+    for run in runs.flatten() {
+        let name = run.file_name();
+        if !name.to_str().is_some_and(|n| n.starts_with("signalbox-")) {
+            continue;
+        }
+        // Before its leaves go: removing one makes the folder look new.
+        let run_stale = stale(&run.path());
+        let leaves = fs::read_dir(run.path()).into_iter().flatten().flatten();
+        for leaf in leaves.filter(|l| l.path().is_dir() && stale(&l.path())) {
+            if procs_of(&leaf.path()).is_empty() {
+                let _ = fs::remove_dir(leaf.path());
+            }
+        }
+        if run_stale {
+            // Fails while the folder has a leaf: that run is alive.
+            let _ = fs::remove_dir(run.path());
         }
     }
 }
