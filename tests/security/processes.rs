@@ -106,7 +106,8 @@ fn cgroup_root() -> Option<PathBuf> {
     let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let ours = own.lines().find_map(|l| l.strip_prefix("0::"))?;
     let dir = mount.join(ours.trim_start_matches('/'));
-    let probe = dir.join(format!("signalbox-probe-{}", std::process::id()));
+    // Tests run side by side: each probes with a name of its own.
+    let probe = dir.join(format!("signalbox-test-{}", marker()));
     std::fs::create_dir(&probe).ok()?;
     std::fs::remove_dir(&probe).ok()?;
     Some(mount)

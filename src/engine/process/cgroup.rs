@@ -108,6 +108,8 @@ fn probe(dir: &Path) -> bool {
     if fs::create_dir(&probe).is_err() {
         return false;
     }
+    // Held so the reaper cannot take this child's exit from `status`.
+    let _children = super::reaper::children();
     let ran = std::process::Command::new(JOIN_SHELL)
         .args(["-c", JOIN_SCRIPT, "sh"])
         .arg(probe.join("cgroup.procs"))
