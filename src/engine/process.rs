@@ -11,9 +11,8 @@
 //! leaves: each attempt gets a cgroup v2 ([`cgroup`]) where the system lets us create
 //! one, and otherwise its processes are found by the marker variables in their
 //! environment, with signalbox as child subreaper ([`reaper`]). [`scope`] ends either.
-//! The child joins its cgroup between fork and exec (a `pre_exec` of one `write`), so
-//! nothing it starts is ever outside: cheaper than re-exec'ing a wrapper per attempt,
-//! and `clone3(CLONE_INTO_CGROUP)` would mean forking by hand instead of through std.
+//! The first process joins its cgroup before it execs the command (see [`cgroup`] for
+//! how, and why that way), so nothing the command starts is ever outside.
 
 use std::future::Future;
 use std::io;
@@ -210,7 +209,7 @@ enum Ended {
 /// Spawns the attempt's first process inside its cgroup when there is one.
 async fn start(spec: &ProcessSpec) -> Result<(Child, Scope, i32), SpawnError> {
     let run = spec.mark.as_ref().map(|m| (m.run.as_str(), m.folder()));
-    let (mut cgroup, joiner) = match Cgroup::create(run) {
+    let (cgroup, joiner) = match Cgroup::create(run) {
         Some((cg, joiner)) => (Some(cg), Some(joiner)),
         None => (None, None),
     };
@@ -223,14 +222,9 @@ async fn start(spec: &ProcessSpec) -> Result<(Child, Scope, i32), SpawnError> {
             return Err(e);
         }
     };
-    drop(joiner);
     let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) else {
         return Err(SpawnError::Lost(io::Error::other("the process has no pid")));
     };
-    if let Some(cg) = cgroup.take_if(|cg| !cg.holds(pid.unsigned_abs())) {
-        // It runs outside: its processes are found by their marks instead.
-        cg.remove();
-    }
     Ok((child, Scope::new(pid, cgroup, spec.mark.clone()), pid))
 }
 
@@ -240,6 +234,9 @@ async fn spawn(spec: &ProcessSpec, joiner: Option<&Joiner>) -> Result<Child, Spa
         && let Some((program, args)) = simple_argv(&spec.command)
             .as_deref()
             .and_then(<[String]>::split_first)
+        // Behind the joining shell an exec failure is not a spawn error, so only a
+        // program that is there goes direct; the shell reports the rest.
+        && (joiner.is_none() || runnable(program, spec))
     {
         match tracked(command(program, args, spec, joiner)) {
             Ok(child) => return Ok(child),
@@ -249,6 +246,8 @@ async fn spawn(spec: &ProcessSpec, joiner: Option<&Joiner>) -> Result<Child, Spa
     }
     let mut args = shell_args.to_vec();
     args.push(spec.command.clone());
+    // A shell that is not there fails to spawn at all (and says so) without the joiner.
+    let joiner = joiner.filter(|_| runnable(shell, spec));
     let spawned = tracked(command(shell, &args, spec, joiner));
     match spawned {
         Ok(child) => Ok(child),
@@ -269,7 +268,16 @@ fn tracked(mut cmd: Command) -> io::Result<Child> {
 
 fn command(program: &str, args: &[String], spec: &ProcessSpec, joiner: Option<&Joiner>) -> Command {
     let resolved = resolve(program, spec);
-    let mut cmd = Command::new(resolved.as_ref());
+    let mut cmd = match joiner {
+        None => Command::new(resolved.as_ref()),
+        Some(joiner) => {
+            let mut cmd = Command::new(cgroup::JOIN_SHELL);
+            cmd.args(["-c", cgroup::JOIN_SCRIPT, "sh"])
+                .arg(joiner.procs())
+                .arg(resolved.as_ref());
+            cmd
+        }
+    };
     cmd.args(args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -281,21 +289,20 @@ fn command(program: &str, args: &[String], spec: &ProcessSpec, joiner: Option<&J
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
-    if let Some(joiner) = joiner {
-        let fd = joiner.fd();
-        // SAFETY: the closure runs in the child between fork and exec and only calls
-        // `join_in_child`: one write(2) on a descriptor the parent keeps open until the
-        // spawn returns, no allocation, no lock. The only way into the cgroup before the
-        // command can fork, short of forking by hand (clone3).
-        #[allow(unsafe_code)]
-        unsafe {
-            cmd.pre_exec(move || {
-                cgroup::join_in_child(fd);
-                Ok(())
-            });
-        }
-    }
     cmd
+}
+
+/// Whether `program` is an executable file (found on `PATH` if it has no `/`).
+fn runnable(program: &str, spec: &ProcessSpec) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let resolved = resolve(program, spec);
+    // A relative path is the step's cwd's, as exec will read it.
+    let path = match &spec.cwd {
+        Some(dir) => dir.join(resolved.as_ref()),
+        None => PathBuf::from(resolved.as_ref()),
+    };
+    resolved.contains('/')
+        && std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// posix_spawn reports a missing cwd and a missing program both as ENOENT; tell them apart.
@@ -366,11 +373,10 @@ mod reaper;
 mod scope;
 
 use cgroup::{Cgroup, Joiner};
-pub use cgroup::{DISABLE_VAR as NO_CGROUP_VAR, usable as cgroups_usable};
 use direct::resolve;
 pub use direct::simple_argv;
 use output::{LineReader, Output, drain, pump};
-pub use reaper::{Mark, become_subreaper, is_subreaper};
+pub use reaper::{Mark, become_subreaper};
 use scope::Scope;
 
 #[cfg(test)]

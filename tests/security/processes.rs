@@ -106,7 +106,8 @@ fn cgroup_root() -> Option<PathBuf> {
     let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let ours = own.lines().find_map(|l| l.strip_prefix("0::"))?;
     let dir = mount.join(ours.trim_start_matches('/'));
-    let probe = dir.join(format!("signalbox-probe-{}", std::process::id()));
+    // Tests run side by side: each probes with a name of its own.
+    let probe = dir.join(format!("signalbox-test-{}", marker()));
     std::fs::create_dir(&probe).ok()?;
     std::fs::remove_dir(&probe).ok()?;
     Some(mount)
@@ -289,4 +290,41 @@ fn cgroup_resume_after_kill_9_kills_the_survivors() {
 #[test]
 fn fallback_resume_after_kill_9_kills_the_survivors() {
     resume_after_crash(Mechanism::Fallback);
+}
+
+/// A run killed without a resume leaves an empty cgroup; the next signalbox
+/// removes such leftovers, and never a cgroup that is fresh or holds a process.
+#[test]
+fn cgroup_leftovers_of_killed_runs_are_swept() {
+    let Some(w) = work(Mechanism::Cgroup) else {
+        return;
+    };
+    let mount = cgroup_root().unwrap();
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let ours = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+    let base = mount.join(ours.trim_start_matches('/'));
+    let stale = base.join(format!("signalbox-{}", w.mark));
+    let fresh = base.join(format!("signalbox-{}-fresh", w.mark));
+    for dir in [&stale, &fresh] {
+        std::fs::create_dir_all(dir.join("a1")).unwrap();
+    }
+    let old = Command::new("touch")
+        .args(["-d", "2 minutes ago"])
+        .arg(stale.join("a1"))
+        .arg(&stale)
+        .status()
+        .unwrap();
+    assert!(old.success());
+    let file = w.write("name: sweep\nsteps:\n  s:\n    run: true\n");
+    w.spawn(&["run", file.to_str().unwrap()])
+        .finish()
+        .expect(0, "succeeded");
+    let fresh_kept = fresh.join("a1").exists();
+    let _ = std::fs::remove_dir(fresh.join("a1"));
+    let _ = std::fs::remove_dir(&fresh);
+    let _ = std::fs::remove_dir(stale.join("a1"));
+    let stale_left = stale.exists();
+    let _ = std::fs::remove_dir(&stale);
+    assert!(!stale_left, "the stale cgroup {} is left", stale.display());
+    assert!(fresh_kept, "a fresh cgroup was removed");
 }

@@ -6,7 +6,9 @@
 //! `/proc/PID/environ` has all three, plus their descendants. A process can
 //! hide only by exec'ing with a cleared environment (`env -i`) after its
 //! marked parent is gone; as child subreaper signalbox then still sees it as
-//! an orphan re-parented to us, and kills it when no other attempt runs.
+//! an orphan re-parented to us, and kills it when no other attempt runs. As
+//! a subreaper only our descendants are read (a process a daemon started is
+//! not one); after a crash, every process on the host.
 //!
 //! Being a subreaper makes orphans our children: their zombies are ours to
 //! reap. tokio reaps the children it spawned, so the pids it waits for are
@@ -127,11 +129,51 @@ fn has_all(pid: i32, needles: &[Needle]) -> bool {
     })
 }
 
+/// Our descendants, from `/proc/PID/task/*/children`: as a subreaper every
+/// process a step started is one unless a daemon started it, and walking
+/// them costs far less than reading every process on the host. `None` when
+/// the kernel has no `children` files.
+fn descendants() -> Option<Vec<Entry>> {
+    let me = i32::try_from(std::process::id()).ok()?;
+    let mut out = Vec::new();
+    let mut queue = vec![me];
+    while let Some(parent) = queue.pop() {
+        let Ok(tasks) = fs::read_dir(format!("/proc/{parent}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children = match fs::read_to_string(task.path().join("children")) {
+                Ok(text) => text,
+                Err(_) if parent == me => return None,
+                Err(_) => continue,
+            };
+            for pid in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let state = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, r)| r.split_whitespace().next());
+                let zombie = matches!(state, Some("Z" | "X") | None);
+                out.push(Entry {
+                    pid,
+                    ppid: parent,
+                    zombie,
+                });
+                queue.push(pid);
+            }
+        }
+    }
+    Some(out)
+}
+
 /// Live processes carrying every `needles` entry in their environment, and
 /// their descendants; never this process or its ancestors. With `orphans`,
 /// also our unmarked orphans (children tokio did not start) and theirs.
-fn find(needles: &[Needle], orphans: bool) -> Vec<i32> {
-    let entries = table();
+/// `everywhere` reads every process on the host, not only our descendants.
+fn find(needles: &[Needle], orphans: bool, everywhere: bool) -> Vec<i32> {
+    let entries = match everywhere || !SUBREAPER.load(Ordering::Relaxed) {
+        true => table(),
+        false => descendants().unwrap_or_else(table),
+    };
     let me = i32::try_from(std::process::id()).unwrap_or(0);
     let parent: HashMap<i32, i32> = entries.iter().map(|e| (e.pid, e.ppid)).collect();
     let mut exempt = BTreeSet::new();
@@ -179,7 +221,7 @@ fn needles(mark: &Mark) -> Vec<Needle> {
 /// other attempt has a process running, unmarked orphans count as ours.
 pub(super) fn members(mark: &Mark, main: i32) -> Vec<i32> {
     let alone = SUBREAPER.load(Ordering::Relaxed) && children().iter().all(|&p| p == main);
-    find(&needles(mark), alone)
+    find(&needles(mark), alone, false)
 }
 
 /// Every live process of any attempt of the run in `folder` (absolute):
@@ -192,7 +234,8 @@ pub(super) fn run_members(run: &str, folder: &str) -> Vec<i32> {
             folder.trim_end_matches('/')
         )),
     ];
-    find(&needles, false)
+    // The crashed process was their subreaper: they are not our descendants.
+    find(&needles, false, true)
 }
 
 /// Sends `signal` to each pid; a pid that is gone is not an error.
@@ -204,7 +247,33 @@ pub(super) fn signal_each(pids: &[i32], signal: nix::sys::signal::Signal) {
     }
 }
 
-/// Whether this process is a subreaper (for the tests and the log).
-pub fn is_subreaper() -> bool {
-    SUBREAPER.load(Ordering::Relaxed)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_folder_comes_from_the_output_path() {
+        let mark = Mark {
+            run: "wf-1".into(),
+            step: "s".into(),
+            attempt: 2,
+            output: "/state/runs/wf-1/outputs/s".into(),
+        };
+        assert_eq!(mark.folder(), "/state/runs/wf-1");
+    }
+
+    #[test]
+    fn needles_match_whole_entries_or_prefixes() {
+        let me = std::process::id() as i32;
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert!(has_all(me, &[Needle::Is(format!("PATH={path}"))]));
+        assert!(has_all(me, &[Needle::Starts("PATH=".into())]));
+        assert!(!has_all(me, &[Needle::Is("PATH=".into())]));
+        // This process and its ancestors are never an attempt's.
+        assert!(
+            find(&[Needle::Starts("PATH=".into())], false, true)
+                .iter()
+                .all(|&p| p != me)
+        );
+    }
 }

@@ -140,6 +140,25 @@ async fn process_escaping_the_group_only_delays_by_the_drain_bound() {
     );
 }
 
+/// Where this system lets us (root on cgroup2), the step runs in a cgroup of its own,
+/// which is gone once the attempt ended.
+#[tokio::test]
+async fn an_attempt_runs_in_its_own_cgroup_and_removes_it() {
+    if !cgroup::usable() {
+        eprintln!("skipped: no writable cgroup2 here");
+        return;
+    }
+    let o = sh("grep '^0::' /proc/self/cgroup").await;
+    assert!(matches!(o.exit, Ok(Exit::Code(0))), "{:?}", o.exit);
+    let line = o.out.first().cloned().unwrap_or_default();
+    let rel = line.trim_start_matches("0::");
+    assert!(rel.contains("/signalbox-pid"), "{line}");
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mount = cgroup::cgroup2_mount(&info).unwrap();
+    let leaf = mount.join(rel.trim_start_matches('/'));
+    assert!(!leaf.exists(), "{} is left", leaf.display());
+}
+
 #[tokio::test]
 async fn dropping_run_kills_the_group() {
     let spec = ProcessSpec::new("sleep 30 & sleep 30");
