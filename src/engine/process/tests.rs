@@ -145,7 +145,7 @@ async fn process_escaping_the_group_only_delays_by_the_drain_bound() {
 #[tokio::test]
 async fn an_attempt_runs_in_its_own_cgroup_and_removes_it() {
     if !cgroup::usable() {
-        eprintln!("skipped: no writable cgroup2 here");
+        crate::safe::say!("skipped: no writable cgroup2 here");
         return;
     }
     let o = sh("grep '^0::' /proc/self/cgroup").await;
