@@ -7,8 +7,8 @@ use clap::Args;
 
 use super::exit;
 use super::run::{RunFlags, apply_flags, drive_headless, prefixed, state_dir};
-use crate::engine::event::{Envelope, Event, RunStatus};
-use crate::engine::journal::read_journal;
+use crate::engine::event::{Event, RunStatus};
+use crate::engine::journal::{first_event, last_event, scan};
 use crate::engine::run_dir::{self as params, RunDir};
 use crate::engine::{EngineError, Run};
 use crate::workflow;
@@ -113,10 +113,8 @@ pub fn resume(args: ResumeArgs) -> u8 {
                 && std::io::stdout().is_terminal();
             match loaded {
                 Some(wf) if screen => {
-                    let past = read_journal(&run.handle().dir.join("events.jsonl"))
-                        .map(|r| r.events)
-                        .unwrap_or_default();
-                    runtime.block_on(crate::tui::run_resumed(&wf, run, &past))
+                    let journal = run.handle().dir.join("events.jsonl");
+                    runtime.block_on(crate::tui::run_resumed(&wf, run, &journal))
                 }
                 _ => runtime.block_on(drive_headless(run, &options, args.flags.json)),
             }
@@ -142,38 +140,43 @@ pub fn replay(args: ReplayArgs) -> u8 {
             return exit::INVALID;
         }
     };
+    let path = dir.journal_path();
     if args.json {
-        return match std::fs::read(dir.journal_path()) {
-            Ok(bytes) => {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(&bytes);
-                let _ = out.flush();
-                exit::OK
-            }
+        // Copied through a buffer: a journal may be any size.
+        let copied = std::fs::File::open(&path).and_then(|mut f| {
+            let mut out = std::io::stdout().lock();
+            std::io::copy(&mut f, &mut out)?;
+            out.flush()
+        });
+        return match copied {
+            Ok(()) => exit::OK,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
             Err(e) => {
-                eprintln!("error: cannot read {}: {e}", dir.journal_path().display());
+                eprintln!("error: cannot read {}: {e}", path.display());
                 exit::FAILED
             }
         };
     }
-    let replayed = match read_journal(&dir.journal_path()) {
+    // Checked whole first, one line at a time, then shown from the file:
+    // nothing holds more than a line of it.
+    let scanned = match scan(&path, |_| {}) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
             return exit::INVALID;
         }
     };
-    if let Some(line) = replayed.torn_line {
+    if let Some(line) = scanned.torn_line {
         eprintln!(
             "warning: {}:{line}: the last line was cut short by a crash; it is left out",
-            dir.journal_path().display()
+            path.display()
         );
     }
     if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
         let kept = dir.path.join("workflow.yaml");
         return match workflow::load(&kept) {
             Ok(wf) => match super::runtime() {
-                Ok(rt) => rt.block_on(crate::tui::replay::run(wf, replayed.events)),
+                Ok(rt) => rt.block_on(crate::tui::replay::run(wf, path, scanned.events as usize)),
                 Err(code) => code,
             },
             Err(d) => {
@@ -182,16 +185,30 @@ pub fn replay(args: ReplayArgs) -> u8 {
             }
         };
     }
-    for e in &replayed.events {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut left = scanned.events;
+    let printed = scan(&path, |e| {
+        // Only the events checked above (the journal may have grown since).
+        if left == 0 {
+            return;
+        }
+        left -= 1;
         let published = crate::engine::Published {
-            envelope: e.clone(),
+            envelope: e,
             line: String::new(),
         };
         if let Some(line) = crate::headless::human_line(&published) {
-            println!("{line}");
+            let _ = writeln!(out, "{line}");
+        }
+    });
+    let _ = out.flush();
+    match printed {
+        Ok(_) => exit::OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::INVALID
         }
     }
-    exit::OK
 }
 
 /// One kept run, as `runs` lists it.
@@ -211,25 +228,21 @@ fn span_ms(from: &str, to: &str) -> Option<u64> {
     Some(to.duration_since(from).ok()?.as_millis() as u64)
 }
 
+/// One run's row, reading only the ends of its journal: the first event
+/// (workflow, start) and the last (status, end). Only a run that did not
+/// finish is read whole, streaming, to tell `interrupted` from `damaged`.
 fn summarize(path: &Path) -> Option<Summary> {
     let id = path.file_name()?.to_string_lossy().into_owned();
-    let bytes = std::fs::read(path.join("events.jsonl")).ok()?;
-    let text = String::from_utf8_lossy(&bytes);
+    let journal = path.join("events.jsonl");
     // A run killed before its first whole event is listed too: it can be
     // resumed (or, damaged, it says so).
-    let first: Option<Envelope> = text
-        .lines()
-        .next()
-        .and_then(|l| serde_json::from_str(l).ok());
+    let first = first_event(&journal).ok()?;
     let workflow = match first.as_ref().map(|e| &e.event) {
         Some(Event::RunStarted { workflow, .. }) => workflow.clone(),
         _ => String::new(),
     };
     let started = first.map(|e| e.ts).unwrap_or_default();
-    let last = text
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str::<Envelope>(l).ok());
+    let last = last_event(&journal).ok()?;
     let (status, duration_ms) = match last.map(|e| (e.event, e.ts)) {
         Some((
             Event::RunFinished {
@@ -238,12 +251,10 @@ fn summarize(path: &Path) -> Option<Summary> {
             },
             ended,
         )) => {
-            // A resumed run's last `run_finished` counts from the resume; its
-            // duration here runs from its first start. Quotes inside JSON
-            // strings are escaped, so this text can only be an event's type.
-            let resumed = text.matches(r#""type":"run_started""#).nth(1).is_some();
-            let whole = resumed.then(|| span_ms(&started, &ended)).flatten();
-            (word(status).to_string(), Some(whole.unwrap_or(duration_ms)))
+            // A resumed run's last `run_finished` counts from the resume;
+            // the run's length runs from its first start to its end.
+            let whole = span_ms(&started, &ended).unwrap_or(duration_ms);
+            (word(status).to_string(), Some(whole.max(duration_ms)))
         }
         _ => {
             let dir = RunDir {
@@ -252,7 +263,7 @@ fn summarize(path: &Path) -> Option<Summary> {
             };
             let status = if crate::engine::lock::RunLock::held(&dir) {
                 "running"
-            } else if read_journal(&dir.journal_path()).is_err() {
+            } else if scan(&journal, |_| {}).is_err() {
                 // `resume` would refuse it: say so rather than offer it.
                 "damaged"
             } else {

@@ -222,7 +222,7 @@ async fn run_headless(wf: Workflow, options: RunOptions, json: bool) -> u8 {
 pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u8 {
     let skip_prompt: Vec<String> = options.presets.keys().cloned().collect();
     let prompt = headless::can_prompt() && !options.auto_approve;
-    let events = run.subscribe_lossless();
+    let events = run.subscribe();
     let handle = run.handle();
     let _socket = crate::socket::serve(handle.clone(), &handle.dir);
     let priorities = run
