@@ -231,7 +231,7 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
         .iter()
         .map(|s| (s.id.clone(), s.priority))
         .collect();
-    let printer = tokio::spawn(headless::print_events(
+    let printing = headless::print_events(
         events,
         headless::Output { json, prompt },
         handle.clone(),
@@ -239,7 +239,11 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
             skip: skip_prompt,
             priorities,
         },
-    ));
+    );
+    // On a thread of its own: writing to a reader that does not read blocks,
+    // and must block only the printer, never a thread the run needs.
+    let runtime = tokio::runtime::Handle::current();
+    let printer = tokio::task::spawn_blocking(move || runtime.block_on(printing));
     let signals = tokio::spawn(cancel_on_signals(handle));
     // On a worker, like the screen's: messages between the scheduler and the
     // attempts do not hop to the thread that blocks on the runtime.

@@ -120,6 +120,7 @@ impl Scheduler {
             },
             timeout: step.timeout,
             kill_grace: step.kill_grace,
+            output_room: Some(self.bus.room().clone()),
         };
         let log_path = self.dir.log_path(&id);
         let pids = self.pids_file();

@@ -11,6 +11,9 @@
 //! however slowly it reads, and holds a bounded amount of memory.
 
 mod follow;
+mod room;
+
+pub use room::{OUTPUT_IN_FLIGHT, OutputRoom};
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -157,6 +160,8 @@ pub struct Bus {
     pub lagged: u64,
     /// Syncs the journal, from whichever thread needs it on disk.
     durable: Arc<Durable>,
+    /// Output read from steps and not yet journaled.
+    room: OutputRoom,
 }
 
 impl Bus {
@@ -177,6 +182,7 @@ impl Bus {
             subscribers: Vec::new(),
             written: watch::Sender::new(first_seq),
             lagged: 0,
+            room: OutputRoom::default(),
         })
     }
 
@@ -245,6 +251,11 @@ impl Bus {
     /// tasks that act on its events.
     pub fn durable(&self) -> Arc<Durable> {
         self.durable.clone()
+    }
+
+    /// The run's room for output between the steps' pipes and the journal.
+    pub fn room(&self) -> &OutputRoom {
+        &self.room
     }
 
     pub fn seq(&self) -> u64 {

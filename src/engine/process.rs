@@ -48,6 +48,9 @@ pub struct ProcessSpec {
     pub timeout: Option<Duration>,
     /// SIGTERM, then wait this long, then SIGKILL.
     pub kill_grace: Duration,
+    /// Each output line takes room here before it is delivered, so a step
+    /// cannot print faster than its lines are journaled.
+    pub output_room: Option<crate::engine::bus::OutputRoom>,
 }
 
 impl ProcessSpec {
@@ -60,6 +63,7 @@ impl ProcessSpec {
             cwd: None,
             timeout: None,
             kill_grace: Duration::from_secs(5),
+            output_room: None,
         }
     }
 }
@@ -129,6 +133,7 @@ pub async fn run(
     let mut output = Output {
         out: child.stdout.take().map(LineReader::new),
         err: child.stderr.take().map(LineReader::new),
+        room: spec.output_room.clone(),
     };
     let ended = pump(
         &mut output,

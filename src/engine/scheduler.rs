@@ -277,6 +277,7 @@ impl Scheduler {
                 let _ = reply.send(self.bus.subscribe());
             }
             Msg::Output { step, stream, line } => {
+                self.bus.room().give(line.len());
                 let step = self.wf.steps[step].id.clone();
                 self.emit(Event::StepOutput { step, stream, line });
             }
