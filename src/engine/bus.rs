@@ -79,6 +79,7 @@ pub struct Subscription {
 
 impl Subscription {
     /// The next event; `None` once the run is over and every event was had.
+    /// Cancel-safe: a `select!` may drop it and call again, losing nothing.
     pub async fn recv(&mut self) -> Option<Arc<Published>> {
         if self.follow.is_none() {
             if let Some(p) = self.rx.recv().await {

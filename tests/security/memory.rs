@@ -8,10 +8,19 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
+use ratatui::buffer::Cell;
+use ratatui::layout::{Position, Size};
 use serde_json::Value;
 use signalbox::engine::{Event, Preset, Run, RunOptions, RunStatus};
+use signalbox::tui::app::{Engine, drive};
+use signalbox::tui::model::Model;
 use signalbox::workflow::load_str;
 
 use crate::common::BIN;
@@ -184,4 +193,129 @@ fn json_to_a_paused_reader_keeps_every_line_in_bounded_memory() {
         peak < RSS_LIMIT_KB,
         "peak RSS {peak} KiB with a paused --json reader"
     );
+}
+
+/// A terminal that takes a second per frame while `slow` is set, and
+/// presses keys when the screen shows things: `a` once the wait shows, `q`
+/// once the status line shows the run's end.
+struct SlowTerminal {
+    inner: TestBackend,
+    slow: Arc<AtomicBool>,
+    keys: futures::channel::mpsc::UnboundedSender<std::io::Result<TermEvent>>,
+    approved: bool,
+}
+
+impl SlowTerminal {
+    fn press(&self, c: char) {
+        let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        let _ = self.keys.unbounded_send(Ok(TermEvent::Key(key)));
+    }
+}
+
+impl Backend for SlowTerminal {
+    type Error = <TestBackend as Backend>::Error;
+
+    fn draw<'a, I>(&mut self, content: I) -> Result<(), Self::Error>
+    where
+        I: Iterator<Item = (u16, u16, &'a Cell)>,
+    {
+        self.inner.draw(content)
+    }
+    fn hide_cursor(&mut self) -> Result<(), Self::Error> {
+        self.inner.hide_cursor()
+    }
+    fn show_cursor(&mut self) -> Result<(), Self::Error> {
+        self.inner.show_cursor()
+    }
+    fn get_cursor_position(&mut self) -> Result<Position, Self::Error> {
+        self.inner.get_cursor_position()
+    }
+    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> Result<(), Self::Error> {
+        self.inner.set_cursor_position(position)
+    }
+    fn clear(&mut self) -> Result<(), Self::Error> {
+        self.inner.clear()
+    }
+    fn clear_region(&mut self, clear_type: ClearType) -> Result<(), Self::Error> {
+        self.inner.clear_region(clear_type)
+    }
+    fn size(&self) -> Result<Size, Self::Error> {
+        self.inner.size()
+    }
+    fn window_size(&mut self) -> Result<WindowSize, Self::Error> {
+        self.inner.window_size()
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        self.inner.flush()?;
+        if self.slow.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let screen = self.inner.to_string();
+        if !self.approved && screen.contains("ship?") {
+            self.approved = true;
+            self.press('a');
+        }
+        if screen.contains("✓ succeeded in") {
+            self.press('q');
+        }
+        Ok(())
+    }
+}
+
+/// A step prints 200,000 lines to a screen whose terminal takes a second a
+/// frame, far more than the screen can follow live; then an approval. The
+/// screen still shows the wait (and `a` approves it) and the run's end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screen_on_a_slow_terminal_still_shows_the_wait_and_the_end() {
+    let state = tempfile::tempdir().unwrap();
+    let wf = load_str(&flood_yaml("seq 1 200000"), "flood.yaml").unwrap();
+    let mut model = Model::new(&wf);
+    let options = RunOptions {
+        state_dir: state.path().to_path_buf(),
+        ..Default::default()
+    };
+    let mut run = Run::new(wf, options).unwrap();
+    let events = run.subscribe();
+    let mut watch = run.subscribe();
+    let slow = Arc::new(AtomicBool::new(true));
+    // The terminal is slow while the step floods, so the screen falls far
+    // behind; then it catches up.
+    let flood_over = {
+        let slow = slow.clone();
+        async move {
+            while let Some(p) = watch.recv().await {
+                if let Event::ApprovalRequested { .. } = p.envelope.event {
+                    slow.store(false, Ordering::Release);
+                }
+            }
+        }
+    };
+    let (tx, keys) = futures::channel::mpsc::unbounded();
+    let backend = SlowTerminal {
+        inner: TestBackend::new(100, 30),
+        slow,
+        keys: tx,
+        approved: false,
+    };
+    let mut terminal = Terminal::new(backend).unwrap();
+    let engine = Engine {
+        events,
+        handle: run.handle(),
+        task: tokio::spawn(run.start()),
+    };
+    let watching = tokio::spawn(flood_over);
+    let screen = drive(
+        &mut terminal,
+        &mut model,
+        engine,
+        keys,
+        std::future::pending(),
+    );
+    let ended = tokio::time::timeout(Duration::from_secs(240), screen)
+        .await
+        .expect("the screen shows the wait and the end (it got `a`, then `q`)");
+    watching.abort();
+    assert_eq!(ended.outcome.map(|o| o.status), Some(RunStatus::Succeeded));
+    assert!(model.ended());
+    assert!(model.log.output_bytes() <= signalbox::tui::model::log::OUTPUT_BYTES);
 }

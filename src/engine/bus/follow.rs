@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::{From, Published};
 use crate::engine::event::Envelope;
@@ -33,6 +34,12 @@ pub(super) struct Follower {
     offset: Option<u64>,
     /// `None` while a read is on the blocking pool (or after an error).
     lines: Option<Lines<File>>,
+    /// The read on the blocking pool. Kept across a cancelled `recv`, so
+    /// `recv` is cancel-safe (the screen's `select!` drops it each frame).
+    reading: Option<JoinHandle<(Lines<File>, Batch)>>,
+    /// The run was over when the read in progress began: reading to the
+    /// end then means every line was had.
+    over: bool,
     ready: VecDeque<Arc<Published>>,
     written: watch::Receiver<u64>,
     /// Every line was read after the run was over, or the journal failed.
@@ -47,6 +54,8 @@ impl Follower {
             next: from.seq,
             offset: Some(from.offset),
             lines: None,
+            reading: None,
+            over: false,
             ready: VecDeque::new(),
             written,
             ended: false,
@@ -65,14 +74,10 @@ impl Follower {
             if self.ended {
                 return None;
             }
-            // Seen before reading, so a line written while we read wakes
-            // the wait below.
-            let over = self.written.has_changed().is_err();
-            self.written.borrow_and_update();
             if self.fill().await > 0 {
                 continue;
             }
-            if over {
+            if self.over {
                 self.ended = true;
             } else {
                 // Err: the run is over; the loop reads what is left.
@@ -83,38 +88,52 @@ impl Follower {
 
     /// Reads the next batch of whole lines; how many.
     async fn fill(&mut self) -> usize {
-        let lines = match (self.lines.take(), self.offset.take()) {
-            (Some(lines), _) => Ok(lines),
-            (None, Some(offset)) => open(&self.path, offset),
-            (None, None) => Err("the journal reader was lost".to_string()),
+        if self.reading.is_none() {
+            // Seen before reading, so a line written while we read wakes
+            // the wait in `recv`.
+            self.over = self.written.has_changed().is_err();
+            self.written.borrow_and_update();
+            let lines = match (self.lines.take(), self.offset.take()) {
+                (Some(lines), _) => Ok(lines),
+                (None, Some(offset)) => open(&self.path, offset),
+                (None, None) => Err("the journal reader was lost".to_string()),
+            };
+            match lines {
+                Ok(lines) => {
+                    let next = self.next;
+                    let read = tokio::task::spawn_blocking(move || read_batch(lines, next));
+                    self.reading = Some(read);
+                }
+                Err(e) => return self.failed(&e),
+            }
+        }
+        let Some(reading) = self.reading.as_mut() else {
+            return 0;
         };
-        let next = self.next;
-        let read = match lines {
-            Ok(lines) => tokio::task::spawn_blocking(move || read_batch(lines, next))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|(lines, batch)| batch.map(|b| (lines, b))),
-            Err(e) => Err(e),
-        };
-        match read {
-            Ok((lines, batch)) => {
+        let joined = reading.await;
+        self.reading = None;
+        match joined {
+            Ok((lines, Ok(batch))) => {
                 self.lines = Some(lines);
                 self.next += batch.len() as u64;
                 let n = batch.len();
                 self.ready.extend(batch);
                 n
             }
-            Err(e) => {
-                // Nothing written can be missed silently: say where to look.
-                tracing::error!(
-                    "a subscriber cannot read on from {}: {e}; it stops at seq {}",
-                    self.path.display(),
-                    self.next
-                );
-                self.ended = true;
-                0
-            }
+            Ok((_, Err(e))) => self.failed(&e),
+            Err(e) => self.failed(&e.to_string()),
         }
+    }
+
+    fn failed(&mut self, e: &str) -> usize {
+        // Nothing written can be missed silently: say where to look.
+        tracing::error!(
+            "a subscriber cannot read on from {}: {e}; it stops at seq {}",
+            self.path.display(),
+            self.next
+        );
+        self.ended = true;
+        0
     }
 }
 
