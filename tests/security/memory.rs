@@ -5,7 +5,7 @@
 //! shows the wait and the run's end; `replay` and `runs` of a big journal
 //! stay small.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -318,4 +318,157 @@ async fn a_screen_on_a_slow_terminal_still_shows_the_wait_and_the_end() {
     assert_eq!(ended.outcome.map(|o| o.status), Some(RunStatus::Succeeded));
     assert!(model.ended());
     assert!(model.log.output_bytes() <= signalbox::tui::model::log::OUTPUT_BYTES);
+}
+
+/// Runs `args` under `/usr/bin/time`; its exit code, stdout and peak RSS.
+fn measured(args: &[&str], dir: &Path) -> (Option<i32>, String, u64) {
+    let report = dir.join("time.txt");
+    let out = Command::new("/usr/bin/time")
+        .arg("-o")
+        .arg(&report)
+        .args(["-f", "%M", BIN])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("/usr/bin/time runs");
+    let kb = std::fs::read_to_string(&report).unwrap();
+    let kb = kb.lines().last().unwrap().trim().parse().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        kb,
+    )
+}
+
+/// A real journal of a step that printed three lines, grown to about
+/// `bytes` by more output lines of 4 KB in the middle, renumbered. With
+/// `finished: false` it stops before `run_finished`, as after a crash.
+fn big_journal(state: &Path, id: &str, bytes: usize, finished: bool) -> PathBuf {
+    let small = state.with_file_name(format!("small-{id}"));
+    std::fs::create_dir_all(&small).unwrap();
+    std::fs::write(
+        small.with_extension("yaml"),
+        "name: big\nsteps:\n  a:\n    run: seq 1 3\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--headless", "--state-dir"])
+        .arg(&small)
+        .arg(small.with_extension("yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let run = std::fs::read_dir(small.join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let lines: Vec<Value> = std::fs::read_to_string(run.path().join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let folder = state.join("runs").join(id);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(
+        run.path().join("workflow.yaml"),
+        folder.join("workflow.yaml"),
+    )
+    .unwrap();
+    let file = std::fs::File::create(folder.join("events.jsonl")).unwrap();
+    let mut w = std::io::BufWriter::new(file);
+    let output = lines
+        .iter()
+        .position(|e| e["type"] == "step_output")
+        .unwrap();
+    let mut copy = lines[output].clone();
+    copy["line"] = Value::from("x".repeat(4000));
+    copy["run"] = id.into();
+    copy["seq"] = 0.into();
+    // Written as text around its seq: a debug build is slow at JSON.
+    let text = serde_json::to_string(&copy).unwrap();
+    let (before, after) = text.split_once("\"seq\":0").unwrap();
+    let extra = bytes / 4100;
+    let mut seq = 0u64;
+    let mut put = |e: Option<&Value>| {
+        seq += 1;
+        match e {
+            Some(e) => {
+                let mut e = e.clone();
+                e["seq"] = seq.into();
+                e["run"] = id.into();
+                serde_json::to_writer(&mut w, &e).unwrap();
+            }
+            None => write!(w, "{before}\"seq\":{seq}{after}").unwrap(),
+        }
+        w.write_all(b"\n").unwrap();
+    };
+    for (i, e) in lines.iter().enumerate() {
+        if i == output {
+            for _ in 0..extra {
+                put(None);
+            }
+        }
+        if finished || e["type"] != "run_finished" {
+            put(Some(e));
+        }
+    }
+    drop(put);
+    w.flush().unwrap();
+    folder.join("events.jsonl")
+}
+
+/// `replay` and `runs` of a 100 MB journal read it a line at a time (or,
+/// for `runs`, only its ends), in bounded memory; a damaged journal is
+/// still said to be damaged.
+#[test]
+fn replay_and_runs_of_a_big_journal_stay_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let big = 100 << 20;
+    let finished = big_journal(&state, "big-finished", big, true);
+    big_journal(&state, "big-interrupted", big, false);
+    let damaged = big_journal(&state, "big-damaged", big, false);
+    // A line in the middle that no crash could leave.
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let middle = bytes.len() / 2;
+    let at = middle + bytes[middle..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    bytes.splice(at..at, b"{\"seq\": oops}\n".iter().copied());
+    std::fs::write(&damaged, bytes).unwrap();
+
+    let state_arg = state.to_str().unwrap();
+    let (code, text, kb) = measured(&["runs", "--json", "--state-dir", state_arg], dir.path());
+    assert_eq!(code, Some(0), "{text}");
+    let status = |id: &str| {
+        text.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|r| r["id"] == id)
+            .map(|r| r["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(status("big-finished").as_deref(), Some("succeeded"));
+    assert_eq!(status("big-interrupted").as_deref(), Some("interrupted"));
+    assert_eq!(status("big-damaged").as_deref(), Some("damaged"));
+    assert!(kb < RSS_LIMIT_KB, "runs: peak RSS {kb} KiB");
+
+    let (code, text, kb) = measured(
+        &["replay", "big-finished", "--state-dir", state_arg],
+        dir.path(),
+    );
+    assert_eq!(code, Some(0));
+    assert!(
+        text.lines().last().unwrap().contains("succeeded"),
+        "the run's end is printed"
+    );
+    assert!(kb < RSS_LIMIT_KB, "replay: peak RSS {kb} KiB");
+
+    let (code, text, kb) = measured(
+        &["replay", "big-finished", "--json", "--state-dir", state_arg],
+        dir.path(),
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        text.len() as u64,
+        std::fs::metadata(&finished).unwrap().len()
+    );
+    assert!(kb < RSS_LIMIT_KB, "replay --json: peak RSS {kb} KiB");
 }
