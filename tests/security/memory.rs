@@ -390,14 +390,14 @@ fn big_journal(state: &Path, id: &str, bytes: usize, finished: bool) -> PathBuf 
     let (before, after) = text.split_once("\"seq\":0").unwrap();
     let extra = bytes / 4100;
     let mut seq = 0u64;
-    let mut put = |e: Option<&Value>| {
+    let mut put = |w: &mut std::io::BufWriter<std::fs::File>, e: Option<&Value>| {
         seq += 1;
         match e {
             Some(e) => {
                 let mut e = e.clone();
                 e["seq"] = seq.into();
                 e["run"] = id.into();
-                serde_json::to_writer(&mut w, &e).unwrap();
+                serde_json::to_writer(&mut *w, &e).unwrap();
             }
             None => write!(w, "{before}\"seq\":{seq}{after}").unwrap(),
         }
@@ -406,14 +406,13 @@ fn big_journal(state: &Path, id: &str, bytes: usize, finished: bool) -> PathBuf 
     for (i, e) in lines.iter().enumerate() {
         if i == output {
             for _ in 0..extra {
-                put(None);
+                put(&mut w, None);
             }
         }
         if finished || e["type"] != "run_finished" {
-            put(Some(e));
+            put(&mut w, Some(e));
         }
     }
-    drop(put);
     w.flush().unwrap();
     folder.join("events.jsonl")
 }
