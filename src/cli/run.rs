@@ -240,10 +240,15 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
             priorities,
         },
     );
-    // On a thread of its own: writing to a reader that does not read blocks,
-    // and must block only the printer, never a thread the run needs.
-    let runtime = tokio::runtime::Handle::current();
-    let printer = tokio::task::spawn_blocking(move || runtime.block_on(printing));
+    // Writing to a pipe nobody reads blocks: then the printer gets a thread
+    // of its own, so it blocks only itself, never a thread the run needs.
+    // Otherwise it stays a task, which costs no wake-ups of another thread.
+    let printer = if headless::output_may_stall(json) {
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || runtime.block_on(printing))
+    } else {
+        tokio::spawn(printing)
+    };
     let signals = tokio::spawn(cancel_on_signals(handle));
     // On a worker, like the screen's: messages between the scheduler and the
     // attempts do not hop to the thread that blocks on the runtime.
