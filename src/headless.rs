@@ -40,6 +40,21 @@ pub struct Asking {
 /// waiting.
 const BATCH: usize = 1024;
 
+/// Whether a write of the printer can stall for as long as a reader
+/// pleases: stderr, or stdout under `--json`, is a pipe or a socket. A
+/// terminal, a file or `/dev/null` takes its lines at once.
+pub fn output_may_stall(json: bool) -> bool {
+    use nix::sys::stat::{SFlag, fstat};
+    let stalls = |fd: std::os::fd::BorrowedFd<'_>| {
+        fstat(fd).map_or(true, |st| {
+            let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+            kind == SFlag::S_IFIFO || kind == SFlag::S_IFSOCK
+        })
+    };
+    use std::os::fd::AsFd;
+    stalls(std::io::stderr().as_fd()) || (json && stalls(std::io::stdout().as_fd()))
+}
+
 /// Prints events until the run's stream ends.
 pub async fn print_events(
     mut events: Subscription,

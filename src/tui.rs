@@ -48,11 +48,12 @@ pub async fn run(wf: Workflow, options: RunOptions) -> u8 {
 }
 
 /// Runs a resumed run under the screen: the journal's events first, so the
-/// screen shows the run as it stood, then the live ones.
-pub async fn run_resumed(wf: &Workflow, run: Run, past: &[crate::engine::Envelope]) -> u8 {
+/// screen shows the run as it stood, then the live ones. The journal is
+/// read a line at a time: the model keeps a bounded log, and so does this.
+pub async fn run_resumed(wf: &Workflow, run: Run, journal: &std::path::Path) -> u8 {
     let mut model = model::Model::new(wf);
-    for e in past {
-        model.apply(e);
+    if let Err(e) = crate::engine::journal::scan(journal, |e| model.apply(&e)) {
+        tracing::warn!("the screen shows less of the run than its journal has: {e}");
     }
     drive_run(model, run).await
 }

@@ -8,8 +8,8 @@ use clap::Args;
 
 use super::exit;
 use super::run::{RunFlags, apply_flags, drive_headless, prefixed, state_dir};
-use crate::engine::event::{Envelope, Event, RunStatus};
-use crate::engine::journal::read_journal;
+use crate::engine::event::{Event, RunStatus};
+use crate::engine::journal::{first_event, last_event, scan};
 use crate::engine::journal_check;
 use crate::engine::run_dir::{self as params, RunDir};
 use crate::engine::{EngineError, Run};
@@ -125,10 +125,8 @@ pub fn resume(args: ResumeArgs) -> u8 {
                 && std::io::stdout().is_terminal();
             match loaded {
                 Some(wf) if screen => {
-                    let past = read_journal(&run.handle().dir.join("events.jsonl"))
-                        .map(|r| r.events)
-                        .unwrap_or_default();
-                    runtime.block_on(crate::tui::run_resumed(&wf, run, &past))
+                    let journal = run.handle().dir.join("events.jsonl");
+                    runtime.block_on(crate::tui::run_resumed(&wf, run, &journal))
                 }
                 _ => runtime.block_on(drive_headless(run, &options, args.flags.json)),
             }
@@ -154,70 +152,107 @@ pub fn replay(args: ReplayArgs) -> u8 {
             return exit::INVALID;
         }
     };
+    let path = dir.journal_path();
     if args.json {
-        return match std::fs::read(dir.journal_path()) {
-            Ok(bytes) => {
-                // Exact for a program; a terminal gets a journal that is not
-                // one this program wrote shown, not obeyed.
-                if std::io::stdout().is_terminal() {
-                    let text = String::from_utf8_lossy(&bytes);
-                    safe::write(safe::Stream::Stdout, None, format_args!("{text}"));
-                } else {
-                    safe::write_exact(&bytes);
-                }
-                exit::OK
-            }
-            Err(e) => {
-                crate::safe::say!("error: cannot read {}: {e}", dir.journal_path().display());
-                exit::FAILED
-            }
-        };
+        return print_journal(&path);
     }
-    let replayed = match read_journal(&dir.journal_path()) {
-        Ok(r) => r,
-        Err(e) => {
-            crate::safe::say!("error: {e}");
-            return exit::INVALID;
-        }
-    };
-    let wf = match checked(&dir, &replayed.events) {
-        Ok(wf) => wf,
+    // Checked whole first, one line at a time, then shown from the file:
+    // nothing holds more than a line of it.
+    let (wf, scanned) = match checked(&dir) {
+        Ok(both) => both,
         Err(message) => {
             crate::safe::say!("{}", prefixed(&message));
             return exit::INVALID;
         }
     };
-    if let Some(line) = replayed.torn_line {
+    if let Some(line) = scanned.torn_line {
         crate::safe::say!(
             "warning: {}:{line}: the last line was cut short by a crash; it is left out",
-            dir.journal_path().display()
+            path.display()
         );
     }
     if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
         return match super::runtime() {
-            Ok(rt) => rt.block_on(crate::tui::replay::run(wf, replayed.events)),
+            Ok(rt) => rt.block_on(crate::tui::replay::run(wf, path, scanned.events as usize)),
             Err(code) => code,
         };
     }
-    for e in &replayed.events {
+    let mut left = scanned.events;
+    let printed = scan(&path, |e| {
+        // Only the events checked above (the journal may have grown since).
+        if left == 0 {
+            return;
+        }
+        left -= 1;
         let published = crate::engine::Published {
-            envelope: e.clone(),
+            envelope: e,
             line: String::new(),
         };
         if let Some(line) = crate::headless::human_line(&published) {
             crate::safe::show!("{line}");
         }
+    });
+    match printed {
+        Ok(_) => exit::OK,
+        Err(e) => {
+            crate::safe::say!("error: {e}");
+            exit::INVALID
+        }
     }
-    exit::OK
+}
+
+/// `replay --json`: the journal's bytes, copied through a buffer (a journal
+/// may be any size). Exact for a program; a terminal gets a journal that is
+/// not one this program wrote shown, not obeyed.
+fn print_journal(path: &Path) -> u8 {
+    let copied = std::fs::File::open(path).and_then(|f| {
+        let terminal = std::io::stdout().is_terminal();
+        let mut lines = std::io::BufReader::new(f);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            let n = std::io::BufRead::read_until(&mut lines, b'\n', &mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            if terminal {
+                let text = String::from_utf8_lossy(&buf);
+                safe::write(safe::Stream::Stdout, None, format_args!("{text}"));
+            } else {
+                safe::write_exact(&buf);
+            }
+        }
+    });
+    match copied {
+        Ok(()) => exit::OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(e) => {
+            crate::safe::say!("error: cannot read {}: {e}", path.display());
+            exit::FAILED
+        }
+    }
 }
 
 /// The run's kept workflow, once its journal is one this program could
-/// have written (as `resume` checks it); else what is wrong, with its line.
-fn checked(dir: &RunDir, events: &[Envelope]) -> Result<workflow::Workflow, String> {
+/// have written (as `resume` checks it), read one event at a time; else
+/// what is wrong, with its line.
+fn checked(dir: &RunDir) -> Result<(workflow::Workflow, crate::engine::journal::Scanned), String> {
     let wf = workflow::load(&dir.path.join("workflow.yaml")).map_err(|d| d.to_string())?;
-    journal_check::check_all(&wf, &dir.id, events)
-        .map_err(|e| journal_check::describe(&dir.journal_path(), &e))?;
-    Ok(wf)
+    let path = dir.journal_path();
+    let mut checker = journal_check::Checker::new(&wf, Some(&dir.id));
+    let mut wrong = None;
+    let scanned = scan(&path, |e| {
+        if wrong.is_none()
+            && let Err(err) = checker.check(&e)
+        {
+            wrong = Some(err);
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    if let Some(err) = wrong {
+        return Err(journal_check::describe(&path, &err));
+    }
+    Ok((wf, scanned))
 }
 
 /// One kept run, as `runs` lists it.
@@ -237,34 +272,26 @@ fn span_ms(from: &str, to: &str) -> Option<u64> {
     Some(to.duration_since(from).ok()?.as_millis() as u64)
 }
 
+/// One run's row: the first event (workflow, start) and the last (status,
+/// end) read from the ends of its journal; and, unless a live run holds it,
+/// the whole journal checked one line at a time, as `resume` would, so a
+/// journal it would refuse is listed `damaged`.
 fn summarize(path: &Path) -> Option<Summary> {
     let id = path.file_name()?.to_string_lossy().into_owned();
-    let bytes = std::fs::read(path.join("events.jsonl")).ok()?;
-    let text = String::from_utf8_lossy(&bytes);
+    let journal = path.join("events.jsonl");
     // A run killed before its first whole event is listed too: it can be
     // resumed (or, damaged, it says so).
-    let first: Option<Envelope> = text
-        .lines()
-        .next()
-        .and_then(|l| serde_json::from_str(l).ok());
+    let first = first_event(&journal).ok()?;
     let workflow = match first.as_ref().map(|e| &e.event) {
         Some(Event::RunStarted { workflow, .. }) => workflow.clone(),
         _ => String::new(),
     };
     let started = first.map(|e| e.ts).unwrap_or_default();
-    let last = text
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str::<Envelope>(l).ok());
+    let last = last_event(&journal).ok()?;
     let dir = RunDir::at(id.clone(), path.to_path_buf());
     let (status, duration_ms) = match last.map(|e| (e.event, e.ts)) {
         // `resume` and `replay` would refuse it: say so, whatever it ended as.
-        _ if !crate::engine::lock::RunLock::held(&dir)
-            && read_journal(&dir.journal_path())
-                .map_err(|e| e.to_string())
-                .and_then(|r| checked(&dir, &r.events).map(drop))
-                .is_err() =>
-        {
+        _ if !crate::engine::lock::RunLock::held(&dir) && checked(&dir).is_err() => {
             ("damaged".to_string(), None)
         }
         Some((
@@ -274,12 +301,10 @@ fn summarize(path: &Path) -> Option<Summary> {
             },
             ended,
         )) => {
-            // A resumed run's last `run_finished` counts from the resume; its
-            // duration here runs from its first start. Quotes inside JSON
-            // strings are escaped, so this text can only be an event's type.
-            let resumed = text.matches(r#""type":"run_started""#).nth(1).is_some();
-            let whole = resumed.then(|| span_ms(&started, &ended)).flatten();
-            (word(status).to_string(), Some(whole.unwrap_or(duration_ms)))
+            // A resumed run's last `run_finished` counts from the resume;
+            // the run's length runs from its first start to its end.
+            let whole = span_ms(&started, &ended).unwrap_or(duration_ms);
+            (word(status).to_string(), Some(whole.max(duration_ms)))
         }
         _ => {
             let status = if crate::engine::lock::RunLock::held(&dir) {

@@ -251,7 +251,7 @@ async fn run_headless(wf: Workflow, options: RunOptions, json: bool) -> u8 {
 pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u8 {
     let skip_prompt: Vec<String> = options.presets.keys().cloned().collect();
     let prompt = headless::can_prompt() && !options.auto_approve;
-    let events = run.subscribe_lossless();
+    let events = run.subscribe();
     let handle = run.handle();
     // A run nobody could reach from another terminal does not start.
     let _socket = match crate::socket::serve(handle.clone(), &handle.dir) {
@@ -268,7 +268,7 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
         .iter()
         .map(|s| (s.id.clone(), s.priority))
         .collect();
-    let printer = tokio::spawn(headless::print_events(
+    let printing = headless::print_events(
         events,
         headless::Output { json, prompt },
         handle.clone(),
@@ -276,7 +276,16 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
             skip: skip_prompt,
             priorities,
         },
-    ));
+    );
+    // Writing to a pipe nobody reads blocks: then the printer gets a thread
+    // of its own, so it blocks only itself, never a thread the run needs.
+    // Otherwise it stays a task, which costs no wake-ups of another thread.
+    let printer = if headless::output_may_stall(json) {
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || runtime.block_on(printing))
+    } else {
+        tokio::spawn(printing)
+    };
     let signals = tokio::spawn(cancel_on_signals(handle, stop_signals()));
     // On a worker, like the screen's: messages between the scheduler and the
     // attempts do not hop to the thread that blocks on the runtime.

@@ -139,6 +139,7 @@ impl Scheduler {
                 attempt,
                 output: output_path.display().to_string(),
             }),
+            output_room: Some(self.bus.room().clone()),
         };
         let log_dir = self.dir.clone();
         let out_dir = self.dir.clone();

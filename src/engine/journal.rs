@@ -1,12 +1,18 @@
 //! The journal of a run, `<run>/events.jsonl`: written by the run's owner
 //! alone, one whole line per `write`, so a reader never sees half an event
 //! except after a crash; made durable by group commit; read back for
-//! resume and replay.
+//! resume and replay (the reading is in [`read`]).
 
-use std::fs::{self, File, OpenOptions};
+mod read;
+
+pub use read::{
+    Lines, MAX_LINE, ReadError, Replayed, Scanned, first_event, last_event, read_journal, scan,
+};
+
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -56,6 +62,11 @@ impl Journal {
                 Err(e)
             }
         }
+    }
+
+    /// The journal's length in bytes: where the next line will start.
+    pub fn end(&self) -> u64 {
+        self.len
     }
 
     /// A second handle on the journal, to sync it from another thread.
@@ -112,103 +123,6 @@ impl Durable {
         self.durable.fetch_max(upto, Ordering::AcqRel);
         Ok(())
     }
-}
-
-/// A journal read back: the events, and where a torn last line was cut.
-#[derive(Debug)]
-pub struct Replayed {
-    pub events: Vec<super::event::Envelope>,
-    /// Byte length of the whole, good lines; a torn tail starts here.
-    pub good_len: u64,
-    /// The 1-based line number of a torn last line that was dropped.
-    pub torn_line: Option<usize>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
-    #[error("{path}:{line}: damaged journal line ({reason}); refusing to go on")]
-    Damaged {
-        path: PathBuf,
-        line: usize,
-        reason: String,
-    },
-}
-
-/// Reads a journal. A last line that is incomplete or not an event (a crash
-/// mid-write) is dropped and reported. Damage anywhere else is an error, and
-/// so is a whole line out of sequence (a seq gap, a repeat) or of another
-/// run: no crash writes those.
-pub fn read_journal(path: &Path) -> Result<Replayed, ReadError> {
-    let bytes = fs::read(path).map_err(|source| ReadError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let damaged = |line: usize, reason: String| ReadError::Damaged {
-        path: path.to_path_buf(),
-        line,
-        reason,
-    };
-    let mut events: Vec<super::event::Envelope> = Vec::new();
-    let mut good_len = 0u64;
-    let mut torn_line = None;
-    let mut start = 0usize;
-    let mut line_no = 0usize;
-    while start < bytes.len() {
-        line_no += 1;
-        let end = bytes[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map(|p| start + p);
-        let (line, next) = match end {
-            Some(e) => (&bytes[start..e], e + 1),
-            None => (&bytes[start..], bytes.len()),
-        };
-        let parsed = std::str::from_utf8(line)
-            .map_err(|e| e.to_string())
-            .and_then(|text| {
-                serde_json::from_str::<super::event::Envelope>(text).map_err(|e| e.to_string())
-            });
-        match parsed {
-            Ok(envelope) if end.is_some() => {
-                let due = events.len() as u64 + 1;
-                if envelope.seq != due {
-                    return Err(damaged(
-                        line_no,
-                        format!("seq {} where {due} was due", envelope.seq),
-                    ));
-                }
-                if let Some(first) = events.first().filter(|f| f.run != envelope.run) {
-                    return Err(damaged(
-                        line_no,
-                        format!(
-                            "an event of run `{}` in the journal of run `{}`",
-                            envelope.run, first.run
-                        ),
-                    ));
-                }
-                events.push(envelope);
-                good_len = next as u64;
-            }
-            result => {
-                if next < bytes.len() {
-                    let reason = result.err().unwrap_or_else(|| "no line end".to_string());
-                    return Err(damaged(
-                        line_no,
-                        format!("{reason}; it is not the last line, so no crash mid-write left it"),
-                    ));
-                }
-                torn_line = Some(line_no);
-            }
-        }
-        start = next;
-    }
-    Ok(Replayed {
-        events,
-        good_len,
-        torn_line,
-    })
 }
 
 /// Cuts a torn last line off, so new events follow whole lines.

@@ -50,6 +50,9 @@ pub struct ProcessSpec {
     /// The attempt's marker variables (also in `env`): names its cgroup, and
     /// finds its processes where there is no cgroup. `None`: the group only.
     pub mark: Option<Mark>,
+    /// Each output line takes room here before it is delivered, so a step
+    /// cannot print faster than its lines are journaled.
+    pub output_room: Option<crate::engine::bus::OutputRoom>,
 }
 
 impl ProcessSpec {
@@ -63,6 +66,7 @@ impl ProcessSpec {
             timeout: None,
             kill_grace: Duration::from_secs(5),
             mark: None,
+            output_room: None,
         }
     }
 }
@@ -132,6 +136,7 @@ pub async fn run(
     let mut output = Output {
         out: child.stdout.take().map(LineReader::new),
         err: child.stderr.take().map(LineReader::new),
+        room: spec.output_room.clone(),
     };
     let ended = pump(
         &mut output,

@@ -169,7 +169,8 @@ impl Run {
             .open_file("events.jsonl", super::fsafe::How::Append)
             .and_then(Journal::from_file)
             .map_err(journal_error)?;
-        let bus = Bus::new(dir.id.clone(), journal, seq).map_err(journal_error)?;
+        let bus =
+            Bus::new(dir.id.clone(), journal, dir.journal_path(), seq).map_err(journal_error)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let handle = RunHandle {
             tx: tx.clone(),
@@ -246,15 +247,11 @@ impl Run {
         &self.scheduler.wf
     }
 
-    /// Every event of the run, `run_started` included; dropped if it falls
-    /// a whole queue behind (see [`bus`](super::bus)).
+    /// Every event of the run, `run_started` included, however slowly they
+    /// are read: one that falls behind reads on from the journal (see
+    /// [`bus`](super::bus)).
     pub fn subscribe(&mut self) -> Subscription {
         self.scheduler.subscribe()
-    }
-
-    /// Every event of the run, however slowly they are read.
-    pub fn subscribe_lossless(&mut self) -> Subscription {
-        self.scheduler.subscribe_lossless()
     }
 
     /// Runs to the end. Drop the returned future and every process of the

@@ -151,10 +151,6 @@ impl Scheduler {
         self.bus.subscribe()
     }
 
-    pub fn subscribe_lossless(&mut self) -> Subscription {
-        self.bus.subscribe_lossless()
-    }
-
     /// Publishes an event; a journal failure stops the run.
     pub(super) fn emit(&mut self, event: Event) {
         if self.journal_error.is_some() {
@@ -247,10 +243,10 @@ impl Scheduler {
         if let Err(e) = self.bus.sync() {
             tracing::error!("the journal's last events could not be synced: {e}");
         }
-        if self.bus.dropped > 0 {
-            tracing::warn!(
-                "{} subscribers were dropped for falling behind",
-                self.bus.dropped
+        if self.bus.lagged > 0 {
+            tracing::info!(
+                "{} subscribers fell behind and read on from the journal",
+                self.bus.lagged
             );
         }
         debug_assert!(self.waits.is_empty());
@@ -281,6 +277,7 @@ impl Scheduler {
                 let _ = reply.send(self.bus.subscribe());
             }
             Msg::Output { step, stream, line } => {
+                self.bus.room().give(line.len());
                 let step = self.wf.steps[step].id.clone();
                 self.emit(Event::StepOutput { step, stream, line });
             }

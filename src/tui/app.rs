@@ -169,13 +169,14 @@ impl<B: Backend> Loop<'_, B> {
         r.ok()
     }
 
-    /// The engine closed the event queue.
+    /// The events are over: after the run's end, or (the journal could not
+    /// be read back while catching up) before it.
     fn events_closed(&mut self) {
         if !self.model.ended() {
-            // A screen that falls a whole queue behind is dropped by the
-            // engine rather than slow the run.
-            self.model.ui.notice =
-                Some("the screen fell behind the run; the journal has every event".into());
+            self.model.ui.notice = Some(
+                "the screen lost the run's events (see signalbox.log); the journal has every one"
+                    .into(),
+            );
             self.dirty = true;
         }
     }

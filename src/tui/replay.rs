@@ -6,6 +6,9 @@
 //! stepping forward applies one event, stepping back rebuilds up to the
 //! cursor (the model is a function of the events, so that is exact).
 
+use std::fs::File;
+use std::path::PathBuf;
+
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use futures::{Stream, StreamExt};
 use ratatui::Terminal;
@@ -15,6 +18,7 @@ use super::model::{Model, parse_ts};
 use super::update::{Msg, update};
 use super::view::view;
 use crate::engine::event::{Envelope, Event, RunStatus};
+use crate::engine::journal::Lines;
 use crate::workflow::Workflow;
 
 /// What a replay key does to the cursor.
@@ -51,10 +55,17 @@ fn replay_move(key: &KeyEvent) -> Option<Move> {
         .map(|(_, m)| *m)
 }
 
-/// A past run and a cursor into its events.
+/// A past run and a cursor into its events. The events stay in the
+/// journal: the cursor reads on from it, and going back rebuilds the model
+/// from the start (the model is a function of the events), so a journal of
+/// any size takes a bounded amount of memory.
 pub struct Replay {
     wf: Workflow,
-    events: Vec<Envelope>,
+    journal: PathBuf,
+    /// How many events the journal has (checked before the replay opens).
+    total: usize,
+    /// Reads the event after the cursor; `None` until the first read.
+    reader: Option<Lines<File>>,
     /// How many events are applied.
     pub at: usize,
     pub model: Model,
@@ -72,44 +83,80 @@ fn is_failure(e: &Envelope) -> bool {
 }
 
 impl Replay {
-    /// Opens at the end: the run as it finished (or stopped).
-    pub fn new(wf: Workflow, events: Vec<Envelope>, color: bool) -> Replay {
+    /// Opens at the end: the run as it finished (or stopped). `journal`
+    /// was checked and has `total` whole events (see `journal::scan`).
+    pub fn new(wf: Workflow, journal: PathBuf, total: usize, color: bool) -> Replay {
         let mut model = Model::new(&wf);
         model.ui.color = color;
         let mut r = Replay {
             wf,
-            events,
+            journal,
+            total,
+            reader: None,
             at: 0,
             model,
         };
-        r.seek(r.events.len());
+        r.seek(total);
         r
+    }
+
+    /// The event after the cursor, if any (the cursor does not move).
+    fn next_event(&mut self) -> Option<Envelope> {
+        if self.at >= self.total {
+            return None;
+        }
+        if self.reader.is_none() {
+            // From the start: the cursor is at 0 whenever there is no reader.
+            self.reader = File::open(&self.journal).ok().map(Lines::new);
+        }
+        let line = self.reader.as_mut()?.line().ok()??;
+        match serde_json::from_slice(line) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                // It was checked; it changed since.
+                tracing::warn!("replay: {} changed: {e}", self.journal.display());
+                self.total = self.at;
+                None
+            }
+        }
+    }
+
+    /// Applies the event after the cursor; false at the end.
+    fn forward(&mut self) -> Option<Envelope> {
+        let e = self.next_event()?;
+        self.model.apply(&e);
+        self.at += 1;
+        Some(e)
     }
 
     /// Puts the cursor after `at` events.
     pub fn seek(&mut self, at: usize) {
-        let at = at.min(self.events.len());
+        let at = at.min(self.total);
         if at < self.at {
             let ui = self.model.ui.clone();
             self.model = Model::new(&self.wf);
             self.model.ui = ui;
             self.at = 0;
+            self.reader = None;
         }
-        for e in &self.events[self.at..at] {
-            self.model.apply(e);
+        let mut last = None;
+        while self.at < at {
+            match self.forward() {
+                Some(e) => last = Some(e),
+                None => break,
+            }
         }
-        self.at = at;
-        let now = self
-            .at
-            .checked_sub(1)
-            .and_then(|i| parse_ts(&self.events[i].ts));
-        if let Some(now) = now {
+        self.settle(last.as_ref());
+    }
+
+    /// The clock at the last event applied, and the notice.
+    fn settle(&mut self, last: Option<&Envelope>) {
+        if let Some(now) = last.and_then(|e| parse_ts(&e.ts)) {
             self.model.set_now(now);
         }
         self.model.ui.notice = Some(format!(
             "replay: event {} of {}   . next  , back  g start  G end  F next failure  q quit",
-            self.at,
-            self.events.len()
+            self.at, self.total
         ));
     }
 
@@ -119,10 +166,17 @@ impl Replay {
             Move::Forward => self.seek(self.at + 1),
             Move::Back => self.seek(self.at.saturating_sub(1)),
             Move::Start => self.seek(0),
-            Move::End => self.seek(self.events.len()),
+            Move::End => self.seek(self.total),
             Move::NextFailure => {
-                let next = self.events[self.at..].iter().position(is_failure);
-                self.seek(next.map_or(self.events.len(), |p| self.at + p + 1));
+                let mut last = None;
+                while let Some(e) = self.forward() {
+                    let failed = is_failure(&e);
+                    last = Some(e);
+                    if failed {
+                        break;
+                    }
+                }
+                self.settle(last.as_ref());
             }
             Move::Quit => return false,
         }
@@ -164,9 +218,10 @@ pub async fn drive<B: Backend>(
     }
 }
 
-/// `signalbox replay RUN` with a terminal: the screen over the journal.
-pub async fn run(wf: Workflow, events: Vec<Envelope>) -> u8 {
-    let mut replay = Replay::new(wf, events, super::color_allowed());
+/// `signalbox replay RUN` with a terminal: the screen over the journal,
+/// checked to have `total` whole events.
+pub async fn run(wf: Workflow, journal: PathBuf, total: usize) -> u8 {
+    let mut replay = Replay::new(wf, journal, total, super::color_allowed());
     let (mut screen, guard) = match super::terminal::enter() {
         Ok(t) => t,
         Err(e) => {
@@ -199,7 +254,7 @@ pub async fn run(wf: Workflow, events: Vec<Envelope>) -> u8 {
 mod tests {
     use super::*;
 
-    fn journal() -> (Workflow, Vec<Envelope>) {
+    fn journal() -> (Workflow, PathBuf, tempfile::TempDir) {
         let wf = crate::workflow::load_str(
             "name: r\nsteps:\n  a: { run: 'true' }\n  b: { run: 'false', needs: [a] }\n",
             "r.yaml",
@@ -213,19 +268,16 @@ mod tests {
             r#"{"seq":5,"ts":"2026-01-01T00:00:00.400Z","run":"r1","type":"step_failed","step":"b","attempts":1,"error":"exit code 1","exit_code":1}"#,
             r#"{"seq":6,"ts":"2026-01-01T00:00:00.500Z","run":"r1","type":"run_finished","status":"failed","duration_ms":500}"#,
         ];
-        (
-            wf,
-            lines
-                .iter()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect(),
-        )
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        (wf, path, dir)
     }
 
     #[test]
     fn steps_forward_back_and_to_failures() {
-        let (wf, events) = journal();
-        let mut r = Replay::new(wf, events, false);
+        let (wf, path, _dir) = journal();
+        let mut r = Replay::new(wf, path, 6, false);
         assert_eq!(r.at, 6);
         assert!(r.step(Move::Start));
         assert_eq!(r.at, 0);
@@ -243,10 +295,10 @@ mod tests {
 
     #[test]
     fn stepping_back_rebuilds_the_same_screen_as_stepping_forward() {
-        let (wf, events) = journal();
-        let mut back = Replay::new(wf.clone(), events.clone(), false);
+        let (wf, path, _dir) = journal();
+        let mut back = Replay::new(wf.clone(), path.clone(), 6, false);
         back.seek(3);
-        let mut fwd = Replay::new(wf, events, false);
+        let mut fwd = Replay::new(wf, path, 6, false);
         fwd.seek(0);
         fwd.seek(3);
         let draw = |m: &Model| {

@@ -17,11 +17,24 @@ pub(super) async fn pump<T>(
 ) -> T {
     let mut work = pin!(work);
     loop {
-        tokio::select! {
+        let (stream, line) = tokio::select! {
             biased;
             done = work.as_mut() => return done,
-            Some((stream, line)) = output.next() => on_line(stream, line),
+            Some(read) = output.next() => read,
+        };
+        // Wait for room for the line, unless the work ends first.
+        if let Some(room) = &output.room {
+            tokio::select! {
+                biased;
+                () = room.take(line.len()) => {}
+                done = work.as_mut() => {
+                    room.force(line.len());
+                    on_line(stream, line);
+                    return done;
+                }
+            }
         }
+        on_line(stream, line);
     }
 }
 
@@ -29,6 +42,9 @@ pub(super) async fn pump<T>(
 pub(super) async fn drain(output: &mut Output, on_line: &mut impl FnMut(Stream, String)) {
     let read_all = async {
         while let Some((stream, line)) = output.next().await {
+            if let Some(room) = &output.room {
+                room.force(line.len());
+            }
             on_line(stream, line);
         }
     };
@@ -40,6 +56,8 @@ pub(super) async fn drain(output: &mut Output, on_line: &mut impl FnMut(Stream, 
 pub(super) struct Output {
     pub(super) out: Option<LineReader<ChildStdout>>,
     pub(super) err: Option<LineReader<ChildStderr>>,
+    /// See [`ProcessSpec::output_room`](super::ProcessSpec::output_room).
+    pub(super) room: Option<crate::engine::bus::OutputRoom>,
 }
 
 impl Output {
