@@ -6,7 +6,7 @@
 //! finds one full it stops feeding it and notes the first event it missed,
 //! and the subscriber, once it has drained its queue, reads on from the
 //! journal (which has every event before anyone sees it) and follows it to
-//! the run's end (see [`follow`]). [`Subscription::recv`] hides the switch:
+//! the run's end (see `follow`). [`Subscription::recv`] hides the switch:
 //! a subscriber gets every event, in order, with no gap and no repeat,
 //! however slowly it reads, and holds a bounded amount of memory.
 
@@ -28,7 +28,7 @@ use follow::Follower;
 /// Events a subscriber may have queued before it reads on from the journal.
 pub const SUBSCRIBER_QUEUE: usize = 65_536;
 
-/// Bytes of events (see [`cost`]) a subscriber may have queued before it
+/// Bytes of events (see `cost`) a subscriber may have queued before it
 /// reads on from the journal: with 64 KiB output lines a count alone would
 /// let one slow screen hold gigabytes.
 pub const SUBSCRIBER_BYTES: usize = 8 << 20;

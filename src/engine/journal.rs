@@ -1,7 +1,7 @@
 //! The journal of a run, `<run>/events.jsonl`: written by the run's owner
 //! alone, one whole line per `write`, so a reader never sees half an event
 //! except after a crash; made durable by group commit; read back for
-//! resume and replay (the reading is in [`read`]).
+//! resume and replay (the reading is in `read`).
 
 mod read;
 
