@@ -330,7 +330,9 @@ fn tree(dir: &Path) -> Vec<PathBuf> {
     let mut i = 0;
     while let Some(at) = out.get(i).cloned() {
         let subs = fs::read_dir(&at).into_iter().flatten().flatten();
-        out.extend(subs.map(|e| e.path()).filter(|p| p.is_dir()));
+        // The entry's type comes with the listing: no stat per interface file.
+        let dirs = subs.filter(|e| e.file_type().is_ok_and(|t| t.is_dir()));
+        out.extend(dirs.map(|e| e.path()));
         i += 1;
     }
     out
