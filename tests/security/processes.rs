@@ -312,25 +312,34 @@ fn fallback_resume_after_kill_9_kills_the_survivors() {
 
 /// A step that clears its environment (`env -i`) and leaves its session
 /// carries no marker; while another step runs it is nobody's, but it is
-/// dead by the run's end. Its pid is in `flag`: `MARK` cannot find it.
-fn cleared_environment(mechanism: Mechanism) {
+/// dead once none runs (step `u` looks), and by the run's end. Its pid is
+/// in `flag`: `MARK` cannot find it.
+/// `hide` runs first in that process (with its cgroup folder as `$1`).
+fn cleared_environment(mechanism: Mechanism, hide: &str) {
     let Some(w) = work(mechanism) else { return };
-    let file = w.write(
+    let root = cgroup_root()
+        .map(|r| r.display().to_string())
+        .unwrap_or_default();
+    let file = w.write(&format!(
         "name: cleared\nsteps:\n  s:\n    kill_grace: 300ms\n    run: |\n      \
          grep '^0::' /proc/self/cgroup\n      \
-         env -i setsid sh -c 'echo $$ >pid.tmp; mv pid.tmp flag; exec sleep 1000' &\n      \
+         cg={root}$(sed -n 's/^0:://p' /proc/self/cgroup)\n      \
+         env -i setsid sh -c '{hide}echo $$ >pid.tmp; mv pid.tmp flag; exec sleep 1000' sh \"$cg\" &\n      \
          until [ -e flag ]; do sleep 0.01; done\n  \
-         t:\n    run: |\n      until [ -e flag ]; do sleep 0.01; done\n      sleep 0.3\n",
-    );
+         t:\n    run: |\n      until [ -e flag ]; do sleep 0.01; done\n      sleep 0.3\n  \
+         u:\n    needs: [s, t]\n    run: |\n      \
+         if grep -q 1000 /proc/$(cat flag)/cmdline; then echo alive; exit 1; fi\n",
+    ));
     let o = w.spawn(&["run", file.to_str().unwrap()]).finish();
     o.expect(0, "succeeded");
     let pid = std::fs::read_to_string(w.tmp.path().join("flag")).unwrap();
-    let cmdline = format!("/proc/{}/cmdline", pid.trim());
+    let pid: u32 = pid.trim().parse().expect("the step could not hide");
+    let cmdline = format!("/proc/{pid}/cmdline");
     let sleeping = || std::fs::read(&cmdline).is_ok_and(|c| c.starts_with(b"sleep\x001000"));
     let deadline = Instant::now() + Duration::from_millis(500);
     while sleeping() {
         if Instant::now() >= deadline {
-            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
             panic!("the step's process without markers outlived the run");
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -341,12 +350,22 @@ fn cleared_environment(mechanism: Mechanism) {
 
 #[test]
 fn cgroup_cleared_environment_dies_by_the_runs_end() {
-    cleared_environment(Mechanism::Cgroup);
+    cleared_environment(Mechanism::Cgroup, "");
 }
 
 #[test]
 fn fallback_cleared_environment_dies_by_the_runs_end() {
-    cleared_environment(Mechanism::Fallback);
+    cleared_environment(Mechanism::Fallback, "");
+}
+
+/// As root a step may make a cgroup under the run's and move into it: it
+/// is still under the run's, and found there.
+#[test]
+fn cgroup_a_cgroup_of_the_steps_own_is_searched_too() {
+    cleared_environment(
+        Mechanism::Cgroup,
+        "mkdir \"$1\"/own && echo $$ >\"$1\"/own/cgroup.procs || { echo no >flag; exit 1; }; ",
+    );
 }
 
 /// A run killed without a resume leaves an empty cgroup; the next signalbox

@@ -341,7 +341,11 @@ fn tree(dir: &Path) -> Vec<PathBuf> {
 /// The processes in `dir` and in every cgroup under it: a step that may
 /// write there can make cgroups of its own, but not leave ours.
 fn tree_procs(dir: &Path) -> Vec<i32> {
-    // Most runs make none: one `cgroup.procs` and one listing.
+    // Most runs make none, which `cgroup.stat` tells for less than a listing.
+    let stat = fs::read_to_string(dir.join("cgroup.stat")).unwrap_or_default();
+    if stat.lines().any(|l| l == "nr_descendants 0") {
+        return procs_of(dir);
+    }
     tree(dir).iter().flat_map(|d| procs_of(d)).collect()
 }
 
