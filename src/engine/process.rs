@@ -8,11 +8,13 @@
 //! an [`Exit`] back.
 //!
 //! "The whole attempt" is more than its process group, which `setsid` or `setpgid`
-//! leaves: each attempt gets a cgroup v2 ([`cgroup`]) where the system lets us create
-//! one, and otherwise its processes are found by the marker variables in their
-//! environment, with signalbox as child subreaper ([`reaper`]). [`scope`] ends either.
-//! The first process joins its cgroup before it execs the command (see [`cgroup`] for
-//! how, and why that way), so nothing the command starts is ever outside.
+//! leaves: its processes are found by the marker variables in their environment
+//! ([`reaper`]). Where the system lets us, each run gets a cgroup v2 ([`cgroup`]) that
+//! signalbox moves itself into at the run's first attempt, so every step process is
+//! born inside and cannot leave; only the processes in it are read, and those that
+//! cleared their environment are killed when no other attempt runs, and at the run's
+//! end ([`end_run`]). Otherwise signalbox is child subreaper and reads its descendants.
+//! [`scope`] ends either.
 
 use std::future::Future;
 use std::io;
@@ -181,6 +183,15 @@ pub fn group_alive(pgid: i32) -> bool {
     scope::group_alive(pgid)
 }
 
+/// Call when the run in `folder` is over, after its last attempt: kills what is still
+/// in the run's cgroup (SIGTERM, the longest `kill_grace` of its steps, SIGKILL), moves
+/// signalbox back to the cgroup it came from and removes the run's. Does nothing
+/// without a cgroup, and while another run of this process still uses it.
+pub async fn end_run(run: &str, folder: &Path) {
+    let folder = std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf());
+    scope::end_run(run, &folder.display().to_string()).await;
+}
+
 /// Kills, without grace, every process a crashed run left: its cgroups, and every process
 /// with its run id and run folder in the environment. Blocks for at most a fraction of a
 /// second.
@@ -211,39 +222,28 @@ enum Ended {
     Cancelled,
 }
 
-/// Spawns the attempt's first process inside its cgroup when there is one.
+/// Spawns the attempt's first process; in the run's cgroup when there is one
+/// (this process moves into it first, once per run, and the child inherits it).
 async fn start(spec: &ProcessSpec) -> Result<(Child, Scope, i32), SpawnError> {
-    let run = spec.mark.as_ref().map(|m| (m.run.as_str(), m.folder()));
-    let (cgroup, joiner) = match Cgroup::create(run) {
-        Some((cg, joiner)) => (Some(cg), Some(joiner)),
-        None => (None, None),
-    };
-    let child = match spawn(spec, joiner.as_ref()).await {
-        Ok(child) => child,
-        Err(e) => {
-            if let Some(cg) = &cgroup {
-                cg.remove();
-            }
-            return Err(e);
-        }
-    };
+    let cgroup = spec
+        .mark
+        .as_ref()
+        .and_then(|m| Cgroup::enter(&m.run, m.folder(), spec.kill_grace));
+    let child = spawn(spec).await?;
     let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) else {
         return Err(SpawnError::Lost(io::Error::other("the process has no pid")));
     };
     Ok((child, Scope::new(pid, cgroup, spec.mark.clone()), pid))
 }
 
-async fn spawn(spec: &ProcessSpec, joiner: Option<&Joiner>) -> Result<Child, SpawnError> {
+async fn spawn(spec: &ProcessSpec) -> Result<Child, SpawnError> {
     let (shell, shell_args) = spec.shell.split_first().ok_or(SpawnError::EmptyShell)?;
     if spec.shell == ["sh", "-c"]
         && let Some((program, args)) = simple_argv(&spec.command)
             .as_deref()
             .and_then(<[String]>::split_first)
-        // Behind the joining shell an exec failure is not a spawn error, so only a
-        // program that is there goes direct; the shell reports the rest.
-        && (joiner.is_none() || runnable(program, spec))
     {
-        match tracked(command(program, args, spec, joiner)) {
+        match tracked(command(program, args, spec)) {
             Ok(child) => return Ok(child),
             // The shell reruns it and reports the failure the way users know.
             Err(e) => tracing::debug!(program, error = %e, "direct exec failed, using the shell"),
@@ -251,10 +251,7 @@ async fn spawn(spec: &ProcessSpec, joiner: Option<&Joiner>) -> Result<Child, Spa
     }
     let mut args = shell_args.to_vec();
     args.push(spec.command.clone());
-    // A shell that is not there fails to spawn at all (and says so) without the joiner.
-    let joiner = joiner.filter(|_| runnable(shell, spec));
-    let spawned = tracked(command(shell, &args, spec, joiner));
-    match spawned {
+    match tracked(command(shell, &args, spec)) {
         Ok(child) => Ok(child),
         Err(e) => Err(explain(e, shell, spec).await),
     }
@@ -271,18 +268,8 @@ fn tracked(mut cmd: Command) -> io::Result<Child> {
     Ok(child)
 }
 
-fn command(program: &str, args: &[String], spec: &ProcessSpec, joiner: Option<&Joiner>) -> Command {
-    let resolved = resolve(program, spec);
-    let mut cmd = match joiner {
-        None => Command::new(resolved.as_ref()),
-        Some(joiner) => {
-            let mut cmd = Command::new(cgroup::JOIN_SHELL);
-            cmd.args(["-c", cgroup::JOIN_SCRIPT, "sh"])
-                .arg(joiner.procs())
-                .arg(resolved.as_ref());
-            cmd
-        }
-    };
+fn command(program: &str, args: &[String], spec: &ProcessSpec) -> Command {
+    let mut cmd = Command::new(resolve(program, spec).as_ref());
     cmd.args(args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -295,19 +282,6 @@ fn command(program: &str, args: &[String], spec: &ProcessSpec, joiner: Option<&J
         cmd.current_dir(dir);
     }
     cmd
-}
-
-/// Whether `program` is an executable file (found on `PATH` if it has no `/`).
-fn runnable(program: &str, spec: &ProcessSpec) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let resolved = resolve(program, spec);
-    // A relative path is the step's cwd's, as exec will read it.
-    let path = match &spec.cwd {
-        Some(dir) => dir.join(resolved.as_ref()),
-        None => PathBuf::from(resolved.as_ref()),
-    };
-    resolved.contains('/')
-        && std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// posix_spawn reports a missing cwd and a missing program both as ENOENT; tell them apart.
@@ -377,7 +351,7 @@ mod output;
 mod reaper;
 mod scope;
 
-use cgroup::{Cgroup, Joiner};
+use cgroup::Cgroup;
 use direct::resolve;
 pub use direct::simple_argv;
 use output::{LineReader, Output, drain, pump};

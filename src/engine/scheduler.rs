@@ -217,6 +217,8 @@ impl Scheduler {
             }
             self.pump();
         }
+        // Whatever a step left in the run's cgroup ends with the run.
+        super::process::end_run(&self.dir.id, &self.dir.path).await;
         self.finish()
     }
 

@@ -1,8 +1,9 @@
 //! SPEC §2 processes: no process outlives its step, including processes
 //! that call `setsid` or `setpgid`, double-fork or trap SIGTERM; on the
 //! step's exit, on cancel, on timeout, and after a crash (`kill -9` of
-//! signalbox, then `resume`). Each case runs twice: with a cgroup per attempt
-//! (where this system lets us create one, as root) and with the fallback
+//! signalbox, then `resume`). Each case runs twice: with the run's cgroup
+//! (where this system lets us create one, as root: signalbox moves itself
+//! into it, and every step is born inside) and with the fallback
 //! (`SIGNALBOX_NO_CGROUP=1`: marker variables and the subreaper).
 //!
 //! Every process a test starts inherits `MARK=<unique>` from signalbox, so
@@ -135,11 +136,13 @@ fn workflow(leave: &str, end: End) -> String {
     )
 }
 
-/// The step's first line is its cgroup: one of ours exactly when the
-/// mechanism is the cgroup one (so a test cannot pass on the other).
-fn check_mechanism(w: &Work, o: &Done) -> Option<PathBuf> {
+/// The step's first line is its cgroup: with the cgroup mechanism the run's
+/// own, `signalbox-<run id>.<hash>` right in the cgroup signalbox started in
+/// (one per run, not per attempt), and never one of ours on the fallback
+/// (so a test cannot pass on the other).
+fn check_mechanism(w: &Work, o: &Done, step: &str) -> Option<PathBuf> {
     let lines: Vec<&str> = o
-        .of("step_output", "s")
+        .of("step_output", step)
         .iter()
         .filter_map(|e| e["line"].as_str())
         .collect();
@@ -153,14 +156,29 @@ fn check_mechanism(w: &Work, o: &Done) -> Option<PathBuf> {
                 o.dump()
             );
             let rel = line.trim_start_matches("0::").trim_start_matches('/');
-            let run_dir = Path::new(rel).parent().unwrap().to_path_buf();
-            Some(cgroup_root().unwrap().join(run_dir))
+            let dir = cgroup_root().unwrap().join(rel);
+            let name = dir.file_name().unwrap().to_str().unwrap();
+            let want = format!("signalbox-{}.", o.run_id());
+            assert!(name.starts_with(&want), "not the run's cgroup: {line:?}");
+            assert_eq!(
+                dir.parent(),
+                Some(own_cgroup().as_path()),
+                "not the per-run cgroup: {line:?}"
+            );
+            Some(dir)
         }
         Mechanism::Fallback => {
             assert!(!ours, "SIGNALBOX_NO_CGROUP=1 still used a cgroup: {line:?}");
             None
         }
     }
+}
+
+/// This process's cgroup, where signalbox starts and makes the run's.
+fn own_cgroup() -> PathBuf {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let ours = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+    cgroup_root().unwrap().join(ours.trim_start_matches('/'))
 }
 
 /// Nothing marked is alive (SIGKILL is asynchronous: a short moment to
@@ -211,7 +229,7 @@ fn case(leave: &str, end: End, mechanism: Mechanism) {
         }
     }
     assert_nothing_left(&w, None);
-    let cgroup = check_mechanism(&w, &o);
+    let cgroup = check_mechanism(&w, &o, "s");
     assert_nothing_left(&w, cgroup.as_deref());
 }
 
@@ -278,7 +296,7 @@ fn resume_after_crash(mechanism: Mechanism) {
         .collect();
     assert_eq!(lines.last(), Some(&"again"), "{}", o.dump());
     assert_nothing_left(&w, None);
-    let cgroup = check_mechanism(&w, &o);
+    let cgroup = check_mechanism(&w, &o, "s");
     assert_nothing_left(&w, cgroup.as_deref());
 }
 
@@ -290,6 +308,64 @@ fn cgroup_resume_after_kill_9_kills_the_survivors() {
 #[test]
 fn fallback_resume_after_kill_9_kills_the_survivors() {
     resume_after_crash(Mechanism::Fallback);
+}
+
+/// A step that clears its environment (`env -i`) and leaves its session
+/// carries no marker; while another step runs it is nobody's, but it is
+/// dead once none runs (step `u` looks), and by the run's end. Its pid is
+/// in `flag`: `MARK` cannot find it.
+/// `hide` runs first in that process (with its cgroup folder as `$1`).
+fn cleared_environment(mechanism: Mechanism, hide: &str) {
+    let Some(w) = work(mechanism) else { return };
+    let root = cgroup_root()
+        .map(|r| r.display().to_string())
+        .unwrap_or_default();
+    let file = w.write(&format!(
+        "name: cleared\nsteps:\n  s:\n    kill_grace: 300ms\n    run: |\n      \
+         grep '^0::' /proc/self/cgroup\n      \
+         cg={root}$(sed -n 's/^0:://p' /proc/self/cgroup)\n      \
+         env -i setsid sh -c '{hide}echo $$ >pid.tmp; mv pid.tmp flag; exec sleep 1000' sh \"$cg\" &\n      \
+         until [ -e flag ]; do sleep 0.01; done\n  \
+         t:\n    run: |\n      until [ -e flag ]; do sleep 0.01; done\n      sleep 0.3\n  \
+         u:\n    needs: [s, t]\n    run: |\n      \
+         if grep -q 1000 /proc/$(cat flag)/cmdline; then echo alive; exit 1; fi\n",
+    ));
+    let o = w.spawn(&["run", file.to_str().unwrap()]).finish();
+    o.expect(0, "succeeded");
+    let pid = std::fs::read_to_string(w.tmp.path().join("flag")).unwrap();
+    let pid: u32 = pid.trim().parse().expect("the step could not hide");
+    let cmdline = format!("/proc/{pid}/cmdline");
+    let sleeping = || std::fs::read(&cmdline).is_ok_and(|c| c.starts_with(b"sleep\x001000"));
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while sleeping() {
+        if Instant::now() >= deadline {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("the step's process without markers outlived the run");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cgroup = check_mechanism(&w, &o, "s");
+    assert_nothing_left(&w, cgroup.as_deref());
+}
+
+#[test]
+fn cgroup_cleared_environment_dies_by_the_runs_end() {
+    cleared_environment(Mechanism::Cgroup, "");
+}
+
+#[test]
+fn fallback_cleared_environment_dies_by_the_runs_end() {
+    cleared_environment(Mechanism::Fallback, "");
+}
+
+/// As root a step may make a cgroup under the run's and move into it: it
+/// is still under the run's, and found there.
+#[test]
+fn cgroup_a_cgroup_of_the_steps_own_is_searched_too() {
+    cleared_environment(
+        Mechanism::Cgroup,
+        "mkdir \"$1\"/own && echo $$ >\"$1\"/own/cgroup.procs || { echo no >flag; exit 1; }; ",
+    );
 }
 
 /// A run killed without a resume leaves an empty cgroup; the next signalbox

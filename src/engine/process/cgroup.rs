@@ -1,35 +1,44 @@
-//! A cgroup v2 per attempt: where the cgroup2 file system is, creating
-//! `<ours>/signalbox-<run>.<hash>/a<n>` for an attempt, putting its first
-//! process in it before that process can run the step's command, and killing
-//! and removing everything in it.
+//! A cgroup v2 per run: where the cgroup2 file system is, moving signalbox
+//! itself into `<ours>/signalbox-<run>.<hash>` at the run's first attempt,
+//! listing what is in it, and moving back out and removing it at the end.
 //!
-//! The first process is `/bin/sh` running [`JOIN_SCRIPT`]: it writes itself
-//! into the cgroup, then execs the command (same pid, same process group).
-//! Not a `pre_exec` in the child: that makes std fork the whole engine
-//! instead of `posix_spawn`ing, which on the 1,000-step benchmark tripled
-//! the page faults and doubled the CPU time; one small exec of `sh` costs far
-//! less. Not `clone3(CLONE_INTO_CGROUP)`: that means spawning by hand,
-//! without std's `Command`.
+//! Every step process is born inside the run's cgroup by plain inheritance:
+//! no joining shell, no migration per attempt. A migration write-locks the
+//! kernel's `cgroup_threadgroup_rwsem`, which waits for an RCU grace period
+//! (0.5 ms back to back, 10–16 ms after an idle gap), and joining per attempt
+//! also cost an extra exec of `sh`; now the whole run pays for two moves.
+//! Writing our pid to `cgroup.procs` moves every thread of the engine, so
+//! threads started later are inside too.
 //!
 //! A process cannot leave a cgroup by `setsid`, `setpgid` or double-forking:
 //! only a write to another cgroup's `cgroup.procs` moves it, which needs
-//! write access there (root, or a delegated tree). So the cgroup holds every
-//! process an attempt started, wherever it went in the process tree.
+//! write access there (root, or a delegated tree). So the run's cgroup (with
+//! any cgroups made under it) holds every process a step started, wherever
+//! it went in the process tree. Which attempt a process belongs to is still
+//! read from its marker variables (`reaper`), but only processes in the
+//! cgroup are read, and one that cleared its environment is still there.
 //!
 //! Usable when `/proc/self/mountinfo` shows a cgroup2 mount, `/proc/self/cgroup`
-//! names our cgroup under it, and we may write there; otherwise (or with
-//! `SIGNALBOX_NO_CGROUP=1`) attempts run without one and `reaper` finds their
-//! processes instead.
+//! names our cgroup under it, we may write there, and the first move into a
+//! run's cgroup works (that move is the probe: a failure turns cgroups off
+//! for the process, logged). Otherwise (or with `SIGNALBOX_NO_CGROUP=1`)
+//! attempts are found by their environment alone, with signalbox as subreaper.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+
+pub(super) use mount::cgroup2_mount;
+
+mod mount;
 
 /// Turns cgroups off for operators whose system refuses them in a way we
 /// cannot detect, and for tests of the fallback.
@@ -37,36 +46,50 @@ const DISABLE_VAR: &str = "SIGNALBOX_NO_CGROUP";
 
 /// Set once creating or joining a cgroup failed: later attempts do not try.
 static BROKEN: AtomicBool = AtomicBool::new(false);
-static NEXT: AtomicU64 = AtomicU64::new(1);
+/// The run cgroup this process is in, once it moved.
+static JOINED: Mutex<Option<Joined>> = Mutex::new(None);
 
-/// One attempt's cgroup.
+struct Joined {
+    dir: Arc<Path>,
+    /// The runs (by cgroup name) whose attempts ran here and have not ended.
+    runs: BTreeSet<String>,
+    /// The longest `kill_grace` of those attempts, for what is left at the end.
+    grace: Duration,
+}
+
+/// The run cgroup an attempt runs in.
 #[derive(Debug, Clone)]
 pub(super) struct Cgroup {
-    dir: PathBuf,
+    dir: Arc<Path>,
 }
 
-/// The shell that joins the cgroup, and what it runs: `$1` is the
-/// cgroup's `cgroup.procs`, the rest the command. It never runs the command
-/// outside the cgroup: a failure ends it with 126 and says why.
-pub(super) const JOIN_SHELL: &str = "/bin/sh";
-pub(super) const JOIN_SCRIPT: &str = "echo 0 >\"$1\" || { echo \"signalbox: cannot join the cgroup      $1 (SIGNALBOX_NO_CGROUP=1 runs steps without one)\" >&2; exit 126; }; shift; exec \"$@\"";
-
-/// The `cgroup.procs` of a new cgroup, for [`JOIN_SCRIPT`].
-pub(super) struct Joiner(PathBuf);
-
-impl Joiner {
-    pub(super) fn procs(&self) -> &Path {
-        &self.0
-    }
+/// What [`leave`] leaves to do.
+pub(super) enum Leave {
+    /// Other runs or attempts of this process still use the cgroup: only
+    /// this run's own leftovers are to be killed.
+    Shared(Cgroup),
+    /// The last run ended: kill everything in it, move back, remove it.
+    Last(Cgroup, Duration),
 }
 
-/// Whether attempts get a cgroup here (decided once; see the module doc).
+fn joined() -> MutexGuard<'static, Option<Joined>> {
+    JOINED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn me() -> i32 {
+    i32::try_from(std::process::id()).unwrap_or(0)
+}
+
+/// Whether attempts may get a cgroup here (decided once; see the module doc).
 #[cfg(test)]
 pub(super) fn usable() -> bool {
     base().is_some() && !BROKEN.load(Ordering::Relaxed)
 }
 
-/// `<cgroup2 mount><our cgroup>`, when we may create cgroups under it.
+/// `<cgroup2 mount><our cgroup>` as it was when we started, when we may
+/// create cgroups under it: run cgroups go there, and we move back there.
 fn base() -> Option<&'static PathBuf> {
     static BASE: OnceLock<Option<PathBuf>> = OnceLock::new();
     BASE.get_or_init(|| {
@@ -74,12 +97,12 @@ fn base() -> Option<&'static PathBuf> {
             tracing::info!("{DISABLE_VAR} is set: attempts run without a cgroup");
             return None;
         }
-        let found = find().filter(|dir| probe(dir));
-        if let Some(dir) = &found {
-            sweep(dir);
-        }
-        if found.is_none() {
-            tracing::info!("no writable cgroup2 here: attempts are found by their environment");
+        let found = find();
+        match &found {
+            Some(dir) => sweep(dir),
+            None => {
+                tracing::info!("no writable cgroup2 here: attempts are found by their environment")
+            }
         }
         found
     })
@@ -101,37 +124,9 @@ fn find() -> Option<PathBuf> {
     Some(dir)
 }
 
-/// Runs [`JOIN_SCRIPT`] once, into a cgroup made for the purpose: some
-/// systems let us create cgroups but not move processes into them.
-fn probe(dir: &Path) -> bool {
-    let probe = dir.join(format!("signalbox-probe-{}", std::process::id()));
-    if fs::create_dir(&probe).is_err() {
-        return false;
-    }
-    // Held so the reaper cannot take this child's exit from `status`.
-    let _children = super::reaper::children();
-    let ran = std::process::Command::new(JOIN_SHELL)
-        .args(["-c", JOIN_SCRIPT, "sh"])
-        .arg(probe.join("cgroup.procs"))
-        .arg("true")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
-    let _ = fs::remove_dir(&probe);
-    match ran {
-        Ok(status) if status.success() => true,
-        other => {
-            tracing::info!(?other, "cannot move a process into a new cgroup");
-            false
-        }
-    }
-}
-
-/// Removes the empty cgroups that runs left when they were killed (or
-/// their process ended mid-attempt). A leaf is empty only between its
-/// creation and its first process joining, a matter of milliseconds, so one
-/// empty for a minute is nobody's; a populated one cannot be removed at all.
+/// Removes the cgroups that runs left when they were killed: one empty
+/// (with everything under it) for a minute is nobody's, since a live run's
+/// cgroup holds its signalbox; a populated one cannot be removed at all.
 fn sweep(base: &Path) {
     let Ok(runs) = fs::read_dir(base) else { return };
     let stale = |dir: &Path| {
@@ -144,137 +139,146 @@ fn sweep(base: &Path) {
         if !name.to_str().is_some_and(|n| n.starts_with("signalbox-")) {
             continue;
         }
-        // Before its leaves go: removing one makes the folder look new.
-        let run_stale = stale(&run.path());
-        let leaves = fs::read_dir(run.path()).into_iter().flatten().flatten();
-        for leaf in leaves.filter(|l| l.path().is_dir() && stale(&l.path())) {
-            if procs_of(&leaf.path()).is_empty() {
-                let _ = fs::remove_dir(leaf.path());
-            }
-        }
-        if run_stale {
-            // Fails while the folder has a leaf: that run is alive.
-            let _ = fs::remove_dir(run.path());
+        let dir = run.path();
+        if dir.is_dir() && stale(&dir) && tree_procs(&dir).is_empty() {
+            remove_tree(&dir);
         }
     }
 }
 
-/// The mount point of the cgroup2 file system whose root is the hierarchy's
-/// root (a bind mount of a sub-tree would not match `/proc/self/cgroup`).
-pub(super) fn cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
-    mountinfo.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        let fstype = right.split(' ').next()?;
-        let mut fields = left.split(' ');
-        let root = fields.nth(3)?;
-        let point = fields.next()?;
-        (fstype == "cgroup2" && root == "/").then(|| PathBuf::from(unescape(point)))
-    })
-}
-
-/// mountinfo writes space, tab, newline and backslash as `\ooo`.
-fn unescape(field: &str) -> String {
-    let mut out = Vec::with_capacity(field.len());
-    let bytes = field.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).and_then(|d| {
-            let s = std::str::from_utf8(d).ok()?;
-            u8::from_str_radix(s, 8).ok()
-        });
-        match (bytes[i], octal) {
-            (b'\\', Some(b)) => {
-                out.push(b);
-                i += 4;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The folder of one run's cgroups: named by the run id and (hashed) its
-/// run folder, so a resumed run finds what the crashed one left and copies
-/// of a run folder do not share one; all hashed when the id is too long.
-fn run_name(run: Option<(&str, &str)>) -> String {
+/// The name of one run's cgroup: the run id and (hashed) its run folder,
+/// so a resumed run finds what the crashed one left and copies of a run
+/// folder do not share one; all hashed when the id is too long.
+fn run_name(run: &str, folder: &str) -> String {
     // FNV-1a: stable across versions, unlike std's hasher.
     let fnv = |text: &str| {
         text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         })
     };
-    match run {
-        Some((r, folder)) if r.len() <= 200 && !r.contains('/') && !r.starts_with('.') => {
-            format!("signalbox-{r}.{:08x}", fnv(folder) as u32)
-        }
-        Some((r, folder)) => format!("signalbox-{:016x}", fnv(&format!("{r}/{folder}"))),
-        None => format!("signalbox-pid{}", std::process::id()),
+    if run.len() <= 200 && !run.contains('/') && !run.starts_with('.') {
+        format!("signalbox-{run}.{:08x}", fnv(folder) as u32)
+    } else {
+        format!("signalbox-{:016x}", fnv(&format!("{run}/{folder}")))
     }
 }
 
 impl Cgroup {
-    /// A new cgroup for one attempt of `run`, or `None` when cgroups are not
-    /// usable (the first failure turns them off for the process, logged).
-    pub(super) fn create(run: Option<(&str, &str)>) -> Option<(Cgroup, Joiner)> {
+    /// The cgroup of the run in `folder` (absolute), moving this process
+    /// into it if it is not in one yet; `None` when cgroups are not usable.
+    /// Every attempt calls this before it spawns, so none starts outside.
+    pub(super) fn enter(run: &str, folder: &str, grace: Duration) -> Option<Cgroup> {
         if BROKEN.load(Ordering::Relaxed) {
             return None;
         }
         let base = base()?;
-        let name = run_name(run);
-        let leaf = format!("a{}", NEXT.fetch_add(1, Ordering::Relaxed));
-        let dir = base.join(&name).join(&leaf);
-        let made = fs::create_dir(&dir).or_else(|e| match e.kind() {
-            // The run's folder is removed when its last attempt ends.
-            io::ErrorKind::NotFound => match fs::create_dir(base.join(&name)) {
-                Ok(()) => fs::create_dir(&dir),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => fs::create_dir(&dir),
-                Err(e) => Err(e),
-            },
-            _ => Err(e),
-        });
-        match made {
+        let name = run_name(run, folder);
+        // Held across the move: an attempt that comes meanwhile waits for it.
+        let mut joined = joined();
+        if let Some(j) = joined.as_mut() {
+            if !j.runs.contains(&name) {
+                j.runs.insert(name);
+            }
+            j.grace = j.grace.max(grace);
+            return Some(Cgroup { dir: j.dir.clone() });
+        }
+        let dir = base.join(&name);
+        match move_into(&dir) {
             Ok(()) => {
-                let joiner = Joiner(dir.join("cgroup.procs"));
-                Some((Cgroup { dir }, joiner))
+                tracing::debug!(dir = %dir.display(), "signalbox moved into the run's cgroup");
+                let dir: Arc<Path> = dir.into();
+                *joined = Some(Joined {
+                    dir: dir.clone(),
+                    runs: BTreeSet::from([name]),
+                    grace,
+                });
+                Some(Cgroup { dir })
             }
             Err(e) => {
-                give_up(&format!("cannot create {}: {e}", dir.display()));
+                give_up(&format!(
+                    "cannot move into the cgroup {}: {e}",
+                    dir.display()
+                ));
                 let _ = fs::remove_dir(&dir);
                 None
             }
         }
     }
 
-    /// The pids in the cgroup; zombies are not listed.
-    pub(super) fn members(&self) -> Vec<i32> {
-        procs_of(&self.dir)
+    /// Every process in the run's cgroup and the cgroups under it but this
+    /// one; zombies are not listed.
+    pub(super) fn candidates(&self) -> Vec<i32> {
+        let me = me();
+        let mut pids = tree_procs(&self.dir);
+        pids.retain(|&p| p != me && p > 1);
+        pids
     }
 
-    /// SIGKILL through `cgroup.kill` (atomic, even against a process forking
-    /// as fast as it can) where the kernel has it, else pid by pid.
-    pub(super) fn signal(&self, signal: Signal) {
-        signal_dir(&self.dir, signal);
+    /// Moves this process back where it came from; true when it worked.
+    pub(super) fn move_back(&self) -> bool {
+        let Some(base) = base() else { return false };
+        match fs::write(base.join("cgroup.procs"), me().to_string()) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), error = %e,
+                    "cannot move back out of the run's cgroup; it is left for a later signalbox to remove");
+                false
+            }
+        }
     }
 
-    /// Removes the (empty) cgroup, and the run's folder if it was the last.
+    /// SIGKILL to everything in it; only once we are out (see [`kill_tree`]).
+    pub(super) fn kill_all(&self) {
+        kill_tree(&self.dir);
+    }
+
+    /// Removes the (empty) cgroup and any made under it.
     pub(super) fn remove(&self) {
-        if let Err(e) = fs::remove_dir(&self.dir) {
-            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot remove the attempt's cgroup");
-        }
-        if let Some(parent) = self.dir.parent() {
-            // Busy while another attempt of the run has its cgroup there.
-            let _ = fs::remove_dir(parent);
+        remove_tree(&self.dir);
+        if self.dir.exists() {
+            tracing::warn!(dir = %self.dir.display(), "cannot remove the run's cgroup");
         }
     }
+}
+
+/// Creates the cgroup (a crashed run's may still be there) and writes our
+/// pid into it, then checks the kernel agrees.
+fn move_into(dir: &Path) -> io::Result<()> {
+    match fs::create_dir(dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    fs::write(dir.join("cgroup.procs"), me().to_string())?;
+    match procs_of(dir).contains(&me()) {
+        true => Ok(()),
+        false => Err(io::Error::other("the kernel did not move us")),
+    }
+}
+
+/// Unregisters the run in `folder`; what is left to do, if it had a cgroup.
+/// The cgroup is torn down only when no run and no attempt is left in it.
+pub(super) fn leave(run: &str, folder: &str) -> Option<Leave> {
+    let name = run_name(run, folder);
+    // Locked first, as `enter` does, then the child table.
+    let mut joined = joined();
+    let j = joined.as_mut()?;
+    if !j.runs.remove(&name) {
+        return None;
+    }
+    let cgroup = Cgroup { dir: j.dir.clone() };
+    if !j.runs.is_empty() || !super::reaper::children().is_empty() {
+        return Some(Leave::Shared(cgroup));
+    }
+    let grace = j.grace;
+    *joined = None;
+    Some(Leave::Last(cgroup, grace))
 }
 
 fn give_up(why: &str) {
     if !BROKEN.swap(true, Ordering::Relaxed) {
         tracing::warn!(
-            "{why}; attempts now run without a cgroup and are found by their environment"
+            "{why}; attempts now run without a cgroup and are found by their environment \
+             (SIGNALBOX_NO_CGROUP=1 skips trying)"
         );
     }
 }
@@ -287,48 +291,83 @@ fn procs_of(dir: &Path) -> Vec<i32> {
         .collect()
 }
 
-fn signal_dir(dir: &Path, signal: Signal) {
-    if signal == Signal::SIGKILL && fs::write(dir.join("cgroup.kill"), "1").is_ok() {
+/// `dir` and the cgroups under it, parents before children.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while let Some(at) = out.get(i).cloned() {
+        let subs = fs::read_dir(&at).into_iter().flatten().flatten();
+        // The entry's type comes with the listing: no stat per interface file.
+        let dirs = subs.filter(|e| e.file_type().is_ok_and(|t| t.is_dir()));
+        out.extend(dirs.map(|e| e.path()));
+        i += 1;
+    }
+    out
+}
+
+/// The processes in `dir` and in every cgroup under it: a step that may
+/// write there can make cgroups of its own, but not leave ours.
+fn tree_procs(dir: &Path) -> Vec<i32> {
+    // Most runs make none, which `cgroup.stat` tells for less than a listing.
+    let stat = fs::read_to_string(dir.join("cgroup.stat")).unwrap_or_default();
+    if stat.lines().any(|l| l == "nr_descendants 0") {
+        return procs_of(dir);
+    }
+    tree(dir).iter().flat_map(|d| procs_of(d)).collect()
+}
+
+/// SIGKILL to everything in `dir`'s tree: through `cgroup.kill` (atomic,
+/// even against a process forking as fast as it can) where the kernel has
+/// it and we are not inside (it would kill us too), else pid by pid.
+fn kill_tree(dir: &Path) {
+    let me = me();
+    let pids = tree_procs(dir);
+    if !pids.contains(&me) && fs::write(dir.join("cgroup.kill"), "1").is_ok() {
         return;
     }
-    for pid in procs_of(dir) {
-        match kill(Pid::from_raw(pid), signal) {
+    for pid in pids.into_iter().filter(|&p| p != me && p > 1) {
+        match kill(Pid::from_raw(pid), Signal::SIGKILL) {
             Ok(()) | Err(Errno::ESRCH) => {}
-            Err(e) => {
-                tracing::warn!(pid, %signal, error = %e, "cannot signal a process of the attempt")
-            }
+            Err(e) => tracing::warn!(pid, error = %e, "cannot kill a process of the run"),
         }
     }
 }
 
-/// Kills what a crashed run left in its cgroups (under ours, and at the
-/// hierarchy's root in case the crashed process ran elsewhere) and removes
-/// them. Blocks for at most `settle` per cgroup.
-pub fn reclaim(run: &str, folder: &str, settle: std::time::Duration) {
+/// Removes `dir` and the cgroups under it, children first; a populated one
+/// stays.
+fn remove_tree(dir: &Path) {
+    for d in tree(dir).iter().rev() {
+        let _ = fs::remove_dir(d);
+    }
+}
+
+/// Kills what a crashed run left in its cgroup (under ours, and at the
+/// hierarchy's root in case the crashed process ran elsewhere): everything
+/// in it, marked or not, since only that run's processes were born there.
+/// Then removes it. Blocks for at most `settle` per cgroup.
+pub fn reclaim(run: &str, folder: &str, settle: Duration) {
     let Some(base) = base() else { return };
-    let name = run_name(Some((run, folder)));
-    let mut parents = vec![base.join(&name)];
+    let name = run_name(run, folder);
+    let mut dirs = vec![base.join(&name)];
     if let Some(mount) = fs::read_to_string("/proc/self/mountinfo")
         .ok()
         .and_then(|m| cgroup2_mount(&m))
     {
-        parents.push(mount.join(&name));
+        dirs.push(mount.join(&name));
     }
-    for parent in parents {
-        let Ok(leaves) = fs::read_dir(&parent) else {
+    let current = joined().as_ref().map(|j| j.dir.clone());
+    for dir in dirs {
+        // Our own run's cgroup holds our steps, not a crashed run's.
+        if !dir.is_dir() || current.as_deref() == Some(dir.as_path()) {
             continue;
-        };
-        for leaf in leaves.flatten().filter(|e| e.path().is_dir()) {
-            let dir = leaf.path();
-            let deadline = std::time::Instant::now() + settle;
-            while !procs_of(&dir).is_empty() && std::time::Instant::now() < deadline {
-                tracing::warn!(dir = %dir.display(), "killing what the interrupted run left");
-                signal_dir(&dir, Signal::SIGKILL);
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            let _ = fs::remove_dir(&dir);
         }
-        let _ = fs::remove_dir(&parent);
+        let deadline = std::time::Instant::now() + settle;
+        while !tree_procs(&dir).is_empty() && std::time::Instant::now() < deadline {
+            tracing::warn!(dir = %dir.display(), "killing what the interrupted run left");
+            kill_tree(&dir);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        remove_tree(&dir);
     }
 }
 
@@ -337,33 +376,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_the_cgroup2_mount_of_a_hybrid_system() {
-        let info = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
-                    40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n\
-                    41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
-        assert_eq!(
-            cgroup2_mount(info),
-            Some(PathBuf::from("/sys/fs/cgroup/unified"))
-        );
-    }
-
-    #[test]
-    fn ignores_bind_mounts_of_a_subtree_and_unescapes() {
-        let info = "1 0 0:1 /sub /a rw - cgroup2 cgroup2 rw\n\
-                    2 0 0:1 / /my\\040cg rw - cgroup2 cgroup2 rw\n";
-        assert_eq!(cgroup2_mount(info), Some(PathBuf::from("/my cg")));
-        assert_eq!(cgroup2_mount("1 0 0:1 / /x rw - tmpfs tmpfs rw\n"), None);
-    }
-
-    #[test]
     fn run_names_are_one_path_component() {
-        let name = run_name(Some(("wf-1", "/s/runs/wf-1")));
+        let name = run_name("wf-1", "/s/runs/wf-1");
         assert!(name.starts_with("signalbox-wf-1."), "{name}");
-        assert_ne!(name, run_name(Some(("wf-1", "/copy/runs/wf-1"))));
+        assert_ne!(name, run_name("wf-1", "/copy/runs/wf-1"));
         let long = "x".repeat(300);
-        let hashed = run_name(Some((&long, "/s")));
+        let hashed = run_name(&long, "/s");
         assert!(hashed.len() < 40 && hashed.starts_with("signalbox-"));
-        assert_eq!(hashed, run_name(Some((&long, "/s"))));
-        assert!(!run_name(Some(("a/b", "/s"))).contains('/'));
+        assert_eq!(hashed, run_name(&long, "/s"));
+        assert!(!run_name("a/b", "/s").contains('/'));
+    }
+
+    #[test]
+    fn a_tree_lists_parents_before_children() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("a/b")).unwrap();
+        std::fs::write(tmp.path().join("a/cgroup.procs"), "12\n34\n").unwrap();
+        std::fs::write(tmp.path().join("a/b/cgroup.procs"), "56\n").unwrap();
+        let dirs = tree(&tmp.path().join("a"));
+        assert_eq!(dirs, [tmp.path().join("a"), tmp.path().join("a/b")]);
+        assert_eq!(tree_procs(&tmp.path().join("a")), [12, 34, 56]);
     }
 }

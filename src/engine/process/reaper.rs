@@ -1,14 +1,17 @@
-//! Finding an attempt's processes without a cgroup, and reaping orphans.
+//! Finding an attempt's processes by their environment, and reaping orphans.
 //!
 //! Every attempt's environment carries `SIGNALBOX_RUN_ID`, `SIGNALBOX_STEP`
 //! and `SIGNALBOX_ATTEMPT`, and children inherit them whatever they do to
 //! their session or group: an attempt's processes are the ones whose
-//! `/proc/PID/environ` has all three, plus their descendants. A process can
-//! hide only by exec'ing with a cleared environment (`env -i`) after its
-//! marked parent is gone; as child subreaper signalbox then still sees it as
-//! an orphan re-parented to us, and kills it when no other attempt runs. As
-//! a subreaper only our descendants are read (a process a daemon started is
-//! not one); after a crash, every process on the host.
+//! `/proc/PID/environ` has all three, plus their descendants. Where the run
+//! has a cgroup only the processes in it are read ([`members_in`]), and
+//! while no other attempt runs everything in it is the attempt's, marked or
+//! not. Without one, a process can hide by exec'ing with a cleared
+//! environment (`env -i`) after its marked parent is gone; as child
+//! subreaper signalbox then still sees it as an orphan re-parented to us,
+//! and kills it when no other attempt runs. As a subreaper only our
+//! descendants are read (a process a daemon started is not one); after a
+//! crash, every process on the host.
 //!
 //! Being a subreaper makes orphans our children: their zombies are ours to
 //! reap. tokio reaps the children it spawned, so the pids it waits for are
@@ -87,7 +90,24 @@ pub(super) fn reap_orphans() {
 struct Entry {
     pid: i32,
     ppid: i32,
+    pgrp: i32,
     zombie: bool,
+}
+
+/// `None` once the process is gone: they vanish while we look.
+fn stat(pid: i32) -> Option<Entry> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which may itself contain spaces or ')'.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some(Entry {
+        pid,
+        ppid,
+        pgrp,
+        zombie: matches!(state, "Z" | "X"),
+    })
 }
 
 fn table() -> Vec<Entry> {
@@ -96,18 +116,7 @@ fn table() -> Vec<Entry> {
     };
     dir.flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(|pid| {
-            // Processes vanish while we scan; a missing file is one fewer.
-            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
-            let state = fields.next()?;
-            let ppid = fields.next()?.parse().ok()?;
-            Some(Entry {
-                pid,
-                ppid,
-                zombie: matches!(state, "Z" | "X"),
-            })
-        })
+        .filter_map(stat)
         .collect()
 }
 
@@ -148,15 +157,15 @@ fn descendants() -> Option<Vec<Entry>> {
                 Err(_) => continue,
             };
             for pid in children.split_whitespace().filter_map(|c| c.parse().ok()) {
-                let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-                let state = stat
-                    .rsplit_once(')')
-                    .and_then(|(_, r)| r.split_whitespace().next());
-                let zombie = matches!(state, Some("Z" | "X") | None);
-                out.push(Entry {
+                let entry = stat(pid).unwrap_or(Entry {
                     pid,
                     ppid: parent,
-                    zombie,
+                    pgrp: 0,
+                    zombie: true,
+                });
+                out.push(Entry {
+                    ppid: parent,
+                    ..entry
                 });
                 queue.push(pid);
             }
@@ -186,13 +195,22 @@ fn find(needles: &[Needle], orphans: bool, everywhere: bool) -> Vec<i32> {
     } else {
         BTreeSet::new()
     };
-    let mut found: BTreeSet<i32> = entries
+    let found: BTreeSet<i32> = entries
         .iter()
         .filter(|e| !e.zombie && !exempt.contains(&e.pid))
         .filter(|e| (orphans && e.ppid == me && !ours.contains(&e.pid)) || has_all(e.pid, needles))
         .map(|e| e.pid)
         .collect();
-    // Descendants: repeat until no new child joins (the tree is shallow).
+    with_descendants(&entries, found, &exempt)
+}
+
+/// `found` and the live descendants of each among `entries`.
+fn with_descendants(
+    entries: &[Entry],
+    mut found: BTreeSet<i32>,
+    exempt: &BTreeSet<i32>,
+) -> Vec<i32> {
+    // Repeat until no new child joins (the tree is shallow).
     loop {
         let more: Vec<i32> = entries
             .iter()
@@ -224,16 +242,60 @@ pub(super) fn members(mark: &Mark, main: i32) -> Vec<i32> {
     find(&needles(mark), alone, false)
 }
 
-/// Every live process of any attempt of the run in `folder` (absolute):
-/// what a crashed run left.
-pub(super) fn run_members(run: &str, folder: &str) -> Vec<i32> {
-    let needles = [
+/// The live processes of one attempt among `candidates`, the processes in
+/// the run's cgroup but us: those with its markers or in its process group,
+/// and their descendants; all of them when no other attempt is running
+/// (`main` is the attempt's first process).
+pub(super) fn members_in(candidates: &[i32], mark: &Mark, main: i32) -> Vec<i32> {
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    // Held while we look: no attempt is spawned meanwhile, so a process
+    // between fork and exec (which shows our environment) is never taken
+    // for an unmarked one.
+    let ours = children();
+    let entries: Vec<Entry> = candidates.iter().filter_map(|&p| stat(p)).collect();
+    let live = entries.iter().filter(|e| !e.zombie).map(|e| e.pid);
+    if ours.iter().all(|&p| p == main) {
+        return live.collect();
+    }
+    drop(ours);
+    let needles = needles(mark);
+    let found = entries
+        .iter()
+        .filter(|e| !e.zombie && (e.pgrp == main || has_all(e.pid, &needles)))
+        .map(|e| e.pid)
+        .collect();
+    with_descendants(&entries, found, &BTreeSet::new())
+}
+
+/// The live processes among `candidates` that any attempt of the run in
+/// `folder` (absolute) started, and their descendants.
+pub(super) fn run_members_in(candidates: &[i32], run: &str, folder: &str) -> Vec<i32> {
+    let entries: Vec<Entry> = candidates.iter().filter_map(|&p| stat(p)).collect();
+    let needles = run_needles(run, folder);
+    let found = entries
+        .iter()
+        .filter(|e| !e.zombie && has_all(e.pid, &needles))
+        .map(|e| e.pid)
+        .collect();
+    with_descendants(&entries, found, &BTreeSet::new())
+}
+
+fn run_needles(run: &str, folder: &str) -> [Needle; 2] {
+    [
         Needle::Is(format!("SIGNALBOX_RUN_ID={run}")),
         Needle::Starts(format!(
             "SIGNALBOX_OUTPUT={}/",
             folder.trim_end_matches('/')
         )),
-    ];
+    ]
+}
+
+/// Every live process of any attempt of the run in `folder` (absolute):
+/// what a crashed run left.
+pub(super) fn run_members(run: &str, folder: &str) -> Vec<i32> {
+    let needles = run_needles(run, folder);
     // The crashed process was their subreaper: they are not our descendants.
     find(&needles, false, true)
 }

@@ -1,7 +1,8 @@
 //! Everything one attempt started, and ending all of it: its process group,
-//! and its cgroup or, without one, the processes carrying its marker
-//! variables (see `reaper`). SIGTERM, up to the grace, then SIGKILL until
-//! nothing is left.
+//! and the processes carrying its marker variables (see `reaper`), looked
+//! for in the run's cgroup where there is one, else among our descendants.
+//! SIGTERM, up to the grace, then SIGKILL until nothing is left. And the end
+//! of a run's cgroup: everything still in it, then the cgroup itself.
 //!
 //! Liveness counts zombies as dead: a zombie holds no pipe and runs no code,
 //! so waiting for it would only stall. The kernel does not tell us when
@@ -16,7 +17,7 @@ use nix::unistd::Pid;
 use tokio::process::Child;
 use tokio::time::{Instant, sleep_until, timeout_at};
 
-use super::cgroup::Cgroup;
+use super::cgroup::{self, Cgroup, Leave};
 use super::reaper::{self, Mark};
 use super::{KILL_SETTLE, MAX_POLL};
 
@@ -37,10 +38,16 @@ impl Scope {
         Self::new(pgid, None, None)
     }
 
+    /// The attempt's processes in the run's cgroup, when there is one.
+    fn in_cgroup(&self) -> Option<Vec<i32>> {
+        let (cg, mark) = (self.cgroup.as_ref()?, self.mark.as_ref()?);
+        Some(reaper::members_in(&cg.candidates(), mark, self.pgid))
+    }
+
     /// Blocking: without a cgroup this scans `/proc`.
     fn alive(&self) -> bool {
-        if let Some(cg) = &self.cgroup {
-            return !cg.members().is_empty();
+        if let Some(members) = self.in_cgroup() {
+            return !members.is_empty();
         }
         let marked = || {
             self.mark
@@ -53,15 +60,16 @@ impl Scope {
     /// Blocking, as [`Scope::alive`].
     fn signal(&self, signal: Signal) {
         signal_group(self.pgid, signal);
-        match (&self.cgroup, &self.mark) {
-            (Some(cg), _) => cg.signal(signal),
-            (None, Some(m)) => reaper::signal_each(&reaper::members(m, self.pgid), signal),
-            (None, None) => {}
+        if let Some(members) = self.in_cgroup() {
+            return reaper::signal_each(&members, signal);
+        }
+        if let Some(m) = &self.mark {
+            reaper::signal_each(&reaper::members(m, self.pgid), signal);
         }
     }
 
-    /// A cgroup is read in place (a few microseconds); a `/proc` scan runs
-    /// on the blocking pool.
+    /// A cgroup is read in place (its processes only, a few microseconds
+    /// each); a `/proc` scan runs on the blocking pool.
     async fn alive_async(&self) -> bool {
         if self.cgroup.is_some() {
             return self.alive();
@@ -83,11 +91,9 @@ impl Scope {
         let _ = tokio::task::spawn_blocking(move || me.signal(signal)).await;
     }
 
-    /// Once nothing is left: removes the cgroup and reaps orphans.
+    /// Once nothing is left: reaps orphans (the run's cgroup stays for the
+    /// run's next attempts).
     pub(super) fn close(&self) {
-        if let Some(cg) = &self.cgroup {
-            cg.remove();
-        }
         reaper::reap_orphans();
     }
 
@@ -229,5 +235,61 @@ pub(super) fn signal_group(pgid: i32, signal: Signal) {
         Ok(()) => tracing::debug!(pgid, %signal, "signalled process group"),
         Err(Errno::ESRCH) => {}
         Err(e) => tracing::warn!(pgid, %signal, error = %e, "could not signal process group"),
+    }
+}
+
+/// The end of the run in `folder` (absolute): when it was the last run in
+/// its cgroup, SIGTERM to everything still there, up to the longest grace
+/// of its steps, then we move out, SIGKILL the rest and remove the cgroup;
+/// otherwise the run's own leftovers get SIGKILL.
+pub(super) async fn end_run(run: &str, folder: &str) {
+    match cgroup::leave(run, folder) {
+        None => {}
+        Some(Leave::Shared(cg)) => {
+            settle(|| reaper::run_members_in(&cg.candidates(), run, folder)).await;
+        }
+        Some(Leave::Last(cg, grace)) => {
+            let left = cg.candidates();
+            if !left.is_empty() {
+                tracing::info!(pids = ?left, "ending what is left in the run's cgroup");
+                reaper::signal_each(&left, Signal::SIGTERM);
+                let deadline = Instant::now() + grace;
+                let mut pause = Duration::from_millis(2);
+                while !cg.candidates().is_empty() && Instant::now() < deadline {
+                    sleep_until((Instant::now() + pause).min(deadline)).await;
+                    pause = (pause * 2).min(MAX_POLL);
+                }
+            }
+            if cg.move_back() {
+                cg.kill_all();
+                let deadline = Instant::now() + KILL_SETTLE;
+                while !cg.candidates().is_empty() && Instant::now() < deadline {
+                    sleep_until(Instant::now() + Duration::from_millis(5)).await;
+                    cg.kill_all();
+                }
+                cg.remove();
+            } else {
+                settle(|| cg.candidates()).await;
+            }
+        }
+    }
+    reaper::reap_orphans();
+}
+
+/// SIGKILL to what `left` lists until it lists nothing, for at most
+/// [`KILL_SETTLE`].
+async fn settle(left: impl Fn() -> Vec<i32>) {
+    let deadline = Instant::now() + KILL_SETTLE;
+    loop {
+        let pids = left();
+        if pids.is_empty() {
+            return;
+        }
+        reaper::signal_each(&pids, Signal::SIGKILL);
+        if Instant::now() >= deadline {
+            tracing::warn!(?pids, "processes of the run survived SIGKILL");
+            return;
+        }
+        sleep_until(Instant::now() + Duration::from_millis(5)).await;
     }
 }

@@ -140,23 +140,43 @@ async fn process_escaping_the_group_only_delays_by_the_drain_bound() {
     );
 }
 
-/// Where this system lets us (root on cgroup2), the step runs in a cgroup of its own,
-/// which is gone once the attempt ended.
+/// Where this system lets us (root on cgroup2), an attempt of a run runs in the run's
+/// cgroup, which this process moved into; the run's end moves it back and removes it.
 #[tokio::test]
-async fn an_attempt_runs_in_its_own_cgroup_and_removes_it() {
+async fn an_attempt_runs_in_its_runs_cgroup() {
     if !cgroup::usable() {
         crate::safe::say!("skipped: no writable cgroup2 here");
         return;
     }
-    let o = sh("grep '^0::' /proc/self/cgroup").await;
+    let folder = tempfile::tempdir().unwrap();
+    let mut spec = ProcessSpec::new("grep '^0::' /proc/self/cgroup");
+    spec.mark = Some(Mark {
+        run: "unit-cg".into(),
+        step: "s".into(),
+        attempt: 1,
+        output: folder.path().join("outputs/s").display().to_string(),
+    });
+    let o = run_with(spec, std::future::pending()).await;
     assert!(matches!(o.exit, Ok(Exit::Code(0))), "{:?}", o.exit);
     let line = o.out.first().cloned().unwrap_or_default();
     let rel = line.trim_start_matches("0::");
-    assert!(rel.contains("/signalbox-pid"), "{line}");
+    let name = rel.rsplit('/').next().unwrap_or("");
+    assert!(name.starts_with("signalbox-unit-cg."), "{line}");
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    assert!(
+        own.contains(rel),
+        "signalbox is not in the run's cgroup: {own}"
+    );
+    end_run("unit-cg", folder.path()).await;
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mount = cgroup::cgroup2_mount(&info).unwrap();
-    let leaf = mount.join(rel.trim_start_matches('/'));
-    assert!(!leaf.exists(), "{} is left", leaf.display());
+    let dir = cgroup::cgroup2_mount(&info)
+        .unwrap()
+        .join(rel.trim_start_matches('/'));
+    // Other tests' attempts may still run in it, which keeps it.
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    if !own.contains(rel) {
+        assert!(!dir.exists(), "{} is left", dir.display());
+    }
 }
 
 #[tokio::test]
