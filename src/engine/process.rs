@@ -9,12 +9,12 @@
 //!
 //! "The whole attempt" is more than its process group, which `setsid` or `setpgid`
 //! leaves: its processes are found by the marker variables in their environment
-//! ([`reaper`]). Where the system lets us, each run gets a cgroup v2 ([`cgroup`]) that
+//! (`reaper`). Where the system lets us, each run gets a cgroup v2 (`cgroup`) that
 //! signalbox moves itself into at the run's first attempt, so every step process is
 //! born inside and cannot leave; only the processes in it are read, and those that
 //! cleared their environment are killed when no other attempt runs, and at the run's
 //! end ([`end_run`]). Otherwise signalbox is child subreaper and reads its descendants.
-//! [`scope`] ends either.
+//! `scope` ends either.
 
 use std::future::Future;
 use std::io;
