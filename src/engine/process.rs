@@ -264,6 +264,7 @@ fn tracked(mut cmd: Command) -> io::Result<Child> {
     let child = cmd.spawn()?;
     if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
         children.insert(pid);
+        reaper::known(pid, true);
     }
     Ok(child)
 }
@@ -342,6 +343,7 @@ impl Drop for KillOnDrop {
             self.scope.kill_now();
         }
         reaper::children().remove(&self.pid);
+        reaper::known(self.pid, false);
     }
 }
 

@@ -50,6 +50,21 @@ impl Mark {
 
 static SUBREAPER: AtomicBool = AtomicBool::new(false);
 static CHILDREN: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+/// The same pids, never held across a spawn: for the look on every
+/// attempt's end, which must not wait for another attempt's spawn.
+static KNOWN: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Records (or forgets) one of tokio's children in [`KNOWN`].
+pub(super) fn known(pid: i32, alive: bool) {
+    let mut known = KNOWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if alive {
+        known.insert(pid);
+    } else {
+        known.remove(&pid);
+    }
+}
 
 /// Makes this process the child subreaper, so orphans of its steps are
 /// re-parented to it rather than to PID 1. Call before any step starts.
@@ -74,7 +89,13 @@ pub(super) fn reap_orphans() {
     if !SUBREAPER.load(Ordering::Relaxed) {
         return;
     }
-    let ours = children();
+    // A spawn holds the table: orphans wait for the next attempt's end
+    // rather than this one waiting for the spawn.
+    let ours = match CHILDREN.try_lock() {
+        Ok(guard) => guard,
+        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return,
+    };
     let look = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
     while let Ok(status) = waitid(Id::All, look) {
         match status.pid() {
@@ -253,6 +274,18 @@ pub(super) fn members_in(candidates: &[i32], mark: &Mark, main: i32) -> Vec<i32>
     // Held while we look: no attempt is spawned meanwhile, so a process
     // between fork and exec (which shows our environment) is never taken
     // for an unmarked one.
+    // All that is left are other attempts' first processes, which we spawned
+    // and wait for: nothing of this attempt's remains, and nothing need be
+    // read (the common case, and the one on every step's path). A process
+    // being spawned is not known yet, so it takes the long way below.
+    {
+        let known = KNOWN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if candidates.iter().all(|p| *p != main && known.contains(p)) {
+            return Vec::new();
+        }
+    }
     let ours = children();
     let entries: Vec<Entry> = candidates.iter().filter_map(|&p| stat(p)).collect();
     let live = entries.iter().filter(|e| !e.zombie).map(|e| e.pid);

@@ -6,8 +6,8 @@
 //! [`MAX_OUTPUT_VALUE`]; one attempt keeps at most [`MAX_OUTPUTS`].
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// The most one output value holds (SPEC §6); the rest of it is cut.
@@ -38,8 +38,18 @@ pub struct Outputs {
 /// Reads the `key=value` lines at `path` (none when there is no file).
 pub fn read_outputs(path: &Path) -> Outputs {
     let mut kept = Kept::default();
-    let file = match File::open(path) {
-        Ok(f) => f,
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path);
+    let file = match opened {
+        Ok(f) => {
+            // The step made it under its umask; kept files are private.
+            if let Err(e) = f.set_permissions(std::fs::Permissions::from_mode(0o600)) {
+                tracing::warn!("cannot make {} private: {e}", path.display());
+            }
+            f
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => return kept.out,
         Err(e) => {
             kept.report(format!("cannot read $SIGNALBOX_OUTPUT: {e}"));
