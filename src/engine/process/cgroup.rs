@@ -91,6 +91,12 @@ pub(super) fn usable() -> bool {
 /// `<cgroup2 mount><our cgroup>` as it was when we started, when we may
 /// create cgroups under it: run cgroups go there, and we move back there.
 fn base() -> Option<&'static PathBuf> {
+    // A program embedding the engine (a test binary among them) starts
+    // processes of its own that a run's cgroup would take in and its end
+    // would kill: only the signalbox binary, the subreaper, moves.
+    if !super::reaper::is_subreaper() {
+        return None;
+    }
     static BASE: OnceLock<Option<PathBuf>> = OnceLock::new();
     BASE.get_or_init(|| {
         if std::env::var_os(DISABLE_VAR).is_some_and(|v| !v.is_empty() && v != "0") {

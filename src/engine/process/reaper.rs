@@ -75,6 +75,13 @@ pub fn become_subreaper() {
     }
 }
 
+/// Whether this process made itself the child subreaper: the signalbox
+/// binary does, a program embedding the engine does not. Only then does it
+/// own every process born under it, and only then does it use a cgroup.
+pub(super) fn is_subreaper() -> bool {
+    SUBREAPER.load(Ordering::Relaxed)
+}
+
 /// The pids tokio waits for; hold the guard across a spawn and insert.
 pub(super) fn children() -> MutexGuard<'static, BTreeSet<i32>> {
     CHILDREN

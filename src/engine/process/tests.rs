@@ -144,6 +144,8 @@ async fn process_escaping_the_group_only_delays_by_the_drain_bound() {
 /// cgroup, which this process moved into; the run's end moves it back and removes it.
 #[tokio::test]
 async fn an_attempt_runs_in_its_runs_cgroup() {
+    // As the signalbox binary does; cgroups are only for the subreaper.
+    super::become_subreaper();
     if !cgroup::usable() {
         crate::safe::say!("skipped: no writable cgroup2 here");
         return;
