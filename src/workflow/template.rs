@@ -164,6 +164,22 @@ impl Template {
                 })
                 .collect());
         }
+        let text: String = self
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text(t) => Some(t.as_str()),
+                Part::Ref(..) => None,
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        // What the lexer accepts, this can still refuse: the value, stored
+        // in a variable or handed on, could be read as code elsewhere.
+        let danger = shell::reads_values_as_code(&text).map(|what| {
+            format!(
+                "a template in a command that uses {what} is not safe: the value, stored in a variable or handed on, could be read as code there; pass the value through the step's `env` and check it there"
+            )
+        });
         let mut toks = Vec::new();
         for part in &self.parts {
             match part {
@@ -185,6 +201,11 @@ impl Template {
         for part in &self.parts {
             match (part, part_use(part, &mut uses)) {
                 (Part::Text(t), _) => out.push_str(t),
+                (Part::Ref(_, offset), Some(Use::Word | Use::Text)) if danger.is_some() => errors
+                    .push(TemplateError {
+                        offset: *offset,
+                        message: danger.clone().unwrap_or_default(),
+                    }),
                 (Part::Ref(r, _), Some(Use::Word)) => {
                     out.push_str(&format!("\"${}\"", r.env_name()))
                 }

@@ -40,6 +40,59 @@ pub enum Use {
 /// text can exhaust the stack.
 const MAX_DEPTH: usize = 32;
 
+/// Shells a command can start, by a word anywhere in it (`exec sh -c`,
+/// `env bash`, `| sh`, `timeout 5 bash -c`): their script or stdin may read
+/// a value handed on as code, which no quoting here can see into.
+const STARTS_SHELL: &[&str] = &[
+    "sh", "bash", "dash", "ash", "ksh", "mksh", "posh", "yash", "zsh", "busybox", "source", ".",
+];
+
+/// What, anywhere in a command's text, would read a value as code whatever
+/// its quoting: a shell started by a word anywhere, bash's indirect and
+/// prompt expansions (`${!x}`, `${x@P}`), `-v` tests (which evaluate a
+/// subscript), and the variables a shell expands as prompts or sources
+/// (`PS4`, `PROMPT_COMMAND`, `BASH_ENV`, `ENV`). Checked on the text around
+/// the templates before anything else.
+pub fn reads_values_as_code(text: &str) -> Option<&'static str> {
+    let words = text.split(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                ';' | '|' | '&' | '(' | ')' | '`' | '"' | '\'' | '<' | '>'
+            )
+    });
+    let mut prev = "";
+    for w in words.filter(|w| !w.is_empty()) {
+        let test = matches!(prev, "[[" | "[" | "test" | "!");
+        prev = w;
+        let base = w.rsplit('/').next().unwrap_or(w);
+        if STARTS_SHELL.contains(&base) {
+            return Some("a shell started from it (`sh`, `bash`, `.`, `source`...)");
+        }
+        if test && w == "-v" {
+            return Some("a `-v` test (bash evaluates its subscript)");
+        }
+        let name = w.split('=').next().unwrap_or("");
+        if w.contains('=')
+            && matches!(
+                name.trim_start_matches("export").trim(),
+                "PS0" | "PS1" | "PS2" | "PS3" | "PS4" | "PROMPT_COMMAND" | "BASH_ENV" | "ENV"
+            )
+        {
+            return Some(
+                "a prompt or start-up variable (`PS4`, `PROMPT_COMMAND`, `BASH_ENV`, `ENV`)",
+            );
+        }
+    }
+    if text.contains("${!") {
+        return Some("an indirect expansion `${!...}`");
+    }
+    if text.contains("@P}") || text.contains("@E}") || text.contains("@A}") {
+        return Some("a prompt or quoting expansion `${x@P}`");
+    }
+    None
+}
+
 /// Decides, for each of the `count` templates in `toks`, how it is used.
 pub fn lex(toks: &[Tok], count: usize) -> Vec<Use> {
     let mut st = Shared {
