@@ -255,11 +255,30 @@ pub enum Reply {
     Refused(String),
 }
 
+/// Connects, waiting out a full listen queue (`EAGAIN`: a flood of other
+/// connections) for a few seconds rather than giving up at once.
+async fn connect(path: &Path) -> std::io::Result<UnixStream> {
+    let mut pause = Duration::from_millis(5);
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match UnixStream::connect(path).await {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    && tokio::time::Instant::now() < give_up =>
+            {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Sends one command to the run in `dir`; the run's reply, or why there
 /// was none.
 pub async fn send(dir: &Path, command: &Command) -> Result<Reply, String> {
     let path = place::find(dir);
-    let stream = UnixStream::connect(&path).await.map_err(|e| {
+    let stream = connect(&path).await.map_err(|e| {
         format!(
             "cannot reach the run at {}: {e} (is it still running?)",
             path.display()

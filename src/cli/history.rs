@@ -205,7 +205,7 @@ pub fn replay(args: ReplayArgs) -> u8 {
 /// may be any size). Exact for a program; a terminal gets a journal that is
 /// not one this program wrote shown, not obeyed.
 fn print_journal(path: &Path) -> u8 {
-    let copied = std::fs::File::open(path).and_then(|f| {
+    let copied = crate::engine::fsafe::open_read(path).and_then(|f| {
         let terminal = std::io::stdout().is_terminal();
         let mut lines = std::io::BufReader::new(f);
         let mut buf = Vec::new();
@@ -237,7 +237,9 @@ fn print_journal(path: &Path) -> u8 {
 /// have written (as `resume` checks it), read one event at a time; else
 /// what is wrong, with its line.
 fn checked(dir: &RunDir) -> Result<(workflow::Workflow, crate::engine::journal::Scanned), String> {
-    let wf = workflow::load(&dir.path.join("workflow.yaml")).map_err(|d| d.to_string())?;
+    let kept = dir.path.join("workflow.yaml");
+    crate::engine::fsafe::check_regular(&kept).map_err(|e| format!("error: {e}"))?;
+    let wf = workflow::load(&kept).map_err(|d| d.to_string())?;
     let path = dir.journal_path();
     let mut checker = journal_check::Checker::new(&wf, Some(&dir.id));
     let mut wrong = None;

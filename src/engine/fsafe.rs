@@ -54,7 +54,9 @@ fn io_err(e: nix::errno::Errno) -> io::Error {
 pub fn open(path: &Path, how: How) -> io::Result<File> {
     let mut options = fs::OpenOptions::new();
     options
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO planted here never waits (a regular
+        // file ignores the flag).
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .mode(FILE_MODE);
     match how {
         How::Append => options.create(true).append(true),
@@ -65,10 +67,41 @@ pub fn open(path: &Path, how: How) -> io::Result<File> {
     private(options.open(path)?)
 }
 
+/// Opens a file under the state dir to read it: never through a symlink in
+/// its last component, never a FIFO or a device.
+pub fn open_read(path: &Path) -> io::Result<File> {
+    open(path, How::Read)
+}
+
+/// Whether `path` is a regular file and not a symlink: what a run folder's
+/// kept files must be before they are read by path.
+pub fn check_regular(path: &Path) -> io::Result<()> {
+    let meta = fs::symlink_metadata(path)?;
+    if meta.file_type().is_file() {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is not a regular file (a symlink or something else was put in its place)",
+                path.display()
+            ),
+        ))
+    }
+}
+
 /// A file of ours that others may read or write (made by an older version,
 /// or under an odd umask) is made `0600`.
 fn private(file: File) -> io::Result<File> {
     let stat = nix::sys::stat::fstat(&file).map_err(io_err)?;
+    // A FIFO, a device or a socket planted in place of a file is refused:
+    // reading or writing one could block the run for ever.
+    if stat.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (something was put in its place)",
+        ));
+    }
     if stat.st_mode & 0o077 != 0 && stat.st_uid == nix::unistd::geteuid().as_raw() {
         nix::sys::stat::fchmod(&file, Mode::from_bits_truncate(FILE_MODE)).map_err(io_err)?;
     }
@@ -125,7 +158,7 @@ pub fn open_in(dir: &impl AsFd, rel: &Path, how: How) -> io::Result<File> {
     let fd = nix::fcntl::openat(
         at,
         *last,
-        how.flags() | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        how.flags() | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
         Mode::from_bits_truncate(FILE_MODE),
     )
     .map_err(io_err)?;

@@ -211,15 +211,14 @@ impl Scheduler {
     }
 
     /// Kills what is left of a process group that was running at the crash.
+    /// What `reclaim_run` left of a recorded group carries no marker of
+    /// this run: after a reboot or a long gap the number may be another
+    /// program's group now, so it is left alone (and said so).
     fn kill_survivors(&mut self, i: usize, pgid: i32) {
         if pgid > 1 && super::process::group_alive(pgid) {
             tracing::warn!(
-                "killing process group {pgid} left from the interrupted run of `{}`",
+                "process group {pgid}, recorded for `{}` in the interrupted run, is alive but none of it carries the run's markers: left alone, it may not be the run's",
                 self.wf.steps[i].id
-            );
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pgid),
-                nix::sys::signal::Signal::SIGKILL,
             );
         }
     }

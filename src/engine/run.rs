@@ -193,7 +193,11 @@ impl Run {
         let dir = RunDir::open(&options.state_dir, run)
             .map_err(|e| EngineError::Resume(e.to_string()))?;
         let lock = super::lock::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
-        let workflow = load(&dir.path.join("workflow.yaml")).map_err(EngineError::Resume)?;
+        let kept = dir.path.join("workflow.yaml");
+        if let Err(e) = super::fsafe::check_regular(&kept) {
+            return Err(EngineError::Resume(e.to_string()));
+        }
+        let workflow = load(&kept).map_err(EngineError::Resume)?;
         let path = dir.journal_path();
         let replayed =
             super::journal::read_journal(&path).map_err(|e| EngineError::Resume(e.to_string()))?;

@@ -107,7 +107,9 @@ impl Replay {
         }
         if self.reader.is_none() {
             // From the start: the cursor is at 0 whenever there is no reader.
-            self.reader = File::open(&self.journal).ok().map(Lines::new);
+            self.reader = crate::engine::fsafe::open_read(&self.journal)
+                .ok()
+                .map(Lines::new);
         }
         let line = self.reader.as_mut()?.line().ok()??;
         match serde_json::from_slice(line) {

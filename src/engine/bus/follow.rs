@@ -138,7 +138,7 @@ impl Follower {
 }
 
 fn open(path: &std::path::Path, offset: u64) -> Result<Lines<File>, String> {
-    let mut file = File::open(path).map_err(|e| e.to_string())?;
+    let mut file = crate::engine::fsafe::open_read(path).map_err(|e| e.to_string())?;
     file.seek(SeekFrom::Start(offset))
         .map_err(|e| e.to_string())?;
     Ok(Lines::new(file))

@@ -4,7 +4,6 @@
 //! a time; [`read_journal`] collects it for resume; [`first_event`] and
 //! [`last_event`] read only the ends, for `runs`.
 
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -139,7 +138,7 @@ pub fn scan(path: &Path, mut each: impl FnMut(Envelope)) -> Result<Scanned, Read
         line,
         reason,
     };
-    let mut lines = Lines::new(File::open(path).map_err(io)?);
+    let mut lines = Lines::new(crate::engine::fsafe::open_read(path).map_err(io)?);
     let mut out = Scanned::default();
     let mut run: Option<String> = None;
     let mut line_no = 0usize;
@@ -181,16 +180,13 @@ pub fn scan(path: &Path, mut each: impl FnMut(Envelope)) -> Result<Scanned, Read
                 out.good_len += len;
             }
             Err(reason) => {
-                // Only the last line can be torn by a crash.
-                let last = matches!(lines.line(), Ok(None)) && lines.partial().is_empty();
-                if !last {
-                    return Err(damaged(
-                        line_no,
-                        format!("{reason}; it is not the last line, so no crash mid-write left it"),
-                    ));
-                }
-                out.torn_line = Some(line_no);
-                return Ok(out);
+                // Each event is one `write` of its line and its newline: a
+                // crash can leave a last line without its newline (below),
+                // never a whole line that is not an event.
+                return Err(damaged(
+                    line_no,
+                    format!("{reason}; a whole line, so no crash mid-write left it"),
+                ));
             }
         }
     }
@@ -207,14 +203,14 @@ fn parse(line: &[u8]) -> Result<Envelope, String> {
 
 /// The journal's first event, reading only its first line.
 pub fn first_event(path: &Path) -> io::Result<Option<Envelope>> {
-    let mut lines = Lines::new(File::open(path)?);
+    let mut lines = Lines::new(crate::engine::fsafe::open_read(path)?);
     Ok(lines.line()?.and_then(|l| parse(l).ok()))
 }
 
 /// The journal's last whole event, reading backwards from its end only as
 /// far as it takes to find one (a torn last line is passed over).
 pub fn last_event(path: &Path) -> io::Result<Option<Envelope>> {
-    let mut file = File::open(path)?;
+    let mut file = crate::engine::fsafe::open_read(path)?;
     let len = file.metadata()?.len();
     let mut window: u64 = 64 << 10;
     loop {
@@ -264,7 +260,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j");
         std::fs::write(&path, "a\nb").unwrap();
-        let mut lines = Lines::new(File::open(&path).unwrap());
+        let mut lines = Lines::new(std::fs::File::open(&path).unwrap());
         assert_eq!(lines.line().unwrap(), Some(&b"a"[..]));
         assert_eq!(lines.line().unwrap(), None);
         let mut f = std::fs::OpenOptions::new()
