@@ -66,11 +66,7 @@ pub fn send(args: WaitArgs, make: impl FnOnce(String) -> Command) -> u8 {
 /// no process drives it any more.
 fn unreachable(dir: &RunDir) -> Option<String> {
     use crate::engine::event::{Envelope, Event};
-    let text = std::fs::read_to_string(dir.journal_path()).ok()?;
-    let last = text
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str::<Envelope>(l).ok());
+    let last: Option<Envelope> = crate::engine::journal::last_event(&dir.journal_path()).ok()?;
     if let Some(Event::RunFinished { status, .. }) = last.map(|e| e.event) {
         let status = serde_json::to_value(status).ok()?;
         return Some(format!(

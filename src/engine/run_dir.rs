@@ -206,7 +206,13 @@ pub fn record_pgid(mut pids: &File, step: &str, pgid: i32) -> io::Result<()> {
 
 /// The last process group recorded for each step.
 pub fn recorded_pgids(dir: &RunDir) -> std::collections::HashMap<String, i32> {
-    let text = fs::read_to_string(pids_path(dir)).unwrap_or_default();
+    // Not `fs::read_to_string`: a FIFO planted here must not block resume.
+    let text = fsafe::open_read(&pids_path(dir))
+        .and_then(|mut f| {
+            let mut text = String::new();
+            io::Read::read_to_string(&mut f, &mut text).map(|_| text)
+        })
+        .unwrap_or_default();
     text.lines()
         .filter_map(|l| l.rsplit_once(' '))
         .filter_map(|(step, pgid)| Some((step.to_string(), pgid.parse().ok()?)))

@@ -555,3 +555,82 @@ fn stopped_before_driving(signal: &str) {
     assert!(stderr.contains("stopped by a signal"), "{stderr}");
     assert_eq!(std::fs::read(planted.journal()).unwrap(), before);
 }
+
+/// A whole, newline-ended last line that is not an event is damage: each
+/// event is one write of its line and newline, so no crash leaves one.
+#[test]
+fn a_whole_last_line_that_is_not_an_event_is_damage_not_a_torn_tail() {
+    let events = to_the_gate();
+    let mut bytes = journal(&events);
+    let n = events.len() + 1;
+    bytes.extend_from_slice(
+        format!("{{\"seq\":{n},\"ts\":\"2026-01-01T00:00:00.000Z\",\"run\":\"{ID}\",\"type\":\"no_such_event\"}}\n")
+            .as_bytes(),
+    );
+    let planted = Planted::new(&seed_workflow(), ID, &bytes);
+    let before = std::fs::read(planted.journal()).unwrap();
+    let done = planted.resume(&[]).finish();
+    assert_eq!(done.code, Some(2), "{}", done.dump());
+    assert!(
+        done.stderr
+            .contains(&format!("events.jsonl:{n}: damaged journal line")),
+        "{}",
+        done.dump()
+    );
+    assert_eq!(std::fs::read(planted.journal()).unwrap(), before);
+}
+
+/// A FIFO, or a symlink, planted in place of a run's kept files never
+/// blocks `resume`, `replay` or `runs`, and is never read through.
+#[test]
+fn fifos_and_symlinks_in_a_run_folder_are_refused_at_once() {
+    let planted = Planted::new(&seed_workflow(), ID, &journal(&to_the_gate()));
+    let run = planted.state().join("runs").join(ID);
+    let _ = std::fs::remove_file(run.join("pids"));
+    let made = Command::new("mkfifo")
+        .arg(run.join("pids"))
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo is needed for this test");
+    let done = planted.resume(&["--approve", "gate"]).finish();
+    assert!(done.code.is_some(), "{}", done.dump());
+    assert!(
+        done.elapsed < Duration::from_secs(10),
+        "resume blocked on a FIFO"
+    );
+    std::fs::remove_file(run.join("pids")).unwrap();
+
+    // A kept workflow that is a symlink (to a file the reader may read) is
+    // refused by replay, and its text never shown.
+    let secret = planted.tmp.path().join("secret");
+    std::fs::write(&secret, "name: x\nsecret-line-xyz: 1\n").unwrap();
+    let kept = run.join("workflow.yaml");
+    std::fs::remove_file(&kept).unwrap();
+    std::os::unix::fs::symlink(&secret, &kept).unwrap();
+    let replay = planted.cli(&["replay", ID]);
+    assert_eq!(replay.code, Some(2), "{}", replay.stderr);
+    assert!(
+        !replay.stderr.contains("secret-line-xyz"),
+        "{}",
+        replay.stderr
+    );
+    assert!(
+        replay.stderr.contains("not a regular file"),
+        "{}",
+        replay.stderr
+    );
+
+    // A journal that is a FIFO: `runs` lists the run at once, as damaged.
+    std::fs::remove_file(&kept).unwrap();
+    std::fs::write(&kept, seed_workflow()).unwrap();
+    std::fs::remove_file(planted.journal()).unwrap();
+    Command::new("mkfifo")
+        .arg(planted.journal())
+        .status()
+        .unwrap();
+    let runs = planted.cli(&["runs", "--json"]);
+    assert!(
+        runs.elapsed < Duration::from_secs(10),
+        "runs blocked on a FIFO"
+    );
+}

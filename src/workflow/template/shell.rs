@@ -44,7 +44,7 @@ const MAX_DEPTH: usize = 32;
 /// `env bash`, `| sh`, `timeout 5 bash -c`): their script or stdin may read
 /// a value handed on as code, which no quoting here can see into.
 const STARTS_SHELL: &[&str] = &[
-    "sh", "bash", "dash", "ash", "ksh", "mksh", "posh", "yash", "zsh", "busybox", "source", ".",
+    "sh", "bash", "dash", "ash", "ksh", "mksh", "posh", "yash", "zsh", "busybox",
 ];
 
 /// What, anywhere in a command's text, would read a value as code whatever
@@ -83,6 +83,13 @@ pub fn reads_values_as_code(text: &str) -> Option<&'static str> {
                 "a prompt or start-up variable (`PS4`, `PROMPT_COMMAND`, `BASH_ENV`, `ENV`)",
             );
         }
+    }
+    let sources = text
+        .split(|c: char| matches!(c, ';' | '|' | '&' | '(' | '\n' | '`'))
+        .map(str::trim_start)
+        .any(|cmd| cmd.starts_with(". ") || cmd.starts_with("source "));
+    if sources {
+        return Some("`.` or `source`, which runs a file as code");
     }
     if text.contains("${!") {
         return Some("an indirect expansion `${!...}`");
