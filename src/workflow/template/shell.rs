@@ -85,7 +85,7 @@ pub fn reads_values_as_code(text: &str) -> Option<&'static str> {
         }
     }
     let sources = text
-        .split(|c: char| matches!(c, ';' | '|' | '&' | '(' | '\n' | '`'))
+        .split([';', '|', '&', '(', '\n', '`'])
         .map(str::trim_start)
         .any(|cmd| cmd.starts_with(". ") || cmd.starts_with("source "));
     if sources {
