@@ -260,8 +260,11 @@ async fn spawn(spec: &ProcessSpec) -> Result<Child, SpawnError> {
 /// Spawns with the child table locked, so the reaper never takes tokio's child for an
 /// orphan, however soon it exits.
 fn tracked(mut cmd: Command) -> io::Result<Child> {
+    reaper::SPAWNING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let mut children = reaper::children();
-    let child = cmd.spawn()?;
+    let child = cmd.spawn();
+    reaper::SPAWNING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    let child = child?;
     if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
         children.insert(pid);
         reaper::known(pid, true);
@@ -342,8 +345,7 @@ impl Drop for KillOnDrop {
         if self.armed {
             self.scope.kill_now();
         }
-        reaper::children().remove(&self.pid);
-        reaper::known(self.pid, false);
+        reaper::forget(self.pid);
     }
 }
 

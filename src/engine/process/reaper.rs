@@ -84,9 +84,41 @@ pub(super) fn is_subreaper() -> bool {
 
 /// The pids tokio waits for; hold the guard across a spawn and insert.
 pub(super) fn children() -> MutexGuard<'static, BTreeSet<i32>> {
-    CHILDREN
+    let mut guard = CHILDREN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for pid in GONE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .drain(..)
+    {
+        guard.remove(&pid);
+    }
+    guard
+}
+
+/// Children tokio has reaped, to take out of [`CHILDREN`] the next time it
+/// is held: an attempt's end never waits for another attempt's spawn.
+static GONE: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Spawns in progress: while one is, some other attempt is running.
+pub(super) static SPAWNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Forgets a child tokio has reaped.
+pub(super) fn forget(pid: i32) {
+    known(pid, false);
+    match CHILDREN.try_lock() {
+        Ok(mut guard) => {
+            guard.remove(&pid);
+        }
+        Err(std::sync::TryLockError::Poisoned(p)) => {
+            p.into_inner().remove(&pid);
+        }
+        Err(std::sync::TryLockError::WouldBlock) => GONE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(pid),
+    }
 }
 
 /// Reaps every exited orphan, leaving tokio's children to tokio. Stops at
@@ -278,32 +310,42 @@ pub(super) fn members_in(candidates: &[i32], mark: &Mark, main: i32) -> Vec<i32>
     if candidates.is_empty() {
         return Vec::new();
     }
-    // Held while we look: no attempt is spawned meanwhile, so a process
-    // between fork and exec (which shows our environment) is never taken
-    // for an unmarked one.
     // All that is left are other attempts' first processes, which we spawned
     // and wait for: nothing of this attempt's remains, and nothing need be
     // read (the common case, and the one on every step's path). A process
     // being spawned is not known yet, so it takes the long way below.
-    {
-        let known = KNOWN
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if candidates.iter().all(|p| *p != main && known.contains(p)) {
-            return Vec::new();
+    let known = KNOWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    if candidates.iter().all(|p| *p != main && known.contains(p)) {
+        return Vec::new();
+    }
+    let others = known.iter().any(|&p| p != main) || SPAWNING.load(Ordering::SeqCst) > 0;
+    let entries: Vec<Entry> = if others {
+        // Not alone: only marked processes count, and another attempt's
+        // spawn need not be waited for.
+        candidates.iter().filter_map(|&p| stat(p)).collect()
+    } else {
+        // Perhaps alone: held while we look, so no attempt is spawned
+        // meanwhile and a process between fork and exec (which shows our
+        // environment) is never taken for an unmarked one of ours.
+        let ours = children();
+        let entries: Vec<Entry> = candidates.iter().filter_map(|&p| stat(p)).collect();
+        if ours.iter().all(|&p| p == main) {
+            return entries
+                .iter()
+                .filter(|e| !e.zombie)
+                .map(|e| e.pid)
+                .collect();
         }
-    }
-    let ours = children();
-    let entries: Vec<Entry> = candidates.iter().filter_map(|&p| stat(p)).collect();
-    let live = entries.iter().filter(|e| !e.zombie).map(|e| e.pid);
-    if ours.iter().all(|&p| p == main) {
-        return live.collect();
-    }
-    drop(ours);
+        entries
+    };
     let needles = needles(mark);
     let found = entries
         .iter()
-        .filter(|e| !e.zombie && (e.pgrp == main || has_all(e.pid, &needles)))
+        .filter(|e| !e.zombie && !known.contains(&e.pid))
+        .filter(|e| e.pgrp == main || has_all(e.pid, &needles))
         .map(|e| e.pid)
         .collect();
     with_descendants(&entries, found, &BTreeSet::new())
