@@ -8,8 +8,12 @@
 //! YAML-significant characters, duplicated lines and swapped lines. A failing
 //! input is printed in full so it can be turned into a fixture.
 
+mod common;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+
+use common::Rng;
 
 const LABEL: &str = "fuzz.yaml";
 
@@ -22,31 +26,6 @@ const TOKENS: &[&str] = &[
     " ", ",", "?", "%", "@", "`", "\\", "&a ", "*a", "!!str ", "<<: ", "- ", ": ", "\n  ", "\r\n",
     "---\n", "...\n", "~", "0", "-1", "é", "\u{feff}", "\u{0}",
 ];
-
-/// splitmix64: small, fast, and the same on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-}
 
 fn seeds() -> Vec<(String, String)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

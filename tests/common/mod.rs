@@ -420,3 +420,33 @@ pub fn marked(var: &str, value: &str) -> Vec<(u32, String)> {
         })
         .collect()
 }
+
+// ---------------------------------------------------------------------------
+// A deterministic random source for the fuzz tests
+// ---------------------------------------------------------------------------
+
+/// splitmix64: small, fast, and the same on every machine, so a fuzz test
+/// replays the same inputs from the same seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+}

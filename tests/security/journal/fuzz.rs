@@ -20,6 +20,7 @@ use signalbox::engine::journal_check::check_all;
 use signalbox::engine::{EngineError, Run, RunOptions};
 
 use super::{Planted, fixtures, run_id};
+use crate::common::Rng;
 
 /// Journals of real runs, and the workflow each ran.
 const SEEDS: &[(&str, &str)] = &[
@@ -59,31 +60,6 @@ const TYPES: &[&str] = &[
 ];
 
 const STEPS: &[&str] = &["build", "gate", "notes", "ship", "slow", "q", "nope"];
-
-/// splitmix64, as `tests/fuzz.rs` uses it.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-}
 
 fn lines(bytes: &[u8]) -> Vec<Value> {
     bytes

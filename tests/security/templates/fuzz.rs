@@ -15,6 +15,7 @@ use std::process::{Command, Stdio};
 use signalbox::workflow::template::Template;
 
 use super::{CANARY, HOSTILE, REFUSED, SHAPES, shell, temp_dir};
+use crate::common::Rng;
 
 /// The value every output is compared against.
 const PLAIN: &str = "QzQzQ";
@@ -79,31 +80,6 @@ const TOKENS: &[&str] = &[
     "$'",
     "\t",
 ];
-
-/// splitmix64, as in `tests/fuzz.rs`.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-}
 
 const T: &str = "{{ vars.x }}";
 
