@@ -5,6 +5,8 @@
 //! ended ([`Done`]), and finding the processes a test started by a marker
 //! in their environment.
 
+pub mod tmux;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

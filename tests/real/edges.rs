@@ -1,0 +1,1 @@
+//! Tests of edges (SPEC §4, §5).

@@ -1,0 +1,1 @@
+//! Tests of finding (SPEC §4, §5).

@@ -1,0 +1,15 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! What an operator needs on real work (SPEC §4 and §5): graphs of real
+//! pipelines drawn honestly and readably, failures found in a few keys,
+//! output kept in order and readable whole, waits decided one at a time,
+//! and the command line's completions and man page.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod edges;
+mod finding;
+mod output;
+mod screen;
+mod small;
+mod waits;

@@ -1,0 +1,1 @@
+//! Tests of output (SPEC §4, §5).

@@ -1,0 +1,1 @@
+//! Tests of screen (SPEC §4, §5).

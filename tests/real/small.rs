@@ -1,0 +1,1 @@
+//! Tests of small (SPEC §4, §5).

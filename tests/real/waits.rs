@@ -1,0 +1,1 @@
+//! Tests of waits (SPEC §4, §5).
