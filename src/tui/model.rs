@@ -74,6 +74,11 @@ pub struct StepView {
     pub duration_ms: Option<u64>,
     /// Ended with its fallback outputs.
     pub fallback: bool,
+    /// The last failed attempt's exit code (none when it had no process,
+    /// e.g. killed by a signal, timed out, or refused by a breaker).
+    pub exit_code: Option<i32>,
+    /// The last failed attempt's error, as the event says it.
+    pub error: Option<String>,
 }
 
 /// The run as a whole.
@@ -215,6 +220,8 @@ fn step_view(step: &crate::workflow::Step) -> StepView {
         end_ms: None,
         duration_ms: None,
         fallback: false,
+        exit_code: None,
+        error: None,
     }
 }
 

@@ -96,8 +96,14 @@ impl Model {
                 s.first_start_ms.get_or_insert(ts);
             }
             Event::StepRetrying {
-                attempt, delay_ms, ..
+                attempt,
+                delay_ms,
+                error,
+                exit_code,
+                ..
             } => {
+                s.exit_code = *exit_code;
+                s.error = Some(error.clone());
                 s.status = Status::Backoff {
                     due_ms: ts + delay_ms,
                 };
@@ -114,8 +120,15 @@ impl Model {
                 s.fallback = *fallback;
                 self.end(i, Status::Succeeded, ts);
             }
-            Event::StepFailed { attempts, .. } => {
+            Event::StepFailed {
+                attempts,
+                error,
+                exit_code,
+                ..
+            } => {
                 s.attempt = *attempts;
+                s.exit_code = *exit_code;
+                s.error = Some(error.clone());
                 self.end(i, Status::Failed, ts);
             }
             Event::StepSkipped { .. } => self.end(i, Status::Skipped, ts),
