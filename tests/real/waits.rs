@@ -1,1 +1,646 @@
-//! Tests of waits (SPEC §4, §5).
+//! Tests of waits (SPEC §2 choices, §5 the wait queue): one key decides one
+//! wait, the selected one; `a` / `r` decide approvals only; `R`, `s`, `x`
+//! ask first; the box matches choices as the engine does; the queue reads
+//! whole at 80 columns with human durations. The screen's model and view on
+//! `TestBackend`, then the binary in tmux where the keys reach the engine.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use serde_json::Value;
+use signalbox::engine::{By, Command, Envelope, Published};
+use signalbox::tui::model::Model;
+use signalbox::tui::model::ui::{Overlay, StepAction};
+use signalbox::tui::update::{Msg, update};
+use signalbox::tui::view::view;
+use signalbox::workflow::load_str;
+
+use crate::common::tmux::{Session, journal, tmux_session};
+
+/// 2026-01-01T00:00:00Z in milliseconds.
+const T0: u64 = 1_767_225_600_000;
+
+const LONG_QUESTION: &str = "Which release train should this build ride: the \
+    one leaving tonight with the database migration, or the next one after \
+    the freeze lifts on Monday morning?";
+
+const WAITS: &str = r#"
+name: waits
+steps:
+  low:
+    priority: 1
+    approval: { prompt: "Restart the cache?" }
+  mid:
+    priority: 5
+    approval: { prompt: "Rotate the staging keys?" }
+  high:
+    priority: 9
+    approval: { prompt: "Deploy to production?", timeout: 7d }
+  urgent:
+    priority: 20
+    approval: { prompt: "Page the on-call?" }
+  train:
+    ask:
+      question: "Which release train should this build ride: the one leaving tonight with the database migration, or the next one after the freeze lifts on Monday morning?"
+      choices: ["tonight-with-migration", "monday-after-freeze", "hold-until-further-notice", "cancel-the-release"]
+      default: monday-after-freeze
+  approval:
+    ask: { question: "approval", choices: ["YES", "NO"], default: "NO" }
+  build:
+    run: "false"
+  test:
+    needs: [build]
+    run: "true"
+  deploy:
+    needs: [test]
+    run: "true"
+  lint:
+    run: sleep 60
+"#;
+
+fn model() -> Model {
+    let wf = load_str(WAITS, "waits.yaml").unwrap();
+    let mut m = Model::new(&wf);
+    m.ui.color = false;
+    update(&mut m, Msg::Resize(80, 24));
+    feed(
+        &mut m,
+        0,
+        r#""type":"run_started","workflow":"waits","steps":10,"resumed":false"#,
+    );
+    m
+}
+
+/// One journal line (without its envelope) applied at `ms` after T0.
+fn feed(m: &mut Model, ms: u64, body: &str) {
+    let ts = std::time::UNIX_EPOCH + Duration::from_millis(T0 + ms);
+    let line = format!(
+        r#"{{"seq":{},"ts":"{}","run":"waits-1",{body}}}"#,
+        m.seq + 1,
+        humantime::format_rfc3339_millis(ts)
+    );
+    let envelope: Envelope = serde_json::from_str(&line).unwrap();
+    update(
+        m,
+        Msg::Event(Arc::new(Published {
+            envelope,
+            line: String::new(),
+        })),
+    );
+}
+
+fn approval(m: &mut Model, ms: u64, step: &str, wait: &str, timeout_ms: u64) {
+    let prompt = match step {
+        "low" => "Restart the cache?",
+        "mid" => "Rotate the staging keys?",
+        "high" => "Deploy to production?",
+        _ => "Page the on-call?",
+    };
+    feed(
+        m,
+        ms,
+        &format!(
+            r#""type":"approval_requested","step":"{step}","wait":"{wait}","prompt":"{prompt}","timeout_ms":{timeout_ms}"#
+        ),
+    );
+}
+
+fn question(m: &mut Model, ms: u64, step: &str, wait: &str) {
+    let body = match step {
+        "train" => format!(
+            r#""type":"question_asked","step":"train","wait":"{wait}","question":"{LONG_QUESTION}","choices":["tonight-with-migration","monday-after-freeze","hold-until-further-notice","cancel-the-release"],"default":"monday-after-freeze""#
+        ),
+        _ => format!(
+            r#""type":"question_asked","step":"approval","wait":"{wait}","question":"approval","choices":["YES","NO"],"default":"NO""#
+        ),
+    };
+    feed(m, ms, &body);
+}
+
+/// Three approvals of different priority, opened lowest first.
+fn three() -> Model {
+    let mut m = model();
+    approval(&mut m, 100, "low", "w1", 300_000);
+    approval(&mut m, 200, "mid", "w2", 300_000);
+    approval(&mut m, 300, "high", "w3", 300_000);
+    update(&mut m, Msg::Clock(T0 + 1_000));
+    m
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+/// Keys as a script: characters type themselves, `<Enter>`, `<Esc>`,
+/// `<Down>`, `<Up>`, `<C-c>` are named keys.
+fn press(m: &mut Model, text: &str) -> Vec<Command> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let (k, len) = match (c, rest.find('>')) {
+            ('<', Some(end)) => {
+                let k = match &rest[1..end] {
+                    "Enter" => KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE),
+                    "Esc" => KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE),
+                    "Down" => KeyEvent::new(KeyCode::Down, KeyModifiers::NONE),
+                    "Up" => KeyEvent::new(KeyCode::Up, KeyModifiers::NONE),
+                    "C-c" => KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+                    other => panic!("unknown key <{other}>"),
+                };
+                (k, end + 1)
+            }
+            _ => (key(c), c.len_utf8()),
+        };
+        out.extend(update(m, Msg::Key(k)));
+        rest = &rest[len..];
+    }
+    out
+}
+
+fn approve(step: &str) -> Command {
+    Command::Approve {
+        step: step.into(),
+        by: By::Keyboard,
+    }
+}
+
+fn render(m: &Model, w: u16, h: u16) -> Vec<String> {
+    let mut m = m.clone();
+    update(&mut m, Msg::Resize(w, h));
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| view(&m, f)).unwrap();
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect()
+}
+
+/// The wait queue's rows, without its borders.
+fn queue(screen: &[String]) -> Vec<String> {
+    let top = screen
+        .iter()
+        .position(|l| l.contains("╭ waits") || l.contains("┏ waits"))
+        .unwrap_or_else(|| panic!("no wait queue on\n{}", screen.join("\n")));
+    screen[top + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with('╰') && !l.starts_with('┗'))
+        .map(|l| l.chars().skip(1).take(l.chars().count() - 2).collect())
+        .collect()
+}
+
+#[test]
+fn a_pressed_twice_approves_one_wait_of_three() {
+    let mut m = three();
+    assert_eq!(press(&mut m, "a"), [approve("high")], "the top wait first");
+    assert_eq!(press(&mut m, "a"), [], "a second a decides nothing");
+    assert!(
+        m.ui.notice
+            .as_deref()
+            .unwrap()
+            .contains("no wait is selected")
+    );
+    // The engine's answer to the first comes in: still nothing selected.
+    feed(
+        &mut m,
+        1_200,
+        r#""type":"approval_resolved","step":"high","wait":"w3","approved":true,"by":"keyboard","waited_ms":900"#,
+    );
+    assert_eq!(press(&mut m, "a"), []);
+    assert_eq!(press(&mut m, "r"), []);
+    let rows = queue(&render(&m, 80, 24));
+    assert!(rows.iter().all(|r| !r.contains('›')), "{rows:#?}");
+    // The operator moves the selection: `w` takes the top one, now mid.
+    assert_eq!(press(&mut m, "wa"), [approve("mid")]);
+    assert_eq!(press(&mut m, "a"), []);
+    // ↓ after a decision takes the wait that moved into its row.
+    assert_eq!(press(&mut m, "<Down>a"), [approve("low")]);
+}
+
+#[test]
+fn the_selection_follows_its_wait_as_waits_come_and_go() {
+    let mut m = three();
+    // Select mid (second row), then a more urgent wait opens above it.
+    press(&mut m, "w<Down>");
+    assert_eq!(m.selected_wait().unwrap().step_id, "mid");
+    approval(&mut m, 1_500, "urgent", "w4", 300_000);
+    assert_eq!(m.waits.list()[0].step_id, "urgent");
+    assert_eq!(m.selected_wait().unwrap().step_id, "mid", "not its row");
+    let rows = queue(&render(&m, 80, 24));
+    let marked: Vec<&String> = rows.iter().filter(|r| r.starts_with('›')).collect();
+    assert_eq!(marked.len(), 1, "{rows:#?}");
+    assert!(marked[0].contains("mid"), "{rows:#?}");
+    // The wait above it closes: still mid.
+    feed(
+        &mut m,
+        1_600,
+        r#""type":"approval_resolved","step":"high","wait":"w3","approved":true,"by":"socket","waited_ms":1300"#,
+    );
+    assert_eq!(press(&mut m, "a"), [approve("mid")]);
+}
+
+#[test]
+fn a_chosen_wait_that_closes_elsewhere_leaves_nothing_selected() {
+    let mut m = three();
+    press(&mut m, "w<Down>");
+    feed(
+        &mut m,
+        1_500,
+        r#""type":"approval_resolved","step":"mid","wait":"w2","approved":false,"by":"timeout","waited_ms":1300"#,
+    );
+    assert!(m.selected_wait().is_none());
+    assert_eq!(
+        press(&mut m, "a"),
+        [],
+        "never the wait the operator did not pick"
+    );
+    assert_eq!(press(&mut m, "<Up>a"), [approve("high")]);
+}
+
+#[test]
+fn a_on_a_question_only_says_to_press_enter() {
+    let mut m = model();
+    question(&mut m, 100, "approval", "w1");
+    for k in ["a", "r"] {
+        assert_eq!(press(&mut m, k), [], "{k} answers nothing");
+        let notice = m.ui.notice.clone().unwrap_or_default();
+        assert!(notice.contains("Enter"), "{k}: {notice}");
+        assert!(m.ui.overlay.is_none());
+    }
+    press(&mut m, "w");
+    for (w, h) in [(80, 24), (160, 48)] {
+        let screen = render(&m, w, h).join("\n");
+        assert!(
+            !screen.contains("a approve"),
+            "nothing offers `a` over a question:\n{screen}"
+        );
+        assert!(screen.contains("Enter answer"), "{screen}");
+    }
+    // Enter then Enter takes the default, which `a` never did.
+    let sent = press(&mut m, "<Enter><Enter>");
+    assert_eq!(
+        sent,
+        [Command::Answer {
+            step: "approval".into(),
+            text: "NO".into(),
+            by: By::Keyboard
+        }]
+    );
+}
+
+#[test]
+fn the_box_matches_choices_as_the_engine_does() {
+    let answer = |text: &str| Command::Answer {
+        step: "approval".into(),
+        text: text.into(),
+        by: By::Keyboard,
+    };
+    for (typed, sent) in [("yes", "YES"), ("  No ", "NO"), ("YES", "YES")] {
+        let mut m = model();
+        question(&mut m, 100, "approval", "w1");
+        let keys = format!("w<Enter>{typed}<Enter>");
+        assert_eq!(press(&mut m, &keys), [answer(sent)], "{typed:?}");
+        assert!(m.ui.overlay.is_none());
+    }
+    for typed in ["ye", "yes please", "y"] {
+        let mut m = model();
+        question(&mut m, 100, "approval", "w1");
+        let keys = format!("w<Enter>{typed}<Enter>");
+        assert_eq!(press(&mut m, &keys), [], "{typed:?} is no choice");
+        let Some(Overlay::Answer(b)) = &m.ui.overlay else {
+            panic!("the box stays open for {typed:?}");
+        };
+        let error = b.error.clone().unwrap_or_default();
+        assert!(error.contains("not one of the choices"), "{error}");
+        assert!(error.contains("YES, NO"), "{error}");
+        let screen = render(&m, 80, 24).join("\n");
+        assert!(screen.contains("not one of the choices"), "{screen}");
+    }
+}
+
+#[test]
+fn a_long_question_and_all_its_choices_read_whole_at_80_columns() {
+    let mut m = three();
+    question(&mut m, 400, "train", "w4");
+    press(&mut m, "w<Down><Down><Down>");
+    assert_eq!(m.selected_wait().unwrap().step_id, "train");
+    let screen = render(&m, 80, 24);
+    let text = queue(&screen).join(" ");
+    let mut want: Vec<&str> = LONG_QUESTION.split_whitespace().collect();
+    want.extend([
+        "tonight-with-migration",
+        "monday-after-freeze",
+        "hold-until-further-notice",
+        "cancel-the-release",
+    ]);
+    for word in want {
+        assert!(
+            text.split_whitespace().any(|w| w == word),
+            "{word:?} is not in the queue:\n{}",
+            screen.join("\n")
+        );
+    }
+    // From the queue, Enter answers it: the box opens on that question.
+    press(&mut m, "<Enter>");
+    assert!(matches!(&m.ui.overlay, Some(Overlay::Answer(b)) if b.wait == "w4"));
+}
+
+#[test]
+fn a_week_long_wait_shows_days_and_hours() {
+    let mut m = model();
+    approval(&mut m, 0, "high", "w1", 7 * 86_400_000);
+    let rows = queue(&render(&m, 80, 24)).join("\n");
+    assert!(rows.contains("7d00h"), "{rows}");
+    update(&mut m, Msg::Clock(T0 + 1_000));
+    let screen = render(&m, 80, 24).join("\n");
+    assert!(screen.contains("6d23h"), "{screen}");
+    assert!(
+        !screen.contains("167:") && !screen.contains("168:"),
+        "{screen}"
+    );
+    let wide = render(&m, 160, 48).join("\n");
+    assert!(wide.contains("waiting 1s"), "how long it waited:\n{wide}");
+}
+
+/// The run as a failed `build` left it: `test` and `deploy` skipped below
+/// it, `lint` running.
+fn failed() -> Model {
+    let mut m = model();
+    for body in [
+        r#""type":"step_started","step":"build","attempt":1"#,
+        r#""type":"step_started","step":"lint","attempt":1"#,
+        r#""type":"step_failed","step":"build","attempts":1,"error":"exit code 1","exit_code":1"#,
+        r#""type":"step_skipped","step":"test","reason":"upstream_failed","cause":"build""#,
+        r#""type":"step_skipped","step":"deploy","reason":"upstream_failed","cause":"test""#,
+    ] {
+        feed(&mut m, 500, body);
+    }
+    m
+}
+
+fn select(m: &mut Model, step: &str) {
+    m.ui.selected = m.step_index(step).unwrap();
+}
+
+#[test]
+fn retry_skip_and_cancel_ask_first() {
+    let cases = [
+        ("R", "build", StepAction::Retry, "Retry build?"),
+        ("s", "lint", StepAction::Skip, "Skip lint?"),
+        ("x", "lint", StepAction::Cancel, "Cancel lint?"),
+    ];
+    for (k, step, action, asks) in cases {
+        let command = match action {
+            StepAction::Retry => Command::Retry {
+                step: step.into(),
+                by: By::Keyboard,
+            },
+            StepAction::Skip => Command::Skip {
+                step: step.into(),
+                by: By::Keyboard,
+            },
+            StepAction::Cancel => Command::Cancel {
+                step: Some(step.into()),
+                by: By::Keyboard,
+            },
+        };
+        for (answer, sent) in [("y", vec![command]), ("n", vec![]), ("<Esc>", vec![])] {
+            let mut m = failed();
+            select(&mut m, step);
+            assert_eq!(press(&mut m, k), [], "{k} asks before it acts");
+            assert!(
+                matches!(m.ui.overlay, Some(Overlay::ConfirmStep { action: a, .. }) if a == action)
+            );
+            let screen = render(&m, 80, 24).join("\n");
+            assert!(screen.contains(asks), "{screen}");
+            assert_eq!(press(&mut m, answer), sent, "{k} then {answer}");
+            assert!(m.ui.overlay.is_none(), "{k} then {answer}");
+        }
+    }
+}
+
+#[test]
+fn the_dialogs_say_what_will_happen() {
+    let mut m = failed();
+    select(&mut m, "build");
+    press(&mut m, "R");
+    let Some(Overlay::ConfirmStep { question, .. }) = &m.ui.overlay else {
+        panic!("no dialog");
+    };
+    assert_eq!(
+        question,
+        "Retry build? It runs again from attempt 1. Its 2 skipped dependents return to pending."
+    );
+    let screen = render(&m, 80, 24).join("\n");
+    assert!(screen.contains("dependents return to pending."), "{screen}");
+    let mut m = failed();
+    select(&mut m, "lint");
+    press(&mut m, "x");
+    let Some(Overlay::ConfirmStep { question, .. }) = &m.ui.overlay else {
+        panic!("no dialog");
+    };
+    assert_eq!(question, "Cancel lint? It is stopped.");
+    // Ctrl-C in a step's dialog is no yes: it goes on to ask about quitting.
+    assert_eq!(press(&mut m, "<C-c>"), []);
+    assert_eq!(m.ui.overlay, Some(Overlay::ConfirmQuit));
+}
+
+#[test]
+fn what_cannot_apply_is_refused_without_a_dialog() {
+    let mut m = failed();
+    select(&mut m, "test");
+    assert_eq!(press(&mut m, "R"), []);
+    assert!(m.ui.overlay.is_none());
+    assert!(m.ui.notice.as_deref().unwrap().contains("test is not"));
+}
+
+// ---------------------------------------------------------------------------
+// The binary in tmux: the keys reach the engine
+// ---------------------------------------------------------------------------
+
+const LIVE: &str = r#"
+name: live-waits
+steps:
+  flaky:
+    run: 'test -f "$MARK" || { touch "$MARK"; echo broken >&2; exit 1; }'
+  after:
+    needs: [flaky]
+    run: echo after
+  low:
+    priority: 1
+    approval: { prompt: "Restart the cache?" }
+  mid:
+    priority: 5
+    approval: { prompt: "Rotate the staging keys?" }
+  high:
+    priority: 9
+    approval: { prompt: "Deploy to production?", timeout: 7d }
+  approval:
+    ask:
+      question: "Ship it? This rolls the release out to every region, and the old one is gone for good after that."
+      choices: [YES, NO]
+      default: NO
+"#;
+
+/// `signalbox run` of [`LIVE`] on an 80x24 screen, until `high` waits.
+fn start(name: &str) -> Option<(Session, tempfile::TempDir)> {
+    let (session, state) = tmux_session(name)?;
+    let file = state.path().join("live.yaml");
+    std::fs::write(&file, LIVE).unwrap();
+    let command = format!(
+        "MARK={mark} {bin} run {file} --state-dir {dir}; echo \"EXIT=$?\"; sleep 60",
+        mark = state.path().join("mark").display(),
+        bin = crate::common::BIN,
+        file = file.display(),
+        dir = state.path().join("state").display(),
+    );
+    session.start_sized(&command, 80, 24);
+    session.wait_for("Deploy to production?", 20);
+    Some((session, state))
+}
+
+fn events(state: &tempfile::TempDir) -> Vec<Value> {
+    journal(&state.path().join("state"))
+}
+
+fn count(events: &[Value], ty: &str) -> usize {
+    events.iter().filter(|e| e["type"] == ty).count()
+}
+
+/// Waits until the journal holds `n` events of type `ty`.
+fn until(state: &tempfile::TempDir, ty: &str, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let events = events(state);
+        if count(&events, ty) >= n {
+            return events;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} {ty} never came:\n{}",
+            crate::common::dump(&events)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Leaves the screen: `q`, `y` when it asks, then the shell's exit line.
+fn quit(session: &Session) -> String {
+    session.keys(&["q"]);
+    if session.screen().contains("quit?") {
+        session.keys(&["y"]);
+    }
+    session.wait_for("EXIT=", 20)
+}
+
+#[test]
+fn on_the_screen_a_twice_approves_only_the_top_wait() {
+    let Some((session, state)) = start("sb-waits-twice") else {
+        return;
+    };
+    let screen = session.wait_for("7d00h", 5);
+    assert!(!screen.contains("168:"), "{screen}");
+    session.keys(&["a", "a"]);
+    let first = until(&state, "approval_resolved", 1);
+    session.wait_for("no wait is selected", 5);
+    // Time for a second approval to reach the journal, if one had been sent.
+    std::thread::sleep(Duration::from_millis(500));
+    let all = events(&state);
+    assert_eq!(
+        count(&all, "approval_resolved"),
+        1,
+        "{}",
+        crate::common::dump(&all)
+    );
+    let resolved = first
+        .iter()
+        .find(|e| e["type"] == "approval_resolved")
+        .unwrap();
+    assert_eq!(resolved["step"], "high");
+    assert_eq!(resolved["by"], "keyboard");
+    // `w` selects the top one again: mid.
+    session.keys(&["w", "a"]);
+    let both = until(&state, "approval_resolved", 2);
+    let second = both
+        .iter()
+        .filter(|e| e["type"] == "approval_resolved")
+        .nth(1)
+        .unwrap();
+    assert_eq!(second["step"], "mid");
+    let screen = quit(&session);
+    assert!(screen.contains("EXIT=130"), "{screen}");
+}
+
+#[test]
+fn on_the_screen_yes_answers_a_question_with_choices_yes_and_no_as_yes() {
+    let Some((session, state)) = start("sb-waits-yes") else {
+        return;
+    };
+    // Approve the three approvals, top first, each selected anew.
+    for _ in 0..3 {
+        session.keys(&["w", "a"]);
+    }
+    until(&state, "approval_resolved", 3);
+    // Only the question is left: its whole text and choices show.
+    session.keys(&["w"]);
+    let screen = session.wait_for("gone for good after that.", 5);
+    assert!(screen.contains("YES | NO"), "{screen}");
+    assert!(!screen.contains("a approve"), "{screen}");
+    // `a` on it answers nothing.
+    session.keys(&["a"]);
+    session.wait_for("press Enter to answer it", 5);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(count(&events(&state), "question_answered"), 0);
+    // A text that is no choice is refused in the box; `yes` is YES.
+    session.keys(&["Enter"]);
+    session.wait_for("answer approval", 5);
+    session.type_text("yep");
+    session.keys(&["Enter"]);
+    session.wait_for("not one of the choices", 5);
+    for _ in 0..3 {
+        session.keys(&["BSpace"]);
+    }
+    session.type_text("yes");
+    session.keys(&["Enter"]);
+    let all = until(&state, "question_answered", 1);
+    let answered = all
+        .iter()
+        .find(|e| e["type"] == "question_answered")
+        .unwrap();
+    assert_eq!(answered["answer"], "YES");
+    assert_eq!(answered["by"], "keyboard");
+    quit(&session);
+}
+
+#[test]
+fn on_the_screen_retry_asks_and_n_leaves_the_step_alone() {
+    let Some((session, state)) = start("sb-waits-retry") else {
+        return;
+    };
+    until(&state, "step_skipped", 1);
+    // The graph's selection starts on the first step: flaky.
+    session.keys(&["R"]);
+    session.wait_for("Retry flaky?", 5);
+    let screen = session.wait_for("retry? y/n", 1);
+    assert!(
+        screen.contains("dependent returns to pending"),
+        "what the retry moves:\n{screen}"
+    );
+    session.keys(&["n"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        count(&events(&state), "dag_modified"),
+        0,
+        "n retries nothing"
+    );
+    session.keys(&["R"]);
+    session.wait_for("Retry flaky?", 5);
+    session.keys(&["y"]);
+    let all = until(&state, "step_succeeded", 2);
+    let retry = all.iter().find(|e| e["type"] == "dag_modified").unwrap();
+    assert_eq!(retry["action"], "retry");
+    assert_eq!(retry["steps"], serde_json::json!(["flaky", "after"]));
+    quit(&session);
+}

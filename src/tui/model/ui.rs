@@ -56,8 +56,10 @@ pub enum WaitSelection {
     Pinned(String),
     /// The selected wait was decided or closed: nothing is selected until
     /// the operator moves the selection, so a key pressed twice never
-    /// decides two waits. `row` is where it stood, for ↑↓ to start from.
-    Cleared { row: usize },
+    /// decides two waits. `row` is where it stood, for ↑↓ to start from;
+    /// `wait` is that wait, never selected again while the run's answer to
+    /// the key is on its way.
+    Cleared { row: usize, wait: String },
 }
 
 /// A step command that asks `y`/`n` first.

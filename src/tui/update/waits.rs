@@ -5,7 +5,7 @@
 use crate::engine::{By, Command};
 use crate::tui::model::Model;
 use crate::tui::model::ui::{Pane, WaitSelection};
-use crate::tui::model::waits::WaitKind;
+use crate::tui::model::waits::{OpenWait, WaitKind};
 
 /// Said when a key needs a selected wait and none is.
 pub fn none_selected(model: &Model) -> String {
@@ -21,7 +21,7 @@ pub fn jump(model: &mut Model) {
     model.ui.focus = Pane::Waits;
     let chosen = model
         .selected_wait()
-        .or_else(|| model.waits.list().first())
+        .or_else(|| choosable(model).next())
         .map(|w| w.wait.clone());
     match chosen {
         Some(w) => model.ui.wait = WaitSelection::Pinned(w),
@@ -29,22 +29,38 @@ pub fn jump(model: &mut Model) {
     }
 }
 
+/// The waits the operator can move to: all but one just decided.
+fn choosable(model: &Model) -> impl Iterator<Item = &OpenWait> {
+    let decided = match &model.ui.wait {
+        WaitSelection::Cleared { wait, .. } => Some(wait.as_str()),
+        _ => None,
+    };
+    model
+        .waits
+        .list()
+        .iter()
+        .filter(move |w| Some(w.wait.as_str()) != decided)
+}
+
 /// `↑` / `↓` (`times` rows) in the queue. With nothing selected, `↓`
 /// takes the wait now where the decided one stood, `↑` the one above it.
 pub fn step(model: &mut Model, up: bool, times: usize) {
-    let Some(last) = model.waits.len().checked_sub(1) else {
+    let list: Vec<&OpenWait> = choosable(model).collect();
+    let Some(last) = list.len().checked_sub(1) else {
         return;
     };
-    let to = match (model.selected_wait_index(), &model.ui.wait) {
+    let at = model
+        .selected_wait()
+        .and_then(|s| list.iter().position(|w| w.wait == s.wait));
+    let to = match (at, &model.ui.wait) {
         (Some(i), _) if up => i.saturating_sub(times),
-        (Some(i), _) => (i + times).min(last),
-        (None, WaitSelection::Cleared { row }) if up => row.saturating_sub(times),
-        (None, WaitSelection::Cleared { row }) => (row + times - 1).min(last),
+        (Some(i), _) => i + times,
+        (None, WaitSelection::Cleared { row, .. }) if up => row.saturating_sub(times),
+        (None, WaitSelection::Cleared { row, .. }) => row + times - 1,
         (None, _) => 0,
     };
-    if let Some(w) = model.waits.list().get(to.min(last)) {
-        model.ui.wait = WaitSelection::Pinned(w.wait.clone());
-    }
+    let pick = list[to.min(last)].wait.clone();
+    model.ui.wait = WaitSelection::Pinned(pick);
 }
 
 /// `a` / `r` on the selected approval, from any pane. A question is
@@ -74,8 +90,9 @@ pub fn resolve(model: &mut Model, approve: bool) -> Option<Command> {
 
 /// The selected wait was decided by a key: nothing is selected now.
 pub fn decided(model: &mut Model) {
-    if let Some(row) = model.selected_wait_index() {
-        model.ui.wait = WaitSelection::Cleared { row };
+    if let (Some(row), Some(w)) = (model.selected_wait_index(), model.selected_wait()) {
+        let wait = w.wait.clone();
+        model.ui.wait = WaitSelection::Cleared { row, wait };
     }
 }
 
@@ -87,6 +104,7 @@ pub fn after_event(model: &mut Model, row: Option<usize>) {
     {
         model.ui.wait = WaitSelection::Cleared {
             row: row.unwrap_or(0),
+            wait: w.clone(),
         };
     }
 }

@@ -77,11 +77,11 @@ fn keys(m: &Model) -> &'static str {
 pub fn rows(m: &Model, width: u16) -> usize {
     let n = m.waits.len();
     let inner = width.saturating_sub(2) as usize;
-    let step_w = step_width(m);
+    let cols = columns(m);
     match m.selected_wait() {
         Some(w) => {
             let t = Theme { color: false };
-            (n - 1).min(OTHERS) + entry(w, m.now_ms, step_w, inner, false, t).len()
+            (n - 1).min(OTHERS) + entry(w, m.now_ms, cols, inner, false, t).len()
         }
         None => n.min(OTHERS + 1),
     }
@@ -93,11 +93,11 @@ impl WaitPane<'_> {
     fn list(&self, inner: Rect, buf: &mut Buffer) {
         let (m, t) = (self.model, self.theme);
         let width = inner.width as usize;
-        let step_w = step_width(m);
+        let cols = columns(m);
         let selected = m.selected_wait_index();
         let full = |i: usize, extra| {
             let w = &m.waits.list()[i];
-            entry(w, m.now_ms, step_w, width, extra, t)
+            entry(w, m.now_ms, cols, width, extra, t)
         };
         let height = inner.height as usize;
         let heights: Vec<usize> = (0..m.waits.len())
@@ -121,7 +121,7 @@ impl WaitPane<'_> {
             }
             let lines = match selected == Some(i) {
                 true => full(i, extra),
-                false => vec![short(w, m.now_ms, step_w, width, t)],
+                false => vec![short(w, m.now_ms, cols, width, t)],
             };
             for (j, mut line) in lines.into_iter().take(height - y).enumerate() {
                 let row = Rect::new(inner.x, inner.y + y as u16, inner.width, 1);
@@ -140,32 +140,46 @@ impl WaitPane<'_> {
     }
 }
 
-/// The widest step id in the queue, up to 16 columns.
-fn step_width(m: &Model) -> usize {
-    m.waits
-        .list()
+/// The widths of the queue's columns, so they line up.
+#[derive(Debug, Clone, Copy)]
+struct Columns {
+    /// The widest step id, up to 16 columns.
+    step: usize,
+    /// The widest `p10 `, or 0 when no wait has a priority.
+    prio: usize,
+}
+
+fn columns(m: &Model) -> Columns {
+    let list = m.waits.list();
+    let step = list.iter().map(|w| cells(&w.step_id).width()).max();
+    let prio = list
         .iter()
-        .map(|w| cells(&w.step_id).width())
-        .max()
-        .unwrap_or(0)
-        .min(16)
+        .filter(|w| w.priority != 0)
+        .map(|w| format!("p{} ", w.priority).len())
+        .max();
+    Columns {
+        step: step.unwrap_or(0).min(16),
+        prio: prio.unwrap_or(0),
+    }
 }
 
 /// `◆ go-live  p10  4m58s  ` (after the one-column marker).
-fn head(w: &OpenWait, now: u64, step_w: usize, t: Theme) -> Vec<Span<'static>> {
+fn head(w: &OpenWait, now: u64, cols: Columns, t: Theme) -> Vec<Span<'static>> {
     let glyph = match w.kind {
         WaitKind::Approval => "◆",
         WaitKind::Question => "?",
     };
-    let step = super::fit(&cells(&w.step_id), step_w);
-    let pad = step_w.saturating_sub(step.width());
+    let step = super::fit(&cells(&w.step_id), cols.step);
+    let pad = cols.step.saturating_sub(step.width());
     let mut spans = vec![
         Span::styled(format!("{glyph} "), t.status(Status::Waiting)),
         Span::styled(format!("{step}{} ", " ".repeat(pad)), t.bold()),
     ];
-    if w.priority != 0 {
-        spans.push(Span::styled(format!("p{} ", w.priority), t.dim()));
-    }
+    let prio = match w.priority {
+        0 => String::new(),
+        p => format!("p{p} "),
+    };
+    spans.push(Span::styled(format!("{prio:<0$}", cols.prio), t.dim()));
     let left = w.deadline_ms.saturating_sub(now);
     spans.push(Span::styled(
         format!("{:>6}  ", theme::countdown(left)),
@@ -175,9 +189,9 @@ fn head(w: &OpenWait, now: u64, step_w: usize, t: Theme) -> Vec<Span<'static>> {
 }
 
 /// A wait that is not selected: one line, cut with `…`.
-fn short(w: &OpenWait, now: u64, step_w: usize, width: usize, t: Theme) -> Line<'static> {
+fn short(w: &OpenWait, now: u64, cols: Columns, width: usize, t: Theme) -> Line<'static> {
     let mut spans = vec![Span::raw(" ")];
-    spans.extend(head(w, now, step_w, t));
+    spans.extend(head(w, now, cols, t));
     let mut text = cells(&w.prompt).into_owned();
     if !w.choices.is_empty() {
         text.push_str(&format!(" [{}]", cells(&w.choices.join("|"))));
@@ -195,13 +209,13 @@ fn short(w: &OpenWait, now: u64, step_w: usize, width: usize, t: Theme) -> Line<
 fn entry(
     w: &OpenWait,
     now: u64,
-    step_w: usize,
+    cols: Columns,
     width: usize,
     extra: bool,
     t: Theme,
 ) -> Vec<Line<'static>> {
     let mut headline = vec![Span::raw("›")];
-    headline.extend(head(w, now, step_w, t));
+    headline.extend(head(w, now, cols, t));
     let used: usize = headline.iter().map(|s| s.content.width()).sum();
     let rest = width.saturating_sub(INDENT).max(1);
     let first = width.saturating_sub(used);

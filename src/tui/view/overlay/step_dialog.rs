@@ -33,9 +33,9 @@ pub fn step(action: StepAction, question: &str, t: Theme, frame: &mut Frame, bod
     let area = centered(body, width, lines.len() as u16 + 2);
     frame.render_widget(Clear, area);
     let title = match action {
-        StepAction::Retry => "retry?",
-        StepAction::Skip => "skip?",
-        StepAction::Cancel => "cancel?",
+        StepAction::Retry => "retry? y/n",
+        StepAction::Skip => "skip? y/n",
+        StepAction::Cancel => "cancel? y/n",
     };
     let p = Paragraph::new(lines)
         .wrap(Wrap { trim: false })
