@@ -644,3 +644,69 @@ fn on_the_screen_retry_asks_and_n_leaves_the_step_alone() {
     assert_eq!(retry["steps"], serde_json::json!(["flaky", "after"]));
     quit(&session);
 }
+
+// ---------------------------------------------------------------------------
+// `approve` never answers a question, from any front end (SPEC §4)
+// ---------------------------------------------------------------------------
+
+const ARGO: &str = r#"
+name: argo-approval
+steps:
+  approval:
+    ask: { question: "Promote to production?", choices: [YES, NO], default: NO }
+  promote:
+    needs: [approval]
+    when: answers.approval == "YES"
+    run: echo promoted
+"#;
+
+fn signalbox(args: &[&str], state: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(crate::common::BIN)
+        .args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn approve_of_a_question_is_refused_and_yes_is_taken_as_its_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("argo.yaml");
+    std::fs::write(&file, ARGO).unwrap();
+    let state = dir.path().join("state");
+    let mut cmd = std::process::Command::new(crate::common::BIN);
+    cmd.args(["run", "--headless", "--json", "--state-dir"])
+        .arg(&state)
+        .arg(&file)
+        .stdin(std::process::Stdio::null());
+    let mut live = crate::common::Live::spawn(cmd);
+    let id = live.run_id();
+    live.wait_for("question_asked", |e| e["type"] == "question_asked");
+    let approved = signalbox(&["approve", &id, "approval"], &state);
+    assert_eq!(approved.status.code(), Some(2), "approve of a question");
+    let said = String::from_utf8_lossy(&approved.stderr);
+    assert!(
+        said.contains("`approval` is a question, not an approval: answer it with one of YES, NO"),
+        "{said}"
+    );
+    let refused = signalbox(&["answer", &id, "approval", "yep"], &state);
+    assert_eq!(refused.status.code(), Some(2));
+    let answered = signalbox(&["answer", &id, "approval", " yes "], &state);
+    assert_eq!(
+        answered.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&answered.stderr)
+    );
+    let done = live.finish();
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let answers = done.all("question_answered");
+    assert_eq!(answers.len(), 1, "the refused ones left it open");
+    assert_eq!(
+        answers[0]["answer"], "YES",
+        "journaled as the choice is spelled"
+    );
+    assert_eq!(answers[0]["by"], "socket");
+    assert!(done.has("step_succeeded", "promote"));
+}
