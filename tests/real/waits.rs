@@ -327,6 +327,7 @@ fn a_long_question_and_all_its_choices_read_whole_at_80_columns() {
     press(&mut m, "w<Down><Down><Down>");
     assert_eq!(m.selected_wait().unwrap().step_id, "train");
     let screen = render(&m, 80, 24);
+    insta::assert_snapshot!("long_question_80x24", screen.join("\n"));
     let text = queue(&screen).join(" ");
     let mut want: Vec<&str> = LONG_QUESTION.split_whitespace().collect();
     want.extend([
@@ -435,6 +436,7 @@ fn the_dialogs_say_what_will_happen() {
     );
     let screen = render(&m, 80, 24).join("\n");
     assert!(screen.contains("dependents return to pending."), "{screen}");
+    insta::assert_snapshot!("retry_dialog_80x24", screen);
     let mut m = failed();
     select(&mut m, "lint");
     press(&mut m, "x");

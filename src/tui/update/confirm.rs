@@ -49,7 +49,8 @@ pub fn key(model: &mut Model, action: Action) -> Option<Command> {
 /// Why `action` does not apply to step `i` now, if it does not.
 fn refusal(model: &Model, action: StepAction, i: usize) -> Option<String> {
     let s = model.steps.get(i)?;
-    let id = cells(&s.id);
+    // Raw: the status line escapes what it shows.
+    let id = &s.id;
     if model.ended() {
         return Some("the run has ended".to_string());
     }

@@ -71,7 +71,8 @@ pub fn resolve(model: &mut Model, approve: bool) -> Option<Command> {
         return None;
     };
     if w.kind == WaitKind::Question {
-        let step = crate::safe::cells(&w.step_id).into_owned();
+        // Raw: the status line escapes what it shows.
+        let step = w.step_id.clone();
         model.ui.notice = Some(if model.ui.focus == Pane::Waits {
             format!("{step} is a question: press Enter to answer it")
         } else {
