@@ -343,9 +343,29 @@ fn a_long_question_and_all_its_choices_read_whole_at_80_columns() {
             screen.join("\n")
         );
     }
-    // From the queue, Enter answers it: the box opens on that question.
+    // From the queue, Enter answers it: the box opens on that question,
+    // whole too, its keys on the last row.
     press(&mut m, "<Enter>");
     assert!(matches!(&m.ui.overlay, Some(Overlay::Answer(b)) if b.wait == "w4"));
+    let screen = render(&m, 80, 24);
+    let boxed = screen.join(" ");
+    for word in LONG_QUESTION.split_whitespace() {
+        assert!(
+            boxed.contains(word),
+            "{word:?} in the box:\n{}",
+            screen.join("\n")
+        );
+    }
+    assert!(boxed.contains("Enter sends"), "{}", screen.join("\n"));
+    let sent = press(&mut m, "HOLD-until-further-notice<Enter>");
+    assert_eq!(
+        sent,
+        [Command::Answer {
+            step: "train".into(),
+            text: "hold-until-further-notice".into(),
+            by: By::Keyboard
+        }]
+    );
 }
 
 #[test]

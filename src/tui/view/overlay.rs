@@ -174,7 +174,12 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
         "↑↓ choose or type · Enter sends · Esc closes"
     };
     lines.push(Line::styled(hint, t.dim()));
-    let area = centered(body, width, lines.len() as u16 + 2);
+    // A choice longer than the box wraps: it takes the rows it needs.
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner_w.max(1)).max(1))
+        .sum();
+    let area = centered(body, width, rows as u16 + 2);
     frame.render_widget(Clear, area);
     let title = format!("answer {}", cells(&w.step_id));
     let p = Paragraph::new(lines)
