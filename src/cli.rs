@@ -63,7 +63,7 @@ pub enum Command {
     Runs(history::RunsArgs),
     /// Approve a live run's waiting approval from another terminal.
     #[command(
-        after_help = "Example:\n  signalbox approve release-20261123-104500-3fa2 go-live\n\nThe journal records `by: socket`. RUN may also be the run folder. Approving a question takes its default.\n\nExit codes: 0 the run took it, 2 the run refused it (the reason on stderr), 1 the run cannot be reached."
+        after_help = "Example:\n  signalbox approve release-20261123-104500-3fa2 go-live\n\nThe journal records `by: socket`. RUN may also be the run folder. A question is answered with `answer`: `approve` of a question is refused.\n\nExit codes: 0 the run took it, 2 the run refused it (the reason on stderr), 1 the run cannot be reached."
     )]
     Approve(remote::WaitArgs),
     /// Reject a live run's waiting approval (or question: its step fails) from another terminal.

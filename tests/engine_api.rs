@@ -621,17 +621,17 @@ steps:
             choices: choices.clone()
         })
     );
-    let no_default = h.request(approve("q")).await.unwrap_err();
+    let approved = h.request(approve("q")).await.unwrap_err();
     assert_eq!(
-        no_default,
-        Refusal::NoDefault {
+        approved,
+        Refusal::ApproveQuestion {
             step: "q".into(),
             choices
         }
     );
     assert_eq!(
-        no_default.to_string(),
-        "question `q` has no default to take: answer it with one of red, blue"
+        approved.to_string(),
+        "`q` is a question, not an approval: answer it with one of red, blue"
     );
     assert_eq!(
         h.request(Command::Retry {

@@ -168,7 +168,7 @@ fn commands_that_do_not_fit_the_run_are_refused() {
     );
     refused(
         &say(&["approve", "q"]),
-        "question `q` has no default to take: answer it with one of red, blue",
+        "`q` is a question, not an approval: answer it with one of red, blue",
     );
     for text in ["foo", "yes"] {
         refused(

@@ -13,7 +13,7 @@ use signalbox::engine::event::BreakerState;
 use signalbox::engine::{By, Command, Envelope, Event, Published, Run, RunOptions, RunStatus};
 use signalbox::tui::app::{Engine, drive};
 use signalbox::tui::model::Model;
-use signalbox::tui::model::ui::{Overlay, Pane};
+use signalbox::tui::model::ui::{Overlay, Pane, WaitSelection};
 use signalbox::tui::update::{Msg, update};
 use signalbox::tui::view::view;
 use signalbox::workflow::{Workflow, load_str};
@@ -235,21 +235,26 @@ fn cases() -> Vec<Case> {
         ("w: the wait queue", "", "w", NONE, |m| m.ui.focus == Pane::Waits),
         ("a approves the top wait, from the graph", "", "a", approve("go-live"), |_| true),
         ("r rejects it", "", "r", reject("go-live"), |_| true),
-        ("j moves the wait selection; a takes the default", "", "wja", answer("notes", "Bug fixes"), |m| m.ui.wait_pin.as_deref() == Some("w1")),
-        ("a on a question without default opens the box", "", "wjja", NONE, |m| answering(m).is_some_and(|b| b.wait == "w2")),
+        ("a twice decides one wait", "", "aa", approve("go-live"), |m| m.ui.notice.is_some() && m.selected_wait().is_none()),
+        ("j moves the wait selection; a on a question says to press Enter", "", "wja", NONE, |m| m.ui.wait == WaitSelection::Pinned(s("w1")) && m.ui.notice.as_deref().is_some_and(|n| n.contains("Enter"))),
+        ("r on a question does nothing either", "", "wjjr", NONE, |m| m.ui.overlay.is_none() && m.ui.notice.is_some()),
         ("Enter, typing, Enter answers", "", "wjj<Enter>Orca<Enter>", answer("name-it", "Orca"), |m| m.ui.overlay.is_none()),
         ("typed text triggers no keys", "", "wjj<Enter>aqrxR", NONE, |m| answering(m).is_some_and(|b| b.text == "aqrxR")),
         ("Down picks the next choice", "", "wj<Enter><Down><Enter>", answer("notes", "New features"), |_| true),
-        ("a typed prefix matches its choice", "", "wj<Enter>perf<Enter>", answer("notes", "Performance"), |_| true),
+        ("a choice matches ignoring case and spaces, sent as spelled", "", "wj<Enter> PERFORMANCE <Enter>", answer("notes", "Performance"), |m| m.selected_wait().is_none()),
+        ("a prefix is no choice", "", "wj<Enter>perf<Enter>", NONE, |m| answering(m).is_some_and(|b| b.error.is_some())),
         ("an answer that is no choice is refused", "", "wj<Enter>nope<Enter>", NONE, |m| answering(m).is_some_and(|b| b.error.is_some())),
         ("Enter on an empty box sends the default", "", "wj<Enter><Enter>", answer("notes", "Bug fixes"), |_| true),
         ("Esc closes the box", "", "wj<Enter>x<Esc>", NONE, |m| m.ui.overlay.is_none()),
         ("Enter on an approval says what to press", "", "w<Enter>", NONE, |m| m.ui.notice.is_some()),
         ("arrows move the graph selection", "build", "<Right>", NONE, |m| ["test", "publish"].contains(&m.steps[m.ui.selected].id.as_str())),
-        ("R retries the step selected in the graph", "test", "R", retry("test"), |_| true),
+        ("R asks first", "test", "R", NONE, |m| matches!(m.ui.overlay, Some(Overlay::ConfirmStep { .. }))),
+        ("R, y retries the step selected in the graph", "test", "Ry", retry("test"), |m| m.ui.overlay.is_none()),
+        ("R, n does nothing", "test", "Rn", NONE, |m| m.ui.overlay.is_none()),
         ("R refuses a step that did not fail", "build", "R", NONE, |m| m.ui.notice.is_some()),
-        ("s skips the selected step", "test", "s", skip("test"), |_| true),
-        ("x cancels it", "test", "x", cancel(Some("test")), |_| true),
+        ("s, y skips the selected step", "test", "sy", skip("test"), |_| true),
+        ("x, y cancels it", "test", "xy", cancel(Some("test")), |_| true),
+        ("x, Esc does not", "test", "x<Esc>", NONE, |m| m.ui.overlay.is_none()),
         ("s refuses a step that ended", "build", "s", NONE, |m| m.ui.notice.is_some()),
         ("Enter in the graph opens the step's output", "", "<Enter>", NONE, |m| matches!(m.ui.overlay, Some(Overlay::Output { .. }))),
         ("f: follow off", "", "f", NONE, |m| !m.log.follow),

@@ -41,10 +41,12 @@ fn an_operator_runs_the_demo_from_the_screen() {
     session.keys(&["Enter"]);
     wait_journal(state.path(), "question_answered", 5);
 
-    // Mid-run, the terminal shrinks; the approval still shows and `a` takes it.
+    // Mid-run, the terminal shrinks; the approval still shows. After the
+    // answer nothing is selected (SPEC §5): `w` selects the top wait, the
+    // approval (priority 10), and `a` takes it.
     session.tmux(&["resize-window", "-t", "sb", "-x", "80", "-y", "24"]);
     session.wait_for("◆ go-live", 20);
-    session.keys(&["a"]);
+    session.keys(&["w", "a"]);
     let events = wait_journal(state.path(), "approval_resolved", 5);
 
     // Quit while the notes question is still open: it asks, `y` cancels.

@@ -78,8 +78,8 @@ impl Scheduler {
 
     /// Resolves the open wait of step `i`, if the resolution fits it: an
     /// approval takes approve or reject, not an answer; an answer must be
-    /// one of the choices; approving a question takes its default, so one
-    /// without a default stays open.
+    /// one of the choices; a question is answered, never approved (SPEC
+    /// §4: its default may be a "no").
     pub(super) fn resolve(&mut self, i: usize, resolution: Resolution) -> Result<(), Refusal> {
         let spec = &self.wf.steps[i];
         let step = || spec.id.clone();
@@ -97,8 +97,8 @@ impl Scheduler {
             (Action::Approval(_), Resolution::Answered(..)) => {
                 return Err(Refusal::AnswerToApproval { step: step() });
             }
-            (Action::Ask(a), Resolution::Approved(_)) if a.default.is_none() => {
-                return Err(Refusal::NoDefault {
+            (Action::Ask(a), Resolution::Approved(_)) => {
+                return Err(Refusal::ApproveQuestion {
                     step: step(),
                     choices: a.choices.clone(),
                 });

@@ -239,10 +239,10 @@ pub enum Refusal {
     #[error("`{step}` is an approval, not a question: approve or reject it")]
     AnswerToApproval { step: String },
     #[error(
-        "question `{step}` has no default to take: answer it{}",
+        "`{step}` is a question, not an approval: answer it{}",
         one_of(choices)
     )]
-    NoDefault { step: String, choices: Vec<String> },
+    ApproveQuestion { step: String, choices: Vec<String> },
     #[error("`{answer}` is not one of the choices of `{step}`: {}", choices.join(", "))]
     NotAChoice {
         step: String,

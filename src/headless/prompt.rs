@@ -35,8 +35,8 @@ enum Kind {
     Approval,
     Question {
         choices: Vec<String>,
-        /// Whether an empty answer has something to take.
-        has_default: bool,
+        /// What an empty answer takes, if anything.
+        default: Option<String>,
     },
 }
 
@@ -96,7 +96,7 @@ impl Prompter {
                 step,
                 Kind::Question {
                     choices: choices.clone(),
-                    has_default: default.is_some(),
+                    default: default.clone(),
                 },
             ),
             Event::ApprovalResolved { step, .. }
@@ -219,18 +219,14 @@ impl Wait {
 
     fn raw_prompt(&self) -> String {
         let step = &self.step;
-        let Kind::Question {
-            choices,
-            has_default,
-        } = &self.kind
-        else {
+        let Kind::Question { choices, default } = &self.kind else {
             return format!("approve {step}? [y/n] ");
         };
         let mut hints = Vec::new();
         if !choices.is_empty() {
             hints.push(choices.join(" | "));
         }
-        if *has_default {
+        if default.is_some() {
             hints.push("empty takes the default".to_string());
         }
         match hints.is_empty() {
@@ -245,11 +241,7 @@ impl Wait {
     fn reply(&self, line: String) -> Result<Command, String> {
         let step = self.step.clone();
         let by = By::Prompt;
-        let Kind::Question {
-            choices,
-            has_default,
-        } = &self.kind
-        else {
+        let Kind::Question { choices, default } = &self.kind else {
             return match line.trim().to_ascii_lowercase().as_str() {
                 "y" | "yes" => Ok(Command::Approve { step, by }),
                 "n" | "no" => Ok(Command::Reject { step, by }),
@@ -257,10 +249,15 @@ impl Wait {
             };
         };
         if line.is_empty() {
-            // Approving a question takes its default.
-            return match has_default {
-                true => Ok(Command::Approve { step, by }),
-                false => Err(format!("{step} has no default: an answer is needed")),
+            // An empty answer takes the default: sent as an answer, since
+            // the run refuses to approve a question.
+            return match default {
+                Some(text) => Ok(Command::Answer {
+                    step,
+                    text: text.clone(),
+                    by,
+                }),
+                None => Err(format!("{step} has no default: an answer is needed")),
             };
         }
         if !choices.is_empty() && match_choice(choices, &line).is_none() {
@@ -318,7 +315,7 @@ mod tests {
             step: "q".to_string(),
             kind: Kind::Question {
                 choices: choices.iter().map(|c| c.to_string()).collect(),
-                has_default,
+                default: has_default.then(|| "the default".to_string()),
             },
         }
     }
@@ -349,10 +346,6 @@ mod tests {
 
     #[test]
     fn an_empty_answer_is_sent_only_when_there_is_a_default_to_take() {
-        let approve = Ok(Command::Approve {
-            step: "q".to_string(),
-            by: By::Prompt,
-        });
         let needed = Err("q has no default: an answer is needed".to_string());
         let answer = |text: &str| {
             Ok(Command::Answer {
@@ -363,9 +356,9 @@ mod tests {
         };
         let not_a_choice = Err("\"c\" is not one of the choices".to_string());
         let cases = [
-            (question(&[], true), "", approve.clone()),
+            (question(&[], true), "", answer("the default")),
             (question(&[], false), "", needed.clone()),
-            (question(&["a", "b"], true), "", approve),
+            (question(&["a", "b"], true), "", answer("the default")),
             (question(&["a", "b"], false), "", needed),
             (question(&[], false), "free text", answer("free text")),
             (question(&["a", "b"], false), "b", answer("b")),

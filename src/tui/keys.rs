@@ -31,7 +31,7 @@ pub enum Action {
     /// In a text box.
     Insert(char),
     Backspace,
-    /// In the quit dialog.
+    /// In a y/n dialog.
     Yes,
     No,
 }
@@ -42,7 +42,7 @@ pub enum Mode {
     Normal,
     /// A text box (an answer, the log filter) has the keys.
     Text,
-    /// The quit dialog asks y/n.
+    /// A dialog (quit, or a step command) asks y/n.
     Confirm,
     /// The help overlay: any key closes it.
     Help,
@@ -124,19 +124,19 @@ pub const NORMAL: &[Binding] = &[
         &[(KeyCode::Char('w'), NONE)],
         Action::WaitQueue,
         "w",
-        "jump to the wait queue",
+        "the wait queue; selects its top wait if none is",
     ),
     bind(
         &[(KeyCode::Char('a'), NONE)],
         Action::Approve,
         "a",
-        "approve the selected wait",
+        "approve the selected approval (a question: Enter)",
     ),
     bind(
         &[(KeyCode::Char('r'), NONE)],
         Action::Reject,
         "r",
-        "reject the selected wait",
+        "reject the selected approval",
     ),
     bind(
         &[(KeyCode::Enter, NONE)],
@@ -148,19 +148,19 @@ pub const NORMAL: &[Binding] = &[
         &[(KeyCode::Char('R'), NONE)],
         Action::Retry,
         "R",
-        "retry the step selected in the graph",
+        "retry the step selected in the graph (asks y/n)",
     ),
     bind(
         &[(KeyCode::Char('s'), NONE)],
         Action::Skip,
         "s",
-        "skip the step selected in the graph",
+        "skip the step selected in the graph (asks y/n)",
     ),
     bind(
         &[(KeyCode::Char('x'), NONE)],
         Action::Cancel,
         "x",
-        "cancel the step selected in the graph",
+        "cancel the step selected in the graph (asks y/n)",
     ),
     bind(
         &[(KeyCode::Char('f'), NONE)],
@@ -214,12 +214,15 @@ pub const TEXT: &[Binding] = &[
     ),
 ];
 
+/// A y/n dialog. Ctrl-C is not a yes: in the quit dialog it quits, in a
+/// step's dialog it closes it and asks to quit.
 pub const CONFIRM: &[Binding] = &[
+    bind(&[(KeyCode::Char('y'), NONE)], Action::Yes, "y", "yes"),
     bind(
-        &[(KeyCode::Char('y'), NONE), (KeyCode::Char('c'), CTRL)],
-        Action::Yes,
-        "y",
-        "yes",
+        &[(KeyCode::Char('c'), CTRL)],
+        Action::Quit,
+        "Ctrl-C",
+        "quit",
     ),
     bind(
         &[

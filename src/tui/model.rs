@@ -14,12 +14,12 @@ pub mod waits;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::engine::RunStatus;
-use crate::engine::event::BreakerState;
+use crate::engine::event::{BreakerState, SkipReason};
 use crate::workflow::{Action, Workflow};
 
 use self::graph::Graph;
 use self::log::Log;
-use self::ui::Ui;
+use self::ui::{Ui, WaitSelection};
 use self::waits::{OpenWait, Waits};
 
 /// Where a step stands, as the screen shows it.
@@ -79,6 +79,10 @@ pub struct StepView {
     pub exit_code: Option<i32>,
     /// The last failed attempt's error, as the event says it.
     pub error: Option<String>,
+    /// The steps it needs (indices), for what a retry or cancel would move.
+    pub needs: Vec<usize>,
+    /// Why it was skipped, while it is.
+    pub skip: Option<SkipReason>,
 }
 
 /// The run as a whole.
@@ -161,14 +165,15 @@ impl Model {
                     .any(|s| matches!(s.status, Status::Running | Status::Backoff { .. })))
     }
 
-    /// The selected wait: the one the operator moved to while it is open,
-    /// else the top one.
+    /// The selected wait (SPEC §5): the top one until the operator chose
+    /// one, then the one they moved to while it is open; none after the
+    /// selected one was decided or closed.
     pub fn selected_wait(&self) -> Option<&OpenWait> {
-        self.ui
-            .wait_pin
-            .as_deref()
-            .and_then(|w| self.waits.get(w))
-            .or_else(|| self.waits.list().first())
+        match &self.ui.wait {
+            WaitSelection::Top => self.waits.list().first(),
+            WaitSelection::Pinned(w) => self.waits.get(w),
+            WaitSelection::Cleared { .. } => None,
+        }
     }
 
     pub fn selected_wait_index(&self) -> Option<usize> {
@@ -222,6 +227,8 @@ fn step_view(step: &crate::workflow::Step) -> StepView {
         fallback: false,
         exit_code: None,
         error: None,
+        needs: step.needs.clone(),
+        skip: None,
     }
 }
 

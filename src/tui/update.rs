@@ -3,16 +3,18 @@
 //! engine command out for the app to send. It never awaits and never
 //! touches the terminal, so tests drive it with plain values.
 
+mod confirm;
 mod text;
+mod waits;
 
 use std::sync::Arc;
 
 use crossterm::event::KeyEvent;
 
 use super::keys::{self, Action, Mode};
-use super::model::ui::{Overlay, Pane};
+use super::model::Model;
+use super::model::ui::{Overlay, Pane, StepAction};
 use super::model::waits::WaitKind;
-use super::model::{Model, Status};
 use super::view;
 use crate::engine::{By, Command, Published};
 
@@ -46,7 +48,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Command> {
             None
         }
         Msg::Event(p) => {
+            let row = model.selected_wait_index();
             model.apply(&p.envelope);
+            waits::after_event(model, row);
             reconcile(model);
             None
         }
@@ -62,7 +66,7 @@ pub fn mode(model: &Model) -> Mode {
     match model.ui.overlay {
         None | Some(Overlay::Output { .. }) => Mode::Normal,
         Some(Overlay::Help) => Mode::Help,
-        Some(Overlay::ConfirmQuit) => Mode::Confirm,
+        Some(Overlay::ConfirmQuit | Overlay::ConfirmStep { .. }) => Mode::Confirm,
         Some(Overlay::Answer(_) | Overlay::Filter) => Mode::Text,
     }
 }
@@ -79,8 +83,12 @@ pub fn act(model: &mut Model, action: Action) -> Option<Command> {
         }
         Some(Overlay::ConfirmQuit) => {
             model.ui.overlay = None;
-            (action == Action::Yes).then(|| quit_now(model)).flatten()
+            // Ctrl-C in the quit dialog is a second Ctrl-C: quit.
+            matches!(action, Action::Yes | Action::Quit)
+                .then(|| quit_now(model))
+                .flatten()
         }
+        Some(Overlay::ConfirmStep { .. }) => confirm::key(model, action),
         Some(Overlay::Answer(_)) => text::answer_key(model, action),
         Some(Overlay::Filter) => text::filter_key(model, action),
         Some(Overlay::Output { .. }) => output_key(model, action),
@@ -97,16 +105,13 @@ fn normal(model: &mut Model, action: Action) -> Option<Command> {
             let page = page(model);
             moved(model, action, page)
         }
-        Action::WaitQueue => {
-            model.ui.focus = Pane::Waits;
-            if model.waits.is_empty() {
-                model.ui.notice = Some("no wait is open".into());
-            }
-        }
-        Action::Approve => return resolve(model, true),
-        Action::Reject => return resolve(model, false),
+        Action::WaitQueue => waits::jump(model),
+        Action::Approve => return waits::resolve(model, true),
+        Action::Reject => return waits::resolve(model, false),
         Action::Enter => return enter(model),
-        Action::Retry | Action::Skip | Action::Cancel => return step_command(model, action),
+        Action::Retry => confirm::ask(model, StepAction::Retry),
+        Action::Skip => confirm::ask(model, StepAction::Skip),
+        Action::Cancel => confirm::ask(model, StepAction::Cancel),
         Action::Follow => model.log.toggle_follow(),
         Action::Filter => {
             model.ui.focus = Pane::Log;
@@ -148,24 +153,16 @@ fn moved(model: &mut Model, action: Action, times: usize) {
             Action::Left | Action::Right => {}
             _ => model.log.scroll(times, up),
         },
-        Pane::Waits => {
-            let Some(i) = model.selected_wait_index() else {
-                return;
-            };
-            let last = model.waits.len().saturating_sub(1);
-            let to = match action {
-                Action::Up | Action::PageUp => i.saturating_sub(times),
-                Action::Down | Action::PageDown => (i + times).min(last),
-                _ => i,
-            };
-            model.ui.wait_pin = model.waits.list().get(to).map(|w| w.wait.clone());
-        }
+        Pane::Waits => match action {
+            Action::Left | Action::Right => {}
+            _ => waits::step(model, up, times),
+        },
     }
 }
 
 /// Lines in a page of the focused pane.
 fn page(model: &Model) -> usize {
-    let a = view::areas(model.ui.screen, model.waits.len());
+    let a = view::layout(model);
     let rect = match model.ui.focus {
         Pane::Graph => return (a.graph.height as usize / super::model::graph::PITCH_Y).max(1),
         Pane::Log => a.log,
@@ -176,7 +173,7 @@ fn page(model: &Model) -> usize {
 
 /// Scrolls the graph so the selected step's box is in view.
 pub fn show_selection(model: &mut Model) {
-    let area = view::areas(model.ui.screen, model.waits.len()).graph;
+    let area = view::layout(model).graph;
     let inner = (
         area.width.saturating_sub(2) as usize,
         area.height.saturating_sub(2) as usize,
@@ -187,25 +184,6 @@ pub fn show_selection(model: &mut Model) {
             .keep_visible(model.ui.selected, model.ui.graph_offset, inner);
 }
 
-/// `a` / `r` on the selected wait, from any pane.
-fn resolve(model: &mut Model, approve: bool) -> Option<Command> {
-    let Some(w) = model.selected_wait() else {
-        model.ui.notice = Some("no wait is open".into());
-        return None;
-    };
-    let step = w.step_id.clone();
-    let by = By::Keyboard;
-    match (w.kind, approve, w.default.clone()) {
-        (_, false, _) => Some(Command::Reject { step, by }),
-        (WaitKind::Approval, true, _) => Some(Command::Approve { step, by }),
-        (WaitKind::Question, true, Some(text)) => Some(Command::Answer { step, text, by }),
-        (WaitKind::Question, true, None) => {
-            text::open_answer(model);
-            None
-        }
-    }
-}
-
 fn enter(model: &mut Model) -> Option<Command> {
     match model.ui.focus {
         Pane::Waits => match model.selected_wait().map(|w| w.kind) {
@@ -213,7 +191,7 @@ fn enter(model: &mut Model) -> Option<Command> {
             Some(WaitKind::Approval) => {
                 model.ui.notice = Some("an approval: a approves, r rejects".into())
             }
-            None => model.ui.notice = Some("no wait is open".into()),
+            None => model.ui.notice = Some(waits::none_selected(model)),
         },
         Pane::Graph => {
             model.ui.overlay = Some(Overlay::Output {
@@ -226,36 +204,6 @@ fn enter(model: &mut Model) -> Option<Command> {
     None
 }
 
-/// `R` / `s` / `x` on the step selected in the graph.
-fn step_command(model: &mut Model, action: Action) -> Option<Command> {
-    let s = model.steps.get(model.ui.selected)?;
-    let (step, by) = (s.id.clone(), By::Keyboard);
-    let refuse = if model.ended() {
-        Some("the run has ended".to_string())
-    } else {
-        match (action, s.status) {
-            (Action::Retry, Status::Failed | Status::Cancelled | Status::Backoff { .. }) => None,
-            (Action::Retry, _) => Some(format!(
-                "R retries a failed, cancelled or backing-off step; {step} is not"
-            )),
-            (_, st) if st.is_done() => Some(format!("{step} has already ended")),
-            _ => None,
-        }
-    };
-    if let Some(why) = refuse {
-        model.ui.notice = Some(why);
-        return None;
-    }
-    Some(match action {
-        Action::Retry => Command::Retry { step, by },
-        Action::Skip => Command::Skip { step, by },
-        _ => Command::Cancel {
-            step: Some(step),
-            by,
-        },
-    })
-}
-
 /// The step output overlay: arrows scroll it, Esc/Enter/q close it, other
 /// keys work as usual.
 fn output_key(model: &mut Model, action: Action) -> Option<Command> {
@@ -263,7 +211,7 @@ fn output_key(model: &mut Model, action: Action) -> Option<Command> {
         return None;
     };
     let most = model.log.output_count(step).saturating_sub(1);
-    let page = (view::areas(model.ui.screen, model.waits.len()).body.height as usize)
+    let page = (view::layout(model).body.height as usize)
         .saturating_sub(4)
         .max(1);
     let scroll = match action {

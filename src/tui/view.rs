@@ -40,8 +40,9 @@ pub fn side_by_side(width: u16) -> bool {
     width >= WIDE
 }
 
-/// `waits`: how many are open; on a narrow screen the queue takes only the
-/// rows it needs (up to four).
+/// `waits`: the rows the wait queue wants inside its borders
+/// ([`waits::rows`]); on a narrow screen it takes only those, up to what
+/// leaves the log three lines.
 pub fn areas(screen: (u16, u16), waits: usize) -> Areas {
     let (w, h) = screen;
     let body = Rect::new(0, 0, w, h.saturating_sub(1));
@@ -60,8 +61,11 @@ pub fn areas(screen: (u16, u16), waits: usize) -> Areas {
             Rect::new(0, rest.y, log_w, rest.height),
         )
     } else {
-        let want = waits.clamp(1, 4) as u16 + 2;
-        let waits_h = want.min(rest.height / 2);
+        let want = u16::try_from(waits.max(1))
+            .unwrap_or(u16::MAX)
+            .saturating_add(2);
+        let most = (rest.height / 2).max(rest.height.saturating_sub(5));
+        let waits_h = want.min(most);
         (
             Rect::new(0, rest.y, w, waits_h),
             Rect::new(0, rest.y + waits_h, w, rest.height - waits_h),
@@ -76,10 +80,16 @@ pub fn areas(screen: (u16, u16), waits: usize) -> Areas {
     }
 }
 
+/// Where everything goes for the model's screen size and waits.
+pub fn layout(model: &Model) -> Areas {
+    let screen = model.ui.screen;
+    areas(screen, waits::rows(model, screen.0))
+}
+
 /// Draws the whole screen.
 pub fn view(model: &Model, frame: &mut Frame) {
     let size = frame.area();
-    let a = areas((size.width, size.height), model.waits.len());
+    let a = areas((size.width, size.height), waits::rows(model, size.width));
     let theme = Theme {
         color: model.ui.color,
     };

@@ -55,20 +55,32 @@ pub fn format(d: Duration) -> String {
     }
 }
 
-/// A duration for people: `850ms`, `4.2s`, `59s`, `12m05s`, `1h02m`.
+/// A duration for people: `850ms`, `4.2s`, then as [`whole`].
 pub fn human(d: Duration) -> String {
     let ms = d.as_millis();
-    let s = d.as_secs();
     if ms < 1000 {
         format!("{ms}ms")
-    } else if s < 10 {
+    } else if d.as_secs() < 10 {
         format!("{:.1}s", d.as_secs_f64())
-    } else if s < 60 {
+    } else {
+        whole(d)
+    }
+}
+
+/// A duration in whole seconds and at most two units, the smaller one cut
+/// down: `12s`, `4m10s`, `2h05m`, `6d23h`. Every long duration people read
+/// (a wait's time left, how long it waited, a run's clock) goes through it,
+/// so a week reads `7d00h`, never `168:00:00`.
+pub fn whole(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
         format!("{s}s")
     } else if s < 3600 {
         format!("{}m{:02}s", s / 60, s % 60)
-    } else {
+    } else if s < 86_400 {
         format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600)
     }
 }
 
@@ -102,6 +114,26 @@ mod tests {
         assert_eq!(h(725_000), "12m05s");
         assert_eq!(h(3_598_785), "59m58s");
         assert_eq!(h(3_720_000), "1h02m");
+        assert_eq!(h(7 * 86_400_000), "7d00h");
+    }
+
+    #[test]
+    fn whole_durations_take_two_units_at_most() {
+        let w = |s| whole(Duration::from_secs(s));
+        assert_eq!(w(0), "0s");
+        assert_eq!(w(12), "12s");
+        assert_eq!(w(59), "59s");
+        assert_eq!(w(60), "1m00s");
+        assert_eq!(w(250), "4m10s");
+        assert_eq!(w(3599), "59m59s");
+        assert_eq!(w(3600), "1h00m");
+        assert_eq!(w(2 * 3600 + 5 * 60 + 59), "2h05m");
+        assert_eq!(w(86_399), "23h59m");
+        assert_eq!(w(86_400), "1d00h");
+        assert_eq!(w(7 * 86_400 - 1), "6d23h");
+        assert_eq!(w(7 * 86_400), "7d00h");
+        assert_eq!(w(400 * 86_400), "400d00h");
+        assert_eq!(whole(Duration::from_millis(12_999)), "12s", "cut down");
     }
 
     #[test]

@@ -131,7 +131,10 @@ impl Model {
                 s.error = Some(error.clone());
                 self.end(i, Status::Failed, ts);
             }
-            Event::StepSkipped { .. } => self.end(i, Status::Skipped, ts),
+            Event::StepSkipped { reason, .. } => {
+                s.skip = Some(*reason);
+                self.end(i, Status::Skipped, ts);
+            }
             Event::StepCancelled { .. } => self.end(i, Status::Cancelled, ts),
             Event::ApprovalRequested { .. }
             | Event::QuestionAsked { .. }

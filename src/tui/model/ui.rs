@@ -45,12 +45,44 @@ pub struct AnswerBox {
     pub error: Option<String>,
 }
 
+/// Which wait `a`, `r` and `Enter` act on (SPEC §5).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum WaitSelection {
+    /// The operator has chosen none yet: the top wait is selected.
+    #[default]
+    Top,
+    /// The operator moved to this wait: it stays selected wherever it
+    /// moves in the queue as others come and go, until it closes.
+    Pinned(String),
+    /// The selected wait was decided or closed: nothing is selected until
+    /// the operator moves the selection, so a key pressed twice never
+    /// decides two waits. `row` is where it stood, for ↑↓ to start from;
+    /// `wait` is that wait, never selected again while the run's answer to
+    /// the key is on its way.
+    Cleared { row: usize, wait: String },
+}
+
+/// A step command that asks `y`/`n` first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepAction {
+    Retry,
+    Skip,
+    Cancel,
+}
+
 /// What covers the panes and takes the keys, if anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
     Help,
     /// "Quit? The run is cancelled." y/n.
     ConfirmQuit,
+    /// `R`, `s` or `x` on a step: `question` names the step and what will
+    /// happen; `y` sends the command, anything else closes it.
+    ConfirmStep {
+        action: StepAction,
+        step: usize,
+        question: String,
+    },
     Answer(AnswerBox),
     /// Typing the log filter (the text lives in the log).
     Filter,
@@ -68,9 +100,8 @@ pub struct Ui {
     pub selected: usize,
     /// Top-left cell of the graph canvas that the pane shows.
     pub graph_offset: (usize, usize),
-    /// The wait the operator moved the selection to; while unset or closed,
-    /// the top wait is selected.
-    pub wait_pin: Option<String>,
+    /// The wait the keys act on.
+    pub wait: WaitSelection,
     pub overlay: Option<Overlay>,
     /// Terminal size, to keep the graph selection in view.
     pub screen: (u16, u16),
@@ -91,7 +122,7 @@ impl Default for Ui {
             focus: Pane::Graph,
             selected: 0,
             graph_offset: (0, 0),
-            wait_pin: None,
+            wait: WaitSelection::Top,
             overlay: None,
             screen: (80, 24),
             color: true,

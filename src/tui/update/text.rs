@@ -2,6 +2,7 @@
 //! default) and the log filter. Part of `update`: no awaiting, no terminal.
 
 use super::quit;
+use crate::engine::event::{check_answer, match_choice};
 use crate::engine::{By, Command};
 use crate::tui::keys::Action;
 use crate::tui::model::Model;
@@ -58,6 +59,9 @@ pub fn answer_key(model: &mut Model, action: Action) -> Option<Command> {
         }
         Action::Enter => match answer(&w, &b) {
             Ok(text) => {
+                if model.selected_wait().is_some_and(|s| s.wait == w.wait) {
+                    super::waits::decided(model);
+                }
                 return Some(Command::Answer {
                     step: w.step_id,
                     text,
@@ -74,8 +78,11 @@ pub fn answer_key(model: &mut Model, action: Action) -> Option<Command> {
     None
 }
 
-/// What `Enter` sends: the text typed, matched to a choice if the question
-/// has choices; with nothing typed, the default or the highlighted choice.
+/// What `Enter` sends: with nothing typed, the default or the highlighted
+/// choice; else the text typed, which for a question with choices must
+/// match one as SPEC §2 says (the engine's own [`match_choice`], so the box
+/// takes what the prompt and the socket take) and is sent as the choice is
+/// spelled. Refused here, with the reason, is what the run would refuse.
 fn answer(w: &OpenWait, b: &AnswerBox) -> Result<String, String> {
     let typed = b.text.trim();
     if typed.is_empty() {
@@ -85,22 +92,22 @@ fn answer(w: &OpenWait, b: &AnswerBox) -> Result<String, String> {
             .or_else(|| b.choice.and_then(|i| w.choices.get(i).cloned()))
             .ok_or_else(|| "type an answer: this question has no default".to_string());
     }
-    if w.choices.is_empty() {
-        return Ok(typed.to_string());
-    }
-    if let Some(c) = w.choices.iter().find(|c| c.eq_ignore_ascii_case(typed)) {
-        return Ok(c.clone());
-    }
-    let starts = |c: &&String| {
-        c.len() >= typed.len()
-            && c.is_char_boundary(typed.len())
-            && c[..typed.len()].eq_ignore_ascii_case(typed)
+    let text = if w.choices.is_empty() {
+        typed.to_string()
+    } else {
+        match match_choice(&w.choices, &b.text) {
+            Some(c) => c.to_string(),
+            None => {
+                return Err(format!(
+                    "\"{}\" is not one of the choices: {}",
+                    typed,
+                    w.choices.join(", ")
+                ));
+            }
+        }
     };
-    let mut prefixed = w.choices.iter().filter(starts);
-    match (prefixed.next(), prefixed.next()) {
-        (Some(c), None) => Ok(c.clone()),
-        _ => Err(format!("pick one of: {}", w.choices.join(", "))),
-    }
+    check_answer(&w.step_id, &text).map_err(|refusal| refusal.to_string())?;
+    Ok(text)
 }
 
 pub fn filter_key(model: &mut Model, action: Action) -> Option<Command> {

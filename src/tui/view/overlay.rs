@@ -1,6 +1,8 @@
-//! What opens over the panes: help, the quit question, the answer box and a
-//! step's output. Each is drawn from the model's `ui.overlay`; the keys it
+//! What opens over the panes: help, the quit question, a step command's
+//! question, the answer box and a step's output. Each is drawn from the model's `ui.overlay`; the keys it
 //! takes are `update`'s business.
+
+mod step_dialog;
 
 use crate::safe::cells;
 use ratatui::Frame;
@@ -20,6 +22,9 @@ pub fn draw(m: &Model, t: Theme, frame: &mut Frame, a: &Areas) {
     match &m.ui.overlay {
         Some(Overlay::Help) => help(t, frame, a.body),
         Some(Overlay::ConfirmQuit) => confirm(m, t, frame, a.body),
+        Some(Overlay::ConfirmStep {
+            action, question, ..
+        }) => step_dialog::step(*action, question, t, frame, a.body),
         Some(Overlay::Answer(b)) => answer(m, b, t, frame, a.body),
         Some(Overlay::Output { step, scroll }) => output(m, *step, *scroll, t, frame, a.body),
         Some(Overlay::Filter) | None => {}
@@ -124,8 +129,13 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
     };
     let width = body.width.saturating_sub(4).min(72);
     let inner_w = width.saturating_sub(2) as usize;
-    let prompt = cells(&w.prompt);
-    let mut lines = vec![Line::styled(prompt.to_string(), t.bold()), Line::raw("")];
+    // Wrapped here, not by the paragraph, so the box's height and the
+    // cursor's row are exact however long the question.
+    let mut lines: Vec<Line> = super::waits::wrap(&cells(&w.prompt), inner_w, inner_w)
+        .into_iter()
+        .map(|l| Line::styled(l, t.bold()))
+        .collect();
+    lines.push(Line::raw(""));
     let shown = fit(&cells(&b.text), inner_w.saturating_sub(3));
     let input_row = lines.len();
     lines.push(Line::from(vec![
@@ -164,8 +174,12 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
         "↑↓ choose or type · Enter sends · Esc closes"
     };
     lines.push(Line::styled(hint, t.dim()));
-    let prompt_rows = (prompt.width() / inner_w.max(1)) as u16;
-    let area = centered(body, width, lines.len() as u16 + 2 + prompt_rows);
+    // A choice longer than the box wraps: it takes the rows it needs.
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner_w.max(1)).max(1))
+        .sum();
+    let area = centered(body, width, rows as u16 + 2);
     frame.render_widget(Clear, area);
     let title = format!("answer {}", cells(&w.step_id));
     let p = Paragraph::new(lines)
@@ -173,7 +187,7 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
         .block(dialog(&title, t));
     frame.render_widget(p, area);
     let x = area.x + 3 + shown.width() as u16;
-    let y = area.y + 1 + input_row as u16 + prompt_rows;
+    let y = area.y + 1 + input_row as u16;
     if x < area.right() && y < area.bottom() {
         frame.set_cursor_position(Position::new(x, y));
     }

@@ -126,11 +126,30 @@ fn hints(m: &Model) -> Vec<String> {
     } else if m.ui.quit {
         &[" q: stop waiting "]
     } else if !m.waits.is_empty() {
-        &[
-            " a approve · r reject · w waits · ? help · q quit ",
-            " a/r approve/reject · ? help ",
-            " ? help ",
-        ]
+        // The keys for the selected wait: never "a approve" over a question.
+        use crate::tui::model::waits::WaitKind;
+        match m.selected_wait().map(|w| w.kind) {
+            Some(WaitKind::Approval) => &[
+                " a approve · r reject · w waits · ? help · q quit ",
+                " a/r approve/reject · ? help ",
+                " ? help ",
+            ],
+            Some(WaitKind::Question) if m.ui.focus == crate::tui::model::ui::Pane::Waits => &[
+                " Enter answer · ? help · q quit ",
+                " Enter answer · ? help ",
+                " ? help ",
+            ],
+            Some(WaitKind::Question) => &[
+                " w, Enter answer · ? help · q quit ",
+                " Enter answer · ? help ",
+                " ? help ",
+            ],
+            None => &[
+                " w selects a wait · ? help · q quit ",
+                " w waits · ? help ",
+                " ? help ",
+            ],
+        }
     } else {
         &[
             " Tab pane · Enter output · ? help · q quit ",

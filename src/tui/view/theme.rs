@@ -133,37 +133,38 @@ pub fn outcome_word(s: RunStatus) -> &'static str {
     }
 }
 
-/// Elapsed time: `66ms`, `1.4s`, `12s`, `3m05s`, `1h02m`.
+/// Elapsed time: `66ms`, `1.4s`, `12s`, `3m05s`, `1h02m`, `2d03h`.
 pub fn elapsed(ms: u64) -> String {
-    let s = ms / 1000;
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 10_000 {
-        format!("{}.{}s", s, (ms % 1000) / 100)
-    } else if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    }
+    crate::workflow::duration::human(std::time::Duration::from_millis(ms))
 }
 
-/// Whole seconds, for a clock that ticks once a second: `7s`, `3m05s`.
+/// Whole seconds, for a clock that ticks once a second: `7s`, `3m05s`,
+/// `6d23h`.
 pub fn seconds(ms: u64) -> String {
-    if ms < 60_000 {
-        format!("{}s", ms / 1000)
-    } else {
-        elapsed(ms)
-    }
+    crate::workflow::duration::whole(std::time::Duration::from_millis(ms))
 }
 
-/// Time left, rounded up so `0:00` means now: `4:58`, `1:02:03`.
+/// Time left, rounded up to the second so `0s` means now: `4m58s`,
+/// `2h05m`, `6d23h`.
 pub fn countdown(ms: u64) -> String {
-    let s = ms.div_ceil(1000);
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
+    seconds(ms.div_ceil(1000).saturating_mul(1000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_screen_says_long_durations_in_two_units() {
+        assert_eq!(countdown(7 * 86_400_000), "7d00h");
+        assert_eq!(countdown(7 * 86_400_000 - 1000), "6d23h");
+        assert_eq!(countdown(2 * 3_600_000 + 5 * 60_000 + 30_000), "2h05m");
+        assert_eq!(countdown(250_000), "4m10s");
+        assert_eq!(countdown(11_001), "12s", "time left rounds up");
+        assert_eq!(countdown(0), "0s");
+        assert_eq!(seconds(12_999), "12s");
+        assert_eq!(elapsed(1_400), "1.4s");
+        assert_eq!(elapsed(66), "66ms");
+        assert_eq!(elapsed(3 * 86_400_000), "3d00h");
     }
 }

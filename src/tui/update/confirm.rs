@@ -1,0 +1,183 @@
+//! `R` / `s` / `x` on the step selected in the graph: each asks `y`/`n`
+//! first, in a dialog that names the step and says what will happen, and
+//! sends its command only on `y`. Part of `update`: no awaiting.
+
+use crate::engine::{By, Command};
+use crate::safe::cells;
+use crate::tui::keys::Action;
+use crate::tui::model::ui::{Overlay, StepAction};
+use crate::tui::model::{Model, Status};
+
+/// `R`, `s` or `x`: the question, or a notice saying why it cannot apply.
+pub fn ask(model: &mut Model, action: StepAction) {
+    let step = model.ui.selected;
+    match refusal(model, action, step) {
+        Some(why) => model.ui.notice = Some(why),
+        None => {
+            let question = question(model, action, step);
+            model.ui.overlay = Some(Overlay::ConfirmStep {
+                action,
+                step,
+                question,
+            });
+        }
+    }
+}
+
+/// A key in the dialog: `y` sends the command (if it still applies), any
+/// other key closes it; Ctrl-C goes on to quit.
+pub fn key(model: &mut Model, action: Action) -> Option<Command> {
+    let Some(Overlay::ConfirmStep {
+        action: what, step, ..
+    }) = model.ui.overlay.take()
+    else {
+        return None;
+    };
+    match action {
+        Action::Yes => {
+            if let Some(why) = refusal(model, what, step) {
+                model.ui.notice = Some(why);
+                return None;
+            }
+            command(model, what, step)
+        }
+        Action::Quit => super::quit(model),
+        _ => None,
+    }
+}
+
+/// Why `action` does not apply to step `i` now, if it does not.
+fn refusal(model: &Model, action: StepAction, i: usize) -> Option<String> {
+    let s = model.steps.get(i)?;
+    // Raw: the status line escapes what it shows.
+    let id = &s.id;
+    if model.ended() {
+        return Some("the run has ended".to_string());
+    }
+    match (action, s.status) {
+        (StepAction::Retry, Status::Failed | Status::Cancelled | Status::Backoff { .. }) => None,
+        (StepAction::Retry, _) => Some(format!(
+            "R retries a failed, cancelled or backing-off step; {id} is not"
+        )),
+        (_, st) if st.is_done() => Some(format!("{id} has already ended")),
+        _ => None,
+    }
+}
+
+fn command(model: &Model, action: StepAction, i: usize) -> Option<Command> {
+    let step = model.steps.get(i)?.id.clone();
+    let by = By::Keyboard;
+    Some(match action {
+        StepAction::Retry => Command::Retry { step, by },
+        StepAction::Skip => Command::Skip { step, by },
+        StepAction::Cancel => Command::Cancel {
+            step: Some(step),
+            by,
+        },
+    })
+}
+
+/// "Retry test-linux? It runs again from attempt 1. Its 3 skipped
+/// dependents return to pending."
+pub fn question(model: &Model, action: StepAction, i: usize) -> String {
+    let Some(s) = model.steps.get(i) else {
+        return String::new();
+    };
+    let id = cells(&s.id);
+    match (action, s.status) {
+        (StepAction::Retry, Status::Backoff { .. }) => format!(
+            "Retry {id} now? It stops waiting out its delay and starts attempt {}.",
+            s.attempt + 1
+        ),
+        (StepAction::Retry, _) => {
+            let back = skipped_below(model, i);
+            let mut q = format!("Retry {id}? It runs again from attempt 1.");
+            if back > 0 {
+                q.push_str(&format!(
+                    " Its {} return{} to pending.",
+                    count(back, "skipped dependent"),
+                    if back == 1 { "s" } else { "" }
+                ));
+            }
+            q
+        }
+        (StepAction::Skip, st) => {
+            let how = match st {
+                Status::Running => "It is stopped, and steps",
+                Status::Waiting => "Its wait closes, and steps",
+                _ => "Steps",
+            };
+            format!("Skip {id}? {how} that need it go on as if it had succeeded.")
+        }
+        (StepAction::Cancel, st) => {
+            let how = match st {
+                Status::Running => "It is stopped",
+                Status::Waiting => "Its wait closes",
+                _ => "It will not run",
+            };
+            let below = pending_below(model, i);
+            match below {
+                0 => format!("Cancel {id}? {how}."),
+                n => format!(
+                    "Cancel {id}? {how}, and its {} skipped.",
+                    match n {
+                        1 => "1 dependent still to run is".to_string(),
+                        n => format!("{n} dependents still to run are"),
+                    }
+                ),
+            }
+        }
+    }
+}
+
+/// `1 step`, `3 steps`.
+fn count(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// The steps below `i` that a retry of `i` returns to pending: those
+/// skipped as `upstream_failed` and reached through such steps (as the
+/// engine counts them).
+fn skipped_below(model: &Model, i: usize) -> usize {
+    let upstream = |d: usize| {
+        model.steps[d].status == Status::Skipped
+            && model.steps[d].skip == Some(crate::engine::event::SkipReason::UpstreamFailed)
+    };
+    below(model, i, upstream)
+}
+
+/// The steps below `i` that have not ended: cancelling `i` skips them.
+fn pending_below(model: &Model, i: usize) -> usize {
+    below(model, i, |d| !model.steps[d].status.is_done())
+}
+
+/// How many steps depend on `i`, directly or through steps that pass
+/// `keep`, and pass it themselves. One pass over the needs, so a key
+/// press stays cheap on a 100,000-step graph.
+fn below(model: &Model, i: usize, keep: impl Fn(usize) -> bool) -> usize {
+    let mut dependents = vec![Vec::new(); model.steps.len()];
+    for (d, s) in model.steps.iter().enumerate() {
+        for &n in &s.needs {
+            if let Some(list) = dependents.get_mut(n) {
+                list.push(d);
+            }
+        }
+    }
+    let mut seen = vec![false; model.steps.len()];
+    let mut todo = vec![i];
+    let mut n = 0;
+    while let Some(at) = todo.pop() {
+        for &d in dependents.get(at).into_iter().flatten() {
+            if !seen[d] && keep(d) {
+                seen[d] = true;
+                n += 1;
+                todo.push(d);
+            }
+        }
+    }
+    n
+}

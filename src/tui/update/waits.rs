@@ -1,0 +1,111 @@
+//! The wait queue's side of `update`: which wait is selected (SPEC §5),
+//! `a` / `r` on it, `w`, the arrows in the queue, and keeping the
+//! selection on its wait as waits come and go. No awaiting, no terminal.
+
+use crate::engine::{By, Command};
+use crate::tui::model::Model;
+use crate::tui::model::ui::{Pane, WaitSelection};
+use crate::tui::model::waits::{OpenWait, WaitKind};
+
+/// Said when a key needs a selected wait and none is.
+pub fn none_selected(model: &Model) -> String {
+    if model.waits.is_empty() {
+        "no wait is open".into()
+    } else {
+        "no wait is selected: w selects the top one, ↑↓ in the queue another".into()
+    }
+}
+
+/// `w`: the wait queue, with its top wait selected when none is.
+pub fn jump(model: &mut Model) {
+    model.ui.focus = Pane::Waits;
+    let chosen = model
+        .selected_wait()
+        .or_else(|| choosable(model).next())
+        .map(|w| w.wait.clone());
+    match chosen {
+        Some(w) => model.ui.wait = WaitSelection::Pinned(w),
+        None => model.ui.notice = Some("no wait is open".into()),
+    }
+}
+
+/// The waits the operator can move to: all but one just decided.
+fn choosable(model: &Model) -> impl Iterator<Item = &OpenWait> {
+    let decided = match &model.ui.wait {
+        WaitSelection::Cleared { wait, .. } => Some(wait.as_str()),
+        _ => None,
+    };
+    model
+        .waits
+        .list()
+        .iter()
+        .filter(move |w| Some(w.wait.as_str()) != decided)
+}
+
+/// `↑` / `↓` (`times` rows) in the queue. With nothing selected, `↓`
+/// takes the wait now where the decided one stood, `↑` the one above it.
+pub fn step(model: &mut Model, up: bool, times: usize) {
+    let list: Vec<&OpenWait> = choosable(model).collect();
+    let Some(last) = list.len().checked_sub(1) else {
+        return;
+    };
+    let at = model
+        .selected_wait()
+        .and_then(|s| list.iter().position(|w| w.wait == s.wait));
+    let to = match (at, &model.ui.wait) {
+        (Some(i), _) if up => i.saturating_sub(times),
+        (Some(i), _) => i + times,
+        (None, WaitSelection::Cleared { row, .. }) if up => row.saturating_sub(times),
+        (None, WaitSelection::Cleared { row, .. }) => row + times - 1,
+        (None, _) => 0,
+    };
+    let pick = list[to.min(last)].wait.clone();
+    model.ui.wait = WaitSelection::Pinned(pick);
+}
+
+/// `a` / `r` on the selected approval, from any pane. A question is
+/// answered in its box, never by `a` (its default could be a "no").
+pub fn resolve(model: &mut Model, approve: bool) -> Option<Command> {
+    let Some(w) = model.selected_wait() else {
+        model.ui.notice = Some(none_selected(model));
+        return None;
+    };
+    if w.kind == WaitKind::Question {
+        // Raw: the status line escapes what it shows.
+        let step = w.step_id.clone();
+        model.ui.notice = Some(if model.ui.focus == Pane::Waits {
+            format!("{step} is a question: press Enter to answer it")
+        } else {
+            format!("{step} is a question: press w, then Enter to answer it")
+        });
+        return None;
+    }
+    let step = w.step_id.clone();
+    decided(model);
+    let by = By::Keyboard;
+    Some(match approve {
+        true => Command::Approve { step, by },
+        false => Command::Reject { step, by },
+    })
+}
+
+/// The selected wait was decided by a key: nothing is selected now.
+pub fn decided(model: &mut Model) {
+    if let (Some(row), Some(w)) = (model.selected_wait_index(), model.selected_wait()) {
+        let wait = w.wait.clone();
+        model.ui.wait = WaitSelection::Cleared { row, wait };
+    }
+}
+
+/// After an event: a chosen wait that closed leaves nothing selected
+/// (`row`: where the selection stood before the event).
+pub fn after_event(model: &mut Model, row: Option<usize>) {
+    if let WaitSelection::Pinned(w) = &model.ui.wait
+        && model.waits.get(w).is_none()
+    {
+        model.ui.wait = WaitSelection::Cleared {
+            row: row.unwrap_or(0),
+            wait: w.clone(),
+        };
+    }
+}
