@@ -3,6 +3,7 @@
 //! engine command out for the app to send. It never awaits and never
 //! touches the terminal, so tests drive it with plain values.
 
+mod find;
 mod text;
 
 use std::sync::Arc;
@@ -108,6 +109,10 @@ fn normal(model: &mut Model, action: Action) -> Option<Command> {
         Action::Enter => return enter(model),
         Action::Retry | Action::Skip | Action::Cancel => return step_command(model, action),
         Action::Follow => model.log.toggle_follow(),
+        Action::NextFailed | Action::PrevFailed => {
+            find::next_failed(model, action == Action::NextFailed)
+        }
+        Action::Wrap => model.log.pane_view.toggle_wrap(),
         Action::Filter => {
             model.ui.focus = Pane::Log;
             model.ui.overlay = Some(Overlay::Filter);
@@ -145,8 +150,13 @@ fn moved(model: &mut Model, action: Action, times: usize) {
             show_selection(model);
         }
         Pane::Log => match action {
-            Action::Left | Action::Right => {}
-            _ => model.log.scroll(times, up),
+            Action::Left | Action::Right => model.log.pane_view.shift(action == Action::Left),
+            _ => {
+                let height = view::areas(model.ui.screen, model.waits.len()).log.height;
+                model
+                    .log
+                    .select(times, up, (height as usize).saturating_sub(2));
+            }
         },
         Pane::Waits => {
             let Some(i) = model.selected_wait_index() else {
@@ -219,9 +229,10 @@ fn enter(model: &mut Model) -> Option<Command> {
             model.ui.overlay = Some(Overlay::Output {
                 step: model.ui.selected,
                 scroll: 0,
+                mark: None,
             })
         }
-        Pane::Log => {}
+        Pane::Log => find::open_from_log(model),
     }
     None
 }
@@ -256,10 +267,10 @@ fn step_command(model: &mut Model, action: Action) -> Option<Command> {
     })
 }
 
-/// The step output overlay: arrows scroll it, Esc/Enter/q close it, other
-/// keys work as usual.
+/// The step output overlay: arrows scroll it (`←` `→` across when lines
+/// are cut), `W` wraps, Esc/Enter/q close it, other keys work as usual.
 fn output_key(model: &mut Model, action: Action) -> Option<Command> {
-    let Some(Overlay::Output { step, scroll }) = model.ui.overlay.clone() else {
+    let Some(Overlay::Output { step, scroll, mark }) = model.ui.overlay.clone() else {
         return None;
     };
     let most = model.log.output_count(step).saturating_sub(1);
@@ -271,13 +282,21 @@ fn output_key(model: &mut Model, action: Action) -> Option<Command> {
         Action::Down => scroll.saturating_sub(1),
         Action::PageUp => (scroll + page).min(most),
         Action::PageDown => scroll.saturating_sub(page),
+        Action::Left | Action::Right => {
+            model.log.viewer_view.shift(action == Action::Left);
+            scroll
+        }
+        Action::Wrap => {
+            model.log.viewer_view.toggle_wrap();
+            scroll
+        }
         Action::Close | Action::Enter | Action::Quit => {
             model.ui.overlay = None;
             return None;
         }
         other => return normal(model, other),
     };
-    model.ui.overlay = Some(Overlay::Output { step, scroll });
+    model.ui.overlay = Some(Overlay::Output { step, scroll, mark });
     None
 }
 

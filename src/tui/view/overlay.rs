@@ -1,6 +1,8 @@
 //! What opens over the panes: help, the quit question, the answer box and a
-//! step's output. Each is drawn from the model's `ui.overlay`; the keys it
-//! takes are `update`'s business.
+//! step's output ([`output`]). Each is drawn from the model's `ui.overlay`;
+//! the keys it takes are `update`'s business.
+
+mod output;
 
 use crate::safe::cells;
 use ratatui::Frame;
@@ -21,7 +23,9 @@ pub fn draw(m: &Model, t: Theme, frame: &mut Frame, a: &Areas) {
         Some(Overlay::Help) => help(t, frame, a.body),
         Some(Overlay::ConfirmQuit) => confirm(m, t, frame, a.body),
         Some(Overlay::Answer(b)) => answer(m, b, t, frame, a.body),
-        Some(Overlay::Output { step, scroll }) => output(m, *step, *scroll, t, frame, a.body),
+        Some(Overlay::Output { step, scroll, mark }) => {
+            output::draw(m, (*step, *scroll, *mark), t, frame, a.body)
+        }
         Some(Overlay::Filter) | None => {}
     }
 }
@@ -37,7 +41,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-fn dialog(title: &str, t: Theme) -> Block<'static> {
+pub(super) fn dialog(title: &str, t: Theme) -> Block<'static> {
     Block::bordered()
         .border_type(BorderType::Double)
         .border_style(t.border(true))
@@ -176,43 +180,6 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
     let y = area.y + 1 + input_row as u16 + prompt_rows;
     if x < area.right() && y < area.bottom() {
         frame.set_cursor_position(Position::new(x, y));
-    }
-}
-
-fn output(m: &Model, step: usize, scroll: usize, t: Theme, frame: &mut Frame, body: Rect) {
-    let Some(s) = m.steps.get(step) else {
-        return;
-    };
-    let area = Rect::new(
-        body.x + 1,
-        body.y + 1,
-        body.width.saturating_sub(2),
-        body.height.saturating_sub(2),
-    );
-    let total = m.log.output_count(step);
-    let block = dialog(&format!("output of {} · {total} lines", cells(&s.id)), t)
-        .title_bottom(Line::styled(" ↑↓ PgUp PgDn scroll · Esc closes ", t.dim()));
-    let inner = block.inner(area);
-    frame.render_widget(Clear, area);
-    frame.render_widget(block, area);
-    let lines = m.log.step_output(step, inner.height as usize, scroll);
-    if lines.is_empty() {
-        let empty = Line::styled("no output yet", t.dim());
-        frame
-            .buffer_mut()
-            .set_line(inner.x, inner.y, &empty, inner.width);
-    }
-    let start = m.run.started_ms.unwrap_or(0);
-    for (row, l) in lines.iter().enumerate() {
-        let mut line = super::log::log_line(l, start, t);
-        if let Some(text) = line.spans.get_mut(1) {
-            // The step's name is the pane's title: show the bare line.
-            let bare = l.text.split_once(" │ ").map_or(l.text.as_str(), |(_, r)| r);
-            text.content = cells(bare).into_owned().into();
-        }
-        frame
-            .buffer_mut()
-            .set_line(inner.x, inner.y + row as u16, &line, inner.width);
     }
 }
 
