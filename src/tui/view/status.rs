@@ -194,9 +194,10 @@ fn failed_text(m: &Model, failed: &[usize], shape: &Shape) -> String {
             false => format!("{glyph}{n} "),
         };
     }
+    // Whole ids: a cut one could read as another step's.
     let names: Vec<String> = failed[..shape.names.min(n)]
         .iter()
-        .map(|&i| super::fit(&cells(&m.steps[i].id), 24))
+        .map(|&i| cells(&m.steps[i].id).into_owned())
         .collect();
     let more = n - names.len();
     let mut text = format!("{glyph}{n} failed: {}", names.join(", "));

@@ -71,3 +71,39 @@ fn clean_shows_escapes_and_control_characters() {
     assert_eq!(clean("\x1b]0;title\x07done"), r"\x1b]0;title\x07done");
     assert_eq!(clean("plain"), "plain");
 }
+
+#[test]
+fn the_selection_moves_the_pane_and_stays_on_its_line() {
+    let mut log = Log::default();
+    for i in 0..10 {
+        log.push(line(i, &format!("line {i}")));
+    }
+    let picked = |log: &Log| log.selected_line().map(|l| l.seq);
+    assert_eq!(picked(&log), Some(9), "the newest line at first");
+    log.select(4, true, 3);
+    assert_eq!(picked(&log), Some(5));
+    assert_eq!(log.scroll, 2, "the pane of 3 lines keeps it in view");
+    assert!(!log.follow);
+    log.push(line(10, "new"));
+    assert_eq!(picked(&log), Some(5), "a new line moves nothing");
+    log.select(100, false, 3);
+    assert_eq!(picked(&log), Some(10));
+    assert!(log.follow, "back at the newest line, the pane follows");
+    log.select(100, true, 3);
+    assert_eq!(picked(&log), Some(0), "stops at the oldest");
+}
+
+#[test]
+fn output_after_counts_a_steps_newer_output_lines() {
+    let mut log = Log::default();
+    for seq in 1..=6 {
+        let step = if seq % 2 == 0 { 0 } else { 1 };
+        log.push(LogLine {
+            step: Some(step),
+            ..output(seq, "x")
+        });
+    }
+    assert_eq!(log.output_after(0, 2), 2, "seqs 4 and 6");
+    assert_eq!(log.output_after(1, 0), 3);
+    assert_eq!(log.output_after(0, 6), 0);
+}
