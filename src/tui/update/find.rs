@@ -4,8 +4,8 @@
 //! terminal.
 
 use super::show_selection;
+use crate::tui::model::Model;
 use crate::tui::model::ui::{Overlay, Pane};
-use crate::tui::model::{Model, Status};
 
 /// Selects step `i` in the graph, gives the graph the keys, and scrolls it
 /// into view.
@@ -24,17 +24,18 @@ fn graph_order(model: &Model, i: usize) -> (usize, usize, usize) {
 /// The failed step after (`forward`) or before the selected one in graph
 /// order, wrapping around; none when no step failed.
 pub fn failed_after(model: &Model, forward: bool) -> Option<usize> {
-    let mut failed: Vec<(usize, usize, usize)> = (0..model.steps.len())
-        .filter(|&i| model.steps[i].status == Status::Failed)
-        .map(|i| graph_order(model, i))
-        .collect();
-    failed.sort_unstable();
+    let failed = crate::tui::view::status::failed_in_order(model);
     let here = graph_order(model, model.ui.selected);
+    let key = |i: &&usize| graph_order(model, **i);
     let pick = match forward {
-        true => failed.iter().find(|k| **k > here).or(failed.first()),
-        false => failed.iter().rev().find(|k| **k < here).or(failed.last()),
+        true => failed.iter().find(|i| key(i) > here).or(failed.first()),
+        false => failed
+            .iter()
+            .rev()
+            .find(|i| key(i) < here)
+            .or(failed.last()),
     };
-    pick.map(|k| k.2)
+    pick.copied()
 }
 
 /// `n` / `N`, from any pane. In the output viewer, the viewer moves to the

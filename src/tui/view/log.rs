@@ -36,7 +36,7 @@ impl<'a> Widget for &LogPane<'a> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let m = self.model;
         let t = self.theme;
-        let mut block = super::pane(title(m, t), self.focused, t);
+        let mut block = super::pane(title(m, t, self.focused), self.focused, t);
         if editing_filter(m) || !m.log.filter.is_empty() {
             block = block.title_bottom(filter_line(m, t));
         }
@@ -76,17 +76,24 @@ fn fits_selected(rows: &[Row<'_>], width: usize, height: usize) -> bool {
     true
 }
 
-fn title(m: &Model, t: Theme) -> Line<'static> {
+fn title(m: &Model, t: Theme, focused: bool) -> Line<'static> {
     let mut spans = vec![Span::raw(" log ")];
     if m.log.follow {
         spans.push(Span::styled("following ", t.dim()));
-    } else {
+    } else if m.log.scroll > 0 {
         spans.push(Span::styled(
             format!("paused, {} newer · f follows ", m.log.scroll),
             t.notice(),
         ));
+    } else {
+        spans.push(Span::styled("paused · f follows ", t.notice()));
     }
-    spans.extend(view_marks(m.log.pane_view, t));
+    let marks = view_marks(m.log.pane_view, t);
+    let enter = focused.then(|| Span::styled("Enter: the line's output ", t.dim()));
+    for extra in marks.into_iter().chain(enter) {
+        spans.push(Span::styled("· ", t.dim()));
+        spans.push(extra);
+    }
     Line::from(spans)
 }
 

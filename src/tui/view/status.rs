@@ -22,6 +22,13 @@ pub struct StatusLine<'a> {
 /// Failed steps named at most, before `+N more`.
 const NAMES: usize = 12;
 
+/// What the line counts, from one pass over the steps.
+struct Seen {
+    counts: [(Status, usize); 9],
+    /// In graph order.
+    failed: Vec<usize>,
+}
+
 /// One way to lay the line out.
 #[derive(Debug, Clone, Copy)]
 struct Shape {
@@ -41,12 +48,16 @@ impl Widget for &StatusLine<'_> {
         let (m, t) = (self.model, self.theme);
         let width = area.width as usize;
         let hints = hints(m);
-        let failed = failed_in_order(m);
+        // Counted once a frame: the shapes tried below only format them.
+        let seen = Seen {
+            counts: m.counts(),
+            failed: failed_in_order(m),
+        };
         let fits = |s: &Shape| {
-            let left = Line::from(left_spans(m, t, &failed, s, width)).width();
+            let left = Line::from(left_spans(m, t, &seen, s, width)).width();
             left + s.hint.map_or(0, |h| cols(&hints[h])) <= width
         };
-        let best = shapes(failed.len(), hints.len(), m.ui.notice.is_some())
+        let best = shapes(seen.failed.len(), hints.len(), m.ui.notice.is_some())
             .into_iter()
             .find(fits);
         let shape = best.unwrap_or(Shape {
@@ -54,7 +65,7 @@ impl Widget for &StatusLine<'_> {
             names: 0,
             hint: None,
         });
-        let spans = left_spans(m, t, &failed, &shape, width);
+        let spans = left_spans(m, t, &seen, &shape, width);
         let used = put_whole(buf, area, &spans);
         let hint = match (shape.hint, &m.ui.notice) {
             (Some(h), _) => Some(hints[h].clone()),
@@ -135,29 +146,20 @@ pub fn fit_words(text: &str, max: usize) -> String {
 
 /// The failed steps in graph order (layer, then row), as `n` visits them.
 pub fn failed_in_order(m: &Model) -> Vec<usize> {
-    let mut failed: Vec<(usize, usize, usize)> = (0..m.steps.len())
+    let mut failed: Vec<usize> = (0..m.steps.len())
         .filter(|&i| m.steps[i].status == Status::Failed)
-        .map(|i| {
-            let (c, r) = m.graph.place.get(i).copied().unwrap_or((usize::MAX, 0));
-            (c, r, i)
-        })
         .collect();
-    failed.sort_unstable();
-    failed.into_iter().map(|k| k.2).collect()
+    let place = |i: usize| m.graph.place.get(i).copied().unwrap_or((usize::MAX, 0));
+    failed.sort_unstable_by_key(|&i| (place(i), i));
+    failed
 }
 
-fn left_spans(
-    m: &Model,
-    t: Theme,
-    failed: &[usize],
-    shape: &Shape,
-    width: usize,
-) -> Vec<Span<'static>> {
+fn left_spans(m: &Model, t: Theme, seen: &Seen, shape: &Shape, width: usize) -> Vec<Span<'static>> {
     // A long workflow name leaves room for what the run is doing.
     let name = super::fit(&cells(&m.name), (width / 4).max(12));
     let mut spans = vec![Span::styled(format!(" {name} "), t.bold())];
     spans.push(clock(m, t));
-    for (status, n) in m.counts() {
+    for &(status, n) in &seen.counts {
         if n == 0 || status == Status::Failed {
             continue;
         }
@@ -168,8 +170,8 @@ fn left_spans(
         };
         spans.push(Span::styled(text, t.status(status)));
     }
-    if !failed.is_empty() {
-        let text = failed_text(m, failed, shape);
+    if !seen.failed.is_empty() {
+        let text = failed_text(m, &seen.failed, shape);
         spans.push(Span::styled(text, t.status(Status::Failed)));
     }
     for (name, state) in &m.breakers {

@@ -461,3 +461,19 @@ fn unwrapped(rows: &[String], frame: usize) -> String {
     }
     text.trim_end().to_string()
 }
+
+/// In the output viewer, `n` moves it to the next failed step's output.
+#[test]
+fn n_in_the_viewer_shows_the_next_failure() {
+    let mut m = failures();
+    press(&mut m, &[key('n'), code(KeyCode::Enter)]);
+    let shown = |m: &Model| match m.ui.overlay {
+        Some(Overlay::Output { step, .. }) => m.steps[step].id.clone(),
+        _ => panic!("no viewer: {:?}", m.ui.overlay),
+    };
+    assert_eq!(shown(&m), "clippy");
+    press(&mut m, &[key('n')]);
+    assert_eq!(shown(&m), selected(&m));
+    assert!(shown(&m).starts_with("test-"));
+    assert!(viewer(&m, 80, 24).contains(&format!("{} · attempt 1 · ✗ exit", shown(&m))));
+}
