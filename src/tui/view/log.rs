@@ -36,15 +36,15 @@ impl<'a> Widget for &LogPane<'a> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let m = self.model;
         let t = self.theme;
-        let mut block = super::pane(title(m, t, self.focused), self.focused, t);
+        let picking = self.focused && !editing_filter(m);
+        let mut block = super::pane(title(m, t, picking), self.focused, t);
         if editing_filter(m) || !m.log.filter.is_empty() {
             block = block.title_bottom(filter_line(m, t));
         }
         let inner = block.inner(area);
         block.render(area, buf);
         let height = inner.height as usize;
-        let selected = self
-            .focused
+        let selected = picking
             .then(|| m.log.selected_line().map(|l| l.seq))
             .flatten();
         let start = m.run.started_ms.unwrap_or(0);
