@@ -241,13 +241,13 @@ fn hints(m: &Model) -> Vec<String> {
         out.push(format!(" {} ", cells(n)));
     }
     if let Some((at, total)) = m.ui.replay {
+        let at = format!("replay: event {at} of {total}");
         out.extend([
-            format!(
-                " replay: event {at} of {total} · . next · , back · g start · G end · F next failure · q quit "
-            ),
-            format!(" replay {at}/{total} · . next · , back · F failure · q quit "),
-            format!(" replay {at}/{total} · q quit "),
-            format!(" replay {at}/{total} "),
+            format!(" {at} · . next · , back · g start · G end · F next failure · q quit "),
+            format!(" {at} · . next · , back · F failure · q quit "),
+            format!(" {at} · . next · , back · q quit "),
+            format!(" {at} · q quit "),
+            format!(" {at} "),
         ]);
         return out;
     }
