@@ -49,16 +49,26 @@ pub(super) fn dialog(title: &str, t: Theme) -> Block<'static> {
 }
 
 fn help(t: Theme, frame: &mut Frame, body: Rect) {
-    let mut lines: Vec<Line> = NORMAL
+    let keys: Vec<(&str, &str)> = NORMAL
         .iter()
         .filter(|b| !b.help.is_empty())
-        .map(|b| {
+        .map(|b| (b.label, b.help))
+        .collect();
+    let mut lines: Vec<Line> = keys
+        .iter()
+        .map(|(label, help)| {
             Line::from(vec![
-                Span::styled(format!("{:>10}  ", b.label), t.bold()),
-                Span::raw(b.help),
+                Span::styled(format!("{label:>10}  "), t.bold()),
+                Span::raw(*help),
             ])
         })
         .collect();
+    // The legend and the note take 4 rows, the frame 2.
+    let width = body.width.min(100);
+    let two = lines.len() + 6 > body.height as usize;
+    if two {
+        lines = two_columns(&keys, width.saturating_sub(2) as usize, t);
+    }
     lines.push(Line::raw(""));
     let legend = [
         Status::Pending,
@@ -85,12 +95,72 @@ fn help(t: Theme, frame: &mut Frame, body: Rect) {
         "  ? marks a question; any key closes this help",
         t.dim(),
     ));
-    let area = centered(body, 72, lines.len() as u16 + 2);
+    let w = if two { width } else { 72 };
+    let area = centered(body, w, lines.len() as u16 + 2);
     frame.render_widget(Clear, area);
     let p = Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .block(dialog("keys", t));
     frame.render_widget(p, area);
+}
+
+/// The keys in two columns of `width / 2`, each help text wrapped at
+/// words within its column: for screens too short for one.
+fn two_columns<'a>(keys: &[(&'a str, &'a str)], width: usize, t: Theme) -> Vec<Line<'a>> {
+    let col = width / 2;
+    let room = col.saturating_sub(12).max(8);
+    // Each entry as rows of (label, text).
+    let rows: Vec<Vec<(&str, String)>> = keys
+        .iter()
+        .map(|(label, help)| {
+            words_in(help, room)
+                .into_iter()
+                .enumerate()
+                .map(|(i, text)| (if i == 0 { *label } else { "" }, text))
+                .collect()
+        })
+        .collect();
+    let total: usize = rows.iter().map(Vec::len).sum();
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    for entry in rows {
+        match left.len() < total.div_ceil(2) {
+            true => left.extend(entry),
+            false => right.extend(entry),
+        }
+    }
+    let cell = |(label, text): &(&'a str, String)| {
+        vec![
+            Span::styled(format!("{label:>10}  "), t.bold()),
+            Span::raw(format!("{text:<room$}")),
+        ]
+    };
+    (0..left.len().max(right.len()))
+        .map(|i| {
+            let mut spans = left
+                .get(i)
+                .map(cell)
+                .unwrap_or_else(|| vec![Span::raw(" ".repeat(col))]);
+            spans.extend(right.get(i).map(cell).unwrap_or_default());
+            Line::from(spans)
+        })
+        .collect()
+}
+
+/// `text` in rows of at most `width` columns, broken at spaces.
+fn words_in(text: &str, width: usize) -> Vec<String> {
+    let mut rows = vec![String::new()];
+    for word in text.split(' ') {
+        let Some(row) = rows.last_mut() else { break };
+        if !row.is_empty() && row.width() + 1 + word.width() > width {
+            rows.push(word.to_string());
+        } else {
+            if !row.is_empty() {
+                row.push(' ');
+            }
+            row.push_str(word);
+        }
+    }
+    rows
 }
 
 fn confirm(m: &Model, t: Theme, frame: &mut Frame, body: Rect) {
