@@ -479,3 +479,17 @@ fn n_in_the_viewer_shows_the_next_failure() {
     assert!(shown(&m).starts_with("test-"));
     assert!(viewer(&m, 80, 24).contains(&format!("{} · attempt 1 · ✗ exit", shown(&m))));
 }
+
+/// Help at 80x24 shows every key, `n N` and `W` among them.
+#[test]
+fn help_at_80x24_lists_every_key() {
+    let mut m = failures();
+    press(&mut m, &[key('?')]);
+    let screen = viewer(&m, 80, 24);
+    for b in signalbox::tui::keys::NORMAL {
+        if !b.label.is_empty() {
+            assert!(screen.contains(b.label), "{} in:\n{screen}", b.label);
+        }
+    }
+    assert!(screen.contains("any key closes this help"), "{screen}");
+}
