@@ -236,20 +236,6 @@ impl Log {
             .nth(self.selected)
     }
 
-    /// Scrolls `by` lines back (`up`) or forward; the tail turns follow on.
-    pub fn scroll(&mut self, by: usize, up: bool) {
-        if up {
-            let most = self.matching().saturating_sub(1);
-            self.scroll = (self.scroll + by).min(most);
-            self.follow = false;
-        } else {
-            self.scroll = self.scroll.saturating_sub(by);
-            if self.scroll == 0 {
-                self.follow = true;
-            }
-        }
-    }
-
     /// Moves the selected line `by` lines back (`up`) or forward, and the
     /// pane of `height` lines with it. At the newest line the pane follows
     /// the tail again.

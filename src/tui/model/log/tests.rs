@@ -20,11 +20,11 @@ fn window_scrolls_and_stops_at_the_oldest_line() {
     }
     let seqs = |log: &Log| log.window(3).iter().map(|l| l.seq).collect::<Vec<_>>();
     assert_eq!(seqs(&log), [7, 8, 9]);
-    log.scroll(2, true);
+    log.select(4, true, 3);
     assert_eq!(seqs(&log), [5, 6, 7]);
     log.push(line(10, "new"));
     assert_eq!(seqs(&log), [5, 6, 7], "scrolled back, the view stays put");
-    log.scroll(100, true);
+    log.select(100, true, 3);
     assert_eq!(seqs(&log), [0, 1, 2]);
     log.set_filter("LINE 1".into());
     assert_eq!(seqs(&log), [1]);
