@@ -1,5 +1,5 @@
 //! What opens over the panes: help, the quit question, the answer box and a
-//! step's output ([`output`]). Each is drawn from the model's `ui.overlay`;
+//! step's output (`overlay/output.rs`). Each is drawn from the model's `ui.overlay`;
 //! the keys it takes are `update`'s business.
 
 mod output;
