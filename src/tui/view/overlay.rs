@@ -1,6 +1,7 @@
-//! What opens over the panes: help, the quit question, the answer box and a
-//! step's output (`overlay/output.rs`). Each is drawn from the model's `ui.overlay`;
-//! the keys it takes are `update`'s business.
+//! What opens over the panes: help (in two columns on a short screen), the
+//! quit question, the answer box and a step's output (`overlay/output.rs`).
+//! Each is drawn from the model's `ui.overlay`; the keys it takes are
+//! `update`'s business.
 
 mod output;
 
