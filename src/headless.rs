@@ -1,7 +1,9 @@
 //! The headless front end: runs a workflow without a screen, for scripts and
 //! CI. Human lines go to stderr, one per step change; `--json` puts the
 //! journal's lines on stdout and nothing else there. With a terminal on
-//! stdin, open waits are asked at a prompt.
+//! stdin, open waits are asked at a prompt; without one, each says the
+//! command that decides it. A failed run's last line names its failed
+//! steps and their logs.
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use crate::safe;
 use crate::workflow::duration;
 
 mod prompt;
+mod summary;
 
 use prompt::Prompter;
 pub use prompt::can_prompt;
@@ -23,6 +26,9 @@ pub struct Output {
     pub json: bool,
     /// Ask open waits on the terminal (`by: prompt`).
     pub prompt: bool,
+    /// With no prompt, say under each wait that opens how to decide it
+    /// from another terminal (not under `--auto-approve`: nothing waits).
+    pub hint: bool,
 }
 
 /// What the prompt asks, and in which order.
@@ -62,12 +68,24 @@ pub async fn print_events(
     handle: RunHandle,
     asking: Asking,
 ) {
-    let (mut prompter, mut lines) = match out.prompt {
+    let hint = (out.hint && !out.prompt).then(|| {
+        let flag = summary::state_flag(&handle.dir, &summary::default_state_dir());
+        (flag, asking.skip.clone())
+    });
+    let run_dir = handle.dir.clone();
+    let (prompter, mut lines) = match out.prompt {
         true => {
             let (p, lines) = Prompter::start(handle, asking);
             (Some(p), Some(lines))
         }
         false => (None, None),
+    };
+    let mut printer = Printer {
+        json: out.json,
+        prompter,
+        failures: summary::Failures::default(),
+        run_dir,
+        hint,
     };
     loop {
         let first = tokio::select! {
@@ -76,7 +94,7 @@ pub async fn print_events(
                 None => break,
             },
             line = next_line(&mut lines) => {
-                match (line, prompter.as_mut()) {
+                match (line, printer.prompter.as_mut()) {
                     (Some(line), Some(pr)) => pr.answer(line),
                     // Ctrl-D: nothing more will be typed here.
                     (None, Some(pr)) => {
@@ -88,38 +106,70 @@ pub async fn print_events(
                 continue;
             }
         };
-        print_event(&first, out.json, prompter.as_mut());
+        printer.print(&first);
         // Waits that opened together have their events queued together:
         // all of them are followed before one is chosen to be asked.
         for _ in 1..BATCH {
             match events.try_recv() {
-                Ok(p) => print_event(&p, out.json, prompter.as_mut()),
+                Ok(p) => printer.print(&p),
                 Err(_) => break,
             }
         }
-        if let Some(pr) = prompter.as_mut() {
+        if let Some(pr) = printer.prompter.as_mut() {
             pr.ask_next();
         }
     }
-    if let Some(pr) = prompter.as_mut() {
+    if let Some(pr) = printer.prompter.as_mut() {
         pr.end();
     }
 }
 
-/// Prints an event: its JSON line on stdout with `--json`, its human line on
-/// stderr, in place of the prompt if one is showing.
-fn print_event(p: &Arc<Published>, json: bool, prompter: Option<&mut Prompter>) {
-    if json {
-        safe::write_exact(format!("{}\n", safe::json_line(&p.line)).as_bytes());
-    }
-    let line = human_line(p);
-    match prompter {
-        Some(pr) => pr.event(p, line.as_deref()),
-        None => {
-            if let Some(line) = line {
-                safe::say!("{line}");
+/// What prints the events, and what it remembers for the lines it adds.
+struct Printer {
+    json: bool,
+    prompter: Option<Prompter>,
+    failures: summary::Failures,
+    run_dir: Arc<std::path::Path>,
+    /// With no prompt to ask waits at: the `--state-dir` part of the hint
+    /// commands, and the steps a flag resolves (no hint for those).
+    hint: Option<(String, Vec<String>)>,
+}
+
+impl Printer {
+    /// Prints an event: its JSON line on stdout with `--json`, its human
+    /// line on stderr, in place of the prompt if one is showing.
+    fn print(&mut self, p: &Arc<Published>) {
+        if self.json {
+            safe::write_exact(format!("{}\n", safe::json_line(&p.line)).as_bytes());
+        }
+        self.failures.follow(&p.envelope.event);
+        let mut line = human_line(p);
+        if let Some(l) = &line
+            && let Some(last) = self.failures.last_line(p, l, &self.run_dir)
+        {
+            line = Some(last);
+        }
+        match self.prompter.as_mut() {
+            Some(pr) => pr.event(p, line.as_deref()),
+            None => {
+                if let Some(line) = line {
+                    safe::say!("{line}");
+                }
+                if let Some(hint) = self.hint(p) {
+                    safe::say!("{hint}");
+                }
             }
         }
+    }
+
+    /// How to decide a wait that opened, when nothing here will ask it.
+    fn hint(&self, p: &Published) -> Option<String> {
+        let (flag, skip) = self.hint.as_ref()?;
+        let step = p.envelope.event.step()?;
+        if skip.iter().any(|s| s == step) {
+            return None;
+        }
+        summary::wait_hint(&p.envelope.event, &p.envelope.run, flag)
     }
 }
 

@@ -270,7 +270,11 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
         .collect();
     let printing = headless::print_events(
         events,
-        headless::Output { json, prompt },
+        headless::Output {
+            json,
+            prompt,
+            hint: !options.auto_approve,
+        },
         handle.clone(),
         headless::Asking {
             skip: skip_prompt,

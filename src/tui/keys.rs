@@ -23,6 +23,11 @@ pub enum Action {
     Skip,
     Cancel,
     Follow,
+    /// `n` / `N`: the next / previous failed step.
+    NextFailed,
+    PrevFailed,
+    /// Long lines wrap, or are cut and scroll sideways.
+    Wrap,
     Filter,
     Help,
     Quit,
@@ -105,7 +110,7 @@ pub const NORMAL: &[Binding] = &[
         &[(KeyCode::Left, NONE), (KeyCode::Char('h'), NONE)],
         Action::Left,
         "←→ h l",
-        "move left / right in the graph",
+        "move left / right in the graph; scroll long lines",
     ),
     bind(
         &[(KeyCode::Right, NONE), (KeyCode::Char('l'), NONE)],
@@ -142,7 +147,7 @@ pub const NORMAL: &[Binding] = &[
         &[(KeyCode::Enter, NONE)],
         Action::Enter,
         "Enter",
-        "answer the question (waits) / step output (graph)",
+        "answer the question (waits) / output (graph, log)",
     ),
     bind(
         &[(KeyCode::Char('R'), NONE)],
@@ -161,6 +166,19 @@ pub const NORMAL: &[Binding] = &[
         Action::Cancel,
         "x",
         "cancel the step selected in the graph (asks y/n)",
+    ),
+    bind(
+        &[(KeyCode::Char('n'), NONE)],
+        Action::NextFailed,
+        "n N",
+        "select the next / previous failed step",
+    ),
+    bind(&[(KeyCode::Char('N'), NONE)], Action::PrevFailed, "", ""),
+    bind(
+        &[(KeyCode::Char('W'), NONE)],
+        Action::Wrap,
+        "W",
+        "wrap long lines on/off (log, output)",
     ),
     bind(
         &[(KeyCode::Char('f'), NONE)],

@@ -151,15 +151,12 @@ impl Replay {
         self.settle(last.as_ref());
     }
 
-    /// The clock at the last event applied, and the notice.
+    /// The clock at the last event applied, and where the replay stands.
     fn settle(&mut self, last: Option<&Envelope>) {
         if let Some(now) = last.and_then(|e| parse_ts(&e.ts)) {
             self.model.set_now(now);
         }
-        self.model.ui.notice = Some(format!(
-            "replay: event {} of {}   . next  , back  g start  G end  F next failure  q quit",
-            self.at, self.total
-        ));
+        self.model.ui.replay = Some((self.at, self.total));
     }
 
     /// Applies a move; false when it quits.

@@ -4,6 +4,7 @@
 //! touches the terminal, so tests drive it with plain values.
 
 mod confirm;
+mod find;
 mod text;
 mod waits;
 
@@ -113,6 +114,10 @@ fn normal(model: &mut Model, action: Action) -> Option<Command> {
         Action::Skip => confirm::ask(model, StepAction::Skip),
         Action::Cancel => confirm::ask(model, StepAction::Cancel),
         Action::Follow => model.log.toggle_follow(),
+        Action::NextFailed | Action::PrevFailed => {
+            find::next_failed(model, action == Action::NextFailed)
+        }
+        Action::Wrap => model.log.pane_view.toggle_wrap(),
         Action::Filter => {
             model.ui.focus = Pane::Log;
             model.ui.overlay = Some(Overlay::Filter);
@@ -150,8 +155,13 @@ fn moved(model: &mut Model, action: Action, times: usize) {
             show_selection(model);
         }
         Pane::Log => match action {
-            Action::Left | Action::Right => {}
-            _ => model.log.scroll(times, up),
+            Action::Left | Action::Right => model.log.pane_view.shift(action == Action::Left),
+            _ => {
+                let height = view::areas(model.ui.screen, model.waits.len()).log.height;
+                model
+                    .log
+                    .select(times, up, (height as usize).saturating_sub(2));
+            }
         },
         Pane::Waits => match action {
             Action::Left | Action::Right => {}
@@ -197,17 +207,18 @@ fn enter(model: &mut Model) -> Option<Command> {
             model.ui.overlay = Some(Overlay::Output {
                 step: model.ui.selected,
                 scroll: 0,
+                mark: None,
             })
         }
-        Pane::Log => {}
+        Pane::Log => find::open_from_log(model),
     }
     None
 }
 
-/// The step output overlay: arrows scroll it, Esc/Enter/q close it, other
-/// keys work as usual.
+/// The step output overlay: arrows scroll it (`←` `→` across when lines
+/// are cut), `W` wraps, Esc/Enter/q close it, other keys work as usual.
 fn output_key(model: &mut Model, action: Action) -> Option<Command> {
-    let Some(Overlay::Output { step, scroll }) = model.ui.overlay.clone() else {
+    let Some(Overlay::Output { step, scroll, mark }) = model.ui.overlay.clone() else {
         return None;
     };
     let most = model.log.output_count(step).saturating_sub(1);
@@ -219,13 +230,21 @@ fn output_key(model: &mut Model, action: Action) -> Option<Command> {
         Action::Down => scroll.saturating_sub(1),
         Action::PageUp => (scroll + page).min(most),
         Action::PageDown => scroll.saturating_sub(page),
+        Action::Left | Action::Right => {
+            model.log.viewer_view.shift(action == Action::Left);
+            scroll
+        }
+        Action::Wrap => {
+            model.log.viewer_view.toggle_wrap();
+            scroll
+        }
         Action::Close | Action::Enter | Action::Quit => {
             model.ui.overlay = None;
             return None;
         }
         other => return normal(model, other),
     };
-    model.ui.overlay = Some(Overlay::Output { step, scroll });
+    model.ui.overlay = Some(Overlay::Output { step, scroll, mark });
     None
 }
 

@@ -220,11 +220,12 @@ impl Model {
 
 fn tone(event: &Event) -> Tone {
     match event {
+        // Only a stream kept apart is marked: merged output is all one.
         Event::StepOutput {
-            stream: Stream::Stdout,
+            stream: Stream::Stderr,
             ..
-        } => Tone::Output,
-        Event::StepOutput { .. } => Tone::Stderr,
+        } => Tone::Stderr,
+        Event::StepOutput { .. } => Tone::Output,
         Event::StepSucceeded { .. } => Tone::Good,
         Event::StepFailed { .. } | Event::StepCancelled { .. } => Tone::Bad,
         Event::StepRetrying { .. } => Tone::Warn,

@@ -1,6 +1,7 @@
 //! The event log as the screen keeps it: readable lines, a scrollback
-//! bounded in bytes, the filter and where the pane is scrolled to. Knows
-//! nothing of terminals or drawing.
+//! bounded in bytes, the filter, the selected line, and where the pane is
+//! scrolled to (down and across) and whether it wraps. Knows nothing of
+//! terminals or drawing.
 //!
 //! Only output lines are ever dropped (oldest first): the lines about
 //! steps, waits and the run are few (a handful per step and attempt) and
@@ -71,6 +72,41 @@ pub struct Log {
     pub follow: bool,
     /// Matching lines hidden below the pane's bottom line; 0 is the tail.
     pub scroll: usize,
+    /// The selected line, as matching lines below it (0 is the newest):
+    /// `Enter` opens its step's output there.
+    pub selected: usize,
+    /// How the pane and the output viewer show long lines.
+    pub pane_view: LineView,
+    pub viewer_view: LineView,
+}
+
+/// How long lines show: wrapped onto more rows, or cut at the pane's edge
+/// and shifted left by `hscroll` columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LineView {
+    pub wrap: bool,
+    pub hscroll: usize,
+}
+
+impl LineView {
+    /// Columns `←` / `→` move a cut line by.
+    pub const STEP: usize = 16;
+
+    pub fn toggle_wrap(&mut self) {
+        self.wrap = !self.wrap;
+        self.hscroll = 0;
+    }
+
+    /// `←` / `→`; wrapped lines have nothing to scroll.
+    pub fn shift(&mut self, left: bool) {
+        if self.wrap {
+            return;
+        }
+        self.hscroll = match left {
+            true => self.hscroll.saturating_sub(LineView::STEP),
+            false => self.hscroll + LineView::STEP,
+        };
+    }
 }
 
 impl Default for Log {
@@ -83,6 +119,13 @@ impl Default for Log {
             filter: String::new(),
             follow: true,
             scroll: 0,
+            selected: 0,
+            pane_view: LineView::default(),
+            // The viewer is where a whole error is read.
+            viewer_view: LineView {
+                wrap: true,
+                hscroll: 0,
+            },
         }
     }
 }
@@ -92,6 +135,7 @@ impl Log {
         // Scrolled back, the pane stays on the lines it shows.
         if !self.follow && self.matches(&line) {
             self.scroll += 1;
+            self.selected += 1;
         }
         if !line.is_output() {
             self.events.push_back(line);
@@ -178,31 +222,69 @@ impl Log {
         self.output.iter().filter(|l| l.step == Some(step)).count()
     }
 
-    /// Scrolls `by` lines back (`up`) or forward; the tail turns follow on.
-    pub fn scroll(&mut self, by: usize, up: bool) {
-        if up {
-            let most = self.matching().saturating_sub(1);
-            self.scroll = (self.scroll + by).min(most);
-            self.follow = false;
-        } else {
-            self.scroll = self.scroll.saturating_sub(by);
-            if self.scroll == 0 {
-                self.follow = true;
-            }
+    /// The `height` lines that end `scroll` matching lines above the
+    /// newest, oldest first.
+    pub fn window_at(&self, height: usize, scroll: usize) -> Vec<&LogLine> {
+        let pick = |l: &&LogLine| self.matches(l);
+        window(self.newest_first().filter(pick), height, scroll)
+    }
+
+    /// The selected line, if any line matches.
+    pub fn selected_line(&self) -> Option<&LogLine> {
+        self.newest_first()
+            .filter(|l| self.matches(l))
+            .nth(self.selected)
+    }
+
+    /// Moves the selected line `by` lines back (`up`) or forward, and the
+    /// pane of `height` lines with it. At the newest line the pane follows
+    /// the tail again.
+    pub fn select(&mut self, by: usize, up: bool, height: usize) {
+        let height = height.max(1);
+        self.selected = match up {
+            true => (self.selected + by).min(self.matching().saturating_sub(1)),
+            false => self.selected.saturating_sub(by),
+        };
+        if self.selected < self.scroll {
+            self.scroll = self.selected;
+        } else if self.selected >= self.scroll + height {
+            self.scroll = self.selected + 1 - height;
         }
+        self.follow = self.selected == 0 && self.scroll == 0;
     }
 
     pub fn toggle_follow(&mut self) {
         self.follow = !self.follow;
         if self.follow {
             self.scroll = 0;
+            self.selected = 0;
         }
     }
 
     pub fn set_filter(&mut self, filter: String) {
         self.filter = filter;
         self.scroll = 0;
+        self.selected = 0;
         self.follow = true;
+    }
+
+    /// The output lines of step `step` newer than event `seq`: how far up
+    /// from its newest line the output viewer opens to show that moment.
+    pub fn output_after(&self, step: usize, seq: u64) -> usize {
+        self.output
+            .iter()
+            .rev()
+            .take_while(|l| l.seq > seq)
+            .filter(|l| l.step == Some(step))
+            .count()
+    }
+
+    /// Whether step `step` has stderr lines in the scrollback (its output
+    /// was kept apart: `output: separate`).
+    pub fn has_stderr(&self, step: usize) -> bool {
+        self.output
+            .iter()
+            .any(|l| l.step == Some(step) && l.tone == Tone::Stderr)
     }
 }
 
@@ -264,76 +346,4 @@ pub fn contains_ignore_case(hay: &str, needle: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn line(seq: u64, text: &str) -> LogLine {
-        LogLine {
-            seq,
-            ts_ms: 0,
-            step: None,
-            tone: Tone::Info,
-            text: text.into(),
-        }
-    }
-
-    #[test]
-    fn window_scrolls_and_stops_at_the_oldest_line() {
-        let mut log = Log::default();
-        for i in 0..10 {
-            log.push(line(i, &format!("line {i}")));
-        }
-        let seqs = |log: &Log| log.window(3).iter().map(|l| l.seq).collect::<Vec<_>>();
-        assert_eq!(seqs(&log), [7, 8, 9]);
-        log.scroll(2, true);
-        assert_eq!(seqs(&log), [5, 6, 7]);
-        log.push(line(10, "new"));
-        assert_eq!(seqs(&log), [5, 6, 7], "scrolled back, the view stays put");
-        log.scroll(100, true);
-        assert_eq!(seqs(&log), [0, 1, 2]);
-        log.set_filter("LINE 1".into());
-        assert_eq!(seqs(&log), [1]);
-    }
-
-    fn output(seq: u64, text: &str) -> LogLine {
-        LogLine {
-            tone: Tone::Output,
-            step: Some(0),
-            ..line(seq, text)
-        }
-    }
-
-    #[test]
-    fn output_is_bounded_in_bytes_and_waits_are_never_dropped() {
-        let mut log = Log::default();
-        log.push(line(1, "a waits for approval"));
-        let long = "x".repeat(64 << 10);
-        for seq in 2..2000 {
-            log.push(output(seq, &long));
-        }
-        log.push(line(2000, "run ended"));
-        assert!(log.output_bytes() <= OUTPUT_BYTES);
-        assert!(log.output_count(0) > 100, "the newest output is kept");
-        let all = log.window(10_000);
-        let texts: Vec<&str> = all.iter().map(|l| l.text.as_str()).collect();
-        assert_eq!(
-            texts[0], "a waits for approval",
-            "in seq order, oldest first"
-        );
-        assert_eq!(texts[1], DROPPED, "where the dropped lines were");
-        assert_eq!(*texts.last().unwrap(), "run ended");
-        let seqs: Vec<u64> = all.iter().map(|l| l.seq).collect();
-        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
-        assert_eq!(seqs.last(), Some(&2000));
-    }
-
-    #[test]
-    fn clean_shows_escapes_and_control_characters() {
-        assert_eq!(
-            clean("\x1b[1;31merror\x1b[0m: bad\tthing\r"),
-            r"\x1b[1;31merror\x1b[0m: bad    thing\r"
-        );
-        assert_eq!(clean("\x1b]0;title\x07done"), r"\x1b]0;title\x07done");
-        assert_eq!(clean("plain"), "plain");
-    }
-}
+mod tests;

@@ -86,10 +86,12 @@ pub enum Overlay {
     Answer(AnswerBox),
     /// Typing the log filter (the text lives in the log).
     Filter,
-    /// One step's output, `scroll` lines up from its newest.
+    /// One step's output, `scroll` lines up from its newest; `mark` is the
+    /// seq of a line to highlight (opened from that line of the log).
     Output {
         step: usize,
         scroll: usize,
+        mark: Option<u64>,
     },
 }
 
@@ -109,6 +111,8 @@ pub struct Ui {
     pub color: bool,
     /// A one-line message for the status line, cleared by the next key.
     pub notice: Option<String>,
+    /// On a replay: (events applied, events in all), for the status line.
+    pub replay: Option<(usize, usize)>,
     /// The operator quit: leave as soon as the run has ended.
     pub quit: bool,
     /// The operator quit a second time while the run was being cancelled:
@@ -127,6 +131,7 @@ impl Default for Ui {
             screen: (80, 24),
             color: true,
             notice: None,
+            replay: None,
             quit: false,
             force: false,
         }

@@ -1,5 +1,6 @@
 //! The two text boxes: the answer to a question (with its choices and
-//! default) and the log filter. Part of `update`: no awaiting, no terminal.
+//! default) and the log filter, whose `Enter` also selects the step it
+//! names. Part of `update`: no awaiting, no terminal.
 
 use super::quit;
 use crate::engine::event::{check_answer, match_choice};
@@ -119,6 +120,14 @@ pub fn filter_key(model: &mut Model, action: Action) -> Option<Command> {
         }
         Action::Enter => {
             model.ui.overlay = None;
+            // A filter that names a step is also a jump to it.
+            if let Some(i) = super::find::step_named(model, &filter) {
+                super::find::select_step(model, i);
+                model.ui.notice = Some(format!(
+                    "{} selected · Enter: its output · Esc clears the filter",
+                    model.steps[i].id
+                ));
+            }
             return None;
         }
         Action::Close => {

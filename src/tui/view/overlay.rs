@@ -1,6 +1,9 @@
-//! What opens over the panes: help, the quit question, a step command's
-//! question, the answer box and a step's output. Each is drawn from the model's `ui.overlay`; the keys it
-//! takes are `update`'s business.
+//! What opens over the panes: help (in two columns on a short screen), the
+//! quit question, a step command's question, the answer box and a step's
+//! output (`overlay/output.rs`). Each is drawn from the model's
+//! `ui.overlay`; the keys it takes are `update`'s business.
+
+mod output;
 
 mod step_dialog;
 
@@ -26,7 +29,9 @@ pub fn draw(m: &Model, t: Theme, frame: &mut Frame, a: &Areas) {
             action, question, ..
         }) => step_dialog::step(*action, question, t, frame, a.body),
         Some(Overlay::Answer(b)) => answer(m, b, t, frame, a.body),
-        Some(Overlay::Output { step, scroll }) => output(m, *step, *scroll, t, frame, a.body),
+        Some(Overlay::Output { step, scroll, mark }) => {
+            output::draw(m, (*step, *scroll, *mark), t, frame, a.body)
+        }
         Some(Overlay::Filter) | None => {}
     }
 }
@@ -42,7 +47,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-fn dialog(title: &str, t: Theme) -> Block<'static> {
+pub(super) fn dialog(title: &str, t: Theme) -> Block<'static> {
     Block::bordered()
         .border_type(BorderType::Double)
         .border_style(t.border(true))
@@ -50,16 +55,26 @@ fn dialog(title: &str, t: Theme) -> Block<'static> {
 }
 
 fn help(t: Theme, frame: &mut Frame, body: Rect) {
-    let mut lines: Vec<Line> = NORMAL
+    let keys: Vec<(&str, &str)> = NORMAL
         .iter()
         .filter(|b| !b.help.is_empty())
-        .map(|b| {
+        .map(|b| (b.label, b.help))
+        .collect();
+    let mut lines: Vec<Line> = keys
+        .iter()
+        .map(|(label, help)| {
             Line::from(vec![
-                Span::styled(format!("{:>10}  ", b.label), t.bold()),
-                Span::raw(b.help),
+                Span::styled(format!("{label:>10}  "), t.bold()),
+                Span::raw(*help),
             ])
         })
         .collect();
+    // The legend and the note take 4 rows, the frame 2.
+    let width = body.width.min(100);
+    let two = lines.len() + 6 > body.height as usize;
+    if two {
+        lines = two_columns(&keys, width.saturating_sub(2) as usize, t);
+    }
     lines.push(Line::raw(""));
     let legend = [
         Status::Pending,
@@ -86,12 +101,72 @@ fn help(t: Theme, frame: &mut Frame, body: Rect) {
         "  ? marks a question; any key closes this help",
         t.dim(),
     ));
-    let area = centered(body, 72, lines.len() as u16 + 2);
+    let w = if two { width } else { 72 };
+    let area = centered(body, w, lines.len() as u16 + 2);
     frame.render_widget(Clear, area);
     let p = Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .block(dialog("keys", t));
     frame.render_widget(p, area);
+}
+
+/// The keys in two columns of `width / 2`, each help text wrapped at
+/// words within its column: for screens too short for one.
+fn two_columns<'a>(keys: &[(&'a str, &'a str)], width: usize, t: Theme) -> Vec<Line<'a>> {
+    let col = width / 2;
+    let room = col.saturating_sub(12).max(8);
+    // Each entry as rows of (label, text).
+    let rows: Vec<Vec<(&str, String)>> = keys
+        .iter()
+        .map(|(label, help)| {
+            words_in(help, room)
+                .into_iter()
+                .enumerate()
+                .map(|(i, text)| (if i == 0 { *label } else { "" }, text))
+                .collect()
+        })
+        .collect();
+    let total: usize = rows.iter().map(Vec::len).sum();
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    for entry in rows {
+        match left.len() < total.div_ceil(2) {
+            true => left.extend(entry),
+            false => right.extend(entry),
+        }
+    }
+    let cell = |(label, text): &(&'a str, String)| {
+        vec![
+            Span::styled(format!("{label:>10}  "), t.bold()),
+            Span::raw(format!("{text:<room$}")),
+        ]
+    };
+    (0..left.len().max(right.len()))
+        .map(|i| {
+            let mut spans = left
+                .get(i)
+                .map(cell)
+                .unwrap_or_else(|| vec![Span::raw(" ".repeat(col))]);
+            spans.extend(right.get(i).map(cell).unwrap_or_default());
+            Line::from(spans)
+        })
+        .collect()
+}
+
+/// `text` in rows of at most `width` columns, broken at spaces.
+fn words_in(text: &str, width: usize) -> Vec<String> {
+    let mut rows = vec![String::new()];
+    for word in text.split(' ') {
+        let Some(row) = rows.last_mut() else { break };
+        if !row.is_empty() && row.width() + 1 + word.width() > width {
+            rows.push(word.to_string());
+        } else {
+            if !row.is_empty() {
+                row.push(' ');
+            }
+            row.push_str(word);
+        }
+    }
+    rows
 }
 
 fn confirm(m: &Model, t: Theme, frame: &mut Frame, body: Rect) {
@@ -190,43 +265,6 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
     let y = area.y + 1 + input_row as u16;
     if x < area.right() && y < area.bottom() {
         frame.set_cursor_position(Position::new(x, y));
-    }
-}
-
-fn output(m: &Model, step: usize, scroll: usize, t: Theme, frame: &mut Frame, body: Rect) {
-    let Some(s) = m.steps.get(step) else {
-        return;
-    };
-    let area = Rect::new(
-        body.x + 1,
-        body.y + 1,
-        body.width.saturating_sub(2),
-        body.height.saturating_sub(2),
-    );
-    let total = m.log.output_count(step);
-    let block = dialog(&format!("output of {} · {total} lines", cells(&s.id)), t)
-        .title_bottom(Line::styled(" ↑↓ PgUp PgDn scroll · Esc closes ", t.dim()));
-    let inner = block.inner(area);
-    frame.render_widget(Clear, area);
-    frame.render_widget(block, area);
-    let lines = m.log.step_output(step, inner.height as usize, scroll);
-    if lines.is_empty() {
-        let empty = Line::styled("no output yet", t.dim());
-        frame
-            .buffer_mut()
-            .set_line(inner.x, inner.y, &empty, inner.width);
-    }
-    let start = m.run.started_ms.unwrap_or(0);
-    for (row, l) in lines.iter().enumerate() {
-        let mut line = super::log::log_line(l, start, t);
-        if let Some(text) = line.spans.get_mut(1) {
-            // The step's name is the pane's title: show the bare line.
-            let bare = l.text.split_once(" │ ").map_or(l.text.as_str(), |(_, r)| r);
-            text.content = cells(bare).into_owned().into();
-        }
-        frame
-            .buffer_mut()
-            .set_line(inner.x, inner.y + row as u16, &line, inner.width);
     }
 }
 

@@ -1,6 +1,8 @@
 //! The status line: the workflow, the run's clock or outcome, steps counted
-//! by status, open breakers, and the main keys (or the latest notice),
-//! shortened to fit. A function of the model only.
+//! by status, the failed steps by name, open breakers, and the main keys
+//! (or the latest notice, or where a replay stands). When it does not all
+//! fit, the least useful parts go first and whole: a word is never cut
+//! mid-way. A function of the model only.
 
 use crate::safe::cells;
 use ratatui::buffer::Buffer;
@@ -10,11 +12,32 @@ use ratatui::widgets::Widget;
 
 use super::theme::{self, Theme};
 use crate::engine::event::BreakerState;
-use crate::tui::model::{Kind, Model};
+use crate::tui::model::{Kind, Model, Status};
 
 pub struct StatusLine<'a> {
     pub model: &'a Model,
     pub theme: Theme,
+}
+
+/// Failed steps named at most, before `+N more`.
+const NAMES: usize = 12;
+
+/// What the line counts, from one pass over the steps.
+struct Seen {
+    counts: [(Status, usize); 9],
+    /// In graph order.
+    failed: Vec<usize>,
+}
+
+/// One way to lay the line out.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    /// Counts with their words (`✓5 succeeded`), else glyphs (`✓5`).
+    wordy: bool,
+    /// Failed steps named.
+    names: usize,
+    /// Which of the hints, if any.
+    hint: Option<usize>,
 }
 
 impl Widget for &StatusLine<'_> {
@@ -24,84 +47,137 @@ impl Widget for &StatusLine<'_> {
         }
         let (m, t) = (self.model, self.theme);
         let width = area.width as usize;
-        let wordy = Line::from(left_spans(m, t, false));
-        let compact = Line::from(left_spans(m, t, true));
-        // The most useful hint that fits, with counts in words if they fit.
-        let mut pick = None;
-        'hints: for hint in hints(m) {
-            for left in [&wordy, &compact] {
-                if left.width() + hint.chars().count() < width {
-                    pick = Some((left, Some(hint)));
-                    break 'hints;
-                }
+        let hints = hints(m);
+        // Counted once a frame: the shapes tried below only format them.
+        let seen = Seen {
+            counts: m.counts(),
+            failed: failed_in_order(m),
+        };
+        let fits = |s: &Shape| {
+            let left = Line::from(left_spans(m, t, &seen, s, width)).width();
+            left + s.hint.map_or(0, |h| cols(&hints[h])) <= width
+        };
+        let best = shapes(seen.failed.len(), hints.len(), m.ui.notice.is_some())
+            .into_iter()
+            .find(fits);
+        let compact = Shape {
+            wordy: false,
+            names: 0,
+            hint: None,
+        };
+        // A notice that cannot show whole takes all the room there is.
+        let shape = match best {
+            Some(s) if m.ui.notice.is_none() || s.hint.is_some() => s,
+            _ => compact,
+        };
+        let spans = left_spans(m, t, &seen, &shape, width);
+        let used = put_whole(buf, area, &spans);
+        let hint = match (shape.hint, &m.ui.notice) {
+            (Some(h), _) => Some(hints[h].clone()),
+            // A notice always shows, cut at a word to the room there is.
+            (None, Some(n)) => {
+                let room = width.saturating_sub(used + 3);
+                Some(format!(" {} ", fit_words(&cells(n), room)))
             }
-        }
-        let (left, hint) = pick.unwrap_or((
-            if wordy.width() <= width {
-                &wordy
-            } else {
-                &compact
-            },
-            None,
-        ));
-        buf.set_line(area.x, area.y, left, area.width);
+            (None, None) => None,
+        };
         if let Some(hint) = hint {
-            let style = if m.ui.notice.is_some() {
-                t.notice()
-            } else {
-                t.dim()
+            let style = match m.ui.notice {
+                Some(_) => t.notice(),
+                None => t.dim(),
             };
-            let w = hint.chars().count() as u16;
+            let w = cols(&hint).min(width) as u16;
             buf.set_string(area.x + area.width - w, area.y, hint, style);
-        } else if let Some(n) = &m.ui.notice {
-            // A notice always shows, cut to the room there is.
-            let room = width.saturating_sub(compact.width() + 3);
-            let text = format!(" {} ", super::fit(&cells(n), room));
-            let w = text.chars().count() as u16;
-            buf.set_line(area.x, area.y, &compact, area.width);
-            buf.set_string(
-                area.x + area.width.saturating_sub(w),
-                area.y,
-                text,
-                t.notice(),
-            );
         }
     }
 }
 
-/// `compact`: counts as glyph and number only, for narrow terminals.
-fn left_spans(m: &Model, t: Theme, compact: bool) -> Vec<Span<'static>> {
-    let mut spans = vec![Span::styled(format!(" {} ", cells(&m.name)), t.bold())];
-    match m.run.outcome {
-        Some((status, ms)) => spans.push(Span::styled(
-            format!(
-                "{} {} in {} ",
-                match status {
-                    crate::engine::RunStatus::Succeeded => "✓",
-                    crate::engine::RunStatus::Failed => "✗",
-                    crate::engine::RunStatus::Cancelled => "⊘",
-                },
-                theme::outcome_word(status),
-                theme::elapsed(ms)
-            ),
-            t.outcome(status),
-        )),
-        None if m.ui.quit => spans.push(Span::styled("cancelling… ", t.notice())),
-        None => {
-            let ms = m.run.started_ms.map_or(0, |s| m.now_ms.saturating_sub(s));
-            spans.push(Span::styled(format!("{} ", theme::seconds(ms)), t.dim()));
+/// Every shape, most useful first: the notice, at least one failed name,
+/// some keys, counts in words, more names, the longer keys.
+fn shapes(failed: usize, hints: usize, notice: bool) -> Vec<Shape> {
+    let mut all = Vec::new();
+    for wordy in [true, false] {
+        for names in 0..=failed.min(NAMES) {
+            for hint in (0..hints).map(Some).chain([None]) {
+                all.push(Shape { wordy, names, hint });
+            }
         }
     }
-    for (status, n) in m.counts() {
-        if n > 0 {
-            let glyph = theme::glyph(status, Kind::Run);
-            let text = if compact {
-                format!("{glyph}{n} ")
-            } else {
-                format!("{glyph}{n} {} ", theme::word(status))
-            };
-            spans.push(Span::styled(text, t.status(status)));
+    let score = |s: &Shape| {
+        (
+            notice && s.hint == Some(0),
+            s.names.min(1),
+            s.hint.is_some(),
+            s.names,
+            s.wordy,
+            std::cmp::Reverse(s.hint),
+        )
+    };
+    all.sort_by_key(|s| std::cmp::Reverse(score(s)));
+    all
+}
+
+/// Writes whole spans from the left while they fit; returns the columns used.
+fn put_whole(buf: &mut Buffer, area: Rect, spans: &[Span<'_>]) -> usize {
+    let mut x = 0usize;
+    for s in spans {
+        let w = s.width();
+        if x + w > area.width as usize {
+            break;
         }
+        buf.set_span(area.x + x as u16, area.y, s, w as u16);
+        x += w;
+    }
+    x
+}
+
+fn cols(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
+}
+
+/// `text` cut after the last whole word that fits in `max` columns, with
+/// `…`; a single word too long for it is cut with `…`.
+pub fn fit_words(text: &str, max: usize) -> String {
+    if cols(text) <= max {
+        return text.to_string();
+    }
+    let cut = super::fit(text, max);
+    let body = cut.trim_end_matches('…');
+    match body.rfind(' ') {
+        Some(i) if i > 0 => format!("{}…", body[..i].trim_end()),
+        _ => cut,
+    }
+}
+
+/// The failed steps in graph order (layer, then row), as `n` visits them.
+pub fn failed_in_order(m: &Model) -> Vec<usize> {
+    let mut failed: Vec<usize> = (0..m.steps.len())
+        .filter(|&i| m.steps[i].status == Status::Failed)
+        .collect();
+    let place = |i: usize| m.graph.place.get(i).copied().unwrap_or((usize::MAX, 0));
+    failed.sort_unstable_by_key(|&i| (place(i), i));
+    failed
+}
+
+fn left_spans(m: &Model, t: Theme, seen: &Seen, shape: &Shape, width: usize) -> Vec<Span<'static>> {
+    // A long workflow name leaves room for what the run is doing.
+    let name = super::fit(&cells(&m.name), (width / 4).max(12));
+    let mut spans = vec![Span::styled(format!(" {name} "), t.bold())];
+    spans.push(clock(m, t));
+    for &(status, n) in &seen.counts {
+        if n == 0 || status == Status::Failed {
+            continue;
+        }
+        let glyph = theme::glyph(status, Kind::Run);
+        let text = match shape.wordy {
+            true => format!("{glyph}{n} {} ", theme::word(status)),
+            false => format!("{glyph}{n} "),
+        };
+        spans.push(Span::styled(text, t.status(status)));
+    }
+    if !seen.failed.is_empty() {
+        let text = failed_text(m, &seen.failed, shape);
+        spans.push(Span::styled(text, t.status(Status::Failed)));
     }
     for (name, state) in &m.breakers {
         let word = match state {
@@ -115,14 +191,79 @@ fn left_spans(m: &Model, t: Theme, compact: bool) -> Vec<Span<'static>> {
     spans
 }
 
-/// What the right of the line may say, most useful first: the notice, or
-/// the main keys in shorter and shorter forms.
-fn hints(m: &Model) -> Vec<String> {
-    if let Some(n) = &m.ui.notice {
-        return vec![format!(" {} ", cells(n))];
+/// `✗2 failed: test-linux, clippy `, `✗5 failed: test +4 more `, `✗5 `.
+fn failed_text(m: &Model, failed: &[usize], shape: &Shape) -> String {
+    let n = failed.len();
+    let glyph = theme::glyph(Status::Failed, Kind::Run);
+    if shape.names == 0 {
+        return match shape.wordy {
+            true => format!("{glyph}{n} failed "),
+            false => format!("{glyph}{n} "),
+        };
     }
-    let hints: &[&str] = if m.ended() {
-        &[" q quit · ? help ", " q quit "]
+    // Whole ids: a cut one could read as another step's.
+    let names: Vec<String> = failed[..shape.names.min(n)]
+        .iter()
+        .map(|&i| cells(&m.steps[i].id).into_owned())
+        .collect();
+    let more = n - names.len();
+    let mut text = format!("{glyph}{n} failed: {}", names.join(", "));
+    if more > 0 {
+        text.push_str(&format!(" +{more} more"));
+    }
+    text.push(' ');
+    text
+}
+
+fn clock(m: &Model, t: Theme) -> Span<'static> {
+    match m.run.outcome {
+        Some((status, ms)) => Span::styled(
+            format!(
+                "{} {} in {} ",
+                match status {
+                    crate::engine::RunStatus::Succeeded => "✓",
+                    crate::engine::RunStatus::Failed => "✗",
+                    crate::engine::RunStatus::Cancelled => "⊘",
+                },
+                theme::outcome_word(status),
+                theme::elapsed(ms)
+            ),
+            t.outcome(status),
+        ),
+        None if m.ui.quit => Span::styled("cancelling… ", t.notice()),
+        None => {
+            let ms = m.run.started_ms.map_or(0, |s| m.now_ms.saturating_sub(s));
+            Span::styled(format!("{} ", theme::seconds(ms)), t.dim())
+        }
+    }
+}
+
+/// What the right of the line may say, most useful first: the notice,
+/// where a replay stands, then the main keys in shorter and shorter forms.
+fn hints(m: &Model) -> Vec<String> {
+    let mut out = Vec::new();
+    // A notice answers the key just pressed: it never gives way to keys.
+    if let Some(n) = &m.ui.notice {
+        out.push(format!(" {} ", cells(n)));
+        return out;
+    }
+    if let Some((at, total)) = m.ui.replay {
+        let at = format!("replay: event {at} of {total}");
+        out.extend([
+            format!(" {at} · . next · , back · g start · G end · F next failure · q quit "),
+            format!(" {at} · . next · , back · F failure · q quit "),
+            format!(" {at} · . next · , back · q quit "),
+            format!(" {at} · q quit "),
+            format!(" {at} "),
+        ]);
+        return out;
+    }
+    let keys: &[&str] = if m.ended() {
+        &[
+            " n next failure · q quit · ? help ",
+            " q quit · ? help ",
+            " q quit ",
+        ]
     } else if m.ui.quit {
         &[" q: stop waiting "]
     } else if !m.waits.is_empty() {
@@ -157,5 +298,12 @@ fn hints(m: &Model) -> Vec<String> {
             " ? help ",
         ]
     };
-    hints.iter().map(|h| h.to_string()).collect()
+    // `n` is only worth its room once something failed.
+    let failed = m.steps.iter().any(|s| s.status == Status::Failed);
+    out.extend(
+        keys.iter()
+            .filter(|k| failed || !k.contains(" n next"))
+            .map(|k| k.to_string()),
+    );
+    out
 }
