@@ -7,7 +7,7 @@ use std::pin::pin;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{ChildStderr, ChildStdout};
 
-use super::{DRAIN_BOUND, MAX_LINE, Stream};
+use super::{DRAIN_BOUND, MAX_LINE, Merged, Stream};
 
 /// Delivers output lines while `work` runs, so a chatty process never blocks on a full pipe.
 pub(super) async fn pump<T>(
@@ -56,6 +56,8 @@ pub(super) async fn drain(output: &mut Output, on_line: &mut impl FnMut(Stream, 
 pub(super) struct Output {
     pub(super) out: Option<LineReader<ChildStdout>>,
     pub(super) err: Option<LineReader<ChildStderr>>,
+    /// stdout and stderr on one pipe, when the spec is merged.
+    pub(super) merged: Option<LineReader<Merged>>,
     /// See [`ProcessSpec::output_room`](super::ProcessSpec::output_room).
     pub(super) room: Option<crate::engine::bus::OutputRoom>,
 }
@@ -65,7 +67,9 @@ impl Output {
     async fn next(&mut self) -> Option<(Stream, String)> {
         loop {
             let (has_out, has_err) = (self.out.is_some(), self.err.is_some());
+            let has_merged = self.merged.is_some();
             let (stream, read) = tokio::select! {
+                read = next_line(&mut self.merged), if has_merged => (Stream::Output, read),
                 read = next_line(&mut self.out), if has_out => (Stream::Stdout, read),
                 read = next_line(&mut self.err), if has_err => (Stream::Stderr, read),
                 else => return None,
@@ -76,6 +80,7 @@ impl Output {
                 Err(e) => tracing::warn!(?stream, error = %e, "could not read output"),
             }
             match stream {
+                Stream::Output => self.merged = None,
                 Stream::Stdout => self.out = None,
                 Stream::Stderr => self.err = None,
             }

@@ -218,7 +218,7 @@ impl Model {
 fn tone(event: &Event) -> Tone {
     match event {
         Event::StepOutput {
-            stream: Stream::Stdout,
+            stream: Stream::Output | Stream::Stdout,
             ..
         } => Tone::Output,
         Event::StepOutput { .. } => Tone::Stderr,
