@@ -190,8 +190,11 @@ fn output(m: &Model, step: usize, scroll: usize, t: Theme, frame: &mut Frame, bo
         body.height.saturating_sub(2),
     );
     let total = m.log.output_count(step);
-    let block = dialog(&format!("output of {} · {total} lines", cells(&s.id)), t)
-        .title_bottom(Line::styled(" ↑↓ PgUp PgDn scroll · Esc closes ", t.dim()));
+    let block = dialog(
+        &format!("output of {} · {}", cells(&s.id), plural(total, "line")),
+        t,
+    )
+    .title_bottom(Line::styled(" ↑↓ PgUp PgDn scroll · Esc closes ", t.dim()));
     let inner = block.inner(area);
     frame.render_widget(Clear, area);
     frame.render_widget(block, area);

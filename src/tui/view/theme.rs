@@ -133,20 +133,10 @@ pub fn outcome_word(s: RunStatus) -> &'static str {
     }
 }
 
-/// Elapsed time: `66ms`, `1.4s`, `12s`, `3m05s`, `1h02m`.
+/// Elapsed time: `66ms`, `1.4s`, `12s`, `3m05s`, `1h02m`: the one rounding
+/// the log's lines use too, so the status line and the log agree.
 pub fn elapsed(ms: u64) -> String {
-    let s = ms / 1000;
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 10_000 {
-        format!("{}.{}s", s, (ms % 1000) / 100)
-    } else if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    }
+    crate::workflow::duration::human(std::time::Duration::from_millis(ms))
 }
 
 /// Whole seconds, for a clock that ticks once a second: `7s`, `3m05s`.
