@@ -4,6 +4,7 @@
 //! it knows of workflows comes from [`crate::workflow`] and of runs from
 //! [`crate::engine`].
 
+mod docs;
 mod graph;
 mod history;
 mod logging;
@@ -63,7 +64,7 @@ pub enum Command {
     Runs(history::RunsArgs),
     /// Approve a live run's waiting approval from another terminal.
     #[command(
-        after_help = "Example:\n  signalbox approve release-20261123-104500-3fa2 go-live\n\nThe journal records `by: socket`. RUN may also be the run folder. Approving a question takes its default.\n\nExit codes: 0 the run took it, 2 the run refused it (the reason on stderr), 1 the run cannot be reached."
+        after_help = "Example:\n  signalbox approve release-20261123-104500-3fa2 go-live\n\nThe journal records `by: socket`. RUN may also be the run folder. A question is answered with `signalbox answer`, not approved.\n\nExit codes: 0 the run took it, 2 the run refused it (the reason on stderr), 1 the run cannot be reached."
     )]
     Approve(remote::WaitArgs),
     /// Reject a live run's waiting approval (or question: its step fails) from another terminal.
@@ -100,6 +101,19 @@ pub enum Command {
         after_help = "Example:\n  signalbox schema > signalbox.schema.json\n  # then, first line of a workflow file:\n  # yaml-language-server: $schema=./signalbox.schema.json"
     )]
     Schema,
+    /// Print shell completions (bash, zsh or fish), generated from these definitions.
+    #[command(
+        after_help = "Examples:\n  signalbox completions bash > ~/.local/share/bash-completion/completions/signalbox\n  signalbox completions zsh > ~/.zfunc/_signalbox\n  signalbox completions fish > ~/.config/fish/completions/signalbox.fish"
+    )]
+    Completions {
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: docs::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(
+        after_help = "Examples:\n  signalbox man | man -l -\n  signalbox man > ~/.local/share/man/man1/signalbox.1"
+    )]
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -164,6 +178,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 exit::INVALID
             }
         },
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
         Command::Schema => {
             let schema = workflow::json_schema();
             crate::safe::show!(

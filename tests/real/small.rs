@@ -278,3 +278,96 @@ fn concurrency_defaults_to_the_cpus_and_the_file_and_jobs_override_it() {
     jobs.expect(0, "succeeded");
     assert_eq!(max_running(&jobs), 5, "{}", jobs.dump());
 }
+
+/// The subcommands `--help` lists (clap's own `help` aside).
+fn subcommands() -> Vec<String> {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let listed: Vec<String> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        // A wrapped description goes on deeper in: not a name.
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect();
+    for name in ["run", "validate", "graph", "schema", "completions", "man"] {
+        assert!(listed.iter().any(|l| l == name), "{name} in {listed:?}");
+    }
+    listed
+}
+
+fn signalbox(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn completions_name_every_subcommand_and_load_in_their_shell() {
+    let names = subcommands();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = signalbox(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {out:?}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains("signalbox"), "{shell}: {script}");
+        for name in &names {
+            assert!(script.contains(name.as_str()), "{shell} lacks {name}");
+        }
+    }
+    // bash takes it: sourcing it registers the completion function.
+    let loaded = Command::new("bash")
+        .args([
+            "-c",
+            &format!("source <({BIN} completions bash) && complete -p signalbox"),
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&loaded.stdout);
+    assert!(loaded.status.success(), "{loaded:?}");
+    assert!(said.contains("_signalbox"), "{said}");
+}
+
+#[test]
+fn the_man_page_is_roff_naming_every_subcommand() {
+    let out = signalbox(&["man"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        page.lines().any(|l| l.starts_with(".TH SIGNALBOX 1")),
+        "{page}"
+    );
+    assert_eq!(page.matches("\n.TH ").count(), 1, "one page");
+    for section in ["NAME", "SYNOPSIS", "COMMANDS", "EXIT STATUS", "EXAMPLES"] {
+        assert!(
+            page.contains(&format!(".SH {section}"))
+                || page.contains(&format!(".SH \"{section}\"")),
+            "{section}"
+        );
+    }
+    for name in subcommands() {
+        let heading = format!(".SS \"signalbox {name}\"");
+        assert!(page.contains(&heading), "{heading} in\n{page}");
+    }
+    // Options are there with their help, as `--help` gives them.
+    assert!(page.contains(r"\fB\-\-jobs\fR"), "{page}");
+}
+
+#[test]
+fn a_shell_signalbox_does_not_know_is_bad_usage() {
+    let out = signalbox(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bash") && stderr.contains("fish"),
+        "{stderr}"
+    );
+    let out = signalbox(&["completions"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
