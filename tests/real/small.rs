@@ -206,6 +206,38 @@ fn a_resumed_run_has_one_length_everywhere() {
     assert!(resumed.contains("00:01 run"), "{resumed}");
 }
 
+const FAILS: &str = "name: fails\nsteps:\n  a:\n    run: 'true'\n  \
+                     b:\n    needs: [a]\n    run: echo no; exit 3\n  \
+                     c:\n    needs: [a]\n    run: 'true'\n";
+
+/// `F` in replay stops at the next failure with the log and the graph:
+/// the failed step is the one selected.
+#[test]
+fn f_in_replay_selects_the_failed_step_in_the_graph() {
+    use signalbox::tui::replay::{Move, Replay};
+    let w = Work::new();
+    let file = w.write("fails.yaml", FAILS);
+    let done = w.run(&file, &[]);
+    done.expect(1, "failed");
+    let journal = w
+        .state()
+        .join("runs")
+        .join(done.run_id())
+        .join("events.jsonl");
+    let total = w.journal(done.run_id()).len();
+    let wf = load_str(FAILS, "fails.yaml").unwrap();
+    let mut replay = Replay::new(wf, journal, total, false);
+    replay.step(Move::Start);
+    assert_eq!(replay.model.ui.selected, 0);
+    replay.step(Move::NextFailure);
+    assert_eq!(replay.model.ui.selected, 1, "b failed");
+    let mut t = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    update(&mut replay.model, Msg::Resize(160, 48));
+    t.draw(|f| view(&replay.model, f)).unwrap();
+    let drawn = t.backend().to_string();
+    assert!(drawn.contains("b: failed"), "{drawn}");
+}
+
 /// The status line and the log say a run's length with the same rounding
 /// (6.15 s was `6.1s` in one and `6.2s` in the other).
 #[test]
