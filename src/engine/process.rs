@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use std::io::PipeWriter;
 
-use tokio::net::unix::pipe::Receiver as Merged;
 use tokio::process::{Child, Command};
 
 /// Lines longer than this are delivered in pieces so one runaway line cannot eat memory.
@@ -240,22 +239,11 @@ async fn start(spec: &ProcessSpec) -> Result<(Child, Scope, i32, Option<Merged>)
         .mark
         .as_ref()
         .and_then(|m| Cgroup::enter(&m.run, m.folder(), spec.kill_grace));
-    let (reader, writer) = if spec.merged {
-        let (r, w) = std::io::pipe().map_err(|source| SpawnError::Spawn {
-            program: "pipe".to_owned(),
-            source,
-        })?;
-        (Some(r), Some(w))
-    } else {
-        (None, None)
-    };
+    let (reader, writer) = output::shared_pipe(spec.merged)?;
     let child = spawn(spec, writer.as_ref()).await?;
     // The child holds its copies; ours must go, or the reader never sees the end.
     drop(writer);
-    let merged = reader
-        .map(|r| Merged::from_owned_fd(r.into()))
-        .transpose()
-        .map_err(SpawnError::Lost)?;
+    let merged = output::merged(reader)?;
     let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) else {
         return Err(SpawnError::Lost(io::Error::other("the process has no pid")));
     };
@@ -399,7 +387,7 @@ mod scope;
 use cgroup::Cgroup;
 use direct::resolve;
 pub use direct::simple_argv;
-use output::{LineReader, Output, drain, pump};
+use output::{LineReader, Merged, Output, drain, pump};
 pub use reaper::{Mark, become_subreaper};
 use scope::Scope;
 
