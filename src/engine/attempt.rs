@@ -142,10 +142,11 @@ impl Scheduler {
             output_room: Some(self.bus.room().clone()),
             merged: step.output == OutputMode::Merged,
         };
-        // Where signalbox's own remarks on the step's outputs go.
-        let problem_stream = match step.output {
-            OutputMode::Merged => Stream::Output,
-            OutputMode::Separate => Stream::Stderr,
+        // signalbox's own remarks on the step's outputs go with its stderr.
+        let problem_stream = if spec.merged {
+            Stream::Output
+        } else {
+            Stream::Stderr
         };
         let log_dir = self.dir.clone();
         let log_step = id.clone();
