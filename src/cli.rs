@@ -4,6 +4,7 @@
 //! it knows of workflows comes from [`crate::workflow`] and of runs from
 //! [`crate::engine`].
 
+mod docs;
 mod graph;
 mod history;
 mod logging;
@@ -100,6 +101,19 @@ pub enum Command {
         after_help = "Example:\n  signalbox schema > signalbox.schema.json\n  # then, first line of a workflow file:\n  # yaml-language-server: $schema=./signalbox.schema.json"
     )]
     Schema,
+    /// Print shell completions (bash, zsh or fish), generated from these definitions.
+    #[command(
+        after_help = "Examples:\n  signalbox completions bash > ~/.local/share/bash-completion/completions/signalbox\n  signalbox completions zsh > ~/.zfunc/_signalbox\n  signalbox completions fish > ~/.config/fish/completions/signalbox.fish"
+    )]
+    Completions {
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: docs::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(
+        after_help = "Examples:\n  signalbox man | man -l -\n  signalbox man > ~/.local/share/man/man1/signalbox.1"
+    )]
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -164,6 +178,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 exit::INVALID
             }
         },
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
         Command::Schema => {
             let schema = workflow::json_schema();
             crate::safe::show!(

@@ -189,7 +189,8 @@ fn raw_line(p: &Published) -> Option<String> {
             resumed,
         } => {
             let verb = if *resumed { "resumed" } else { "started" };
-            format!("run {} {verb}: {workflow}, {steps} steps", p.envelope.run)
+            let s = if *steps == 1 { "" } else { "s" };
+            format!("run {} {verb}: {workflow}, {steps} step{s}", p.envelope.run)
         }
         Event::RunFinished {
             status,

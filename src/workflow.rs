@@ -26,7 +26,7 @@ use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics, Pos};
 pub use model::*;
-pub use spec::{Jitter, OnFailure, OnTimeout};
+pub use spec::{Jitter, OnFailure, OnTimeout, OutputMode};
 
 /// Reads and checks a workflow file. `label` is how errors name the file.
 pub fn load(path: &Path) -> Result<Workflow, Diagnostics> {

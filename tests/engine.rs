@@ -220,7 +220,7 @@ fn envelope_journal_and_run_folder() {
         std::fs::read(fixture("basic")).unwrap()
     );
 
-    // Output lines, both streams, as events and in logs/<step>.log.
+    // Output lines, both streams (`output: separate`), as events and in logs/<step>.log.
     assert_eq!(o.lines("hello", "stdout"), ["hello world"]);
     assert_eq!(o.lines("hello", "stderr"), ["to stderr"]);
     let log = std::fs::read_to_string(o.run_dir().join("logs/hello.log")).unwrap();
@@ -244,7 +244,7 @@ fn envelope_journal_and_run_folder() {
         "spaced=a b=c".to_string(),
         format!("id={id}"),
     ];
-    assert_eq!(o.lines("show", "stdout"), show);
+    assert_eq!(o.lines("show", "output"), show);
     let log = std::fs::read_to_string(o.run_dir().join("logs/show.log")).unwrap();
     assert_eq!(log.lines().collect::<Vec<_>>(), show);
 
@@ -265,9 +265,9 @@ fn commands_run_in_the_current_folder_and_cwd_is_relative_to_it() {
     let o = live.finish();
     o.expect(0, "succeeded");
     let here = std::fs::canonicalize(o.work()).unwrap();
-    assert_eq!(o.lines("here", "stdout"), [here.display().to_string()]);
+    assert_eq!(o.lines("here", "output"), [here.display().to_string()]);
     let sub = here.join("sub");
-    assert_eq!(o.lines("inside", "stdout"), [sub.display().to_string()]);
+    assert_eq!(o.lines("inside", "output"), [sub.display().to_string()]);
 }
 
 /// The engine's threads run with the shortest time slice so they get the
@@ -276,7 +276,7 @@ fn commands_run_in_the_current_folder_and_cwd_is_relative_to_it() {
 fn engine_threads_ask_for_short_slices_and_steps_keep_the_default() {
     let o = run("time_slices", &[]);
     o.expect(0, "succeeded");
-    let lines = o.lines("look", "stdout");
+    let lines = o.lines("look", "output");
     let Some((own, threads)) = lines.split_first().filter(|(own, _)| !own.is_empty()) else {
         eprintln!("skipped: this kernel shows no se.slice in /proc/<pid>/sched");
         return;
@@ -358,7 +358,7 @@ fn a_failing_step_fails_the_run_with_exit_1() {
     assert_eq!(failed["exit_code"], 3);
     // README: errors read `exit code N`.
     assert_eq!(failed["error"], "exit code 3");
-    assert_eq!(o.lines("bad", "stdout"), ["about to fail"]);
+    assert_eq!(o.lines("bad", "output"), ["about to fail"]);
     assert!(o.all("step_retrying").is_empty(), "one attempt by default");
 }
 
@@ -461,11 +461,11 @@ fn retries_count_every_attempt_and_follow_the_delay_formula() {
     let ok = o.one("step_succeeded", "eventually");
     assert_eq!(ok["attempt"], 3);
     assert_eq!(
-        o.lines("eventually", "stdout"),
+        o.lines("eventually", "output"),
         ["attempt 1", "attempt 2", "attempt 3"]
     );
     assert_eq!(retry_delays(&o, "eventually"), [10, 20]);
-    assert_eq!(o.lines("none", "stdout"), ["try 1", "try 2", "try 3"]);
+    assert_eq!(o.lines("none", "output"), ["try 1", "try 2", "try 3"]);
     // attempts: 1 means no retry at all.
     assert!(o.of("step_retrying", "once").is_empty());
     assert_eq!(o.one("step_failed", "once")["attempts"], 1);
@@ -520,7 +520,7 @@ fn breaker_opens_fails_fast_then_half_opens_and_closes() {
     assert!(o.pos("step_started", "recover") < closed);
     let ok = o.one("step_succeeded", "recover");
     assert_eq!(ok["attempt"], 2);
-    assert_eq!(o.lines("recover", "stdout"), ["recovered"]);
+    assert_eq!(o.lines("recover", "output"), ["recovered"]);
     // The cooldown (300ms) really passed between open and half_open.
     let t = |i: usize| humantime::parse_rfc3339(o.events[i]["ts"].as_str().unwrap()).unwrap();
     let cooled = t(half).duration_since(t(open)).unwrap_or_default();
@@ -545,7 +545,7 @@ fn breaker_counts_failures_across_steps_and_reopens_when_the_probe_fails() {
     let blocked = o.one("step_failed", "blocked");
     assert_eq!(blocked["error"], "breaker svc is open");
     assert!(!o.has("step_started", "blocked"), "{}", o.dump());
-    assert!(o.lines("blocked", "stdout").is_empty());
+    assert!(o.lines("blocked", "output").is_empty());
     let probe = o.one("step_failed", "probe");
     assert_eq!(probe["attempts"], 2);
     assert_eq!(probe["exit_code"], 9);
@@ -570,7 +570,7 @@ fn fallback_succeeds_with_its_outputs() {
     );
     assert!(!o.has("step_failed", "spent") && !o.has("step_failed", "tripped"));
     // Dependents see the fallback outputs.
-    assert_eq!(o.lines("use", "stdout"), ["url=none mirror=mirror"]);
+    assert_eq!(o.lines("use", "output"), ["url=none mirror=mirror"]);
     assert_eq!(o.one("step_succeeded", "use")["fallback"], false);
 }
 
@@ -580,7 +580,7 @@ fn on_failure_continue_lets_dependents_run_and_fail_skips_them() {
     o.expect(1, "failed");
     assert_eq!(o.end("soft"), "step_failed");
     assert_eq!(o.end("after-soft"), "step_succeeded");
-    assert_eq!(o.lines("after-soft", "stdout"), ["after soft"]);
+    assert_eq!(o.lines("after-soft", "output"), ["after soft"]);
     assert_eq!(o.one("step_failed", "hard")["exit_code"], 2);
     let child = o.one("step_skipped", "child");
     assert_eq!(child["reason"], "upstream_failed");
@@ -599,7 +599,7 @@ fn a_tolerated_failure_alone_lets_the_run_succeed() {
     let o = run("continue_only", &[]);
     o.expect(0, "succeeded");
     assert_eq!(o.end("soft"), "step_failed");
-    assert_eq!(o.lines("after", "stdout"), ["soft was ."]);
+    assert_eq!(o.lines("after", "output"), ["soft was ."]);
 }
 
 // ---------------------------------------------------------------------------
@@ -626,14 +626,14 @@ fn when_reads_vars_status_and_outputs() {
         assert_eq!(o.end(step), "step_succeeded", "{step}\n{}", o.dump());
     }
     assert_eq!(o.one("step_skipped", "output-false")["reason"], "condition");
-    assert_eq!(o.lines("saw-skip", "stdout"), ["saw skipped"]);
+    assert_eq!(o.lines("saw-skip", "output"), ["saw skipped"]);
 }
 
 #[test]
 fn var_flag_overrides_the_file() {
     let o = run("when", &["--var", "target=prod"]);
     o.expect(0, "succeeded");
-    assert_eq!(o.lines("prod-only", "stdout"), ["prod"]);
+    assert_eq!(o.lines("prod-only", "output"), ["prod"]);
     assert_eq!(o.one("step_skipped", "staging-only")["reason"], "condition");
     assert_eq!(o.one("step_skipped", "saw-skip")["reason"], "condition");
     assert_eq!(o.end("after-prod"), "step_succeeded");
@@ -650,7 +650,7 @@ fn when_reads_answers() {
     assert_eq!(answered["by"], "flag");
     assert_eq!(answered["wait"], asked["wait"]);
     assert_eq!(o.one("step_skipped", "go-left")["reason"], "condition");
-    assert_eq!(o.lines("go-right", "stdout"), ["went right right"]);
+    assert_eq!(o.lines("go-right", "output"), ["went right right"]);
 }
 
 // ---------------------------------------------------------------------------
@@ -674,7 +674,7 @@ fn approve_flag_resolves_the_approval() {
     assert_eq!(resolved["wait"], asked["wait"]);
     assert!(resolved["waited_ms"].is_u64());
     assert_eq!(o.end("gate"), "step_succeeded");
-    assert_eq!(o.lines("deploy", "stdout"), ["deployed"]);
+    assert_eq!(o.lines("deploy", "output"), ["deployed"]);
 }
 
 #[test]
@@ -703,7 +703,7 @@ fn auto_approve_approves_and_takes_defaults() {
     assert_eq!(asked["question"], "Headline?");
     let answered = o.one("question_answered", "notes");
     assert_eq!(answered["answer"], "Bug fixes");
-    assert_eq!(o.lines("use", "stdout"), ["notes=Bug fixes"]);
+    assert_eq!(o.lines("use", "output"), ["notes=Bug fixes"]);
 }
 
 const HOSTILE: &str = "$(touch PWNED) `touch PWNED2` ' \" ; && | \n $HOME {{ run.id }} * -x %s \\ é\t$((1+1)) ${IFS} k=v end";
@@ -779,14 +779,14 @@ fn waits_time_out_as_configured() {
         (true.into(), "timeout".into())
     );
     assert!(r["waited_ms"].as_u64().unwrap() >= 145, "{r}");
-    assert_eq!(o.lines("after-approve", "stdout"), ["approved"]);
+    assert_eq!(o.lines("after-approve", "output"), ["approved"]);
     // Question with a default takes it.
     let a = o.one("question_answered", "with-default");
     assert_eq!(
         (a["answer"].clone(), a["by"].clone()),
         ("anon".into(), "timeout".into())
     );
-    assert_eq!(o.lines("after-default", "stdout"), ["name=anon"]);
+    assert_eq!(o.lines("after-default", "output"), ["name=anon"]);
     // Question without one fails.
     assert!(!o.has("question_answered", "without-default"));
     let f = o.one("step_failed", "without-default");
@@ -804,7 +804,7 @@ fn step_timeout_kills_a_group_that_ignores_term() {
     let var = format!("marker={mark}");
     let o = run("step_timeout", &["--var", &var]);
     o.expect(1, "failed");
-    assert_eq!(o.lines("stubborn", "stdout"), ["started"]);
+    assert_eq!(o.lines("stubborn", "output"), ["started"]);
     let failed = o.one("step_failed", "stubborn");
     // README: `timed out after <timeout>`.
     assert_eq!(failed["error"], "timed out after 150ms");
@@ -902,9 +902,9 @@ fn a_grandchild_holding_stdout_does_not_hang_the_step() {
     let var = format!("marker={mark}");
     let o = run("grandchild", &["--var", &var]);
     o.expect(0, "succeeded");
-    assert_eq!(o.lines("leaky", "stdout"), ["main done"]);
-    assert_eq!(o.lines("quiet", "stdout"), ["bye"]);
-    assert_eq!(o.lines("next", "stdout"), ["next"]);
+    assert_eq!(o.lines("leaky", "output"), ["main done"]);
+    assert_eq!(o.lines("quiet", "output"), ["bye"]);
+    assert_eq!(o.lines("next", "output"), ["next"]);
     assert!(o.elapsed < Duration::from_secs(3), "{:?}", o.elapsed);
     assert_no_leftovers(&mark);
 }
@@ -946,7 +946,7 @@ fn cancel_by_signal(signal: &str) {
     o.expect(130, "cancelled");
     assert_envelope(&o, "signals", 5);
     // Output written on the way out is still streamed.
-    assert_eq!(o.lines("graceful", "stdout"), ["started", "got term"]);
+    assert_eq!(o.lines("graceful", "output"), ["started", "got term"]);
     let log = std::fs::read_to_string(o.run_dir().join("logs/graceful.log")).unwrap();
     assert_eq!(log.lines().collect::<Vec<_>>(), ["started", "got term"]);
     for step in ["stubborn", "family", "graceful", "gate"] {
@@ -1120,7 +1120,7 @@ fn json_stdout_keeps_every_event_for_a_slow_reader() {
         count(&journal),
         o.events.last().map(|e| e["type"].clone())
     );
-    assert_eq!(o.lines("spam", "stdout").len(), 80_000);
+    assert_eq!(o.lines("spam", "output").len(), 80_000);
     assert_eq!(o.status(), "succeeded");
 }
 
@@ -1139,5 +1139,5 @@ fn an_answer_outside_the_choices_is_not_taken() {
         .iter()
         .any(|e| e["answer"] == "middle");
     assert!(!taken, "`middle` is not one of [left, right]\n{}", o.dump());
-    assert!(!o.lines("use", "stdout").contains(&"picked middle"));
+    assert!(!o.lines("use", "output").contains(&"picked middle"));
 }

@@ -267,13 +267,6 @@ struct Summary {
     duration_ms: Option<u64>,
 }
 
-/// Milliseconds from one event timestamp to another.
-fn span_ms(from: &str, to: &str) -> Option<u64> {
-    let from = humantime::parse_rfc3339_weak(from).ok()?;
-    let to = humantime::parse_rfc3339_weak(to).ok()?;
-    Some(to.duration_since(from).ok()?.as_millis() as u64)
-}
-
 /// One run's row: the first event (workflow, start) and the last (status,
 /// end) read from the ends of its journal; and, unless a live run holds it,
 /// the whole journal checked one line at a time, as `resume` would, so a
@@ -296,18 +289,15 @@ fn summarize(path: &Path) -> Option<Summary> {
         _ if !crate::engine::lock::RunLock::held(&dir) && checked(&dir).is_err() => {
             ("damaged".to_string(), None)
         }
+        // The whole run's length, across resumes: the engine counts it from
+        // the first `run_started`, and so do the screen and headless lines.
         Some((
             Event::RunFinished {
                 status,
                 duration_ms,
             },
-            ended,
-        )) => {
-            // A resumed run's last `run_finished` counts from the resume;
-            // the run's length runs from its first start to its end.
-            let whole = span_ms(&started, &ended).unwrap_or(duration_ms);
-            (word(status).to_string(), Some(whole.max(duration_ms)))
-        }
+            _,
+        )) => (word(status).to_string(), Some(duration_ms)),
         _ => {
             let status = if crate::engine::lock::RunLock::held(&dir) {
                 "running"
@@ -324,6 +314,41 @@ fn summarize(path: &Path) -> Option<Summary> {
         started,
         duration_ms,
     })
+}
+
+/// A run's cells, made safe: a folder name or a damaged journal's fields
+/// are shown, never obeyed.
+fn row(s: &Summary) -> [String; 5] {
+    let duration = s.duration_ms.map_or("-".to_string(), |ms| {
+        workflow::duration::human(std::time::Duration::from_millis(ms))
+    });
+    [
+        safe::line(&s.id).into_owned(),
+        safe::line(&s.workflow).into_owned(),
+        s.status.clone(),
+        safe::line(&s.started).into_owned(),
+        duration,
+    ]
+}
+
+/// Columns padded to `width` terminal cells (the last one to the right), so
+/// an id longer than the usual 40 pushes the columns over rather than
+/// breaking them.
+fn aligned(cells: &[String; 5], width: &[usize; 5]) -> String {
+    let mut line = String::new();
+    for (i, (cell, &w)) in cells.iter().zip(width).enumerate() {
+        let pad =
+            " ".repeat(w.saturating_sub(unicode_width::UnicodeWidthStr::width(cell.as_str())));
+        if i == cells.len() - 1 {
+            line.push_str(&pad);
+            line.push_str(cell);
+        } else {
+            line.push_str(cell);
+            line.push_str(&pad);
+            line.push(' ');
+        }
+    }
+    line
 }
 
 fn word(s: RunStatus) -> &'static str {
@@ -356,24 +381,17 @@ pub fn runs(args: RunsArgs) -> u8 {
         }
         return exit::OK;
     }
-    let mut table = format!(
-        "{:<40} {:<16} {:<11} {:<24} {:>10}\n",
-        "ID", "WORKFLOW", "STATUS", "STARTED", "DURATION"
-    );
-    for s in &all {
-        let duration = s.duration_ms.map_or("-".to_string(), |ms| {
-            workflow::duration::human(std::time::Duration::from_millis(ms))
-        });
-        // A folder name or a damaged journal's fields: shown, never obeyed.
-        let _ = writeln!(
-            table,
-            "{:<40} {:<16} {:<11} {:<24} {:>10}",
-            safe::line(&s.id),
-            safe::line(&s.workflow),
-            s.status,
-            safe::line(&s.started),
-            duration
-        );
+    let rows: Vec<[String; 5]> = all.iter().map(row).collect();
+    let mut width = [40, 16, 11, 24, 10];
+    for cells in &rows {
+        for (w, cell) in width.iter_mut().zip(cells) {
+            *w = (*w).max(unicode_width::UnicodeWidthStr::width(cell.as_str()));
+        }
+    }
+    let header = ["ID", "WORKFLOW", "STATUS", "STARTED", "DURATION"].map(String::from);
+    let mut table = String::new();
+    for cells in std::iter::once(&header).chain(&rows) {
+        let _ = writeln!(table, "{}", aligned(cells, &width));
     }
     safe::write(safe::Stream::Stdout, None, format_args!("{table}"));
     exit::OK

@@ -31,7 +31,7 @@ pub struct RunFlags {
     /// Print the events as JSON lines on stdout (implies --headless).
     #[arg(long)]
     pub json: bool,
-    /// Steps running processes at once (overrides `concurrency`).
+    /// Steps running processes at once (overrides the workflow's `concurrency`; default: the CPU count).
     #[arg(long, short = 'j', value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
     /// Override a var: --var target=prod.

@@ -12,7 +12,7 @@ use super::policy::{self, Verdict};
 use super::process::{self, Exit, ProcessSpec};
 use super::scheduler::{Msg, Scheduler, millis};
 use super::state::{Final, Phase, Stop};
-use crate::workflow::Action;
+use crate::workflow::{Action, OutputMode};
 
 /// How an attempt's process ended, and the outputs it wrote.
 #[derive(Debug)]
@@ -140,6 +140,13 @@ impl Scheduler {
                 output: output_path.display().to_string(),
             }),
             output_room: Some(self.bus.room().clone()),
+            merged: step.output == OutputMode::Merged,
+        };
+        // signalbox's own remarks on the step's outputs go with its stderr.
+        let problem_stream = if spec.merged {
+            Stream::Output
+        } else {
+            Stream::Stderr
         };
         let log_dir = self.dir.clone();
         let log_step = id.clone();
@@ -201,6 +208,7 @@ impl Scheduler {
                         let _ = f.write_all(format!("{line}\n").as_bytes());
                     }
                     let stream = match stream {
+                        process::Stream::Output => Stream::Output,
                         process::Stream::Stdout => Stream::Stdout,
                         process::Stream::Stderr => Stream::Stderr,
                     };
@@ -224,7 +232,7 @@ impl Scheduler {
                         if let Some(f) = file {
                             let _ = f.write_all(format!("{line}\n").as_bytes());
                         }
-                        let stream = Stream::Stderr;
+                        let stream = problem_stream;
                         let _ = tx.send(Msg::Output {
                             step: i,
                             stream,

@@ -39,6 +39,8 @@ pub enum RunStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stream {
+    /// stdout and stderr on one pipe, in the order written (`output: merged`).
+    Output,
     Stdout,
     Stderr,
 }

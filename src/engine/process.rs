@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
+use std::io::PipeWriter;
+
 use tokio::process::{Child, Command};
 
 /// Lines longer than this are delivered in pieces so one runaway line cannot eat memory.
@@ -55,6 +57,9 @@ pub struct ProcessSpec {
     /// Each output line takes room here before it is delivered, so a step
     /// cannot print faster than its lines are journaled.
     pub output_room: Option<crate::engine::bus::OutputRoom>,
+    /// stdout and stderr share one pipe, so lines arrive in the order the
+    /// process wrote them (as [`Stream::Output`]); two pipes cannot keep it.
+    pub merged: bool,
 }
 
 impl ProcessSpec {
@@ -69,12 +74,15 @@ impl ProcessSpec {
             kill_grace: Duration::from_secs(5),
             mark: None,
             output_room: None,
+            merged: false,
         }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
+    /// stdout and stderr together, from the one pipe of a merged spec.
+    Output,
     Stdout,
     Stderr,
 }
@@ -112,7 +120,8 @@ pub struct Started {
 }
 
 /// Runs the command. `on_start` is called once right after spawn with the pgid.
-/// `on_line` is called for every line of stdout/stderr, in order per stream, without the
+/// `on_line` is called for every line of stdout/stderr, in order per pipe (one pipe for
+/// both when the spec is `merged`), without the
 /// trailing newline (lossy UTF-8; a final line without newline is still delivered; lines
 /// longer than 64 KiB are split). When `cancel` resolves the attempt is cancelled.
 ///
@@ -128,7 +137,7 @@ pub async fn run(
     on_start: impl FnOnce(Started),
     mut on_line: impl FnMut(Stream, String),
 ) -> Result<Exit, SpawnError> {
-    let (mut child, scope, pid) = start(spec).await?;
+    let (mut child, scope, pid, merged) = start(spec).await?;
     let mut guard = KillOnDrop {
         scope: scope.clone(),
         pid,
@@ -138,6 +147,7 @@ pub async fn run(
     let mut output = Output {
         out: child.stdout.take().map(LineReader::new),
         err: child.stderr.take().map(LineReader::new),
+        merged: merged.map(LineReader::new),
         room: spec.output_room.clone(),
     };
     let ended = pump(
@@ -224,26 +234,36 @@ enum Ended {
 
 /// Spawns the attempt's first process; in the run's cgroup when there is one
 /// (this process moves into it first, once per run, and the child inherits it).
-async fn start(spec: &ProcessSpec) -> Result<(Child, Scope, i32), SpawnError> {
+async fn start(spec: &ProcessSpec) -> Result<(Child, Scope, i32, Option<Merged>), SpawnError> {
     let cgroup = spec
         .mark
         .as_ref()
         .and_then(|m| Cgroup::enter(&m.run, m.folder(), spec.kill_grace));
-    let child = spawn(spec).await?;
+    let (reader, writer) = output::shared_pipe(spec.merged)?;
+    let child = spawn(spec, writer.as_ref()).await?;
+    // The child holds its copies; ours must go, or the reader never sees the end.
+    drop(writer);
+    let merged = output::merged(reader)?;
     let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) else {
         return Err(SpawnError::Lost(io::Error::other("the process has no pid")));
     };
-    Ok((child, Scope::new(pid, cgroup, spec.mark.clone()), pid))
+    Ok((
+        child,
+        Scope::new(pid, cgroup, spec.mark.clone()),
+        pid,
+        merged,
+    ))
 }
 
-async fn spawn(spec: &ProcessSpec) -> Result<Child, SpawnError> {
+/// `shared`: the write end of the one pipe stdout and stderr share, when merged.
+async fn spawn(spec: &ProcessSpec, shared: Option<&PipeWriter>) -> Result<Child, SpawnError> {
     let (shell, shell_args) = spec.shell.split_first().ok_or(SpawnError::EmptyShell)?;
     if spec.shell == ["sh", "-c"]
         && let Some((program, args)) = simple_argv(&spec.command)
             .as_deref()
             .and_then(<[String]>::split_first)
     {
-        match tracked(command(program, args, spec)) {
+        match command(program, args, spec, shared).and_then(tracked) {
             Ok(child) => return Ok(child),
             // The shell reruns it and reports the failure the way users know.
             Err(e) => tracing::debug!(program, error = %e, "direct exec failed, using the shell"),
@@ -251,7 +271,7 @@ async fn spawn(spec: &ProcessSpec) -> Result<Child, SpawnError> {
     }
     let mut args = shell_args.to_vec();
     args.push(spec.command.clone());
-    match tracked(command(shell, &args, spec)) {
+    match command(shell, &args, spec, shared).and_then(tracked) {
         Ok(child) => Ok(child),
         Err(e) => Err(explain(e, shell, spec).await),
     }
@@ -272,20 +292,29 @@ fn tracked(mut cmd: Command) -> io::Result<Child> {
     Ok(child)
 }
 
-fn command(program: &str, args: &[String], spec: &ProcessSpec) -> Command {
+fn command(
+    program: &str,
+    args: &[String],
+    spec: &ProcessSpec,
+    shared: Option<&PipeWriter>,
+) -> io::Result<Command> {
     let mut cmd = Command::new(resolve(program, spec).as_ref());
+    match shared {
+        Some(pipe) => cmd
+            .stdout(Stdio::from(pipe.try_clone()?))
+            .stderr(Stdio::from(pipe.try_clone()?)),
+        None => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
+    };
     cmd.args(args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .process_group(0)
         // If `run` is dropped, tokio still reaps the child in the background.
         .kill_on_drop(true);
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
-    cmd
+    Ok(cmd)
 }
 
 /// posix_spawn reports a missing cwd and a missing program both as ENOENT; tell them apart.
@@ -358,7 +387,7 @@ mod scope;
 use cgroup::Cgroup;
 use direct::resolve;
 pub use direct::simple_argv;
-use output::{LineReader, Output, drain, pump};
+use output::{LineReader, Merged, Output, drain, pump};
 pub use reaper::{Mark, become_subreaper};
 use scope::Scope;
 

@@ -53,6 +53,7 @@ impl Scheduler {
     /// Replays the journal into step states; returns what each open step
     /// was doing.
     pub(super) fn restore(&mut self, events: &[Envelope]) -> Vec<Open> {
+        self.began = events.first().map(at);
         let mut open = vec![Open::default(); self.steps.len()];
         let mut max_wait = 0;
         for e in events {

@@ -85,6 +85,9 @@ pub struct Scheduler {
     pub(super) waits: WaitTable,
     pub(super) rng: SmallRng,
     pub(super) started: Instant,
+    /// A resumed run's first start (its journal's first event): its
+    /// `duration_ms` is the whole run's, so every front end says the same.
+    pub(super) began: Option<std::time::SystemTime>,
     /// Set once the run is being cancelled: nothing new starts.
     pub(super) cancelling: Option<RunStatus>,
     /// The first journal write that failed; the run stops on it.
@@ -132,6 +135,7 @@ impl Scheduler {
             waits: WaitTable::default(),
             rng,
             started: Instant::now(),
+            began: None,
             cancelling: None,
             journal_error: None,
             retry_tokens: 0,
@@ -236,7 +240,12 @@ impl Scheduler {
                 RunStatus::Succeeded
             }
         });
-        let duration_ms = millis(self.started.elapsed());
+        let segment = self.started.elapsed();
+        let whole = self
+            .began
+            .and_then(|t| t.elapsed().ok())
+            .map_or(segment, |w| w.max(segment));
+        let duration_ms = millis(whole);
         tracing::info!(run = %self.dir.id, ?status, duration_ms, "run finished");
         self.emit(Event::RunFinished {
             status,

@@ -159,6 +159,17 @@ impl Replay {
         self.model.ui.replay = Some((self.at, self.total));
     }
 
+    /// After `F`: the graph selects the step that failed, as the log shows it.
+    fn select_failed(&mut self, last: Option<&Envelope>) {
+        let Some(Event::StepFailed { step, .. }) = last.map(|e| &e.event) else {
+            return;
+        };
+        if let Some(i) = self.model.step_index(step) {
+            self.model.ui.selected = i;
+            super::update::show_selection(&mut self.model);
+        }
+    }
+
     /// Applies a move; false when it quits.
     pub fn step(&mut self, m: Move) -> bool {
         match m {
@@ -176,6 +187,7 @@ impl Replay {
                     }
                 }
                 self.settle(last.as_ref());
+                self.select_failed(last.as_ref());
             }
             Move::Quit => return false,
         }
@@ -282,6 +294,7 @@ mod tests {
         assert_eq!(r.at, 0);
         r.step(Move::NextFailure);
         assert_eq!(r.at, 5, "stops just after step_failed");
+        assert_eq!(r.model.ui.selected, 1, "the graph selects the failed step");
         r.step(Move::Back);
         assert_eq!(r.at, 4);
         r.step(Move::Forward);

@@ -7,7 +7,7 @@ use super::read::{Reader, Spots, is_id, is_workflow_name, too_long};
 use super::spec::{Needs, StepSpec, Steps, WorkflowSpec};
 
 mod parts;
-use parts::{approval, ask, breaker, defaults, fallback, on_failure, retry, shell};
+use parts::{approval, ask, breaker, defaults, fallback, on_failure, output, retry, shell};
 
 const TOP_KEYS: &[&str] = &[
     "name",
@@ -37,6 +37,7 @@ pub(super) const STEP_KEYS: &[&str] = &[
     "cwd",
     "shell",
     "kill_grace",
+    "output",
 ];
 
 /// Where things were written, for the checks that come after conversion.
@@ -251,6 +252,7 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
             "cwd" => s.cwd = r.string(value, &field),
             "shell" => s.shell = shell(r, value, &field),
             "kill_grace" => s.kill_grace = r.duration(value, &field),
+            "output" => s.output = output(r, value, &field),
             _ => {}
         }
     }

@@ -61,7 +61,8 @@ pub fn human(d: Duration) -> String {
     if ms < 1000 {
         format!("{ms}ms")
     } else if d.as_secs() < 10 {
-        format!("{:.1}s", d.as_secs_f64())
+        // Cut, not rounded, like every coarser unit: 9.96s is `9.9s`.
+        format!("{}.{}s", d.as_secs(), d.subsec_millis() / 100)
     } else {
         whole(d)
     }
@@ -110,6 +111,9 @@ mod tests {
         let h = |ms| human(Duration::from_millis(ms));
         assert_eq!(h(850), "850ms");
         assert_eq!(h(4_230), "4.2s");
+        // 6.15s and 9.96s: cut like the coarser units, never rounded up.
+        assert_eq!(h(6_150), "6.1s");
+        assert_eq!(h(9_960), "9.9s");
         assert_eq!(h(59_000), "59s");
         assert_eq!(h(725_000), "12m05s");
         assert_eq!(h(3_598_785), "59m58s");

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use super::expr::Expr;
-use super::spec::{Jitter, OnFailure, OnTimeout};
+use super::spec::{Jitter, OnFailure, OnTimeout, OutputMode};
 use super::template::Template;
 
 /// Wait timeout when neither the step nor `defaults.wait_timeout` sets one.
@@ -94,6 +94,8 @@ pub struct Step {
     pub cwd: Option<String>,
     pub shell: Vec<String>,
     pub kill_grace: Duration,
+    /// One pipe for stdout and stderr, or two.
+    pub output: OutputMode,
 }
 
 #[derive(Debug, Clone)]

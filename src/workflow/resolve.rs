@@ -242,6 +242,7 @@ impl<'a> Cx<'a> {
                 .as_ref()
                 .or(d.kill_grace.as_ref())
                 .map_or(DEFAULT_KILL_GRACE, to_duration),
+            output: s.output.or(d.output).unwrap_or_default(),
         }
     }
 

@@ -77,6 +77,9 @@ pub struct DefaultsSpec {
     pub shell: Option<ShellSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<OnFailure>,
+    /// How `run` steps' stdout and stderr are read (default `merged`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputMode>,
 }
 
 /// One step: exactly one of `run`, `approval` or `ask`.
@@ -142,6 +145,10 @@ pub struct StepSpec {
     /// Between SIGTERM and SIGKILL (default 5s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kill_grace: Option<DurationSpec>,
+    /// `merged` (default): stdout and stderr share one pipe and keep their
+    /// order; `separate`: two pipes, lines tagged `stdout` / `stderr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputMode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
@@ -215,6 +222,17 @@ pub enum OnFailure {
     #[default]
     Fail,
     Continue,
+}
+
+/// How a `run` step's stdout and stderr reach the events and its log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputMode {
+    /// One pipe for both: lines in the order written, `stream: output`.
+    #[default]
+    Merged,
+    /// Two pipes: lines tagged `stdout` / `stderr`, their relative order lost.
+    Separate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

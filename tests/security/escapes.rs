@@ -326,7 +326,7 @@ fn answers_no_environment_can_carry_are_refused_on_the_socket() {
     assert_eq!(answer("fine"), "ok\n");
     let done = live.finish();
     done.expect(0, "succeeded");
-    assert_eq!(done.lines("after", "stdout"), ["4"], "{}", done.dump());
+    assert_eq!(done.lines("after", "output"), ["4"], "{}", done.dump());
 }
 
 /// The same rule at the command line: `--answer` and `--var` (exit 2).
@@ -381,8 +381,8 @@ fn an_invalid_output_line_drops_only_itself_and_a_value_is_cut_at_1_mib() {
     assert_eq!(outputs["c"], "3");
     assert_eq!(outputs["big"].as_str().unwrap().len(), 1 << 20);
     assert!(outputs.get("bad").is_none());
-    assert_eq!(done.lines("t", "stdout"), ["b is two"]);
-    let said = done.lines("s", "stderr").join("\n");
+    assert_eq!(done.lines("t", "output"), ["b is two"]);
+    let said = done.lines("s", "output").join("\n");
     assert!(said.contains("line 2 is not valid UTF-8"), "{said}");
     assert!(said.contains("`big` (line 4) is cut at 1 MiB"), "{said}");
     let run = state.join("runs").join(done.run_id());

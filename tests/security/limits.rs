@@ -99,7 +99,7 @@ fn an_id_and_a_name_of_100_bytes_run() {
         dir.path(),
     );
     done.expect(0, "succeeded");
-    assert_eq!(done.lines(&id, "stdout"), ["fits"], "{}", done.dump());
+    assert_eq!(done.lines(&id, "output"), ["fits"], "{}", done.dump());
 }
 
 /// A step needing 100,000 others: resolving `needs` compared each entry with

@@ -1,4 +1,5 @@
-//! A process's stdout and stderr, read line by line as they come.
+//! A process's stdout and stderr, read line by line as they come: from two
+//! pipes, or from the one they share when the attempt is merged.
 
 use std::future::Future;
 use std::io;
@@ -7,7 +8,33 @@ use std::pin::pin;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{ChildStderr, ChildStdout};
 
-use super::{DRAIN_BOUND, MAX_LINE, Stream};
+use super::{DRAIN_BOUND, MAX_LINE, SpawnError, Stream};
+
+/// The read end of the one pipe a merged attempt's stdout and stderr share.
+pub(super) type Merged = tokio::net::unix::pipe::Receiver;
+
+/// For a merged attempt, one pipe (close-on-exec, so no other child gets
+/// it): the write end becomes the child's stdout and stderr.
+pub(super) fn shared_pipe(
+    merged: bool,
+) -> Result<(Option<std::io::PipeReader>, Option<std::io::PipeWriter>), SpawnError> {
+    if !merged {
+        return Ok((None, None));
+    }
+    let (r, w) = std::io::pipe().map_err(|source| SpawnError::Spawn {
+        program: "pipe".to_owned(),
+        source,
+    })?;
+    Ok((Some(r), Some(w)))
+}
+
+/// The read end, registered with tokio, once the child has its copies.
+pub(super) fn merged(reader: Option<std::io::PipeReader>) -> Result<Option<Merged>, SpawnError> {
+    reader
+        .map(|r| Merged::from_owned_fd(r.into()))
+        .transpose()
+        .map_err(SpawnError::Lost)
+}
 
 /// Delivers output lines while `work` runs, so a chatty process never blocks on a full pipe.
 pub(super) async fn pump<T>(
@@ -56,6 +83,8 @@ pub(super) async fn drain(output: &mut Output, on_line: &mut impl FnMut(Stream, 
 pub(super) struct Output {
     pub(super) out: Option<LineReader<ChildStdout>>,
     pub(super) err: Option<LineReader<ChildStderr>>,
+    /// stdout and stderr on one pipe, when the spec is merged.
+    pub(super) merged: Option<LineReader<Merged>>,
     /// See [`ProcessSpec::output_room`](super::ProcessSpec::output_room).
     pub(super) room: Option<crate::engine::bus::OutputRoom>,
 }
@@ -65,7 +94,9 @@ impl Output {
     async fn next(&mut self) -> Option<(Stream, String)> {
         loop {
             let (has_out, has_err) = (self.out.is_some(), self.err.is_some());
+            let has_merged = self.merged.is_some();
             let (stream, read) = tokio::select! {
+                read = next_line(&mut self.merged), if has_merged => (Stream::Output, read),
                 read = next_line(&mut self.out), if has_out => (Stream::Stdout, read),
                 read = next_line(&mut self.err), if has_err => (Stream::Stderr, read),
                 else => return None,
@@ -76,6 +107,7 @@ impl Output {
                 Err(e) => tracing::warn!(?stream, error = %e, "could not read output"),
             }
             match stream {
+                Stream::Output => self.merged = None,
                 Stream::Stdout => self.out = None,
                 Stream::Stderr => self.err = None,
             }

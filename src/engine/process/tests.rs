@@ -16,7 +16,7 @@ async fn run_with(spec: ProcessSpec, cancel: impl Future<Output = ()>) -> Outcom
         cancel,
         |s| pgid = s.pgid,
         |stream, line| match stream {
-            Stream::Stdout => out.push(line),
+            Stream::Output | Stream::Stdout => out.push(line),
             Stream::Stderr => err.push(line),
         },
     )
@@ -50,6 +50,28 @@ async fn lines_in_order_per_stream() {
     assert_eq!(o.out, ["a", "", "c", "é\u{fffd}", "d"]);
     assert_eq!(o.err, ["b"]);
     assert!(o.pgid > 1);
+}
+
+#[tokio::test]
+async fn merged_output_keeps_the_order_written() {
+    for _ in 0..20 {
+        let mut spec = ProcessSpec::new("echo 1; echo 2 >&2; echo 3; echo 4 >&2; echo 5");
+        spec.merged = true;
+        let mut seen = Vec::new();
+        let exit = run(
+            &spec,
+            std::future::pending(),
+            |_| {},
+            |stream, line| {
+                seen.push((stream, line));
+            },
+        )
+        .await;
+        assert_eq!(exit.unwrap(), Exit::Code(0));
+        let want: Vec<(Stream, String)> =
+            (1..=5).map(|n| (Stream::Output, n.to_string())).collect();
+        assert_eq!(seen, want);
+    }
 }
 
 #[tokio::test]

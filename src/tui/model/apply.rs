@@ -45,7 +45,12 @@ impl Model {
 
     fn apply_run(&mut self, event: &Event, ts: u64) {
         match event {
-            Event::RunStarted { .. } => self.run.started_ms = Some(ts),
+            // A resumed run is one run: its clock keeps counting from the
+            // first start, and the outcome of the part before is no longer it.
+            Event::RunStarted { .. } => {
+                self.run.started_ms.get_or_insert(ts);
+                self.run.outcome = None;
+            }
             Event::RunFinished {
                 status,
                 duration_ms,

@@ -156,7 +156,13 @@ impl Widget for &GraphPane<'_> {
 fn title(m: &Model, theme: Theme) -> Line<'static> {
     Line::from(vec![
         Span::raw(" graph "),
-        Span::styled(format!("{} steps ", m.steps.len()), theme.dim()),
+        Span::styled(
+            match m.steps.len() {
+                1 => "1 step ".to_string(),
+                n => format!("{n} steps "),
+            },
+            theme.dim(),
+        ),
     ])
 }
 

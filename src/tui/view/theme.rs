@@ -133,7 +133,8 @@ pub fn outcome_word(s: RunStatus) -> &'static str {
     }
 }
 
-/// Elapsed time: `66ms`, `1.4s`, `12s`, `3m05s`, `1h02m`, `2d03h`.
+/// Elapsed time: `66ms`, `1.4s`, `12s`, `3m05s`, `1h02m`, `2d03h`: the one
+/// rounding the log's lines use too, so the status line and the log agree.
 pub fn elapsed(ms: u64) -> String {
     crate::workflow::duration::human(std::time::Duration::from_millis(ms))
 }

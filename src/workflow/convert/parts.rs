@@ -5,7 +5,7 @@ use super::super::node::{Node, Value};
 use super::super::read::Reader;
 use super::super::spec::{
     ApprovalSpec, AskSpec, BreakerSpec, DefaultsSpec, FallbackSpec, Jitter, OnFailure, OnTimeout,
-    RetrySpec, ShellSpec,
+    OutputMode, RetrySpec, ShellSpec,
 };
 use super::{StepSpots, optional};
 
@@ -16,6 +16,7 @@ const DEFAULTS_KEYS: &[&str] = &[
     "kill_grace",
     "shell",
     "on_failure",
+    "output",
 ];
 const APPROVAL_KEYS: &[&str] = &["prompt", "timeout", "on_timeout"];
 const ASK_KEYS: &[&str] = &["question", "choices", "default", "timeout"];
@@ -192,6 +193,7 @@ pub(super) fn defaults(r: &mut Reader<'_>, node: &Node) -> Option<DefaultsSpec> 
             "kill_grace" => d.kill_grace = r.duration(value, &field),
             "shell" => d.shell = shell(r, value, &field),
             "on_failure" => d.on_failure = on_failure(r, value, &field),
+            "output" => d.output = output(r, value, &field),
             _ => {}
         }
     }
@@ -203,6 +205,17 @@ pub(super) fn on_failure(r: &mut Reader<'_>, node: &Node, field: &str) -> Option
         node,
         field,
         &[("fail", OnFailure::Fail), ("continue", OnFailure::Continue)],
+    )
+}
+
+pub(super) fn output(r: &mut Reader<'_>, node: &Node, field: &str) -> Option<OutputMode> {
+    r.choice(
+        node,
+        field,
+        &[
+            ("merged", OutputMode::Merged),
+            ("separate", OutputMode::Separate),
+        ],
     )
 }
 
