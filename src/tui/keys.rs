@@ -23,6 +23,8 @@ pub enum Action {
     Skip,
     Cancel,
     Follow,
+    /// Compact graph on and off.
+    Compact,
     Filter,
     Help,
     Quit,
@@ -161,6 +163,12 @@ pub const NORMAL: &[Binding] = &[
         Action::Cancel,
         "x",
         "cancel the step selected in the graph",
+    ),
+    bind(
+        &[(KeyCode::Char('z'), NONE)],
+        Action::Compact,
+        "z",
+        "compact graph on/off",
     ),
     bind(
         &[(KeyCode::Char('f'), NONE)],

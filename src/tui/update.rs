@@ -108,6 +108,10 @@ fn normal(model: &mut Model, action: Action) -> Option<Command> {
         Action::Enter => return enter(model),
         Action::Retry | Action::Skip | Action::Cancel => return step_command(model, action),
         Action::Follow => model.log.toggle_follow(),
+        Action::Compact => {
+            model.ui.compact = Some(!model.graph.compact());
+            show_selection(model);
+        }
         Action::Filter => {
             model.ui.focus = Pane::Log;
             model.ui.overlay = Some(Overlay::Filter);
@@ -131,10 +135,11 @@ fn moved(model: &mut Model, action: Action, times: usize) {
         Pane::Graph => {
             let mut s = model.ui.selected;
             for _ in 0..times {
+                let arr = &model.graph.arr;
                 let next = match action {
-                    Action::Left => model.graph.horizontal(s, true),
-                    Action::Right => model.graph.horizontal(s, false),
-                    _ => model.graph.vertical(s, up),
+                    Action::Left => arr.horizontal(s, true),
+                    Action::Right => arr.horizontal(s, false),
+                    _ => arr.vertical(s, up),
                 };
                 match next {
                     Some(n) => s = n,
@@ -167,24 +172,41 @@ fn moved(model: &mut Model, action: Action, times: usize) {
 fn page(model: &Model) -> usize {
     let a = view::areas(model.ui.screen, model.waits.len());
     let rect = match model.ui.focus {
-        Pane::Graph => return (a.graph.height as usize / super::model::graph::PITCH_Y).max(1),
+        Pane::Graph => {
+            return model
+                .graph
+                .arr
+                .page((a.graph.height as usize).saturating_sub(2));
+        }
         Pane::Log => a.log,
         Pane::Waits => a.waits,
     };
     (rect.height as usize).saturating_sub(3).max(1)
 }
 
-/// Scrolls the graph so the selected step's box is in view.
+/// Arranges the graph for the pane and scrolls it so the selected step's
+/// box is in view.
 pub fn show_selection(model: &mut Model) {
     let area = view::areas(model.ui.screen, model.waits.len()).graph;
     let inner = (
         area.width.saturating_sub(2) as usize,
         area.height.saturating_sub(2) as usize,
     );
+    model.graph.arrange(inner, model.ui.compact);
     model.ui.graph_offset =
         model
             .graph
+            .arr
             .keep_visible(model.ui.selected, model.ui.graph_offset, inner);
+}
+
+/// Selects step `i` in the graph and scrolls it into view (for keys that
+/// jump to a step: `n`/`N`, a search).
+pub fn select_step(model: &mut Model, i: usize) {
+    if i < model.steps.len() {
+        model.ui.selected = i;
+        show_selection(model);
+    }
 }
 
 /// `a` / `r` on the selected wait, from any pane.

@@ -1,1 +1,422 @@
-//! Tests of screen (SPEC §4, §5).
+//! Tests of screen (SPEC §4, §5): the graph pane on a real-shaped 45-step
+//! pipeline (`workflows/ci.yaml`), boxed and compact, and edges read back
+//! from the drawing of random graphs.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use signalbox::engine::{Envelope, Event, Published};
+use signalbox::tui::model::Model;
+use signalbox::tui::model::graph::Item;
+use signalbox::tui::update::{Msg, select_step, update};
+use signalbox::tui::view::view;
+use signalbox::workflow::{Workflow, load_str};
+
+use super::common::Rng;
+
+/// 2026-01-01T00:00:00Z in milliseconds.
+const T0: u64 = 1_767_225_600_000;
+const CI: &str = include_str!("../../workflows/ci.yaml");
+
+fn workflow(text: &str) -> Workflow {
+    load_str(text, "ci.yaml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+struct Feed {
+    seq: u64,
+}
+
+impl Feed {
+    fn send(&mut self, m: &mut Model, ms: u64, event: Event) {
+        self.seq += 1;
+        let ts = std::time::UNIX_EPOCH + Duration::from_millis(T0 + ms);
+        let envelope = Envelope {
+            seq: self.seq,
+            ts: humantime::format_rfc3339_millis(ts).to_string(),
+            run: "ci-20260101-000000-abcd".into(),
+            event,
+        };
+        update(
+            m,
+            Msg::Event(Arc::new(Published {
+                envelope,
+                line: String::new(),
+            })),
+        );
+    }
+}
+
+fn started(step: &str, attempt: u32) -> Event {
+    Event::StepStarted {
+        step: step.into(),
+        attempt,
+    }
+}
+
+fn succeeded(step: &str, ms: u64) -> Event {
+    Event::StepSucceeded {
+        step: step.into(),
+        attempt: 1,
+        duration_ms: ms,
+        outputs: Default::default(),
+        fallback: false,
+    }
+}
+
+/// The CI run 6 seconds in: the checks passed, 20 jobs done, the loom test
+/// failed with exit 101, one job retrying after a breaker refused it, 8
+/// running, the rest pending.
+fn ci_model() -> Model {
+    let wf = workflow(CI);
+    let ids: Vec<String> = wf.steps.iter().map(|s| s.id.clone()).collect();
+    let mut m = Model::new(&wf);
+    m.ui.color = false;
+    let mut f = Feed { seq: 0 };
+    let run = Event::RunStarted {
+        workflow: "ci".into(),
+        steps: ids.len(),
+        resumed: false,
+    };
+    f.send(&mut m, 0, run);
+    for (i, id) in ids[..3].iter().enumerate() {
+        f.send(&mut m, 10, started(id, 1));
+        f.send(&mut m, 300, succeeded(id, 240 + i as u64 * 10));
+    }
+    let wide = &ids[3..41];
+    for (i, id) in wide.iter().enumerate().take(30) {
+        f.send(&mut m, 400 + i as u64 * 100, started(id, 1));
+    }
+    for (i, id) in wide.iter().enumerate().take(20) {
+        if id == "loom-tokio-sync" {
+            continue;
+        }
+        f.send(
+            &mut m,
+            2_500 + i as u64 * 100,
+            succeeded(id, 1_100 + i as u64 * 37),
+        );
+    }
+    let failed = Event::StepFailed {
+        step: "loom-tokio-sync".into(),
+        attempts: 1,
+        error: "exit code 101".into(),
+        exit_code: Some(101),
+    };
+    f.send(&mut m, 4_000, failed);
+    let retry = Event::StepRetrying {
+        step: "miri-tokio".into(),
+        attempt: 1,
+        error: "breaker db is open".into(),
+        exit_code: None,
+        delay_ms: 4_000,
+    };
+    f.send(&mut m, 4_500, retry);
+    update(&mut m, Msg::Clock(T0 + 6_000));
+    m
+}
+
+fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn draw(m: &Model, w: u16, h: u16) -> Buffer {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap_or_else(|e| panic!("{e}"));
+    t.draw(|f| view(m, f)).unwrap_or_else(|e| panic!("{e}"));
+    t.backend().buffer().clone()
+}
+
+fn text(b: &Buffer) -> String {
+    let w = b.area.width as usize;
+    let cells: Vec<&str> = b.content.iter().map(|c| c.symbol()).collect();
+    cells
+        .chunks(w)
+        .map(|r| r.concat())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn sized(m: &Model, w: u16, h: u16) -> Model {
+    let mut m = m.clone();
+    update(&mut m, Msg::Resize(w, h));
+    m
+}
+
+#[test]
+fn snapshots_of_a_45_step_pipeline() {
+    let m = ci_model();
+    let failed = m.step_index("loom-tokio-sync").unwrap_or(0);
+    insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => true }, {
+        for (w, h) in [(80u16, 24u16), (160, 48)] {
+            let mut m = sized(&m, w, h);
+            select_step(&mut m, failed);
+            assert!(m.graph.compact(), "{w}x{h} starts compact");
+            insta::assert_snapshot!(format!("ci_compact_{w}x{h}"), text(&draw(&m, w, h)));
+            update(&mut m, key('z'));
+            assert!(!m.graph.compact(), "z shows boxes at {w}x{h}");
+            insta::assert_snapshot!(format!("ci_boxed_{w}x{h}"), text(&draw(&m, w, h)));
+        }
+    });
+}
+
+#[test]
+fn z_toggles_compact_mode_both_ways() {
+    let m = ci_model();
+    let mut m = sized(&m, 160, 48);
+    let before = text(&draw(&m, 160, 48));
+    update(&mut m, key('z'));
+    let boxed = text(&draw(&m, 160, 48));
+    assert!(boxed.contains("╭ fmt"), "{boxed}");
+    assert!(!before.contains("╭ fmt"), "{before}");
+    update(&mut m, key('z'));
+    assert_eq!(text(&draw(&m, 160, 48)), before);
+}
+
+#[test]
+fn the_compact_screen_shows_a_useful_part_of_the_pipeline() {
+    let m = sized(&ci_model(), 80, 24);
+    let screen = text(&draw(&m, 80, 24));
+    let graph: String = screen.lines().take(10).collect::<Vec<_>>().join("\n");
+    let shown = m
+        .steps
+        .iter()
+        .filter(|s| graph.contains(&format!(" {}", &s.id[..s.id.len().min(9)])))
+        .count();
+    assert!(shown >= 11, "{shown} steps shown of 45:\n{graph}");
+}
+
+#[test]
+fn failed_and_retrying_boxes_say_why() {
+    let m = ci_model();
+    let mut m = sized(&m, 160, 48);
+    update(&mut m, key('z'));
+    let failed = m.step_index("loom-tokio-sync").unwrap_or(0);
+    select_step(&mut m, failed);
+    let screen = text(&draw(&m, 160, 48));
+    assert!(screen.contains("✗ exit 101"), "{screen}");
+    let miri = m.step_index("miri-tokio").unwrap_or(0);
+    select_step(&mut m, miri);
+    let screen = text(&draw(&m, 160, 48));
+    assert!(screen.contains("↻ #2 retry in 3s"), "{screen}");
+    // A failure with no exit code shows its error.
+    let mut f = Feed { seq: 100 };
+    let refused = Event::StepFailed {
+        step: "miri-tokio".into(),
+        attempts: 2,
+        error: "breaker db is open".into(),
+        exit_code: None,
+    };
+    f.send(&mut m, 6_000, refused);
+    let screen = text(&draw(&m, 160, 48));
+    assert!(screen.contains("✗ breaker db is open"), "{screen}");
+}
+
+#[test]
+fn long_ids_are_cut_in_the_middle_and_read_differently() {
+    let m = sized(&ci_model(), 80, 24);
+    let at = |id: &str| m.step_index(id).map(|s| m.graph.arr.labels[s].clone());
+    let a = at("build-stable-aarch64-unknown-linux-gnu").unwrap_or_default();
+    let b = at("build-stable-armv7-unknown-linux-gnueabihf").unwrap_or_default();
+    assert!(a.contains('…') && a.starts_with("build-st"), "{a}");
+    assert_ne!(a, b);
+    let all: BTreeSet<&String> = m.graph.arr.labels.iter().collect();
+    assert_eq!(all.len(), m.steps.len(), "{:?}", m.graph.arr.labels);
+}
+
+// ---------------------------------------------------------------------------
+// Edges read back from the drawing
+// ---------------------------------------------------------------------------
+
+const U: u8 = 1;
+const D: u8 = 2;
+const L: u8 = 4;
+const R: u8 = 8;
+
+/// A line cell's directions; the arrow points into a step.
+fn dirs(c: &str) -> u8 {
+    match c {
+        "─" => L | R,
+        "│" => U | D,
+        "╭" => D | R,
+        "╮" => D | L,
+        "╰" => U | R,
+        "╯" => U | L,
+        "├" => U | D | R,
+        "┤" => U | D | L,
+        "┬" => L | R | D,
+        "┴" => L | R | U,
+        "┼" => U | D | L | R,
+        "▶" => L,
+        _ => 0,
+    }
+}
+
+fn opposite(d: u8) -> u8 {
+    match d {
+        U => D,
+        D => U,
+        L => R,
+        _ => L,
+    }
+}
+
+/// The edges the graph pane draws, followed from each step's exit: a
+/// crossing goes straight on, a branch goes every way but back, an arrow
+/// ends in the step to its right.
+fn drawn_edges(m: &Model, buf: &Buffer) -> BTreeSet<(usize, usize)> {
+    let arr = &m.graph.arr;
+    let (ox, oy) = (1usize, 1usize);
+    let mut owner = std::collections::HashMap::new();
+    let mut boxes = std::collections::HashSet::new();
+    for s in 0..m.steps.len() {
+        let r = arr
+            .step_rect(s)
+            .unwrap_or_else(|| panic!("step {s} has no place"));
+        owner.insert((ox + r.x, oy + r.y + arr.port()), s);
+        for x in r.x..r.x + r.w {
+            for y in r.y..r.y + r.h {
+                boxes.insert((ox + x, oy + y));
+            }
+        }
+    }
+    let at = |x: usize, y: usize| -> u8 {
+        if boxes.contains(&(x, y)) {
+            return 0;
+        }
+        buf.cell((x as u16, y as u16))
+            .map_or(0, |c| dirs(c.symbol()))
+    };
+    let mut found = BTreeSet::new();
+    for s in 0..m.steps.len() {
+        let r = arr.step_rect(s).unwrap_or_else(|| panic!("no place"));
+        let start = (ox + r.x + r.w, oy + r.y + arr.port());
+        let mut stack = vec![(start, L)];
+        let mut seen = BTreeSet::new();
+        while let Some(((x, y), from)) = stack.pop() {
+            let here = at(x, y);
+            if here == 0 || !seen.insert((x, y, from)) {
+                continue;
+            }
+            if buf.cell((x as u16, y as u16)).map(|c| c.symbol()) == Some("▶") {
+                let t = owner.get(&(x + 1, y));
+                found.insert((
+                    s,
+                    *t.unwrap_or_else(|| panic!("an arrow into nothing at {x},{y}")),
+                ));
+                continue;
+            }
+            let outs = if here == U | D | L | R {
+                opposite(from)
+            } else {
+                here & !from
+            };
+            for d in [U, D, L, R] {
+                if outs & d == 0 {
+                    continue;
+                }
+                let next = match d {
+                    U => (x, y.wrapping_sub(1)),
+                    D => (x, y + 1),
+                    L => (x.wrapping_sub(1), y),
+                    _ => (x + 1, y),
+                };
+                if at(next.0, next.1) & opposite(d) != 0 {
+                    stack.push((next, opposite(d)));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A random DAG of up to 14 steps, each needing up to 3 earlier ones.
+fn random_dag(rng: &mut Rng) -> (String, BTreeSet<(usize, usize)>) {
+    let n = 2 + rng.below(13);
+    let mut yaml = String::from("name: dag\nsteps:\n");
+    let mut edges = BTreeSet::new();
+    for i in 0..n {
+        yaml.push_str(&format!("  s{i}:\n    run: 'true'\n"));
+        let mut needs = BTreeSet::new();
+        if i > 0 {
+            for _ in 0..rng.below(4) {
+                needs.insert(rng.below(i));
+            }
+        }
+        if !needs.is_empty() {
+            let list: Vec<String> = needs.iter().map(|d| format!("s{d}")).collect();
+            yaml.push_str(&format!("    needs: [{}]\n", list.join(", ")));
+        }
+        edges.extend(needs.into_iter().map(|d| (d, i)));
+    }
+    (yaml, edges)
+}
+
+/// A screen on which the whole graph fits in the graph pane.
+fn whole(m: &mut Model, compact: bool) -> (u16, u16) {
+    m.ui.compact = Some(compact);
+    let (mut w, mut h) = (120u16, 40u16);
+    for _ in 0..6 {
+        update(m, Msg::Resize(w, h));
+        let (cw, ch) = m.graph.arr.size;
+        let view = m.graph.arr.view;
+        if cw <= view.0 && ch <= view.1 {
+            return (w, h);
+        }
+        w = w.max(cw as u16 + 10);
+        h = h.max((ch as u16 + 4) * 100 / 45 + 4);
+    }
+    panic!("the graph does not fit: {:?}", m.graph.arr.size);
+}
+
+#[test]
+fn every_edge_drawn_is_a_dependency_and_every_dependency_is_drawn() {
+    let mut rng = Rng(0x5eed_0011);
+    for round in 0..60 {
+        let (yaml, want) = random_dag(&mut rng);
+        let wf = workflow(&yaml);
+        for compact in [false, true] {
+            let mut m = Model::new(&wf);
+            m.ui.color = false;
+            let (w, h) = whole(&mut m, compact);
+            let buf = draw(&m, w, h);
+            let got = drawn_edges(&m, &buf);
+            assert_eq!(
+                got,
+                want,
+                "round {round}, compact {compact}\n{yaml}\n{}",
+                text(&buf)
+            );
+        }
+    }
+}
+
+#[test]
+fn sub_columns_of_a_tall_layer_keep_edges_honest() {
+    // The CI graph, compact on a screen wide enough for its sub-columns.
+    let wf = workflow(CI);
+    let want: BTreeSet<(usize, usize)> = wf
+        .steps
+        .iter()
+        .enumerate()
+        .flat_map(|(t, s)| s.needs.iter().map(move |&f| (f, t)))
+        .collect();
+    let mut m = Model::new(&wf);
+    m.ui.compact = Some(true);
+    // 30 graph rows: the 38 jobs split in two sub-columns, all in view.
+    update(&mut m, Msg::Resize(400, 60));
+    let arr = &m.graph.arr;
+    assert_eq!(arr.view.1, 30);
+    assert_eq!(arr.cols.len(), 6, "five layers, the wide one in two");
+    assert!(arr.cols[1].items.iter().any(|(_, i)| *i == Item::Line));
+    assert!(
+        arr.size.0 <= arr.view.0 && arr.size.1 <= arr.view.1,
+        "{:?}",
+        arr.size
+    );
+    let buf = draw(&m, 400, 60);
+    assert_eq!(drawn_edges(&m, &buf), want, "{}", text(&buf));
+}

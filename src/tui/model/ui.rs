@@ -68,6 +68,8 @@ pub struct Ui {
     pub selected: usize,
     /// Top-left cell of the graph canvas that the pane shows.
     pub graph_offset: (usize, usize),
+    /// The operator's choice of compact graph (`z`); unset, the size decides.
+    pub compact: Option<bool>,
     /// The wait the operator moved the selection to; while unset or closed,
     /// the top wait is selected.
     pub wait_pin: Option<String>,
@@ -91,6 +93,7 @@ impl Default for Ui {
             focus: Pane::Graph,
             selected: 0,
             graph_offset: (0, 0),
+            compact: None,
             wait_pin: None,
             overlay: None,
             screen: (80, 24),
