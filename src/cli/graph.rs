@@ -1,10 +1,9 @@
 //! `signalbox graph`: the step graph as text for the terminal, as Graphviz
 //! DOT, or as Mermaid for GitHub.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
-use crate::workflow::layout::{self, Slot};
+use crate::workflow::layout::{self, Slot, route};
 use crate::workflow::{Action, Step, Workflow};
 
 /// Space between columns, where the edges run.
@@ -30,7 +29,7 @@ pub fn label(step: &Step) -> String {
     out
 }
 
-use crate::workflow::layout::dir::{DOWN, LEFT, RIGHT, UP};
+use crate::workflow::layout::dir::{LEFT, RIGHT};
 
 /// A character grid where lines are drawn as directions and turned into
 /// box-drawing characters at the end, so crossings and joins come out right.
@@ -58,33 +57,6 @@ impl Canvas {
         for x in a..=b {
             let dirs = if x > a { LEFT } else { 0 } | if x < b { RIGHT } else { 0 };
             self.mark(x, y, dirs);
-        }
-    }
-    /// Draws the vertical lines `spans` (top, bottom) in column `x`.
-    /// Every link into one row shares a line, so each row's links are one
-    /// span, and the spans are summed as a difference array: a step with
-    /// 100,000 needs costs the column's height, not links times height.
-    fn buses(&mut self, x: usize, spans: &[(usize, usize)]) {
-        let Some(bottom) = spans.iter().map(|s| s.1).max() else {
-            return;
-        };
-        // Rows y with a line above (up[y] > 0) and below (down[y] > 0).
-        let mut up = vec![0i64; bottom + 2];
-        let mut down = vec![0i64; bottom + 2];
-        for &(a, b) in spans.iter().filter(|(a, b)| a < b) {
-            up[a + 1] += 1;
-            up[b + 1] -= 1;
-            down[a] += 1;
-            down[b] -= 1;
-        }
-        let (mut above, mut below) = (0, 0);
-        for y in 0..=bottom {
-            above += up[y];
-            below += down[y];
-            let dirs = if above > 0 { UP } else { 0 } | if below > 0 { DOWN } else { 0 };
-            if dirs != 0 {
-                self.mark(x, y, dirs);
-            }
         }
     }
     fn put(&mut self, x: usize, y: usize, text: &str) {
@@ -139,7 +111,8 @@ fn too_big(steps: usize, cells: usize) -> Result<(), String> {
     ))
 }
 
-/// The graph drawn left to right in layers, edges between boxes.
+/// The graph drawn left to right in layers, edges between boxes, each
+/// gap's lines laid by [`route`] so that every line is a real dependency.
 pub fn text(wf: &Workflow) -> Result<String, String> {
     let needs: Vec<Vec<usize>> = wf.steps.iter().map(|s| s.needs.clone()).collect();
     check_size(wf.steps.len(), &needs)?;
@@ -158,33 +131,45 @@ pub fn text(wf: &Workflow) -> Result<String, String> {
                 .unwrap_or(1)
         })
         .collect();
+    let routes = routes(&lay);
     let mut xs = Vec::with_capacity(widths.len());
     let mut x = 0;
-    for w in &widths {
+    for (c, w) in widths.iter().enumerate() {
         xs.push(x);
-        x += w + GAP;
+        x += w + routes.get(c).map_or(0, |r| r.width);
     }
-    let height = lay.columns.iter().map(Vec::len).max().unwrap_or(0) * 2;
+    let ports = lay.columns.iter().map(Vec::len).max().unwrap_or(0) * 2;
+    let height = routes.iter().map(|r| r.rows).fold(ports, usize::max);
     too_big(wf.steps.len(), x.saturating_mul(height))?;
     let mut canvas = Canvas::new(x.max(1), height.max(1));
-    let slot_end = |c: usize, r: usize| match lay.columns[c][r] {
-        Slot::Step(s) => xs[c] + labels[s].chars().count(),
-        Slot::Pass { .. } => xs[c] + widths[c],
-    };
+    for (c, route) in routes.iter().enumerate() {
+        let gx = xs[c] + widths[c];
+        for &(x, y, d) in &route.cells {
+            canvas.mark(gx + x, y, d);
+        }
+    }
     for (c, col) in lay.columns.iter().enumerate() {
+        let gx = xs[c] + widths[c];
+        let has_gap = c + 1 < lay.columns.len();
         for (r, slot) in col.iter().enumerate() {
-            if let Slot::Pass { .. } = slot {
-                canvas.hline(r * 2, xs[c], xs[c] + widths[c]);
+            match slot {
+                // A pass-through joins the lines either side of it.
+                Slot::Pass { .. } => canvas.hline(r * 2, xs[c] - 1, gx),
+                Slot::Step(s) => {
+                    let end = xs[c] + labels[*s].chars().count();
+                    if has_gap && end < gx && exits(&lay, c, r) {
+                        canvas.hline(r * 2, end, gx);
+                    }
+                }
             }
         }
     }
-    draw_links(&mut canvas, &lay, &xs, &widths, slot_end);
     for (c, col) in lay.columns.iter().enumerate() {
         for (r, slot) in col.iter().enumerate() {
             if let Slot::Step(s) = slot {
                 canvas.put(xs[c], r * 2, &labels[*s]);
                 if !wf.steps[*s].needs.is_empty() {
-                    canvas.put(xs[c] - 1, r * 2, "▶");
+                    canvas.put(xs[c] - 1, r * 2, &layout::read::ARROW.to_string());
                 }
             }
         }
@@ -201,33 +186,29 @@ pub fn text(wf: &Workflow) -> Result<String, String> {
     Ok(out)
 }
 
-/// Each link's horizontals, once per exit and entry, and each gap's
-/// verticals as one span per row entered (see [`Canvas::buses`]).
-fn draw_links(
-    canvas: &mut Canvas,
-    lay: &layout::Layout,
-    xs: &[usize],
-    widths: &[usize],
-    slot_end: impl Fn(usize, usize) -> usize,
-) {
-    let mut buses = vec![Vec::new(); lay.columns.len()];
-    let (mut exits, mut entries) = (HashSet::new(), HashMap::new());
-    for ((c, r1), (_, r2)) in lay.links() {
-        let bus = xs[c] + widths[c] + 2;
-        if exits.insert((c, r1)) {
-            canvas.hline(r1 * 2, slot_end(c, r1), bus);
-        }
-        let span = entries.entry((c, r2)).or_insert_with(|| {
-            canvas.hline(r2 * 2, bus, xs[c + 1]);
-            (r2, r2)
-        });
-        *span = (span.0.min(r1), span.1.max(r1));
-    }
-    for ((c, _), (lo, hi)) in entries {
-        buses[c].push((lo * 2, hi * 2));
-    }
-    for (c, spans) in buses.iter().enumerate() {
-        canvas.buses(xs[c] + widths[c] + 2, spans);
+/// Each gap's lines, ports on every other row.
+fn routes(lay: &layout::Layout) -> Vec<route::Route> {
+    lay.gaps()
+        .iter()
+        .enumerate()
+        .map(|(c, links)| {
+            let left: Vec<usize> = (0..lay.columns[c].len()).map(|r| r * 2).collect();
+            let right: Vec<usize> = (0..lay.columns[c + 1].len()).map(|r| r * 2).collect();
+            let gap = route::Gap {
+                left: &left,
+                right: &right,
+                links,
+            };
+            route::route(&gap, GAP)
+        })
+        .collect()
+}
+
+/// Whether the slot at (column, row) has a line leaving it.
+fn exits(lay: &layout::Layout, c: usize, r: usize) -> bool {
+    match lay.columns[c][r] {
+        Slot::Step(s) => lay.dependents(s) > 0,
+        Slot::Pass { .. } => true,
     }
 }
 

@@ -6,6 +6,9 @@
 
 use super::dag;
 
+pub mod read;
+pub mod route;
+
 /// Directions a drawn line leaves a cell in; OR them together per cell.
 pub mod dir {
     pub const UP: u8 = 1;
@@ -73,6 +76,21 @@ impl Layout {
             }
         }
         out
+    }
+
+    /// The links of each gap (between column c and c + 1) as (row in c,
+    /// row in c + 1), for [`route::route`].
+    pub fn gaps(&self) -> Vec<Vec<(usize, usize)>> {
+        let mut gaps = vec![Vec::new(); self.columns.len().saturating_sub(1)];
+        for ((c, a), (_, b)) in self.links() {
+            gaps[c].push((a, b));
+        }
+        gaps
+    }
+
+    /// How many steps need step `s`.
+    pub fn dependents(&self, s: usize) -> usize {
+        self.dependents.get(s).map_or(0, Vec::len)
     }
 
     /// The slots that the slot at column `c` connects to in the column

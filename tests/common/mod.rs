@@ -5,6 +5,7 @@
 //! ended ([`Done`]), and finding the processes a test started by a marker
 //! in their environment.
 
+pub mod edges;
 pub mod tmux;
 
 use std::io::{BufRead, BufReader, Read};
