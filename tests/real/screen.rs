@@ -17,7 +17,9 @@ use signalbox::tui::update::{Msg, select_step, update};
 use signalbox::tui::view::view;
 use signalbox::workflow::{Workflow, load_str};
 
-use super::common::Rng;
+use signalbox::workflow::layout::read::follow;
+
+use super::common::{Rng, edges};
 
 /// 2026-01-01T00:00:00Z in milliseconds.
 const T0: u64 = 1_767_225_600_000;
@@ -170,23 +172,35 @@ fn z_toggles_compact_mode_both_ways() {
     let before = text(&draw(&m, 160, 48));
     update(&mut m, key('z'));
     let boxed = text(&draw(&m, 160, 48));
-    assert!(boxed.contains("╭ fmt"), "{boxed}");
-    assert!(!before.contains("╭ fmt"), "{before}");
+    assert!(boxed.contains("┏ fmt ━"), "{boxed}");
+    assert!(!before.contains("┏ fmt ━"), "{before}");
     update(&mut m, key('z'));
     assert_eq!(text(&draw(&m, 160, 48)), before);
 }
 
-#[test]
-fn the_compact_screen_shows_a_useful_part_of_the_pipeline() {
-    let m = sized(&ci_model(), 80, 24);
-    let screen = text(&draw(&m, 80, 24));
-    let graph: String = screen.lines().take(10).collect::<Vec<_>>().join("\n");
-    let shown = m
-        .steps
+/// Steps whose glyph and id start show in the graph pane (its first
+/// `rows` lines).
+fn shown(m: &Model, screen: &str, rows: usize) -> usize {
+    let graph: String = screen.lines().take(rows).collect::<Vec<_>>().join("\n");
+    m.steps
         .iter()
-        .filter(|s| graph.contains(&format!(" {}", &s.id[..s.id.len().min(9)])))
-        .count();
-    assert!(shown >= 11, "{shown} steps shown of 45:\n{graph}");
+        .filter(|s| graph.contains(&s.id[..s.id.len().min(8)]))
+        .count()
+}
+
+#[test]
+fn the_compact_screen_shows_more_of_the_pipeline_than_boxes() {
+    let mut m = sized(&ci_model(), 80, 24);
+    let failed = m.step_index("loom-tokio-sync").unwrap_or(0);
+    select_step(&mut m, failed);
+    let compact = text(&draw(&m, 80, 24));
+    update(&mut m, key('z'));
+    let boxed = text(&draw(&m, 80, 24));
+    let (c, b) = (shown(&m, &compact, 10), shown(&m, &boxed, 10));
+    assert!(
+        c >= 3 * b && c >= 9,
+        "compact {c}, boxed {b}:\n{compact}\n{boxed}"
+    );
 }
 
 #[test]
@@ -201,7 +215,7 @@ fn failed_and_retrying_boxes_say_why() {
     let miri = m.step_index("miri-tokio").unwrap_or(0);
     select_step(&mut m, miri);
     let screen = text(&draw(&m, 160, 48));
-    assert!(screen.contains("↻ #2 retry in 3s"), "{screen}");
+    assert!(screen.contains("↻ retry #2 in 3s"), "{screen}");
     // A failure with no exit code shows its error.
     let mut f = Feed { seq: 100 };
     let refused = Event::StepFailed {
@@ -231,128 +245,39 @@ fn long_ids_are_cut_in_the_middle_and_read_differently() {
 // Edges read back from the drawing
 // ---------------------------------------------------------------------------
 
-const U: u8 = 1;
-const D: u8 = 2;
-const L: u8 = 4;
-const R: u8 = 8;
-
-/// A line cell's directions; the arrow points into a step.
-fn dirs(c: &str) -> u8 {
-    match c {
-        "─" => L | R,
-        "│" => U | D,
-        "╭" => D | R,
-        "╮" => D | L,
-        "╰" => U | R,
-        "╯" => U | L,
-        "├" => U | D | R,
-        "┤" => U | D | L,
-        "┬" => L | R | D,
-        "┴" => L | R | U,
-        "┼" => U | D | L | R,
-        "▶" => L,
-        _ => 0,
-    }
-}
-
-fn opposite(d: u8) -> u8 {
-    match d {
-        U => D,
-        D => U,
-        L => R,
-        _ => L,
-    }
-}
-
-/// The edges the graph pane draws, followed from each step's exit: a
-/// crossing goes straight on, a branch goes every way but back, an arrow
-/// ends in the step to its right.
+/// The edges the graph pane draws, read back from the buffer the way a
+/// person reads them (`layout::read`): from each step's exit, left to right.
 fn drawn_edges(m: &Model, buf: &Buffer) -> BTreeSet<(usize, usize)> {
     let arr = &m.graph.arr;
-    let (ox, oy) = (1usize, 1usize);
-    let mut owner = std::collections::HashMap::new();
-    let mut boxes = std::collections::HashSet::new();
-    for s in 0..m.steps.len() {
-        let r = arr
-            .step_rect(s)
-            .unwrap_or_else(|| panic!("step {s} has no place"));
-        owner.insert((ox + r.x, oy + r.y + arr.port()), s);
-        for x in r.x..r.x + r.w {
-            for y in r.y..r.y + r.h {
-                boxes.insert((ox + x, oy + y));
-            }
-        }
-    }
-    let at = |x: usize, y: usize| -> u8 {
-        if boxes.contains(&(x, y)) {
-            return 0;
-        }
-        buf.cell((x as u16, y as u16))
-            .map_or(0, |c| dirs(c.symbol()))
+    let w = buf.area.width as usize;
+    let grid: Vec<Vec<char>> = buf
+        .content
+        .chunks(w)
+        .map(|row| {
+            row.iter()
+                .map(|c| c.symbol().chars().next().unwrap_or(' '))
+                .collect()
+        })
+        .collect();
+    let rect = |s: usize| {
+        arr.step_rect(s)
+            .unwrap_or_else(|| panic!("step {s} has no place"))
     };
+    // The pane's inside starts one cell in; the whole graph is in view.
+    let owner: std::collections::HashMap<(usize, usize), usize> = (0..m.steps.len())
+        .map(|s| ((1 + rect(s).x, 1 + rect(s).y + arr.port()), s))
+        .collect();
     let mut found = BTreeSet::new();
     for s in 0..m.steps.len() {
-        let r = arr.step_rect(s).unwrap_or_else(|| panic!("no place"));
-        let start = (ox + r.x + r.w, oy + r.y + arr.port());
-        let mut stack = vec![(start, L)];
-        let mut seen = BTreeSet::new();
-        while let Some(((x, y), from)) = stack.pop() {
-            let here = at(x, y);
-            if here == 0 || !seen.insert((x, y, from)) {
-                continue;
-            }
-            if buf.cell((x as u16, y as u16)).map(|c| c.symbol()) == Some("▶") {
-                let t = owner.get(&(x + 1, y));
-                found.insert((
-                    s,
-                    *t.unwrap_or_else(|| panic!("an arrow into nothing at {x},{y}")),
-                ));
-                continue;
-            }
-            let outs = if here == U | D | L | R {
-                opposite(from)
-            } else {
-                here & !from
-            };
-            for d in [U, D, L, R] {
-                if outs & d == 0 {
-                    continue;
-                }
-                let next = match d {
-                    U => (x, y.wrapping_sub(1)),
-                    D => (x, y + 1),
-                    L => (x.wrapping_sub(1), y),
-                    _ => (x + 1, y),
-                };
-                if at(next.0, next.1) & opposite(d) != 0 {
-                    stack.push((next, opposite(d)));
-                }
-            }
+        let r = rect(s);
+        for cell in follow(&grid, (1 + r.x + r.w, 1 + r.y + arr.port())) {
+            let t = owner
+                .get(&cell)
+                .unwrap_or_else(|| panic!("an arrow into no step at {cell:?}"));
+            found.insert((s, *t));
         }
     }
     found
-}
-
-/// A random DAG of up to 14 steps, each needing up to 3 earlier ones.
-fn random_dag(rng: &mut Rng) -> (String, BTreeSet<(usize, usize)>) {
-    let n = 2 + rng.below(13);
-    let mut yaml = String::from("name: dag\nsteps:\n");
-    let mut edges = BTreeSet::new();
-    for i in 0..n {
-        yaml.push_str(&format!("  s{i}:\n    run: 'true'\n"));
-        let mut needs = BTreeSet::new();
-        if i > 0 {
-            for _ in 0..rng.below(4) {
-                needs.insert(rng.below(i));
-            }
-        }
-        if !needs.is_empty() {
-            let list: Vec<String> = needs.iter().map(|d| format!("s{d}")).collect();
-            yaml.push_str(&format!("    needs: [{}]\n", list.join(", ")));
-        }
-        edges.extend(needs.into_iter().map(|d| (d, i)));
-    }
-    (yaml, edges)
 }
 
 /// A screen on which the whole graph fits in the graph pane.
@@ -376,14 +301,20 @@ fn whole(m: &mut Model, compact: bool) -> (u16, u16) {
 fn every_edge_drawn_is_a_dependency_and_every_dependency_is_drawn() {
     let mut rng = Rng(0x5eed_0011);
     for round in 0..60 {
-        let (yaml, want) = random_dag(&mut rng);
+        let n = 2 + rng.below(16);
+        let needs = edges::random_dag(&mut rng, n);
+        let yaml = edges::yaml(&needs);
+        let want = edges::edge_set(&needs);
         let wf = workflow(&yaml);
         for compact in [false, true] {
             let mut m = Model::new(&wf);
             m.ui.color = false;
             let (w, h) = whole(&mut m, compact);
             let buf = draw(&m, w, h);
-            let got = drawn_edges(&m, &buf);
+            let got: BTreeSet<(String, String)> = drawn_edges(&m, &buf)
+                .into_iter()
+                .map(|(a, b)| (m.steps[a].id.clone(), m.steps[b].id.clone()))
+                .collect();
             assert_eq!(
                 got,
                 want,
@@ -410,8 +341,23 @@ fn sub_columns_of_a_tall_layer_keep_edges_honest() {
     update(&mut m, Msg::Resize(400, 60));
     let arr = &m.graph.arr;
     assert_eq!(arr.view.1, 30);
-    assert_eq!(arr.cols.len(), 6, "five layers, the wide one in two");
-    assert!(arr.cols[1].items.iter().any(|(_, i)| *i == Item::Line));
+    let with_steps: Vec<usize> = (0..arr.cols.len())
+        .filter(|&c| {
+            arr.cols[c]
+                .items
+                .iter()
+                .any(|(_, i)| matches!(i, Item::Step(_)))
+        })
+        .collect();
+    assert_eq!(with_steps.len(), 6, "five layers, the wide one in two");
+    let builds = m
+        .step_index("build-stable-x86_64-unknown-linux-gnu")
+        .unwrap_or(0);
+    let last = m.step_index("wasm-bindgen-tests").unwrap_or(0);
+    assert_ne!(
+        arr.at[builds].0, arr.at[last].0,
+        "the 38 jobs in two sub-columns"
+    );
     assert!(
         arr.size.0 <= arr.view.0 && arr.size.1 <= arr.view.1,
         "{:?}",

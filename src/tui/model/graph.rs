@@ -10,7 +10,6 @@
 pub mod arrange;
 pub mod build;
 pub mod cut;
-pub mod lanes;
 
 use std::borrow::Cow;
 
@@ -154,9 +153,19 @@ impl Arrangement {
     pub fn horizontal(&self, s: usize, left: bool) -> Option<usize> {
         let &(c, i) = self.at.get(s)?;
         let y = self.cols.get(c)?.items.get(i)?.0;
-        let target = if left { c.checked_sub(1)? } else { c + 1 };
-        self.cols
-            .get(target)?
+        // The nearest column with steps: hub columns have none.
+        let has_steps = |i: &usize| {
+            self.cols[*i]
+                .items
+                .iter()
+                .any(|(_, it)| matches!(it, Item::Step(_)))
+        };
+        let target = if left {
+            (0..c).rev().find(has_steps)?
+        } else {
+            (c + 1..self.cols.len()).find(has_steps)?
+        };
+        self.cols[target]
             .items
             .iter()
             .filter_map(|(row, it)| match it {

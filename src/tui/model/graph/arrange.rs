@@ -11,8 +11,8 @@ use unicode_width::UnicodeWidthStr;
 
 use super::build::{self, Item};
 use super::cut::cut_ids;
-use super::lanes::{Route, route};
 use crate::workflow::layout::Slot;
+use crate::workflow::layout::route::{self, Route};
 
 /// Height of a step's box, borders included.
 pub const BOX_H: usize = 3;
@@ -80,9 +80,23 @@ impl Gap {
     }
 }
 
+/// Routes a gap with the workflow's edge router, which keeps every line
+/// read left to right a real dependency. Boxes get a wider gap than lines,
+/// so an arrow does not crowd the box it leaves.
 fn gap_route(left: &Col, right: &Col, links: &[(usize, usize)], port: usize) -> Route {
     let rows = |c: &Col| c.items.iter().map(|(y, _)| y + port).collect::<Vec<_>>();
-    route(&rows(left), &rows(right), links)
+    let (l, r) = (rows(left), rows(right));
+    let gap = route::Gap {
+        left: &l,
+        right: &r,
+        links,
+    };
+    let min = if port == 0 {
+        route::MIN_WIDTH
+    } else {
+        route::MIN_WIDTH + 1
+    };
+    route::route(&gap, min)
 }
 
 impl Arrangement {
@@ -110,7 +124,7 @@ impl Arrangement {
                 (id_w + 4).clamp(MIN_BOX_W, half(view.0).max(MIN_BOX_W)),
             )
         };
-        let built = build::build(shape.columns, shape.links_from, &split);
+        let built = build::with_hubs(build::build(shape.columns, shape.links_from, &split));
         let (pitch, item_h) = if compact { (1, 1) } else { (BOX_H + 1, BOX_H) };
         let mut arr = Arrangement {
             view,
@@ -119,20 +133,6 @@ impl Arrangement {
             item_h,
             ..Arrangement::default()
         };
-        arr.cols = built
-            .cols
-            .iter()
-            .map(|items| Col {
-                x: 0,
-                w: col_w,
-                items: items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, it)| (i * pitch, *it))
-                    .collect(),
-            })
-            .collect();
-        arr.place(built.gaps, &built.layer, shape.ids.len());
         let label_w = if compact {
             col_w - 3 - DETAIL_W
         } else {
@@ -140,7 +140,66 @@ impl Arrangement {
         };
         let refs: Vec<&str> = shape.ids.iter().map(String::as_str).collect();
         arr.labels = cut_ids(&refs, label_w);
+        arr.cols = built
+            .cols
+            .iter()
+            .zip(&built.hub)
+            .map(|(items, &hub)| Col {
+                x: 0,
+                w: match (hub, compact) {
+                    (true, _) => 1,
+                    (false, true) => arr.compact_width(items),
+                    (false, false) => col_w,
+                },
+                items: items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, it)| (i * pitch, *it))
+                    .collect(),
+            })
+            .collect();
+        for (i, &hub) in built.hub.iter().enumerate() {
+            if hub && i > 0 {
+                arr.hub_rows(i, &built.gaps[i - 1], &built.gaps[i]);
+            }
+        }
+        arr.place(built.gaps, &built.layer, shape.ids.len());
         arr
+    }
+
+    /// A compact column is as wide as its longest label needs: a layer of
+    /// short names does not take the room of the long ones.
+    fn compact_width(&self, items: &[Item]) -> usize {
+        let label = items
+            .iter()
+            .filter_map(|it| match it {
+                Item::Step(s) => self.labels.get(*s).map(|l| l.width()),
+                Item::Line => None,
+            })
+            .max()
+            .unwrap_or(0);
+        label + 3 + DETAIL_W
+    }
+
+    /// A hub column's rows: each item near the mean row of the lines it
+    /// joins, in order, one row apart at least.
+    fn hub_rows(&mut self, c: usize, left: &[(usize, usize)], right: &[(usize, usize)]) {
+        let n = self.cols[c].items.len();
+        let mut sum = vec![(0usize, 0usize); n];
+        for &(l, h) in left {
+            sum[h].0 += self.cols[c - 1].items[l].0;
+            sum[h].1 += 1;
+        }
+        for &(h, r) in right {
+            sum[h].0 += self.cols[c + 1].items[r].0;
+            sum[h].1 += 1;
+        }
+        let mut next = 0;
+        for (h, item) in self.cols[c].items.iter_mut().enumerate() {
+            let mean = sum[h].0 / sum[h].1.max(1);
+            item.0 = mean.max(next);
+            next = item.0 + 1;
+        }
     }
 
     /// Routes the gaps for their widths, then places the columns, widening
@@ -160,12 +219,17 @@ impl Arrangement {
                 cells: OnceLock::new(),
             });
         }
-        let n = self.cols.len().max(1);
-        let lines: usize = self.gaps.iter().map(|g| g.width).sum();
+        let n = self.cols.iter().filter(|c| c.w > 1).count().max(1);
+        let lines: usize = self.gaps.iter().map(|g| g.width).sum::<usize>()
+            + self.cols.iter().filter(|c| c.w == 1).count();
         let fill = self.view.0.saturating_sub(lines) / n;
-        if !self.compact && fill > self.cols.first().map_or(0, |c| c.w) {
-            let w = fill.min(MAX_FILL_W).max(self.cols[0].w);
-            self.cols.iter_mut().for_each(|c| c.w = w);
+        let box_w = self.cols.first().map_or(0, |c| c.w);
+        if !self.compact && fill > box_w {
+            let w = fill.min(MAX_FILL_W).max(box_w);
+            self.cols
+                .iter_mut()
+                .filter(|c| c.w > 1)
+                .for_each(|c| c.w = w);
         }
         let mut x = 0;
         self.at = vec![(0, 0); steps];

@@ -20,9 +20,10 @@ pub fn detail(m: &Model, s: usize) -> String {
             format!("{attempt}running {t}")
         }
         Status::Backoff { due_ms } if due_ms > now => {
-            format!("{attempt}retry in {}", theme::seconds(due_ms - now + 999))
+            let next = step.attempt + 1;
+            format!("retry #{next} in {}", theme::seconds(due_ms - now + 999))
         }
-        Status::Backoff { .. } => format!("{attempt}retrying"),
+        Status::Backoff { .. } => format!("retrying #{}", step.attempt + 1),
         Status::Waiting => match wait_left(m, s) {
             Some(left) => format!("waits {left}"),
             None => "waiting".into(),
@@ -51,9 +52,10 @@ pub fn short(m: &Model, s: usize) -> String {
             format!("{attempt}{}", t.unwrap_or_default())
         }
         Status::Backoff { due_ms } if due_ms > now => {
-            format!("{attempt}in {}", theme::seconds(due_ms - now + 999))
+            let next = step.attempt + 1;
+            format!("#{next} in {}", theme::seconds(due_ms - now + 999))
         }
-        Status::Backoff { .. } => attempt.trim_end().to_string(),
+        Status::Backoff { .. } => format!("#{}", step.attempt + 1),
         Status::Waiting => wait_left(m, s).unwrap_or_default(),
         Status::Succeeded => {
             let t = step.duration_ms.map(theme::elapsed).unwrap_or_default();
