@@ -199,13 +199,16 @@ pub fn with_hubs(c: Columns) -> Columns {
     out
 }
 
+/// Links of one gap, as (item on the left, item on the right).
+type Links = Vec<(usize, usize)>;
+
 /// Orders a hub column's items by the mean row (index) of what they join,
 /// so its lines cross as little as they can.
 fn by_mean_row(
     items: usize,
     left: Vec<(usize, usize)>,
     right: Vec<(usize, usize)>,
-) -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
+) -> (Links, Links) {
     let mut sum = vec![(0usize, 0usize); items];
     for &(l, h) in &left {
         sum[h].0 += l;
