@@ -366,3 +366,79 @@ fn sub_columns_of_a_tall_layer_keep_edges_honest() {
     let buf = draw(&m, 400, 60);
     assert_eq!(drawn_edges(&m, &buf), want, "{}", text(&buf));
 }
+
+/// A CI-like random DAG: a few checks, a wide layer of jobs needing some of
+/// them (often the same ones), and gates needing some jobs and checks.
+fn ci_like_dag(rng: &mut Rng) -> Vec<Vec<usize>> {
+    let checks = 2 + rng.below(3);
+    let jobs = 10 + rng.below(21);
+    let gates = 1 + rng.below(3);
+    let mut needs: Vec<Vec<usize>> = vec![Vec::new(); checks];
+    let common: Vec<usize> = (0..checks).filter(|_| rng.below(2) == 0).collect();
+    for _ in 0..jobs {
+        let mut ns: BTreeSet<usize> = if rng.below(3) > 0 && !common.is_empty() {
+            common.iter().copied().collect()
+        } else {
+            BTreeSet::new()
+        };
+        ns.insert(rng.below(checks));
+        needs.push(ns.into_iter().collect());
+    }
+    for _ in 0..gates {
+        let mut ns = BTreeSet::new();
+        for _ in 0..1 + rng.below(jobs) {
+            ns.insert(checks + rng.below(jobs));
+        }
+        if rng.below(2) == 0 {
+            ns.insert(rng.below(checks));
+        }
+        needs.push(ns.into_iter().collect());
+    }
+    needs
+}
+
+#[test]
+fn split_layers_and_hubs_draw_only_real_edges() {
+    let mut rng = Rng(0x5eed_0012);
+    let mut split_seen = 0;
+    for round in 0..30 {
+        let needs = ci_like_dag(&mut rng);
+        let yaml = edges::yaml(&needs);
+        let want = edges::edge_set(&needs);
+        let wf = workflow(&yaml);
+        // The lowest screen whose graph pane still holds the whole compact
+        // graph: there a wide layer is split into sub-columns.
+        for h in (12..90u16).step_by(3) {
+            let mut m = Model::new(&wf);
+            m.ui.compact = Some(true);
+            update(&mut m, Msg::Resize(400, h));
+            let arr = &m.graph.arr;
+            if arr.size.0 > arr.view.0 || arr.size.1 > arr.view.1 {
+                continue;
+            }
+            let layers: BTreeSet<usize> = arr.layer.iter().copied().collect();
+            let with_steps = arr
+                .cols
+                .iter()
+                .filter(|c| c.items.iter().any(|(_, i)| matches!(i, Item::Step(_))))
+                .count();
+            split_seen += usize::from(with_steps > layers.len());
+            let buf = draw(&m, 400, h);
+            let got: BTreeSet<(String, String)> = drawn_edges(&m, &buf)
+                .into_iter()
+                .map(|(a, b)| (m.steps[a].id.clone(), m.steps[b].id.clone()))
+                .collect();
+            assert_eq!(
+                got,
+                want,
+                "round {round} at 400x{h}\n{yaml}\n{}",
+                text(&buf)
+            );
+            break;
+        }
+    }
+    assert!(
+        split_seen >= 10,
+        "only {split_seen} graphs had a split layer"
+    );
+}
