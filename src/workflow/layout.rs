@@ -4,6 +4,8 @@
 //!
 //! Pure data; the text graph and the screen each draw it their own way.
 
+use std::collections::HashMap;
+
 use super::dag;
 
 pub mod read;
@@ -64,15 +66,13 @@ pub struct Layout {
 impl Layout {
     /// Links between neighbouring columns as ((col, row), (col + 1, row)).
     pub fn links(&self) -> Vec<((usize, usize), (usize, usize))> {
+        let rows = Rows::of(self);
         let mut out = Vec::new();
         for c in 1..self.columns.len() {
-            let rows = row_map(&self.columns[c - 1]);
             for (r, slot) in self.columns[c].iter().enumerate() {
-                for left in self.neighbours(*slot, c, true) {
-                    if let Some(&l) = rows.get(&left) {
-                        out.push(((c - 1, l), (c, r)));
-                    }
-                }
+                self.each_neighbour(*slot, c, true, |left| {
+                    out.push(((c - 1, rows.get(left, c - 1)), (c, r)));
+                });
             }
         }
         out
@@ -93,9 +93,9 @@ impl Layout {
         self.dependents.get(s).map_or(0, Vec::len)
     }
 
-    /// The slots that the slot at column `c` connects to in the column
-    /// before (`back`) or after.
-    fn neighbours(&self, slot: Slot, c: usize, back: bool) -> Vec<Slot> {
+    /// Calls `f` with each slot that the slot at column `c` connects to in
+    /// the column before (`back`) or after.
+    fn each_neighbour(&self, slot: Slot, c: usize, back: bool, mut f: impl FnMut(Slot)) {
         let target = if back { c.wrapping_sub(1) } else { c + 1 };
         let via = |from: usize, to: usize, end: usize| {
             if self.layer[end] == target {
@@ -105,16 +105,51 @@ impl Layout {
             }
         };
         match slot {
-            Slot::Step(s) if back => self.needs[s].iter().map(|&f| via(f, s, f)).collect(),
-            Slot::Step(s) => self.dependents[s].iter().map(|&t| via(s, t, t)).collect(),
-            Slot::Pass { from, to } if back => vec![via(from, to, from)],
-            Slot::Pass { from, to } => vec![via(from, to, to)],
+            Slot::Step(s) if back => self.needs[s].iter().for_each(|&n| f(via(n, s, n))),
+            Slot::Step(s) => self.dependents[s].iter().for_each(|&t| f(via(s, t, t))),
+            Slot::Pass { from, to } if back => f(via(from, to, from)),
+            Slot::Pass { from, to } => f(via(from, to, to)),
         }
     }
 }
 
-fn row_map(column: &[Slot]) -> std::collections::HashMap<Slot, usize> {
-    column.iter().enumerate().map(|(r, s)| (*s, r)).collect()
+/// Each slot's row: a step's by its index, a pass-through's by its edge and
+/// column (the only slots that need a map, and graphs rarely have many).
+struct Rows {
+    step: Vec<usize>,
+    pass: HashMap<(usize, usize, usize), usize>,
+}
+
+impl Rows {
+    fn of(lay: &Layout) -> Rows {
+        let mut rows = Rows {
+            step: vec![0; lay.layer.len()],
+            pass: HashMap::new(),
+        };
+        for c in 0..lay.columns.len() {
+            rows.set_column(lay, c);
+        }
+        rows
+    }
+
+    fn set_column(&mut self, lay: &Layout, c: usize) {
+        for (r, slot) in lay.columns[c].iter().enumerate() {
+            match *slot {
+                Slot::Step(s) => self.step[s] = r,
+                Slot::Pass { from, to } => {
+                    self.pass.insert((from, to, c), r);
+                }
+            }
+        }
+    }
+
+    /// The row of `slot`, which is in column `c`.
+    fn get(&self, slot: Slot, c: usize) -> usize {
+        match slot {
+            Slot::Step(s) => self.step[s],
+            Slot::Pass { from, to } => self.pass.get(&(from, to, c)).copied().unwrap_or(0),
+        }
+    }
 }
 
 /// Lays out steps given each step's `needs` (indices); the graph must be
@@ -142,9 +177,10 @@ pub fn layout(needs: &[Vec<usize>]) -> Layout {
         needs: needs.to_vec(),
         dependents,
     };
+    let mut rows = Rows::of(&lay);
     for _ in 0..4 {
-        sweep(&mut lay, true);
-        sweep(&mut lay, false);
+        sweep(&mut lay, &mut rows, true);
+        sweep(&mut lay, &mut rows, false);
     }
     lay.place = vec![(0, 0); needs.len()];
     for (c, column) in lay.columns.iter().enumerate() {
@@ -159,7 +195,7 @@ pub fn layout(needs: &[Vec<usize>]) -> Layout {
 
 /// Reorders each column by the mean row of its neighbours in the column
 /// before (forward) or after (backward).
-fn sweep(lay: &mut Layout, forward: bool) {
+fn sweep(lay: &mut Layout, rows: &mut Rows, forward: bool) {
     let n = lay.columns.len();
     let order: Vec<usize> = if forward {
         (1..n).collect()
@@ -168,26 +204,26 @@ fn sweep(lay: &mut Layout, forward: bool) {
     };
     for c in order {
         let other = if forward { c - 1 } else { c + 1 };
-        let rows = row_map(&lay.columns[other]);
         let mut keyed: Vec<(f64, usize, Slot)> = lay.columns[c]
             .iter()
             .enumerate()
             .map(|(r, s)| {
-                let near: Vec<usize> = lay
-                    .neighbours(*s, c, forward)
-                    .iter()
-                    .filter_map(|x| rows.get(x).copied())
-                    .collect();
-                let key = if near.is_empty() {
+                let (mut sum, mut count) = (0usize, 0usize);
+                lay.each_neighbour(*s, c, forward, |x| {
+                    sum += rows.get(x, other);
+                    count += 1;
+                });
+                let key = if count == 0 {
                     r as f64
                 } else {
-                    near.iter().sum::<usize>() as f64 / near.len() as f64
+                    sum as f64 / count as f64
                 };
                 (key, r, *s)
             })
             .collect();
         keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         lay.columns[c] = keyed.into_iter().map(|(_, _, s)| s).collect();
+        rows.set_column(lay, c);
     }
 }
 
