@@ -1,141 +1,182 @@
-//! Step ids cut to a width in the middle (`build-st…aarch64`), the way a
-//! CI pipeline's ids differ: a shared head (`build-stable-`) and a tail
-//! that names the target. When two cut ids would read the same, the cut
-//! moves until each one reads differently. Pure text; knows nothing of
-//! the graph.
+//! Step ids cut to a width in the middle (`build-st…aarch64`). The part
+//! cut out is the one the graph's ids share most: in a CI pipeline the
+//! shared head (`build-stable-`) and tail (`-unknown-linux-gnu`) say
+//! little, the target in between says which job it is. When two cut ids
+//! would still read the same, one cut moves until they read differently.
+//! Pure text; knows nothing of the graph.
 
 use std::collections::HashMap;
 
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthChar;
 
 /// Each of `ids` cut to at most `max` terminal columns, `…` marking the
 /// cut; ids that fit are left whole. The results are distinct whenever
 /// some cut can make them so.
 pub fn cut_ids(ids: &[&str], max: usize) -> Vec<String> {
-    let mut out: Vec<String> = ids.iter().map(|id| middle(id, max, None)).collect();
-    let mut seen: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, text) in out.iter().enumerate() {
-        seen.entry(text.clone()).or_default().push(i);
-    }
-    let clashes: Vec<Vec<usize>> = seen.into_values().filter(|v| v.len() > 1).collect();
-    if clashes.is_empty() {
-        return out;
-    }
+    let shared = Shared::new(ids);
+    let mut out = Vec::with_capacity(ids.len());
     let mut taken: HashMap<String, usize> = HashMap::new();
-    for text in &out {
-        *taken.entry(text.clone()).or_default() += 1;
+    let mut clashes = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let text = cuts(id, max, &shared, 1)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let n = taken.entry(text.clone()).or_default();
+        *n += 1;
+        if *n > 1 {
+            clashes.push(i);
+        }
+        out.push(text);
     }
-    for group in clashes {
-        // The first of a group keeps its cut; the others look for one that
-        // no other id shows.
-        for &i in &group[1..] {
-            let others: Vec<&str> = group.iter().filter(|&&j| j != i).map(|&j| ids[j]).collect();
-            let found = distinct(ids[i], max, &taken).or_else(|| window(ids[i], &others, max));
-            if let Some(text) = found.filter(|t| taken.get(t).is_none_or(|&n| n == 0)) {
-                if let Some(n) = taken.get_mut(&out[i]) {
-                    *n -= 1;
-                }
-                *taken.entry(text.clone()).or_default() += 1;
-                out[i] = text;
+    // The first id to show a text keeps it; a later one takes its best cut
+    // that no other id shows.
+    for i in clashes {
+        let free = cuts(ids[i], max, &shared, usize::MAX)
+            .into_iter()
+            .chain(window(ids[i], ids, max))
+            .find(|t| taken.get(t).is_none_or(|&n| n == 0));
+        if let Some(text) = free {
+            if let Some(n) = taken.get_mut(&out[i]) {
+                *n -= 1;
             }
+            *taken.entry(text.clone()).or_default() += 1;
+            out[i] = text;
         }
     }
     out
 }
 
-/// A cut of `id` no other id shows: heads from the default one outwards,
-/// then a window ending just after the first column where it differs.
-fn distinct(id: &str, max: usize, taken: &HashMap<String, usize>) -> Option<String> {
-    let free = |t: &String| taken.get(t).is_none_or(|&n| n == 0);
-    let room = max.checked_sub(1)?;
-    let default = room.div_ceil(2);
-    let heads = (0..=room).flat_map(|d| {
-        let mut v = vec![default + d];
-        if d > 0 && d <= default {
-            v.push(default - d);
-        }
-        v
-    });
-    for head in heads.filter(|&h| h <= room) {
-        let text = middle(id, max, Some(head));
-        if free(&text) {
-            return Some(text);
-        }
-    }
-    None
-}
-
-/// `id` cut twice (`bui…t05…gnu`) around where it differs from `others`,
-/// for ids that differ only far from both ends.
-fn window(id: &str, others: &[&str], max: usize) -> Option<String> {
+/// `id` cut twice (`bui…t05…gnu`) around where it differs from the ids
+/// that share its start, for ids that differ only far from both ends.
+fn window(id: &str, ids: &[&str], max: usize) -> Option<String> {
     let chars: Vec<char> = id.chars().collect();
     let room = max.checked_sub(2)?;
-    let diff = |o: &str| {
+    let same = |o: &str| {
         chars
             .iter()
             .zip(o.chars())
             .take_while(|(a, b)| **a == *b)
             .count()
     };
-    let lo = others.iter().map(|o| diff(o)).min()?;
-    let hi = others.iter().map(|o| diff(o)).max()?;
-    // A little of the head and of the tail, the rest for the part that
-    // differs.
+    // Where it first differs from the id most like it.
+    let at = ids.iter().filter(|o| **o != id).map(|o| same(o)).max()?;
     let (head, tail) = (room / 5, room / 5);
     let span = room.checked_sub(head + tail)?.max(1);
     if chars.len() < head + span + tail {
         return None;
     }
-    let start = (hi + 1).saturating_sub(span).min(lo).max(head);
+    let start = (at + 1).saturating_sub(span / 2).max(head);
     let start = start.min(chars.len() - tail - span);
-    let end = start + span;
     let mut out: String = chars[..head].iter().collect();
     out.push('…');
-    out.extend(&chars[start..end]);
+    out.extend(&chars[start..start + span]);
     out.push('…');
     out.extend(&chars[chars.len() - tail..]);
+    use unicode_width::UnicodeWidthStr;
     (out.width() <= max).then_some(out)
 }
 
-/// `id` in `max` columns: whole if it fits, else `head` columns of its start
-/// (half the room by default), `…`, and its end.
-fn middle(id: &str, max: usize, head: Option<usize>) -> String {
+/// How many ids share each prefix and each suffix, by a hash of it.
+struct Shared {
+    prefix: HashMap<u64, u32>,
+    suffix: HashMap<u64, u32>,
+}
+
+/// FNV-1a, one character at a time, so every prefix's hash comes on the way.
+fn step(h: u64, c: char) -> u64 {
+    (h ^ c as u64).wrapping_mul(0x0100_0000_01b3)
+}
+
+const SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+impl Shared {
+    fn new(ids: &[&str]) -> Shared {
+        let mut s = Shared {
+            prefix: HashMap::new(),
+            suffix: HashMap::new(),
+        };
+        for id in ids {
+            let mut h = SEED;
+            for c in id.chars() {
+                h = step(h, c);
+                *s.prefix.entry(h).or_default() += 1;
+            }
+            let mut h = SEED;
+            for c in id.chars().rev() {
+                h = step(h, c);
+                *s.suffix.entry(h).or_default() += 1;
+            }
+        }
+        s
+    }
+
+    /// For each character of `chars`: how many ids share the prefix up to
+    /// it or the suffix from it, whichever is more.
+    fn scores(&self, chars: &[(char, usize)]) -> Vec<u32> {
+        let mut pre = Vec::with_capacity(chars.len());
+        let mut h = SEED;
+        for &(c, _) in chars {
+            h = step(h, c);
+            pre.push(self.prefix.get(&h).copied().unwrap_or(1));
+        }
+        let mut h = SEED;
+        for (i, &(c, _)) in chars.iter().enumerate().rev() {
+            h = step(h, c);
+            let suf = self.suffix.get(&h).copied().unwrap_or(1);
+            pre[i] = pre[i].max(suf);
+        }
+        pre
+    }
+}
+
+/// The `most` best cuts of `id` to `max` columns, best first: the window
+/// cut out holds what the most ids share (each character costs one over
+/// the ids that share it), and on a tie sits nearest the middle. An id that fits is its only cut.
+fn cuts(id: &str, max: usize, shared: &Shared, most: usize) -> Vec<String> {
     let chars: Vec<(char, usize)> = id.chars().map(|c| (c, c.width().unwrap_or(0))).collect();
     let total: usize = chars.iter().map(|c| c.1).sum();
     if total <= max {
-        return id.to_string();
+        return vec![id.to_string()];
     }
-    if max == 0 {
-        return String::new();
+    if max < 3 {
+        return vec![String::new()];
     }
-    let room = max - 1;
-    let head = head.unwrap_or(room.div_ceil(2)).min(room);
-    let mut out = String::new();
-    let mut used = 0;
-    for &(c, w) in &chars {
-        if used + w > head {
+    // Columns to cut out, `…` included.
+    let need = total - (max - 1);
+    let score = shared.scores(&chars);
+    let mut windows: Vec<(u64, usize, usize, usize)> = Vec::new();
+    for a in 1..chars.len() {
+        let (mut b, mut cut, mut sum) = (a, 0, 0u64);
+        while cut < need && b < chars.len() - 1 {
+            cut += chars[b].1;
+            // A character many ids share says little: cutting it costs less.
+            sum += 1_000_000 / u64::from(score[b].max(1));
+            b += 1;
+        }
+        if cut < need {
             break;
         }
-        used += w;
-        out.push(c);
+        let off_middle = (a + b).abs_diff(chars.len());
+        windows.push((sum, off_middle, a, b));
     }
-    let mut tail = Vec::new();
-    let mut left = room - used;
-    for &(c, w) in chars.iter().rev() {
-        if w > left {
-            break;
-        }
-        left -= w;
-        tail.push(c);
-    }
-    out.push('…');
-    out.extend(tail.into_iter().rev());
-    out
+    windows.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.cmp(&y.1)));
+    windows
+        .into_iter()
+        .take(most)
+        .map(|(_, _, a, b)| {
+            let mut s: String = chars[..a].iter().map(|c| c.0).collect();
+            s.push('…');
+            s.extend(chars[b..].iter().map(|c| c.0));
+            s
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use unicode_width::UnicodeWidthStr;
 
     #[test]
     fn ids_that_fit_stay_whole() {
@@ -143,10 +184,23 @@ mod tests {
     }
 
     #[test]
-    fn long_ids_are_cut_in_the_middle() {
-        let got = cut_ids(&["build-stable-aarch64-unknown-linux-gnu"], 20);
-        assert_eq!(got, ["build-stab…linux-gnu"]);
-        assert_eq!(got[0].width(), 20);
+    fn the_cut_takes_out_what_the_ids_share() {
+        let ids = [
+            "build-stable-aarch64-unknown-linux-gnu",
+            "build-stable-x86_64-unknown-linux-gnu",
+            "build-stable-armv7-unknown-linux-gnueabihf",
+            "build-stable-i686-unknown-linux-gnu",
+        ];
+        let got = cut_ids(&ids, 24);
+        assert!(
+            got.iter().all(|t| t.width() <= 24 && t.contains('…')),
+            "{got:?}"
+        );
+        assert!(got[0].contains("aarch64"), "{got:?}");
+        assert!(got[1].contains("x86_64"), "{got:?}");
+        assert!(got[3].contains("i686"), "{got:?}");
+        // A lone id is cut near its middle.
+        assert_eq!(cut_ids(&["abcdefghij"], 7), ["abc…hij"]);
     }
 
     #[test]
@@ -157,9 +211,6 @@ mod tests {
             assert_ne!(got[0], got[1], "at {max} columns: {got:?}");
             assert!(got.iter().all(|t| t.width() <= max), "{got:?}");
         }
-        // Where the default cut clashes, one of them moves.
-        let got = cut_ids(&["build-x-one-linux", "build-y-one-linux"], 9);
-        assert_ne!(got[0], got[1], "{got:?}");
     }
 
     #[test]
@@ -168,9 +219,11 @@ mod tests {
             .map(|i| format!("build-stable-target{i:02}-unknown-linux-gnu"))
             .collect();
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let got = cut_ids(&refs, 20);
-        let set: std::collections::HashSet<&String> = got.iter().collect();
-        assert_eq!(set.len(), ids.len(), "{got:?}");
+        for max in [12, 20, 30] {
+            let got = cut_ids(&refs, max);
+            let set: std::collections::HashSet<&String> = got.iter().collect();
+            assert_eq!(set.len(), ids.len(), "{got:?}");
+        }
     }
 
     #[test]
