@@ -10,6 +10,7 @@
 pub mod arrange;
 pub mod build;
 pub mod cut;
+pub mod hubs;
 
 use std::borrow::Cow;
 

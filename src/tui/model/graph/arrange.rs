@@ -124,7 +124,7 @@ impl Arrangement {
                 (id_w + 4).clamp(MIN_BOX_W, half(view.0).max(MIN_BOX_W)),
             )
         };
-        let built = build::with_hubs(build::build(shape.columns, shape.links_from, &split));
+        let built = super::hubs::with_hubs(build::build(shape.columns, shape.links_from, &split));
         let (pitch, item_h) = if compact { (1, 1) } else { (BOX_H + 1, BOX_H) };
         let mut arr = Arrangement {
             view,
