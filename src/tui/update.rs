@@ -94,6 +94,7 @@ fn normal(model: &mut Model, action: Action) -> Option<Command> {
         Action::PrevPane => model.ui.focus = model.ui.focus.prev(side_by_side(model)),
         Action::Up | Action::Down | Action::Left | Action::Right => moved(model, action, 1),
         Action::PageUp | Action::PageDown => {
+            arrange(model);
             let page = page(model);
             moved(model, action, page)
         }
@@ -109,6 +110,7 @@ fn normal(model: &mut Model, action: Action) -> Option<Command> {
         Action::Retry | Action::Skip | Action::Cancel => return step_command(model, action),
         Action::Follow => model.log.toggle_follow(),
         Action::Compact => {
+            arrange(model);
             model.ui.compact = Some(!model.graph.compact());
             show_selection(model);
         }
@@ -133,6 +135,7 @@ fn moved(model: &mut Model, action: Action, times: usize) {
     let up = matches!(action, Action::Up | Action::PageUp);
     match model.ui.focus {
         Pane::Graph => {
+            arrange(model);
             let mut s = model.ui.selected;
             for _ in 0..times {
                 let arr = &model.graph.arr;
@@ -184,15 +187,21 @@ fn page(model: &Model) -> usize {
     (rect.height as usize).saturating_sub(3).max(1)
 }
 
-/// Arranges the graph for the pane and scrolls it so the selected step's
-/// box is in view.
-pub fn show_selection(model: &mut Model) {
+/// Arranges the graph for its pane on this screen, if it is not already.
+fn arrange(model: &mut Model) -> (usize, usize) {
     let area = view::areas(model.ui.screen, model.waits.len()).graph;
     let inner = (
         area.width.saturating_sub(2) as usize,
         area.height.saturating_sub(2) as usize,
     );
     model.graph.arrange(inner, model.ui.compact);
+    inner
+}
+
+/// Arranges the graph for the pane and scrolls it so the selected step's
+/// box is in view.
+pub fn show_selection(model: &mut Model) {
+    let inner = arrange(model);
     model.ui.graph_offset =
         model
             .graph

@@ -20,9 +20,6 @@ use crate::workflow::layout::{self, Slot};
 pub use self::arrange::{Arrangement, BOX_H, Shape};
 pub use self::build::Item;
 
-/// The pane's inside on the default 80x24 screen, until told otherwise.
-const DEFAULT_VIEW: (usize, usize) = (78, 8);
-
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     /// Layers left to right, each top to bottom: a step, or an edge passing.
@@ -52,7 +49,9 @@ impl Graph {
         for ((c, r1), (_, r2)) in lay.links() {
             links_from[c].push((r1, r2));
         }
-        let mut g = Graph {
+        // Arranged when the screen's size is known (`update` does it): a
+        // big graph is not laid out twice at start.
+        Graph {
             columns: lay.columns,
             links_from,
             ids: wf
@@ -61,9 +60,7 @@ impl Graph {
                 .map(|s| crate::safe::cells(&s.id).into_owned())
                 .collect(),
             arr: Arrangement::default(),
-        };
-        g.arr = g.make(DEFAULT_VIEW, None);
-        g
+        }
     }
 
     fn shape(&self) -> Shape<'_> {
@@ -81,14 +78,16 @@ impl Graph {
     /// Arranges the graph for a pane of `view` (width, height) inside and
     /// the operator's choice of compact mode, unless it already is.
     pub fn arrange(&mut self, view: (usize, usize), choice: Option<bool>) {
-        if self.arr.view != view || self.arr.choice != choice {
+        let unmade = self.arr.at.len() != self.ids.len();
+        if unmade || self.arr.view != view || self.arr.choice != choice {
             self.arr = self.make(view, choice);
         }
     }
 
     /// The arrangement for `view` and `choice`: the kept one when it fits.
     pub fn arrangement(&self, view: (usize, usize), choice: Option<bool>) -> Cow<'_, Arrangement> {
-        if self.arr.view == view && self.arr.choice == choice {
+        let made = self.arr.at.len() == self.ids.len();
+        if made && self.arr.view == view && self.arr.choice == choice {
             Cow::Borrowed(&self.arr)
         } else {
             Cow::Owned(self.make(view, choice))
@@ -127,7 +126,8 @@ impl Arrangement {
         if up {
             let here = (0..i).rev().find_map(|j| step_in(c, j));
             here.or_else(|| {
-                let p = c.checked_sub(1).filter(|&p| same_layer(p))?;
+                let p = (0..c).rev().find(|&p| self.layer_of_col(p).is_some())?;
+                let p = Some(p).filter(|&p| same_layer(p))?;
                 (0..self.cols[p].items.len())
                     .rev()
                     .find_map(|j| step_in(p, j))
@@ -136,7 +136,9 @@ impl Arrangement {
             let n = self.cols.get(c)?.items.len();
             let here = (i + 1..n).find_map(|j| step_in(c, j));
             here.or_else(|| {
-                let nx = Some(c + 1).filter(|&x| x < self.cols.len() && same_layer(x))?;
+                // The next column with steps: hub columns have none.
+                let nx = (c + 1..self.cols.len()).find(|&x| self.layer_of_col(x).is_some())?;
+                let nx = Some(nx).filter(|&x| same_layer(x))?;
                 (0..self.cols[nx].items.len()).find_map(|j| step_in(nx, j))
             })
         }

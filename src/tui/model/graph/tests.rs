@@ -86,7 +86,7 @@ fn a_tall_layer_is_split_into_sub_columns_in_compact_mode() {
     let tallest = g.arr.cols.iter().map(|c| c.items.len()).max().unwrap_or(0);
     assert!(tallest <= 23, "{tallest} rows");
     // Down from the last step of the first sub-column reaches the second.
-    let first = &g.arr.cols[1];
+    let first = &g.arr.cols[g.arr.at[4].0];
     let last = first
         .items
         .iter()
