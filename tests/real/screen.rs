@@ -442,3 +442,28 @@ fn split_layers_and_hubs_draw_only_real_edges() {
         "only {split_seen} graphs had a split layer"
     );
 }
+
+#[test]
+fn the_ci_example_runs_on_the_real_screen_and_z_switches_modes() {
+    use super::common::tmux;
+    let Some((term, state)) = tmux::tmux_session("screen-ci") else {
+        return;
+    };
+    let command = format!(
+        "cd {root} && {bin} run workflows/ci.yaml --state-dir {state}; echo EXIT=$?; sleep 60",
+        root = tmux::root().display(),
+        bin = super::common::BIN,
+        state = state.path().display(),
+    );
+    term.start_sized(&command, 80, 24);
+    // The 45 steps ran up to the waits, compact by itself at 80x24.
+    let screen = term.wait_for("approve-release", 30);
+    assert!(screen.contains("graph 45 steps · compact"), "{screen}");
+    term.keys(&["z"]);
+    let boxed = term.wait_for("┏ fmt ━", 10);
+    assert!(!boxed.contains("· compact"), "{boxed}");
+    term.keys(&["z"]);
+    term.wait_for("graph 45 steps · compact", 10);
+    term.keys(&["q", "y"]);
+    term.wait_for("EXIT=", 20);
+}
