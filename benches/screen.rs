@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! The screen's budget: one frame of a 1,000-step graph (goal: under 5 ms),
-//! and a burst of 10,000 events applied then one frame (goal: under 50 ms).
+//! The screen's budget: one frame of a 1,000-step graph, and of a
+//! 10,000-step one boxed and compact (goal: under 5 ms each); arranging the
+//! 10,000-step graph for a new terminal size; and a burst of 10,000 events
+//! applied then one frame (goal: under 50 ms).
 //!
 //! `cargo bench --bench screen`
 
@@ -30,16 +32,22 @@ fn wide(layers: usize, width: usize) -> String {
     out
 }
 
-fn model() -> Model {
-    let wf = match signalbox::workflow::load_str(&wide(20, 50), "bench.yaml") {
+/// `layers` x `width` steps at 160x48, the middle one selected, compact or
+/// boxed as asked (`None`: as the size decides).
+fn model_of(layers: usize, width: usize, compact: Option<bool>) -> Model {
+    let wf = match signalbox::workflow::load_str(&wide(layers, width), "bench.yaml") {
         Ok(wf) => wf,
         Err(e) => panic!("{e}"),
     };
     let mut m = Model::new(&wf);
+    m.ui.compact = compact;
     update(&mut m, Msg::Resize(160, 48));
-    m.ui.selected = 500;
-    signalbox::tui::update::show_selection(&mut m);
+    signalbox::tui::update::select_step(&mut m, layers * width / 2);
     m
+}
+
+fn model() -> Model {
+    model_of(20, 50, None)
 }
 
 /// 10,000 events: steps starting, printing and ending.
@@ -90,6 +98,20 @@ fn bench(c: &mut Criterion) {
     };
     c.bench_function("frame_1000_steps", |b| {
         b.iter(|| terminal.draw(|f| view(&m, f)).is_ok())
+    });
+    for (name, compact) in [("boxed", false), ("compact", true)] {
+        let big = model_of(200, 50, Some(compact));
+        c.bench_function(&format!("frame_10000_steps_{name}"), |b| {
+            b.iter(|| terminal.draw(|f| view(&big, f)).is_ok())
+        });
+    }
+    let big = model_of(200, 50, None);
+    c.bench_function("arrange_10000_steps_for_a_new_size", |b| {
+        b.iter_batched(
+            || big.clone(),
+            |mut m| update(&mut m, Msg::Resize(120, 40)),
+            BatchSize::LargeInput,
+        )
     });
     let events = burst(&m);
     c.bench_function("burst_10000_events_then_frame", |b| {

@@ -28,6 +28,8 @@ pub enum Action {
     PrevFailed,
     /// Long lines wrap, or are cut and scroll sideways.
     Wrap,
+    /// Compact graph on and off.
+    Compact,
     Filter,
     Help,
     Quit,
@@ -179,6 +181,12 @@ pub const NORMAL: &[Binding] = &[
         Action::Wrap,
         "W",
         "wrap long lines on/off (log, output)",
+    ),
+    bind(
+        &[(KeyCode::Char('z'), NONE)],
+        Action::Compact,
+        "z",
+        "compact graph on/off",
     ),
     bind(
         &[(KeyCode::Char('f'), NONE)],

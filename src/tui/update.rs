@@ -103,6 +103,7 @@ fn normal(model: &mut Model, action: Action) -> Option<Command> {
         Action::PrevPane => model.ui.focus = model.ui.focus.prev(side_by_side(model)),
         Action::Up | Action::Down | Action::Left | Action::Right => moved(model, action, 1),
         Action::PageUp | Action::PageDown => {
+            arrange(model);
             let page = page(model);
             moved(model, action, page)
         }
@@ -118,6 +119,11 @@ fn normal(model: &mut Model, action: Action) -> Option<Command> {
             find::next_failed(model, action == Action::NextFailed)
         }
         Action::Wrap => model.log.pane_view.toggle_wrap(),
+        Action::Compact => {
+            arrange(model);
+            model.ui.compact = Some(!model.graph.compact());
+            show_selection(model);
+        }
         Action::Filter => {
             model.ui.focus = Pane::Log;
             model.ui.overlay = Some(Overlay::Filter);
@@ -139,12 +145,14 @@ fn moved(model: &mut Model, action: Action, times: usize) {
     let up = matches!(action, Action::Up | Action::PageUp);
     match model.ui.focus {
         Pane::Graph => {
+            arrange(model);
             let mut s = model.ui.selected;
             for _ in 0..times {
+                let arr = &model.graph.arr;
                 let next = match action {
-                    Action::Left => model.graph.horizontal(s, true),
-                    Action::Right => model.graph.horizontal(s, false),
-                    _ => model.graph.vertical(s, up),
+                    Action::Left => arr.horizontal(s, true),
+                    Action::Right => arr.horizontal(s, false),
+                    _ => arr.vertical(s, up),
                 };
                 match next {
                     Some(n) => s = n,
@@ -174,24 +182,47 @@ fn moved(model: &mut Model, action: Action, times: usize) {
 fn page(model: &Model) -> usize {
     let a = view::layout(model);
     let rect = match model.ui.focus {
-        Pane::Graph => return (a.graph.height as usize / super::model::graph::PITCH_Y).max(1),
+        Pane::Graph => {
+            return model
+                .graph
+                .arr
+                .page((a.graph.height as usize).saturating_sub(2));
+        }
         Pane::Log => a.log,
         Pane::Waits => a.waits,
     };
     (rect.height as usize).saturating_sub(3).max(1)
 }
 
-/// Scrolls the graph so the selected step's box is in view.
-pub fn show_selection(model: &mut Model) {
+/// Arranges the graph for its pane on this screen, if it is not already.
+fn arrange(model: &mut Model) -> (usize, usize) {
     let area = view::layout(model).graph;
     let inner = (
         area.width.saturating_sub(2) as usize,
         area.height.saturating_sub(2) as usize,
     );
+    model.graph.arrange(inner, model.ui.compact);
+    inner
+}
+
+/// Arranges the graph for the pane and scrolls it so the selected step's
+/// box is in view.
+pub fn show_selection(model: &mut Model) {
+    let inner = arrange(model);
     model.ui.graph_offset =
         model
             .graph
+            .arr
             .keep_visible(model.ui.selected, model.ui.graph_offset, inner);
+}
+
+/// Selects step `i` in the graph and scrolls it into view (for keys that
+/// jump to a step: `n`/`N`, a search).
+pub fn select_step(model: &mut Model, i: usize) {
+    if i < model.steps.len() {
+        model.ui.selected = i;
+        show_selection(model);
+    }
 }
 
 fn enter(model: &mut Model) -> Option<Command> {

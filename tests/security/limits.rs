@@ -135,7 +135,7 @@ fn a_step_with_100000_needs_validates_and_draws() {
         "{}",
         &stdout[..200.min(stdout.len())]
     );
-    assert!(stdout.contains("─▶[▸ last]"));
+    assert!(stdout.contains("▶[▸ last]"));
     assert_eq!(stdout.matches("[▸ s").count(), N);
 }
 

@@ -1,41 +1,38 @@
-//! Where each step's box sits on the graph canvas, and how the selection
-//! moves between boxes. Computed once from the workflow's layered layout
-//! ([`crate::workflow::layout`]); knows nothing of statuses or terminals.
+//! Where each step sits on the graph canvas, and how the selection moves
+//! between steps. The workflow's layered layout ([`crate::workflow::layout`])
+//! is computed once; the [`Arrangement`] of it for the pane's size and mode
+//! (boxes or compact lines) is made again when either changes. Knows
+//! nothing of statuses or terminals.
 //!
 //! Canvas coordinates are cells from the top-left of the whole graph; the
 //! view scrolls a window over them.
 
+pub mod arrange;
+pub mod build;
+pub mod cut;
+pub mod hubs;
+
+use std::borrow::Cow;
+
 use crate::workflow::Workflow;
 use crate::workflow::layout::{self, Slot};
 
-/// Width of a step's box, borders included.
-pub const BOX_W: usize = 20;
-/// Height of a step's box, borders included.
-pub const BOX_H: usize = 3;
-/// Columns of cells between two layers, where the edges run: the exit, the
-/// lanes, and the arrow.
-pub const GAP_X: usize = 6;
-/// Vertical lanes in a gap: each source gets its own where it can, so edges
-/// from different steps do not seem to join.
-pub const LANES: usize = GAP_X - 2;
-/// From one layer's left edge to the next one's.
-pub const PITCH_X: usize = BOX_W + GAP_X;
-/// From one row's top to the next one's: the box and a blank line.
-pub const PITCH_Y: usize = BOX_H + 1;
-
-/// A link between neighbouring columns: ((column, row), (column + 1, row)).
-pub type Link = ((usize, usize), (usize, usize));
+pub use self::arrange::{Arrangement, BOX_H, Shape};
+pub use self::build::Item;
 
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     /// Layers left to right, each top to bottom: a step, or an edge passing.
     pub columns: Vec<Vec<Slot>>,
-    /// For each step: (column, row).
+    /// The layout's links from each column, as (row, row in the next).
+    pub links_from: Vec<Vec<(usize, usize)>>,
+    /// Step ids as the terminal may show them.
+    pub ids: Vec<String>,
+    /// Each step's (layer, row) in the layout: graph order, for `n`/`N`
+    /// and the failed names on the status line.
     pub place: Vec<(usize, usize)>,
-    /// Every link, in column order, computed once so a frame only filters.
-    pub links: Vec<Link>,
-    /// For each link, the lane (0..LANES) of the gap its vertical runs in.
-    pub lanes: Vec<usize>,
+    /// The arrangement for the pane the screen last had.
+    pub arr: Arrangement,
 }
 
 /// A rectangle on the canvas, in cells.
@@ -51,67 +48,145 @@ impl Graph {
     pub fn new(wf: &Workflow) -> Graph {
         let needs: Vec<Vec<usize>> = wf.steps.iter().map(|s| s.needs.clone()).collect();
         let lay = layout::layout(&needs);
-        let links = lay.links();
+        let mut links_from = vec![Vec::new(); lay.columns.len()];
+        for ((c, r1), (_, r2)) in lay.links() {
+            links_from[c].push((r1, r2));
+        }
+        // Arranged when the screen's size is known (`update` does it): a
+        // big graph is not laid out twice at start.
         Graph {
-            lanes: lanes(&links),
-            links,
-            columns: lay.columns,
             place: lay.place,
+            columns: lay.columns,
+            links_from,
+            ids: wf
+                .steps
+                .iter()
+                .map(|s| crate::safe::cells(&s.id).into_owned())
+                .collect(),
+            arr: Arrangement::default(),
         }
     }
 
-    /// The whole canvas: (width, height) in cells.
-    pub fn size(&self) -> (usize, usize) {
-        let rows = self.columns.iter().map(Vec::len).max().unwrap_or(0);
-        let w = (self.columns.len() * PITCH_X).saturating_sub(GAP_X);
-        (w, (rows * PITCH_Y).saturating_sub(1))
-    }
-
-    /// The box of a slot at (column, row).
-    pub fn slot_rect(column: usize, row: usize) -> CanvasRect {
-        CanvasRect {
-            x: column * PITCH_X,
-            y: row * PITCH_Y,
-            w: BOX_W,
-            h: BOX_H,
+    fn shape(&self) -> Shape<'_> {
+        Shape {
+            columns: &self.columns,
+            links_from: &self.links_from,
+            ids: &self.ids,
         }
     }
 
-    /// The box of step `s`.
+    fn make(&self, view: (usize, usize), choice: Option<bool>) -> Arrangement {
+        Arrangement::new(&self.shape(), view, choice)
+    }
+
+    /// Arranges the graph for a pane of `view` (width, height) inside and
+    /// the operator's choice of compact mode, unless it already is.
+    pub fn arrange(&mut self, view: (usize, usize), choice: Option<bool>) {
+        let unmade = self.arr.at.len() != self.ids.len();
+        if unmade || self.arr.view != view || self.arr.choice != choice {
+            self.arr = self.make(view, choice);
+        }
+    }
+
+    /// The arrangement for `view` and `choice`: the kept one when it fits.
+    pub fn arrangement(&self, view: (usize, usize), choice: Option<bool>) -> Cow<'_, Arrangement> {
+        let made = self.arr.at.len() == self.ids.len();
+        if made && self.arr.view == view && self.arr.choice == choice {
+            Cow::Borrowed(&self.arr)
+        } else {
+            Cow::Owned(self.make(view, choice))
+        }
+    }
+
+    /// Whether the graph draws a line per step.
+    pub fn compact(&self) -> bool {
+        self.arr.compact
+    }
+}
+
+impl Arrangement {
+    /// The box (or line) of step `s`.
     pub fn step_rect(&self, s: usize) -> Option<CanvasRect> {
-        self.place.get(s).map(|&(c, r)| Graph::slot_rect(c, r))
+        let &(c, i) = self.at.get(s)?;
+        let col = self.cols.get(c)?;
+        let &(y, _) = col.items.get(i)?;
+        Some(CanvasRect {
+            x: col.x,
+            y,
+            w: col.w,
+            h: self.item_h,
+        })
     }
 
-    /// The step above (`up`) or below `s` in its column, if any.
+    /// The step before (`up`) or after `s` in its layer, across the
+    /// layer's sub-columns.
     pub fn vertical(&self, s: usize, up: bool) -> Option<usize> {
-        let &(c, r) = self.place.get(s)?;
-        let column = self.columns.get(c)?;
-        let step_at = |row: usize| match column.get(row) {
-            Some(Slot::Step(t)) => Some(*t),
+        let &(c, i) = self.at.get(s)?;
+        let step_in = |c: usize, i: usize| match self.cols.get(c)?.items.get(i)? {
+            (_, Item::Step(t)) => Some(*t),
             _ => None,
         };
+        let same_layer = |c2: usize| self.layer_of_col(c2) == self.layer_of_col(c);
         if up {
-            (0..r).rev().find_map(step_at)
+            let here = (0..i).rev().find_map(|j| step_in(c, j));
+            here.or_else(|| {
+                let p = (0..c).rev().find(|&p| self.layer_of_col(p).is_some())?;
+                let p = Some(p).filter(|&p| same_layer(p))?;
+                (0..self.cols[p].items.len())
+                    .rev()
+                    .find_map(|j| step_in(p, j))
+            })
         } else {
-            (r + 1..column.len()).find_map(step_at)
+            let n = self.cols.get(c)?.items.len();
+            let here = (i + 1..n).find_map(|j| step_in(c, j));
+            here.or_else(|| {
+                // The next column with steps: hub columns have none.
+                let nx = (c + 1..self.cols.len()).find(|&x| self.layer_of_col(x).is_some())?;
+                let nx = Some(nx).filter(|&x| same_layer(x))?;
+                (0..self.cols[nx].items.len()).find_map(|j| step_in(nx, j))
+            })
         }
     }
 
-    /// The step in the column to the left (`left`) or right of `s` whose row
-    /// is nearest to its own, the upper one on a tie.
+    fn layer_of_col(&self, c: usize) -> Option<usize> {
+        self.cols.get(c)?.items.iter().find_map(|(_, it)| match it {
+            Item::Step(t) => self.layer.get(*t).copied(),
+            Item::Line => None,
+        })
+    }
+
+    /// The step in the drawing column to the left (`left`) or right of `s`
+    /// whose row is nearest to its own, the upper one on a tie.
     pub fn horizontal(&self, s: usize, left: bool) -> Option<usize> {
-        let &(c, r) = self.place.get(s)?;
-        let target = if left { c.checked_sub(1)? } else { c + 1 };
-        self.columns
-            .get(target)?
+        let &(c, i) = self.at.get(s)?;
+        let y = self.cols.get(c)?.items.get(i)?.0;
+        // The nearest column with steps: hub columns have none.
+        let has_steps = |i: &usize| {
+            self.cols[*i]
+                .items
+                .iter()
+                .any(|(_, it)| matches!(it, Item::Step(_)))
+        };
+        let target = if left {
+            (0..c).rev().find(has_steps)?
+        } else {
+            (c + 1..self.cols.len()).find(has_steps)?
+        };
+        self.cols[target]
+            .items
             .iter()
-            .enumerate()
-            .filter_map(|(row, slot)| match slot {
-                Slot::Step(t) => Some((row.abs_diff(r), row, *t)),
-                Slot::Pass { .. } => None,
+            .filter_map(|(row, it)| match it {
+                Item::Step(t) => Some((row.abs_diff(y), *row, *t)),
+                Item::Line => None,
             })
             .min()
             .map(|(_, _, t)| t)
+    }
+
+    /// Steps in a page of `rows` pane rows.
+    pub fn page(&self, rows: usize) -> usize {
+        let pitch = if self.compact { 1 } else { BOX_H + 1 };
+        (rows / pitch).max(1)
     }
 
     /// The scroll offset, moved as little as possible from `offset`, that
@@ -125,7 +200,7 @@ impl Graph {
         let Some(b) = self.step_rect(s) else {
             return offset;
         };
-        let (w, h) = self.size();
+        let (w, h) = self.size;
         let axis = |off: usize, start: usize, len: usize, view: usize, total: usize| {
             let mut off = off.min(total.saturating_sub(view));
             if start + len > off + view {
@@ -141,88 +216,5 @@ impl Graph {
     }
 }
 
-/// Gives each source slot that needs a vertical segment a lane of its gap.
-///
-/// A source leaves its row on `[exit, its lane]` and an edge enters a row
-/// on `[its lane, arrow]`; when a source's row is entered by another
-/// source's edge, the first must take the lower lane or the two lines would
-/// overlap and seem joined. So sources are ordered by that rule (row order
-/// where it cannot hold), and each takes the lowest lane above those it must
-/// precede whose vertical does not overlap its own.
-fn lanes(links: &[Link]) -> Vec<usize> {
-    use std::collections::{BTreeMap, HashMap};
-    // Per column: source row -> (the rows its vertical spans, rows it enters).
-    let mut gaps: BTreeMap<usize, BTreeMap<usize, Source>> = BTreeMap::new();
-    for &((c, r1), (_, r2)) in links {
-        if r1 != r2 {
-            let src = gaps.entry(c).or_default().entry(r1).or_insert(Source {
-                lo: r1,
-                hi: r1,
-                enters: Vec::new(),
-            });
-            src.lo = src.lo.min(r2);
-            src.hi = src.hi.max(r2);
-            src.enters.push(r2);
-        }
-    }
-    let mut lane_of = HashMap::new();
-    for (c, sources) in gaps {
-        for (row, lane) in gap_lanes(&sources) {
-            lane_of.insert((c, row), lane);
-        }
-    }
-    links
-        .iter()
-        .map(|&((c, r), _)| lane_of.get(&(c, r)).copied().unwrap_or(0))
-        .collect()
-}
-
-/// A source slot with a vertical segment in one gap.
-struct Source {
-    lo: usize,
-    hi: usize,
-    /// Rows its edges enter in the next column.
-    enters: Vec<usize>,
-}
-
-/// Lanes for the sources of one gap, by source row.
-fn gap_lanes(sources: &std::collections::BTreeMap<usize, Source>) -> Vec<(usize, usize)> {
-    // `before[s]`: sources that must take a lower lane than s (their row is
-    // one s enters).
-    let rows: Vec<usize> = sources.keys().copied().collect();
-    let before = |s: usize| -> Vec<usize> {
-        sources[&s]
-            .enters
-            .iter()
-            .copied()
-            .filter(|r| *r != s && sources.contains_key(r))
-            .collect()
-    };
-    let mut placed: Vec<(usize, usize)> = Vec::new();
-    let mut left: Vec<usize> = rows;
-    while !left.is_empty() {
-        // The first source whose predecessors are all placed; on a cycle,
-        // the top one.
-        let ready = left
-            .iter()
-            .position(|&s| before(s).iter().all(|p| placed.iter().any(|(r, _)| r == p)));
-        let s = left.remove(ready.unwrap_or(0));
-        let min = before(s)
-            .iter()
-            .filter_map(|p| placed.iter().find(|(r, _)| r == p).map(|(_, l)| l + 1))
-            .max()
-            .unwrap_or(0);
-        let me = &sources[&s];
-        let free = |lane: usize| {
-            placed.iter().all(|(r, l)| {
-                let o = &sources[r];
-                *l != lane || o.hi < me.lo || me.hi < o.lo
-            })
-        };
-        let lane = (min..LANES)
-            .find(|&l| free(l))
-            .unwrap_or(min.min(LANES - 1));
-        placed.push((s, lane));
-    }
-    placed
-}
+#[cfg(test)]
+mod tests;

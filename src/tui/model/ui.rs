@@ -104,6 +104,8 @@ pub struct Ui {
     pub graph_offset: (usize, usize),
     /// The wait the keys act on.
     pub wait: WaitSelection,
+    /// The operator's choice of compact graph (`z`); unset, the size decides.
+    pub compact: Option<bool>,
     pub overlay: Option<Overlay>,
     /// Terminal size, to keep the graph selection in view.
     pub screen: (u16, u16),
@@ -127,6 +129,7 @@ impl Default for Ui {
             selected: 0,
             graph_offset: (0, 0),
             wait: WaitSelection::Top,
+            compact: None,
             overlay: None,
             screen: (80, 24),
             color: true,
