@@ -209,10 +209,19 @@ impl Arrangement {
             // A view smaller than the box shows its top-left part.
             off.min(start)
         };
-        (
-            axis(offset.0, b.x, b.w, view.0, w),
-            axis(offset.1, b.y, b.h, view.1, h),
-        )
+        let mut x = axis(offset.0, b.x, b.w, view.0, w);
+        if x != offset.0.min(w.saturating_sub(view.0)) {
+            // Scrolled sideways: start at a column's left edge where the
+            // box still fits, so no column shows cut from the left.
+            if let Some(col) = self
+                .cols
+                .iter()
+                .find(|c| c.x <= b.x && b.x + b.w <= c.x + view.0)
+            {
+                x = col.x;
+            }
+        }
+        (x, axis(offset.1, b.y, b.h, view.1, h))
     }
 }
 
