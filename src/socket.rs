@@ -43,6 +43,24 @@ pub struct Server {
     inode: (u64, u64),
     record: Option<PathBuf>,
     task: tokio::task::JoinHandle<()>,
+    /// Held (shared) by each connection from a command's reading to its
+    /// reply's writing, so the run's end can wait for the replies.
+    busy: Busy,
+}
+
+type Busy = Arc<tokio::sync::RwLock<()>>;
+
+/// How long a run that ended waits for replies still being written.
+const REPLY_GRACE: Duration = Duration::from_secs(1);
+
+impl Server {
+    /// Stops serving once every command the run took has had its reply
+    /// written (up to a second): a command that ended the run still gets
+    /// its `ok`, not a closed connection.
+    pub async fn close(self) {
+        self.task.abort();
+        let _ = tokio::time::timeout(REPLY_GRACE, self.busy.write()).await;
+    }
 }
 
 impl Drop for Server {
@@ -84,12 +102,14 @@ pub fn serve(handle: RunHandle, dir: &Path) -> Result<Server, String> {
         }
         false => None,
     };
-    let task = tokio::spawn(accept_loop(listener, handle, max_clients()));
+    let busy = Busy::default();
+    let task = tokio::spawn(accept_loop(listener, handle, max_clients(), busy.clone()));
     Ok(Server {
         path,
         inode,
         record,
         task,
+        busy,
     })
 }
 
@@ -141,7 +161,7 @@ fn out_of_descriptors(e: &std::io::Error) -> bool {
 /// when descriptors ran out, clients take too many of them: the cap is
 /// halved and the oldest clients closed down to it, which leaves the run
 /// descriptors for its steps and lets the next accept through.
-async fn accept_loop(listener: UnixListener, handle: RunHandle, mut max: usize) {
+async fn accept_loop(listener: UnixListener, handle: RunHandle, mut max: usize, busy: Busy) {
     let clients: Shared = Arc::default();
     loop {
         let stream = match listener.accept().await {
@@ -178,8 +198,9 @@ async fn accept_loop(listener: UnixListener, handle: RunHandle, mut max: usize) 
         };
         let clients = clients.clone();
         let handle = handle.clone();
+        let busy = busy.clone();
         tokio::spawn(async move {
-            client(stream, handle, rx).await;
+            client(stream, handle, rx, busy).await;
             lock(&clients).open.retain(|(i, _)| *i != id);
         });
     }
@@ -201,7 +222,12 @@ async fn refuse(mut stream: UnixStream, line: &'static str) {
 
 /// The commands of one connection, each answered with one line, until the
 /// client goes, stalls, sends too long a line or is `evicted`.
-async fn client(stream: UnixStream, handle: RunHandle, mut evicted: oneshot::Receiver<()>) {
+async fn client(
+    stream: UnixStream,
+    handle: RunHandle,
+    mut evicted: oneshot::Receiver<()>,
+    busy: Busy,
+) {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let mut line = Vec::new();
@@ -213,6 +239,8 @@ async fn client(stream: UnixStream, handle: RunHandle, mut evicted: oneshot::Rec
             _ = &mut evicted => return,
             got = tokio::time::timeout(IDLE, wire::read_line(&mut read, &mut line)) => got,
         };
+        // From here to the reply written, the run's end waits for us.
+        let _busy = busy.read().await;
         let reply = match got {
             Err(_) => "error: no whole line within 10 s: closing\n".to_string(),
             Ok(Err(_)) | Ok(Ok(wire::Line::End)) => return,

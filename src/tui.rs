@@ -63,7 +63,7 @@ async fn drive_run(mut model: model::Model, mut run: Run) -> u8 {
     let events = run.subscribe();
     let handle = run.handle();
     // A run nobody could reach from another terminal does not start.
-    let _socket = match crate::socket::serve(handle.clone(), &handle.dir) {
+    let socket = match crate::socket::serve(handle.clone(), &handle.dir) {
         Ok(server) => server,
         Err(e) => {
             crate::safe::say!("error: {e}");
@@ -92,6 +92,7 @@ async fn drive_run(mut model: model::Model, mut run: Run) -> u8 {
         terminal::stop_signals(),
     )
     .await;
+    socket.close().await;
     drop(screen);
     drop(guard);
     report(&ended)

@@ -254,7 +254,7 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
     let events = run.subscribe();
     let handle = run.handle();
     // A run nobody could reach from another terminal does not start.
-    let _socket = match crate::socket::serve(handle.clone(), &handle.dir) {
+    let socket = match crate::socket::serve(handle.clone(), &handle.dir) {
         Ok(server) => server,
         Err(e) => {
             crate::safe::say!("error: {e}");
@@ -301,6 +301,7 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
         }
     };
     signals.abort();
+    socket.close().await;
     let _ = printer.await;
     if let Some(e) = &outcome.journal_error {
         crate::safe::say!("error: the run stopped: {e}");
