@@ -163,7 +163,10 @@ fn moved(model: &mut Model, action: Action, times: usize) {
             show_selection(model);
         }
         Pane::Log => match action {
-            Action::Left | Action::Right => model.log.pane_view.shift(action == Action::Left),
+            Action::Left | Action::Right => {
+                let widest = model.log.widest(None);
+                model.log.pane_view.shift(action == Action::Left, widest);
+            }
             _ => {
                 let height = view::areas(model.ui.screen, model.waits.len()).log.height;
                 model
@@ -235,6 +238,7 @@ fn enter(model: &mut Model) -> Option<Command> {
             None => model.ui.notice = Some(waits::none_selected(model)),
         },
         Pane::Graph => {
+            model.log.viewer_view.hscroll = 0;
             model.ui.overlay = Some(Overlay::Output {
                 step: model.ui.selected,
                 scroll: 0,
@@ -262,7 +266,8 @@ fn output_key(model: &mut Model, action: Action) -> Option<Command> {
         Action::PageUp => (scroll + page).min(most),
         Action::PageDown => scroll.saturating_sub(page),
         Action::Left | Action::Right => {
-            model.log.viewer_view.shift(action == Action::Left);
+            let widest = model.log.widest(Some(step));
+            model.log.viewer_view.shift(action == Action::Left, widest);
             scroll
         }
         Action::Wrap => {

@@ -97,14 +97,17 @@ impl LineView {
         self.hscroll = 0;
     }
 
-    /// `←` / `→`; wrapped lines have nothing to scroll.
-    pub fn shift(&mut self, left: bool) {
+    /// `←` / `→`; wrapped lines have nothing to scroll, and `→` stops
+    /// while the widest line (`widest` columns) still shows its last
+    /// [`LineView::STEP`] columns or more.
+    pub fn shift(&mut self, left: bool, widest: usize) {
         if self.wrap {
             return;
         }
         self.hscroll = match left {
             true => self.hscroll.saturating_sub(LineView::STEP),
-            false => self.hscroll + LineView::STEP,
+            false if self.hscroll + 2 * LineView::STEP <= widest => self.hscroll + LineView::STEP,
+            false => self.hscroll,
         };
     }
 }
@@ -218,6 +221,17 @@ impl Log {
     }
 
     /// How many output lines step `step` has in the scrollback.
+    /// The widest line's columns: of the pane's matching lines, or of
+    /// `step`'s output.
+    pub fn widest(&self, step: Option<usize>) -> usize {
+        let width = |l: &LogLine| unicode_width::UnicodeWidthStr::width(l.text.as_str());
+        match step {
+            Some(s) => self.output.iter().filter(|l| l.step == Some(s)).map(width).max(),
+            None => self.newest_first().filter(|l| self.matches(l)).map(width).max(),
+        }
+        .unwrap_or(0)
+    }
+
     pub fn output_count(&self, step: usize) -> usize {
         self.output.iter().filter(|l| l.step == Some(step)).count()
     }

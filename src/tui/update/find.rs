@@ -47,6 +47,7 @@ pub fn next_failed(model: &mut Model, forward: bool) {
     };
     select_step(model, i);
     if let Some(Overlay::Output { .. }) = model.ui.overlay {
+        model.log.viewer_view.hscroll = 0;
         model.ui.overlay = Some(Overlay::Output {
             step: i,
             scroll: 0,
@@ -82,6 +83,7 @@ pub fn open_from_log(model: &mut Model) {
     };
     let (seq, output) = (line.seq, line.is_output());
     let newer = model.log.output_after(step, seq);
+    model.log.viewer_view.hscroll = 0;
     model.ui.overlay = Some(Overlay::Output {
         step,
         scroll: newer,

@@ -445,6 +445,31 @@ fn a_long_line_wraps_or_scrolls_sideways() {
     assert!(viewer(&m, 80, 24).contains("part29"));
 }
 
+/// `→` stops while the widest line still shows part of itself, and a viewer
+/// opened again starts at its first column.
+#[test]
+fn sideways_scroll_ends_at_the_widest_line() {
+    let long: String = (0..30).map(|i| format!("part{i:02}-abc ")).collect();
+    let mut m = run(&[
+        &started("clippy", 1),
+        &out("clippy", "stdout", &long),
+        &failed("clippy", 2),
+    ]);
+    press(&mut m, &[key('n'), code(KeyCode::Enter), key('W')]);
+    let rights: Vec<KeyEvent> = (0..200).map(|_| code(KeyCode::Right)).collect();
+    press(&mut m, &rights);
+    let shown = viewer(&m, 80, 24);
+    assert!(shown.contains("29-abc"), "{shown}");
+    press(&mut m, &[code(KeyCode::Esc), code(KeyCode::Enter)]);
+    let shown = viewer(&m, 80, 24);
+    assert!(shown.contains("part00"), "{shown}");
+    press(&mut m, &[code(KeyCode::Esc)]);
+    m.ui.focus = Pane::Log;
+    press(&mut m, &rights);
+    let shown = viewer(&m, 80, 24);
+    assert!(shown.contains("29-abc"), "{shown}");
+}
+
 /// The text of the rows from the one where `part00` starts, each without
 /// its `frame` columns of frame each side and 6-column gutter, joined: a
 /// wrapped line read back.
