@@ -6,8 +6,9 @@
 #
 # Each run's figure is its `run_finished` event's `duration_ms` in the journal
 # (from the run's start to its end, the same clock for both), and the CPU the
-# signalbox process used (user+sys from /proc, read when the run has ended; the
-# screen stays up until it is killed). The figure is the median over RUNS, the
+# signalbox process used, its own and not its steps' (user+sys from /proc, read
+# when the run has ended; the screen stays up until it is killed; headless, the
+# last reading before it exits, up to 0.2 s early). The figure is the median over RUNS, the
 # runs alternating screen and headless. Goal (issue 11): screen <= 1.15x headless.
 #
 # Environment: STEPS (default 10000, a multiple of 10), SIGNALBOX_BIN, TMPDIR,
@@ -54,10 +55,13 @@ awk -v chains="$CHAINS" -v len=$((STEPS / CHAINS)) 'BEGIN {
     }
 }' >"$TMP/chains.yaml"
 
-# The run's duration_ms, once its journal under $1 says it finished.
+# The run's duration_ms, once its journal under $1 says it finished. With a
+# pid as $2, that process's CPU so far goes to $TMP/cpu at each look, so the
+# last look before a headless run exits is kept.
 finished_ms() {
     local deadline=$((SECONDS + 900)) j
     while :; do
+        [[ -n ${2:-} ]] && cpu_ms "$2" >"$TMP/cpu.new" 2>/dev/null && mv "$TMP/cpu.new" "$TMP/cpu"
         for j in "$1"/runs/*/events.jsonl; do
             if [[ -f $j ]] && tail -n 1 "$j" | grep -q '"type":"run_finished"'; then
                 tail -n 1 "$j" | sed -E 's/.*"duration_ms":([0-9]+).*/\1/'
@@ -95,9 +99,10 @@ headless_run() {
     "$BIN" run "$TMP/chains.yaml" --headless --jobs "$JOBS" --state-dir "$state" \
         </dev/null >/dev/null 2>&1 &
     local pid=$!
-    ms=$(finished_ms "$state")
-    # Read before the process is reaped: the CPU of the whole run.
-    cpu=$(cpu_ms "$pid" 2>/dev/null || echo 0)
+    echo 0 >"$TMP/cpu"
+    ms=$(finished_ms "$state" "$pid")
+    # Read before the process is reaped (or its last look, 0.2 s before).
+    cpu=$(cpu_ms "$pid" 2>/dev/null || cat "$TMP/cpu")
     wait "$pid" || true
     echo "$ms $cpu"
 }
