@@ -98,23 +98,25 @@ gen_ninja() {
     }'
 }
 
-# Runs "$@" RUNS times after a warm-up; prints "median_seconds max_rss_kib".
+# Runs "$@" RUNS times after a warm-up; prints "median_seconds max_rss_kib
+# median_cpu_seconds" (CPU: user+sys of the command and the steps it waited for).
 measure() {
-    local times=() rss=0 r line
+    local times=() cpus=() rss=0 r e m u s
     for ((r = 1 - WARMUP; r <= RUNS; r++)); do
         "${PREPARE[@]}"
-        line=$(/usr/bin/time -f '%e %M' -o "$TMP/time" "$@" >/dev/null 2>"$TMP/err" && cat "$TMP/time") || {
+        /usr/bin/time -f '%e %M %U %S' -o "$TMP/time" "$@" >/dev/null 2>"$TMP/err" || {
             echo "error: failed: $*" >&2
             tail -n 5 "$TMP/err" >&2
             exit 1
         }
         ((r < 1)) && continue
-        times+=("${line% *}")
-        ((${line#* } > rss)) && rss=${line#* }
+        read -r e m u s <"$TMP/time"
+        times+=("$e")
+        cpus+=("$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')")
+        ((m > rss)) && rss=$m
     done
-    printf '%s\n' "${times[@]}" | sort -g | awk -v rss="$rss" '
-        { t[NR] = $1 } END { m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-                            printf "%s %d\n", m, rss }'
+    med() { sort -g | awk '{ t[NR] = $1 } END { print (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2 }'; }
+    echo "$(printf '%s\n' "${times[@]}" | med) $rss $(printf '%s\n' "${cpus[@]}" | med)"
 }
 
 noop() { :; }
@@ -124,7 +126,8 @@ fresh_ninja() { rm -f "$TMP/.ninja_log" "$TMP/.ninja_deps"; }
 fstype=$(stat -f -c %T "$TMP" 2>/dev/null || echo "?")
 echo "10 chains, --jobs $JOBS, $RUNS runs each (median wall clock, largest peak RSS)"
 echo "cpus: $(nproc), load average: $(cut -d' ' -f1 /proc/loadavg), state dir on: $fstype"
-printf '%-8s %-10s %10s %10s %12s %8s\n' steps tool seconds "peak MB" "us/step" "x ninja"
+printf '%-8s %-10s %8s %8s %9s %9s %9s %8s\n' steps tool seconds "CPU s" "peak MB" \
+    "us/step" "CPU us/st" "x ninja"
 
 declare -A SB_T SB_M NJ_T NJ_M
 for n in $SIZES; do
@@ -132,7 +135,7 @@ for n in $SIZES; do
     gen_workflow "$length" >"$TMP/chains-$n.yaml"
     gen_ninja "$length" >"$TMP/build-$n.ninja"
     PREPARE=(fresh_state)
-    read -r t m < <(measure "$BIN" run "$TMP/chains-$n.yaml" --headless --jobs "$JOBS" \
+    read -r t m c < <(measure "$BIN" run "$TMP/chains-$n.yaml" --headless --jobs "$JOBS" \
         --state-dir "$TMP/state")
     done_steps=$(grep -c '"type":"step_succeeded"' "$TMP"/state/runs/*/events.jsonl || true)
     [[ $done_steps == "$n" ]] || { echo "error: $done_steps of $n steps succeeded" >&2; exit 1; }
@@ -140,25 +143,26 @@ for n in $SIZES; do
     ratio=-
     if ((HAVE_NINJA)); then
         PREPARE=(fresh_ninja)
-        read -r nt nm < <(cd "$TMP" && measure ninja -j"$JOBS" -f "build-$n.ninja")
+        read -r nt nm nc < <(cd "$TMP" && measure ninja -j"$JOBS" -f "build-$n.ninja")
         NJ_T[$n]=$nt NJ_M[$n]=$nm
         ratio=$(awk -v a="$t" -v b="$nt" 'BEGIN { printf "%.2f", a / b }')
     fi
-    awk -v n="$n" -v t="$t" -v m="$m" -v r="$ratio" 'BEGIN {
-        printf "%-8d %-10s %10.2f %10.1f %12.1f %8s\n", n, "signalbox", t, m / 1024, t * 1e6 / n, r }'
-    if ((HAVE_NINJA)); then
-        awk -v n="$n" -v t="$nt" -v m="$nm" 'BEGIN {
-            printf "%-8d %-10s %10.2f %10.1f %12.1f %8s\n", n, "ninja", t, m / 1024, t * 1e6 / n, "" }'
-    fi
+    row() {
+        awk -v n="$n" -v tool="$1" -v t="$2" -v m="$3" -v c="$4" -v r="$5" 'BEGIN {
+            printf "%-8d %-10s %8.2f %8.2f %9.1f %9.1f %9.1f %8s\n", n, tool, t, c, m / 1024,
+                t * 1e6 / n, c * 1e6 / n, r }'
+    }
+    row signalbox "$t" "$m" "$c" "$ratio"
+    ((HAVE_NINJA)) && row ninja "$nt" "$nm" "$nc" ""
     fresh_state
 done
 
 largest=${SIZES##* }
 PREPARE=(noop)
-read -r vt vm < <(measure "$BIN" validate "$TMP/chains-$largest.yaml")
+read -r vt vm vc < <(measure "$BIN" validate "$TMP/chains-$largest.yaml")
 bytes=$(wc -c <"$TMP/chains-$largest.yaml")
-awk -v n="$largest" -v t="$vt" -v m="$vm" -v b="$bytes" 'BEGIN {
-    printf "validate of the %d-step file (%.1f MB): %.2f s, %.1f MB peak\n", n, b / 1e6, t, m / 1024 }'
+awk -v n="$largest" -v t="$vt" -v m="$vm" -v c="$vc" -v b="$bytes" 'BEGIN {
+    printf "validate of the %d-step file (%.1f MB): %.2f s (%.2f s CPU), %.1f MB peak\n", n, b / 1e6, t, c, m / 1024 }'
 
 missed=0
 if [[ $largest == 100000 ]]; then
