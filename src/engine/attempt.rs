@@ -124,7 +124,7 @@ impl Scheduler {
         let output_path = std::path::absolute(&output_path).unwrap_or(output_path);
         let spec = ProcessSpec {
             command: run.command.clone(),
-            shell: step.shell.clone(),
+            shell: step.shell.to_vec(),
             env: self.attempt_env(i, attempt, &output_path),
             cwd: match (&self.options.workdir, &step.cwd) {
                 (Some(base), Some(cwd)) => Some(base.join(cwd)),

@@ -37,9 +37,9 @@ impl Scheduler {
         env.push(("SIGNALBOX_STEP".into(), step.id.clone()));
         env.push(("SIGNALBOX_ATTEMPT".into(), attempt.to_string()));
         env.push(("SIGNALBOX_OUTPUT".into(), output.display().to_string()));
-        for (s, rt) in self.wf.steps.iter().zip(&self.steps) {
-            if let Some(a) = &rt.answer {
-                env.push((answer_env_name(&s.id), a.clone()));
+        for &k in &self.asks {
+            if let Some(a) = &self.steps[k].answer {
+                env.push((answer_env_name(&self.wf.steps[k].id), a.clone()));
             }
         }
         if let Action::Run(run) = &step.action {

@@ -78,6 +78,10 @@ pub struct Scheduler {
     rx: mpsc::UnboundedReceiver<Msg>,
     pub(super) steps: Vec<StepRt>,
     pub(super) dependents: Vec<Vec<usize>>,
+    /// The `ask` steps in file order, the only ones that hold an answer:
+    /// every attempt's environment carries the answers so far, and looking
+    /// only at these keeps an attempt's cost apart from the workflow's size.
+    pub(super) asks: Vec<usize>,
     pub(super) ready: BinaryHeap<Ready>,
     pub(super) running: usize,
     pub(super) limit: usize,
@@ -118,6 +122,10 @@ impl Scheduler {
         Scheduler {
             steps: wf.steps.iter().map(|_| StepRt::default()).collect(),
             dependents: wf.dependents(),
+            asks: (wf.steps.iter().enumerate())
+                .filter(|(_, s)| matches!(s.action, crate::workflow::Action::Ask(_)))
+                .map(|(i, _)| i)
+                .collect(),
             breakers: wf
                 .breakers
                 .iter()

@@ -2,7 +2,9 @@
 //! events, the stop signals, the run's end and (only while something on
 //! screen counts down) a once-a-second clock. Every queued engine event is
 //! applied before a frame is drawn, frames are paced, and nothing is drawn
-//! when nothing changed. Generic over ratatui's `Backend` and over the key
+//! when nothing changed. While a frame is pending the loop stops listening
+//! for engine events and takes them all in one go just before it draws, so
+//! a run of 10,000 steps wakes the screen once per frame, not per event. Generic over ratatui's `Backend` and over the key
 //! stream, so tests drive it on a `TestBackend` with scripted keys. It
 //! decides nothing: keys and events go through `update`, pixels through
 //! `view`; it only sends the commands `update` returns.
@@ -26,6 +28,11 @@ use crate::engine::{By, Command, Published, Refusal, RunHandle, RunOutcome, Subs
 
 /// At most one frame this often, however fast events come.
 const FRAME: Duration = Duration::from_millis(20);
+/// Frames are also spaced by this many times what the last one took to draw,
+/// so drawing a big graph takes at most about a tenth of a CPU from the steps.
+const FRAME_COST: u32 = 10;
+/// The longest wait between frames while something changes.
+const MAX_FRAME: Duration = Duration::from_millis(200);
 /// Events applied in one go before keys get another look.
 const DRAIN: usize = 4096;
 
@@ -80,25 +87,49 @@ struct Loop<'a, B: Backend> {
     /// Something changed since the last frame.
     dirty: bool,
     last_draw: Option<Instant>,
+    /// The least time from the last frame to the next (see [`pace`]).
+    pace: Duration,
     draw_error: Option<String>,
 }
 
+/// The least time between two frames, after one that took `cost` to draw.
+fn pace(cost: Duration) -> Duration {
+    (cost * FRAME_COST).clamp(FRAME, MAX_FRAME)
+}
+
 impl<B: Backend> Loop<'_, B> {
-    /// Draws if something changed and a frame is due.
-    fn draw(&mut self) {
-        let due = self.last_draw.is_none_or(|t| t.elapsed() >= FRAME);
-        if !(self.dirty && due && self.draw_error.is_none()) {
+    /// Whether the next frame may be drawn now.
+    fn due(&self) -> bool {
+        self.last_draw.is_none_or(|t| t.elapsed() >= self.pace)
+    }
+
+    /// Draws if something changed and a frame is due, after taking in every
+    /// engine event queued meanwhile.
+    fn draw(&mut self, events: &mut Subscription, events_open: bool) {
+        if !(self.dirty && self.due() && self.draw_error.is_none()) {
             return;
+        }
+        if events_open {
+            self.drain(events);
         }
         update(self.model, Msg::Clock(now_ms()));
         let model = &*self.model;
+        let start = Instant::now();
         if let Err(e) = self.terminal.draw(|f| view(model, f)) {
             tracing::error!("drawing failed, cancelling the run: {e}");
             self.draw_error = Some(e.to_string());
             self.leave();
         }
+        let now = Instant::now();
+        self.pace = pace(now - start);
         self.dirty = false;
-        self.last_draw = Some(Instant::now());
+        self.last_draw = Some(now);
+    }
+
+    /// A frame is wanted but not yet due: engine events wait in their queue
+    /// (bounded; one that overflows reads on from the journal) until it is.
+    fn holding(&self) -> bool {
+        self.frame_wanted() && !self.due()
     }
 
     /// When the next frame may be drawn, if one is wanted.
@@ -107,7 +138,7 @@ impl<B: Backend> Loop<'_, B> {
     }
 
     fn frame_at(&self) -> Instant {
-        self.last_draw.map_or_else(Instant::now, |t| t + FRAME)
+        self.last_draw.map_or_else(Instant::now, |t| t + self.pace)
     }
 
     /// Cancels the run and leaves once it has ended.
@@ -149,13 +180,18 @@ impl<B: Backend> Loop<'_, B> {
     /// Applies `first` and every event queued behind it (up to [`DRAIN`]).
     fn events(&mut self, first: Arc<Published>, events: &mut Subscription) {
         update(self.model, Msg::Event(first));
+        self.drain(events);
+        self.dirty = true;
+    }
+
+    /// Applies the events already queued, up to [`DRAIN`] of them.
+    fn drain(&mut self, events: &mut Subscription) {
         for _ in 1..DRAIN {
             match events.try_recv() {
                 Ok(p) => update(self.model, Msg::Event(p)),
                 Err(_) => break,
             };
         }
-        self.dirty = true;
     }
 
     /// The run's task is over: its outcome, unless it was aborted or failed.
@@ -213,12 +249,13 @@ where
         refused,
         dirty: true,
         last_draw: None,
+        pace: FRAME,
         draw_error: None,
     };
     let (mut events_open, mut keys_open, mut stopped) = (true, true, false);
     let mut outcome: Option<Option<RunOutcome>> = None;
     loop {
-        l.draw();
+        l.draw(&mut events, events_open);
         if let Some(outcome) = &outcome
             && (l.model.ui.quit || l.draw_error.is_some())
         {
@@ -234,6 +271,7 @@ where
             task.abort();
         }
         let (frame, frame_at, clock) = (l.frame_wanted(), l.frame_at(), l.model.needs_clock());
+        let listen = events_open && !l.holding();
         tokio::select! {
             biased;
             ev = keys.next(), if keys_open => match ev {
@@ -242,7 +280,7 @@ where
                 _ => { keys_open = false; l.leave(); }
             },
             r = &mut task, if outcome.is_none() => outcome = Some(l.ended(r)),
-            p = events.recv(), if events_open => match p {
+            p = events.recv(), if listen => match p {
                 Some(p) => l.events(p, &mut events),
                 None => { events_open = false; l.events_closed(); }
             },
@@ -251,5 +289,18 @@ where
             () = tokio::time::sleep_until(next_second()), if clock => l.dirty = true,
             () = tokio::time::sleep_until(frame_at), if frame => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_spaced_by_what_drawing_costs() {
+        assert_eq!(pace(Duration::ZERO), FRAME);
+        assert_eq!(pace(Duration::from_millis(1)), FRAME);
+        assert_eq!(pace(Duration::from_millis(5)), Duration::from_millis(50));
+        assert_eq!(pace(Duration::from_secs(1)), MAX_FRAME);
     }
 }

@@ -280,5 +280,7 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
             );
         }
     }
+    // Grown one push at a time; a file of 100,000 steps holds one per step.
+    at.keys.0.shrink_to_fit();
     (s, at)
 }

@@ -92,7 +92,8 @@ pub struct Step {
     pub priority: i64,
     pub env: Vec<(String, Template)>,
     pub cwd: Option<String>,
-    pub shell: Vec<String>,
+    /// Shared between the steps that use the same one.
+    pub shell: std::sync::Arc<[String]>,
     pub kill_grace: Duration,
     /// One pipe for stdout and stderr, or two.
     pub output: OutputMode,

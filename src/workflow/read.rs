@@ -188,12 +188,15 @@ impl Reader<'_> {
     pub fn strings(&mut self, node: &Node, what: &str) -> Option<Vec<(String, Pos)>> {
         match &node.value {
             Value::Str(s) => Some(vec![(s.clone(), node.pos)]),
-            Value::Seq(items) => Some(
-                items
-                    .iter()
-                    .filter_map(|n| self.string(n, what).map(|s| (s, n.pos)))
-                    .collect(),
-            ),
+            Value::Seq(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                out.extend(
+                    items
+                        .iter()
+                        .filter_map(|n| self.string(n, what).map(|s| (s, n.pos))),
+                );
+                Some(out)
+            }
             Value::Null => Some(Vec::new()),
             _ => {
                 self.error(

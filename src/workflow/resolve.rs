@@ -31,6 +31,9 @@ struct Cx<'a> {
     acyclic: bool,
     /// Comparisons left for "did you mean" hints; see [`Cx::hint`].
     hints: std::cell::Cell<usize>,
+    /// `defaults.shell`, or `sh -c`: one copy shared by every step that
+    /// sets none, rather than three allocations per step.
+    shell: std::sync::Arc<[String]>,
 }
 
 /// Each hint compares the name with every candidate: a file naming 100,000
@@ -63,6 +66,7 @@ pub fn workflow(
         needs: Vec::new(),
         acyclic: true,
         hints: std::cell::Cell::new(HINT_COMPARISONS),
+        shell: std::sync::Arc::new(["sh".to_string(), "-c".to_string()]),
     };
     cx.needs = spec
         .steps
@@ -78,6 +82,9 @@ pub fn workflow(
         .wait_timeout
         .as_ref()
         .map_or(DEFAULT_WAIT_TIMEOUT, to_duration);
+    if let Some(shell) = &defaults.shell {
+        cx.shell = shell_words(shell).into();
+    }
     let env = cx.env_templates(&spec.env, None, "env");
     let steps = spec
         .steps
@@ -176,8 +183,7 @@ impl<'a> Cx<'a> {
         let shell = s
             .shell
             .as_ref()
-            .or(d.shell.as_ref())
-            .map_or_else(|| vec!["sh".into(), "-c".into()], shell_words);
+            .map_or_else(|| self.shell.clone(), |sh| shell_words(sh).into());
         let action = if let Some(a) = &s.approval {
             Action::Approval(ApprovalAction {
                 prompt: self.text_template(

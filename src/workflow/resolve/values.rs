@@ -183,4 +183,21 @@ mod tests {
         let pos = locate_in_source(&Lines::new(source), Pos { line: 1, col: 6 }, value, at);
         assert_eq!(&source[pos.col as usize - 1..][..2], "{{");
     }
+
+    #[test]
+    fn steps_without_a_shell_share_the_default_one() {
+        let shell = |text: &str| {
+            let wf = crate::workflow::load_str(text, "t.yaml").unwrap();
+            wf.steps.iter().map(|s| s.shell.clone()).collect::<Vec<_>>()
+        };
+        let plain = shell("name: t\nsteps:\n  a: {run: 'true'}\n  b: {run: 'true'}\n");
+        assert_eq!(&*plain[0], ["sh", "-c"]);
+        assert!(std::sync::Arc::ptr_eq(&plain[0], &plain[1]));
+        let text = "name: t\ndefaults: {shell: bash -euc}\nsteps:\n  a: {run: 'true'}\n  \
+                    b: {run: 'true', shell: [zsh, -c]}\n  c: {run: 'true'}\n";
+        let set = shell(text);
+        assert_eq!(&*set[0], ["bash", "-euc"]);
+        assert_eq!(&*set[1], ["zsh", "-c"]);
+        assert!(std::sync::Arc::ptr_eq(&set[0], &set[2]));
+    }
 }
