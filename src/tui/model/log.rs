@@ -226,8 +226,17 @@ impl Log {
     pub fn widest(&self, step: Option<usize>) -> usize {
         let width = |l: &LogLine| unicode_width::UnicodeWidthStr::width(l.text.as_str());
         match step {
-            Some(s) => self.output.iter().filter(|l| l.step == Some(s)).map(width).max(),
-            None => self.newest_first().filter(|l| self.matches(l)).map(width).max(),
+            Some(s) => self
+                .output
+                .iter()
+                .filter(|l| l.step == Some(s))
+                .map(width)
+                .max(),
+            None => self
+                .newest_first()
+                .filter(|l| self.matches(l))
+                .map(width)
+                .max(),
         }
         .unwrap_or(0)
     }
