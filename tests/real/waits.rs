@@ -320,6 +320,33 @@ fn the_box_matches_choices_as_the_engine_does() {
     }
 }
 
+/// SPEC §5: the box opens with the default filled in; `Enter` sends it as
+/// it is, and the first key typed replaces it.
+#[test]
+fn the_box_opens_with_the_default_filled_in() {
+    let open = || {
+        let mut m = model();
+        feed(
+            &mut m,
+            100,
+            r#""type":"question_asked","step":"approval","wait":"w1","question":"Notes?","choices":[],"default":"Bug fixes""#,
+        );
+        m
+    };
+    let answer = |text: &str| Command::Answer {
+        step: "approval".into(),
+        text: text.into(),
+        by: By::Keyboard,
+    };
+    let mut m = open();
+    press(&mut m, "w<Enter>");
+    let screen = render(&m, 80, 24).join("\n");
+    assert!(screen.contains("› Bug fixes (default)"), "{screen}");
+    assert_eq!(press(&mut m, "<Enter>"), [answer("Bug fixes")]);
+    let mut m = open();
+    assert_eq!(press(&mut m, "w<Enter>New<Enter>"), [answer("New")]);
+}
+
 #[test]
 fn a_long_question_and_all_its_choices_read_whole_at_80_columns() {
     let mut m = three();

@@ -43,6 +43,9 @@ pub struct AnswerBox {
     pub choice: Option<usize>,
     /// Why the last `Enter` sent nothing.
     pub error: Option<String>,
+    /// The text is the default as filled in: the first key typed replaces
+    /// it (Backspace clears it), as a selected field does.
+    pub fresh: bool,
 }
 
 /// Which wait `a`, `r` and `Enter` act on (SPEC §5).

@@ -32,6 +32,7 @@ pub fn open_answer(model: &mut Model) {
     };
     model.ui.overlay = Some(Overlay::Answer(AnswerBox {
         wait: w.wait.clone(),
+        fresh: !text.is_empty(),
         text,
         choice,
         error: None,
@@ -45,10 +46,16 @@ pub fn answer_key(model: &mut Model, action: Action) -> Option<Command> {
     let w = model.waits.get(&b.wait).cloned()?;
     match action {
         Action::Insert(c) => {
+            if std::mem::take(&mut b.fresh) {
+                b.text.clear();
+            }
             b.text.push(c);
             b.error = None;
         }
         Action::Backspace => {
+            if std::mem::take(&mut b.fresh) {
+                b.text.clear();
+            }
             b.text.pop();
             b.error = None;
         }
@@ -62,6 +69,7 @@ pub fn answer_key(model: &mut Model, action: Action) -> Option<Command> {
             };
             b.choice = Some(at);
             b.text = w.choices[at].clone();
+            b.fresh = false;
             b.error = None;
         }
         Action::Enter => match answer(&w, &b) {

@@ -217,14 +217,13 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
         Span::styled("› ", t.bold()),
         Span::raw(shown.clone()),
     ]));
-    // With choices, the default is marked in the list instead.
-    if b.text.is_empty()
-        && w.choices.is_empty()
-        && let Some(d) = &w.default
-    {
+    // The default as filled in: highlighted, since typing replaces it.
+    // (With choices, the default is marked in the list instead.)
+    if b.fresh {
         lines[input_row] = Line::from(vec![
             Span::styled("› ", t.bold()),
-            Span::styled(format!("{} (default)", cells(d)), t.dim()),
+            Span::styled(shown.clone(), t.selected()),
+            Span::styled(" (default)", t.dim()),
         ]);
     }
     for (i, c) in w.choices.iter().enumerate() {
