@@ -159,8 +159,16 @@ fn moved(model: &mut Model, action: Action, times: usize) {
                     None => break,
                 }
             }
+            let stuck = s == model.ui.selected;
             model.ui.selected = s;
-            show_selection(model);
+            match action {
+                // No step further that way: the pane scrolls, so lines
+                // routed below the last step can be seen.
+                Action::Up | Action::Down | Action::PageUp | Action::PageDown if stuck => {
+                    scroll_graph(model, up, times)
+                }
+                _ => show_selection(model),
+            }
         }
         Pane::Log => match action {
             Action::Left | Action::Right => {
@@ -168,7 +176,7 @@ fn moved(model: &mut Model, action: Action, times: usize) {
                 model.log.pane_view.shift(action == Action::Left, widest);
             }
             _ => {
-                let height = view::areas(model.ui.screen, model.waits.len()).log.height;
+                let height = view::layout(model).log.height;
                 model
                     .log
                     .select(times, up, (height as usize).saturating_sub(2));
@@ -195,6 +203,19 @@ fn page(model: &Model) -> usize {
         Pane::Waits => a.waits,
     };
     (rect.height as usize).saturating_sub(3).max(1)
+}
+
+/// Scrolls the graph pane `times` rows, as far as the graph goes (the
+/// selection may leave the view; moving it brings it back).
+fn scroll_graph(model: &mut Model, up: bool, times: usize) {
+    let inner = arrange(model);
+    let (ox, oy) = model.ui.graph_offset;
+    let most = model.graph.arr.size.1.saturating_sub(inner.1);
+    let y = match up {
+        true => oy.saturating_sub(times),
+        false => (oy + times).min(most),
+    };
+    model.ui.graph_offset = (ox, y);
 }
 
 /// Arranges the graph for its pane on this screen, if it is not already.
@@ -314,8 +335,15 @@ fn quit_now(model: &mut Model) -> Option<Command> {
     })
 }
 
-/// After events: dialogs about waits that closed go away.
+/// After events: dialogs about waits that closed, or about a step the
+/// command no longer applies to, go away and say why.
 fn reconcile(model: &mut Model) {
+    if let Some(Overlay::ConfirmStep { action, step, .. }) = &model.ui.overlay
+        && let Some(why) = confirm::refusal(model, *action, *step)
+    {
+        model.ui.overlay = None;
+        model.ui.notice = Some(why);
+    }
     if let Some(Overlay::Answer(b)) = &model.ui.overlay
         && model.waits.get(&b.wait).is_none()
     {

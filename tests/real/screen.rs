@@ -467,3 +467,32 @@ fn the_ci_example_runs_on_the_real_screen_and_z_switches_modes() {
     term.keys(&["q", "y"]);
     term.wait_for("EXIT=", 20);
 }
+
+/// `↓` with no step further down scrolls the pane, so the lines routed
+/// below the last step can be seen (SPEC §5: the graph scrolls).
+#[test]
+fn down_past_the_last_step_scrolls_to_the_bottom_of_the_graph() {
+    let wf = workflow(
+        "name: t\nsteps:\n  a: { run: 'true' }\n  b: { run: 'true' }\n  c: { run: 'true' }\n  p: { needs: [a, c], run: 'true' }\n  q: { needs: [b], run: 'true' }\n  r: { needs: [a, b, c], run: 'true' }\n  s: { needs: [p], run: 'true' }\n  t: { needs: [a, q], run: 'true' }\n  u: { needs: [c, s, t], run: 'true' }\n",
+    );
+    let mut m = Model::new(&wf);
+    m.ui.compact = Some(true);
+    update(&mut m, Msg::Resize(80, 24));
+    for _ in 0..20 {
+        update(&mut m, key('j'));
+    }
+    let (view, size) = (m.graph.arr.view, m.graph.arr.size);
+    assert!(
+        size.1 > view.1,
+        "the test needs a graph taller than the pane"
+    );
+    assert_eq!(
+        m.ui.graph_offset.1 + view.1,
+        size.1,
+        "the bottom of the graph is in view"
+    );
+    for _ in 0..40 {
+        update(&mut m, key('k'));
+    }
+    assert_eq!(m.ui.graph_offset.1, 0, "and ↑ goes back to the top");
+}

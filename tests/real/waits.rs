@@ -347,6 +347,43 @@ fn the_box_opens_with_the_default_filled_in() {
     assert_eq!(press(&mut m, "w<Enter>New<Enter>"), [answer("New")]);
 }
 
+/// With choices too, the box opens on the default: `Enter` sends it.
+#[test]
+fn a_box_with_choices_opens_on_its_default() {
+    let mut m = model();
+    question(&mut m, 100, "approval", "w1");
+    let sent = press(&mut m, "w<Enter><Enter>");
+    let no = Command::Answer {
+        step: "approval".into(),
+        text: "NO".into(),
+        by: By::Keyboard,
+    };
+    assert_eq!(sent, [no]);
+}
+
+/// A `y`/`n` dialog about a step that ended meanwhile closes and says so,
+/// as the answer box does for a question that closed.
+#[test]
+fn a_dialog_about_a_step_that_ended_closes() {
+    let mut m = failed();
+    select(&mut m, "lint");
+    assert_eq!(press(&mut m, "x"), []);
+    assert!(matches!(m.ui.overlay, Some(Overlay::ConfirmStep { .. })));
+    feed(
+        &mut m,
+        900,
+        r#""type":"step_succeeded","step":"lint","attempt":1,"duration_ms":400,"outputs":{},"fallback":false"#,
+    );
+    assert!(m.ui.overlay.is_none());
+    let notice = m.ui.notice.clone().unwrap_or_default();
+    assert!(notice.contains("lint has already ended"), "{notice}");
+    assert_eq!(
+        press(&mut m, "y"),
+        [],
+        "y after the dialog closed sends nothing"
+    );
+}
+
 #[test]
 fn a_long_question_and_all_its_choices_read_whole_at_80_columns() {
     let mut m = three();

@@ -225,12 +225,17 @@ impl Log {
     /// `step`'s output.
     pub fn widest(&self, step: Option<usize>) -> usize {
         let width = |l: &LogLine| unicode_width::UnicodeWidthStr::width(l.text.as_str());
+        // The viewer shows a line without the `step │ ` the log puts first.
+        let bare = |l: &LogLine| {
+            let text = l.text.split_once(" │ ").map_or(l.text.as_str(), |(_, r)| r);
+            unicode_width::UnicodeWidthStr::width(text)
+        };
         match step {
             Some(s) => self
                 .output
                 .iter()
                 .filter(|l| l.step == Some(s))
-                .map(width)
+                .map(bare)
                 .max(),
             None => self
                 .newest_first()

@@ -47,7 +47,7 @@ pub fn key(model: &mut Model, action: Action) -> Option<Command> {
 }
 
 /// Why `action` does not apply to step `i` now, if it does not.
-fn refusal(model: &Model, action: StepAction, i: usize) -> Option<String> {
+pub fn refusal(model: &Model, action: StepAction, i: usize) -> Option<String> {
     let s = model.steps.get(i)?;
     // Raw: the status line escapes what it shows.
     let id = &s.id;

@@ -24,12 +24,9 @@ pub fn open_answer(model: &mut Model) {
             .and_then(|d| w.choices.iter().position(|c| c == d))
             .unwrap_or(0)
     });
-    // SPEC §5: the default filled in (with choices, it is the one
-    // highlighted); Enter takes it as it is, typing edits it.
-    let text = match choice {
-        None => w.default.clone().unwrap_or_default(),
-        Some(_) => String::new(),
-    };
+    // SPEC §5: the default filled in (with choices, also highlighted in
+    // the list); Enter takes it as it is, the first key typed replaces it.
+    let text = w.default.clone().unwrap_or_default();
     model.ui.overlay = Some(Overlay::Answer(AnswerBox {
         wait: w.wait.clone(),
         fresh: !text.is_empty(),

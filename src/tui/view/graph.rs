@@ -95,7 +95,18 @@ impl Widget for &GraphPane<'_> {
         if inner.is_empty() || m.steps.is_empty() {
             return;
         }
-        let (ox, oy) = arr.keep_visible(m.ui.selected, m.ui.graph_offset, view);
+        // The offset `update` keeps (scrolled past the selection, maybe)
+        // when this is its arrangement; else one that shows the selection.
+        let (ox, oy) = if arr.view == m.graph.arr.view && arr.choice == m.graph.arr.choice {
+            let (w, h) = arr.size;
+            let (x, y) = m.ui.graph_offset;
+            (
+                x.min(w.saturating_sub(view.0)),
+                y.min(h.saturating_sub(view.1)),
+            )
+        } else {
+            arr.keep_visible(m.ui.selected, m.ui.graph_offset, view)
+        };
         let win = Window {
             area: inner,
             ox,

@@ -218,7 +218,6 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
         Span::raw(shown.clone()),
     ]));
     // The default as filled in: highlighted, since typing replaces it.
-    // (With choices, the default is marked in the list instead.)
     if b.fresh {
         lines[input_row] = Line::from(vec![
             Span::styled("› ", t.bold()),

@@ -80,8 +80,21 @@ fn until(state: &tempfile::TempDir, ty: &str, n: usize) -> Vec<Value> {
 /// Leaves the screen: `q`, `y` when it asks, then the shell's exit line.
 fn quit(session: &Session) -> String {
     session.keys(&["q"]);
-    if session.screen().contains("quit?") {
-        session.keys(&["y"]);
+    // A live run asks first; the question may take a frame to show.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let screen = session.screen();
+        if screen.contains("EXIT=") {
+            return screen;
+        }
+        if screen.contains("quit?") {
+            session.keys(&["y"]);
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     session.wait_for("EXIT=", 20)
 }
