@@ -17,6 +17,7 @@ pub fn cut_ids(ids: &[&str], max: usize) -> Vec<String> {
     let mut out = Vec::with_capacity(ids.len());
     let mut taken: HashMap<String, usize> = HashMap::new();
     let mut clashes = Vec::new();
+    let check = ids.len() <= TELLING_CHECK;
     for (i, id) in ids.iter().enumerate() {
         let text = cuts(id, max, &shared, 1)
             .into_iter()
@@ -24,7 +25,7 @@ pub fn cut_ids(ids: &[&str], max: usize) -> Vec<String> {
             .unwrap_or_default();
         let n = taken.entry(text.clone()).or_default();
         *n += 1;
-        if *n > 1 {
+        if *n > 1 || (check && !telling(&text, i, ids)) {
             clashes.push(i);
         }
         out.push(text);
@@ -35,7 +36,7 @@ pub fn cut_ids(ids: &[&str], max: usize) -> Vec<String> {
         let free = cuts(ids[i], max, &shared, usize::MAX)
             .into_iter()
             .chain(window(ids[i], ids, max))
-            .find(|t| taken.get(t).is_none_or(|&n| n == 0));
+            .find(|t| taken.get(t).is_none_or(|&n| n == 0) && (!check || telling(t, i, ids)));
         if let Some(text) = free {
             if let Some(n) = taken.get_mut(&out[i]) {
                 *n -= 1;
@@ -45,6 +46,43 @@ pub fn cut_ids(ids: &[&str], max: usize) -> Vec<String> {
         }
     }
     out
+}
+
+/// Up to this many ids, a cut must also tell its id from every other one;
+/// past it (a check costs the ids squared) distinct texts are enough.
+const TELLING_CHECK: usize = 2000;
+
+/// Whether `text`, the cut of `ids[i]`, reads as no other id: `bui…msvc`
+/// does not tell `build-stable-…-msvc` from `build-beta-…-msvc`, though
+/// it differs from the text the other one shows.
+fn telling(text: &str, i: usize, ids: &[&str]) -> bool {
+    let parts: Vec<&str> = text.split('…').collect();
+    let could_be = |other: &str| {
+        let (Some(head), Some(tail)) = (parts.first(), parts.last()) else {
+            return false;
+        };
+        if parts.len() == 1 {
+            return other == text;
+        }
+        if !other.starts_with(head) || !other.ends_with(tail) {
+            return false;
+        }
+        let Some(mut rest) =
+            other[head.len()..].get(..other.len().saturating_sub(head.len() + tail.len()))
+        else {
+            return false;
+        };
+        for mid in &parts[1..parts.len() - 1] {
+            match rest.find(mid) {
+                Some(at) => rest = &rest[at + mid.len()..],
+                None => return false,
+            }
+        }
+        true
+    };
+    ids.iter()
+        .enumerate()
+        .all(|(j, other)| j == i || !could_be(other))
 }
 
 /// `id` cut twice (`bui…t05…gnu`) around where it differs from the ids
@@ -223,6 +261,24 @@ mod tests {
             let got = cut_ids(&refs, max);
             let set: std::collections::HashSet<&String> = got.iter().collect();
             assert_eq!(set.len(), ids.len(), "{got:?}");
+        }
+    }
+
+    #[test]
+    fn a_cut_keeps_what_tells_an_id_from_the_others() {
+        let ids = [
+            "build-stable-x86_64-pc-windows-msvc",
+            "build-beta-x86_64-pc-windows-msvc",
+            "build-nightly-x86_64-pc-windows-msvc",
+            "build-stable-x86_64-unknown-linux-gnu",
+            "build-beta-x86_64-unknown-linux-gnu",
+        ];
+        for max in [16, 20, 24] {
+            let got = cut_ids(&ids, max);
+            for (i, t) in got.iter().enumerate() {
+                assert!(t.width() <= max, "{got:?}");
+                assert!(telling(t, i, &ids), "{t} could be another id: {got:?}");
+            }
         }
     }
 
