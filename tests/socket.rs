@@ -140,8 +140,9 @@ fn another_terminal_answers_and_approves_a_headless_run() {
             .join("control.sock")
             .exists()
     );
+    // A run that is not there cannot be reached either (SPEC §4).
     let unknown = cli(&["approve", "no-such-run", "go-live"], state.path());
-    assert_eq!(unknown.status.code(), Some(2));
+    assert_eq!(unknown.status.code(), Some(1));
 }
 
 /// What the run cannot apply is refused with its reason and exit 2, and

@@ -37,11 +37,13 @@ pub struct AnswerArgs {
 
 /// Sends `make(step)` to the run; 0 when the run took it.
 pub fn send(args: WaitArgs, make: impl FnOnce(String) -> Command) -> u8 {
+    // A run that is not there cannot be reached (SPEC §4: exit 1), like one
+    // whose process is gone.
     let dir = match RunDir::open(&state_dir(args.state_dir), &args.run) {
         Ok(d) => d,
         Err(e) => {
             crate::safe::say!("error: {e}");
-            return exit::INVALID;
+            return exit::FAILED;
         }
     };
     let command = make(args.step);

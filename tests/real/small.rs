@@ -403,3 +403,25 @@ fn a_shell_signalbox_does_not_know_is_bad_usage() {
     let out = signalbox(&["completions"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// `approve`, `reject` and `answer` of a run that is not there: it cannot be
+/// reached (SPEC §4: exit 1), and the message says where it looked.
+#[test]
+fn a_wait_command_for_a_run_that_is_not_there_exits_1() {
+    let state = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["approve", "no-such-run", "go"],
+        vec!["reject", "no-such-run", "go"],
+        vec!["answer", "no-such-run", "q", "text"],
+    ] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .arg("--state-dir")
+            .arg(state.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no run `no-such-run`"), "{err}");
+    }
+}
