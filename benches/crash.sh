@@ -37,15 +37,7 @@ case $N$MAX_KILLS$SEED in *[!0-9]*) echo "usage: $0 [N]" >&2; exit 2 ;; esac
 command -v jq >/dev/null || { echo "error: needs jq" >&2; exit 2; }
 RANDOM=$SEED
 
-if [[ -n ${SIGNALBOX_BIN:-} ]]; then
-    BIN=$SIGNALBOX_BIN
-else
-    echo "building: cargo build --release" >&2
-    cargo build --release --quiet --bin signalbox
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/signalbox"
-fi
-[[ $BIN == /* ]] || BIN="$ROOT/$BIN"
-[[ -x $BIN ]] || { echo "error: no binary at $BIN" >&2; exit 2; }
+source benches/bin.sh
 WORKFLOW=$ROOT/tests/fixtures/resume/crash.yaml
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-crash.XXXXXX")

@@ -32,15 +32,7 @@ case $WAITS$IDLE in *[!0-9]*) echo "usage: $0 [WAITS] [IDLE_SECONDS]" >&2; exit 
 ((WAITS > 0 && IDLE > 0)) || { echo "usage: $0 [WAITS>0] [IDLE_SECONDS>0]" >&2; exit 2; }
 [[ -r /proc/self/stat ]] || { echo "error: needs /proc (Linux)" >&2; exit 2; }
 
-if [[ -n ${SIGNALBOX_BIN:-} ]]; then
-    BIN=$SIGNALBOX_BIN
-else
-    echo "building: cargo build --release" >&2
-    cargo build --release --locked --quiet --bin signalbox
-    BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/signalbox"
-fi
-[[ $BIN == /* ]] || BIN="$PWD/$BIN"
-[[ -x $BIN ]] || { echo "error: no binary at $BIN" >&2; exit 2; }
+source benches/bin.sh
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-idle.XXXXXX")
 PID=

@@ -56,15 +56,7 @@ else
     echo "warning: ninja could not be installed; measuring signalbox alone" >&2
 fi
 
-if [[ -n ${SIGNALBOX_BIN:-} ]]; then
-    BIN=$SIGNALBOX_BIN
-else
-    echo "building: cargo build --release" >&2
-    cargo build --release --locked --quiet --bin signalbox
-    BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/signalbox"
-fi
-[[ $BIN == /* ]] || BIN="$PWD/$BIN"
-[[ -x $BIN ]] || { echo "error: no binary at $BIN" >&2; exit 2; }
+source benches/bin.sh
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-ninja.XXXXXX")
 cleanup() { rm -rf "$TMP"; }

@@ -28,15 +28,7 @@ GOAL_MS=1000
 case $LINES$REPEAT in *[!0-9]*) echo "usage: $0 [LINES] [REPEAT]" >&2; exit 2 ;; esac
 ((LINES > 0 && REPEAT > 0)) || { echo "usage: $0 [LINES>0] [REPEAT>0]" >&2; exit 2; }
 
-if [[ -n ${SIGNALBOX_BIN:-} ]]; then
-    BIN=$SIGNALBOX_BIN
-else
-    echo "building: cargo build --release" >&2
-    cargo build --release --quiet --bin signalbox
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/signalbox"
-fi
-[[ $BIN == /* ]] || BIN="$ROOT/$BIN"
-[[ -x $BIN ]] || { echo "error: no binary at $BIN" >&2; exit 2; }
+source benches/bin.sh
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-resume100k.XXXXXX")
 PID=

@@ -38,15 +38,7 @@ for tool in make xargs seq awk; do
     command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 2; }
 done
 
-if [[ -n ${SIGNALBOX_BIN:-} ]]; then
-    BIN=$SIGNALBOX_BIN
-else
-    echo "building: cargo build --release" >&2
-    cargo build --release --locked --quiet --bin signalbox
-    BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/signalbox"
-fi
-[[ $BIN == /* ]] || BIN="$PWD/$BIN"
-[[ -x $BIN ]] || { echo "error: no binary at $BIN" >&2; exit 2; }
+source benches/bin.sh
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-bench.XXXXXX")
 cleanup() { rm -rf "$TMP"; }

@@ -26,15 +26,7 @@ case $RUNS$STEPS in *[!0-9]*) echo "usage: $0 [RUNS]" >&2; exit 2 ;; esac
 ((RUNS > 0 && STEPS % CHAINS == 0 && STEPS > 0)) || { echo "usage: $0 [RUNS>0]" >&2; exit 2; }
 command -v tmux >/dev/null || { echo "error: tmux is required" >&2; exit 2; }
 
-if [[ -n ${SIGNALBOX_BIN:-} ]]; then
-    BIN=$SIGNALBOX_BIN
-else
-    echo "building: cargo build --release" >&2
-    cargo build --release --locked --quiet --bin signalbox
-    BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/signalbox"
-fi
-[[ $BIN == /* ]] || BIN="$PWD/$BIN"
-[[ -x $BIN ]] || { echo "error: no binary at $BIN" >&2; exit 2; }
+source benches/bin.sh
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-screen.XXXXXX")
 SESSION="signalbox-screen-$$"
