@@ -91,8 +91,7 @@ impl Canvas {
 const MAX_CELLS: usize = 1 << 24;
 
 /// Refuses a graph too big to draw as text, before it is laid out.
-fn check_size(steps: usize, needs: &[Vec<usize>]) -> Result<(), String> {
-    let layer = crate::workflow::dag::layers(needs);
+fn check_size(steps: usize, needs: &[Vec<usize>], layer: &[usize]) -> Result<(), String> {
     let passes: usize = needs
         .iter()
         .enumerate()
@@ -115,8 +114,9 @@ fn too_big(steps: usize, cells: usize) -> Result<(), String> {
 /// gap's lines laid by [`route`] so that every line is a real dependency.
 pub fn text(wf: &Workflow) -> Result<String, String> {
     let needs: Vec<Vec<usize>> = wf.steps.iter().map(|s| s.needs.clone()).collect();
-    check_size(wf.steps.len(), &needs)?;
-    let lay = layout::layout(&needs);
+    let layer = crate::workflow::dag::layers(&needs);
+    check_size(wf.steps.len(), &needs, &layer)?;
+    let lay = layout::layout_in(&needs, layer);
     let labels: Vec<String> = wf.steps.iter().map(|s| format!("[{}]", label(s))).collect();
     let widths: Vec<usize> = lay
         .columns

@@ -155,7 +155,11 @@ impl Rows {
 /// Lays out steps given each step's `needs` (indices); the graph must be
 /// acyclic.
 pub fn layout(needs: &[Vec<usize>]) -> Layout {
-    let layer = dag::layers(needs);
+    layout_in(needs, dag::layers(needs))
+}
+
+/// [`layout`] with each step's layer already known (`dag::layers`).
+pub fn layout_in(needs: &[Vec<usize>], layer: Vec<usize>) -> Layout {
     let depth = layer.iter().copied().max().map_or(0, |m| m + 1);
     let mut columns: Vec<Vec<Slot>> = vec![Vec::new(); depth];
     for (s, &l) in layer.iter().enumerate() {
