@@ -128,7 +128,7 @@ fn load_text(text: String, label: &str) -> Result<Workflow, Diagnostics> {
     // The node tree lives only for conversion: on a big file it is the
     // largest thing alive, and the workflow resolve builds is about as big.
     let (spec, located) = match node::parse(&text) {
-        Ok(root) => convert::workflow(&root, &mut diags),
+        Ok(mut root) => convert::workflow(&mut root, &mut diags),
         Err(e) => {
             diags.push(e.pos, e.message);
             return Err(diags);
@@ -137,7 +137,7 @@ fn load_text(text: String, label: &str) -> Result<Workflow, Diagnostics> {
     if !diags.is_empty() && (spec.name.is_empty() && spec.steps.0.is_empty()) {
         return Err(diags.finish());
     }
-    let mut wf = resolve::workflow(&spec, &located, &text, &mut diags);
+    let mut wf = resolve::workflow(spec, &located, &text, &mut diags);
     if diags.is_empty() {
         wf.source = text;
         Ok(wf)
@@ -149,12 +149,12 @@ fn load_text(text: String, label: &str) -> Result<Workflow, Diagnostics> {
 /// The file's spec types as the loader filled them (for `graph` and tests).
 pub fn load_spec(text: &str, label: &str) -> Result<spec::WorkflowSpec, Diagnostics> {
     let mut diags = Diagnostics::new(label);
-    let root = node::parse(text).map_err(|e| {
+    let mut root = node::parse(text).map_err(|e| {
         let mut d = Diagnostics::new(label);
         d.push(e.pos, e.message);
         d
     })?;
-    let (spec, _) = convert::workflow(&root, &mut diags);
+    let (spec, _) = convert::workflow(&mut root, &mut diags);
     if diags.is_empty() {
         Ok(spec)
     } else {

@@ -16,6 +16,8 @@ use crate::engine::fsafe::{self, How};
 /// The log is rolled to `signalbox.log.1` when it grows past this.
 const ROLL_BYTES: u64 = 10 * 1024 * 1024;
 const LOG: &str = "signalbox.log";
+/// Log lines waiting for the writer thread, at most.
+const LOG_QUEUE_LINES: usize = 4096;
 const ROLLED: &str = "signalbox.log.1";
 
 /// Refuses a state dir another user could change (the message says how to
@@ -37,7 +39,12 @@ pub fn init(state_dir: &Path) -> Option<WorkerGuard> {
             return None;
         }
     };
-    let (writer, guard) = tracing_appender::non_blocking(writer);
+    // The default queue holds 128,000 lines, allocated up front (4 MB); the
+    // log gets a few lines a second, and a line that finds the queue full
+    // is dropped rather than slow the run.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .finish(writer);
     let filter = tracing_subscriber::EnvFilter::try_from_env("SIGNALBOX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()

@@ -262,10 +262,12 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
             return exit::INVALID;
         }
     };
+    // Only waits are ordered by priority here: one entry per wait, not per step.
     let priorities = run
         .workflow()
         .steps
         .iter()
+        .filter(|s| !matches!(s.action, crate::workflow::Action::Run(_)))
         .map(|s| (s.id.clone(), s.priority))
         .collect();
     let printing = headless::print_events(

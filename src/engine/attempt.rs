@@ -123,7 +123,7 @@ impl Scheduler {
         let output_path = self.dir.output_path(&id);
         let output_path = std::path::absolute(&output_path).unwrap_or(output_path);
         let spec = ProcessSpec {
-            command: run.command.clone(),
+            command: run.command().to_string(),
             shell: step.shell.to_vec(),
             env: self.attempt_env(i, attempt, &output_path),
             cwd: match (&self.options.workdir, &step.cwd) {

@@ -2,7 +2,7 @@
 //! every shape error at once and remembering where each value was written.
 
 use super::diag::{Diagnostics, Pos};
-use super::node::{Node, Value};
+use super::node::{Key, Node, Value};
 use super::read::{Reader, Spots, is_id, is_workflow_name, too_long};
 use super::spec::{Needs, StepSpec, Steps, WorkflowSpec};
 
@@ -57,7 +57,11 @@ pub struct StepSpots {
 }
 
 /// Converts the whole document; `None` values were reported in `diags`.
-pub fn workflow(root: &Node, diags: &mut Diagnostics) -> (WorkflowSpec, Located) {
+/// Each step's nodes are freed once the step is converted (the tree of a
+/// big file is the largest thing alive while it loads), so `root` is left
+/// without its steps.
+pub fn workflow(root: &mut Node, diags: &mut Diagnostics) -> (WorkflowSpec, Located) {
+    let mut steps_node = take_steps(root);
     let mut r = Reader { diags };
     let mut spec = WorkflowSpec::default();
     let mut located = Located::default();
@@ -135,7 +139,8 @@ pub fn workflow(root: &Node, diags: &mut Diagnostics) -> (WorkflowSpec, Located)
             }
             "steps" => {
                 has_steps = true;
-                (spec.steps, located.steps) = steps(&mut r, value);
+                let node = steps_node.take().unwrap_or_else(|| value.clone());
+                (spec.steps, located.steps) = steps(&mut r, node);
             }
             _ => {}
         }
@@ -152,6 +157,23 @@ pub fn workflow(root: &Node, diags: &mut Diagnostics) -> (WorkflowSpec, Located)
     (spec, located)
 }
 
+/// The value of the first `steps` key, taken out of `root` and left there
+/// as nothing at the same place, so every check of the keys still sees it.
+fn take_steps(root: &mut Node) -> Option<Node> {
+    let Value::Map(entries) = &mut root.value else {
+        return None;
+    };
+    let (_, value) = entries.iter_mut().find(|(k, _)| k.name == "steps")?;
+    let pos = value.pos;
+    Some(std::mem::replace(
+        value,
+        Node {
+            pos,
+            value: Value::Null,
+        },
+    ))
+}
+
 fn optional<T>(node: &Node, read: impl FnOnce(&Node) -> Option<T>) -> Option<T> {
     if matches!(node.value, Value::Null) {
         None
@@ -160,26 +182,24 @@ fn optional<T>(node: &Node, read: impl FnOnce(&Node) -> Option<T>) -> Option<T> 
     }
 }
 
-fn steps(r: &mut Reader<'_>, node: &Node) -> (Steps, Vec<StepSpots>) {
-    let Value::Map(entries) = &node.value else {
-        let found = node.kind();
+fn steps(r: &mut Reader<'_>, mut node: Node) -> (Steps, Vec<StepSpots>) {
+    let (pos, found) = (node.pos, node.kind());
+    let Value::Map(entries) = &mut node.value else {
         r.error(
-            node.pos,
+            pos,
             format!("`steps` must be a mapping of step ids to steps, found {found}"),
         );
         return (Steps::default(), Vec::new());
     };
     if entries.is_empty() {
-        r.error(
-            node.pos,
-            "`steps` is empty: a workflow needs at least one step",
-        );
+        r.error(pos, "`steps` is empty: a workflow needs at least one step");
     }
     let mut out = Vec::with_capacity(entries.len());
     let mut spots = Vec::with_capacity(entries.len());
     let mut first: std::collections::HashMap<&str, Pos> =
         std::collections::HashMap::with_capacity(entries.len());
-    for (key, value) in entries {
+    for (key, value) in entries.iter_mut() {
+        let key: &Key = key;
         let id = key.name.as_str();
         if let Some(at) = first.get(id) {
             r.error(
@@ -198,7 +218,15 @@ fn steps(r: &mut Reader<'_>, node: &Node) -> (Steps, Vec<StepSpots>) {
         if let Some(message) = too_long("step id", id) {
             r.error(key.pos, message);
         }
-        let (spec, mut located) = step(r, value, id, key.pos);
+        // Freed as soon as it is converted.
+        let body = std::mem::replace(
+            value,
+            Node {
+                pos: value.pos,
+                value: Value::Null,
+            },
+        );
+        let (spec, mut located) = step(r, &body, id, key.pos);
         located.id = key.pos;
         out.push((id.to_string(), spec));
         spots.push(located);
@@ -206,8 +234,28 @@ fn steps(r: &mut Reader<'_>, node: &Node) -> (Steps, Vec<StepSpots>) {
     (Steps(out), spots)
 }
 
+/// "step `build`", written out only when an error is.
+#[derive(Clone, Copy)]
+struct StepName<'a>(&'a str);
+
+impl std::fmt::Display for StepName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "step `{}`", self.0)
+    }
+}
+
+/// "`run` of step `build`", likewise.
+#[derive(Clone, Copy)]
+struct FieldName<'a>(&'a str, StepName<'a>);
+
+impl std::fmt::Display for FieldName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` of {}", self.0, self.1)
+    }
+}
+
 fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, StepSpots) {
-    let what = format!("step `{id}`");
+    let what = StepName(id);
     if matches!(node.value, Value::Null) {
         r.error(
             id_pos,
@@ -218,9 +266,11 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
     let mut s = StepSpec::default();
     let mut at = StepSpots::default();
     let fields = r.fields(node, &what, STEP_KEYS).unwrap_or_default();
+    // One spot per key; a file of 100,000 steps holds one list per step.
+    at.keys.0.reserve_exact(fields.len());
     for (key, value) in fields {
         at.keys.add(key.name.as_str(), value.pos);
-        let field = format!("`{}` of {what}", key.name);
+        let field = FieldName(&key.name, what);
         match key.name.as_str() {
             "run" => s.run = r.scalar(value, &field).map(|t| t.0),
             "approval" if matches!(value.value, Value::Null) => r.error(
@@ -229,8 +279,8 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
                     "{field} must be a mapping, such as `approval: {{ prompt: \"Ship it?\" }}`"
                 ),
             ),
-            "approval" => s.approval = approval(r, value, &what, &mut at).map(Box::new),
-            "ask" => s.ask = ask(r, value, &what, &mut at).map(Box::new),
+            "approval" => s.approval = approval(r, value, &what.to_string(), &mut at).map(Box::new),
+            "ask" => s.ask = ask(r, value, &what.to_string(), &mut at).map(Box::new),
             "needs" => {
                 let ids = r.strings(value, &field).unwrap_or_default();
                 at.needs = ids.iter().map(|(_, p)| *p).collect();
@@ -238,10 +288,10 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
             }
             "when" => s.when = r.scalar(value, &field).map(|t| t.0),
             "timeout" => s.timeout = r.duration(value, &field),
-            "retry" => s.retry = optional(value, |v| retry(r, v, &what)).map(Box::new),
+            "retry" => s.retry = optional(value, |v| retry(r, v, &what.to_string())).map(Box::new),
             "breaker" => s.breaker = r.string(value, &field),
-            "on_failure" => s.on_failure = on_failure(r, value, &field),
-            "fallback" => s.fallback = optional(value, |v| fallback(r, v, &what)),
+            "on_failure" => s.on_failure = on_failure(r, value, &field.to_string()),
+            "fallback" => s.fallback = optional(value, |v| fallback(r, v, &what.to_string())),
             "priority" => s.priority = r.integer(value, &field),
             "env" => {
                 s.env = r.scalar_map(value, &field);
@@ -250,11 +300,18 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
                 }
             }
             "cwd" => s.cwd = r.string(value, &field),
-            "shell" => s.shell = shell(r, value, &field),
+            "shell" => s.shell = shell(r, value, &field.to_string()),
             "kill_grace" => s.kill_grace = r.duration(value, &field),
-            "output" => s.output = output(r, value, &field),
+            "output" => s.output = output(r, value, &field.to_string()),
             _ => {}
         }
+    }
+    if at.keys.0.capacity() > at.keys.0.len() {
+        at.keys.0.shrink_to_fit();
+    }
+    let has = |k: &str| at.keys.get(k).is_some();
+    if has("run") as u8 + has("approval") as u8 + has("ask") as u8 == 1 {
+        return (s, at);
     }
     let kinds: Vec<&str> = ["run", "approval", "ask"]
         .into_iter()
@@ -280,7 +337,5 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
             );
         }
     }
-    // Grown one push at a time; a file of 100,000 steps holds one per step.
-    at.keys.0.shrink_to_fit();
     (s, at)
 }

@@ -16,9 +16,51 @@ fn graph(needs: &[Vec<usize>]) -> DiGraph<(), ()> {
     g
 }
 
+/// The steps in an order where each comes after all it needs, or `None`
+/// when there is a cycle. Kahn's algorithm over flat arrays: the common case,
+/// a graph with no cycle, costs two passes and no allocation per step.
+pub fn order(needs: &[Vec<usize>]) -> Option<Vec<usize>> {
+    let n = needs.len();
+    // Dependents of each step, packed: `start[d]..start[d + 1]` in `to`.
+    let mut start = vec![0usize; n + 1];
+    for ns in needs {
+        for &d in ns {
+            start[d.min(n - 1) + 1] += 1;
+        }
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut to = vec![0usize; start[n]];
+    for (i, ns) in needs.iter().enumerate() {
+        for &d in ns {
+            let d = d.min(n - 1);
+            to[fill[d]] = i;
+            fill[d] += 1;
+        }
+    }
+    let mut waiting: Vec<usize> = needs.iter().map(Vec::len).collect();
+    let mut out: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut next = 0;
+    while let Some(&d) = out.get(next) {
+        next += 1;
+        for &i in &to[start[d]..start[d + 1]] {
+            waiting[i] -= 1;
+            if waiting[i] == 0 {
+                out.push(i);
+            }
+        }
+    }
+    (out.len() == n).then_some(out)
+}
+
 /// One cycle per strongly connected component that has one, each as a path
 /// of step indices that starts and ends at its lowest index.
 pub fn cycles(needs: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    if order(needs).is_some() {
+        return Vec::new();
+    }
     let g = graph(needs);
     let mut out = Vec::new();
     for scc in tarjan_scc(&g) {
@@ -76,13 +118,11 @@ fn cycle_through(needs: &[Vec<usize>], start: usize, members: &[usize]) -> Vec<u
 /// Longest-path layers: a step sits one layer right of its deepest need.
 /// Must be called on an acyclic graph.
 pub fn layers(needs: &[Vec<usize>]) -> Vec<usize> {
-    let order = match petgraph::algo::toposort(&graph(needs), None) {
-        Ok(order) => order,
-        Err(_) => return vec![0; needs.len()],
+    let Some(order) = order(needs) else {
+        return vec![0; needs.len()];
     };
     let mut layer = vec![0; needs.len()];
-    for n in order {
-        let i = n.index();
+    for i in order {
         layer[i] = needs[i].iter().map(|&d| layer[d] + 1).max().unwrap_or(0);
     }
     layer
@@ -123,6 +163,17 @@ mod tests {
         let needs = vec![vec![2], vec![0], vec![1], vec![3]];
         assert_eq!(cycles(&needs), vec![vec![0, 1, 2, 0], vec![3, 3]]);
         assert!(cycles(&[vec![], vec![0], vec![0, 1]]).is_empty());
+    }
+
+    #[test]
+    fn orders_needs_first_and_sees_cycles() {
+        let needs = vec![vec![2], vec![], vec![1], vec![0, 2]];
+        let order = order(&needs).unwrap();
+        let at = |s: usize| order.iter().position(|&o| o == s).unwrap();
+        assert!(at(1) < at(2) && at(2) < at(0) && at(0) < at(3));
+        assert_eq!(super::order(&[]), Some(vec![]));
+        assert_eq!(super::order(&[vec![1], vec![0]]), None);
+        assert_eq!(super::order(&[vec![0]]), None);
     }
 
     #[test]

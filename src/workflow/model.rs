@@ -1,7 +1,8 @@
 //! A loaded workflow, ready to run: defaults merged, templates and
 //! conditions parsed, `needs` turned into indices. The engine reads only this.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::time::Duration;
 
 use super::expr::Expr;
@@ -26,22 +27,53 @@ pub struct Workflow {
     pub steps: Vec<Step>,
     /// The file's text as loaded, kept so a run folder holds what ran.
     pub source: String,
-    pub(super) index: HashMap<String, usize>,
+    /// Step indices by id: the ids are not copied, each entry is the index
+    /// of the step that holds its id.
+    pub(super) index: StepIndex,
+}
+
+/// Finds a step by id through a hash table of indices into the steps.
+#[derive(Debug, Clone, Default)]
+pub struct StepIndex {
+    table: hashbrown::HashTable<u32>,
+    hasher: std::hash::RandomState,
+}
+
+impl StepIndex {
+    fn new(steps: &[Step]) -> StepIndex {
+        let mut index = StepIndex {
+            table: hashbrown::HashTable::with_capacity(steps.len()),
+            hasher: std::hash::RandomState::new(),
+        };
+        for (i, step) in steps.iter().enumerate() {
+            let Ok(at) = u32::try_from(i) else { break };
+            if index.get(steps, &step.id).is_none() {
+                let hash = index.hasher.hash_one(step.id.as_str());
+                let hasher = &index.hasher;
+                index.table.insert_unique(hash, at, |&j| {
+                    hasher.hash_one(steps[j as usize].id.as_str())
+                });
+            }
+        }
+        index
+    }
+
+    fn get(&self, steps: &[Step], id: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one(id);
+        self.table
+            .find(hash, |&j| steps.get(j as usize).is_some_and(|s| s.id == id))
+            .map(|&j| j as usize)
+    }
 }
 
 impl Workflow {
     pub(super) fn new(mut wf: Workflow) -> Workflow {
-        wf.index = wf
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.clone(), i))
-            .collect();
+        wf.index = StepIndex::new(&wf.steps);
         wf
     }
 
     pub fn step_index(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
+        self.index.get(&self.steps, id)
     }
 
     /// Overrides vars from the command line; an unknown name is refused,
@@ -126,10 +158,21 @@ impl Action {
 pub struct RunAction {
     /// The `run` text as written.
     pub text: String,
+    /// The text parsed, when it refers to anything; with no references it
+    /// has no parts, and `text` is all there is (one copy, not three, of
+    /// each of 100,000 commands).
     pub template: Template,
-    /// The command handed to the shell: every template replaced by a quoted
-    /// reference to the environment variable that carries its value.
-    pub command: String,
+    /// The command handed to the shell when it differs from `text`: every
+    /// template replaced by a quoted reference to the environment variable
+    /// that carries its value.
+    pub(super) shell_command: Option<String>,
+}
+
+impl RunAction {
+    /// The command handed to the shell.
+    pub fn command(&self) -> &str {
+        self.shell_command.as_deref().unwrap_or(&self.text)
+    }
 }
 
 #[derive(Debug, Clone)]

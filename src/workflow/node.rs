@@ -195,12 +195,15 @@ impl Builder<'_> {
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match self.stack.pop() {
-                    Some(Open::Seq(mut node, items, anchor)) => {
+                    Some(Open::Seq(mut node, mut items, anchor)) => {
+                        items.shrink_to_fit();
                         node.value = Value::Seq(items);
                         (node, anchor)
                     }
                     Some(Open::Map(mut node, entries, _, anchor)) => {
-                        node.value = Value::Map(merge(entries));
+                        let mut entries = merge(entries);
+                        entries.shrink_to_fit();
+                        node.value = Value::Map(entries);
                         (node, anchor)
                     }
                     None => return Ok(()),

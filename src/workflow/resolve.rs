@@ -11,7 +11,7 @@ use super::diag::{Diagnostics, Pos, did_you_mean};
 
 use super::expr::{self, Operand};
 use super::model::*;
-use super::spec::{DurationSpec, StepSpec, WorkflowSpec};
+use super::spec::{BreakerSpec, DurationSpec, ScalarText, StepSpec, WorkflowSpec};
 use super::template::{Ref, Template};
 
 mod names;
@@ -20,13 +20,18 @@ use values::{breaker, locate_in_source, shell_words};
 pub use values::{merge_retry, to_duration};
 
 struct Cx<'a> {
-    spec: &'a WorkflowSpec,
+    /// Step ids in file order.
+    ids: &'a [String],
+    /// Which steps are questions, by index.
+    asks: Vec<bool>,
+    vars: &'a BTreeMap<String, ScalarText>,
+    breakers: &'a BTreeMap<String, BreakerSpec>,
     at: &'a Located,
     source: &'a str,
     /// The source's lines, indexed when the first error is placed.
     lines: std::cell::OnceCell<super::lines::Lines<'a>>,
     diags: &'a mut Diagnostics,
-    ids: HashMap<&'a str, usize>,
+    index: HashMap<&'a str, usize>,
     needs: Vec<Vec<usize>>,
     acyclic: bool,
     /// Comparisons left for "did you mean" hints; see [`Cx::hint`].
@@ -43,41 +48,56 @@ struct Cx<'a> {
 /// reads first.
 const HINT_COMPARISONS: usize = 200_000;
 
+/// Resolves the spec, consuming it: each step's strings move into the
+/// [`Step`], and the steps' specs are freed as they are resolved, so a file
+/// of 100,000 steps never holds both forms whole at once.
 pub fn workflow(
-    spec: &WorkflowSpec,
+    spec: WorkflowSpec,
     at: &Located,
     source: &str,
     diags: &mut Diagnostics,
 ) -> Workflow {
-    let ids: HashMap<&str, usize> = spec
-        .steps
-        .0
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _))| (id.as_str(), i))
-        .collect();
+    let WorkflowSpec {
+        name,
+        description,
+        concurrency,
+        timeout,
+        env,
+        vars,
+        defaults,
+        breakers,
+        steps,
+    } = spec;
+    // The ids are taken out in place: unzipping would copy every spec.
+    let mut specs = steps.0;
+    let ids: Vec<String> = specs.iter_mut().map(|(id, _)| std::mem::take(id)).collect();
     let mut cx = Cx {
-        spec,
+        ids: &ids,
+        asks: specs.iter().map(|(_, s)| s.ask.is_some()).collect(),
+        vars: &vars,
+        breakers: &breakers,
         at,
         source,
         lines: std::cell::OnceCell::new(),
         diags,
-        ids,
+        index: ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect(),
         needs: Vec::new(),
         acyclic: true,
         hints: std::cell::Cell::new(HINT_COMPARISONS),
         shell: std::sync::Arc::new(["sh".to_string(), "-c".to_string()]),
     };
-    cx.needs = spec
-        .steps
-        .0
-        .iter()
+    cx.needs = specs
+        .iter_mut()
         .enumerate()
-        .map(|(i, (id, s))| cx.resolve_needs(i, id, s))
+        .map(|(i, (_, s))| cx.resolve_needs(i, std::mem::take(&mut s.needs.0)))
         .collect();
     cx.check_cycles();
     cx.check_answer_names();
-    let defaults = spec.defaults.clone().unwrap_or_default();
+    let defaults = defaults.unwrap_or_default();
     let wait_default = defaults
         .wait_timeout
         .as_ref()
@@ -85,42 +105,51 @@ pub fn workflow(
     if let Some(shell) = &defaults.shell {
         cx.shell = shell_words(shell).into();
     }
-    let env = cx.env_templates(&spec.env, None, "env");
-    let steps = spec
-        .steps
-        .0
-        .iter()
-        .enumerate()
-        .map(|(i, (id, s))| cx.step(i, id, s, &defaults, wait_default))
-        .collect();
+    let env = cx.env_templates(env, None, "env");
+    let mut steps = Vec::with_capacity(specs.len());
+    // Taken from the back, so the specs' buffer can shrink as it empties;
+    // reversed once first, so steps are still resolved in file order.
+    specs.reverse();
+    while let Some((_, s)) = specs.pop() {
+        let i = steps.len();
+        steps.push(cx.step(i, s, &defaults, wait_default));
+        if specs.len() % SHRINK_EVERY == 0 {
+            specs.shrink_to_fit();
+        }
+    }
+    let Cx { needs, .. } = cx;
+    for ((step, id), needs) in steps.iter_mut().zip(ids).zip(needs) {
+        step.id = id;
+        step.needs = needs;
+    }
     Workflow::new(Workflow {
-        name: spec.name.clone(),
-        description: spec.description.clone(),
-        concurrency: spec
-            .concurrency
-            .map(|c| usize::try_from(c).unwrap_or(usize::MAX)),
-        timeout: spec.timeout.as_ref().map(to_duration),
+        name,
+        description,
+        concurrency: concurrency.map(|c| usize::try_from(c).unwrap_or(usize::MAX)),
+        timeout: timeout.as_ref().map(to_duration),
         env,
-        vars: spec
-            .vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.0.clone()))
-            .collect(),
-        breakers: spec
-            .breakers
+        vars: vars.into_iter().map(|(k, v)| (k, v.0)).collect(),
+        breakers: breakers
             .iter()
             .map(|(k, b)| (k.clone(), breaker(b)))
             .collect(),
         steps,
         // The caller moves the text in, rather than copy a file of 10 MiB.
         source: String::new(),
-        index: HashMap::new(),
+        index: StepIndex::default(),
     })
 }
 
+/// Up to this many `needs`, duplicates are found by looking through the
+/// list rather than through a set.
+const SMALL_NEEDS: usize = 16;
+
+/// How many specs are resolved between two shrinks of their buffer.
+const SHRINK_EVERY: usize = 4096;
+
 impl<'a> Cx<'a> {
     fn step_ids(&self) -> impl ExactSizeIterator<Item = &'a str> + use<'a> {
-        self.spec.steps.0.iter().map(|(id, _)| id.as_str())
+        self.ids.iter().map(String::as_str)
     }
 
     /// `" (did you mean `X`?)"` or nothing, while [`HINT_COMPARISONS`] last.
@@ -132,21 +161,28 @@ impl<'a> Cx<'a> {
         did_you_mean(word, candidates)
     }
 
-    fn resolve_needs(&mut self, i: usize, id: &str, s: &StepSpec) -> Vec<usize> {
-        let mut out = Vec::with_capacity(s.needs.0.len());
-        // A set, not `out.contains`: a step may need 100,000 others.
-        let mut seen = std::collections::HashSet::with_capacity(s.needs.0.len());
-        for (k, need) in s.needs.0.iter().enumerate() {
+    fn resolve_needs(&mut self, i: usize, needs: Vec<String>) -> Vec<usize> {
+        let mut out = Vec::with_capacity(needs.len());
+        // A set once the list is long, not `out.contains`: a step may need
+        // 100,000 others; most need one or two, and a set costs more then.
+        let mut seen = std::collections::HashSet::new();
+        for (k, need) in needs.iter().enumerate() {
             let pos = self.at.steps[i]
                 .needs
                 .get(k)
                 .copied()
                 .unwrap_or(self.at.steps[i].id);
-            match self.ids.get(need.as_str()) {
+            match self.index.get(need.as_str()) {
+                Some(&n) if needs.len() <= SMALL_NEEDS => {
+                    if !out.contains(&n) {
+                        out.push(n);
+                    }
+                }
                 Some(&n) if seen.insert(n) => out.push(n),
                 Some(_) => {}
                 None => {
                     let hint = self.hint(need, self.step_ids());
+                    let id = &self.ids[i];
                     self.diags.push(
                         pos,
                         format!("step `{id}` needs unknown step `{need}`{hint}"),
@@ -160,10 +196,7 @@ impl<'a> Cx<'a> {
     fn check_cycles(&mut self) {
         for cycle in dag::cycles(&self.needs) {
             self.acyclic = false;
-            let path: Vec<&str> = cycle
-                .iter()
-                .map(|&i| self.spec.steps.0[i].0.as_str())
-                .collect();
+            let path: Vec<&str> = cycle.iter().map(|&i| self.ids[i].as_str()).collect();
             let pos = self.at.steps[cycle[0]].id;
             self.diags
                 .push(pos, format!("dependency cycle: {}", path.join(" -> ")));
@@ -173,45 +206,25 @@ impl<'a> Cx<'a> {
     fn step(
         &mut self,
         i: usize,
-        id: &str,
-        s: &StepSpec,
+        mut s: StepSpec,
         d: &super::spec::DefaultsSpec,
         wait_default: Duration,
     ) -> Step {
-        let wait =
-            |t: Option<&DurationSpec>| t.or(s.timeout.as_ref()).map_or(wait_default, to_duration);
         let shell = s
             .shell
             .as_ref()
             .map_or_else(|| self.shell.clone(), |sh| shell_words(sh).into());
-        let action = if let Some(a) = &s.approval {
-            Action::Approval(ApprovalAction {
-                prompt: self.text_template(
-                    i,
-                    "approval.prompt",
-                    a.prompt.as_deref().unwrap_or(&format!("Approve {id}?")),
-                ),
-                timeout: wait(a.timeout.as_ref()),
-                on_timeout: a.on_timeout.unwrap_or_default(),
-            })
-        } else if let Some(a) = &s.ask {
-            Action::Ask(AskAction {
-                question: self.text_template(i, "ask.question", &a.question),
-                choices: a.choices.iter().flatten().map(|c| c.0.clone()).collect(),
-                default: a.default.as_ref().map(|t| t.0.clone()),
-                timeout: wait(a.timeout.as_ref()),
-            })
-        } else {
-            self.run_action(i, s.run.as_deref().unwrap_or_default(), &shell)
-        };
+        let is_run = s.run.is_some();
+        let action = self.action(i, &mut s, &shell, wait_default);
         if let Some(name) = &s.breaker
-            && !self.spec.breakers.contains_key(name)
+            && !self.breakers.contains_key(name)
         {
             let pos = self.at.steps[i]
                 .keys
                 .get("breaker")
                 .unwrap_or(self.at.steps[i].id);
-            let hint = self.hint(name, self.spec.breakers.keys().map(String::as_str));
+            let hint = self.hint(name, self.breakers.keys().map(String::as_str));
+            let id = &self.ids[i];
             self.diags.push(
                 pos,
                 format!("step `{id}` uses unknown breaker `{name}`{hint}"),
@@ -219,29 +232,28 @@ impl<'a> Cx<'a> {
         }
         let when = s
             .when
-            .as_ref()
+            .take()
             .and_then(|text| self.condition(i, text))
             .map(Box::new);
         let run_timeout = s.timeout.as_ref().or(d.timeout.as_ref()).map(to_duration);
         Step {
-            id: id.to_string(),
+            // The id and the needs move in once every step is resolved:
+            // until then the checks read them from `self`.
+            id: String::new(),
             line: self.at.steps[i].id.line,
             action,
-            needs: self.needs[i].clone(),
+            needs: Vec::new(),
             when,
-            timeout: if s.run.is_some() { run_timeout } else { None },
+            timeout: if is_run { run_timeout } else { None },
             retry: merge_retry(s.retry.as_deref(), d.retry.as_ref()),
-            breaker: s.breaker.clone(),
+            breaker: s.breaker,
             on_failure: s.on_failure.or(d.on_failure).unwrap_or_default(),
-            fallback: s.fallback.as_ref().map(|f| {
-                f.outputs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.0.clone()))
-                    .collect::<BTreeMap<_, _>>()
-            }),
+            fallback: s
+                .fallback
+                .map(|f| f.outputs.into_iter().map(|(k, v)| (k, v.0)).collect()),
             priority: s.priority.unwrap_or(0),
-            env: self.env_templates(&s.env, Some(i), "env"),
-            cwd: s.cwd.clone(),
+            env: self.env_templates(std::mem::take(&mut s.env), Some(i), "env"),
+            cwd: s.cwd,
             shell,
             kill_grace: s
                 .kill_grace
@@ -252,23 +264,71 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn run_action(&mut self, i: usize, text: &str, shell: &[String]) -> Action {
-        let template = self.text_template(i, "run", text);
-        self.check_env_names(i, text, &template);
+    /// What the step does, its texts taken out of `s`.
+    fn action(
+        &mut self,
+        i: usize,
+        s: &mut StepSpec,
+        shell: &[String],
+        wait_default: Duration,
+    ) -> Action {
+        let step_timeout = s.timeout.as_ref();
+        let wait = |t: Option<&DurationSpec>| t.or(step_timeout).map_or(wait_default, to_duration);
+        if let Some(a) = s.approval.take() {
+            let prompt = match &a.prompt {
+                Some(p) => self.text_template(i, "approval.prompt", p),
+                None => {
+                    let text = format!("Approve {}?", self.ids[i]);
+                    self.text_template(i, "approval.prompt", &text)
+                }
+            };
+            Action::Approval(ApprovalAction {
+                prompt,
+                timeout: wait(a.timeout.as_ref()),
+                on_timeout: a.on_timeout.unwrap_or_default(),
+            })
+        } else if let Some(a) = s.ask.take() {
+            let a = *a;
+            Action::Ask(AskAction {
+                question: self.text_template(i, "ask.question", &a.question),
+                choices: a.choices.into_iter().flatten().map(|c| c.0).collect(),
+                default: a.default.map(|t| t.0),
+                timeout: wait(a.timeout.as_ref()),
+            })
+        } else {
+            self.run_action(i, s.run.take().unwrap_or_default(), shell)
+        }
+    }
+
+    fn run_action(&mut self, i: usize, text: String, shell: &[String]) -> Action {
+        // Most commands refer to nothing: nothing to parse, check or rewrite.
+        let template = if text.contains("{{") {
+            self.text_template(i, "run", &text)
+        } else {
+            Template::default()
+        };
+        self.check_env_names(i, &text, &template);
+        if template.refs().next().is_none() {
+            return Action::Run(RunAction {
+                text,
+                template: Template::default(),
+                shell_command: None,
+            });
+        }
         let command = match template.to_command(shell) {
             Ok(c) => c,
             Err(errors) => {
                 for e in errors {
-                    let pos = self.locate(Some(i), "run", text, e.offset);
+                    let pos = self.locate(Some(i), "run", &text, e.offset);
                     self.diags.push(pos, e.message);
                 }
                 String::new()
             }
         };
         Action::Run(RunAction {
-            text: text.to_string(),
+            text,
             template,
-            command,
+            shell_command: Some(command),
         })
     }
 
@@ -304,31 +364,34 @@ impl<'a> Cx<'a> {
 
     fn env_templates(
         &mut self,
-        env: &BTreeMap<String, super::spec::ScalarText>,
+        env: BTreeMap<String, ScalarText>,
         step: Option<usize>,
         key: &str,
     ) -> Vec<(String, Template)> {
-        env.iter()
-            .map(|(k, v)| (k.clone(), self.template(step, &format!("{key}.{k}"), &v.0)))
+        env.into_iter()
+            .map(|(k, v)| {
+                let t = self.template(step, &format!("{key}.{k}"), &v.0);
+                (k, t)
+            })
             .collect()
     }
 
     fn unknown_var(&self, name: &str) -> Option<String> {
-        if self.spec.vars.contains_key(name) {
+        if self.vars.contains_key(name) {
             return None;
         }
-        let hint = self.hint(name, self.spec.vars.keys().map(String::as_str));
+        let hint = self.hint(name, self.vars.keys().map(String::as_str));
         Some(format!("unknown var `{name}`{hint}"))
     }
 
     /// Why `user` may not read `target` (an answer when `answer`), if it may not.
     fn check_step_ref(&self, user: Option<usize>, target: &str, what: &str) -> Option<String> {
         let answer = what == "answer";
-        let Some(&t) = self.ids.get(target) else {
+        let Some(&t) = self.index.get(target) else {
             let hint = self.hint(target, self.step_ids());
             return Some(format!("the {what} of unknown step `{target}`{hint}"));
         };
-        if answer && self.spec.steps.0[t].1.ask.is_none() {
+        if answer && !self.asks[t] {
             return Some(format!(
                 "step `{target}` is not an `ask` step, so it has no answer"
             ));
@@ -342,7 +405,7 @@ impl<'a> Cx<'a> {
             return Some(format!("step `{target}` cannot use its own {what}"));
         }
         if self.acyclic && !dag::is_upstream(&self.needs, u, t) {
-            let id = &self.spec.steps.0[u].0;
+            let id = &self.ids[u];
             return Some(format!(
                 "step `{target}` is not upstream of `{id}`: add it to `needs` to use its {what}"
             ));
@@ -350,11 +413,11 @@ impl<'a> Cx<'a> {
         None
     }
 
-    fn condition(&mut self, i: usize, text: &str) -> Option<Condition> {
-        let e = match expr::parse(text) {
+    fn condition(&mut self, i: usize, text: String) -> Option<Condition> {
+        let e = match expr::parse(&text) {
             Ok(e) => e,
             Err(e) => {
-                let pos = self.locate(Some(i), "when", text, e.offset);
+                let pos = self.locate(Some(i), "when", &text, e.offset);
                 self.diags.push(pos, format!("in `when`: {}", e.message));
                 return None;
             }
@@ -385,14 +448,11 @@ impl<'a> Cx<'a> {
                 searched = offset + written.len();
             }
             if let Some(message) = problem {
-                let pos = self.locate(Some(i), "when", text, offset);
+                let pos = self.locate(Some(i), "when", &text, offset);
                 self.diags.push(pos, format!("in `when`: {message}"));
             }
         }
-        Some(Condition {
-            text: text.to_string(),
-            expr: e,
-        })
+        Some(Condition { text, expr: e })
     }
 
     /// The file position of byte `offset` inside the value under `key`.

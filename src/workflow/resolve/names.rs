@@ -39,8 +39,9 @@ impl Cx<'_> {
     /// questions whose ids map to one name would hide each other's answer.
     pub(super) fn check_answer_names(&mut self) {
         let mut seen: HashMap<String, &str> = HashMap::new();
-        for (i, (id, s)) in self.spec.steps.0.iter().enumerate() {
-            if s.ask.is_none() {
+        let ids = self.ids;
+        for (i, id) in ids.iter().enumerate() {
+            if !self.asks[i] {
                 continue;
             }
             let name = answer_env_name(id);
