@@ -43,7 +43,7 @@ impl Scheduler {
             }
         }
         if let Action::Run(run) = &step.action {
-            for (r, _) in run.template.refs() {
+            for (r, _) in run.template().refs() {
                 env.push((r.env_name(), self.ref_value(r)));
             }
         }

@@ -54,7 +54,7 @@ pub fn retry(step: &Step, failed: u32, rng: &mut impl rand::Rng) -> Option<Verdi
 
 /// Once the attempts are spent: succeed with the fallback outputs.
 pub fn fallback(step: &Step) -> Option<Verdict> {
-    step.fallback.clone().map(Verdict::Fallback)
+    step.fallback.as_deref().cloned().map(Verdict::Fallback)
 }
 
 /// Last word: fail, tolerated or not.

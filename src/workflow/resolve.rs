@@ -39,6 +39,8 @@ struct Cx<'a> {
     /// `defaults.shell`, or `sh -c`: one copy shared by every step that
     /// sets none, rather than three allocations per step.
     shell: std::sync::Arc<[String]>,
+    /// Likewise the retry policy of the step before, for the next alike.
+    retry: std::sync::Arc<RetryPolicy>,
 }
 
 /// Each hint compares the name with every candidate: a file naming 100,000
@@ -89,6 +91,7 @@ pub fn workflow(
         acyclic: true,
         hints: std::cell::Cell::new(HINT_COMPARISONS),
         shell: std::sync::Arc::new(["sh".to_string(), "-c".to_string()]),
+        retry: std::sync::Arc::default(),
     };
     cx.needs = specs
         .iter_mut()
@@ -245,12 +248,12 @@ impl<'a> Cx<'a> {
             needs: Vec::new(),
             when,
             timeout: if is_run { run_timeout } else { None },
-            retry: merge_retry(s.retry.as_deref(), d.retry.as_ref()),
+            retry: self.shared_retry(merge_retry(s.retry.as_deref(), d.retry.as_ref())),
             breaker: s.breaker,
             on_failure: s.on_failure.or(d.on_failure).unwrap_or_default(),
             fallback: s
                 .fallback
-                .map(|f| f.outputs.into_iter().map(|(k, v)| (k, v.0)).collect()),
+                .map(|f| Box::new(f.outputs.into_iter().map(|(k, v)| (k, v.0)).collect())),
             priority: s.priority.unwrap_or(0),
             env: self.env_templates(std::mem::take(&mut s.env), Some(i), "env"),
             cwd: s.cwd,
@@ -289,15 +292,23 @@ impl<'a> Cx<'a> {
             })
         } else if let Some(a) = s.ask.take() {
             let a = *a;
-            Action::Ask(AskAction {
+            Action::Ask(Box::new(AskAction {
                 question: self.text_template(i, "ask.question", &a.question),
                 choices: a.choices.into_iter().flatten().map(|c| c.0).collect(),
                 default: a.default.map(|t| t.0),
                 timeout: wait(a.timeout.as_ref()),
-            })
+            }))
         } else {
             self.run_action(i, s.run.take().unwrap_or_default(), shell)
         }
+    }
+
+    /// The last policy handed out, again when `policy` is alike.
+    fn shared_retry(&mut self, policy: RetryPolicy) -> std::sync::Arc<RetryPolicy> {
+        if *self.retry != policy {
+            self.retry = std::sync::Arc::new(policy);
+        }
+        self.retry.clone()
     }
 
     fn run_action(&mut self, i: usize, text: String, shell: &[String]) -> Action {
@@ -311,8 +322,7 @@ impl<'a> Cx<'a> {
         if template.refs().next().is_none() {
             return Action::Run(RunAction {
                 text,
-                template: Template::default(),
-                shell_command: None,
+                expanded: None,
             });
         }
         let command = match template.to_command(shell) {
@@ -327,8 +337,7 @@ impl<'a> Cx<'a> {
         };
         Action::Run(RunAction {
             text,
-            template,
-            shell_command: Some(command),
+            expanded: Some(Box::new(Expanded { template, command })),
         })
     }
 
