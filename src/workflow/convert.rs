@@ -287,11 +287,13 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
                 s.needs = Needs(ids.into_iter().map(|(id, _)| id).collect());
             }
             "when" => s.when = r.scalar(value, &field).map(|t| t.0),
-            "timeout" => s.timeout = r.duration(value, &field),
+            "timeout" => s.timeout = r.duration(value, &field).map(Box::new),
             "retry" => s.retry = optional(value, |v| retry(r, v, &what.to_string())).map(Box::new),
             "breaker" => s.breaker = r.string(value, &field),
             "on_failure" => s.on_failure = on_failure(r, value, &field.to_string()),
-            "fallback" => s.fallback = optional(value, |v| fallback(r, v, &what.to_string())),
+            "fallback" => {
+                s.fallback = optional(value, |v| fallback(r, v, &what.to_string())).map(Box::new)
+            }
             "priority" => s.priority = r.integer(value, &field),
             "env" => {
                 s.env = r.scalar_map(value, &field);
@@ -300,8 +302,8 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
                 }
             }
             "cwd" => s.cwd = r.string(value, &field),
-            "shell" => s.shell = shell(r, value, &field.to_string()),
-            "kill_grace" => s.kill_grace = r.duration(value, &field),
+            "shell" => s.shell = shell(r, value, &field.to_string()).map(Box::new),
+            "kill_grace" => s.kill_grace = r.duration(value, &field).map(Box::new),
             "output" => s.output = output(r, value, &field.to_string()),
             _ => {}
         }

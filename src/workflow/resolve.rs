@@ -238,7 +238,7 @@ impl<'a> Cx<'a> {
             .take()
             .and_then(|text| self.condition(i, text))
             .map(Box::new);
-        let run_timeout = s.timeout.as_ref().or(d.timeout.as_ref()).map(to_duration);
+        let run_timeout = s.timeout.as_deref().or(d.timeout.as_ref()).map(to_duration);
         Step {
             // The id and the needs move in once every step is resolved:
             // until then the checks read them from `self`.
@@ -260,7 +260,7 @@ impl<'a> Cx<'a> {
             shell,
             kill_grace: s
                 .kill_grace
-                .as_ref()
+                .as_deref()
                 .or(d.kill_grace.as_ref())
                 .map_or(DEFAULT_KILL_GRACE, to_duration),
             output: s.output.or(d.output).unwrap_or_default(),
@@ -275,7 +275,7 @@ impl<'a> Cx<'a> {
         shell: &[String],
         wait_default: Duration,
     ) -> Action {
-        let step_timeout = s.timeout.as_ref();
+        let step_timeout = s.timeout.as_deref();
         let wait = |t: Option<&DurationSpec>| t.or(step_timeout).map_or(wait_default, to_duration);
         if let Some(a) = s.approval.take() {
             let prompt = match &a.prompt {

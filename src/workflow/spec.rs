@@ -90,6 +90,8 @@ pub struct DefaultsSpec {
     { "required": ["approval"] },
     { "required": ["ask"] }
 ]))]
+// Fields most steps leave out are boxed: a file of 100,000 steps holds one
+// spec per step while it loads, and an unset box is 8 bytes, not 32.
 pub struct StepSpec {
     /// A shell command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,7 +118,7 @@ pub struct StepSpec {
     pub when: Option<String>,
     /// Per attempt of a `run` step; the wait of an approval or question.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<DurationSpec>,
+    pub timeout: Option<Box<DurationSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Box<RetrySpec>>,
     /// The name of a breaker under `breakers`.
@@ -126,7 +128,7 @@ pub struct StepSpec {
     pub on_failure: Option<OnFailure>,
     /// Outputs to succeed with once the attempts are spent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fallback: Option<FallbackSpec>,
+    pub fallback: Option<Box<FallbackSpec>>,
     /// Higher first, in the ready queue and the wait queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
@@ -141,10 +143,10 @@ pub struct StepSpec {
     pub cwd: Option<String>,
     /// The shell that runs `run` (default `sh -c`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shell: Option<ShellSpec>,
+    pub shell: Option<Box<ShellSpec>>,
     /// Between SIGTERM and SIGKILL (default 5s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kill_grace: Option<DurationSpec>,
+    pub kill_grace: Option<Box<DurationSpec>>,
     /// `merged` (default): stdout and stderr share one pipe and keep their
     /// order; `separate`: two pipes, lines tagged `stdout` / `stderr`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
