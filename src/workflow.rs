@@ -16,6 +16,7 @@ pub mod expr;
 pub mod layout;
 mod lines;
 mod model;
+mod name_index;
 pub mod node;
 mod read;
 mod resolve;

@@ -2,6 +2,7 @@
 //! every shape error at once and remembering where each value was written.
 
 use super::diag::{Diagnostics, Pos};
+use super::name_index::NameIndex;
 use super::node::{Key, Node, Value};
 use super::read::{Reader, Spots, is_id, is_workflow_name, too_long};
 use super::spec::{Needs, StepSpec, Steps, WorkflowSpec};
@@ -196,22 +197,20 @@ fn steps(r: &mut Reader<'_>, mut node: Node) -> (Steps, Vec<StepSpots>) {
     }
     let mut out = Vec::with_capacity(entries.len());
     let mut spots = Vec::with_capacity(entries.len());
-    let mut first: std::collections::HashMap<&str, Pos> =
-        std::collections::HashMap::with_capacity(entries.len());
+    // Ids seen so far, as indices into `out`.
+    let mut first = NameIndex::with_capacity(entries.len());
     for (key, value) in entries.iter_mut() {
         let key: &Key = key;
         let id = key.name.as_str();
-        if let Some(at) = first.get(id) {
+        let ids = |i: usize| out.get(i).map(|(id, _): &(String, StepSpec)| id.as_str());
+        if let Some(at) = first.get(id, ids) {
+            let line = spots.get(at).map_or(0, |s: &StepSpots| s.id.line);
             r.error(
                 key.pos,
-                format!(
-                    "duplicate step id `{id}` (first defined at line {})",
-                    at.line
-                ),
+                format!("duplicate step id `{id}` (first defined at line {line})"),
             );
             continue;
         }
-        first.insert(id, key.pos);
         if !is_id(id) {
             r.error(key.pos, format!("invalid step id `{id}`: use letters, digits, `_` and `-`, not starting with `-`"));
         }
@@ -230,6 +229,7 @@ fn steps(r: &mut Reader<'_>, mut node: Node) -> (Steps, Vec<StepSpots>) {
         located.id = key.pos;
         out.push((id.to_string(), spec));
         spots.push(located);
+        first.insert(out.len() - 1, id, |i| out.get(i).map(|(id, _)| id.as_str()));
     }
     (Steps(out), spots)
 }

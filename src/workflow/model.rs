@@ -2,7 +2,6 @@
 //! conditions parsed, `needs` turned into indices. The engine reads only this.
 
 use std::collections::BTreeMap;
-use std::hash::BuildHasher;
 use std::time::Duration;
 
 use super::expr::Expr;
@@ -29,51 +28,19 @@ pub struct Workflow {
     pub source: String,
     /// Step indices by id: the ids are not copied, each entry is the index
     /// of the step that holds its id.
-    pub(super) index: StepIndex,
-}
-
-/// Finds a step by id through a hash table of indices into the steps.
-#[derive(Debug, Clone, Default)]
-pub struct StepIndex {
-    table: hashbrown::HashTable<u32>,
-    hasher: std::hash::RandomState,
-}
-
-impl StepIndex {
-    fn new(steps: &[Step]) -> StepIndex {
-        let mut index = StepIndex {
-            table: hashbrown::HashTable::with_capacity(steps.len()),
-            hasher: std::hash::RandomState::new(),
-        };
-        for (i, step) in steps.iter().enumerate() {
-            let Ok(at) = u32::try_from(i) else { break };
-            if index.get(steps, &step.id).is_none() {
-                let hash = index.hasher.hash_one(step.id.as_str());
-                let hasher = &index.hasher;
-                index.table.insert_unique(hash, at, |&j| {
-                    hasher.hash_one(steps[j as usize].id.as_str())
-                });
-            }
-        }
-        index
-    }
-
-    fn get(&self, steps: &[Step], id: &str) -> Option<usize> {
-        let hash = self.hasher.hash_one(id);
-        self.table
-            .find(hash, |&j| steps.get(j as usize).is_some_and(|s| s.id == id))
-            .map(|&j| j as usize)
-    }
+    pub(super) index: super::name_index::NameIndex,
 }
 
 impl Workflow {
     pub(super) fn new(mut wf: Workflow) -> Workflow {
-        wf.index = StepIndex::new(&wf.steps);
+        let steps = &wf.steps;
+        wf.index = super::name_index::NameIndex::of(|i| steps.get(i).map(|s| s.id.as_str()));
         wf
     }
 
     pub fn step_index(&self, id: &str) -> Option<usize> {
-        self.index.get(&self.steps, id)
+        self.index
+            .get(id, |i| self.steps.get(i).map(|s| s.id.as_str()))
     }
 
     /// Overrides vars from the command line; an unknown name is refused,

@@ -2,12 +2,13 @@
 //! resolves `needs`, parses templates and conditions, and checks every
 //! reference (steps, vars, breakers, answers, outputs) with its position.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::convert::Located;
 use super::dag;
 use super::diag::{Diagnostics, Pos, did_you_mean};
+use super::name_index::NameIndex;
 
 use super::expr::{self, Operand};
 use super::model::*;
@@ -31,7 +32,8 @@ struct Cx<'a> {
     /// The source's lines, indexed when the first error is placed.
     lines: std::cell::OnceCell<super::lines::Lines<'a>>,
     diags: &'a mut Diagnostics,
-    index: HashMap<&'a str, usize>,
+    /// Step indices by id, into `ids`.
+    index: NameIndex,
     needs: Vec<Vec<usize>>,
     acyclic: bool,
     /// Comparisons left for "did you mean" hints; see [`Cx::hint`].
@@ -82,11 +84,7 @@ pub fn workflow(
         source,
         lines: std::cell::OnceCell::new(),
         diags,
-        index: ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i))
-            .collect(),
+        index: NameIndex::of(|i| ids.get(i).map(String::as_str)),
         needs: Vec::new(),
         acyclic: true,
         hints: std::cell::Cell::new(HINT_COMPARISONS),
@@ -139,7 +137,7 @@ pub fn workflow(
         steps,
         // The caller moves the text in, rather than copy a file of 10 MiB.
         source: String::new(),
-        index: StepIndex::default(),
+        index: super::name_index::NameIndex::default(),
     })
 }
 
@@ -151,6 +149,11 @@ const SMALL_NEEDS: usize = 16;
 const SHRINK_EVERY: usize = 4096;
 
 impl<'a> Cx<'a> {
+    fn index_of(&self, id: &str) -> Option<usize> {
+        let ids = self.ids;
+        self.index.get(id, |i| ids.get(i).map(String::as_str))
+    }
+
     fn step_ids(&self) -> impl ExactSizeIterator<Item = &'a str> + use<'a> {
         self.ids.iter().map(String::as_str)
     }
@@ -175,13 +178,13 @@ impl<'a> Cx<'a> {
                 .get(k)
                 .copied()
                 .unwrap_or(self.at.steps[i].id);
-            match self.index.get(need.as_str()) {
-                Some(&n) if needs.len() <= SMALL_NEEDS => {
+            match self.index_of(need) {
+                Some(n) if needs.len() <= SMALL_NEEDS => {
                     if !out.contains(&n) {
                         out.push(n);
                     }
                 }
-                Some(&n) if seen.insert(n) => out.push(n),
+                Some(n) if seen.insert(n) => out.push(n),
                 Some(_) => {}
                 None => {
                     let hint = self.hint(need, self.step_ids());
@@ -396,7 +399,7 @@ impl<'a> Cx<'a> {
     /// Why `user` may not read `target` (an answer when `answer`), if it may not.
     fn check_step_ref(&self, user: Option<usize>, target: &str, what: &str) -> Option<String> {
         let answer = what == "answer";
-        let Some(&t) = self.index.get(target) else {
+        let Some(t) = self.index_of(target) else {
             let hint = self.hint(target, self.step_ids());
             return Some(format!("the {what} of unknown step `{target}`{hint}"));
         };
