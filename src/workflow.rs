@@ -126,8 +126,8 @@ pub fn load_str(text: &str, label: &str) -> Result<Workflow, Diagnostics> {
 /// (moved, not copied: a file may be 10 MiB).
 fn load_text(text: String, label: &str) -> Result<Workflow, Diagnostics> {
     let mut diags = Diagnostics::new(label);
-    // The node tree lives only for conversion: on a big file it is the
-    // largest thing alive, and the workflow resolve builds is about as big.
+    // The node tree lives only for conversion, which frees each step's
+    // nodes as it goes; resolving frees each step's spec likewise.
     let (spec, located) = match node::parse(&text) {
         Ok(mut root) => convert::workflow(&mut root, &mut diags),
         Err(e) => {
@@ -138,7 +138,7 @@ fn load_text(text: String, label: &str) -> Result<Workflow, Diagnostics> {
     if !diags.is_empty() && (spec.name.is_empty() && spec.steps.0.is_empty()) {
         return Err(diags.finish());
     }
-    let mut wf = resolve::workflow(spec, &located, &text, &mut diags);
+    let mut wf = resolve::workflow(spec, located, &text, &mut diags);
     if diags.is_empty() {
         wf.source = text;
         Ok(wf)

@@ -48,6 +48,9 @@ pub struct Located {
     pub top: Spots,
     /// Per step in file order: the id, then every key's value.
     pub steps: Vec<StepSpots>,
+    /// The steps by id, as indices into the spec's steps: the same indices
+    /// the workflow's steps have, so one index serves to the end.
+    pub ids: NameIndex,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -141,7 +144,7 @@ pub fn workflow(root: &mut Node, diags: &mut Diagnostics) -> (WorkflowSpec, Loca
             "steps" => {
                 has_steps = true;
                 let node = steps_node.take().unwrap_or_else(|| value.clone());
-                (spec.steps, located.steps) = steps(&mut r, node);
+                (spec.steps, located.steps, located.ids) = steps(&mut r, node);
             }
             _ => {}
         }
@@ -183,14 +186,14 @@ fn optional<T>(node: &Node, read: impl FnOnce(&Node) -> Option<T>) -> Option<T> 
     }
 }
 
-fn steps(r: &mut Reader<'_>, mut node: Node) -> (Steps, Vec<StepSpots>) {
+fn steps(r: &mut Reader<'_>, mut node: Node) -> (Steps, Vec<StepSpots>, NameIndex) {
     let (pos, found) = (node.pos, node.kind());
     let Value::Map(entries) = &mut node.value else {
         r.error(
             pos,
             format!("`steps` must be a mapping of step ids to steps, found {found}"),
         );
-        return (Steps::default(), Vec::new());
+        return (Steps::default(), Vec::new(), NameIndex::default());
     };
     if entries.is_empty() {
         r.error(pos, "`steps` is empty: a workflow needs at least one step");
@@ -231,7 +234,7 @@ fn steps(r: &mut Reader<'_>, mut node: Node) -> (Steps, Vec<StepSpots>) {
         spots.push(located);
         first.insert(out.len() - 1, id, |i| out.get(i).map(|(id, _)| id.as_str()));
     }
-    (Steps(out), spots)
+    (Steps(out), spots, first)
 }
 
 /// "step `build`", written out only when an error is.

@@ -33,8 +33,16 @@ pub struct Workflow {
 
 impl Workflow {
     pub(super) fn new(mut wf: Workflow) -> Workflow {
-        let steps = &wf.steps;
-        wf.index = super::name_index::NameIndex::of(|i| steps.get(i).map(|s| s.id.as_str()));
+        // Resolving hands over the index it used; anything else gets one.
+        if wf.index.len() != wf.steps.len() {
+            let steps = &wf.steps;
+            let names = |i: usize| steps.get(i).map(|s| s.id.as_str());
+            let mut index = super::name_index::NameIndex::with_capacity(steps.len());
+            for (i, step) in steps.iter().enumerate() {
+                index.insert(i, &step.id, names);
+            }
+            wf.index = index;
+        }
         wf
     }
 

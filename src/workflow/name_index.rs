@@ -4,29 +4,24 @@
 
 use std::hash::BuildHasher;
 
+use hashbrown::hash_table::Entry;
+
+/// foldhash, seeded per process: ids come from the workflow file, and a
+/// file written to collide would still not know the seed.
+type Hasher = hashbrown::DefaultHashBuilder;
+
 #[derive(Debug, Clone, Default)]
 pub struct NameIndex {
     table: hashbrown::HashTable<u32>,
-    hasher: std::hash::RandomState,
+    hasher: Hasher,
 }
 
 impl NameIndex {
     pub fn with_capacity(n: usize) -> NameIndex {
         NameIndex {
             table: hashbrown::HashTable::with_capacity(n),
-            hasher: std::hash::RandomState::new(),
+            hasher: Hasher::default(),
         }
-    }
-
-    /// Indexes every name of `names` but repeats, which keep the first.
-    pub fn of<'a>(names: impl Fn(usize) -> Option<&'a str> + Copy) -> NameIndex {
-        let mut index = NameIndex::default();
-        let mut i = 0;
-        while let Some(name) = names(i) {
-            index.insert(i, name, names);
-            i += 1;
-        }
-        index
     }
 
     /// Where `name` is, if it was inserted.
@@ -45,17 +40,27 @@ impl NameIndex {
         name: &str,
         names: impl Fn(usize) -> Option<&'a str>,
     ) -> Option<usize> {
-        if let Some(first) = self.get(name, &names) {
-            return Some(first);
-        }
-        // Past 4 billion steps nothing is indexed; the file limit is far below.
-        let at = u32::try_from(i).ok()?;
         let hasher = &self.hasher;
         let hash = hasher.hash_one(name);
-        self.table.insert_unique(hash, at, |&j| {
-            hasher.hash_one(names(j as usize).unwrap_or_default())
-        });
-        None
+        let entry = self.table.entry(
+            hash,
+            |&j| names(j as usize) == Some(name),
+            |&j| hasher.hash_one(names(j as usize).unwrap_or_default()),
+        );
+        match entry {
+            Entry::Occupied(first) => Some(*first.get() as usize),
+            Entry::Vacant(slot) => {
+                // Past 4 billion steps nothing is indexed; files are far smaller.
+                if let Ok(at) = u32::try_from(i) {
+                    slot.insert(at);
+                }
+                None
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
     }
 }
 
@@ -67,10 +72,15 @@ mod tests {
     fn finds_names_where_they_are_and_keeps_the_first_of_repeats() {
         let ids = ["b", "a", "c", "a"];
         let at = |i: usize| ids.get(i).copied();
-        let index = NameIndex::of(at);
+        let mut index = NameIndex::default();
+        let repeats: Vec<_> = (0..ids.len())
+            .map(|i| index.insert(i, ids[i], at))
+            .collect();
+        assert_eq!(repeats, [None, None, None, Some(1)]);
         assert_eq!(index.get("a", at), Some(1));
         assert_eq!(index.get("c", at), Some(2));
         assert_eq!(index.get("z", at), None);
+        assert_eq!(index.len(), 3);
         let mut grown = NameIndex::with_capacity(1);
         let many: Vec<String> = (0..1000).map(|i| format!("s{i}")).collect();
         let at = |i: usize| many.get(i).map(String::as_str);

@@ -57,7 +57,7 @@ const HINT_COMPARISONS: usize = 200_000;
 /// of 100,000 steps never holds both forms whole at once.
 pub fn workflow(
     spec: WorkflowSpec,
-    at: &Located,
+    mut at: Located,
     source: &str,
     diags: &mut Diagnostics,
 ) -> Workflow {
@@ -75,6 +75,8 @@ pub fn workflow(
     // The ids are taken out in place: unzipping would copy every spec.
     let mut specs = steps.0;
     let ids: Vec<String> = specs.iter_mut().map(|(id, _)| std::mem::take(id)).collect();
+    let index = std::mem::take(&mut at.ids);
+    let at = &at;
     let mut cx = Cx {
         ids: &ids,
         asks: specs.iter().map(|(_, s)| s.ask.is_some()).collect(),
@@ -84,7 +86,7 @@ pub fn workflow(
         source,
         lines: std::cell::OnceCell::new(),
         diags,
-        index: NameIndex::of(|i| ids.get(i).map(String::as_str)),
+        index,
         needs: Vec::new(),
         acyclic: true,
         hints: std::cell::Cell::new(HINT_COMPARISONS),
@@ -118,7 +120,7 @@ pub fn workflow(
             specs.shrink_to_fit();
         }
     }
-    let Cx { needs, .. } = cx;
+    let Cx { needs, index, .. } = cx;
     for ((step, id), needs) in steps.iter_mut().zip(ids).zip(needs) {
         step.id = id;
         step.needs = needs;
@@ -137,7 +139,7 @@ pub fn workflow(
         steps,
         // The caller moves the text in, rather than copy a file of 10 MiB.
         source: String::new(),
-        index: super::name_index::NameIndex::default(),
+        index,
     })
 }
 
