@@ -321,7 +321,7 @@ impl<'s> Reader<'s> {
             Some(b'|') => return self.literal(line, at, indent),
             Some(b'[') => {
                 self.open()?;
-                let (node, end, n) = inline::flow_seq(&line, at)?;
+                let (node, end, n) = inline::flow_seq(&line, at, &mut self.items)?;
                 self.depth -= 1;
                 self.nodes += n;
                 rest_blank(b, end).then_some(node)?

@@ -48,6 +48,9 @@ pub(super) fn shape(line: &Line<'_>, at: usize) -> Option<Shape> {
     if matches!(b.get(at), Some(b'"' | b'\'')) {
         let (node, end) = quoted(line, at)?;
         let key = b.get(end) == Some(&b':') && matches!(b.get(end + 1), None | Some(b' '));
+        if key && end - at > MAX_KEY {
+            return None;
+        }
         return Some(if key {
             Shape::Key(node, end)
         } else {
@@ -80,14 +83,16 @@ pub(super) fn shape(line: &Line<'_>, at: usize) -> Option<Shape> {
 /// A key node as the granit path names it, or `None` where it would refuse
 /// the key (null) or merge it (`<<`).
 pub(super) fn key(node: Node) -> Option<Key> {
-    let name = node.scalar_text().unwrap_or_default();
-    if (name.is_empty() && !matches!(node.value, Value::Str(_))) || name == "<<" {
-        return None;
-    }
-    Some(Key {
-        pos: node.pos,
-        name,
-    })
+    let pos = node.pos;
+    // A text key is moved, not copied: a workflow has one per step.
+    let name = match node.value {
+        Value::Str(name) => name,
+        _ => match node.scalar_text() {
+            Some(name) if !name.is_empty() => name,
+            _ => return None,
+        },
+    };
+    (name != "<<").then_some(Key { pos, name })
 }
 
 /// Whether a plain scalar cannot start at `at`: YAML gives the byte a
@@ -176,10 +181,17 @@ fn quoted(line: &Line<'_>, at: usize) -> Option<(Node, usize)> {
 
 /// A one-line flow list of scalars at `at` (`[]`, `[a, "b"]`): the node, the
 /// byte after its `]`, and how many items it holds.
-pub(super) fn flow_seq(line: &Line<'_>, at: usize) -> Option<(Node, usize, usize)> {
+///
+/// Items gather on `scratch` and move into a Vec of the exact size.
+pub(super) fn flow_seq(
+    line: &Line<'_>,
+    at: usize,
+    scratch: &mut Vec<Node>,
+) -> Option<(Node, usize, usize)> {
     let b = line.bytes();
     let skip = |i: usize| i + b.iter().skip(i).take_while(|&&c| c == b' ').count();
-    let mut items = Vec::new();
+    let start = scratch.len();
+    let items = scratch;
     let mut i = skip(at + 1);
     if b.get(i) != Some(&b']') {
         loop {
@@ -193,10 +205,10 @@ pub(super) fn flow_seq(line: &Line<'_>, at: usize) -> Option<(Node, usize, usize
             }
         }
     }
-    let n = items.len();
+    let n = items.len() - start;
     let node = Node {
         pos: line.pos(at),
-        value: Value::Seq(items),
+        value: Value::Seq(items.drain(start..).collect()),
     };
     Some((node, i + 1, n))
 }
