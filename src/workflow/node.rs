@@ -1,8 +1,10 @@
 //! The one place that reads YAML: bytes in, a tree of positioned nodes out.
 //!
 //! Everything after this works on [`Node`], so the YAML crate can be swapped
-//! by rewriting this file alone. The tree keeps every key in file order,
-//! duplicates included, so the loader can report them with their positions.
+//! by rewriting this module alone: `granit` reads any YAML, `fast` reads the
+//! common subset several times faster and gives up on anything else. The
+//! tree keeps every key in file order, duplicates included, so the loader can
+//! report them with their positions.
 
 mod fast;
 mod granit;
@@ -81,9 +83,11 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// Parses one YAML document into a tree. Works from the parser's event
-/// stream, so nothing recurses on the input's nesting; refuses oversized
-/// input, alias bombs and deep nesting with an error.
+/// Parses one YAML document into a tree. The common subset of workflow
+/// files is read by a hand-written parser (`fast`, bounded nesting); the rest,
+/// and every error, by granit's event stream, where nothing recurses on the
+/// input's nesting. Oversized input, alias bombs and deep nesting are refused
+/// with an error.
 ///
 /// Scalars resolve as YAML 1.2's core schema does: plain `null`, `~` and
 /// nothing are null, `true`/`false` booleans, numbers numbers; quoted and
