@@ -22,6 +22,9 @@ const DEPTH: usize = MAX_DEPTH - 8;
 /// Nodes before giving up, below the granit path's limit for the same reason.
 const NODES: usize = MAX_NODES - MAX_NODES / 10;
 
+/// Longest non-ASCII content line read here.
+const LONG_LINE: usize = 4096;
+
 /// Reads `text` if it is in the subset, or says `None`.
 pub(super) fn parse(text: &str) -> Option<Node> {
     if !plain_text(text) {
@@ -75,6 +78,9 @@ struct Line<'s> {
     text: &'s str,
     /// Leading spaces.
     indent: usize,
+    /// Whether the line is ASCII, so that a column is a byte offset: a long
+    /// line of many items must not be counted from its start for each one.
+    ascii: bool,
 }
 
 impl Line<'_> {
@@ -88,10 +94,11 @@ impl Line<'_> {
     }
 
     fn pos(&self, at: usize) -> Pos {
-        Pos {
-            line: self.no,
-            col: col(self.text, at),
-        }
+        let col = match self.ascii {
+            true => u32::try_from(at.min(self.text.len()) + 1).unwrap_or(u32::MAX),
+            false => col(self.text, at),
+        };
+        Pos { line: self.no, col }
     }
 
     /// The position just past the line's last character.
@@ -129,6 +136,7 @@ impl<'s> Reader<'s> {
             no: self.no,
             text,
             indent: text.bytes().take_while(|&b| b == b' ').count(),
+            ascii: text.is_ascii(),
         };
         self.at += len + 1;
         self.no = self.no.checked_add(1)?;
@@ -143,6 +151,10 @@ impl<'s> Reader<'s> {
                 None | Some(b'#') => continue,
                 Some(b'\t') => return None,
                 Some(_) => {}
+            }
+            // Columns on other lines are counted from the start of the line.
+            if !line.ascii && line.text.len() > LONG_LINE {
+                return None;
             }
             let b = line.bytes();
             let marker = b.starts_with(b"---") || b.starts_with(b"...") || b.starts_with(b"%");

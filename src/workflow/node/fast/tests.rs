@@ -402,6 +402,14 @@ fn the_100k_step_file_is_read_fast_and_the_same() {
 }
 
 #[test]
+fn a_list_of_100000_needs_on_one_line_is_read_the_same() {
+    let all: Vec<String> = (0..100_000).map(|i| format!("s{i}")).collect();
+    assert!(agrees(&format!("last:\n  needs: [{}]\n", all.join(", "))));
+    let wide: Vec<String> = (0..1_000).map(|i| format!("é{i}")).collect();
+    assert!(!agrees(&format!("needs: [{}]\n", wide.join(", "))));
+}
+
+#[test]
 fn the_shipped_workflows_and_fixtures_read_the_same() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut taken = Vec::new();
