@@ -1,4 +1,5 @@
-//! Loading and checking a 10,000-step workflow (100 chains of 100 steps).
+//! Loading and checking a 10,000-step workflow (100 chains of 100 steps),
+//! and parsing a 100,000-step one (10 chains of 10,000).
 //!
 //! `cargo bench --bench validate`; the figure is in the README.
 
@@ -33,6 +34,19 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("load_str", |b| {
         b.iter(|| signalbox::workflow::load_str(&text, "bench.yaml").is_ok())
+    });
+    group.finish();
+
+    // The 100,000-step file of `benches/ninja_100k.sh`: parsing alone, by the
+    // fast path (`node::parse`) and, for scale, granit's events alone.
+    let big = chains(10, 10_000);
+    let mut group = c.benchmark_group("parse_100k_steps");
+    group.sample_size(10);
+    group.bench_function("node_parse", |b| {
+        b.iter(|| signalbox::workflow::node::parse(&big).is_ok())
+    });
+    group.bench_function("granit_events_only", |b| {
+        b.iter(|| serde_saphyr::granit_parser::Parser::new_from_str(&big).count())
     });
     group.finish();
 }

@@ -1,16 +1,19 @@
 //! The one place that reads YAML: bytes in, a tree of positioned nodes out.
 //!
 //! Everything after this works on [`Node`], so the YAML crate can be swapped
-//! by rewriting this file alone. The tree keeps every key in file order,
-//! duplicates included, so the loader can report them with their positions.
+//! by rewriting this module alone: `granit` reads any YAML, `fast` reads the
+//! common subset several times faster and gives up on anything else. The
+//! tree keeps every key in file order, duplicates included, so the loader can
+//! report them with their positions.
+
+mod fast;
+mod granit;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
-use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError, Span};
+use serde_saphyr::granit_parser::ScalarStyle;
 
 use super::diag::Pos;
-use super::lines::Lines;
 
 /// Files larger than this are refused before parsing: no workflow is that big,
 /// and a parser should never be handed an arbitrarily large input.
@@ -80,9 +83,11 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// Parses one YAML document into a tree. Works from the parser's event
-/// stream, so nothing recurses on the input's nesting; refuses oversized
-/// input, alias bombs and deep nesting with an error.
+/// Parses one YAML document into a tree. The common subset of workflow
+/// files is read by a hand-written parser (`fast`, bounded nesting); the rest,
+/// and every error, by granit's event stream, where nothing recurses on the
+/// input's nesting. Oversized input, alias bombs and deep nesting are refused
+/// with an error.
 ///
 /// Scalars resolve as YAML 1.2's core schema does: plain `null`, `~` and
 /// nothing are null, `true`/`false` booleans, numbers numbers; quoted and
@@ -97,242 +102,23 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
             ),
         });
     }
-    let mut builder = Builder {
-        source: text,
-        ..Builder::default()
-    };
-    for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(scan_error)?;
-        builder.event(event, span)?;
+    if let Some(node) = fast::parse(text) {
+        return Ok(node);
     }
-    Ok(builder.root.unwrap_or(Node {
-        pos: Pos::START,
-        value: Value::Null,
-    }))
+    granit::parse(text)
 }
 
-fn scan_error(e: ScanError) -> ParseError {
-    let m = e.marker();
-    let info = e.info();
-    let message = if info.contains("recursion limit") || info.contains("nesting limit") {
-        "the YAML is nested too deeply".to_string()
-    } else {
-        info.replace('\n', " ")
-    };
-    ParseError {
-        pos: Pos::new(m.line() as u64, m.col() as u64 + 1),
-        message,
-    }
+/// A line without its comment and trailing space, as the `|` is looked for.
+fn code_of(line: &str) -> &str {
+    line.split(" #").next().unwrap_or(line).trim_end()
 }
 
-fn pos_of(span: &Span) -> Pos {
-    Pos::new(span.start.line() as u64, span.start.col() as u64 + 1)
-}
-
-/// An open collection while its children arrive.
-enum Open {
-    Seq(Node, Vec<Node>, usize),
-    /// The mapping, its entries, a key waiting for its value, its anchor.
-    Map(Node, Vec<(Key, Node)>, Option<Node>, usize),
-}
-
-#[derive(Default)]
-struct Builder<'s> {
-    /// For placing block scalars at their `|` or `>`.
-    source: &'s str,
-    /// The source's lines, indexed on the first block scalar.
-    lines: std::cell::OnceCell<Lines<'s>>,
-    stack: Vec<Open>,
-    root: Option<Node>,
-    /// Anchored nodes by anchor id, with their size in nodes.
-    anchors: HashMap<usize, (Node, usize)>,
-    nodes: usize,
-    documents: usize,
-}
-
-impl Builder<'_> {
-    /// Takes one event. Reads to the end of the input, so a second document
-    /// is reported rather than ignored.
-    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), ParseError> {
-        let pos = pos_of(&span);
-        match event {
-            Event::DocumentStart(..) => {
-                self.documents += 1;
-                if self.documents > 1 {
-                    return Err(ParseError {
-                        pos,
-                        message: "a workflow file holds one YAML document; found a second `---`"
-                            .to_string(),
-                    });
-                }
-            }
-            Event::Scalar(text, style, anchor, tag) => {
-                let pos = match style {
-                    ScalarStyle::Literal | ScalarStyle::Folded => {
-                        let source = self.source;
-                        block_indicator(self.lines.get_or_init(|| Lines::new(source)), pos)
-                    }
-                    _ => pos,
-                };
-                let value = scalar(text, style, tag.as_deref().map(|t| t.suffix()));
-                self.add(Node { pos, value }, anchor, pos)?;
-            }
-            Event::SequenceStart(_, anchor, _) => {
-                self.deeper(pos)?;
-                let node = Node {
-                    pos,
-                    value: Value::Null,
-                };
-                self.stack.push(Open::Seq(node, Vec::new(), anchor));
-            }
-            Event::MappingStart(_, anchor, _) => {
-                self.deeper(pos)?;
-                let node = Node {
-                    pos,
-                    value: Value::Null,
-                };
-                self.stack.push(Open::Map(node, Vec::new(), None, anchor));
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                let (node, anchor) = match self.stack.pop() {
-                    Some(Open::Seq(mut node, mut items, anchor)) => {
-                        items.shrink_to_fit();
-                        node.value = Value::Seq(items);
-                        (node, anchor)
-                    }
-                    Some(Open::Map(mut node, entries, _, anchor)) => {
-                        let mut entries = merge(entries);
-                        entries.shrink_to_fit();
-                        node.value = Value::Map(entries);
-                        (node, anchor)
-                    }
-                    None => return Ok(()),
-                };
-                self.nodes -= 1; // counted once when opened
-                self.add(node, anchor, pos)?;
-            }
-            Event::Alias(id) => {
-                let Some((node, size)) = self.anchors.get(&id) else {
-                    return Err(ParseError {
-                        pos,
-                        message: "unknown alias".to_string(),
-                    });
-                };
-                let (mut node, size) = (node.clone(), *size);
-                self.count(size, pos)?;
-                node.pos = pos;
-                self.nodes -= 1;
-                self.add(node, 0, pos)?;
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn deeper(&mut self, pos: Pos) -> Result<(), ParseError> {
-        if self.stack.len() >= MAX_DEPTH {
-            return Err(ParseError {
-                pos,
-                message: "the YAML is nested too deeply".to_string(),
-            });
-        }
-        self.count(1, pos)
-    }
-
-    fn count(&mut self, n: usize, pos: Pos) -> Result<(), ParseError> {
-        self.nodes = self.nodes.saturating_add(n);
-        if self.nodes > MAX_NODES {
-            return Err(ParseError {
-                pos,
-                message: "the YAML expands beyond what a workflow may hold; an alias bomb?"
-                    .to_string(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Places a finished node in its parent (or as the root).
-    fn add(&mut self, node: Node, anchor: usize, pos: Pos) -> Result<(), ParseError> {
-        self.count(1, pos)?;
-        if anchor != 0 {
-            let size = size_of(&node);
-            self.anchors.insert(anchor, (node.clone(), size));
-        }
-        match self.stack.last_mut() {
-            None => self.root = Some(node),
-            Some(Open::Seq(_, items, _)) => items.push(node),
-            Some(Open::Map(_, entries, pending, _)) => match pending.take() {
-                None => *pending = Some(node),
-                Some(key) => {
-                    let name = key.scalar_text().unwrap_or_default();
-                    if name.is_empty() && !matches!(key.value, Value::Str(_)) {
-                        return Err(ParseError {
-                            pos: key.pos,
-                            message: format!("a key must be a string, found {}", key.kind()),
-                        });
-                    }
-                    entries.push((Key { pos: key.pos, name }, node));
-                }
-            },
-        }
-        Ok(())
-    }
-}
-
-/// The parser places a block scalar at its first content line; errors read
-/// better at the `|` or `>` that opens it, on the last non-blank line above.
-fn block_indicator(lines: &Lines<'_>, content: Pos) -> Pos {
-    // As many lines as there are before the content's, the last excluded.
-    let above = (content.line as usize).min(lines.count()).saturating_sub(1);
-    for n in (0..above).rev() {
-        let line = lines.get(n).unwrap_or_default();
-        let code = line.split(" #").next().unwrap_or(line).trim_end();
-        if code.is_empty() {
-            continue;
-        }
-        return match code.rfind(['|', '>']) {
-            Some(at) => Pos::new(n as u64 + 1, code[..at].chars().count() as u64 + 1),
-            None => content,
-        };
-    }
-    content
-}
-
-fn size_of(node: &Node) -> usize {
-    match &node.value {
-        Value::Seq(items) => 1 + items.iter().map(size_of).sum::<usize>(),
-        Value::Map(entries) => 1 + entries.iter().map(|(_, v)| 1 + size_of(v)).sum::<usize>(),
-        _ => 1,
-    }
-}
-
-/// Applies `<<` merge keys: entries of the merged mappings that the mapping
-/// does not set itself are added after its own.
-fn merge(entries: Vec<(Key, Node)>) -> Vec<(Key, Node)> {
-    if !entries.iter().any(|(k, _)| k.name == "<<") {
-        return entries;
-    }
-    let (merges, mut own): (Vec<_>, Vec<_>) =
-        entries.into_iter().partition(|(k, _)| k.name == "<<");
-    for (_, source) in merges {
-        let maps = match source.value {
-            Value::Seq(items) => items,
-            other => vec![Node {
-                pos: source.pos,
-                value: other,
-            }],
-        };
-        for map in maps {
-            if let Value::Map(inherited) = map.value {
-                for (k, v) in inherited {
-                    if !own.iter().any(|(o, _)| o.name == k.name) {
-                        own.push((k, v));
-                    }
-                }
-            }
-        }
-    }
-    own
+/// The column of the last `|` or `>` in a line's code: where a block scalar
+/// opened on that line is placed.
+fn indicator_col(line: &str) -> Option<u64> {
+    let code = code_of(line);
+    let at = code.rfind(['|', '>'])?;
+    Some(code.get(..at)?.chars().count() as u64 + 1)
 }
 
 fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&str>) -> Value {
