@@ -84,8 +84,8 @@ pub fn workflow(root: &mut Node, diags: &mut Diagnostics) -> (WorkflowSpec, Loca
     let fields = r.fields(root, "the workflow", TOP_KEYS).unwrap_or_default();
     let (mut has_name, mut has_steps) = (false, false);
     for (key, value) in fields {
-        located.top.add(key.name.as_str(), value.pos);
-        match key.name.as_str() {
+        located.top.add(&*key.name, value.pos);
+        match &*key.name {
             "name" => {
                 has_name = true;
                 if let Some(name) = r.string(value, "`name`") {
@@ -137,7 +137,7 @@ pub fn workflow(root: &mut Node, diags: &mut Diagnostics) -> (WorkflowSpec, Loca
                         );
                     }
                     if let Some(b) = breaker(&mut r, v, &k.name) {
-                        spec.breakers.insert(k.name.clone(), b);
+                        spec.breakers.insert(k.name.to_string(), b);
                     }
                 }
             }
@@ -163,7 +163,7 @@ pub fn workflow(root: &mut Node, diags: &mut Diagnostics) -> (WorkflowSpec, Loca
 
 /// The value of the first `steps` key, taken out of `root` and left there
 /// as nothing at the same place, so every check of the keys still sees it.
-fn take_steps(root: &mut Node) -> Option<Node> {
+fn take_steps<'s>(root: &mut Node<'s>) -> Option<Node<'s>> {
     let Value::Map(entries) = &mut root.value else {
         return None;
     };
@@ -204,7 +204,7 @@ fn steps(r: &mut Reader<'_>, mut node: Node) -> (Steps, Vec<StepSpots>, NameInde
     let mut first = NameIndex::with_capacity(entries.len());
     for (key, value) in entries.iter_mut() {
         let key: &Key = key;
-        let id = key.name.as_str();
+        let id = &*key.name;
         let ids = |i: usize| out.get(i).map(|(id, _): &(String, StepSpec)| id.as_str());
         if let Some(at) = first.get(id, ids) {
             let line = spots.get(at).map_or(0, |s: &StepSpots| s.id.line);
@@ -272,9 +272,9 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
     // One spot per key; a file of 100,000 steps holds one list per step.
     at.keys.0.reserve_exact(fields.len());
     for (key, value) in fields {
-        at.keys.add(key.name.as_str(), value.pos);
+        at.keys.add(&*key.name, value.pos);
         let field = FieldName(&key.name, what);
-        match key.name.as_str() {
+        match &*key.name {
             "run" => s.run = r.scalar(value, &field).map(|t| t.0),
             "approval" if matches!(value.value, Value::Null) => r.error(
                 value.pos,

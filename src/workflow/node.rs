@@ -28,30 +28,31 @@ const MAX_DEPTH: usize = 32;
 
 /// A YAML value with the position it was written at.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
+pub struct Node<'s> {
     pub pos: Pos,
-    pub value: Value,
+    pub value: Value<'s>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'s> {
     Null,
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
-    Seq(Vec<Node>),
+    /// Borrowed from the source where the text is as written there.
+    Str(Cow<'s, str>),
+    Seq(Vec<Node<'s>>),
     /// Entries in file order; keys are always text (other keys are refused).
-    Map(Vec<(Key, Node)>),
+    Map(Vec<(Key<'s>, Node<'s>)>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Key {
+pub struct Key<'s> {
     pub pos: Pos,
-    pub name: String,
+    pub name: Cow<'s, str>,
 }
 
-impl Node {
+impl Node<'_> {
     /// What a user would call this kind of value, for "expected X, found Y".
     pub fn kind(&self) -> &'static str {
         match self.value {
@@ -70,7 +71,7 @@ impl Node {
             Value::Bool(b) => Some(b.to_string()),
             Value::Int(i) => Some(i.to_string()),
             Value::Float(f) => Some(f.to_string()),
-            Value::Str(s) => Some(s.clone()),
+            Value::Str(s) => Some(s.to_string()),
             Value::Null | Value::Seq(_) | Value::Map(_) => None,
         }
     }
@@ -92,7 +93,7 @@ pub struct ParseError {
 /// Scalars resolve as YAML 1.2's core schema does: plain `null`, `~` and
 /// nothing are null, `true`/`false` booleans, numbers numbers; quoted and
 /// block scalars are always strings. `<<` merge keys are applied.
-pub fn parse(text: &str) -> Result<Node, ParseError> {
+pub fn parse(text: &str) -> Result<Node<'_>, ParseError> {
     if text.len() > MAX_FILE_BYTES {
         return Err(ParseError {
             pos: Pos::START,
@@ -121,9 +122,9 @@ fn indicator_col(line: &str) -> Option<u64> {
     Some(code.get(..at)?.chars().count() as u64 + 1)
 }
 
-fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&str>) -> Value {
+fn scalar<'s>(text: Cow<'s, str>, style: ScalarStyle, tag: Option<&str>) -> Value<'s> {
     if style != ScalarStyle::Plain || tag == Some("str") {
-        return Value::Str(text.into_owned());
+        return Value::Str(text);
     }
     let t = text.as_ref();
     match t {
@@ -149,7 +150,7 @@ fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&str>) -> Value {
     {
         return Value::Float(f);
     }
-    Value::Str(text.into_owned())
+    Value::Str(text)
 }
 
 fn integer(t: &str) -> Option<i64> {
@@ -176,7 +177,7 @@ mod tests {
         let Value::Map(entries) = node.value else {
             unreachable!("a mapping")
         };
-        let names: Vec<_> = entries.iter().map(|(k, _)| k.name.as_str()).collect();
+        let names: Vec<_> = entries.iter().map(|(k, _)| &*k.name).collect();
         assert_eq!(names, ["b", "a", "b"]);
         assert_eq!(entries[1].0.pos, Pos { line: 2, col: 1 });
         assert_eq!(entries[2].1.pos, Pos { line: 3, col: 4 });

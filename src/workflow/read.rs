@@ -67,12 +67,12 @@ impl Reader<'_> {
 
     /// The entries of a mapping whose keys must be among `allowed`; unknown
     /// and repeated keys are reported and left out. `Null` counts as empty.
-    pub fn fields<'n>(
+    pub fn fields<'n, 's>(
         &mut self,
-        node: &'n Node,
+        node: &'n Node<'s>,
         what: &(impl Display + ?Sized),
         allowed: &[&str],
-    ) -> Option<Vec<(&'n Key, &'n Node)>> {
+    ) -> Option<Vec<(&'n Key<'s>, &'n Node<'s>)>> {
         let entries = match &node.value {
             Value::Map(entries) => entries,
             Value::Null => return Some(Vec::new()),
@@ -84,9 +84,9 @@ impl Reader<'_> {
                 return None;
             }
         };
-        let mut out: Vec<(&Key, &Node)> = Vec::with_capacity(entries.len());
+        let mut out: Vec<(&Key<'s>, &Node<'s>)> = Vec::with_capacity(entries.len());
         for (key, value) in entries {
-            if !allowed.contains(&key.name.as_str()) {
+            if !allowed.contains(&&*key.name) {
                 let hint = did_you_mean(&key.name, allowed.iter().copied());
                 self.error(
                     key.pos,
@@ -108,17 +108,17 @@ impl Reader<'_> {
     }
 
     /// The entries of a mapping with free-form keys, duplicates reported.
-    pub fn entries<'n>(
+    pub fn entries<'n, 's>(
         &mut self,
-        node: &'n Node,
+        node: &'n Node<'s>,
         what: &(impl Display + ?Sized),
-    ) -> Vec<(&'n Key, &'n Node)> {
+    ) -> Vec<(&'n Key<'s>, &'n Node<'s>)> {
         match &node.value {
             Value::Map(entries) => {
-                let mut out: Vec<(&Key, &Node)> = Vec::with_capacity(entries.len());
+                let mut out: Vec<(&Key<'s>, &Node<'s>)> = Vec::with_capacity(entries.len());
                 let mut seen = std::collections::HashMap::with_capacity(entries.len());
                 for (key, value) in entries {
-                    if let Some(first) = seen.insert(key.name.as_str(), key.pos) {
+                    if let Some(first) = seen.insert(&*key.name, key.pos) {
                         self.error(
                             key.pos,
                             format!(
@@ -126,7 +126,7 @@ impl Reader<'_> {
                                 key.name, first.line
                             ),
                         );
-                        seen.insert(key.name.as_str(), first);
+                        seen.insert(&*key.name, first);
                     } else {
                         out.push((key, value));
                     }
@@ -146,7 +146,7 @@ impl Reader<'_> {
 
     pub fn string(&mut self, node: &Node, what: &(impl Display + ?Sized)) -> Option<String> {
         match &node.value {
-            Value::Str(s) => Some(s.clone()),
+            Value::Str(s) => Some(s.to_string()),
             _ => {
                 self.error(
                     node.pos,
@@ -188,7 +188,7 @@ impl Reader<'_> {
         let mut out = BTreeMap::new();
         for (key, value) in self.entries(node, what) {
             if let Some(v) = self.scalar(value, &format!("`{}` in {what}", key.name)) {
-                out.insert(key.name.clone(), v);
+                out.insert(key.name.to_string(), v);
             }
         }
         out
@@ -200,7 +200,7 @@ impl Reader<'_> {
         what: &(impl Display + ?Sized),
     ) -> Option<Vec<(String, Pos)>> {
         match &node.value {
-            Value::Str(s) => Some(vec![(s.clone(), node.pos)]),
+            Value::Str(s) => Some(vec![(s.to_string(), node.pos)]),
             Value::Seq(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 out.extend(
@@ -278,7 +278,7 @@ impl Reader<'_> {
             Value::Float(f) => duration::seconds(*f)
                 .map(|_| DurationSpec::Seconds(*f))
                 .ok_or_else(|| format!("invalid duration `{f}`: it must not be negative")),
-            Value::Str(s) => duration::parse(s).map(|_| DurationSpec::Text(s.clone())),
+            Value::Str(s) => duration::parse(s).map(|_| DurationSpec::Text(s.to_string())),
             _ => Err(format!("must be a duration, found {}", node.kind())),
         };
         match checked {
@@ -298,7 +298,7 @@ impl Reader<'_> {
         options: &[(&str, T)],
     ) -> Option<T> {
         let word = match &node.value {
-            Value::Str(s) => s.as_str(),
+            Value::Str(s) => &**s,
             _ => "",
         };
         if let Some((_, v)) = options.iter().find(|(name, _)| *name == word) {

@@ -36,7 +36,7 @@ pub(super) fn approval(
     for (key, value) in fields {
         at.keys.add(format!("approval.{}", key.name), value.pos);
         let field = format!("`{}` in {what}", key.name);
-        match key.name.as_str() {
+        match &*key.name {
             "prompt" => a.prompt = r.scalar(value, &field).map(|t| t.0),
             "timeout" => a.timeout = r.duration(value, &field),
             "on_timeout" => {
@@ -68,7 +68,7 @@ pub(super) fn ask(
     for (key, value) in fields {
         at.keys.add(format!("ask.{}", key.name), value.pos);
         let field = format!("`{}` in {what}", key.name);
-        match key.name.as_str() {
+        match &*key.name {
             "question" => {
                 has_question = true;
                 a.question = r.scalar(value, &field).map(|t| t.0).unwrap_or_default();
@@ -126,7 +126,7 @@ pub(in crate::workflow) fn retry(r: &mut Reader<'_>, node: &Node, what: &str) ->
     let mut s = RetrySpec::default();
     for (key, value) in fields {
         let field = format!("`{}` in {what}", key.name);
-        match key.name.as_str() {
+        match &*key.name {
             "attempts" => s.attempts = r.positive(value, &field),
             "delay" => s.delay = r.duration(value, &field),
             "max_delay" => s.max_delay = r.duration(value, &field),
@@ -161,7 +161,7 @@ pub(super) fn breaker(r: &mut Reader<'_>, node: &Node, name: &str) -> Option<Bre
     let mut b = BreakerSpec::default();
     for (key, value) in fields {
         let field = format!("`{}` of {what}", key.name);
-        match key.name.as_str() {
+        match &*key.name {
             "failures" => b.failures = r.positive(value, &field),
             "cooldown" => b.cooldown = r.duration(value, &field),
             "half_open_calls" => b.half_open_calls = r.positive(value, &field),
@@ -186,7 +186,7 @@ pub(super) fn defaults(r: &mut Reader<'_>, node: &Node) -> Option<DefaultsSpec> 
     let mut d = DefaultsSpec::default();
     for (key, value) in fields {
         let field = format!("`defaults.{}`", key.name);
-        match key.name.as_str() {
+        match &*key.name {
             "timeout" => d.timeout = r.duration(value, &field),
             "retry" => d.retry = optional(value, |v| retry(r, v, "`defaults`")),
             "wait_timeout" => d.wait_timeout = r.duration(value, &field),
@@ -221,7 +221,7 @@ pub(super) fn output(r: &mut Reader<'_>, node: &Node, field: &str) -> Option<Out
 
 pub(super) fn shell(r: &mut Reader<'_>, node: &Node, field: &str) -> Option<ShellSpec> {
     let shell = match &node.value {
-        Value::Str(line) => ShellSpec::Line(line.clone()),
+        Value::Str(line) => ShellSpec::Line(line.to_string()),
         Value::Seq(_) => ShellSpec::Words(
             r.strings(node, field)?
                 .into_iter()

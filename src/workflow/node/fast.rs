@@ -26,7 +26,7 @@ const NODES: usize = MAX_NODES - MAX_NODES / 10;
 const LONG_LINE: usize = 4096;
 
 /// Reads `text` if it is in the subset, or says `None`.
-pub(super) fn parse(text: &str) -> Option<Node> {
+pub(super) fn parse(text: &str) -> Option<Node<'_>> {
     if !plain_text(text) {
         return None;
     }
@@ -121,9 +121,9 @@ struct Reader<'s> {
     nodes: usize,
     /// Children of the open sequences, innermost last; moved into a Vec of
     /// the exact size when their sequence closes.
-    items: Vec<Node>,
+    items: Vec<Node<'s>>,
     /// The same for mappings.
-    entries: Vec<(Key, Node)>,
+    entries: Vec<(Key<'s>, Node<'s>)>,
 }
 
 impl<'s> Reader<'s> {
@@ -193,7 +193,7 @@ impl<'s> Reader<'s> {
     }
 
     /// The block collection whose first line is `line`.
-    fn block(&mut self, line: Line<'s>) -> Option<Node> {
+    fn block(&mut self, line: Line<'s>) -> Option<Node<'s>> {
         if line.dash_at(line.indent) {
             let pos = line.pos(line.indent);
             self.seq(line.indent, pos)
@@ -203,7 +203,7 @@ impl<'s> Reader<'s> {
     }
 
     /// A block sequence of entries at column `indent`, starting at `cur`.
-    fn seq(&mut self, indent: usize, pos: Pos) -> Option<Node> {
+    fn seq(&mut self, indent: usize, pos: Pos) -> Option<Node<'s>> {
         self.open()?;
         self.count()?;
         let start = self.items.len();
@@ -224,7 +224,7 @@ impl<'s> Reader<'s> {
     }
 
     /// One `- ...` entry of a sequence at `indent`.
-    fn entry(&mut self, line: Line<'s>, indent: usize) -> Option<Node> {
+    fn entry(&mut self, line: Line<'s>, indent: usize) -> Option<Node<'s>> {
         let b = line.bytes();
         let at = indent
             + 1
@@ -247,7 +247,7 @@ impl<'s> Reader<'s> {
 
     /// The value of an entry or key that has nothing on its own line: a
     /// collection on the lines below, deeper than `indent`, or null at `null`.
-    fn below(&mut self, indent: usize, null: Pos) -> Option<Node> {
+    fn below(&mut self, indent: usize, null: Pos) -> Option<Node<'s>> {
         match self.cur {
             Some(next) if next.indent > indent => self.block(next),
             _ => {
@@ -262,7 +262,7 @@ impl<'s> Reader<'s> {
 
     /// A block mapping whose keys are at column `indent`, the first on `cur`
     /// (after its `- ` for a mapping in a sequence entry).
-    fn map(&mut self, indent: usize) -> Option<Node> {
+    fn map(&mut self, indent: usize) -> Option<Node<'s>> {
         self.open()?;
         let mut line = self.cur?;
         let pos = line.pos(indent);
@@ -291,7 +291,7 @@ impl<'s> Reader<'s> {
     }
 
     /// The value after the `:` at byte `colon` of a key at `indent`.
-    fn value(&mut self, line: Line<'s>, indent: usize, colon: usize) -> Option<Node> {
+    fn value(&mut self, line: Line<'s>, indent: usize, colon: usize) -> Option<Node<'s>> {
         let b = line.bytes();
         if !rest_blank(b, colon + 1) {
             let at = colon + 1 + b.iter().skip(colon + 1).take_while(|&&c| c == b' ').count();
@@ -326,7 +326,7 @@ impl<'s> Reader<'s> {
 
     /// A value written on the line itself, at byte `at`, in a collection
     /// at `indent`; leaves `cur` on the next content line.
-    fn inline(&mut self, line: Line<'s>, at: usize, indent: usize) -> Option<Node> {
+    fn inline(&mut self, line: Line<'s>, at: usize, indent: usize) -> Option<Node<'s>> {
         self.count()?;
         let b = line.bytes();
         let node = match b.get(at) {

@@ -12,7 +12,7 @@ use super::super::lines::Lines;
 use super::{Key, MAX_DEPTH, MAX_NODES, Node, ParseError, Value, code_of, indicator_col, scalar};
 
 /// Parses one document (the size was checked by the caller).
-pub(super) fn parse(text: &str) -> Result<Node, ParseError> {
+pub(super) fn parse(text: &str) -> Result<Node<'_>, ParseError> {
     let mut builder = Builder {
         source: text,
         ..Builder::default()
@@ -46,10 +46,10 @@ fn pos_of(span: &Span) -> Pos {
 }
 
 /// An open collection while its children arrive.
-enum Open {
-    Seq(Node, Vec<Node>, usize),
+enum Open<'s> {
+    Seq(Node<'s>, Vec<Node<'s>>, usize),
     /// The mapping, its entries, a key waiting for its value, its anchor.
-    Map(Node, Vec<(Key, Node)>, Option<Node>, usize),
+    Map(Node<'s>, Vec<(Key<'s>, Node<'s>)>, Option<Node<'s>>, usize),
 }
 
 #[derive(Default)]
@@ -58,18 +58,18 @@ struct Builder<'s> {
     source: &'s str,
     /// The source's lines, indexed on the first block scalar.
     lines: std::cell::OnceCell<Lines<'s>>,
-    stack: Vec<Open>,
-    root: Option<Node>,
+    stack: Vec<Open<'s>>,
+    root: Option<Node<'s>>,
     /// Anchored nodes by anchor id, with their size in nodes.
-    anchors: HashMap<usize, (Node, usize)>,
+    anchors: HashMap<usize, (Node<'s>, usize)>,
     nodes: usize,
     documents: usize,
 }
 
-impl Builder<'_> {
+impl<'s> Builder<'s> {
     /// Takes one event. Reads to the end of the input, so a second document
     /// is reported rather than ignored.
-    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), ParseError> {
+    fn event(&mut self, event: Event<'s>, span: Span) -> Result<(), ParseError> {
         let pos = pos_of(&span);
         match event {
             Event::DocumentStart(..) => {
@@ -170,7 +170,7 @@ impl Builder<'_> {
     }
 
     /// Places a finished node in its parent (or as the root).
-    fn add(&mut self, node: Node, anchor: usize, pos: Pos) -> Result<(), ParseError> {
+    fn add(&mut self, node: Node<'s>, anchor: usize, pos: Pos) -> Result<(), ParseError> {
         self.count(1, pos)?;
         if anchor != 0 {
             let size = size_of(&node);
@@ -182,13 +182,21 @@ impl Builder<'_> {
             Some(Open::Map(_, entries, pending, _)) => match pending.take() {
                 None => *pending = Some(node),
                 Some(key) => {
-                    let name = key.scalar_text().unwrap_or_default();
-                    if name.is_empty() && !matches!(key.value, Value::Str(_)) {
-                        return Err(ParseError {
-                            pos: key.pos,
-                            message: format!("a key must be a string, found {}", key.kind()),
-                        });
-                    }
+                    let name = match key.value {
+                        Value::Str(name) => name,
+                        _ => match key.scalar_text() {
+                            Some(name) if !name.is_empty() => name.into(),
+                            _ => {
+                                return Err(ParseError {
+                                    pos: key.pos,
+                                    message: format!(
+                                        "a key must be a string, found {}",
+                                        key.kind()
+                                    ),
+                                });
+                            }
+                        },
+                    };
                     entries.push((Key { pos: key.pos, name }, node));
                 }
             },
@@ -215,7 +223,7 @@ fn block_indicator(lines: &Lines<'_>, content: Pos) -> Pos {
     content
 }
 
-fn size_of(node: &Node) -> usize {
+fn size_of(node: &Node<'_>) -> usize {
     match &node.value {
         Value::Seq(items) => 1 + items.iter().map(size_of).sum::<usize>(),
         Value::Map(entries) => 1 + entries.iter().map(|(_, v)| 1 + size_of(v)).sum::<usize>(),
@@ -225,7 +233,7 @@ fn size_of(node: &Node) -> usize {
 
 /// Applies `<<` merge keys: entries of the merged mappings that the mapping
 /// does not set itself are added after its own.
-fn merge(entries: Vec<(Key, Node)>) -> Vec<(Key, Node)> {
+fn merge<'s>(entries: Vec<(Key<'s>, Node<'s>)>) -> Vec<(Key<'s>, Node<'s>)> {
     if !entries.iter().any(|(k, _)| k.name == "<<") {
         return entries;
     }

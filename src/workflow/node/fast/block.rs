@@ -27,7 +27,7 @@ enum End {
 impl<'s> Reader<'s> {
     /// The literal scalar whose `|` is at byte `at` of `line`, in a
     /// collection at `indent`; leaves `cur` on the next content line.
-    pub(super) fn literal(&mut self, line: Line<'s>, at: usize, indent: usize) -> Option<Node> {
+    pub(super) fn literal(&mut self, line: Line<'s>, at: usize, indent: usize) -> Option<Node<'s>> {
         let b = line.bytes();
         let (chomp, after) = match b.get(at + 1) {
             Some(b'-') => (Chomp::Strip, at + 2),
@@ -57,7 +57,7 @@ impl<'s> Reader<'s> {
         self.advance()?;
         Some(Node {
             pos,
-            value: Value::Str(body),
+            value: Value::Str(body.into()),
         })
     }
 

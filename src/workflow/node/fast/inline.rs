@@ -15,9 +15,9 @@ use super::Line;
 const MAX_KEY: usize = 500;
 
 /// What a line holds from a given byte on.
-pub(super) enum Shape {
+pub(super) enum Shape<'s> {
     /// A key, and the byte of its `:`.
-    Key(Node, usize),
+    Key(Node<'s>, usize),
     /// Anything else: a value.
     Value,
 }
@@ -43,7 +43,7 @@ pub(super) fn rest_blank(b: &[u8], at: usize) -> bool {
 }
 
 /// Whether the line holds a key at `at` (`key: ...`, `"key": ...`).
-pub(super) fn shape(line: &Line<'_>, at: usize) -> Option<Shape> {
+pub(super) fn shape<'s>(line: &Line<'s>, at: usize) -> Option<Shape<'s>> {
     let b = line.bytes();
     if matches!(b.get(at), Some(b'"' | b'\'')) {
         let (node, end) = quoted(line, at)?;
@@ -82,13 +82,13 @@ pub(super) fn shape(line: &Line<'_>, at: usize) -> Option<Shape> {
 
 /// A key node as the granit path names it, or `None` where it would refuse
 /// the key (null) or merge it (`<<`).
-pub(super) fn key(node: Node) -> Option<Key> {
+pub(super) fn key(node: Node<'_>) -> Option<Key<'_>> {
     let pos = node.pos;
     // A text key is moved, not copied: a workflow has one per step.
     let name = match node.value {
         Value::Str(name) => name,
         _ => match node.scalar_text() {
-            Some(name) if !name.is_empty() => name,
+            Some(name) if !name.is_empty() => name.into(),
             _ => return None,
         },
     };
@@ -111,7 +111,7 @@ fn indicator(b: &[u8], at: usize, flow: bool) -> bool {
 
 /// A scalar value at `at`: quoted, or plain up to a comment, the end of the
 /// line, or (in a flow list) a `,` or `]`.
-pub(super) fn scalar(line: &Line<'_>, at: usize, flow: bool) -> Option<(Node, usize)> {
+pub(super) fn scalar<'s>(line: &Line<'s>, at: usize, flow: bool) -> Option<(Node<'s>, usize)> {
     let b = line.bytes();
     if matches!(b.get(at), Some(b'"' | b'\'')) {
         return quoted(line, at);
@@ -141,7 +141,7 @@ pub(super) fn scalar(line: &Line<'_>, at: usize, flow: bool) -> Option<(Node, us
 
 /// A one-line quoted scalar at `at`; double quotes take only `\\ \" \n \t
 /// \/` as escapes.
-fn quoted(line: &Line<'_>, at: usize) -> Option<(Node, usize)> {
+fn quoted<'s>(line: &Line<'s>, at: usize) -> Option<(Node<'s>, usize)> {
     let (b, text) = (line.bytes(), line.text);
     let quote = *b.get(at)?;
     let mut out = String::new();
@@ -174,7 +174,7 @@ fn quoted(line: &Line<'_>, at: usize) -> Option<(Node, usize)> {
     out.push_str(text.get(seg..i)?);
     let node = Node {
         pos: line.pos(at),
-        value: Value::Str(out),
+        value: Value::Str(out.into()),
     };
     Some((node, i + 1))
 }
@@ -183,11 +183,11 @@ fn quoted(line: &Line<'_>, at: usize) -> Option<(Node, usize)> {
 /// byte after its `]`, and how many items it holds.
 ///
 /// Items gather on `scratch` and move into a Vec of the exact size.
-pub(super) fn flow_seq(
-    line: &Line<'_>,
+pub(super) fn flow_seq<'s>(
+    line: &Line<'s>,
     at: usize,
-    scratch: &mut Vec<Node>,
-) -> Option<(Node, usize, usize)> {
+    scratch: &mut Vec<Node<'s>>,
+) -> Option<(Node<'s>, usize, usize)> {
     let b = line.bytes();
     let skip = |i: usize| i + b.iter().skip(i).take_while(|&&c| c == b' ').count();
     let start = scratch.len();
