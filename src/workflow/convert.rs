@@ -4,10 +4,12 @@
 use super::diag::{Diagnostics, Pos};
 use super::name_index::NameIndex;
 use super::node::{Key, Node, Value};
-use super::read::{Reader, Spots, is_id, is_workflow_name, too_long};
+use super::read::{Reader, is_id, is_workflow_name, too_long};
 use super::spec::{Needs, StepSpec, Steps, WorkflowSpec};
 
+mod located;
 mod parts;
+pub use located::{Located, StepSpots};
 use parts::{approval, ask, breaker, defaults, fallback, on_failure, output, retry, shell};
 
 const TOP_KEYS: &[&str] = &[
@@ -40,25 +42,6 @@ pub(super) const STEP_KEYS: &[&str] = &[
     "kill_grace",
     "output",
 ];
-
-/// Where things were written, for the checks that come after conversion.
-#[derive(Debug, Clone, Default)]
-pub struct Located {
-    /// Top-level keys (`vars.target`, `breakers.registry`, ...).
-    pub top: Spots,
-    /// Per step in file order: the id, then every key's value.
-    pub steps: Vec<StepSpots>,
-    /// The steps by id, as indices into the spec's steps: the same indices
-    /// the workflow's steps have, so one index serves to the end.
-    pub ids: NameIndex,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct StepSpots {
-    pub id: Pos,
-    pub needs: Vec<Pos>,
-    pub keys: Spots,
-}
 
 /// Converts the whole document; `None` values were reported in `diags`.
 /// Each step's nodes are freed once the step is converted (the tree of a
@@ -144,7 +127,7 @@ pub fn workflow(root: &mut Node, diags: &mut Diagnostics) -> (WorkflowSpec, Loca
             "steps" => {
                 has_steps = true;
                 let node = steps_node.take().unwrap_or_else(|| value.clone());
-                (spec.steps, located.steps, located.ids) = steps(&mut r, node);
+                spec.steps = steps(&mut r, node, &mut located);
             }
             _ => {}
         }
@@ -186,20 +169,21 @@ fn optional<T>(node: &Node, read: impl FnOnce(&Node) -> Option<T>) -> Option<T> 
     }
 }
 
-fn steps(r: &mut Reader<'_>, mut node: Node) -> (Steps, Vec<StepSpots>, NameIndex) {
+fn steps(r: &mut Reader<'_>, mut node: Node, located: &mut Located) -> Steps {
     let (pos, found) = (node.pos, node.kind());
     let Value::Map(entries) = &mut node.value else {
         r.error(
             pos,
             format!("`steps` must be a mapping of step ids to steps, found {found}"),
         );
-        return (Steps::default(), Vec::new(), NameIndex::default());
+        return Steps::default();
     };
     if entries.is_empty() {
         r.error(pos, "`steps` is empty: a workflow needs at least one step");
     }
     let mut out = Vec::with_capacity(entries.len());
-    let mut spots = Vec::with_capacity(entries.len());
+    // One step's positions at a time, kept in `located` once converted.
+    let mut spots = StepSpots::default();
     // Ids seen so far, as indices into `out`.
     let mut first = NameIndex::with_capacity(entries.len());
     for (key, value) in entries.iter_mut() {
@@ -207,7 +191,7 @@ fn steps(r: &mut Reader<'_>, mut node: Node) -> (Steps, Vec<StepSpots>, NameInde
         let id = &*key.name;
         let ids = |i: usize| out.get(i).map(|(id, _): &(String, StepSpec)| id.as_str());
         if let Some(at) = first.get(id, ids) {
-            let line = spots.get(at).map_or(0, |s: &StepSpots| s.id.line);
+            let line = located.id(at).line;
             r.error(
                 key.pos,
                 format!("duplicate step id `{id}` (first defined at line {line})"),
@@ -228,13 +212,14 @@ fn steps(r: &mut Reader<'_>, mut node: Node) -> (Steps, Vec<StepSpots>, NameInde
                 value: Value::Null,
             },
         );
-        let (spec, mut located) = step(r, &body, id, key.pos);
-        located.id = key.pos;
+        let spec = step(r, &body, id, key.pos, &mut spots);
+        spots.id = key.pos;
         out.push((id.to_string(), spec));
-        spots.push(located);
+        located.push(&mut spots);
         first.insert(out.len() - 1, id, |i| out.get(i).map(|(id, _)| id.as_str()));
     }
-    (Steps(out), spots, first)
+    located.ids = first;
+    Steps(out)
 }
 
 /// "step `build`", written out only when an error is.
@@ -257,20 +242,18 @@ impl std::fmt::Display for FieldName<'_> {
     }
 }
 
-fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, StepSpots) {
+/// Converts one step; its positions go to `at`, which starts empty.
+fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos, at: &mut StepSpots) -> StepSpec {
     let what = StepName(id);
     if matches!(node.value, Value::Null) {
         r.error(
             id_pos,
             format!("{what} is empty: give it one of `run`, `approval` or `ask`"),
         );
-        return (StepSpec::default(), StepSpots::default());
+        return StepSpec::default();
     }
     let mut s = StepSpec::default();
-    let mut at = StepSpots::default();
     let fields = r.fields(node, &what, STEP_KEYS).unwrap_or_default();
-    // One spot per key; a file of 100,000 steps holds one list per step.
-    at.keys.0.reserve_exact(fields.len());
     for (key, value) in fields {
         at.keys.add(&*key.name, value.pos);
         let field = FieldName(&key.name, what);
@@ -282,11 +265,11 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
                     "{field} must be a mapping, such as `approval: {{ prompt: \"Ship it?\" }}`"
                 ),
             ),
-            "approval" => s.approval = approval(r, value, &what.to_string(), &mut at).map(Box::new),
-            "ask" => s.ask = ask(r, value, &what.to_string(), &mut at).map(Box::new),
+            "approval" => s.approval = approval(r, value, &what.to_string(), at).map(Box::new),
+            "ask" => s.ask = ask(r, value, &what.to_string(), at).map(Box::new),
             "needs" => {
                 let ids = r.strings(value, &field).unwrap_or_default();
-                at.needs = ids.iter().map(|(_, p)| *p).collect();
+                at.needs.extend(ids.iter().map(|(_, p)| *p));
                 s.needs = Needs(ids.into_iter().map(|(id, _)| id).collect());
             }
             "when" => s.when = r.scalar(value, &field).map(|t| t.0),
@@ -311,12 +294,9 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
             _ => {}
         }
     }
-    if at.keys.0.capacity() > at.keys.0.len() {
-        at.keys.0.shrink_to_fit();
-    }
     let has = |k: &str| at.keys.get(k).is_some();
     if has("run") as u8 + has("approval") as u8 + has("ask") as u8 == 1 {
-        return (s, at);
+        return s;
     }
     let kinds: Vec<&str> = ["run", "approval", "ask"]
         .into_iter()
@@ -342,5 +322,5 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos) -> (StepSpec, St
             );
         }
     }
-    (s, at)
+    s
 }

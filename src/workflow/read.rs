@@ -46,6 +46,12 @@ impl Spots {
         index.get(path).copied()
     }
 
+    /// Moves every spot to the end of `out`, keeping the room they took.
+    pub fn move_into(&mut self, out: &mut Vec<(Cow<'static, str>, Pos)>) {
+        out.append(&mut self.0);
+        self.1 = OnceCell::new();
+    }
+
     pub fn add(&mut self, path: impl AsRef<str> + Into<String>, pos: Pos) {
         let path = match COMMON_PATHS.iter().find(|p| **p == path.as_ref()) {
             Some(common) => Cow::Borrowed(*common),

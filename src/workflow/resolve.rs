@@ -175,11 +175,7 @@ impl<'a> Cx<'a> {
         // 100,000 others; most need one or two, and a set costs more then.
         let mut seen = std::collections::HashSet::new();
         for (k, need) in needs.iter().enumerate() {
-            let pos = self.at.steps[i]
-                .needs
-                .get(k)
-                .copied()
-                .unwrap_or(self.at.steps[i].id);
+            let pos = self.at.need(i, k).unwrap_or(self.at.id(i));
             match self.index_of(need) {
                 Some(n) if needs.len() <= SMALL_NEEDS => {
                     if !out.contains(&n) {
@@ -205,7 +201,7 @@ impl<'a> Cx<'a> {
         for cycle in dag::cycles(&self.needs) {
             self.acyclic = false;
             let path: Vec<&str> = cycle.iter().map(|&i| self.ids[i].as_str()).collect();
-            let pos = self.at.steps[cycle[0]].id;
+            let pos = self.at.id(cycle[0]);
             self.diags
                 .push(pos, format!("dependency cycle: {}", path.join(" -> ")));
         }
@@ -227,10 +223,7 @@ impl<'a> Cx<'a> {
         if let Some(name) = &s.breaker
             && !self.breakers.contains_key(name)
         {
-            let pos = self.at.steps[i]
-                .keys
-                .get("breaker")
-                .unwrap_or(self.at.steps[i].id);
+            let pos = self.at.key(i, "breaker").unwrap_or(self.at.id(i));
             let hint = self.hint(name, self.breakers.keys().map(String::as_str));
             let id = &self.ids[i];
             self.diags.push(
@@ -248,7 +241,7 @@ impl<'a> Cx<'a> {
             // The id and the needs move in once every step is resolved:
             // until then the checks read them from `self`.
             id: String::new(),
-            line: self.at.steps[i].id.line,
+            line: self.at.id(i).line,
             action,
             needs: Vec::new(),
             when,
@@ -472,10 +465,7 @@ impl<'a> Cx<'a> {
     /// The file position of byte `offset` inside the value under `key`.
     fn locate(&self, step: Option<usize>, key: &str, text: &str, offset: usize) -> Pos {
         let base = match step {
-            Some(i) => self.at.steps[i]
-                .keys
-                .get(key)
-                .unwrap_or(self.at.steps[i].id),
+            Some(i) => self.at.key(i, key).unwrap_or(self.at.id(i)),
             None => self
                 .at
                 .top

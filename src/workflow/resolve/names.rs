@@ -47,7 +47,7 @@ impl Cx<'_> {
             let name = answer_env_name(id);
             match seen.get(&name) {
                 Some(first) => {
-                    let pos = self.at.steps[i].id;
+                    let pos = self.at.id(i);
                     self.diags.push(
                         pos,
                         format!(

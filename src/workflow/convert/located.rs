@@ -1,0 +1,137 @@
+//! Where each step's values were written, kept for the checks that come
+//! after conversion. A file of 100,000 steps has a few positions per step,
+//! so they are kept end to end in two lists, not in lists of their own.
+
+use std::borrow::Cow;
+
+use super::super::diag::Pos;
+use super::super::name_index::NameIndex;
+use super::super::read::Spots;
+
+/// Where things were written, for the checks that come after conversion.
+#[derive(Debug, Clone, Default)]
+pub struct Located {
+    /// Top-level keys (`vars.target`, `breakers.registry`, ...).
+    pub top: Spots,
+    /// Per step in file order: its id, and where its keys and needs start.
+    steps: Vec<StepAt>,
+    keys: Vec<(Cow<'static, str>, Pos)>,
+    needs: Vec<Pos>,
+    /// The steps by id, as indices into the spec's steps: the same indices
+    /// the workflow's steps have, so one index serves to the end.
+    pub ids: NameIndex,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct StepAt {
+    id: Pos,
+    keys: u32,
+    needs: u32,
+}
+
+/// One step's positions while it is converted; [`Located::push`] keeps them.
+#[derive(Debug, Clone, Default)]
+pub struct StepSpots {
+    pub id: Pos,
+    pub needs: Vec<Pos>,
+    pub keys: Spots,
+}
+
+impl Located {
+    /// Keeps `s` as the next step's, leaving it empty for the next step.
+    pub fn push(&mut self, s: &mut StepSpots) {
+        self.steps.push(StepAt {
+            id: s.id,
+            keys: offset(self.keys.len()),
+            needs: offset(self.needs.len()),
+        });
+        s.keys.move_into(&mut self.keys);
+        self.needs.append(&mut s.needs);
+    }
+
+    /// Where step `i`'s id is.
+    pub fn id(&self, i: usize) -> Pos {
+        self.steps.get(i).map_or(Pos::START, |s| s.id)
+    }
+
+    /// Where the `k`th of step `i`'s needs is, if it was a list item.
+    pub fn need(&self, i: usize, k: usize) -> Option<Pos> {
+        let (_, needs) = self.ranges(i)?;
+        self.needs.get(needs).and_then(|n| n.get(k)).copied()
+    }
+
+    /// Where the value under `path` (`"run"`, `"env.HOME"`) of step `i` is.
+    pub fn key(&self, i: usize, path: &str) -> Option<Pos> {
+        let (keys, _) = self.ranges(i)?;
+        let keys = self.keys.get(keys)?;
+        keys.iter().find(|(p, _)| p == path).map(|(_, pos)| *pos)
+    }
+
+    fn ranges(&self, i: usize) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+        let at = self.steps.get(i)?;
+        let (keys_end, needs_end) = match self.steps.get(i + 1) {
+            Some(next) => (next.keys as usize, next.needs as usize),
+            None => (self.keys.len(), self.needs.len()),
+        };
+        Some((at.keys as usize..keys_end, at.needs as usize..needs_end))
+    }
+}
+
+/// Offsets fit in 32 bits: a workflow file is at most 10 MiB.
+fn offset(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_step_finds_its_own_positions() {
+        let mut located = Located::default();
+        let mut s = StepSpots::default();
+        for i in 0..3u32 {
+            s.id = Pos {
+                line: i + 1,
+                col: 3,
+            };
+            s.keys.add(
+                "run",
+                Pos {
+                    line: i + 1,
+                    col: 8,
+                },
+            );
+            if i != 1 {
+                s.needs = vec![
+                    Pos {
+                        line: 10 + i,
+                        col: 1,
+                    },
+                    Pos {
+                        line: 20 + i,
+                        col: 1,
+                    },
+                ];
+                s.keys.add(
+                    "env.A",
+                    Pos {
+                        line: 30 + i,
+                        col: 1,
+                    },
+                );
+            }
+            located.push(&mut s);
+            assert!(s.needs.is_empty() && s.keys.0.is_empty());
+        }
+        assert_eq!(located.id(1), Pos { line: 2, col: 3 });
+        assert_eq!(located.key(2, "run"), Some(Pos { line: 3, col: 8 }));
+        assert_eq!(located.key(1, "env.A"), None);
+        assert_eq!(located.key(2, "env.A"), Some(Pos { line: 32, col: 1 }));
+        assert_eq!(located.need(0, 1), Some(Pos { line: 20, col: 1 }));
+        assert_eq!(located.need(1, 0), None);
+        assert_eq!(located.need(2, 0), Some(Pos { line: 12, col: 1 }));
+        assert_eq!(located.need(2, 2), None);
+        assert_eq!(located.id(9), Pos::START);
+    }
+}
