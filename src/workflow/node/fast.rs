@@ -338,13 +338,23 @@ impl<'s> Reader<'s> {
                 self.nodes += n;
                 rest_blank(b, end).then_some(node)?
             }
-            Some(b'{') => {
+            Some(b'{') if b.get(at + 1) == Some(&b'}') => {
                 self.open()?;
                 self.depth -= 1;
-                (b.get(at + 1) == Some(&b'}') && rest_blank(b, at + 2)).then_some(Node {
+                rest_blank(b, at + 2).then_some(Node {
                     pos: line.pos(at),
                     value: Value::Map(Vec::new()),
                 })?
+            }
+            Some(b'{') => {
+                // The map and a list in it: two levels.
+                self.open()?;
+                self.open()?;
+                let (node, end, n) =
+                    inline::flow_map(&line, at, &mut self.items, &mut self.entries)?;
+                self.depth -= 2;
+                self.nodes += n;
+                rest_blank(b, end).then_some(node)?
             }
             _ => {
                 let (node, end) = inline::scalar(&line, at, false)?;

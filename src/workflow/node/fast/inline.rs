@@ -110,7 +110,7 @@ fn indicator(b: &[u8], at: usize, flow: bool) -> bool {
 }
 
 /// A scalar value at `at`: quoted, or plain up to a comment, the end of the
-/// line, or (in a flow list) a `,` or `]`.
+/// line, or (in a flow collection) a `,`, `]` or `}`.
 pub(super) fn scalar<'s>(line: &Line<'s>, at: usize, flow: bool) -> Option<(Node<'s>, usize)> {
     let b = line.bytes();
     if matches!(b.get(at), Some(b'"' | b'\'')) {
@@ -125,8 +125,8 @@ pub(super) fn scalar<'s>(line: &Line<'s>, at: usize, flow: bool) -> Option<(Node
             b'\t' => return None,
             b':' if !flow && matches!(b.get(i + 1), None | Some(b' ')) => return None,
             b'#' if i > at && b.get(i - 1) == Some(&b' ') => break,
-            b',' | b']' if flow => break,
-            b'[' | b'{' | b'}' | b':' | b'#' | b'"' | b'\'' if flow => return None,
+            b',' | b']' | b'}' if flow => break,
+            b'[' | b'{' | b':' | b'#' | b'"' | b'\'' if flow => return None,
             _ => i += 1,
         }
     }
@@ -171,10 +171,16 @@ fn quoted<'s>(line: &Line<'s>, at: usize) -> Option<(Node<'s>, usize)> {
             _ => i += 1,
         }
     }
-    out.push_str(text.get(seg..i)?);
+    // With nothing unescaped, the text is borrowed as written.
+    let value = if seg == at + 1 {
+        Cow::Borrowed(text.get(seg..i)?)
+    } else {
+        out.push_str(text.get(seg..i)?);
+        Cow::Owned(out)
+    };
     let node = Node {
         pos: line.pos(at),
-        value: Value::Str(out.into()),
+        value: Value::Str(value),
     };
     Some((node, i + 1))
 }
@@ -209,6 +215,68 @@ pub(super) fn flow_seq<'s>(
     let node = Node {
         pos: line.pos(at),
         value: Value::Seq(items.drain(start..).collect()),
+    };
+    Some((node, i + 1, n))
+}
+
+/// A one-line flow mapping at `at` of plain keys to scalars or flow lists
+/// (`{ run: make, needs: [a, b] }`): the node, the byte after its `}`, and
+/// how many nodes it holds. Empty entries, a trailing `,`, quoted or
+/// spaced keys and nested mappings are left to the granit path.
+pub(super) fn flow_map<'s>(
+    line: &Line<'s>,
+    at: usize,
+    items: &mut Vec<Node<'s>>,
+    entries: &mut Vec<(Key<'s>, Node<'s>)>,
+) -> Option<(Node<'s>, usize, usize)> {
+    let b = line.bytes();
+    let skip = |i: usize| i + b.iter().skip(i).take_while(|&&c| c == b' ').count();
+    let start = entries.len();
+    let mut n = 0;
+    let mut i = skip(at + 1);
+    loop {
+        let colon = i + b.get(i..)?.iter().position(|&c| c == b':')?;
+        let name = line.text.get(i..colon)?;
+        let odd = |c: &u8| b" []{},\"'#".contains(c);
+        if name.is_empty()
+            || name.len() > MAX_KEY
+            || indicator(b, i, true)
+            || name.as_bytes().iter().any(odd)
+        {
+            return None;
+        }
+        if b.get(colon + 1) != Some(&b' ') {
+            return None;
+        }
+        let key_node = Node {
+            pos: line.pos(i),
+            value: super::super::scalar(Cow::Borrowed(name), ScalarStyle::Plain, None),
+        };
+        let v = skip(colon + 1);
+        let (value, end) = match b.get(v)? {
+            b'[' => {
+                let (node, end, m) = flow_seq(line, v, items)?;
+                n += m;
+                (node, end)
+            }
+            b'{' | b'}' | b',' => return None,
+            _ => scalar(line, v, true)?,
+        };
+        entries.push((key(key_node)?, value));
+        n += 2;
+        i = skip(end);
+        match b.get(i)? {
+            b',' => i = skip(i + 1),
+            b'}' => break,
+            _ => return None,
+        }
+        if b.get(i) == Some(&b'}') {
+            return None;
+        }
+    }
+    let node = Node {
+        pos: line.pos(at),
+        value: Value::Map(entries.drain(start..).collect()),
     };
     Some((node, i + 1, n))
 }

@@ -173,6 +173,7 @@ fn leaf() -> impl Strategy<Value = String> {
         1 => "\"[a-z :#'\\\\né]{0,5}\"",
         1 => "'[a-z :#'\"é]{0,5}'",
         1 => "\\[([a-z0-9\"' ]{0,3}, ?){0,3}[a-z0-9\"]{0,3}\\]",
+        1 => "\\{ ?([a-z:]{0,3}: ?[a-z0-9\"' ]{0,3}, ?){0,2}[a-z]{0,3}:? ?(\\[[a-z, ]{0,4}\\]|[a-z0-9'\" ]{0,3}) ?\\}",
     ]
 }
 
@@ -489,6 +490,15 @@ fn edge_cases_are_read_the_same_or_left_alone() {
         ("", false),
         ("# only a comment\n", false),
         ("[a]\n", false),
+        ("s: { run: 'true' }\n", true),
+        ("s: {run: x, needs: [a, b]}\n", true),
+        ("s: { a: 1, a: ~, b: \"q\" }\n", true),
+        ("- { a: [] }\n", false),
+        ("s: { a: }\n", false),
+        ("s: { a: 1, }\n", false),
+        ("s: { a: { b: 1 } }\n", false),
+        ("s: { \"a\": 1 }\n", false),
+        ("s: { a:1 }\n", false),
     ];
     for &(text, read) in cases {
         assert_eq!(agrees(text), read, "{text:?}");
