@@ -3,7 +3,6 @@
 //! reference (steps, vars, breakers, answers, outputs) with its position.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use super::convert::Located;
 use super::dag;
@@ -12,13 +11,14 @@ use super::name_index::NameIndex;
 
 use super::expr::{self, Operand};
 use super::model::*;
-use super::spec::{BreakerSpec, DurationSpec, ScalarText, StepSpec, WorkflowSpec};
+use super::spec::{BreakerSpec, ScalarText, WorkflowSpec};
 use super::template::{Ref, Template};
 
 mod names;
+mod step;
 mod values;
+pub use values::to_duration;
 use values::{breaker, locate_in_source, shell_words};
-pub use values::{merge_retry, to_duration};
 
 struct Cx<'a> {
     /// Step ids in file order.
@@ -205,138 +205,6 @@ impl<'a> Cx<'a> {
             self.diags
                 .push(pos, format!("dependency cycle: {}", path.join(" -> ")));
         }
-    }
-
-    fn step(
-        &mut self,
-        i: usize,
-        mut s: StepSpec,
-        d: &super::spec::DefaultsSpec,
-        wait_default: Duration,
-    ) -> Step {
-        let shell = s
-            .shell
-            .as_ref()
-            .map_or_else(|| self.shell.clone(), |sh| shell_words(sh).into());
-        let is_run = s.run.is_some();
-        let action = self.action(i, &mut s, &shell, wait_default);
-        if let Some(name) = &s.breaker
-            && !self.breakers.contains_key(name)
-        {
-            let pos = self.at.key(i, "breaker").unwrap_or(self.at.id(i));
-            let hint = self.hint(name, self.breakers.keys().map(String::as_str));
-            let id = &self.ids[i];
-            self.diags.push(
-                pos,
-                format!("step `{id}` uses unknown breaker `{name}`{hint}"),
-            );
-        }
-        let when = s
-            .when
-            .take()
-            .and_then(|text| self.condition(i, text))
-            .map(Box::new);
-        let run_timeout = s.timeout.as_deref().or(d.timeout.as_ref()).map(to_duration);
-        Step {
-            // The id and the needs move in once every step is resolved:
-            // until then the checks read them from `self`.
-            id: String::new(),
-            line: self.at.id(i).line,
-            action,
-            needs: Vec::new(),
-            when,
-            timeout: if is_run { run_timeout } else { None },
-            retry: self.shared_retry(merge_retry(s.retry.as_deref(), d.retry.as_ref())),
-            breaker: s.breaker,
-            on_failure: s.on_failure.or(d.on_failure).unwrap_or_default(),
-            fallback: s
-                .fallback
-                .map(|f| Box::new(f.outputs.into_iter().map(|(k, v)| (k, v.0)).collect())),
-            priority: s.priority.unwrap_or(0),
-            env: self.env_templates(std::mem::take(&mut s.env), Some(i), "env"),
-            cwd: s.cwd,
-            shell,
-            kill_grace: s
-                .kill_grace
-                .as_deref()
-                .or(d.kill_grace.as_ref())
-                .map_or(DEFAULT_KILL_GRACE, to_duration),
-            output: s.output.or(d.output).unwrap_or_default(),
-        }
-    }
-
-    /// What the step does, its texts taken out of `s`.
-    fn action(
-        &mut self,
-        i: usize,
-        s: &mut StepSpec,
-        shell: &[String],
-        wait_default: Duration,
-    ) -> Action {
-        let step_timeout = s.timeout.as_deref();
-        let wait = |t: Option<&DurationSpec>| t.or(step_timeout).map_or(wait_default, to_duration);
-        if let Some(a) = s.approval.take() {
-            let prompt = match &a.prompt {
-                Some(p) => self.text_template(i, "approval.prompt", p),
-                None => {
-                    let text = format!("Approve {}?", self.ids[i]);
-                    self.text_template(i, "approval.prompt", &text)
-                }
-            };
-            Action::Approval(ApprovalAction {
-                prompt,
-                timeout: wait(a.timeout.as_ref()),
-                on_timeout: a.on_timeout.unwrap_or_default(),
-            })
-        } else if let Some(a) = s.ask.take() {
-            let a = *a;
-            Action::Ask(Box::new(AskAction {
-                question: self.text_template(i, "ask.question", &a.question),
-                choices: a.choices.into_iter().flatten().map(|c| c.0).collect(),
-                default: a.default.map(|t| t.0),
-                timeout: wait(a.timeout.as_ref()),
-            }))
-        } else {
-            self.run_action(i, s.run.take().unwrap_or_default(), shell)
-        }
-    }
-
-    /// The last policy handed out, again when `policy` is alike.
-    fn shared_retry(&mut self, policy: RetryPolicy) -> std::sync::Arc<RetryPolicy> {
-        if *self.retry != policy {
-            self.retry = std::sync::Arc::new(policy);
-        }
-        self.retry.clone()
-    }
-
-    fn run_action(&mut self, i: usize, text: String, shell: &[String]) -> Action {
-        // Most commands refer to nothing: nothing to parse, check or rewrite.
-        let template = if text.contains("{{") {
-            self.text_template(i, "run", &text)
-        } else {
-            Template::default()
-        };
-        self.check_env_names(i, &text, &template);
-        if template.refs().next().is_none() {
-            return Action::Run(RunAction {
-                text,
-                expanded: None,
-            });
-        }
-        let command = match template.to_command(shell) {
-            Ok(c) => c,
-            Err(errors) => {
-                for e in errors {
-                    let pos = self.locate(Some(i), "run", &text, e.offset);
-                    self.diags.push(pos, e.message);
-                }
-                String::new()
-            }
-        };
-        Action::Run(RunAction {
-            text,
-            expanded: Some(Box::new(Expanded { template, command })),
-        })
     }
 
     /// Parses a template and checks what it refers to; `step` is `None` for
