@@ -3,6 +3,8 @@
 //! so they are kept end to end in two lists, not in lists of their own.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::collections::HashMap;
 
 use super::super::diag::Pos;
 use super::super::name_index::NameIndex;
@@ -20,7 +22,14 @@ pub struct Located {
     /// The steps by id, as indices into the spec's steps: the same indices
     /// the workflow's steps have, so one index serves to the end.
     pub ids: NameIndex,
+    /// For steps with more than [`SCAN_KEYS`] keys (an `env` of thousands),
+    /// their keys by path: built on the first look into such a step, since
+    /// every error placed in it looks.
+    many: OnceCell<HashMap<usize, HashMap<String, Pos>>>,
 }
+
+/// Up to this many keys, a step's are looked through one by one.
+const SCAN_KEYS: usize = 32;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct StepAt {
@@ -40,6 +49,7 @@ pub struct StepSpots {
 impl Located {
     /// Keeps `s` as the next step's, leaving it empty for the next step.
     pub fn push(&mut self, s: &mut StepSpots) {
+        self.many = OnceCell::new();
         self.steps.push(StepAt {
             id: s.id,
             keys: offset(self.keys.len()),
@@ -64,7 +74,32 @@ impl Located {
     pub fn key(&self, i: usize, path: &str) -> Option<Pos> {
         let (keys, _) = self.ranges(i)?;
         let keys = self.keys.get(keys)?;
-        keys.iter().find(|(p, _)| p == path).map(|(_, pos)| *pos)
+        if keys.len() <= SCAN_KEYS {
+            return keys.iter().find(|(p, _)| p == path).map(|(_, pos)| *pos);
+        }
+        self.many
+            .get_or_init(|| self.index_many())
+            .get(&i)
+            .and_then(|index| index.get(path))
+            .copied()
+    }
+
+    fn index_many(&self) -> HashMap<usize, HashMap<String, Pos>> {
+        let mut out = HashMap::new();
+        for i in 0..self.steps.len() {
+            let Some((keys, _)) = self.ranges(i) else {
+                continue;
+            };
+            let Some(keys) = self.keys.get(keys).filter(|k| k.len() > SCAN_KEYS) else {
+                continue;
+            };
+            let index: &mut HashMap<String, Pos> = out.entry(i).or_default();
+            for (path, pos) in keys {
+                // The first, when a path was added twice, as when scanning.
+                index.entry(path.to_string()).or_insert(*pos);
+            }
+        }
+        out
     }
 
     fn ranges(&self, i: usize) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
@@ -133,5 +168,28 @@ mod tests {
         assert_eq!(located.need(2, 0), Some(Pos { line: 12, col: 1 }));
         assert_eq!(located.need(2, 2), None);
         assert_eq!(located.id(9), Pos::START);
+    }
+
+    #[test]
+    fn a_step_with_many_keys_finds_each_the_first_time_it_was_written() {
+        let mut located = Located::default();
+        let mut s = StepSpots::default();
+        s.keys.add("run", Pos { line: 1, col: 1 });
+        located.push(&mut s);
+        for k in 0..1000u32 {
+            s.keys.add(
+                format!("env.K{k}"),
+                Pos {
+                    line: k + 2,
+                    col: 5,
+                },
+            );
+        }
+        s.keys.add("env.K7", Pos { line: 9999, col: 1 });
+        located.push(&mut s);
+        assert_eq!(located.key(1, "env.K999"), Some(Pos { line: 1001, col: 5 }));
+        assert_eq!(located.key(1, "env.K7"), Some(Pos { line: 9, col: 5 }));
+        assert_eq!(located.key(1, "run"), None);
+        assert_eq!(located.key(0, "run"), Some(Pos { line: 1, col: 1 }));
     }
 }
