@@ -4,6 +4,7 @@
 //! it knows of workflows comes from [`crate::workflow`] and of runs from
 //! [`crate::engine`].
 
+mod detach;
 mod docs;
 mod graph;
 mod history;

@@ -20,6 +20,14 @@ pub struct RunArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub flags: RunFlags,
+    /// Check the file, start the run in the background with no terminal (it
+    /// outlives the shell and the terminal that started it), print its run
+    /// id and exit 0; `approve`, `answer`, `events` reach it later.
+    #[arg(long, conflicts_with = "json")]
+    pub detach: bool,
+    /// Set on the background process that `--detach` starts.
+    #[arg(long = "detached-run", hide = true)]
+    pub detached_run: bool,
 }
 
 /// The options `run` and `resume` share.
@@ -154,7 +162,7 @@ fn article(kind: &str) -> String {
 }
 
 /// Loads and prepares; an error here is bad input (exit 2).
-fn prepare(args: &RunArgs) -> Result<(Workflow, RunOptions), String> {
+pub(super) fn prepare(args: &RunArgs) -> Result<(Workflow, RunOptions), String> {
     let mut wf = workflow::load(&args.file).map_err(|d| d.to_string())?;
     let options = apply_flags(&args.flags, &mut wf)?;
     Ok((wf, options))
@@ -198,6 +206,12 @@ pub fn apply_flags(args: &RunFlags, wf: &mut Workflow) -> Result<RunOptions, Str
 }
 
 pub fn run(args: RunArgs) -> u8 {
+    if args.detach {
+        return super::detach::start(&args);
+    }
+    if args.detached_run {
+        super::detach::become_detached();
+    }
     let (wf, options) = match prepare(&args) {
         Ok(p) => p,
         Err(message) => {
@@ -262,6 +276,7 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
             return exit::INVALID;
         }
     };
+    super::detach::announce(&handle.run_id);
     // Only waits are ordered by priority here: one entry per wait, not per step.
     let priorities = run
         .workflow()

@@ -1,0 +1,168 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! `run --detach`: the run is checked here, goes on in a session of its own,
+//! outlives the terminal that started it, and is reached through its socket.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::tmux::*;
+
+const GATED: &str = "name: det\nsteps:\n  build:\n    run: echo building\n  gate:\n    needs: [build]\n    approval: { prompt: \"Ship it?\" }\n  ship:\n    needs: [gate]\n    run: echo shipped\n";
+
+/// Processes whose command line names `needle` (the run's state dir).
+fn processes_naming(needle: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn signalbox(args: &[&str], state: &Path) -> std::process::Output {
+    Command::new(common::BIN)
+        .args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_detached_run_outlives_the_terminal_that_started_it_and_is_approved_from_another() {
+    let Some((tmux, dir)) = tmux_session("detach") else {
+        return;
+    };
+    let state = dir.path().join("state");
+    std::fs::write(dir.path().join("wf.yaml"), GATED).unwrap();
+    tmux.start_sized(
+        &format!(
+            "cd {} && {} run wf.yaml --detach --state-dir {}; echo \"EXIT=$?\"; sleep 60",
+            dir.path().display(),
+            common::BIN,
+            state.display()
+        ),
+        80,
+        24,
+    );
+    let screen = tmux.wait_for("EXIT=", 20);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    let run_id = screen.lines().next().unwrap_or_default().trim().to_string();
+    assert!(
+        run_id.starts_with("det-"),
+        "the first line is the run id: {screen}"
+    );
+    assert!(state.join("runs").join(&run_id).is_dir(), "{screen}");
+
+    // The terminal goes away; the run waits on.
+    wait_journal(&state, "approval_requested", 20);
+    tmux.tmux(&["kill-server"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let events = journal(&state);
+    assert!(
+        !events.iter().any(|e| e["type"] == "run_finished"),
+        "{events:?}"
+    );
+
+    let out = signalbox(&["approve", &run_id, "gate"], &state);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = wait_journal(&state, "run_finished", 20);
+    let end = events.iter().find(|e| e["type"] == "run_finished").unwrap();
+    assert_eq!(end["status"], "succeeded", "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "step_succeeded" && e["step"] == "ship")
+    );
+
+    // Nothing is left running once the run has ended.
+    let needle = state.display().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !processes_naming(&needle).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "left running: {:?}",
+            processes_naming(&needle)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn detach_checks_the_file_here_and_takes_no_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "name: det\nsteps:\n  a:\n    needs: [nope]\n    run: true\n",
+    )
+    .unwrap();
+    let out = signalbox(&["run", bad.to_str().unwrap(), "--detach"], &state);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown step `nope`"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        !state.join("runs").exists()
+            || std::fs::read_dir(state.join("runs"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+
+    let good = dir.path().join("wf.yaml");
+    std::fs::write(&good, GATED).unwrap();
+    let out = signalbox(
+        &["run", good.to_str().unwrap(), "--detach", "--json"],
+        &state,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--json"));
+}
+
+#[test]
+fn a_detached_run_prints_only_its_id_and_ends_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let wf = dir.path().join("wf.yaml");
+    std::fs::write(
+        &wf,
+        "name: quick\nsteps:\n  a:\n    run: echo one\n  b:\n    needs: [a]\n    run: echo two\n",
+    )
+    .unwrap();
+    let out = signalbox(&["run", wf.to_str().unwrap(), "--detach"], &state);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let id = stdout.trim();
+    assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    assert!(id.starts_with("quick-"), "{stdout:?}");
+    let events = wait_journal(&state, "run_finished", 20);
+    assert!(events.iter().all(|e| e["run"] == id));
+    assert_eq!(events.last().unwrap()["status"], "succeeded");
+    let log = std::fs::read_to_string(state.join("runs").join(id).join("logs/b.log")).unwrap();
+    assert!(log.contains("two"), "{log}");
+}
