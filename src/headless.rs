@@ -297,7 +297,9 @@ fn raw_line(p: &Published) -> Option<String> {
                 .unwrap_or_default();
             format!("⊗ breaker {breaker} is {}", word.replace('_', "-"))
         }
-        Event::DagModified { action, steps, by } => {
+        Event::DagModified {
+            action, steps, by, ..
+        } => {
             let word = serde_json::to_value(action)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))

@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! `run --detach`: the run is checked here, goes on in a session of its own,
-//! outlives the terminal that started it, and is reached through its socket.
+//! A run beyond its terminal. `run --detach`: the run is checked here, goes
+//! on in a session of its own, outlives the terminal that started it, and is
+//! reached through its socket; and every operator's act is journaled with
+//! who did it (`user`).
 
 mod common;
 
@@ -30,6 +32,12 @@ fn processes_naming(needle: &str) -> Vec<String> {
         })
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
+}
+
+/// This test's own login name, as `id -un` says it.
+fn login_name() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 fn signalbox(args: &[&str], state: &Path) -> std::process::Output {
@@ -87,6 +95,12 @@ fn a_detached_run_outlives_the_terminal_that_started_it_and_is_approved_from_ano
     let events = wait_journal(&state, "run_finished", 20);
     let end = events.iter().find(|e| e["type"] == "run_finished").unwrap();
     assert_eq!(end["status"], "succeeded", "{events:?}");
+    let resolved = events
+        .iter()
+        .find(|e| e["type"] == "approval_resolved")
+        .unwrap();
+    assert_eq!(resolved["by"], "socket");
+    assert_eq!(resolved["user"], login_name().as_str(), "{resolved}");
     assert!(
         events
             .iter()
@@ -165,4 +179,51 @@ fn a_detached_run_prints_only_its_id_and_ends_on_its_own() {
     assert_eq!(events.last().unwrap()["status"], "succeeded");
     let log = std::fs::read_to_string(state.join("runs").join(id).join("logs/b.log")).unwrap();
     assert!(log.contains("two"), "{log}");
+}
+
+#[test]
+fn who_acted_is_journaled_for_a_flag_and_nobody_for_a_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let wf = dir.path().join("wf.yaml");
+    std::fs::write(
+        &wf,
+        "name: who\nsteps:\n  gate:\n    approval: { prompt: go? }\n  late:\n    approval: { prompt: wait?, timeout: 100ms, on_timeout: approve }\n  notes:\n    ask: { question: notes?, default: none, timeout: 100ms }\n",
+    )
+    .unwrap();
+    let out = signalbox(
+        &[
+            "run",
+            wf.to_str().unwrap(),
+            "--headless",
+            "--approve",
+            "gate",
+        ],
+        &state,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = journal(&state);
+    let of = |step: &str, ty: &str| {
+        events
+            .iter()
+            .find(|e| e["step"] == step && e["type"] == ty)
+            .unwrap_or_else(|| panic!("no {ty} of {step}: {events:?}"))
+            .clone()
+    };
+    let gate = of("gate", "approval_resolved");
+    assert_eq!(gate["by"], "flag");
+    assert_eq!(gate["user"], login_name().as_str(), "{gate}");
+    for (step, ty) in [
+        ("late", "approval_resolved"),
+        ("notes", "question_answered"),
+    ] {
+        let e = of(step, ty);
+        assert_eq!(e["by"], "timeout", "{e}");
+        assert!(e.get("user").is_none(), "a timeout is nobody: {e}");
+    }
 }

@@ -338,6 +338,7 @@ fn the_model_follows_the_events() {
                 action: signalbox::engine::event::DagAction::Retry,
                 steps: vec![s("publish")],
                 by: KB,
+                user: Some(s("ops")),
             },
         ),
     );
@@ -362,6 +363,7 @@ fn an_answer_box_closes_when_its_question_does() {
                 wait: s("w1"),
                 answer: s("Bug fixes"),
                 by: By::Timeout,
+                user: None,
                 waited_ms: 1,
             },
         ),

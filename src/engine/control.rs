@@ -47,6 +47,7 @@ impl Scheduler {
                     action: DagAction::Cancel,
                     steps: vec![step],
                     by,
+                    user: self.actor(by),
                 });
                 self.cancel_step(i, "operator");
                 Ok(())
@@ -145,6 +146,7 @@ impl Scheduler {
                     action: DagAction::Retry,
                     steps: vec![self.wf.steps[i].id.clone()],
                     by,
+                    user: self.actor(by),
                 });
                 self.enqueue(i);
                 Ok(())
@@ -169,6 +171,7 @@ impl Scheduler {
                     action: DagAction::Retry,
                     steps,
                     by,
+                    user: self.actor(by),
                 });
                 for &r in &reset {
                     let rt = &mut self.steps[r];
@@ -194,6 +197,7 @@ impl Scheduler {
             action: DagAction::Skip,
             steps: vec![self.wf.steps[i].id.clone()],
             by,
+            user: self.actor(by),
         });
         if let Phase::Running { stop, cancel, .. } = &mut self.steps[i].phase {
             *stop = Some(Stop::Skip);

@@ -134,6 +134,9 @@ pub enum Event {
         wait: String,
         approved: bool,
         by: By,
+        /// Who acted: the login name (SPEC §2); none for a timeout.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
         waited_ms: u64,
     },
     QuestionAsked {
@@ -148,6 +151,8 @@ pub enum Event {
         wait: String,
         answer: String,
         by: By,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
         waited_ms: u64,
     },
     BreakerChanged {
@@ -158,6 +163,8 @@ pub enum Event {
         action: DagAction,
         steps: Vec<String>,
         by: By,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
     },
 }
 

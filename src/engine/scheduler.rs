@@ -70,6 +70,9 @@ pub(super) struct Ready {
 }
 
 pub struct Scheduler {
+    /// The login name journaled as `user` for what an operator or a flag
+    /// did here (SPEC §2 "Who acted").
+    pub(super) user: Option<String>,
     pub(super) wf: Workflow,
     pub(super) options: RunOptions,
     pub(super) dir: RunDir,
@@ -120,6 +123,7 @@ impl Scheduler {
             .seed
             .map_or_else(SmallRng::from_os_rng, SmallRng::seed_from_u64);
         Scheduler {
+            user: login_name(),
             steps: wf.steps.iter().map(|_| StepRt::default()).collect(),
             dependents: wf.dependents(),
             asks: (wf.steps.iter().enumerate())
@@ -372,4 +376,24 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
 
 pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The login name of the account running the run, or its uid when the user
+/// database has no entry for it.
+fn login_name() -> Option<String> {
+    let uid = nix::unistd::Uid::effective();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => Some(user.name),
+        _ => Some(uid.to_string()),
+    }
+}
+
+impl Scheduler {
+    /// Who to journal as having acted `by`: nobody for a timeout.
+    pub(super) fn actor(&self, by: super::event::By) -> Option<String> {
+        match by {
+            super::event::By::Timeout => None,
+            _ => self.user.clone(),
+        }
+    }
 }

@@ -211,6 +211,7 @@ impl Scheduler {
                     wait: name,
                     approved,
                     by,
+                    user: self.actor(by),
                     waited_ms,
                 });
                 if approved {
@@ -236,6 +237,7 @@ impl Scheduler {
                             wait: name,
                             answer: answer.clone(),
                             by,
+                            user: self.actor(by),
                             waited_ms,
                         });
                         self.wait_succeeded(i, Some(answer));
