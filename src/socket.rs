@@ -215,6 +215,16 @@ fn allowed(stream: &UnixStream) -> bool {
         .is_ok_and(|cred| cred.uid() == me || cred.uid() == 0)
 }
 
+/// The login name of the peer, journaled as `user` for what it does (its
+/// uid when the user database has no entry for it).
+pub(crate) fn peer_user(stream: &UnixStream) -> Option<String> {
+    let uid = nix::unistd::Uid::from_raw(stream.peer_cred().ok()?.uid());
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => Some(user.name),
+        _ => Some(uid.to_string()),
+    }
+}
+
 /// Answers one line and closes, without waiting long for a stalled peer.
 async fn refuse(mut stream: UnixStream, line: &'static str) {
     let _ = tokio::time::timeout(IDLE, stream.write_all(line.as_bytes())).await;
@@ -228,6 +238,7 @@ async fn client(
     mut evicted: oneshot::Receiver<()>,
     busy: Busy,
 ) {
+    let peer = peer_user(&stream);
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let mut line = Vec::new();
@@ -246,7 +257,7 @@ async fn client(
             Ok(Err(_)) | Ok(Ok(wire::Line::End)) => return,
             Ok(Ok(wire::Line::TooLong)) => "error: message longer than 1 MiB\n".to_string(),
             Ok(Ok(wire::Line::Whole)) => match wire::parse(&line) {
-                Ok(command) => match handle.request(by_socket(command)).await {
+                Ok(command) => match request(&handle, by_socket(command), &peer).await {
                     Ok(()) => "ok\n".to_string(),
                     Err(Refusal::RunOver) => format!("error: {}\n", Refusal::RunOver),
                     Err(refusal) => format!("refused: {refusal}\n"),
@@ -340,5 +351,17 @@ pub async fn send(dir: &Path, command: &Command) -> Result<Reply, String> {
         Err("the run closed the connection without a reply".to_string())
     } else {
         Err(format!("unexpected reply from the run: {reply}"))
+    }
+}
+
+/// The command, as the peer's.
+async fn request(
+    handle: &RunHandle,
+    command: Command,
+    peer: &Option<String>,
+) -> Result<(), Refusal> {
+    match peer {
+        Some(user) => handle.request_as(command, user.clone()).await,
+        None => handle.request(command).await,
     }
 }

@@ -128,6 +128,9 @@ impl Scheduler {
             return Err(Refusal::TimedOut { step: step() });
         }
         if self.waits.resolve(wait, resolution) {
+            if let Some(user) = self.acting.clone() {
+                self.resolved_by.insert(i, user);
+            }
             Ok(())
         } else {
             Err(Refusal::AlreadyResolved { step: step() })

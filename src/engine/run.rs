@@ -83,6 +83,7 @@ impl RunHandle {
         let _ = self.tx.send(Msg::Command {
             command,
             reply: None,
+            user: None,
         });
     }
 
@@ -91,6 +92,20 @@ impl RunHandle {
     /// which it ends; the events follow.
     pub async fn request(&self, command: Command) -> Result<(), Refusal> {
         self.send_for_reply(command).await
+    }
+
+    /// [`request`](Self::request) from `user` (a socket's peer), who is
+    /// journaled as having acted.
+    pub async fn request_as(&self, command: Command, user: String) -> Result<(), Refusal> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Command {
+                command,
+                reply: Some(tx),
+                user: Some(user),
+            })
+            .map_err(|_| Refusal::RunOver)?;
+        rx.await.unwrap_or(Err(Refusal::RunOver))
     }
 
     /// Sends a command now, in order with [`RunHandle::send`], and returns
@@ -104,6 +119,7 @@ impl RunHandle {
         let sent = self.tx.send(Msg::Command {
             command,
             reply: Some(tx),
+            user: None,
         });
         async move {
             sent.map_err(|_| Refusal::RunOver)?;

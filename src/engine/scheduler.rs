@@ -25,9 +25,12 @@ use crate::workflow::Workflow;
 /// What reaches the owner.
 pub enum Msg {
     /// `reply`, when given, hears whether the command was taken.
+    /// `user`, when given, is who sent it (a socket's peer); else the
+    /// account running the run.
     Command {
         command: Command,
         reply: Option<oneshot::Sender<Result<(), Refusal>>>,
+        user: Option<String>,
     },
     Subscribe(oneshot::Sender<Subscription>),
     Output {
@@ -73,6 +76,11 @@ pub struct Scheduler {
     /// The login name journaled as `user` for what an operator or a flag
     /// did here (SPEC §2 "Who acted").
     pub(super) user: Option<String>,
+    /// The sender of the command being handled, when it said who it is.
+    pub(super) acting: Option<String>,
+    /// Who resolved each wait whose outcome has not come back yet, when it
+    /// was not the run's own account.
+    pub(super) resolved_by: std::collections::HashMap<usize, String>,
     pub(super) wf: Workflow,
     pub(super) options: RunOptions,
     pub(super) dir: RunDir,
@@ -124,6 +132,8 @@ impl Scheduler {
             .map_or_else(SmallRng::from_os_rng, SmallRng::seed_from_u64);
         Scheduler {
             user: login_name(),
+            acting: None,
+            resolved_by: std::collections::HashMap::new(),
             steps: wf.steps.iter().map(|_| StepRt::default()).collect(),
             dependents: wf.dependents(),
             asks: (wf.steps.iter().enumerate())
@@ -287,8 +297,14 @@ impl Scheduler {
 
     fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Command { command, reply } => {
+            Msg::Command {
+                command,
+                reply,
+                user,
+            } => {
+                self.acting = user;
                 let taken = self.command(command);
+                self.acting = None;
                 if let Err(refusal) = &taken {
                     tracing::warn!("command refused: {refusal}");
                 }
@@ -393,7 +409,19 @@ impl Scheduler {
     pub(super) fn actor(&self, by: super::event::By) -> Option<String> {
         match by {
             super::event::By::Timeout => None,
-            _ => self.user.clone(),
+            _ => self.acting.clone().or_else(|| self.user.clone()),
+        }
+    }
+
+    /// Who decided a wait `by`, given who resolved it, if anyone said.
+    pub(super) fn wait_actor(
+        &self,
+        sender: Option<String>,
+        by: super::event::By,
+    ) -> Option<String> {
+        match by {
+            super::event::By::Timeout => None,
+            _ => sender.or_else(|| self.user.clone()),
         }
     }
 }

@@ -184,6 +184,8 @@ impl Scheduler {
     /// A wait's task woke: resolved or timed out.
     pub(super) fn wait_done(&mut self, i: usize, wait: u64, outcome: WaitOutcome) {
         self.waits.remove(wait);
+        // Taken whatever comes next: it belongs to this outcome or to none.
+        let sender = self.resolved_by.remove(&i);
         let Phase::Waiting {
             wait: w, opened, ..
         } = self.steps[i].phase
@@ -206,12 +208,13 @@ impl Scheduler {
                     ) => (false, by),
                     WaitOutcome::TimedOut => (a.on_timeout == OnTimeout::Approve, By::Timeout),
                 };
+                let user = self.wait_actor(sender, by);
                 self.emit(Event::ApprovalResolved {
                     step,
                     wait: name,
                     approved,
                     by,
-                    user: self.actor(by),
+                    user,
                     waited_ms,
                 });
                 if approved {
@@ -232,12 +235,13 @@ impl Scheduler {
                 };
                 match answer {
                     Some((answer, by)) => {
+                        let user = self.wait_actor(sender, by);
                         self.emit(Event::QuestionAnswered {
                             step,
                             wait: name,
                             answer: answer.clone(),
                             by,
-                            user: self.actor(by),
+                            user,
                             waited_ms,
                         });
                         self.wait_succeeded(i, Some(answer));
