@@ -97,15 +97,7 @@ impl RunHandle {
     /// [`request`](Self::request) from `user` (a socket's peer), who is
     /// journaled as having acted.
     pub async fn request_as(&self, command: Command, user: String) -> Result<(), Refusal> {
-        let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Command {
-                command,
-                reply: Some(tx),
-                user: Some(user),
-            })
-            .map_err(|_| Refusal::RunOver)?;
-        rx.await.unwrap_or(Err(Refusal::RunOver))
+        self.send_for_reply_as(command, Some(user)).await
     }
 
     /// Sends a command now, in order with [`RunHandle::send`], and returns
@@ -115,11 +107,21 @@ impl RunHandle {
         &self,
         command: Command,
     ) -> impl std::future::Future<Output = Result<(), Refusal>> + Send + 'static {
+        self.send_for_reply_as(command, None)
+    }
+
+    /// [`send_for_reply`](Self::send_for_reply) from `user`, when given (a
+    /// socket's peer), who is journaled as having acted.
+    pub fn send_for_reply_as(
+        &self,
+        command: Command,
+        user: Option<String>,
+    ) -> impl std::future::Future<Output = Result<(), Refusal>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
         let sent = self.tx.send(Msg::Command {
             command,
             reply: Some(tx),
-            user: None,
+            user,
         });
         async move {
             sent.map_err(|_| Refusal::RunOver)?;
