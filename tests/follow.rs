@@ -445,3 +445,78 @@ fn runs_marks_the_live_run_and_not_the_finished_one() {
     s.approve(&id, "gate");
     live.finish().expect(0, "succeeded");
 }
+
+/// The lines after `live` from an attached raw connection, to its close.
+fn rest_of(read: &mut BufReader<std::os::unix::net::UnixStream>) -> Vec<Value> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if read.read_line(&mut line).unwrap() == 0 {
+            return lines;
+        }
+        lines.push(serde_json::from_str(&line).unwrap());
+    }
+}
+
+#[test]
+fn an_attached_client_sends_commands_and_hears_each_reply_by_its_id() {
+    let s = setup(GATE);
+    let mut run = s.run();
+    let id = run.run_id();
+    run.wait_for("the gate", |e| e["type"] == "approval_requested");
+    let attach = |extra: &str| {
+        let line = format!(r#"{{"command":"attach","protocol":1{extra}}}"#);
+        let (read, hello) = ask(&s.dir(&id), &line);
+        assert!(hello.contains(r#""ctl":"hello""#), "{hello}");
+        read
+    };
+    let mut watcher = attach(r#","read_only":true"#);
+    let mut actor = attach("");
+    let send = |read: &mut BufReader<std::os::unix::net::UnixStream>, line: &str| {
+        read.get_mut()
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
+    };
+    send(
+        &mut watcher,
+        r#"{"id":1,"command":"approve","step":"gate"}"#,
+    );
+    send(&mut actor, r#"{"id":7,"command":"approve","step":"nope"}"#);
+    send(&mut actor, r#"{"id":8,"command":"approve","step":"gate"}"#);
+    let watched = rest_of(&mut watcher);
+    let acted = rest_of(&mut actor);
+    run.finish().expect(0, "succeeded");
+    let replies = |lines: &[Value]| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|l| l["ctl"] == "reply")
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        replies(&watched),
+        [serde_json::json!({"ctl": "reply", "id": 1, "refused": "read-only session"})]
+    );
+    let acted_replies = replies(&acted);
+    assert_eq!(acted_replies.len(), 2, "{acted:?}");
+    assert_eq!(acted_replies[0]["id"], 7);
+    assert!(
+        acted_replies[0]["refused"]
+            .as_str()
+            .unwrap()
+            .contains("no step `nope`")
+    );
+    assert_eq!(
+        acted_replies[1],
+        serde_json::json!({"ctl": "reply", "id": 8, "ok": true})
+    );
+    let resolved: Vec<&Value> = acted
+        .iter()
+        .filter(|l| l["type"] == "approval_resolved")
+        .collect();
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0]["by"], "socket");
+    for lines in [&watched, &acted] {
+        assert_eq!(lines.last().unwrap()["reason"], "run_finished");
+    }
+}

@@ -27,10 +27,14 @@ use crate::engine::journal::Lines;
 /// messages) keep the number; a client skips what it does not know.
 ///
 /// Client to server: `{"command":"attach","protocol":1,"from_seq":N}` as
-/// the first line (`from_seq` 1 when left out; other fields are ignored),
-/// later `{"command":"detach"}`. Server to client:
+/// the first line (`from_seq` 1 when left out; `"read_only":true` to take
+/// no commands; other fields are ignored); then any of the socket's
+/// commands with an `id` (`{"id":7,"command":"approve","step":"gate"}`),
+/// and `{"command":"detach"}`. Server to client:
 /// `{"ctl":"hello","protocol":1,"run":ID,"head_seq":H,"from_seq":N}`, the
-/// journal lines of seq N..=H, `{"ctl":"live"}`, the live lines, and
+/// journal lines of seq N..=H, `{"ctl":"live"}`, the live lines, with
+/// `{"ctl":"reply","id":7,"ok":true}` (or `"refused":WHY`, or `"error":WHY`
+/// for a line that is no command) among them once the run decided, and
 /// `{"ctl":"bye","reason":"run_finished"|"detached"|"closed"}` before the
 /// server closes. A request it cannot serve gets
 /// `{"ctl":"error","protocol":1,"error":WHY}` and a close.
@@ -44,6 +48,8 @@ const BATCH: usize = 1024;
 struct Request {
     protocol: Option<serde_json::Value>,
     from_seq: Option<u64>,
+    #[serde(default)]
+    read_only: bool,
 }
 
 /// Whether `line` asks to attach (whatever else it says).
@@ -159,7 +165,11 @@ pub async fn serve(
         out.send(&ctl(hello)).await?;
         history(&mut out, journal, from, head).await?;
         out.send(&ctl(serde_json::json!({"ctl": "live"}))).await?;
-        live(&mut out, &mut sub, read).await
+        let commands = Commands {
+            handle: &handle,
+            read_only: request.read_only,
+        };
+        live(&mut out, &mut sub, read, commands).await
     };
     let reason = match sent.await {
         Ok(reason) => reason,
@@ -172,29 +182,81 @@ pub async fn serve(
     let _ = out.write.shutdown().await;
 }
 
-/// The live events, each line as journaled, until the run is over or the
-/// client detaches or goes; why the session ends.
+/// How an attached client's commands are taken.
+struct Commands<'a> {
+    handle: &'a RunHandle,
+    read_only: bool,
+}
+
+impl Commands<'_> {
+    /// Hands the command in `line` to the run; its reply line comes on
+    /// `replies` once the run decided, without holding up the events.
+    fn take(&self, line: &[u8], replies: &tokio::sync::mpsc::Sender<Vec<u8>>) {
+        #[derive(serde::Deserialize)]
+        struct Id {
+            id: Option<serde_json::Value>,
+        }
+        let id = serde_json::from_slice::<Id>(line)
+            .ok()
+            .and_then(|i| i.id)
+            .unwrap_or_default();
+        let reply = move |key: &str, value: serde_json::Value| {
+            ctl(serde_json::json!({"ctl": "reply", "id": id, key: value}))
+        };
+        let command = match wire::parse(line) {
+            Ok(_) if self.read_only => {
+                let _ = replies.try_send(reply("refused", "read-only session".into()));
+                return;
+            }
+            Ok(command) => command,
+            Err(why) => {
+                let _ = replies.try_send(reply("error", why.into()));
+                return;
+            }
+        };
+        let decided = self.handle.send_for_reply(super::by_socket(command));
+        let replies = replies.clone();
+        tokio::spawn(async move {
+            let line = match decided.await {
+                Ok(()) => reply("ok", true.into()),
+                Err(refusal) => reply("refused", refusal.to_string().into()),
+            };
+            let _ = replies.send(line).await;
+        });
+    }
+}
+
+/// The live events, each line as journaled, and the replies to the
+/// client's commands, until the run is over or the client detaches or
+/// goes; why the session ends.
 async fn live(
     out: &mut Out,
     sub: &mut crate::engine::Subscription,
     mut read: BufReader<OwnedReadHalf>,
+    commands: Commands<'_>,
 ) -> Result<&'static str, Stop> {
     let mut asked = Vec::new();
     let mut batch = Vec::new();
     let mut reading = true;
+    // Bounded: a client that sends commands faster than it reads replies
+    // has the rest dropped (their effects still show as events).
+    let (replies, mut replied) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
     loop {
         let next = tokio::select! {
             p = sub.recv() => p,
+            Some(line) = replied.recv() => {
+                out.send(&line).await?;
+                continue;
+            }
             got = wire::read_line(&mut read, &mut asked), if reading => {
                 match got {
                     Ok(wire::Line::Whole) if is_detach(&asked) => return Ok("detached"),
-                    // Nothing else is taken yet; a line that is not one
-                    // is not worth closing the stream for.
-                    Ok(wire::Line::Whole) => asked.clear(),
+                    Ok(wire::Line::Whole) => commands.take(&asked, &replies),
                     // The client closed its side: it may still read.
                     Ok(wire::Line::End) => reading = false,
                     Ok(wire::Line::TooLong) | Err(_) => return Err(Stop::Gone),
                 }
+                asked.clear();
                 continue;
             }
         };
