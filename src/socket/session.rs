@@ -50,6 +50,8 @@ struct Request {
     from_seq: Option<u64>,
     #[serde(default)]
     read_only: bool,
+    /// What the client says it is, for the diagnostics log.
+    client: Option<String>,
 }
 
 /// Whether `line` asks to attach (whatever else it says).
@@ -151,6 +153,13 @@ pub async fn serve(
     };
     let head = sub.first_seq() - 1;
     let from = request.from_seq.unwrap_or(1).max(1);
+    tracing::info!(
+        from,
+        head,
+        read_only = request.read_only,
+        "control socket: attached ({})",
+        crate::safe::line(request.client.as_deref().unwrap_or("a client"))
+    );
     if from > head + 1 {
         let why = format!("from_seq {from} is beyond the run's last event, {head}");
         let _ = out.send(&error(&why)).await;
@@ -188,10 +197,16 @@ struct Commands<'a> {
     read_only: bool,
 }
 
+/// A reply line, once the run has decided.
+type Reply = std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send>>;
+
+/// Replies in flight, at most: past that the client's lines wait unread.
+const IN_FLIGHT: usize = 64;
+
 impl Commands<'_> {
-    /// Hands the command in `line` to the run; its reply line comes on
-    /// `replies` once the run decided, without holding up the events.
-    fn take(&self, line: &[u8], replies: &tokio::sync::mpsc::Sender<Vec<u8>>) {
+    /// Hands the command in `line` to the run; its reply line, once the run
+    /// decided (the events are not held up meanwhile).
+    fn take(&self, line: &[u8]) -> Reply {
         #[derive(serde::Deserialize)]
         struct Id {
             id: Option<serde_json::Value>,
@@ -203,55 +218,47 @@ impl Commands<'_> {
         let reply = move |key: &str, value: serde_json::Value| {
             ctl(serde_json::json!({"ctl": "reply", "id": id, key: value}))
         };
+        let now = |line: Vec<u8>| -> Reply { Box::pin(std::future::ready(line)) };
         let command = match wire::parse(line) {
-            Ok(_) if self.read_only => {
-                let _ = replies.try_send(reply("refused", "read-only session".into()));
-                return;
-            }
+            Ok(_) if self.read_only => return now(reply("refused", "read-only session".into())),
             Ok(command) => command,
-            Err(why) => {
-                let _ = replies.try_send(reply("error", why.into()));
-                return;
-            }
+            Err(why) => return now(reply("error", why.into())),
         };
         let decided = self.handle.send_for_reply(super::by_socket(command));
-        let replies = replies.clone();
-        tokio::spawn(async move {
-            let line = match decided.await {
+        Box::pin(async move {
+            match decided.await {
                 Ok(()) => reply("ok", true.into()),
                 Err(refusal) => reply("refused", refusal.to_string().into()),
-            };
-            let _ = replies.send(line).await;
-        });
+            }
+        })
     }
 }
 
 /// The live events, each line as journaled, and the replies to the
-/// client's commands, until the run is over or the client detaches or
-/// goes; why the session ends.
+/// client's commands in the order it sent them, until the run is over or
+/// the client detaches or goes; why the session ends.
 async fn live(
     out: &mut Out,
     sub: &mut crate::engine::Subscription,
     mut read: BufReader<OwnedReadHalf>,
     commands: Commands<'_>,
 ) -> Result<&'static str, Stop> {
+    use futures::StreamExt;
     let mut asked = Vec::new();
     let mut batch = Vec::new();
     let mut reading = true;
-    // Bounded: a client that sends commands faster than it reads replies
-    // has the rest dropped (their effects still show as events).
-    let (replies, mut replied) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+    let mut replies = futures::stream::FuturesOrdered::<Reply>::new();
     loop {
         let next = tokio::select! {
             p = sub.recv() => p,
-            Some(line) = replied.recv() => {
+            Some(line) = replies.next(), if !replies.is_empty() => {
                 out.send(&line).await?;
                 continue;
             }
-            got = wire::read_line(&mut read, &mut asked), if reading => {
+            got = wire::read_line(&mut read, &mut asked), if reading && replies.len() < IN_FLIGHT => {
                 match got {
                     Ok(wire::Line::Whole) if is_detach(&asked) => return Ok("detached"),
-                    Ok(wire::Line::Whole) => commands.take(&asked, &replies),
+                    Ok(wire::Line::Whole) => replies.push_back(commands.take(&asked)),
                     // The client closed its side: it may still read.
                     Ok(wire::Line::End) => reading = false,
                     Ok(wire::Line::TooLong) | Err(_) => return Err(Stop::Gone),
