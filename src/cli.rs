@@ -6,6 +6,7 @@
 
 mod detach;
 mod docs;
+mod follow;
 mod graph;
 mod history;
 mod logging;
@@ -78,6 +79,16 @@ pub enum Command {
         after_help = "Example:\n  signalbox answer release-20261123-104500-3fa2 notes \"Bug fixes\"\n\nA question with choices takes only one of them; an approval takes approve or reject, not an answer.\n\nExit codes: 0 the run took it, 2 the run refused it (the reason on stderr), 1 the run cannot be reached."
     )]
     Answer(remote::AnswerArgs),
+    /// Print a run's events, one JSON object a line, as its journal has them; with --follow, then the live ones to the run's end.
+    #[command(
+        after_help = "Examples:\n  signalbox events release-20261123-104500-3fa2 | jq -c 'select(.type == \"step_failed\")'\n  signalbox events release-20261123-104500-3fa2 --follow | jq -r 'select(.type == \"approval_requested\") | .step'\n\nWithout --follow the journal as it is now, also of a finished run. With --follow the lines so far, then each new one as the run journals it, every line once and in seq order, ending when the run ends.\n\nExit codes: 0 printed (with --follow: the run succeeded), 1 the run failed or cannot be reached, 2 bad usage, 130 the run was cancelled."
+    )]
+    Events(follow::EventsArgs),
+    /// Print a step's output (every step's, each line after its step id, without STEP); with --follow, then the live output to the run's end.
+    #[command(
+        after_help = "Examples:\n  signalbox logs release-20261123-104500-3fa2 build\n  signalbox logs release-20261123-104500-3fa2 --follow\n\nLines come in the order the steps printed them (`STEP | LINE` without STEP); control characters are shown escaped.\n\nExit codes: 0 printed (with --follow: the run succeeded), 1 the run failed or cannot be reached, 2 bad usage or no such step, 130 the run was cancelled."
+    )]
+    Logs(follow::LogsArgs),
     /// Check workflow files; print every error with its line and column.
     #[command(
         after_help = "Example:\n  signalbox validate workflows/release.yaml workflows/chain.yaml\n\nSilent and exit 0 when every file is valid; errors on stderr and exit 2 otherwise."
@@ -151,6 +162,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Approve(args) => remote::approve(args),
         Command::Reject(args) => remote::reject(args),
         Command::Answer(args) => remote::answer(args),
+        Command::Events(args) => follow::events(args),
+        Command::Logs(args) => follow::logs(args),
         Command::Validate { files } => validate(&files),
         Command::Graph { file, format } => match workflow::load(&file) {
             Ok(wf) => {

@@ -8,7 +8,9 @@
 //! whole line for [`IDLE`] is closed. A front end, beside the screen and the
 //! headless runner; the engine does not know it exists.
 
+mod client;
 mod place;
+mod session;
 mod wire;
 
 use std::collections::VecDeque;
@@ -23,7 +25,9 @@ use tokio::sync::oneshot;
 
 use crate::engine::{By, Command, Refusal, RunHandle};
 
+pub use client::{Attached, Ended, Sink, attach};
 pub use place::{RECORD, SOCKET};
+pub use session::PROTOCOL;
 
 /// How long a client may take to send a whole line, or to take a reply.
 pub const IDLE: Duration = Duration::from_secs(10);
@@ -46,12 +50,19 @@ pub struct Server {
     /// Held (shared) by each connection from a command's reading to its
     /// reply's writing, so the run's end can wait for the replies.
     busy: Busy,
+    /// Held (shared) by each attached session, so the run's end gives them
+    /// a moment to send their last lines and `bye`.
+    streams: Busy,
 }
 
 type Busy = Arc<tokio::sync::RwLock<()>>;
 
 /// How long a run that ended waits for replies still being written.
 const REPLY_GRACE: Duration = Duration::from_secs(1);
+/// How long a run that ended waits for attached sessions to send the rest:
+/// a reading client needs milliseconds; a stopped one reads the rest from
+/// the journal file when it wakes.
+const STREAM_GRACE: Duration = Duration::from_millis(250);
 
 impl Server {
     /// Stops serving once every command the run took has had its reply
@@ -60,6 +71,7 @@ impl Server {
     pub async fn close(self) {
         self.task.abort();
         let _ = tokio::time::timeout(REPLY_GRACE, self.busy.write()).await;
+        let _ = tokio::time::timeout(STREAM_GRACE, self.streams.write()).await;
     }
 }
 
@@ -103,13 +115,20 @@ pub fn serve(handle: RunHandle, dir: &Path) -> Result<Server, String> {
         false => None,
     };
     let busy = Busy::default();
-    let task = tokio::spawn(accept_loop(listener, handle, max_clients(), busy.clone()));
+    let streams = Busy::default();
+    let task = tokio::spawn(accept_loop(
+        listener,
+        handle,
+        max_clients(),
+        [busy.clone(), streams.clone()],
+    ));
     Ok(Server {
         path,
         inode,
         record,
         task,
         busy,
+        streams,
     })
 }
 
@@ -128,8 +147,9 @@ fn max_clients() -> usize {
         .clamp(1, MAX_CLIENTS)
 }
 
-/// The open connections, oldest first, each with the sender whose drop
-/// closes it.
+/// The open connections, oldest first, each with the sender that closes
+/// it: sent when it is evicted, dropped when the server closes (then an
+/// attached session goes on to the run's end).
 #[derive(Default)]
 struct Clients {
     next: u64,
@@ -147,7 +167,9 @@ fn lock(clients: &Shared) -> std::sync::MutexGuard<'_, Clients> {
 fn evict_down_to(clients: &Shared, keep: usize) -> usize {
     let mut c = lock(clients);
     let over = c.open.len().saturating_sub(keep);
-    c.open.drain(..over);
+    for (_, tx) in c.open.drain(..over) {
+        let _ = tx.send(());
+    }
     over
 }
 
@@ -161,7 +183,12 @@ fn out_of_descriptors(e: &std::io::Error) -> bool {
 /// when descriptors ran out, clients take too many of them: the cap is
 /// halved and the oldest clients closed down to it, which leaves the run
 /// descriptors for its steps and lets the next accept through.
-async fn accept_loop(listener: UnixListener, handle: RunHandle, mut max: usize, busy: Busy) {
+async fn accept_loop(
+    listener: UnixListener,
+    handle: RunHandle,
+    mut max: usize,
+    [busy, streams]: [Busy; 2],
+) {
     let clients: Shared = Arc::default();
     loop {
         let stream = match listener.accept().await {
@@ -188,8 +215,10 @@ async fn accept_loop(listener: UnixListener, handle: RunHandle, mut max: usize, 
         let (tx, rx) = oneshot::channel();
         let id = {
             let mut c = lock(&clients);
-            if c.open.len() >= max {
-                c.open.pop_front();
+            if c.open.len() >= max
+                && let Some((_, tx)) = c.open.pop_front()
+            {
+                let _ = tx.send(());
             }
             let id = c.next;
             c.next += 1;
@@ -198,7 +227,7 @@ async fn accept_loop(listener: UnixListener, handle: RunHandle, mut max: usize, 
         };
         let clients = clients.clone();
         let handle = handle.clone();
-        let busy = busy.clone();
+        let busy = [busy.clone(), streams.clone()];
         tokio::spawn(async move {
             client(stream, handle, rx, busy).await;
             lock(&clients).open.retain(|(i, _)| *i != id);
@@ -231,17 +260,19 @@ async fn refuse(mut stream: UnixStream, line: &'static str) {
 }
 
 /// The commands of one connection, each answered with one line, until the
-/// client goes, stalls, sends too long a line or is `evicted`.
+/// client goes, stalls, sends too long a line or is `evicted`; or, when its
+/// first line asks to attach, the run's events (`session`).
 async fn client(
     stream: UnixStream,
     handle: RunHandle,
     mut evicted: oneshot::Receiver<()>,
-    busy: Busy,
+    [busy, streams]: [Busy; 2],
 ) {
     let peer = peer_user(&stream);
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let mut line = Vec::new();
+    let mut first = true;
     loop {
         line.clear();
         // A long line's buffer is not kept while the client idles.
@@ -250,6 +281,13 @@ async fn client(
             _ = &mut evicted => return,
             got = tokio::time::timeout(IDLE, wire::read_line(&mut read, &mut line)) => got,
         };
+        if std::mem::take(&mut first)
+            && matches!(got, Ok(Ok(wire::Line::Whole)))
+            && session::is_attach(&line)
+        {
+            let _streaming = streams.read().await;
+            return session::serve(&line, read, write, handle, evicted).await;
+        }
         // From here to the reply written, the run's end waits for us.
         let _busy = busy.read().await;
         let reply = match got {

@@ -265,6 +265,9 @@ struct Summary {
     status: String,
     started: String,
     duration_ms: Option<u64>,
+    /// A process drives it now (it holds the run's lock): `events --follow`,
+    /// `logs --follow`, `approve` and the like reach it.
+    live: bool,
 }
 
 /// One run's row: the first event (workflow, start) and the last (status,
@@ -284,11 +287,10 @@ fn summarize(path: &Path) -> Option<Summary> {
     let started = first.map(|e| e.ts).unwrap_or_default();
     let last = last_event(&journal).ok()?;
     let dir = RunDir::at(id.clone(), path.to_path_buf());
+    let live = crate::engine::lock::RunLock::held(&dir);
     let (status, duration_ms) = match last.map(|e| (e.event, e.ts)) {
         // `resume` and `replay` would refuse it: say so, whatever it ended as.
-        _ if !crate::engine::lock::RunLock::held(&dir) && checked(&dir).is_err() => {
-            ("damaged".to_string(), None)
-        }
+        _ if !live && checked(&dir).is_err() => ("damaged".to_string(), None),
         // The whole run's length, across resumes: the engine counts it from
         // the first `run_started`, and so do the screen and headless lines.
         Some((
@@ -299,20 +301,18 @@ fn summarize(path: &Path) -> Option<Summary> {
             _,
         )) => (word(status).to_string(), Some(duration_ms)),
         _ => {
-            let status = if crate::engine::lock::RunLock::held(&dir) {
-                "running"
-            } else {
-                "interrupted"
-            };
+            let status = if live { "running" } else { "interrupted" };
             (status.to_string(), None)
         }
     };
     Some(Summary {
         id,
         workflow,
-        status,
         started,
         duration_ms,
+        // One that journaled its end is over, even while its process exits.
+        live: live && status == "running",
+        status,
     })
 }
 
@@ -325,7 +325,11 @@ fn row(s: &Summary) -> [String; 5] {
     [
         safe::line(&s.id).into_owned(),
         safe::line(&s.workflow).into_owned(),
-        s.status.clone(),
+        // The table says `live` where the JSON says `running`, `live: true`.
+        match s.live {
+            true => "live".to_string(),
+            false => s.status.clone(),
+        },
         safe::line(&s.started).into_owned(),
         duration,
     ]

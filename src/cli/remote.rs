@@ -66,7 +66,7 @@ pub fn send(args: WaitArgs, make: impl FnOnce(String) -> Command) -> u8 {
 
 /// Why a run's socket does not answer, when its folder says: it ended, or
 /// no process drives it any more.
-fn unreachable(dir: &RunDir) -> Option<String> {
+pub(super) fn unreachable(dir: &RunDir) -> Option<String> {
     use crate::engine::event::{Envelope, Event};
     let last: Option<Envelope> = crate::engine::journal::last_event(&dir.journal_path()).ok()?;
     if let Some(Event::RunFinished { status, .. }) = last.map(|e| e.event) {

@@ -75,6 +75,8 @@ pub struct Subscription {
     written: watch::Receiver<u64>,
     /// Reading from the journal, once the bus stopped feeding us.
     follow: Option<Follower>,
+    /// The seq of the first event it gets.
+    first: u64,
 }
 
 impl Subscription {
@@ -107,6 +109,13 @@ impl Subscription {
                 Ok(p)
             }
         }
+    }
+
+    /// The seq of the first event this subscription gets: every event
+    /// before it is in the journal already, so a reader can take those from
+    /// the file and these from here with no gap and no repeat.
+    pub fn first_seq(&self) -> u64 {
+        self.first
     }
 
     /// Whether this subscriber reads from the journal, having fallen behind.
@@ -201,6 +210,7 @@ impl Bus {
             journal: self.path.clone(),
             written: self.written.subscribe(),
             follow: None,
+            first: self.seq + 1,
         }
     }
 

@@ -1,0 +1,397 @@
+//! An attached connection: a connection whose first line is
+//! `{"command":"attach","protocol":1,"from_seq":N}` gets the run's journal
+//! lines from `from_seq`, byte for byte, then its live events as they are
+//! journaled, until the run ends. Control messages carry the key `ctl` and
+//! no `seq` (see [`PROTOCOL`] for the whole exchange).
+//!
+//! No gap, no repeat: the session subscribes first, then sends the journal
+//! up to the subscription's first seq from the file (every event is
+//! written there before anyone is sent it), then the subscription. Each
+//! session is its own task, and the only one writing to its client: a
+//! client that stops reading blocks only this task, and its subscription
+//! reads on from the journal rather than from memory.
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::path::PathBuf;
+
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::oneshot;
+
+use super::wire;
+use crate::engine::RunHandle;
+use crate::engine::journal::Lines;
+
+/// The protocol this program speaks. Additions (fields, `ctl` kinds, client
+/// messages) keep the number; a client skips what it does not know.
+///
+/// Client to server: `{"command":"attach","protocol":1,"from_seq":N}` as
+/// the first line (`from_seq` 1 when left out; `"read_only":true` to take
+/// no commands; other fields are ignored); then any of the socket's
+/// commands with an `id` (`{"id":7,"command":"approve","step":"gate"}`),
+/// and `{"command":"detach"}`. Server to client:
+/// `{"ctl":"hello","protocol":1,"run":ID,"head_seq":H,"from_seq":N}`, the
+/// journal lines of seq N..=H, `{"ctl":"live"}`, the live lines, with
+/// `{"ctl":"reply","id":7,"ok":true}` (or `"refused":WHY`, or `"error":WHY`
+/// for a line that is no command) among them once the run decided, and
+/// `{"ctl":"bye","reason":"run_finished"|"detached"|"closed"}` before the
+/// server closes. A request it cannot serve gets
+/// `{"ctl":"error","protocol":1,"error":WHY}` and a close.
+pub const PROTOCOL: u64 = 1;
+
+/// Events read from the journal in one go, at most.
+const BATCH: usize = 1024;
+
+/// What an attach line asks for.
+#[derive(Debug, serde::Deserialize)]
+struct Request {
+    protocol: Option<serde_json::Value>,
+    from_seq: Option<u64>,
+    #[serde(default)]
+    read_only: bool,
+    /// What the client says it is, for the diagnostics log.
+    client: Option<String>,
+}
+
+/// Whether `line` asks to attach (whatever else it says).
+pub fn is_attach(line: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        command: Option<String>,
+    }
+    serde_json::from_slice::<Named>(line).is_ok_and(|n| n.command.as_deref() == Some("attach"))
+}
+
+fn ctl(value: serde_json::Value) -> Vec<u8> {
+    let mut line = serde_json::to_vec(&value).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+/// The error line a client gets before the close.
+fn error(why: &str) -> Vec<u8> {
+    ctl(serde_json::json!({"ctl": "error", "protocol": PROTOCOL, "error": why}))
+}
+
+/// The protocol asked for, or why it cannot be served.
+fn check(request: &Request) -> Result<(), String> {
+    match &request.protocol {
+        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(PROTOCOL) => Ok(()),
+        Some(other) => Err(format!(
+            "protocol {other} is not known here: this run speaks protocol {PROTOCOL}; use the signalbox that started it"
+        )),
+        None => Err(format!(
+            "attach needs `protocol` (this run speaks protocol {PROTOCOL})"
+        )),
+    }
+}
+
+/// What ends a session's writes early.
+enum Stop {
+    /// The client went, or a write failed.
+    Gone,
+    /// Evicted for a newer connection.
+    Evicted,
+}
+
+/// Where the session writes, and what may stop it.
+struct Out {
+    write: OwnedWriteHalf,
+    /// `None` once the server is closing: then the session goes on to the
+    /// run's end rather than stopping with it.
+    evicted: Option<oneshot::Receiver<()>>,
+}
+
+impl Out {
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        loop {
+            let Some(evicted) = self.evicted.as_mut() else {
+                return self.write.write_all(bytes).await.map_err(|_| Stop::Gone);
+            };
+            tokio::select! {
+                got = evicted => match got {
+                    Ok(()) => return Err(Stop::Evicted),
+                    Err(_) => self.evicted = None,
+                },
+                wrote = self.write.write_all(bytes) => return wrote.map_err(|_| Stop::Gone),
+            }
+        }
+    }
+}
+
+/// Serves one attached client, from its attach `line` to the run's end.
+pub async fn serve(
+    line: &[u8],
+    read: BufReader<OwnedReadHalf>,
+    write: OwnedWriteHalf,
+    handle: RunHandle,
+    evicted: oneshot::Receiver<()>,
+) {
+    let mut out = Out {
+        write,
+        evicted: Some(evicted),
+    };
+    let request = match serde_json::from_slice::<Request>(line) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = out
+                .send(&error(&format!("not an attach request: {e}")))
+                .await;
+            return;
+        }
+    };
+    if let Err(why) = check(&request) {
+        let _ = out.send(&error(&why)).await;
+        return;
+    }
+    // Subscribed before the history is read: what the file lacks, this has.
+    let Some(mut sub) = handle.subscribe().await else {
+        let why = "the run is over: read its journal, events.jsonl, in its folder";
+        let _ = out.send(&error(why)).await;
+        return;
+    };
+    let head = sub.first_seq() - 1;
+    let from = request.from_seq.unwrap_or(1).max(1);
+    tracing::info!(
+        from,
+        head,
+        read_only = request.read_only,
+        "control socket: attached ({})",
+        crate::safe::line(request.client.as_deref().unwrap_or("a client"))
+    );
+    if from > head + 1 {
+        let why = format!("from_seq {from} is beyond the run's last event, {head}");
+        let _ = out.send(&error(&why)).await;
+        return;
+    }
+    let hello = serde_json::json!({
+        "ctl": "hello", "protocol": PROTOCOL, "run": &*handle.run_id,
+        "head_seq": head, "from_seq": from,
+    });
+    let journal = handle.dir.join("events.jsonl");
+    let sent = async {
+        out.send(&ctl(hello)).await?;
+        history(&mut out, journal, from, head).await?;
+        out.send(&ctl(serde_json::json!({"ctl": "live"}))).await?;
+        let commands = Commands {
+            handle: &handle,
+            read_only: request.read_only,
+        };
+        live(&mut out, &mut sub, read, commands).await
+    };
+    let reason = match sent.await {
+        Ok(reason) => reason,
+        Err(Stop::Evicted) => "closed",
+        Err(Stop::Gone) => return,
+    };
+    let _ = out
+        .send(&ctl(serde_json::json!({"ctl": "bye", "reason": reason})))
+        .await;
+    let _ = out.write.shutdown().await;
+}
+
+/// How an attached client's commands are taken.
+struct Commands<'a> {
+    handle: &'a RunHandle,
+    read_only: bool,
+}
+
+/// A reply line, once the run has decided.
+type Reply = std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send>>;
+
+/// Replies in flight, at most: past that the client's lines wait unread.
+const IN_FLIGHT: usize = 64;
+
+impl Commands<'_> {
+    /// Hands the command in `line` to the run; its reply line, once the run
+    /// decided (the events are not held up meanwhile).
+    fn take(&self, line: &[u8]) -> Reply {
+        #[derive(serde::Deserialize)]
+        struct Id {
+            id: Option<serde_json::Value>,
+        }
+        let id = serde_json::from_slice::<Id>(line)
+            .ok()
+            .and_then(|i| i.id)
+            .unwrap_or_default();
+        let reply = move |key: &str, value: serde_json::Value| {
+            ctl(serde_json::json!({"ctl": "reply", "id": id, key: value}))
+        };
+        let now = |line: Vec<u8>| -> Reply { Box::pin(std::future::ready(line)) };
+        let command = match wire::parse(line) {
+            Ok(_) if self.read_only => return now(reply("refused", "read-only session".into())),
+            Ok(command) => command,
+            Err(why) => return now(reply("error", why.into())),
+        };
+        let decided = self.handle.send_for_reply(super::by_socket(command));
+        Box::pin(async move {
+            match decided.await {
+                Ok(()) => reply("ok", true.into()),
+                Err(refusal) => reply("refused", refusal.to_string().into()),
+            }
+        })
+    }
+}
+
+/// The live events, each line as journaled, and the replies to the
+/// client's commands in the order it sent them, until the run is over or
+/// the client detaches or goes; why the session ends.
+async fn live(
+    out: &mut Out,
+    sub: &mut crate::engine::Subscription,
+    mut read: BufReader<OwnedReadHalf>,
+    commands: Commands<'_>,
+) -> Result<&'static str, Stop> {
+    use futures::StreamExt;
+    let mut asked = Vec::new();
+    let mut batch = Vec::new();
+    let mut reading = true;
+    let mut replies = futures::stream::FuturesOrdered::<Reply>::new();
+    loop {
+        let next = tokio::select! {
+            p = sub.recv() => p,
+            Some(line) = replies.next(), if !replies.is_empty() => {
+                out.send(&line).await?;
+                continue;
+            }
+            got = wire::read_line(&mut read, &mut asked), if reading && replies.len() < IN_FLIGHT => {
+                match got {
+                    Ok(wire::Line::Whole) if is_detach(&asked) => return Ok("detached"),
+                    Ok(wire::Line::Whole) => replies.push_back(commands.take(&asked)),
+                    // The client closed its side: it may still read.
+                    Ok(wire::Line::End) => reading = false,
+                    Ok(wire::Line::TooLong) | Err(_) => return Err(Stop::Gone),
+                }
+                asked.clear();
+                continue;
+            }
+        };
+        let Some(p) = next else {
+            return Ok("run_finished");
+        };
+        // What is already at hand goes in one write.
+        batch.clear();
+        push(&mut batch, &p.line);
+        while batch.len() < 1 << 20 {
+            match sub.try_recv() {
+                Ok(p) => push(&mut batch, &p.line),
+                Err(_) => break,
+            }
+        }
+        out.send(&batch).await?;
+    }
+}
+
+fn push(batch: &mut Vec<u8>, line: &str) {
+    batch.extend_from_slice(line.as_bytes());
+    batch.push(b'\n');
+}
+
+fn is_detach(line: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        command: Option<String>,
+    }
+    serde_json::from_slice::<Named>(line).is_ok_and(|n| n.command.as_deref() == Some("detach"))
+}
+
+/// The journal's lines of seq `from..=head`, read on the blocking pool one
+/// batch at a time (so memory stays bounded however long the journal is).
+async fn history(out: &mut Out, path: PathBuf, from: u64, head: u64) -> Result<(), Stop> {
+    if from > head {
+        return Ok(());
+    }
+    let mut lines = match open(&path) {
+        Ok(lines) => lines,
+        Err(e) => {
+            let _ = out.send(&error(&e)).await;
+            return Err(Stop::Gone);
+        }
+    };
+    let mut next = from;
+    while next <= head {
+        let read = tokio::task::spawn_blocking(move || {
+            let batch = read_batch(&mut lines, next, head);
+            (lines, batch)
+        })
+        .await;
+        let (back, batch) = match read {
+            Ok((back, Ok(batch))) => (back, batch),
+            Ok((_, Err(e))) => {
+                let _ = out.send(&error(&e)).await;
+                return Err(Stop::Gone);
+            }
+            Err(e) => {
+                let _ = out.send(&error(&e.to_string())).await;
+                return Err(Stop::Gone);
+            }
+        };
+        lines = back;
+        next = batch.next;
+        out.send(&batch.bytes).await?;
+    }
+    Ok(())
+}
+
+fn open(path: &std::path::Path) -> Result<Lines<File>, String> {
+    let mut file = crate::engine::fsafe::open_read(path)
+        .map_err(|e| format!("cannot read the journal {}: {e}", path.display()))?;
+    file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    Ok(Lines::new(file))
+}
+
+struct Batch {
+    bytes: Vec<u8>,
+    /// The seq after the last line in `bytes`.
+    next: u64,
+}
+
+/// Up to [`BATCH`] lines from `next` on (lines before it are skipped), none
+/// past `head`.
+fn read_batch(lines: &mut Lines<File>, mut next: u64, head: u64) -> Result<Batch, String> {
+    #[derive(serde::Deserialize)]
+    struct Seq {
+        seq: u64,
+    }
+    let mut bytes = Vec::new();
+    let mut taken = 0;
+    while taken < BATCH && next <= head {
+        let line = match lines.line() {
+            Ok(Some(line)) => line,
+            Ok(None) => return Err(format!("the journal ends before seq {next}")),
+            Err(e) => return Err(format!("cannot read the journal: {e}")),
+        };
+        let seq = serde_json::from_slice::<Seq>(line)
+            .map_err(|e| format!("a damaged journal line before seq {next}: {e}"))?
+            .seq;
+        if seq < next {
+            continue;
+        }
+        if seq > next {
+            return Err(format!("the journal has seq {seq} where {next} was due"));
+        }
+        bytes.extend_from_slice(line);
+        bytes.push(b'\n');
+        next += 1;
+        taken += 1;
+    }
+    Ok(Batch { bytes, next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_protocol_one_is_served() {
+        let ask = |line: &str| serde_json::from_str::<Request>(line).unwrap();
+        assert!(check(&ask(r#"{"command":"attach","protocol":1}"#)).is_ok());
+        let newer = check(&ask(r#"{"command":"attach","protocol":2}"#)).unwrap_err();
+        assert!(newer.contains("protocol 2 is not known"), "{newer}");
+        assert!(check(&ask(r#"{"command":"attach"}"#)).is_err());
+        assert!(is_attach(br#"{"command":"attach","protocol":9}"#));
+        assert!(!is_attach(br#"{"command":"approve","step":"x"}"#));
+        assert!(!is_attach(b"attach"));
+    }
+}
