@@ -286,7 +286,7 @@ async fn client(
             && session::is_attach(&line)
         {
             let _streaming = streams.read().await;
-            return session::serve(&line, read, write, handle, evicted).await;
+            return session::serve(&line, read, write, handle, evicted, peer).await;
         }
         // From here to the reply written, the run's end waits for us.
         let _busy = busy.read().await;

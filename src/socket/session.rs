@@ -127,6 +127,7 @@ pub async fn serve(
     write: OwnedWriteHalf,
     handle: RunHandle,
     evicted: oneshot::Receiver<()>,
+    peer: Option<String>,
 ) {
     let mut out = Out {
         write,
@@ -177,6 +178,7 @@ pub async fn serve(
         let commands = Commands {
             handle: &handle,
             read_only: request.read_only,
+            peer: &peer,
         };
         live(&mut out, &mut sub, read, commands).await
     };
@@ -195,6 +197,8 @@ pub async fn serve(
 struct Commands<'a> {
     handle: &'a RunHandle,
     read_only: bool,
+    /// Who is attached, journaled as `user` for what it does.
+    peer: &'a Option<String>,
 }
 
 /// A reply line, once the run has decided.
@@ -224,7 +228,9 @@ impl Commands<'_> {
             Ok(command) => command,
             Err(why) => return now(reply("error", why.into())),
         };
-        let decided = self.handle.send_for_reply(super::by_socket(command));
+        let decided = self
+            .handle
+            .send_for_reply_as(super::by_socket(command), self.peer.clone());
         Box::pin(async move {
             match decided.await {
                 Ok(()) => reply("ok", true.into()),
