@@ -227,3 +227,75 @@ fn who_acted_is_journaled_for_a_flag_and_nobody_for_a_timeout() {
         assert!(e.get("user").is_none(), "a timeout is nobody: {e}");
     }
 }
+
+/// The descriptors of process `pid` and what each points to.
+fn fds_of(pid: &str) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .map(|p| p.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_detached_run_holds_none_of_its_callers_descriptors_and_says_what_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let wf = dir.path().join("wf.yaml");
+    std::fs::write(&wf, GATED).unwrap();
+    let marker = dir.path().join("held-by-the-caller");
+    // Descriptors 7 and 42 open across exec, as a caller's pipe or terminal would be.
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "exec 7>'{m}' 42>'{m}'; '{bin}' run '{wf}' --detach --headless --state-dir '{state}'",
+            m = marker.display(),
+            bin = common::BIN,
+            wf = wf.display(),
+            state = state.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    wait_journal(&state, "approval_requested", 20);
+    let needle = state.display().to_string();
+    let pids = processes_naming(&needle);
+    assert!(!pids.is_empty(), "the run is not running");
+    for pid in &pids {
+        let fds = fds_of(pid);
+        assert!(
+            !fds.iter().any(|f| f.contains("held-by-the-caller")),
+            "the run holds its caller's file: {fds:?}"
+        );
+    }
+    let out = signalbox(&["reject", &id, "gate"], &state);
+    assert_eq!(out.status.code(), Some(0));
+    wait_journal(&state, "run_finished", 20);
+
+    // A state dir the run would refuse is refused here, with its reason.
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let out = Command::new(common::BIN)
+        .args([
+            "run",
+            wf.to_str().unwrap(),
+            "--detach",
+            "--state-dir",
+            open.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("chmod go-w"), "{stderr}");
+}

@@ -21,8 +21,16 @@ static DETACHED: AtomicBool = AtomicBool::new(false);
 
 /// Starts the run in the background and prints its id.
 pub fn start(args: &RunArgs) -> u8 {
-    if let Err(message) = prepare(args) {
-        crate::safe::say!("{}", prefixed(&message));
+    let options = match prepare(args) {
+        Ok((_, options)) => options,
+        Err(message) => {
+            crate::safe::say!("{}", prefixed(&message));
+            return exit::INVALID;
+        }
+    };
+    // The state dir too: its errors would otherwise reach nobody.
+    if let Err(e) = super::logging::state_dir(&options.state_dir) {
+        crate::safe::say!("error: {e}");
         return exit::INVALID;
     }
     let exe = match std::env::current_exe() {
@@ -35,9 +43,9 @@ pub fn start(args: &RunArgs) -> u8 {
     // The same command line, as the run's own, headless.
     let argv: Vec<OsString> = std::env::args_os()
         .skip(1)
-        .filter(|a| a != "--detach")
+        .filter(|a| a != "--detach" && a != "--headless")
         .collect();
-    let child = Command::new(exe)
+    let child = without_inherited(exe)
         .args(argv)
         .arg("--headless")
         .arg(CHILD_FLAG)
@@ -70,6 +78,62 @@ pub fn start(args: &RunArgs) -> u8 {
     }
     crate::safe::show!("{id}");
     exit::OK
+}
+
+/// The command that starts `exe` without the descriptors this process was
+/// given open across exec (a caller's pipe, its terminal on a high number):
+/// the run must hold none of them, or a reader of that pipe would wait for
+/// the whole run. When there are any, a shell closes them on its `exec`
+/// (`sh` takes descriptors up to 9; above, `bash` is used when there is one).
+fn without_inherited(exe: std::path::PathBuf) -> Command {
+    let mut open = inherited();
+    if open.is_empty() {
+        return Command::new(exe);
+    }
+    let bash = std::path::Path::new("/bin/bash");
+    let shell = if open.iter().any(|&fd| fd > 9) && bash.exists() {
+        bash
+    } else {
+        let high: Vec<u32> = open.iter().copied().filter(|&fd| fd > 9).collect();
+        if !high.is_empty() {
+            tracing::warn!("--detach: no bash to close descriptors {high:?}; the run keeps them");
+        }
+        open.retain(|&fd| fd <= 9);
+        std::path::Path::new("/bin/sh")
+    };
+    let closes: Vec<String> = open.iter().map(|fd| format!("{fd}>&-")).collect();
+    let mut sh = Command::new(shell);
+    sh.arg("-c")
+        .arg(format!("exec \"$0\" \"$@\" {}", closes.join(" ")))
+        .arg(exe);
+    sh
+}
+
+/// Descriptors above stderr that stay open across exec.
+fn inherited() -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    let mut out: Vec<u32> = dir
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&fd| fd > 2 && !close_on_exec(fd))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// Whether `/proc` says descriptor `fd` closes on exec (`O_CLOEXEC` in its
+/// flags, octal); one that is gone by now counts as closed.
+fn close_on_exec(fd: u32) -> bool {
+    const O_CLOEXEC: u32 = 0o2_000_000;
+    let Ok(info) = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")) else {
+        return true;
+    };
+    info.lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+        .is_none_or(|flags| flags & O_CLOEXEC != 0)
 }
 
 /// In the detached run's process, before anything else: a session of its
