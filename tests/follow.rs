@@ -520,3 +520,36 @@ fn an_attached_client_sends_commands_and_hears_each_reply_by_its_id() {
         assert_eq!(lines.last().unwrap()["reason"], "run_finished");
     }
 }
+
+#[test]
+fn an_attached_client_sending_more_than_a_mib_is_told_so_and_closed() {
+    let s = setup(GATE);
+    let mut run = s.run();
+    let id = run.run_id();
+    run.wait_for("the gate", |e| e["type"] == "approval_requested");
+    let (mut read, hello) = ask(&s.dir(&id), r#"{"command":"attach","protocol":1}"#);
+    assert!(hello.contains(r#""ctl":"hello""#), "{hello}");
+    let huge = format!(
+        "{{\"command\":\"approve\",\"step\":\"{}\"}}\n",
+        "x".repeat(2 << 20)
+    );
+    // The server may close before it has read it all.
+    let _ = read.get_mut().write_all(huge.as_bytes());
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        match read.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => lines.push(line),
+        }
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(r#""ctl":"error""#) && l.contains("longer than 1 MiB")),
+        "{lines:?}"
+    );
+    // The run is untouched, and still takes the gate.
+    s.approve(&id, "gate");
+    run.finish().expect(0, "succeeded");
+}

@@ -267,7 +267,12 @@ async fn live(
                     Ok(wire::Line::Whole) => replies.push_back(commands.take(&asked)),
                     // The client closed its side: it may still read.
                     Ok(wire::Line::End) => reading = false,
-                    Ok(wire::Line::TooLong) | Err(_) => return Err(Stop::Gone),
+                    // Said, as on a one-shot connection, then closed.
+                    Ok(wire::Line::TooLong) => {
+                        let _ = out.send(&error("message longer than 1 MiB")).await;
+                        return Err(Stop::Gone);
+                    }
+                    Err(_) => return Err(Stop::Gone),
                 }
                 asked.clear();
                 continue;
