@@ -27,6 +27,7 @@ pub mod run_dir;
 mod scheduler;
 mod state;
 mod waits;
+pub mod who;
 
 pub use bus::{Published, Subscription};
 pub use event::{By, Command, Envelope, Event, Refusal, RunStatus};

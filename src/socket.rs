@@ -246,12 +246,9 @@ fn allowed(stream: &UnixStream) -> bool {
 
 /// The login name of the peer, journaled as `user` for what it does (its
 /// uid when the user database has no entry for it).
-pub(crate) fn peer_user(stream: &UnixStream) -> Option<String> {
+fn peer_user(stream: &UnixStream) -> Option<String> {
     let uid = nix::unistd::Uid::from_raw(stream.peer_cred().ok()?.uid());
-    match nix::unistd::User::from_uid(uid) {
-        Ok(Some(user)) => Some(user.name),
-        _ => Some(uid.to_string()),
-    }
+    Some(crate::engine::who::login_name(uid))
 }
 
 /// Answers one line and closes, without waiting long for a stalled peer.

@@ -16,22 +16,7 @@ const GATED: &str = "name: det\nsteps:\n  build:\n    run: echo building\n  gate
 
 /// Processes whose command line names `needle` (the run's state dir).
 fn processes_naming(needle: &str) -> Vec<String> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(Result::ok)
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        .filter(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
-        })
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect()
+    processes_whose("cmdline", needle)
 }
 
 /// This test's own login name, as `id -un` says it.

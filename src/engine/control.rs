@@ -47,7 +47,7 @@ impl Scheduler {
                     action: DagAction::Cancel,
                     steps: vec![step],
                     by,
-                    user: self.actor(by),
+                    user: self.who(self.acting.clone(), by),
                 });
                 self.cancel_step(i, "operator");
                 Ok(())
@@ -149,7 +149,7 @@ impl Scheduler {
                     action: DagAction::Retry,
                     steps: vec![self.wf.steps[i].id.clone()],
                     by,
-                    user: self.actor(by),
+                    user: self.who(self.acting.clone(), by),
                 });
                 self.enqueue(i);
                 Ok(())
@@ -174,7 +174,7 @@ impl Scheduler {
                     action: DagAction::Retry,
                     steps,
                     by,
-                    user: self.actor(by),
+                    user: self.who(self.acting.clone(), by),
                 });
                 for &r in &reset {
                     let rt = &mut self.steps[r];
@@ -200,7 +200,7 @@ impl Scheduler {
             action: DagAction::Skip,
             steps: vec![self.wf.steps[i].id.clone()],
             by,
-            user: self.actor(by),
+            user: self.who(self.acting.clone(), by),
         });
         if let Phase::Running { stop, cancel, .. } = &mut self.steps[i].phase {
             *stop = Some(Stop::Skip);

@@ -131,7 +131,7 @@ impl Scheduler {
             .seed
             .map_or_else(SmallRng::from_os_rng, SmallRng::seed_from_u64);
         Scheduler {
-            user: login_name(),
+            user: Some(super::who::login_name(nix::unistd::Uid::effective())),
             acting: None,
             resolved_by: std::collections::HashMap::new(),
             steps: wf.steps.iter().map(|_| StepRt::default()).collect(),
@@ -392,36 +392,4 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
 
 pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The login name of the account running the run, or its uid when the user
-/// database has no entry for it.
-fn login_name() -> Option<String> {
-    let uid = nix::unistd::Uid::effective();
-    match nix::unistd::User::from_uid(uid) {
-        Ok(Some(user)) => Some(user.name),
-        _ => Some(uid.to_string()),
-    }
-}
-
-impl Scheduler {
-    /// Who to journal as having acted `by`: nobody for a timeout.
-    pub(super) fn actor(&self, by: super::event::By) -> Option<String> {
-        match by {
-            super::event::By::Timeout => None,
-            _ => self.acting.clone().or_else(|| self.user.clone()),
-        }
-    }
-
-    /// Who decided a wait `by`, given who resolved it, if anyone said.
-    pub(super) fn wait_actor(
-        &self,
-        sender: Option<String>,
-        by: super::event::By,
-    ) -> Option<String> {
-        match by {
-            super::event::By::Timeout => None,
-            _ => sender.or_else(|| self.user.clone()),
-        }
-    }
 }

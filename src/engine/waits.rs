@@ -208,7 +208,7 @@ impl Scheduler {
                     ) => (false, by),
                     WaitOutcome::TimedOut => (a.on_timeout == OnTimeout::Approve, By::Timeout),
                 };
-                let user = self.wait_actor(sender, by);
+                let user = self.who(sender, by);
                 self.emit(Event::ApprovalResolved {
                     step,
                     wait: name,
@@ -235,7 +235,7 @@ impl Scheduler {
                 };
                 match answer {
                     Some((answer, by)) => {
-                        let user = self.wait_actor(sender, by);
+                        let user = self.who(sender, by);
                         self.emit(Event::QuestionAnswered {
                             step,
                             wait: name,

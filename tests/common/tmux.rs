@@ -148,10 +148,16 @@ pub fn wait_journal(state: &Path, what: &str, secs: u64) -> Vec<serde_json::Valu
 /// Processes whose environment names the run: every step's process has
 /// `SIGNALBOX_RUN_ID` set to it.
 pub fn processes_of(run_id: &str) -> Vec<String> {
-    let needle = format!("SIGNALBOX_RUN_ID={run_id}");
+    processes_whose("environ", &format!("SIGNALBOX_RUN_ID={run_id}"))
+}
+
+/// Processes whose `/proc/PID/<file>` (`environ`, `cmdline`) holds `needle`
+/// as one of its NUL-separated parts, or inside one with `cmdline`.
+pub fn processes_whose(file: &str, needle: &str) -> Vec<String> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
+    let whole = file == "environ";
     dir.filter_map(Result::ok)
         .filter(|e| {
             e.file_name()
@@ -160,8 +166,12 @@ pub fn processes_of(run_id: &str) -> Vec<String> {
                 .all(|c| c.is_ascii_digit())
         })
         .filter(|e| {
-            std::fs::read(e.path().join("environ"))
-                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == needle.as_bytes()))
+            std::fs::read(e.path().join(file)).is_ok_and(|text| {
+                text.split(|&b| b == 0).any(|v| match whole {
+                    true => v == needle.as_bytes(),
+                    false => String::from_utf8_lossy(v).contains(needle),
+                })
+            })
         })
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
