@@ -104,19 +104,30 @@ struct Out {
 }
 
 impl Out {
+    /// Writes all of `bytes`. A write cut short by the eviction signal
+    /// would leave half a line on the wire, so each step is one `write`
+    /// (which either wrote or did not) and the rest follows where it ended.
     async fn send(&mut self, bytes: &[u8]) -> Result<(), Stop> {
-        loop {
+        let mut sent = 0;
+        while sent < bytes.len() {
+            let rest = &bytes[sent..];
             let Some(evicted) = self.evicted.as_mut() else {
-                return self.write.write_all(bytes).await.map_err(|_| Stop::Gone);
+                return self.write.write_all(rest).await.map_err(|_| Stop::Gone);
             };
             tokio::select! {
                 got = evicted => match got {
+                    // Mid-line, nothing more may be written, not even `bye`.
+                    Ok(()) if sent > 0 => return Err(Stop::Gone),
                     Ok(()) => return Err(Stop::Evicted),
                     Err(_) => self.evicted = None,
                 },
-                wrote = self.write.write_all(bytes) => return wrote.map_err(|_| Stop::Gone),
+                wrote = self.write.write(rest) => match wrote {
+                    Ok(0) | Err(_) => return Err(Stop::Gone),
+                    Ok(n) => sent += n,
+                },
             }
         }
+        Ok(())
     }
 }
 
