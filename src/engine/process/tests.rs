@@ -110,7 +110,7 @@ async fn timeout_escalates_to_sigkill() {
     assert_eq!(o.exit.unwrap(), Exit::TimedOut);
     assert!(start.elapsed() >= Duration::from_millis(300));
     assert!(start.elapsed() < Duration::from_secs(2));
-    assert!(!group_alive(o.pgid));
+    assert!(gone_soon(o.pgid));
 }
 
 #[tokio::test]
@@ -124,7 +124,7 @@ async fn cancel_terminates_the_group() {
         start.elapsed() < Duration::from_secs(1),
         "TERM suffices, no grace wait"
     );
-    assert!(!group_alive(o.pgid));
+    assert!(gone_soon(o.pgid));
 }
 
 #[tokio::test]
@@ -136,7 +136,7 @@ async fn background_jobs_do_not_outlive_the_step() {
     assert_eq!(o.exit.unwrap(), Exit::Code(0));
     assert_eq!(o.out, ["started"]);
     assert!(start.elapsed() < Duration::from_secs(1));
-    assert!(!group_alive(o.pgid));
+    assert!(gone_soon(o.pgid));
 }
 
 #[tokio::test]
@@ -145,7 +145,7 @@ async fn grandchild_holding_stdout_does_not_hang() {
     let o = sh("(sleep 30) & exit 0").await;
     assert_eq!(o.exit.unwrap(), Exit::Code(0));
     assert!(start.elapsed() < Duration::from_secs(1));
-    assert!(!group_alive(o.pgid));
+    assert!(gone_soon(o.pgid));
 }
 
 #[tokio::test]
@@ -218,14 +218,7 @@ async fn dropping_run_kills_the_group() {
             .await
             .is_err()
     );
-    let deadline = StdInstant::now() + Duration::from_secs(1);
-    while group_alive(pgid.get()) {
-        assert!(
-            StdInstant::now() < deadline,
-            "the group outlived the dropped run"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    assert!(gone_soon(pgid.get()), "the group outlived the dropped run");
 }
 
 #[cfg(target_os = "linux")]
@@ -346,4 +339,17 @@ fn simple_argv_refuses_shell_syntax() {
 #[allow(dead_code)]
 fn run_is_send(spec: &ProcessSpec) -> impl Send + '_ {
     run(spec, async {}, |_| {}, |_, _| {})
+}
+
+/// Whether the group is gone within a second: a SIGKILLed process dies when
+/// the kernel next schedules it, which on a loaded machine is not at once.
+fn gone_soon(pgid: i32) -> bool {
+    let deadline = StdInstant::now() + Duration::from_secs(1);
+    while group_alive(pgid) {
+        if StdInstant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
 }
