@@ -73,6 +73,19 @@ pub enum StepAction {
     Cancel,
 }
 
+/// Whose screen this is (SPEC §5): the run's own (started with `run` or
+/// `resume` in this terminal) or one attached to it later (`attach`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    /// `q` on a live run asks to cancel it (or `d` to detach).
+    #[default]
+    Own,
+    /// `q` detaches at once; `C` cancels the run after asking.
+    Attached,
+    /// `attach --read-only`: sends nothing; keys that would act say so.
+    ReadOnly,
+}
+
 /// What covers the panes and takes the keys, if anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
@@ -123,6 +136,11 @@ pub struct Ui {
     /// The operator quit a second time while the run was being cancelled:
     /// stop waiting for it.
     pub force: bool,
+    pub role: Role,
+    /// The operator detached: the screen leaves at once and the run goes on.
+    pub detach: bool,
+    /// Screens attached to the run, this one included (0 while unknown).
+    pub screens: usize,
 }
 
 impl Default for Ui {
@@ -140,6 +158,9 @@ impl Default for Ui {
             replay: None,
             quit: false,
             force: false,
+            role: Role::Own,
+            detach: false,
+            screens: 0,
         }
     }
 }
