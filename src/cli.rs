@@ -4,6 +4,7 @@
 //! it knows of workflows comes from [`crate::workflow`] and of runs from
 //! [`crate::engine`].
 
+mod attach;
 mod detach;
 mod docs;
 mod follow;
@@ -79,6 +80,11 @@ pub enum Command {
         after_help = "Example:\n  signalbox answer release-20261123-104500-3fa2 notes \"Bug fixes\"\n\nA question with choices takes only one of them; an approval takes approve or reject, not an answer.\n\nExit codes: 0 the run took it, 2 the run refused it (the reason on stderr), 1 the run cannot be reached."
     )]
     Answer(remote::AnswerArgs),
+    /// Open the screen on a live run (started with --detach, or on another screen).
+    #[command(
+        after_help = "Examples:\n  signalbox attach\n  signalbox attach release-20261123-104500-3fa2 --read-only\n\nKeys act as on the run's own screen; `q` or `d` detaches (the run goes on), `C` cancels the run. Any number of screens may be attached at once.\n\nExit codes: 0 detached; once the run ended while attached, the run's own code (0, 1, 130); 1 the run cannot be reached; 2 bad usage (no RUN and not exactly one live run)."
+    )]
+    Attach(attach::AttachArgs),
     /// Print a run's events, one JSON object a line, as its journal has them; with --follow, then the live ones to the run's end.
     #[command(
         after_help = "Examples:\n  signalbox events release-20261123-104500-3fa2 | jq -c 'select(.type == \"step_failed\")'\n  signalbox events release-20261123-104500-3fa2 --follow | jq -r 'select(.type == \"approval_requested\") | .step'\n\nWithout --follow the journal as it is now, also of a finished run. With --follow the lines so far, then each new one as the run journals it, every line once and in seq order, ending when the run ends.\n\nExit codes: 0 printed (with --follow: the run succeeded), 1 the run failed or cannot be reached, 2 bad usage, 130 the run was cancelled."
@@ -162,6 +168,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Approve(args) => remote::approve(args),
         Command::Reject(args) => remote::reject(args),
         Command::Answer(args) => remote::answer(args),
+        Command::Attach(args) => attach::attach(args),
         Command::Events(args) => follow::events(args),
         Command::Logs(args) => follow::logs(args),
         Command::Validate { files } => validate(&files),

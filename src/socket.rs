@@ -10,6 +10,7 @@
 
 mod client;
 mod place;
+pub mod screen;
 mod session;
 mod wire;
 
@@ -190,6 +191,7 @@ async fn accept_loop(
     [busy, streams]: [Busy; 2],
 ) {
     let clients: Shared = Arc::default();
+    let screens = session::Screens::default();
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -228,8 +230,9 @@ async fn accept_loop(
         let clients = clients.clone();
         let handle = handle.clone();
         let busy = [busy.clone(), streams.clone()];
+        let screens = screens.clone();
         tokio::spawn(async move {
-            client(stream, handle, rx, busy).await;
+            client(stream, handle, rx, busy, screens).await;
             lock(&clients).open.retain(|(i, _)| *i != id);
         });
     }
@@ -264,6 +267,7 @@ async fn client(
     handle: RunHandle,
     mut evicted: oneshot::Receiver<()>,
     [busy, streams]: [Busy; 2],
+    screens: session::Screens,
 ) {
     let peer = peer_user(&stream);
     let (read, mut write) = stream.into_split();
@@ -283,7 +287,7 @@ async fn client(
             && session::is_attach(&line)
         {
             let _streaming = streams.read().await;
-            return session::serve(&line, read, write, handle, evicted, peer).await;
+            return session::serve(&line, read, write, handle, evicted, peer, screens).await;
         }
         // From here to the reply written, the run's end waits for us.
         let _busy = busy.read().await;
@@ -310,7 +314,11 @@ async fn client(
 
 /// Whatever a client claims, a command from the socket is `by: socket`.
 fn by_socket(command: Command) -> Command {
-    let by = By::Socket;
+    with_by(command, By::Socket)
+}
+
+/// The command, as from `by` (the server decides that, not the client).
+fn with_by(command: Command, by: By) -> Command {
     match command {
         Command::Approve { step, .. } => Command::Approve { step, by },
         Command::Reject { step, .. } => Command::Reject { step, by },

@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod keys;
+pub mod link;
 pub mod model;
 pub mod replay;
 mod terminal;
@@ -24,8 +25,9 @@ pub mod view;
 use crossterm::event::EventStream;
 
 use crate::cli::exit;
-use crate::engine::{Run, RunOptions, RunStatus};
+use crate::engine::RunStatus;
 use crate::workflow::Workflow;
+use model::ui::Role;
 
 /// Whether colours may be used: `NO_COLOR` set to anything but empty
 /// turns them off (no-color.org).
@@ -33,68 +35,72 @@ pub fn color_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Runs `wf` under the screen until the operator quits; returns the exit
-/// code: 0 succeeded, 1 failed, 130 cancelled.
-pub async fn run(wf: Workflow, options: RunOptions) -> u8 {
-    let model = model::Model::new(&wf);
-    match Run::new(wf, options) {
-        Ok(run) => drive_run(model, run).await,
-        // The run could not begin (an unusable state dir): a usage error.
-        Err(e) => {
-            crate::safe::say!("error: {e}");
-            exit::INVALID
+/// A screen on the run in `dir`, through its socket, until the operator
+/// quits or detaches; the exit code: the run's own once it ended (0
+/// succeeded, 1 failed, 130 cancelled), 0 detached, 1 the run could not be
+/// reached. `wf`: the workflow, when the caller has it already.
+pub async fn attach(dir: &std::path::Path, role: Role, wf: Option<Workflow>) -> u8 {
+    let kept = dir.join("workflow.yaml");
+    // A user the run allowed in cannot read its folder: the run sends it.
+    let readable = wf.is_some() || crate::engine::fsafe::open_read(&kept).is_ok();
+    let remote = match crate::socket::screen::open(dir, role == Role::ReadOnly, !readable).await {
+        Ok(r) => r,
+        Err(crate::socket::screen::Refused::Unreachable(why)) => {
+            let id = dir.file_name().unwrap_or_default().to_string_lossy();
+            crate::safe::say!("error: run {} is not live ({why})", crate::safe::line(&id));
+            return exit::FAILED;
         }
-    }
-}
-
-/// Runs a resumed run under the screen: the journal's events first, so the
-/// screen shows the run as it stood, then the live ones. The journal is
-/// read a line at a time: the model keeps a bounded log, and so does this.
-pub async fn run_resumed(wf: &Workflow, run: Run, journal: &std::path::Path) -> u8 {
-    let mut model = model::Model::new(wf);
-    if let Err(e) = crate::engine::journal::scan(journal, |e| model.apply(&e)) {
-        tracing::warn!("the screen shows less of the run than its journal has: {e}");
-    }
-    drive_run(model, run).await
-}
-
-async fn drive_run(mut model: model::Model, mut run: Run) -> u8 {
-    model.ui.color = color_allowed();
-    let events = run.subscribe();
-    let handle = run.handle();
-    // A run nobody could reach from another terminal does not start.
-    let socket = match crate::socket::serve(handle.clone(), &handle.dir) {
-        Ok(server) => server,
-        Err(e) => {
-            crate::safe::say!("error: {e}");
-            crate::engine::run_dir::discard_if_unstarted(&handle.dir);
-            return exit::INVALID;
+        Err(crate::socket::screen::Refused::Said(why)) => {
+            crate::safe::say!("error: {why}");
+            return exit::FAILED;
         }
     };
+    let wf = match (wf, &remote.workflow) {
+        (Some(wf), _) => Ok(wf),
+        (None, Some(source)) => {
+            crate::workflow::load_text(source.clone(), "workflow.yaml").map_err(|d| d.to_string())
+        }
+        (None, None) => crate::workflow::load(&kept).map_err(|d| d.to_string()),
+    };
+    let wf = match wf {
+        Ok(wf) => wf,
+        Err(e) => {
+            crate::safe::say!("error: cannot read the run's workflow: {e}");
+            return exit::FAILED;
+        }
+    };
+    let mut model = model::Model::new(&wf);
+    drop(wf);
+    model.ui.role = role;
+    model.ui.color = color_allowed();
     let (mut screen, guard) = match terminal::enter() {
         Ok(t) => t,
         Err(e) => {
-            crate::safe::say!("error: cannot open the screen: {e} (try --headless)");
+            crate::safe::say!("error: cannot open the screen: {e}");
             return exit::FAILED;
         }
     };
     terminal::install_panic_hook();
-    let engine = app::Engine {
-        events,
-        handle,
-        task: tokio::spawn(run.start()),
-    };
     let ended = app::drive(
         &mut screen,
         &mut model,
-        engine,
+        app::Engine::remote(remote),
         EventStream::new(),
         terminal::stop_signals(),
     )
     .await;
-    socket.close().await;
     drop(screen);
     drop(guard);
+    if ended.detached {
+        let id = dir.file_name().unwrap_or_default().to_string_lossy();
+        let id = crate::safe::line(&id);
+        crate::safe::say!("detached from run {id}; it goes on: signalbox attach {id}");
+        return exit::OK;
+    }
+    if let (None, Some(why)) = (&ended.outcome, &ended.lost) {
+        crate::safe::say!("error: the screen lost the run: {why}");
+        return exit::FAILED;
+    }
     report(&ended)
 }
 

@@ -124,7 +124,7 @@ pub fn load_str(text: &str, label: &str) -> Result<Workflow, Diagnostics> {
 
 /// Checks a workflow and, when it is valid, keeps `text` in it as its source
 /// (moved, not copied: a file may be 10 MiB).
-fn load_text(text: String, label: &str) -> Result<Workflow, Diagnostics> {
+pub fn load_text(text: String, label: &str) -> Result<Workflow, Diagnostics> {
     let mut diags = Diagnostics::new(label);
     // The node tree lives only for conversion, which frees each step's
     // nodes as it goes; resolving frees each step's spec likewise.

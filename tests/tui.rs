@@ -505,11 +505,7 @@ async fn keys_drive_a_real_run() {
     let events = run.subscribe();
     let mut watch = run.subscribe();
     let handle = run.handle();
-    let engine = Engine {
-        events,
-        handle,
-        task: tokio::spawn(run.start()),
-    };
+    let engine = Engine::local(events, handle, tokio::spawn(run.start()));
     let (tx, rx) = futures::channel::mpsc::unbounded::<std::io::Result<TermEvent>>();
     let send = move |keys: Vec<KeyEvent>| {
         for k in keys {
@@ -574,11 +570,7 @@ async fn a_stop_signal_cancels_the_run() {
     let mut run = Run::new(wf, options).unwrap();
     let events = run.subscribe();
     let handle = run.handle();
-    let engine = Engine {
-        events,
-        handle,
-        task: tokio::spawn(run.start()),
-    };
+    let engine = Engine::local(events, handle, tokio::spawn(run.start()));
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
     let keys = futures::stream::pending::<std::io::Result<TermEvent>>();
     let stop = tokio::time::sleep(Duration::from_millis(300));
@@ -613,11 +605,7 @@ async fn a_command_the_run_refuses_shows_its_reason() {
     .unwrap();
     let handle = other.handle();
     let other = tokio::spawn(other.start());
-    let engine = Engine {
-        events,
-        handle,
-        task,
-    };
+    let engine = Engine::local(events, handle, task);
     let (tx, rx) = futures::channel::mpsc::unbounded::<std::io::Result<TermEvent>>();
     let (done, stop) = tokio::sync::oneshot::channel::<()>();
     let script = async move {

@@ -33,13 +33,28 @@ pub fn start(args: &RunArgs) -> u8 {
         crate::safe::say!("error: {e}");
         return exit::INVALID;
     }
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => {
-            crate::safe::say!("error: cannot find this program to start the run: {e}");
-            return exit::FAILED;
+    print_id(spawn())
+}
+
+/// Prints the id of a run [`spawn`] started; the exit code.
+pub fn print_id(spawned: Result<String, u8>) -> u8 {
+    match spawned {
+        Ok(id) => {
+            crate::safe::show!("{}", crate::safe::line(&id));
+            exit::OK
         }
-    };
+        Err(code) => code,
+    }
+}
+
+/// Starts this command line again as the run's own process, headless, in
+/// a session of its own; the run's id once it can be reached, or (what it
+/// said on stderr is printed) its exit code.
+pub fn spawn() -> Result<String, u8> {
+    let exe = std::env::current_exe().map_err(|e| {
+        crate::safe::say!("error: cannot find this program to start the run: {e}");
+        exit::FAILED
+    })?;
     // The same command line, as the run's own, headless.
     let argv: Vec<OsString> = std::env::args_os()
         .skip(1)
@@ -51,33 +66,39 @@ pub fn start(args: &RunArgs) -> u8 {
         .arg(CHILD_FLAG)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) => {
-            crate::safe::say!("error: cannot start the run: {e}");
-            return exit::FAILED;
-        }
-    };
+    let mut child = child.map_err(|e| {
+        crate::safe::say!("error: cannot start the run: {e}");
+        exit::FAILED
+    })?;
     // One line, once the run can be reached; nothing if it could not start.
     let mut id = String::new();
     if let Some(out) = child.stdout.take() {
         let _ = BufReader::new(out).read_line(&mut id);
     }
     let id = id.trim();
-    if id.is_empty() {
-        let code = child.wait().ok().and_then(|s| s.code()).unwrap_or(1);
-        crate::safe::say!(
-            "error: the run did not start; its reasons are in the state dir's signalbox.log"
-        );
-        return u8::try_from(code)
-            .ok()
-            .filter(|&c| c != 0)
-            .unwrap_or(exit::FAILED);
+    if !id.is_empty() {
+        return Ok(id.to_string());
     }
-    crate::safe::show!("{id}");
-    exit::OK
+    // It said why on stderr (already made safe to show), and ended.
+    let mut said = Vec::new();
+    if let Some(err) = child.stderr.take() {
+        use std::io::Read;
+        let _ = err.take(64 << 10).read_to_end(&mut said);
+    }
+    let code = child.wait().ok().and_then(|s| s.code()).unwrap_or(1);
+    let said = String::from_utf8_lossy(&said);
+    match said.trim().is_empty() {
+        true => crate::safe::say!(
+            "error: the run did not start; its reasons are in the state dir's signalbox.log"
+        ),
+        false => crate::safe::say!("{}", said.trim_end()),
+    }
+    Err(u8::try_from(code)
+        .ok()
+        .filter(|&c| c != 0)
+        .unwrap_or(exit::FAILED))
 }
 
 /// The command that starts `exe` without the descriptors this process was
@@ -149,9 +170,14 @@ pub fn announce(run_id: &str) {
     if !DETACHED.load(Ordering::Relaxed) {
         return;
     }
+    // Stderr first: once the id is read, nobody reads that pipe.
+    let null = std::fs::File::options().write(true).open("/dev/null");
+    if let Ok(null) = &null {
+        let _ = nix::unistd::dup2_stderr(null);
+    }
     crate::safe::show!("{run_id}");
     let _ = std::io::stdout().flush();
-    if let Ok(null) = std::fs::File::options().write(true).open("/dev/null") {
-        let _ = nix::unistd::dup2_stdout(&null);
+    if let Ok(null) = &null {
+        let _ = nix::unistd::dup2_stdout(null);
     }
 }

@@ -14,6 +14,7 @@ use crate::engine::journal_check;
 use crate::engine::run_dir::{self as params, RunDir};
 use crate::engine::{EngineError, Run};
 use crate::safe;
+use crate::tui::model::ui::Role;
 use crate::workflow;
 
 #[derive(Debug, Args)]
@@ -68,6 +69,9 @@ fn resume_state_dir(flag: Option<PathBuf>, run: &str) -> PathBuf {
 }
 
 pub fn resume(args: ResumeArgs) -> u8 {
+    if args.flags.detached_run {
+        super::detach::become_detached();
+    }
     let state = resume_state_dir(args.flags.state_dir.clone(), &args.run);
     let _log = match super::logging::state_dir(&state) {
         Ok(log) => log,
@@ -80,6 +84,23 @@ pub fn resume(args: ResumeArgs) -> u8 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    let screen = !(args.flags.headless || args.flags.json)
+        && std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal();
+    if args.flags.detach || screen {
+        // In a process of its own, as `run` does; this one checked nothing
+        // (that one says what is wrong).
+        let spawned = super::detach::spawn();
+        if args.flags.detach {
+            return super::detach::print_id(spawned);
+        }
+        let id = match spawned {
+            Ok(id) => id,
+            Err(code) => return code,
+        };
+        let dir = state.join("runs").join(&id);
+        return runtime.block_on(crate::tui::attach(&dir, Role::Own, None));
+    }
     // Before the journal is read: a long replay must not outlast a SIGTERM.
     let signals = super::signals::Early::watch(&runtime);
     let mut options = None;
@@ -120,16 +141,7 @@ pub fn resume(args: ResumeArgs) -> u8 {
         Ok((mut run, Some(options))) => {
             run.set_options(options.clone());
             signals.hand_over(run.handle());
-            let screen = !(args.flags.headless || args.flags.json)
-                && std::io::stdin().is_terminal()
-                && std::io::stdout().is_terminal();
-            match loaded {
-                Some(wf) if screen => {
-                    let journal = run.handle().dir.join("events.jsonl");
-                    runtime.block_on(crate::tui::run_resumed(&wf, run, &journal))
-                }
-                _ => runtime.block_on(drive_headless(run, &options, args.flags.json)),
-            }
+            runtime.block_on(drive_headless(run, &options, args.flags.json))
         }
         Ok((_, None)) => exit::FAILED,
         Err(EngineError::Resume(message)) => {

@@ -11,6 +11,7 @@ use super::exit;
 use crate::engine::event::{MAX_ANSWER, check_answer, match_choice};
 use crate::engine::{Command, Preset, Run, RunHandle, RunOptions, RunStatus};
 use crate::headless;
+use crate::tui::model::ui::Role;
 use crate::workflow::{self, Action, Workflow};
 
 #[derive(Debug, Args)]
@@ -20,14 +21,6 @@ pub struct RunArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub flags: RunFlags,
-    /// Check the file, start the run in the background with no terminal (it
-    /// outlives the shell and the terminal that started it), print its run
-    /// id and exit 0; `approve`, `answer`, `events` reach it later.
-    #[arg(long, conflicts_with = "json")]
-    pub detach: bool,
-    /// Set on the background process that `--detach` starts.
-    #[arg(long = "detached-run", hide = true)]
-    pub detached_run: bool,
 }
 
 /// The options `run` and `resume` share.
@@ -60,6 +53,14 @@ pub struct RunFlags {
     /// Where runs are kept (default: $SIGNALBOX_STATE_DIR, else .signalbox).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Check the file, start the run in the background with no terminal (it
+    /// outlives the shell and the terminal that started it), print its run
+    /// id and exit 0; `attach`, `approve`, `events` reach it later.
+    #[arg(long, conflicts_with = "json")]
+    pub detach: bool,
+    /// Set on the background process that drives a run for its screens.
+    #[arg(long = "detached-run", hide = true)]
+    pub detached_run: bool,
 }
 
 /// The state dir as SPEC §4 resolves it.
@@ -206,10 +207,10 @@ pub fn apply_flags(args: &RunFlags, wf: &mut Workflow) -> Result<RunOptions, Str
 }
 
 pub fn run(args: RunArgs) -> u8 {
-    if args.detach {
+    if args.flags.detach {
         return super::detach::start(&args);
     }
-    if args.detached_run {
+    if args.flags.detached_run {
         super::detach::become_detached();
     }
     let (wf, options) = match prepare(&args) {
@@ -235,10 +236,16 @@ pub fn run(args: RunArgs) -> u8 {
         || args.json
         || !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
     if headless {
-        runtime.block_on(run_headless(wf, options, args.json))
-    } else {
-        runtime.block_on(crate::tui::run(wf, options))
+        return runtime.block_on(run_headless(wf, options, args.json));
     }
+    // The run lives in a process of its own, so the screen can detach
+    // from it (`d`) and others can attach; this screen is its first.
+    let id = match super::detach::spawn() {
+        Ok(id) => id,
+        Err(code) => return code,
+    };
+    let dir = options.state_dir.join("runs").join(&id);
+    runtime.block_on(crate::tui::attach(&dir, Role::Own, Some(wf)))
 }
 
 /// `error: ` in front of a message that does not carry its own position.

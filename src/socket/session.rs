@@ -40,6 +40,32 @@ use crate::engine::journal::Lines;
 /// `{"ctl":"error","protocol":1,"error":WHY}` and a close.
 pub const PROTOCOL: u64 = 1;
 
+/// How many screens are attached, for every session to tell its client.
+#[derive(Clone)]
+pub struct Screens(std::sync::Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Default for Screens {
+    fn default() -> Screens {
+        Screens(std::sync::Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+}
+
+/// One attached screen, counted while it lives.
+struct Counted(Screens);
+
+impl Screens {
+    fn count(&self) -> Counted {
+        self.0.send_modify(|n| *n += 1);
+        Counted(self.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
 /// Events read from the journal in one go, at most.
 const BATCH: usize = 1024;
 
@@ -50,6 +76,14 @@ struct Request {
     from_seq: Option<u64>,
     #[serde(default)]
     read_only: bool,
+    /// A screen: counted among the attached screens, and its commands are
+    /// its operator's keys (`by: keyboard`).
+    #[serde(default)]
+    screen: bool,
+    /// Send the workflow file as run (`ctl:workflow`) before the events,
+    /// for a client that cannot read the run folder.
+    #[serde(default)]
+    workflow: bool,
     /// What the client says it is, for the diagnostics log.
     client: Option<String>,
 }
@@ -139,6 +173,7 @@ pub async fn serve(
     handle: RunHandle,
     evicted: oneshot::Receiver<()>,
     peer: Option<String>,
+    screens: Screens,
 ) {
     let mut out = Out {
         write,
@@ -177,21 +212,31 @@ pub async fn serve(
         let _ = out.send(&error(&why)).await;
         return;
     }
+    let _counted = request.screen.then(|| screens.count());
+    let mut watch = screens.0.subscribe();
     let hello = serde_json::json!({
         "ctl": "hello", "protocol": PROTOCOL, "run": &*handle.run_id,
-        "head_seq": head, "from_seq": from,
+        "head_seq": head, "from_seq": from, "screens": *watch.borrow_and_update(),
     });
     let journal = handle.dir.join("events.jsonl");
     let sent = async {
         out.send(&ctl(hello)).await?;
+        if request.workflow {
+            send_workflow(&mut out, &handle.dir).await?;
+        }
         history(&mut out, journal, from, head).await?;
         out.send(&ctl(serde_json::json!({"ctl": "live"}))).await?;
         let commands = Commands {
             handle: &handle,
             read_only: request.read_only,
+            by: if request.screen {
+                crate::engine::By::Keyboard
+            } else {
+                crate::engine::By::Socket
+            },
             peer: &peer,
         };
-        live(&mut out, &mut sub, read, commands).await
+        live(&mut out, &mut sub, read, commands, &mut watch).await
     };
     let reason = match sent.await {
         Ok(reason) => reason,
@@ -208,6 +253,8 @@ pub async fn serve(
 struct Commands<'a> {
     handle: &'a RunHandle,
     read_only: bool,
+    /// What its commands are journaled as: a screen's are keys.
+    by: crate::engine::By,
     /// Who is attached, journaled as `user` for what it does.
     peer: &'a Option<String>,
 }
@@ -241,7 +288,7 @@ impl Commands<'_> {
         };
         let decided = self
             .handle
-            .send_for_reply_as(super::by_socket(command), self.peer.clone());
+            .send_for_reply_as(super::with_by(command, self.by), self.peer.clone());
         Box::pin(async move {
             match decided.await {
                 Ok(()) => reply("ok", true.into()),
@@ -259,6 +306,7 @@ async fn live(
     sub: &mut crate::engine::Subscription,
     mut read: BufReader<OwnedReadHalf>,
     commands: Commands<'_>,
+    screens: &mut tokio::sync::watch::Receiver<usize>,
 ) -> Result<&'static str, Stop> {
     use futures::StreamExt;
     let mut asked = Vec::new();
@@ -270,6 +318,11 @@ async fn live(
             p = sub.recv() => p,
             Some(line) = replies.next(), if !replies.is_empty() => {
                 out.send(&line).await?;
+                continue;
+            }
+            Ok(()) = screens.changed() => {
+                let n = *screens.borrow_and_update();
+                out.send(&ctl(serde_json::json!({"ctl": "screens", "screens": n}))).await?;
                 continue;
             }
             got = wire::read_line(&mut read, &mut asked), if reading && replies.len() < IN_FLIGHT => {
@@ -316,6 +369,35 @@ fn is_detach(line: &[u8]) -> bool {
         command: Option<String>,
     }
     serde_json::from_slice::<Named>(line).is_ok_and(|n| n.command.as_deref() == Some("detach"))
+}
+
+/// The workflow file as run, as one `ctl:workflow` line.
+async fn send_workflow(out: &mut Out, dir: &std::path::Path) -> Result<(), Stop> {
+    let path = dir.join("workflow.yaml");
+    let read = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut text = String::new();
+        crate::engine::fsafe::open_read(&path)
+            .and_then(|f| {
+                f.take(crate::workflow::node::MAX_FILE_BYTES as u64 + 1)
+                    .read_to_string(&mut text)
+            })
+            .map(|_| text)
+            .map_err(|e| format!("cannot read the run's workflow: {e}"))
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    match read {
+        Ok(source) => {
+            let line = ctl(serde_json::json!({"ctl": "workflow", "source": source}));
+            out.send(&line).await
+        }
+        Err(why) => {
+            let _ = out.send(&error(&why)).await;
+            Err(Stop::Gone)
+        }
+    }
 }
 
 /// The journal's lines of seq `from..=head`, read on the blocking pool one

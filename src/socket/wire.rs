@@ -30,6 +30,15 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
     read: &mut R,
     line: &mut Vec<u8>,
 ) -> std::io::Result<Line> {
+    read_line_max(read, line, MAX_LINE).await
+}
+
+/// [`read_line`], with a limit of `max` bytes.
+pub async fn read_line_max<R: AsyncBufRead + Unpin>(
+    read: &mut R,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Line> {
     loop {
         let available = read.fill_buf().await?;
         if available.is_empty() {
@@ -43,7 +52,7 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
             Some(i) => (i, true),
             None => (available.len(), false),
         };
-        if line.len() + take > MAX_LINE {
+        if line.len() + take > max {
             return Ok(Line::TooLong);
         }
         line.extend_from_slice(&available[..take]);

@@ -18,13 +18,14 @@ use futures::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::link::{Commands, Events};
+use super::model::ui::Role;
 use super::model::{Model, millis};
 use super::update::{Msg, update};
 use super::view::view;
-use crate::engine::{By, Command, Published, Refusal, RunHandle, RunOutcome, Subscription};
+use crate::engine::{By, Command, Published, RunOutcome};
 
 /// At most one frame this often, however fast events come.
 const FRAME: Duration = Duration::from_millis(20);
@@ -36,13 +37,7 @@ const MAX_FRAME: Duration = Duration::from_millis(200);
 /// Events applied in one go before keys get another look.
 const DRAIN: usize = 4096;
 
-/// The running engine, as the loop sees it.
-pub struct Engine {
-    pub events: Subscription,
-    pub handle: RunHandle,
-    /// The task running `Run::start`.
-    pub task: JoinHandle<RunOutcome>,
-}
+pub use super::link::Engine;
 
 /// How the loop ended.
 #[derive(Debug)]
@@ -51,8 +46,13 @@ pub struct Ended {
     pub outcome: Option<RunOutcome>,
     /// The operator stopped waiting for a cancelled run to end.
     pub forced: bool,
-    /// Drawing failed (the terminal went away); the run was cancelled.
+    /// Drawing failed (the terminal went away); the run was cancelled
+    /// (or, on an attached screen, left alone).
     pub draw_error: Option<String>,
+    /// The screen detached: the run goes on.
+    pub detached: bool,
+    /// Why the run's events stopped before its end (a screen on the socket).
+    pub lost: Option<String>,
 }
 
 pub fn now_ms() -> u64 {
@@ -81,9 +81,9 @@ fn next_second() -> Instant {
 struct Loop<'a, B: Backend> {
     terminal: &'a mut Terminal<B>,
     model: &'a mut Model,
-    handle: RunHandle,
+    commands: Commands,
     /// Where the replies to refused commands come back.
-    refused: mpsc::UnboundedSender<Refusal>,
+    refused: mpsc::UnboundedSender<String>,
     /// Something changed since the last frame.
     dirty: bool,
     last_draw: Option<Instant>,
@@ -105,7 +105,7 @@ impl<B: Backend> Loop<'_, B> {
 
     /// Draws if something changed and a frame is due, after taking in every
     /// engine event queued meanwhile.
-    fn draw(&mut self, events: &mut Subscription, events_open: bool) {
+    fn draw(&mut self, events: &mut Events, events_open: bool) {
         if !(self.dirty && self.due() && self.draw_error.is_none()) {
             return;
         }
@@ -141,10 +141,15 @@ impl<B: Backend> Loop<'_, B> {
         self.last_draw.map_or_else(Instant::now, |t| t + self.pace)
     }
 
-    /// Cancels the run and leaves once it has ended.
+    /// The terminal or the process is going: the run's own screen cancels
+    /// the run and leaves once it has ended; an attached one detaches.
     fn leave(&mut self) {
+        if self.model.ui.role != Role::Own {
+            self.model.ui.detach = true;
+            return;
+        }
         self.model.ui.quit = true;
-        self.handle.send(Command::Cancel {
+        self.commands.send(Command::Cancel {
             step: None,
             by: By::Keyboard,
         });
@@ -157,10 +162,10 @@ impl<B: Backend> Loop<'_, B> {
                 // Sent now, in key order; the reply comes back as a message.
                 // The screen checks what it can, but only the run knows,
                 // e.g. that a wait timed out as the key was pressed.
-                let reply = self.handle.send_for_reply(c);
+                let reply = self.commands.send_for_reply(c);
                 let refused = self.refused.clone();
                 tokio::spawn(async move {
-                    if let Err(why) = reply.await {
+                    if let Err(Some(why)) = reply.await {
                         let _ = refused.send(why);
                     }
                 });
@@ -170,26 +175,24 @@ impl<B: Backend> Loop<'_, B> {
     }
 
     /// The run refused a command a key sent: say why.
-    fn refused(&mut self, why: Refusal) {
-        if !matches!(why, Refusal::RunOver) {
-            self.model.ui.notice = Some(why.to_string());
-            self.dirty = true;
-        }
+    fn refused(&mut self, why: String) {
+        self.model.ui.notice = Some(why);
+        self.dirty = true;
     }
 
     /// Applies `first` and every event queued behind it (up to [`DRAIN`]).
-    fn events(&mut self, first: Arc<Published>, events: &mut Subscription) {
+    fn events(&mut self, first: Arc<Published>, events: &mut Events) {
         update(self.model, Msg::Event(first));
         self.drain(events);
         self.dirty = true;
     }
 
     /// Applies the events already queued, up to [`DRAIN`] of them.
-    fn drain(&mut self, events: &mut Subscription) {
+    fn drain(&mut self, events: &mut Events) {
         for _ in 1..DRAIN {
             match events.try_recv() {
-                Ok(p) => update(self.model, Msg::Event(p)),
-                Err(_) => break,
+                Some(p) => update(self.model, Msg::Event(p)),
+                None => break,
             };
         }
     }
@@ -207,19 +210,32 @@ impl<B: Backend> Loop<'_, B> {
 
     /// The events are over: after the run's end, or (the journal could not
     /// be read back while catching up) before it.
-    fn events_closed(&mut self) {
+    fn events_closed(&mut self, lost: Option<&str>) {
         if !self.model.ended() {
-            self.model.ui.notice = Some(
-                "the screen lost the run's events (see signalbox.log); the journal has every one"
+            self.model.ui.notice = Some(match lost {
+                Some(why) => format!("the screen lost the run: {why}"),
+                None => "the screen lost the run's events (see signalbox.log); the journal has every one"
                     .into(),
-            );
+            });
             self.dirty = true;
         }
+    }
+
+    /// The outcome of a run reached through its socket, once its events
+    /// ended: what its `run_finished` said, if it came.
+    fn remote_outcome(&self, remote: &super::link::Remote) -> Option<RunOutcome> {
+        let (status, _) = self.model.run.outcome?;
+        Some(RunOutcome {
+            status,
+            run_id: remote.run_id.clone(),
+            dir: remote.dir.clone(),
+            journal_error: None,
+        })
     }
 }
 
 /// Runs the screen until the operator quits and the run has ended, or a
-/// stop signal comes and the run has ended.
+/// stop signal comes and the run has ended, or the screen detaches.
 pub async fn drive<B, K, S>(
     terminal: &mut Terminal<B>,
     model: &mut Model,
@@ -234,18 +250,22 @@ where
 {
     let Engine {
         mut events,
-        handle,
+        commands,
         mut task,
+        mut remote,
     } = engine;
     tokio::pin!(stop);
     if let Ok(size) = terminal.size() {
         update(model, Msg::Resize(size.width, size.height));
     }
+    if let Some(r) = &remote {
+        model.ui.screens = *r.screens.borrow();
+    }
     let (refused, mut refusals) = mpsc::unbounded_channel();
     let mut l = Loop {
         terminal,
         model,
-        handle,
+        commands,
         refused,
         dirty: true,
         last_draw: None,
@@ -254,24 +274,55 @@ where
     };
     let (mut events_open, mut keys_open, mut stopped) = (true, true, false);
     let mut outcome: Option<Option<RunOutcome>> = None;
+    let mut lost = None;
     loop {
         l.draw(&mut events, events_open);
-        if let Some(outcome) = &outcome
-            && (l.model.ui.quit || l.draw_error.is_some())
-        {
+        if l.model.ui.detach && task.is_some() {
+            // This process runs the run: there is nothing to detach from.
+            l.model.ui.detach = false;
+            l.model.ui.notice = Some("this screen's process runs the run: it cannot detach".into());
+            l.dirty = true;
+            continue;
+        }
+        let leaving = l.model.ui.quit || l.draw_error.is_some() || l.model.ui.detach;
+        if leaving && (outcome.is_some() || l.model.ui.detach) {
             let (forced, draw_error) = (l.model.ui.force, l.draw_error.take());
             return Ended {
-                outcome: outcome.clone(),
+                outcome: outcome.flatten(),
                 forced,
                 draw_error,
+                detached: l.model.ui.detach && !l.model.ended(),
+                lost,
             };
         }
         if l.model.ui.force && outcome.is_none() {
-            // Dropping the run's future kills every process it started.
-            task.abort();
+            match &task {
+                // Dropping the run's future kills every process it started.
+                Some(task) => task.abort(),
+                // The run's own process goes on cancelling it.
+                None => outcome = Some(None),
+            }
+            if task.is_none() {
+                continue;
+            }
         }
         let (frame, frame_at, clock) = (l.frame_wanted(), l.frame_at(), l.model.needs_clock());
         let listen = events_open && !l.holding();
+        let run_task = async {
+            match &mut task {
+                Some(t) => t.await,
+                None => std::future::pending().await,
+            }
+        };
+        let screens = async {
+            match &mut remote {
+                Some(r) => match r.screens.changed().await {
+                    Ok(()) => *r.screens.borrow_and_update(),
+                    Err(_) => std::future::pending().await,
+                },
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             ev = keys.next(), if keys_open => match ev {
@@ -279,11 +330,21 @@ where
                 // No more input: the terminal is gone.
                 _ => { keys_open = false; l.leave(); }
             },
-            r = &mut task, if outcome.is_none() => outcome = Some(l.ended(r)),
+            r = run_task, if outcome.is_none() => outcome = Some(l.ended(r)),
             p = events.recv(), if listen => match p {
                 Some(p) => l.events(p, &mut events),
-                None => { events_open = false; l.events_closed(); }
+                None => {
+                    events_open = false;
+                    if let Some(r) = &mut remote {
+                        if let Ok(crate::socket::screen::End::Lost(why)) = (&mut r.end).await {
+                            lost = Some(why);
+                        }
+                        outcome = Some(l.remote_outcome(r));
+                    }
+                    l.events_closed(lost.as_deref());
+                }
             },
+            n = screens => { l.model.ui.screens = n; l.dirty = true; }
             Some(why) = refusals.recv() => l.refused(why),
             () = &mut stop, if !stopped => { stopped = true; l.leave(); }
             () = tokio::time::sleep_until(next_second()), if clock => l.dirty = true,

@@ -298,11 +298,8 @@ async fn a_screen_on_a_slow_terminal_still_shows_the_wait_and_the_end() {
         approved: false,
     };
     let mut terminal = Terminal::new(backend).unwrap();
-    let engine = Engine {
-        events,
-        handle: run.handle(),
-        task: tokio::spawn(run.start()),
-    };
+    let handle = run.handle();
+    let engine = Engine::local(events, handle, tokio::spawn(run.start()));
     let watching = tokio::spawn(flood_over);
     let screen = drive(
         &mut terminal,

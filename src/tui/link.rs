@@ -1,0 +1,120 @@
+//! How the screen reaches its run: in this process (a [`Subscription`] and
+//! a [`RunHandle`]) or through the run's socket (`socket::screen`). The app
+//! loop sees one shape either way: events in seq order, commands with the
+//! run's answer, and the run's end.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::engine::{Command, Published, Refusal, RunHandle, RunOutcome, Subscription};
+use crate::socket::screen;
+
+/// Where the run's events come from.
+pub enum Events {
+    Local(Box<Subscription>),
+    Remote(tokio::sync::mpsc::Receiver<Arc<Published>>),
+}
+
+impl Events {
+    pub async fn recv(&mut self) -> Option<Arc<Published>> {
+        match self {
+            Events::Local(s) => s.recv().await,
+            Events::Remote(r) => r.recv().await,
+        }
+    }
+
+    pub fn try_recv(&mut self) -> Option<Arc<Published>> {
+        match self {
+            Events::Local(s) => s.try_recv().ok(),
+            Events::Remote(r) => r.try_recv().ok(),
+        }
+    }
+}
+
+/// Where the screen's commands go.
+#[derive(Clone)]
+pub enum Commands {
+    Local(RunHandle),
+    Remote(screen::Commands),
+}
+
+impl Commands {
+    /// Sends `command` without waiting for the answer.
+    pub fn send(&self, command: Command) {
+        match self {
+            Commands::Local(h) => h.send(command),
+            Commands::Remote(c) => c.send(command),
+        }
+    }
+
+    /// Sends `command`; the run's refusal, if it refused (not one for a
+    /// run that is over: the screen shows that already).
+    pub fn send_for_reply(
+        &self,
+        command: Command,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), Option<String>>> + Send>> {
+        match self {
+            Commands::Local(h) => {
+                let reply = h.send_for_reply(command);
+                Box::pin(async move {
+                    reply.await.map_err(|why| match why {
+                        Refusal::RunOver => None,
+                        why => Some(why.to_string()),
+                    })
+                })
+            }
+            Commands::Remote(c) => {
+                let reply = c.send_for_reply(command);
+                Box::pin(async move { reply.await.map_err(Some) })
+            }
+        }
+    }
+}
+
+/// The run, as the app loop sees it.
+pub struct Engine {
+    pub events: Events,
+    pub commands: Commands,
+    /// The task running `Run::start`, for a run in this process.
+    pub task: Option<JoinHandle<RunOutcome>>,
+    /// For a run reached through its socket: the screens attached, and why
+    /// its events ended.
+    pub remote: Option<Remote>,
+}
+
+/// What only a run reached through its socket has.
+pub struct Remote {
+    pub run_id: String,
+    pub dir: std::path::PathBuf,
+    pub screens: watch::Receiver<usize>,
+    pub end: JoinHandle<screen::End>,
+}
+
+impl Engine {
+    /// A run in this process.
+    pub fn local(events: Subscription, handle: RunHandle, task: JoinHandle<RunOutcome>) -> Engine {
+        Engine {
+            events: Events::Local(Box::new(events)),
+            commands: Commands::Local(handle),
+            task: Some(task),
+            remote: None,
+        }
+    }
+
+    /// A run reached through its socket.
+    pub fn remote(r: screen::Remote) -> Engine {
+        Engine {
+            events: Events::Remote(r.events),
+            commands: Commands::Remote(r.commands),
+            task: None,
+            remote: Some(Remote {
+                run_id: r.run_id,
+                dir: r.dir,
+                screens: r.screens,
+                end: r.end,
+            }),
+        }
+    }
+}
