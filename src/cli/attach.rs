@@ -25,12 +25,6 @@ pub struct AttachArgs {
 }
 
 pub fn attach(args: AttachArgs) -> u8 {
-    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
-        crate::safe::say!(
-            "error: attach needs a terminal; `signalbox events RUN --follow` follows a run from a script"
-        );
-        return exit::INVALID;
-    }
     let state = state_dir(args.state_dir);
     let dir = match &args.run {
         Some(run) => match RunDir::open(&state, run) {
@@ -45,6 +39,12 @@ pub fn attach(args: AttachArgs) -> u8 {
             Err(code) => return code,
         },
     };
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        crate::safe::say!(
+            "error: attach needs a terminal; `signalbox events RUN --follow` follows a run from a script"
+        );
+        return exit::INVALID;
+    }
     // The screen's own diagnostics, where the run's go (when this user may).
     let _log = super::logging::state_dir(&state).ok();
     let runtime = match super::runtime() {
