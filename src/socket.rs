@@ -283,7 +283,7 @@ async fn client(
             got = tokio::time::timeout(IDLE, wire::read_line(&mut read, &mut line)) => got,
         };
         if std::mem::take(&mut first)
-            && matches!(got, Ok(Ok(wire::Line::Whole)))
+            && matches!(got, Ok(Ok(wire::Line::Whole | wire::Line::Last)))
             && session::is_attach(&line)
         {
             let _streaming = streams.read().await;
@@ -295,7 +295,7 @@ async fn client(
             Err(_) => "error: no whole line within 10 s: closing\n".to_string(),
             Ok(Err(_)) | Ok(Ok(wire::Line::End)) => return,
             Ok(Ok(wire::Line::TooLong)) => "error: message longer than 1 MiB\n".to_string(),
-            Ok(Ok(wire::Line::Whole)) => match wire::parse(&line) {
+            Ok(Ok(wire::Line::Whole | wire::Line::Last)) => match wire::parse(&line) {
                 Ok(command) => match request(&handle, by_socket(command), &peer).await {
                     Ok(()) => "ok\n".to_string(),
                     Err(Refusal::RunOver) => format!("error: {}\n", Refusal::RunOver),

@@ -78,7 +78,8 @@ pub async fn attach(dir: &Path, next: &mut u64, sink: &mut impl Sink) -> Result<
         }
         match wire::read_line(&mut read, &mut line).await {
             Ok(wire::Line::Whole) => {}
-            Ok(wire::Line::End) | Err(_) => return Ok(Ended::Closed),
+            // A torn last line is not an event: the journal file has it whole.
+            Ok(wire::Line::End | wire::Line::Last) | Err(_) => return Ok(Ended::Closed),
             Ok(wire::Line::TooLong) => {
                 return Err(Attached::Refused("a line longer than 1 MiB".into()));
             }

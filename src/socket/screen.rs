@@ -176,7 +176,7 @@ async fn connect(dir: &Path, from: u64, ask: Ask1) -> Result<(Conn, Hello), Refu
             Ok(wire::Line::TooLong) => {
                 return Err(Refused::Said("a line longer than allowed".into()));
             }
-            Ok(wire::Line::End) | Err(_) => {
+            Ok(wire::Line::End | wire::Line::Last) | Err(_) => {
                 return Err(Refused::Unreachable(
                     "the run closed the connection before it said hello".into(),
                 ));
@@ -314,7 +314,8 @@ impl Follow {
                         }
                     }
                     Ok(wire::Line::TooLong) => return Stream::Failed("a line longer than 1 MiB from the run".into()),
-                    Ok(wire::Line::End) | Err(_) => return Stream::Closed,
+                    // A torn last line is not an event: the journal file has it whole.
+                    Ok(wire::Line::End | wire::Line::Last) | Err(_) => return Stream::Closed,
                 },
                 ask = self.commands.recv() => {
                     let Some((command, reply)) = ask else { return Stream::Gone };

@@ -327,8 +327,8 @@ async fn live(
             }
             got = wire::read_line(&mut read, &mut asked), if reading && replies.len() < IN_FLIGHT => {
                 match got {
-                    Ok(wire::Line::Whole) if is_detach(&asked) => return Ok("detached"),
-                    Ok(wire::Line::Whole) => replies.push_back(commands.take(&asked)),
+                    Ok(wire::Line::Whole | wire::Line::Last) if is_detach(&asked) => return Ok("detached"),
+                    Ok(wire::Line::Whole | wire::Line::Last) => replies.push_back(commands.take(&asked)),
                     // The client closed its side: it may still read.
                     Ok(wire::Line::End) => reading = false,
                     // Said, as on a one-shot connection, then closed.

@@ -15,9 +15,12 @@ const TAKES: &str = "approve, reject, answer, retry, skip, cancel";
 /// What [`read_line`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line {
-    /// A whole line, now in the buffer without its newline (or the last
-    /// bytes before the client closed).
+    /// A whole line, now in the buffer without its newline.
     Whole,
+    /// The last bytes before the peer closed, with no newline after them:
+    /// a command for a server (a client may end its last line so), a torn
+    /// line for a client of a stream (every line the server sends ends).
+    Last,
     /// The client closed with nothing more.
     End,
     /// More than [`MAX_LINE`] bytes and no newline: the rest is not read.
@@ -45,7 +48,7 @@ pub async fn read_line_max<R: AsyncBufRead + Unpin>(
             return Ok(if line.is_empty() {
                 Line::End
             } else {
-                Line::Whole
+                Line::Last
             });
         }
         let (take, done) = match available.iter().position(|&b| b == b'\n') {
@@ -98,6 +101,7 @@ mod tests {
             let mut line = Vec::new();
             let got = read_line(&mut read, &mut line).await.unwrap();
             let stop = got != Line::Whole;
+
             out.push((got, line));
             if stop {
                 return out;
@@ -109,7 +113,8 @@ mod tests {
     async fn lines_are_bounded() {
         let got = lines(b"a\nbc\nd").await;
         let words: Vec<&[u8]> = got.iter().map(|(_, l)| l.as_slice()).collect();
-        assert_eq!(words, [&b"a"[..], b"bc", b"d", b""]);
+        assert_eq!(words, [&b"a"[..], b"bc", b"d"]);
+        assert_eq!(got[2].0, Line::Last, "no newline before the close");
         let long = vec![b'x'; MAX_LINE + 1];
         assert_eq!(lines(&long).await[0].0, Line::TooLong);
         let mut exact = vec![b'x'; MAX_LINE];
