@@ -54,8 +54,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Command> {
         }
         Msg::Event(p) => {
             let row = model.selected_wait_index();
+            let selected = model.selected_wait().map(|w| w.wait.clone());
             model.apply(&p.envelope);
             waits::after_event(model, row);
+            waits::decided_elsewhere(model, selected, &p.envelope.event);
             reconcile(model, &p.envelope.event);
             None
         }

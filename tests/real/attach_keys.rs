@@ -423,3 +423,30 @@ fn the_status_line_says_whose_screen_and_how_many() {
     let line = status_line(&m, 120);
     assert!(line.contains("q quit"), "a finished run: q quits: {line}");
 }
+
+/// The selected approval decided on another screen: the notice says who,
+/// and `a` pressed for it decides nothing else.
+#[test]
+fn the_selected_wait_decided_elsewhere_is_named() {
+    let mut m = live(Role::Attached);
+    press(&mut m, "w");
+    feed(
+        &mut m,
+        2_000,
+        r#""type":"approval_resolved","step":"go-live","wait":"w1","approved":true,"by":"keyboard","user":"alice","waited_ms":1800"#,
+    );
+    assert_eq!(
+        m.ui.notice.as_deref(),
+        Some("go-live was approved by alice (keyboard)")
+    );
+    assert_eq!(press(&mut m, "a"), vec![], "no other wait is decided");
+    // A wait this screen decided is not told back.
+    let mut m = live(Role::Own);
+    press(&mut m, "a");
+    feed(
+        &mut m,
+        2_000,
+        r#""type":"approval_resolved","step":"go-live","wait":"w1","approved":true,"by":"keyboard","user":"me","waited_ms":1800"#,
+    );
+    assert_eq!(m.ui.notice, None);
+}

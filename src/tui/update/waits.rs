@@ -110,6 +110,22 @@ pub fn after_event(model: &mut Model, row: Option<usize>) {
     }
 }
 
+/// The selected wait was decided by someone else (another screen, the
+/// socket, a flag, its timeout): the notice says who, so a key meant for it
+/// is not pressed blind. This screen's own keys cleared the selection
+/// first, so they are never told back.
+pub fn decided_elsewhere(model: &mut Model, selected: Option<String>, event: &Event) {
+    if let Some(w) = selected
+        && model.waits.get(&w).is_none()
+        && matches!(
+            event,
+            Event::ApprovalResolved { .. } | Event::QuestionAnswered { .. }
+        )
+    {
+        model.ui.notice = Some(closed_by(event));
+    }
+}
+
 /// Who or what closed a wait, from the event that closed it: "notes was
 /// answered by alice (socket)", "notes timed out", "go-live was rejected by
 /// bob (keyboard)". Raw: the status line escapes what it shows.
