@@ -414,9 +414,16 @@ fn the_status_line_says_whose_screen_and_how_many() {
             "{role:?} {screens}: {not:?} in {line:?}"
         );
     }
+    for role in [Role::Attached, Role::ReadOnly] {
+        let mut m = live(role);
+        m.ui.screens = 3;
+        let line = status_line(&m, 80);
+        assert!(
+            line.contains("q detach"),
+            "{role:?}: the way out fits: {line}"
+        );
+    }
     let mut m = live(Role::Attached);
-    let line = status_line(&m, 120);
-    assert!(line.contains("q detach"), "{line}");
     let wide = status_line(&live(Role::Own), 160);
     assert!(wide.contains("d detach · q quit"), "{wide}");
     finish(&mut m);

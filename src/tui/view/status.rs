@@ -348,10 +348,15 @@ fn by_role(role: Role, keys: &mut Vec<String>) {
                 keys.insert(0, k);
             }
         }
+        // The way out matters more here than the shorter forms' room.
         Role::Attached | Role::ReadOnly => {
             for k in keys.iter_mut() {
-                *k = k.replace("q quit", "q detach");
+                *k = match k.contains("q quit") {
+                    true => k.replace("q quit", "q detach"),
+                    false => format!("{}· q detach ", k),
+                };
             }
+            keys.push(" q detach ".to_string());
         }
     }
 }
