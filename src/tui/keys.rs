@@ -33,6 +33,10 @@ pub enum Action {
     Filter,
     Help,
     Quit,
+    /// `d`: leave the screen, the run goes on.
+    Detach,
+    /// `C`: cancel the whole run (asks first).
+    CancelRun,
     /// Esc: close what is open.
     Close,
     /// In a text box.
@@ -137,7 +141,7 @@ pub const NORMAL: &[Binding] = &[
         &[(KeyCode::Char('a'), NONE)],
         Action::Approve,
         "a",
-        "approve the selected approval (a question: Enter)",
+        "approve the selected approval",
     ),
     bind(
         &[(KeyCode::Char('r'), NONE)],
@@ -180,7 +184,7 @@ pub const NORMAL: &[Binding] = &[
         &[(KeyCode::Char('W'), NONE)],
         Action::Wrap,
         "W",
-        "wrap long lines on/off (log, output)",
+        "wrap long lines on/off",
     ),
     bind(
         &[(KeyCode::Char('z'), NONE)],
@@ -201,6 +205,12 @@ pub const NORMAL: &[Binding] = &[
         "filter the event log",
     ),
     bind(
+        &[(KeyCode::Char('d'), NONE)],
+        Action::Detach,
+        "d",
+        "detach: the run goes on",
+    ),
+    bind(
         &[(KeyCode::Char('?'), NONE)],
         Action::Help,
         "?",
@@ -216,7 +226,13 @@ pub const NORMAL: &[Binding] = &[
         &[(KeyCode::Char('q'), NONE), (KeyCode::Char('c'), CTRL)],
         Action::Quit,
         "q Ctrl-C",
-        "quit (asks while work is in flight)",
+        "quit (asks, then cancels a live run); attached: detach",
+    ),
+    bind(
+        &[(KeyCode::Char('C'), NONE)],
+        Action::CancelRun,
+        "C",
+        "cancel the run (asks y/n)",
     ),
 ];
 
@@ -241,9 +257,11 @@ pub const TEXT: &[Binding] = &[
 ];
 
 /// A y/n dialog. Ctrl-C is not a yes: in the quit dialog it quits, in a
-/// step's dialog it closes it and asks to quit.
+/// step's dialog it closes it and asks to quit. `d` detaches from the quit
+/// dialog; any other dialog it closes, as `n` does.
 pub const CONFIRM: &[Binding] = &[
     bind(&[(KeyCode::Char('y'), NONE)], Action::Yes, "y", "yes"),
+    bind(&[(KeyCode::Char('d'), NONE)], Action::Detach, "d", "detach"),
     bind(
         &[(KeyCode::Char('c'), CTRL)],
         Action::Quit,
@@ -290,6 +308,7 @@ pub fn action(mode: Mode, key: KeyEvent) -> Option<Action> {
         Mode::Confirm => match key {
             (KeyCode::Char('Y'), NONE) => Some(Action::Yes),
             (KeyCode::Char('N'), NONE) => Some(Action::No),
+            (KeyCode::Char('D'), NONE) => Some(Action::Detach),
             _ => lookup(CONFIRM, key),
         },
         Mode::Help => match lookup(NORMAL, key) {

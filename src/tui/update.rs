@@ -5,6 +5,7 @@
 
 mod confirm;
 mod find;
+mod role;
 mod text;
 mod waits;
 
@@ -17,7 +18,10 @@ use super::model::Model;
 use super::model::ui::{Overlay, Pane, StepAction};
 use super::model::waits::WaitKind;
 use super::view;
-use crate::engine::{By, Command, Published};
+use crate::engine::{Command, Event, Published};
+
+pub use role::READ_ONLY;
+use role::quit;
 
 /// What reaches `update`.
 #[derive(Debug, Clone)]
@@ -50,9 +54,11 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Command> {
         }
         Msg::Event(p) => {
             let row = model.selected_wait_index();
+            let selected = model.selected_wait().map(|w| w.wait.clone());
             model.apply(&p.envelope);
             waits::after_event(model, row);
-            reconcile(model);
+            waits::decided_elsewhere(model, selected, &p.envelope.event);
+            reconcile(model, &p.envelope.event);
             None
         }
         Msg::Clock(now) => {
@@ -67,7 +73,9 @@ pub fn mode(model: &Model) -> Mode {
     match model.ui.overlay {
         None | Some(Overlay::Output { .. }) => Mode::Normal,
         Some(Overlay::Help) => Mode::Help,
-        Some(Overlay::ConfirmQuit | Overlay::ConfirmStep { .. }) => Mode::Confirm,
+        Some(Overlay::ConfirmQuit | Overlay::ConfirmCancel | Overlay::ConfirmStep { .. }) => {
+            Mode::Confirm
+        }
         Some(Overlay::Answer(_) | Overlay::Filter) => Mode::Text,
     }
 }
@@ -82,13 +90,8 @@ pub fn act(model: &mut Model, action: Action) -> Option<Command> {
             }
             None
         }
-        Some(Overlay::ConfirmQuit) => {
-            model.ui.overlay = None;
-            // Ctrl-C in the quit dialog is a second Ctrl-C: quit.
-            matches!(action, Action::Yes | Action::Quit)
-                .then(|| quit_now(model))
-                .flatten()
-        }
+        Some(Overlay::ConfirmQuit) => role::quit_key(model, action),
+        Some(Overlay::ConfirmCancel) => role::cancel_key(model, action),
         Some(Overlay::ConfirmStep { .. }) => confirm::key(model, action),
         Some(Overlay::Answer(_)) => text::answer_key(model, action),
         Some(Overlay::Filter) => text::filter_key(model, action),
@@ -98,6 +101,9 @@ pub fn act(model: &mut Model, action: Action) -> Option<Command> {
 }
 
 fn normal(model: &mut Model, action: Action) -> Option<Command> {
+    if role::refused(model, action) {
+        return None;
+    }
     match action {
         Action::NextPane => model.ui.focus = model.ui.focus.next(side_by_side(model)),
         Action::PrevPane => model.ui.focus = model.ui.focus.prev(side_by_side(model)),
@@ -130,6 +136,8 @@ fn normal(model: &mut Model, action: Action) -> Option<Command> {
         }
         Action::Help => model.ui.overlay = Some(Overlay::Help),
         Action::Quit => return quit(model),
+        Action::Detach => role::detach(model),
+        Action::CancelRun => role::ask_cancel(model),
         Action::Close => {
             if !model.log.filter.is_empty() {
                 model.log.set_filter(String::new());
@@ -305,50 +313,26 @@ fn output_key(model: &mut Model, action: Action) -> Option<Command> {
     None
 }
 
-/// `q`: leave after the run ends; ask first while work is in flight.
-fn quit(model: &mut Model) -> Option<Command> {
-    if model.ended() {
-        model.ui.quit = true;
-        return None;
-    }
-    if model.ui.quit {
-        // Asked again while the run is being cancelled: stop waiting.
-        model.ui.force = true;
-        return None;
-    }
-    if model.busy() {
-        model.ui.overlay = Some(Overlay::ConfirmQuit);
-        return None;
-    }
-    quit_now(model)
-}
-
-/// Quitting a run still going cancels it; the app leaves once it ended.
-fn quit_now(model: &mut Model) -> Option<Command> {
-    model.ui.quit = true;
-    if model.ended() {
-        return None;
-    }
-    Some(Command::Cancel {
-        step: None,
-        by: By::Keyboard,
-    })
-}
-
 /// After events: dialogs about waits that closed, or about a step the
 /// command no longer applies to, go away and say why.
-fn reconcile(model: &mut Model) {
+fn reconcile(model: &mut Model, event: &Event) {
     if let Some(Overlay::ConfirmStep { action, step, .. }) = &model.ui.overlay
         && let Some(why) = confirm::refusal(model, *action, *step)
     {
         model.ui.overlay = None;
         model.ui.notice = Some(why);
     }
+    if model.ui.overlay == Some(Overlay::ConfirmCancel) && model.ended() {
+        model.ui.overlay = None;
+        model.ui.notice = Some("the run has ended: there is nothing to cancel".into());
+    }
+    // Someone else (another screen, the socket, a timeout) decided the
+    // question this box answers: what was typed goes, and the notice says who.
     if let Some(Overlay::Answer(b)) = &model.ui.overlay
         && model.waits.get(&b.wait).is_none()
     {
         model.ui.overlay = None;
-        model.ui.notice = Some("the question closed before it was answered".into());
+        model.ui.notice = Some(waits::closed_by(event));
     }
 }
 

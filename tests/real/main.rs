@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod attach_keys;
 mod edges;
 mod finding;
 mod output;

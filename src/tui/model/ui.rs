@@ -90,8 +90,10 @@ pub enum Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
     Help,
-    /// "Quit? The run is cancelled." y/n.
+    /// "Quit? The run is cancelled." y/n, or `d` to detach.
     ConfirmQuit,
+    /// `C`: "Cancel the whole run?" y/n; the screen stays after.
+    ConfirmCancel,
     /// `R`, `s` or `x` on a step: `question` names the step and what will
     /// happen; `y` sends the command, anything else closes it.
     ConfirmStep {

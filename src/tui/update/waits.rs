@@ -2,7 +2,7 @@
 //! `a` / `r` on it, `w`, the arrows in the queue, and keeping the
 //! selection on its wait as waits come and go. No awaiting, no terminal.
 
-use crate::engine::{By, Command};
+use crate::engine::{By, Command, Event};
 use crate::tui::model::Model;
 use crate::tui::model::ui::{Pane, WaitSelection};
 use crate::tui::model::waits::{OpenWait, WaitKind};
@@ -107,5 +107,71 @@ pub fn after_event(model: &mut Model, row: Option<usize>) {
             row: row.unwrap_or(0),
             wait: w.clone(),
         };
+    }
+}
+
+/// The selected wait was decided by someone else (another screen, the
+/// socket, a flag, its timeout): the notice says who, so a key meant for it
+/// is not pressed blind. This screen's own keys cleared the selection
+/// first, so they are never told back.
+pub fn decided_elsewhere(model: &mut Model, selected: Option<String>, event: &Event) {
+    if let Some(w) = selected
+        && model.waits.get(&w).is_none()
+        && matches!(
+            event,
+            Event::ApprovalResolved { .. } | Event::QuestionAnswered { .. }
+        )
+    {
+        model.ui.notice = Some(closed_by(event));
+    }
+}
+
+/// Who or what closed a wait, from the event that closed it: "notes was
+/// answered by alice (socket)", "notes timed out", "go-live was rejected by
+/// bob (keyboard)". Raw: the status line escapes what it shows.
+pub fn closed_by(event: &Event) -> String {
+    let who = |by: By, user: &Option<String>| match user {
+        Some(u) => format!(" by {u} ({})", by_word(by)),
+        None => format!(" ({})", by_word(by)),
+    };
+    match event {
+        Event::QuestionAnswered { step, by, .. } | Event::ApprovalResolved { step, by, .. }
+            if *by == By::Timeout =>
+        {
+            format!("{step} timed out")
+        }
+        Event::QuestionAnswered { step, by, user, .. } => {
+            format!("{step} was answered{}", who(*by, user))
+        }
+        Event::ApprovalResolved {
+            step,
+            approved,
+            by,
+            user,
+            ..
+        } => {
+            let verb = if *approved { "approved" } else { "rejected" };
+            format!("{step} was {verb}{}", who(*by, user))
+        }
+        // A question timing out with no default fails its step, saying so.
+        Event::StepFailed { step, error, .. } => format!("{step} failed: {error}"),
+        Event::StepSkipped { step, .. } => format!("{step} was skipped"),
+        Event::StepCancelled { step, .. } => format!("{step} was cancelled"),
+        Event::RunFinished { .. } => "the run ended before an answer".into(),
+        other => match other.step() {
+            Some(step) => format!("{step} closed before it was answered"),
+            None => "the question closed before it was answered".into(),
+        },
+    }
+}
+
+/// `by` as the journal spells it.
+fn by_word(by: By) -> &'static str {
+    match by {
+        By::Keyboard => "keyboard",
+        By::Socket => "socket",
+        By::Flag => "flag",
+        By::Prompt => "prompt",
+        By::Timeout => "timeout",
     }
 }

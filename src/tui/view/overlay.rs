@@ -1,10 +1,12 @@
 //! What opens over the panes: help (in two columns on a short screen), the
-//! quit question, a step command's question, the answer box and a step's
+//! quit and cancel-the-run questions (`overlay/run_dialog.rs`), a step
+//! command's question, the answer box and a step's
 //! output (`overlay/output.rs`). Each is drawn from the model's
 //! `ui.overlay`; the keys it takes are `update`'s business.
 
 mod output;
 
+mod run_dialog;
 mod step_dialog;
 
 use crate::safe::cells;
@@ -24,7 +26,8 @@ use crate::tui::model::{Kind, Model, Status};
 pub fn draw(m: &Model, t: Theme, frame: &mut Frame, a: &Areas) {
     match &m.ui.overlay {
         Some(Overlay::Help) => help(t, frame, a.body),
-        Some(Overlay::ConfirmQuit) => confirm(m, t, frame, a.body),
+        Some(Overlay::ConfirmQuit) => run_dialog::quit(m, t, frame, a.body),
+        Some(Overlay::ConfirmCancel) => run_dialog::cancel(t, frame, a.body),
         Some(Overlay::ConfirmStep {
             action, question, ..
         }) => step_dialog::step(*action, question, t, frame, a.body),
@@ -169,35 +172,6 @@ fn words_in(text: &str, width: usize) -> Vec<String> {
     rows
 }
 
-fn confirm(m: &Model, t: Theme, frame: &mut Frame, body: Rect) {
-    let running = m
-        .steps
-        .iter()
-        .filter(|s| matches!(s.status, Status::Running | Status::Backoff { .. }))
-        .count();
-    let lines = vec![
-        Line::raw(format!(
-            "{} running and {} open.",
-            plural(running, "step"),
-            plural(m.waits.len(), "wait")
-        )),
-        Line::raw("Quitting cancels the run: running steps are stopped."),
-        Line::raw(""),
-        Line::from(vec![
-            Span::styled("y", t.bold()),
-            Span::raw(" quit and cancel    "),
-            Span::styled("n", t.bold()),
-            Span::raw(" stay"),
-        ]),
-    ];
-    let area = centered(body, 58, 6);
-    frame.render_widget(Clear, area);
-    let p = Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .block(dialog("quit?", t));
-    frame.render_widget(p, area);
-}
-
 fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
     let Some(w) = m.waits.get(&b.wait) else {
         return;
@@ -263,14 +237,5 @@ fn answer(m: &Model, b: &AnswerBox, t: Theme, frame: &mut Frame, body: Rect) {
     let y = area.y + 1 + input_row as u16;
     if x < area.right() && y < area.bottom() {
         frame.set_cursor_position(Position::new(x, y));
-    }
-}
-
-/// `1 step`, `3 steps`.
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
     }
 }

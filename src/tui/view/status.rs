@@ -1,5 +1,6 @@
 //! The status line: the workflow, the run's clock or outcome, steps counted
-//! by status, the failed steps by name, open breakers, and the main keys
+//! by status, the failed steps by name, open breakers, whose screen this is
+//! and how many are attached, and the main keys
 //! (or the latest notice, or where a replay stands). When it does not all
 //! fit, the least useful parts go first and whole: a word is never cut
 //! mid-way. A function of the model only.
@@ -12,6 +13,7 @@ use ratatui::widgets::Widget;
 
 use super::theme::{self, Theme};
 use crate::engine::event::BreakerState;
+use crate::tui::model::ui::{Pane, Role};
 use crate::tui::model::{Kind, Model, Status};
 
 pub struct StatusLine<'a> {
@@ -188,7 +190,28 @@ fn left_spans(m: &Model, t: Theme, seen: &Seen, shape: &Shape, width: usize) -> 
         let name = cells(name);
         spans.push(Span::styled(format!("⊗ {name} {word} "), t.breaker(*state)));
     }
+    if let Some(text) = screens(m) {
+        spans.push(Span::styled(text, t.bold()));
+    }
     spans
+}
+
+/// `attached · 3 screens `, `read-only `, `2 screens `: whose screen this
+/// is when it is not the run's own, and how many watch the run when more
+/// than this one does.
+fn screens(m: &Model) -> Option<String> {
+    let role = match m.ui.role {
+        Role::Own => None,
+        Role::Attached => Some("attached"),
+        Role::ReadOnly => Some("attached · read-only"),
+    };
+    let count = (m.ui.screens > 1).then(|| format!("{} screens", m.ui.screens));
+    match (role, count) {
+        (Some(r), Some(c)) => Some(format!("{r} · {c} ")),
+        (Some(r), None) => Some(format!("{r} ")),
+        (None, Some(c)) => Some(format!("{c} ")),
+        (None, None) => None,
+    }
 }
 
 /// `✗2 failed: test-linux, clippy `, `✗5 failed: test +4 more `, `✗5 `.
@@ -266,7 +289,7 @@ fn hints(m: &Model) -> Vec<String> {
         ]
     } else if m.ui.quit {
         &[" q: stop waiting "]
-    } else if !m.waits.is_empty() {
+    } else if !m.waits.is_empty() && m.ui.role != Role::ReadOnly {
         // The keys for the selected wait: never "a approve" over a question.
         use crate::tui::model::waits::WaitKind;
         match m.selected_wait().map(|w| w.kind) {
@@ -275,7 +298,7 @@ fn hints(m: &Model) -> Vec<String> {
                 " a/r approve/reject · ? help ",
                 " ? help ",
             ],
-            Some(WaitKind::Question) if m.ui.focus == crate::tui::model::ui::Pane::Waits => &[
+            Some(WaitKind::Question) if m.ui.focus == Pane::Waits => &[
                 " Enter answer · ? help · q quit ",
                 " Enter answer · ? help ",
                 " ? help ",
@@ -300,10 +323,40 @@ fn hints(m: &Model) -> Vec<String> {
     };
     // `n` is only worth its room once something failed.
     let failed = m.steps.iter().any(|s| s.status == Status::Failed);
-    out.extend(
-        keys.iter()
-            .filter(|k| failed || !k.contains(" n next"))
-            .map(|k| k.to_string()),
-    );
+    let mut keys: Vec<String> = keys
+        .iter()
+        .filter(|k| failed || !k.contains(" n next"))
+        .map(|k| k.to_string())
+        .collect();
+    if !m.ended() && !m.ui.quit {
+        by_role(m.ui.role, &mut keys);
+    }
+    out.extend(keys);
     out
+}
+
+/// A live run's keys for this screen: the own screen also offers `d` when
+/// there is room; on an attached one `q` is the way out and detaches.
+fn by_role(role: Role, keys: &mut Vec<String>) {
+    match role {
+        Role::Own => {
+            let longest = keys
+                .first()
+                .filter(|k| k.ends_with("· q quit "))
+                .map(|k| k.replace("· q quit ", "· d detach · q quit "));
+            if let Some(k) = longest {
+                keys.insert(0, k);
+            }
+        }
+        // The way out matters more here than the shorter forms' room.
+        Role::Attached | Role::ReadOnly => {
+            for k in keys.iter_mut() {
+                *k = match k.contains("q quit") {
+                    true => k.replace("q quit", "q detach"),
+                    false => format!("{}· q detach ", k),
+                };
+            }
+            keys.push(" q detach ".to_string());
+        }
+    }
 }

@@ -235,7 +235,7 @@ fn the_status_line_names_the_failed_steps_and_never_cuts_a_word() {
     assert!(narrow.contains(&format!("+{} more", 5 - names)), "{narrow}");
     let mut allowed: Vec<String> = wide.split_whitespace().map(str::to_string).collect();
     allowed.extend(
-        "+1 +2 +3 +4 more failed a/r approve/reject ? help q quit · Tab pane Enter output n next failure a approve r reject w waits"
+        "+1 +2 +3 +4 more failed a/r approve/reject ? help d detach q quit · Tab pane Enter output n next failure a approve r reject w waits"
             .split(' ')
             .map(str::to_string),
     );
