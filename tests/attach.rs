@@ -1,0 +1,325 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Screens on a live run, through the binary in real terminals (tmux): the
+//! run's own screen detaches and the run outlives its terminal; `attach`
+//! puts any number of screens on it, each seeing what the others do;
+//! `--read-only` sends nothing; `events --follow` and `logs --follow` end
+//! with the run; nothing is left running.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::tmux::*;
+
+/// Two waits in a row, then a step that prints: long enough to attach and
+/// act, and nothing times out.
+const TWO_WAITS: &str = "name: att\nsteps:\n  build:\n    run: echo building\n  notes:\n    needs: [build]\n    ask: { question: \"Headline?\" }\n  gate:\n    needs: [notes]\n    approval: { prompt: \"Ship it?\" }\n  ship:\n    needs: [gate]\n    run: echo shipped {{ answers.notes }}\n";
+
+fn signalbox(args: &[&str], state: &Path) -> std::process::Output {
+    Command::new(common::BIN)
+        .args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .output()
+        .unwrap()
+}
+
+/// The shell line that runs signalbox `args` in `dir`, then says its code.
+fn line(dir: &Path, args: &str, state: &Path) -> String {
+    format!(
+        "cd {} && {} {args} --state-dir {}; echo \"EXIT=$?\"; sleep 60",
+        dir.display(),
+        common::BIN,
+        state.display()
+    )
+}
+
+fn run_id(state: &Path) -> String {
+    let runs = std::fs::read_dir(state.join("runs")).unwrap();
+    let ids: Vec<String> = runs
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "one run: {ids:?}");
+    ids[0].clone()
+}
+
+fn count(events: &[serde_json::Value], kind: &str) -> usize {
+    events.iter().filter(|e| e["type"] == kind).count()
+}
+
+/// The processes of signalbox that name `state` (the run's own process,
+/// screens), not the shells around them.
+fn ours(state: &Path) -> Vec<String> {
+    let state = state.to_string_lossy().into_owned();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.starts_with(common::BIN) && c.contains(&state))
+        .collect()
+}
+
+/// Waits for the run's processes to be gone: `ps` shows nothing of it,
+/// neither its steps nor its own process nor a screen.
+fn wait_gone(run_id: &str, state: &Path) {
+    for _ in 0..100 {
+        if processes_of(run_id).is_empty() && ours(state).is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("left running: {:?} {:?}", processes_of(run_id), ours(state));
+}
+
+#[test]
+fn the_runs_own_screen_detaches_and_the_run_is_finished_from_another_terminal() {
+    let Some((first, dir)) = tmux_session("own") else {
+        return;
+    };
+    let state = dir.path().join("state");
+    std::fs::write(dir.path().join("wf.yaml"), TWO_WAITS).unwrap();
+    first.start_sized(&line(dir.path(), "run wf.yaml", &state), 100, 30);
+    first.wait_for("Headline?", 20);
+    first.keys(&["d"]);
+    let screen = first.wait_for("EXIT=", 10);
+    assert!(screen.contains("EXIT=0"), "detaching exits 0: {screen}");
+    assert!(
+        screen.contains("signalbox attach"),
+        "says how to come back: {screen}"
+    );
+    let id = run_id(&state);
+    // The terminal that started it goes away; the run waits on.
+    first.tmux(&["kill-server"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(count(&journal(&state), "run_finished"), 0);
+
+    let Some((second, _d2)) = tmux_session("other") else {
+        return;
+    };
+    second.start_sized(&line(dir.path(), "attach", &state), 100, 30);
+    second.wait_for("Headline?", 20);
+    second.keys(&["w", "Enter"]);
+    second.type_text("Fixes");
+    second.keys(&["Enter"]);
+    second.wait_for("Ship it?", 10);
+    // Detach, and attach again: the screen is rebuilt from the journal.
+    second.keys(&["q"]);
+    let screen = second.wait_for("EXIT=", 10);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert_eq!(count(&journal(&state), "run_finished"), 0, "q detached");
+    second.tmux(&["kill-server"]);
+    second.start_sized(&line(dir.path(), &format!("attach {id}"), &state), 100, 30);
+    second.wait_for("Ship it?", 20);
+    second.keys(&["a"]);
+    let screen = second.wait_for("succeeded", 20);
+    assert!(screen.contains("att"), "{screen}");
+    second.keys(&["q"]);
+    let screen = second.wait_for("EXIT=", 10);
+    assert!(screen.contains("EXIT=0"), "the run's own code: {screen}");
+    let events = journal(&state);
+    let answered = events
+        .iter()
+        .find(|e| e["type"] == "question_answered")
+        .unwrap();
+    assert_eq!(answered["by"], "keyboard", "{answered}");
+    assert!(answered["user"].is_string(), "{answered}");
+    let approved = events
+        .iter()
+        .find(|e| e["type"] == "approval_resolved")
+        .unwrap();
+    assert_eq!(approved["by"], "keyboard", "{approved}");
+    wait_gone(&id, &state);
+}
+
+#[test]
+fn two_screens_at_once_each_sees_what_the_other_does() {
+    let (Some((one, dir)), Some((two, _d2))) = (tmux_session("one"), tmux_session("two")) else {
+        return;
+    };
+    let state = dir.path().join("state");
+    std::fs::write(dir.path().join("wf.yaml"), TWO_WAITS).unwrap();
+    let out = signalbox(
+        &[
+            "run",
+            dir.path().join("wf.yaml").to_str().unwrap(),
+            "--detach",
+        ],
+        &state,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    one.start_sized(&line(dir.path(), &format!("attach {id}"), &state), 100, 30);
+    two.start_sized(&line(dir.path(), &format!("attach {id}"), &state), 100, 30);
+    one.wait_for("Headline?", 20);
+    two.wait_for("Headline?", 20);
+    one.wait_for("2 screens", 10);
+    // `two` opens the question's text box; `one` answers it first.
+    two.keys(&["w", "Enter"]);
+    two.type_text("half typed");
+    one.keys(&["w", "Enter"]);
+    one.type_text("From one");
+    one.keys(&["Enter"]);
+    let seen = two.wait_for("Ship it?", 10);
+    assert!(!seen.contains("half typed"), "the box closed: {seen}");
+    assert!(seen.contains("answered by"), "says who answered: {seen}");
+    // `two` approves (its selection was cleared when the box closed);
+    // `one` sees the run go on.
+    two.keys(&["w", "a"]);
+    one.wait_for("shipped", 20);
+    two.wait_for("succeeded", 20);
+    one.keys(&["q"]);
+    two.keys(&["q"]);
+    assert!(one.wait_for("EXIT=", 10).contains("EXIT=0"));
+    assert!(two.wait_for("EXIT=", 10).contains("EXIT=0"));
+    wait_gone(&id, &state);
+}
+
+#[test]
+fn a_read_only_screen_sends_nothing() {
+    let Some((tmux, dir)) = tmux_session("ro") else {
+        return;
+    };
+    let state = dir.path().join("state");
+    std::fs::write(dir.path().join("wf.yaml"), TWO_WAITS).unwrap();
+    let out = signalbox(
+        &[
+            "run",
+            dir.path().join("wf.yaml").to_str().unwrap(),
+            "--detach",
+        ],
+        &state,
+    );
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    tmux.start_sized(
+        &line(dir.path(), &format!("attach {id} --read-only"), &state),
+        100,
+        30,
+    );
+    tmux.wait_for("Headline?", 20);
+    tmux.keys(&["w", "Enter"]);
+    tmux.type_text("nope");
+    tmux.keys(&["Enter", "C", "y"]);
+    tmux.wait_for("read-only", 10);
+    std::thread::sleep(Duration::from_millis(300));
+    let events = journal(&state);
+    assert_eq!(count(&events, "question_answered"), 0, "{events:?}");
+    assert_eq!(count(&events, "run_finished"), 0, "{events:?}");
+    tmux.keys(&["q"]);
+    assert!(tmux.wait_for("EXIT=", 10).contains("EXIT=0"));
+    // The run is still there to finish.
+    for args in [
+        vec!["answer", &id, "notes", "x"],
+        vec!["approve", &id, "gate"],
+    ] {
+        let out = signalbox(&args, &state);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    wait_journal(&state, "run_finished", 20);
+    wait_gone(&id, &state);
+}
+
+#[test]
+fn events_follow_into_head_and_logs_follow_end_with_the_run() {
+    let Some((tmux, dir)) = tmux_session("follow") else {
+        return;
+    };
+    let state = dir.path().join("state");
+    std::fs::write(dir.path().join("wf.yaml"), TWO_WAITS).unwrap();
+    let out = signalbox(
+        &[
+            "run",
+            dir.path().join("wf.yaml").to_str().unwrap(),
+            "--detach",
+        ],
+        &state,
+    );
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let follow = format!(
+        "cd {} && {bin} events {id} --follow --state-dir {s} | head -n 3; echo \"HEAD=$?\"; {bin} logs {id} --follow --state-dir {s}; echo \"EXIT=$?\"; sleep 60",
+        dir.path().display(),
+        bin = common::BIN,
+        s = state.display()
+    );
+    tmux.start_sized(&follow, 120, 40);
+    // `| head` ends at once with its three lines, however long the run waits.
+    let screen = tmux.wait_for("HEAD=0", 10);
+    assert!(screen.contains("run_started"), "{screen}");
+    assert!(
+        screen.contains("build | building"),
+        "logs, so far: {screen}"
+    );
+    for args in [
+        vec!["answer", &id, "notes", "Fixes"],
+        vec!["approve", &id, "gate"],
+    ] {
+        let out = signalbox(&args, &state);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let screen = tmux.wait_for("EXIT=", 20);
+    assert!(screen.contains("ship | shipped Fixes"), "{screen}");
+    assert!(
+        screen.contains("EXIT=0"),
+        "ends with the run's code: {screen}"
+    );
+    wait_gone(&id, &state);
+}
+
+#[test]
+fn attach_without_a_run_picks_the_only_live_one_or_lists_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let wf = tmp.path().join("wf.yaml");
+    std::fs::write(&wf, TWO_WAITS).unwrap();
+    let out = signalbox(&["attach"], &state);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no live run"));
+    let ids: Vec<String> = (0..2)
+        .map(|_| {
+            let out = signalbox(&["run", wf.to_str().unwrap(), "--detach"], &state);
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        })
+        .collect();
+    let out = signalbox(&["attach"], &state);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for id in &ids {
+        assert!(stderr.contains(id.as_str()), "lists {id}: {stderr}");
+    }
+    // Not a terminal: told to use `events --follow`, not a hang.
+    let out = signalbox(&["attach", &ids[0]], &state);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("events RUN --follow"));
+    for id in &ids {
+        for args in [
+            vec!["answer", id, "notes", "x"],
+            vec!["approve", id, "gate"],
+        ] {
+            signalbox(&args, &state);
+        }
+    }
+    for id in &ids {
+        let out = signalbox(&["events", id, "--follow"], &state);
+        assert_eq!(out.status.code(), Some(0));
+        wait_gone(id, &state);
+    }
+}
