@@ -8,10 +8,13 @@
 //!   never awaits.
 //! - [`view`]: draws the model; changes nothing.
 //! - [`app`]: the one `select!` loop, generic over the ratatui backend.
+//! - [`link`]: the run as the loop reaches it, in this process or through
+//!   its socket (every real screen: [`attach`]).
 //! - `terminal`: raw mode, the alternate screen, the panic hook, signals.
 //!
-//! A front end: it knows the engine only through [`Run`], [`RunHandle`](crate::engine::RunHandle)
-//! commands and the events; the engine knows nothing of it.
+//! A front end: it knows the engine only through its commands and events
+//! (a [`RunHandle`](crate::engine::RunHandle), or the socket); the engine
+//! knows nothing of it.
 
 pub mod app;
 pub mod keys;
