@@ -60,6 +60,12 @@ pub struct RunFlags {
     /// Where runs are kept (default: $SIGNALBOX_STATE_DIR, else .signalbox).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Let this user (or every member of @GROUP) approve, answer and follow
+    /// the run too, through its socket; the run folder stays private.
+    /// Repeatable. `resume` without it keeps the run's list; with it, the
+    /// list given replaces it.
+    #[arg(long = "allow", value_name = "USER|@GROUP")]
+    pub allow: Vec<String>,
 }
 
 /// The state dir as SPEC §4 resolves it.
@@ -201,6 +207,7 @@ pub fn apply_flags(args: &RunFlags, wf: &mut Workflow) -> Result<RunOptions, Str
         seed: None,
         workdir: None,
         vars,
+        allow: crate::engine::allow::resolve_all(&args.allow)?,
     };
     Ok(options)
 }

@@ -157,12 +157,14 @@ pub fn discard_if_unstarted(dir: &Path) {
 
 /// `<run>/run.json`: what a run started with besides its workflow, so a
 /// resumed run goes on the same way: the folder its steps run in and its
-/// `--var` overrides.
+/// `--var` overrides, and whom `--allow` lets reach it.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Params {
     pub workdir: PathBuf,
     #[serde(default)]
     pub vars: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<super::allow::Allowed>,
 }
 
 pub fn params_path(dir: &Path) -> PathBuf {
