@@ -249,7 +249,14 @@ async fn stream<P: Print>(dir: &RunDir, next: &mut u64, t: &mut Tracker<P>) -> u
             Ok(Ended::Closed) => None,
             Err(Attached::Sink(_)) => return exit::OK,
             Err(Attached::Refused(why)) => {
-                safe::say!("error: {why}");
+                // Refused before the run read the request (SPEC §6).
+                match why.ends_with("(it said: access not allowed)") {
+                    true => safe::say!(
+                        "error: access not allowed: run {} is another user's, who has not let you in (--allow)",
+                        dir.id
+                    ),
+                    false => safe::say!("error: {why}"),
+                }
                 return exit::FAILED;
             }
             Err(Attached::Unreachable(why)) => Some(why),
