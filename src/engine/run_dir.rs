@@ -1,6 +1,6 @@
 //! The run folder, `<state-dir>/runs/<run-id>/`: what a run keeps besides
 //! its journal. `workflow.yaml` (the file as run), `run.json` (where and
-//! with which `--var` values it started), `pids` (each attempt's process
+//! with which `--var` values it started, and whom `--allow` let in), `pids` (each attempt's process
 //! group), `outputs/<step>` and `logs/<step>.log`. Everything in it is
 //! private to its owner (SPEC §6) and opened through the folder's own
 //! descriptor ([`super::fsafe`]), never through a symlink.
