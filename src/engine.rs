@@ -7,6 +7,7 @@
 //! [`RunHandle`]) talk to it by message. What happens after a step becomes
 //! ready or fails is decided by the [`policy`] chain.
 
+pub mod allow;
 mod attempt;
 pub mod backoff;
 pub mod breaker;

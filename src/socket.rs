@@ -4,15 +4,21 @@
 //! hands them to the run as `by: socket`. Each is answered with one line
 //! once the run has taken it (`ok`) or refused it (`refused: WHY`);
 //! `error: WHY` means it never got that far. Only peers with the run's uid
-//! (or root) are served; a line is at most 1 MiB; a client that sends no
+//! (or root), or ones `--allow` names (`peer`), are served; a run with
+//! `--allow` serves it where they can reach it (`shared`); a line is at
+//! most 1 MiB; a client that sends no
 //! whole line for [`IDLE`] is closed. A front end, beside the screen and the
 //! headless runner; the engine does not know it exists.
 
 mod client;
+mod peer;
 mod place;
 pub mod screen;
 mod session;
+mod shared;
 mod wire;
+
+use peer::connect;
 
 use std::collections::VecDeque;
 use std::os::unix::fs::MetadataExt;
@@ -27,7 +33,7 @@ use tokio::sync::oneshot;
 use crate::engine::{By, Command, Refusal, RunHandle};
 
 pub use client::{Attached, Ended, Sink, attach};
-pub use place::{RECORD, SOCKET};
+pub use place::{RECORD, SOCKET, locate};
 pub use session::PROTOCOL;
 
 /// How long a client may take to send a whole line, or to take a reply.
@@ -93,11 +99,22 @@ impl Drop for Server {
 
 /// Starts serving commands for the run in `dir`; why not, when the socket
 /// cannot be made (then the run must not start: nobody could reach it).
+/// With `--allow` (the run's `run.json` keeps its list) the socket is in
+/// the owner's shared folder, open to connect to, and each peer checked.
 pub fn serve(handle: RunHandle, dir: &Path) -> Result<Server, String> {
-    let (path, recorded) = place::choose(dir)?;
+    let allow = crate::engine::run_dir::read_params(dir)?
+        .map(|p| p.allow)
+        .unwrap_or_default();
+    let (path, recorded, mode) = match allow.is_empty() {
+        true => {
+            let (path, recorded) = place::choose(dir)?;
+            (path, recorded, 0o600)
+        }
+        false => (shared::make(&handle.run_id)?, true, 0o666),
+    };
     let cannot =
         |e: std::io::Error| format!("cannot serve the control socket {}: {e}", path.display());
-    let listener = place::bind_private(&path).map_err(cannot)?;
+    let listener = place::bind(&path, mode).map_err(cannot)?;
     let listener = UnixListener::from_std(listener).map_err(cannot)?;
     let inode = std::fs::symlink_metadata(&path)
         .map(|m| (m.dev(), m.ino()))
@@ -119,7 +136,7 @@ pub fn serve(handle: RunHandle, dir: &Path) -> Result<Server, String> {
     let streams = Busy::default();
     let task = tokio::spawn(accept_loop(
         listener,
-        handle,
+        (handle, peer::Access::new(&allow)),
         max_clients(),
         [busy.clone(), streams.clone()],
     ));
@@ -186,7 +203,7 @@ fn out_of_descriptors(e: &std::io::Error) -> bool {
 /// descriptors for its steps and lets the next accept through.
 async fn accept_loop(
     listener: UnixListener,
-    handle: RunHandle,
+    (handle, access): (RunHandle, peer::Access),
     mut max: usize,
     [busy, streams]: [Busy; 2],
 ) {
@@ -210,7 +227,7 @@ async fn accept_loop(
                 continue;
             }
         };
-        if !allowed(&stream) {
+        if !access.allows(&stream) {
             tokio::spawn(refuse(stream, "error: access not allowed\n"));
             continue;
         }
@@ -238,22 +255,6 @@ async fn accept_loop(
     }
 }
 
-/// Only the run's own user, or root, may command it (SPEC §6), whatever
-/// the socket file's mode.
-fn allowed(stream: &UnixStream) -> bool {
-    let me = nix::unistd::geteuid().as_raw();
-    stream
-        .peer_cred()
-        .is_ok_and(|cred| cred.uid() == me || cred.uid() == 0)
-}
-
-/// The login name of the peer, journaled as `user` for what it does (its
-/// uid when the user database has no entry for it).
-fn peer_user(stream: &UnixStream) -> Option<String> {
-    let uid = nix::unistd::Uid::from_raw(stream.peer_cred().ok()?.uid());
-    Some(crate::engine::who::login_name(uid))
-}
-
 /// Answers one line and closes, without waiting long for a stalled peer.
 async fn refuse(mut stream: UnixStream, line: &'static str) {
     let _ = tokio::time::timeout(IDLE, stream.write_all(line.as_bytes())).await;
@@ -269,7 +270,7 @@ async fn client(
     [busy, streams]: [Busy; 2],
     screens: session::Screens,
 ) {
-    let peer = peer_user(&stream);
+    let peer = peer::user(&stream);
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let mut line = Vec::new();
@@ -337,29 +338,10 @@ pub enum Reply {
     Refused(String),
 }
 
-/// Connects, waiting out a full listen queue (`EAGAIN`: a flood of other
-/// connections) for a few seconds rather than giving up at once.
-async fn connect(path: &Path) -> std::io::Result<UnixStream> {
-    let mut pause = Duration::from_millis(5);
-    let give_up = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        match UnixStream::connect(path).await {
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    && tokio::time::Instant::now() < give_up =>
-            {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(200));
-            }
-            other => return other,
-        }
-    }
-}
-
 /// Sends one command to the run in `dir`; the run's reply, or why there
 /// was none.
 pub async fn send(dir: &Path, command: &Command) -> Result<Reply, String> {
-    let path = place::find(dir);
+    let path = place::locate(dir)?.unwrap_or_else(|| dir.join(SOCKET));
     let stream = connect(&path).await.map_err(|e| {
         format!(
             "cannot reach the run at {}: {e} (is it still running?)",

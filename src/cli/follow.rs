@@ -6,6 +6,8 @@
 //! (the run's process ended, or this one was stopped a long while), the
 //! rest is read from the journal file, which has every event before any
 //! client is sent it, and the stream is taken up again while the run lives.
+//! Another user's run (`--allow`) can only be followed: its journal file
+//! is not theirs to read, the stream is all they get.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -13,7 +15,6 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::exit;
-use super::run::state_dir;
 use crate::engine::event::{Envelope, Event, RunStatus};
 use crate::engine::run_dir::RunDir;
 use crate::safe;
@@ -159,7 +160,7 @@ pub fn logs(args: LogsArgs) -> u8 {
 }
 
 fn open(state: Option<PathBuf>, run: &str) -> Option<RunDir> {
-    RunDir::open(&state_dir(state), run)
+    super::remote::open_run(state, run)
         .map_err(|e| safe::say!("error: {e}"))
         .ok()
 }
@@ -174,6 +175,13 @@ fn drive(dir: &RunDir, follow: bool, print: impl Print) -> u8 {
         finished: None,
     };
     let mut next = 1;
+    if !follow && super::remote::foreign(dir) {
+        safe::say!(
+            "error: run {} is another user's: its journal is not yours to read; `--follow` streams it from the live run, if its owner allowed you (--allow)",
+            dir.id
+        );
+        return exit::FAILED;
+    }
     if !follow {
         return match from_file(&dir.journal_path(), &mut next, &mut t) {
             Ok(()) | Err(Broke::Sink) => exit::OK,
@@ -241,13 +249,26 @@ async fn stream<P: Print>(dir: &RunDir, next: &mut u64, t: &mut Tracker<P>) -> u
             Ok(Ended::Closed) => None,
             Err(Attached::Sink(_)) => return exit::OK,
             Err(Attached::Refused(why)) => {
-                safe::say!("error: {why}");
+                // Refused before the run read the request (SPEC §6).
+                match why.ends_with("(it said: access not allowed)") {
+                    true => safe::say!(
+                        "error: access not allowed: run {} is another user's, who has not let you in (--allow)",
+                        dir.id
+                    ),
+                    false => safe::say!("error: {why}"),
+                }
                 return exit::FAILED;
             }
             Err(Attached::Unreachable(why)) => Some(why),
         };
-        // The stream broke off: the file has all the run journaled.
-        match from_file(&journal, next, t) {
+        // The stream broke off: the file has all the run journaled (when
+        // it is this user's to read; else the stream is taken up again).
+        let readable = !super::remote::foreign(dir);
+        match if readable {
+            from_file(&journal, next, t)
+        } else {
+            Ok(())
+        } {
             Ok(()) => {}
             Err(Broke::Sink) => return exit::OK,
             Err(Broke::Journal(e)) => {

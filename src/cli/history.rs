@@ -120,8 +120,13 @@ pub fn resume(args: ResumeArgs) -> u8 {
         if let Some(mut params) = params {
             let mut vars = kept;
             vars.append(&mut opts.vars);
-            if vars != params.vars {
+            // `--allow` given now replaces the run's list; none keeps it.
+            if opts.allow.is_empty() {
+                opts.allow = params.allow.clone();
+            }
+            if vars != params.vars || opts.allow != params.allow {
                 params.vars = vars.clone();
+                params.allow = opts.allow.clone();
                 params::write_params(folder, &params)
                     .map_err(|e| format!("cannot update {}: {e}", folder.display()))?;
             }

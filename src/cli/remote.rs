@@ -2,7 +2,8 @@
 //! live run through its control socket (`by: socket` in the journal). Silent
 //! and 0 when the run took it; the run's reason and 2 when it refused it
 //! (no such step, no open wait, not one of the choices...); 1 when the run
-//! could not be reached.
+//! could not be reached. Another user's run (`--allow`) is found by its
+//! run id alone, through the socket its owner shares.
 
 use std::path::PathBuf;
 
@@ -39,7 +40,7 @@ pub struct AnswerArgs {
 pub fn send(args: WaitArgs, make: impl FnOnce(String) -> Command) -> u8 {
     // A run that is not there cannot be reached (SPEC §4: exit 1), like one
     // whose process is gone.
-    let dir = match RunDir::open(&state_dir(args.state_dir), &args.run) {
+    let dir = match open_run(args.state_dir, &args.run) {
         Ok(d) => d,
         Err(e) => {
             crate::safe::say!("error: {e}");
@@ -62,6 +63,31 @@ pub fn send(args: WaitArgs, make: impl FnOnce(String) -> Command) -> u8 {
             exit::FAILED
         }
     }
+}
+
+/// The run `run` names (a run id under the state dir, or a run folder);
+/// else, for a run id, another user's live run that shares its socket
+/// (`--allow`): its folder is not for this user to read, only its socket.
+pub(super) fn open_run(state: Option<PathBuf>, run: &str) -> Result<RunDir, String> {
+    let state = state_dir(state);
+    let not_here = match RunDir::open(&state, run) {
+        Ok(dir) => return Ok(dir),
+        Err(e) => e.to_string(),
+    };
+    if run.contains('/') || run.starts_with('.') {
+        return Err(not_here);
+    }
+    let path = state.join("runs").join(run);
+    match crate::socket::locate(&path)? {
+        Some(_) => Ok(RunDir::at(run.to_string(), path)),
+        None => Err(not_here),
+    }
+}
+
+/// Whether this user cannot read the run's journal: another user's run,
+/// reached only through its socket.
+pub(super) fn foreign(dir: &RunDir) -> bool {
+    !dir.journal_path().is_file()
 }
 
 /// Why a run's socket does not answer, when its folder says: it ended, or

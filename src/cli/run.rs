@@ -61,6 +61,12 @@ pub struct RunFlags {
     /// Set on the background process that drives a run for its screens.
     #[arg(long = "detached-run", hide = true)]
     pub detached_run: bool,
+    /// Let this user (or every member of @GROUP) approve, answer and follow
+    /// the run too, through its socket; the run folder stays private.
+    /// Repeatable. `resume` without it keeps the run's list; with it, the
+    /// list given replaces it.
+    #[arg(long = "allow", value_name = "USER|@GROUP")]
+    pub allow: Vec<String>,
 }
 
 /// The state dir as SPEC §4 resolves it.
@@ -202,6 +208,7 @@ pub fn apply_flags(args: &RunFlags, wf: &mut Workflow) -> Result<RunOptions, Str
         seed: None,
         workdir: None,
         vars,
+        allow: crate::engine::allow::resolve_all(&args.allow)?,
     };
     Ok(options)
 }

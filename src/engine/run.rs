@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub workdir: Option<PathBuf>,
     /// The `--var` overrides the run started with, kept for `resume`.
     pub vars: std::collections::BTreeMap<String, String>,
+    /// `--allow`: who besides the run's user may reach it, resolved.
+    pub allow: Vec<super::allow::Allowed>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +164,7 @@ impl Run {
                 })?,
             },
             vars: options.vars.clone(),
+            allow: options.allow.clone(),
         };
         super::run_dir::write_params(&dir.path, &params).map_err(|source| EngineError::RunDir {
             dir: dir.path.clone(),

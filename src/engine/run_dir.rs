@@ -1,6 +1,6 @@
 //! The run folder, `<state-dir>/runs/<run-id>/`: what a run keeps besides
 //! its journal. `workflow.yaml` (the file as run), `run.json` (where and
-//! with which `--var` values it started), `pids` (each attempt's process
+//! with which `--var` values it started, and whom `--allow` let in), `pids` (each attempt's process
 //! group), `outputs/<step>` and `logs/<step>.log`. Everything in it is
 //! private to its owner (SPEC §6) and opened through the folder's own
 //! descriptor ([`super::fsafe`]), never through a symlink.
@@ -157,12 +157,14 @@ pub fn discard_if_unstarted(dir: &Path) {
 
 /// `<run>/run.json`: what a run started with besides its workflow, so a
 /// resumed run goes on the same way: the folder its steps run in and its
-/// `--var` overrides.
+/// `--var` overrides, and whom `--allow` lets reach it.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Params {
     pub workdir: PathBuf,
     #[serde(default)]
     pub vars: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<super::allow::Allowed>,
 }
 
 pub fn params_path(dir: &Path) -> PathBuf {

@@ -3,7 +3,9 @@
 //! bytes with its NUL), a random name in a short per-user folder
 //! (`$XDG_RUNTIME_DIR/signalbox/`, else `/tmp/signalbox-<uid>/`, `0700`,
 //! ours, not a symlink), written down in `<run>/control.sock.path` for
-//! `approve`, `reject` and `answer` to find.
+//! `approve`, `reject` and `answer` to find. A run with `--allow` serves
+//! it in its owner's shared folder instead (`shared`), also recorded; a
+//! user who cannot read the run folder finds it there by the run id.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -78,9 +80,9 @@ fn short_dir() -> Result<PathBuf, String> {
     Ok(base)
 }
 
-/// A listening socket at `path`, `0600` before it listens: nobody can
-/// connect while it has the umask's mode.
-pub fn bind_private(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
+/// A listening socket at `path` with `mode` (`0600`: private) before it
+/// listens: nobody can connect while it has the umask's mode.
+pub fn bind(path: &Path, mode: u32) -> std::io::Result<std::os::unix::net::UnixListener> {
     let errno = |e: nix::errno::Errno| std::io::Error::from_raw_os_error(e as i32);
     let _ = std::fs::remove_file(path);
     let fd: OwnedFd = nix::sys::socket::socket(
@@ -92,7 +94,7 @@ pub fn bind_private(path: &Path) -> std::io::Result<std::os::unix::net::UnixList
     .map_err(errno)?;
     let addr = UnixAddr::new(path).map_err(errno)?;
     nix::sys::socket::bind(fd.as_raw_fd(), &addr).map_err(errno)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     nix::sys::socket::listen(&fd, Backlog::MAXCONN).map_err(errno)?;
     Ok(std::os::unix::net::UnixListener::from(fd))
 }
@@ -104,8 +106,18 @@ pub fn record(dir: &Path, path: &Path) -> std::io::Result<()> {
 }
 
 /// Where the socket of the run in `dir` is: the recorded path, else
-/// `<run>/control.sock`.
+/// `<run>/control.sock`, else (a folder this user cannot enter, or none)
+/// the socket its owner shares for the run id.
 pub fn find(dir: &Path) -> PathBuf {
+    match locate(dir) {
+        Ok(Some(path)) => path,
+        _ => dir.join(SOCKET),
+    }
+}
+
+/// As [`find`]; none when no socket for the run is to be found, and why
+/// not, when the shared ones are no one answer.
+pub fn locate(dir: &Path) -> Result<Option<PathBuf>, String> {
     let recorded = fsafe::open(&dir.join(RECORD), How::Read)
         .ok()
         .and_then(|mut f| {
@@ -114,7 +126,32 @@ pub fn find(dir: &Path) -> PathBuf {
                 .ok()?;
             Some(PathBuf::from(text.trim_end_matches('\n')))
         });
-    recorded.unwrap_or_else(|| dir.join(SOCKET))
+    if let Some(path) = recorded {
+        return Ok(Some(path));
+    }
+    let inside = dir.join(SOCKET);
+    // A folder this user can read says all there is: no other place.
+    if std::fs::symlink_metadata(&inside).is_ok() || fsafe::open_dir(dir).is_ok() {
+        return Ok(Some(inside));
+    }
+    let Some(id) = dir.file_name().and_then(|n| n.to_str()) else {
+        return Ok(None);
+    };
+    super::shared::find(id, owner_hint(dir))
+}
+
+/// Whose run the folder `dir` (`<state>/runs/<id>`) would be: the owner of
+/// the folder, else of the state dir, when that can be seen and is not
+/// this user (whose own runs are not looked for elsewhere).
+fn owner_hint(dir: &Path) -> Option<u32> {
+    let me = nix::unistd::geteuid().as_raw();
+    let state = dir.parent().and_then(Path::parent);
+    [Some(dir), state]
+        .into_iter()
+        .flatten()
+        .find_map(|p| std::fs::symlink_metadata(p).ok())
+        .map(|m| m.uid())
+        .filter(|uid| *uid != me)
 }
 
 #[cfg(test)]
@@ -138,7 +175,7 @@ mod tests {
     fn the_socket_is_private_whatever_the_umask() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(SOCKET);
-        let _listener = bind_private(&path).unwrap();
+        let _listener = bind(&path, 0o600).unwrap();
         let mode = std::fs::symlink_metadata(&path).unwrap().mode();
         assert_eq!(mode & 0o777, 0o600);
     }

@@ -13,7 +13,7 @@ use crate::common::{self, BIN, Live};
 
 /// A wait the test resolves, between a step before it and one after that
 /// prints (so it writes a log) and sets an output.
-const GATED: &str = r#"name: gated
+pub(super) const GATED: &str = r#"name: gated
 steps:
   a:
     run: 'echo before; echo k=v >> "$SIGNALBOX_OUTPUT"'
@@ -25,7 +25,7 @@ steps:
     run: 'echo after; echo k=w >> "$SIGNALBOX_OUTPUT"'
 "#;
 
-fn workflow(dir: &Path, text: &str) -> PathBuf {
+pub(super) fn workflow(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("wf.yaml");
     std::fs::write(&path, text).unwrap();
     path
@@ -33,7 +33,7 @@ fn workflow(dir: &Path, text: &str) -> PathBuf {
 
 /// `signalbox ARGS --state-dir STATE` as `sh -c PRELUDE; exec ...` (a
 /// umask, a ulimit), headless, events on stdout, marked with `mark`.
-fn signalbox(prelude: &str, args: &[&str], state: &Path, mark: &str) -> Command {
+pub(super) fn signalbox(prelude: &str, args: &[&str], state: &Path, mark: &str) -> Command {
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(format!("{prelude}; exec \"$0\" \"$@\""))
@@ -47,7 +47,7 @@ fn signalbox(prelude: &str, args: &[&str], state: &Path, mark: &str) -> Command 
     cmd
 }
 
-fn run_gated(prelude: &str, state: &Path, wf: &Path) -> (Live, String) {
+pub(super) fn run_gated(prelude: &str, state: &Path, wf: &Path) -> (Live, String) {
     let mark = common::marker();
     let wf = wf.to_str().unwrap();
     let cmd = signalbox(prelude, &["run", "--headless", "--json", wf], state, &mark);
@@ -65,13 +65,13 @@ fn cli(args: &[&str], state: &Path) -> Output {
         .unwrap()
 }
 
-fn approve(run: &str, state: &Path) {
+pub(super) fn approve(run: &str, state: &Path) {
     let out = cli(&["approve", run, "gate"], state);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "approve: {stderr}");
 }
 
-fn run_dir(state: &Path, id: &str) -> PathBuf {
+pub(super) fn run_dir(state: &Path, id: &str) -> PathBuf {
     state.join("runs").join(id)
 }
 
@@ -263,7 +263,7 @@ fn a_state_dir_others_can_write_is_refused() {
 
 /// The uid and gid of `sbx-other`, made if missing; none (with the reason
 /// printed) when the tests do not run as root.
-fn other_user() -> Option<(u32, u32)> {
+pub(super) fn other_user() -> Option<(u32, u32)> {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: a second local user needs root to create and become");
         return None;
@@ -290,7 +290,7 @@ fn other_user() -> Option<(u32, u32)> {
 }
 
 /// `sh -c SCRIPT` as the other user.
-fn as_other((uid, gid): (u32, u32), program: &str, args: &[&str]) -> Output {
+pub(super) fn as_other((uid, gid): (u32, u32), program: &str, args: &[&str]) -> Output {
     Command::new("setpriv")
         .arg(format!("--reuid={uid}"))
         .arg(format!("--regid={gid}"))

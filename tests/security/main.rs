@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod allow;
 mod escapes;
 mod files;
 mod journal;
