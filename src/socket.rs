@@ -209,8 +209,15 @@ async fn accept_loop(
 ) {
     let clients: Shared = Arc::default();
     let screens = session::Screens::default();
+    let most = max;
     loop {
         let stream = match listener.accept().await {
+            // A cap lowered when descriptors ran out comes back as they are
+            // freed, or a moment's shortage would cap the run for good.
+            Ok((stream, _)) if max < most => {
+                max = max.max(max_clients().min(most));
+                stream
+            }
             Ok((stream, _)) => stream,
             Err(e) => {
                 let mut closed = 0;

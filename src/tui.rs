@@ -49,8 +49,7 @@ pub async fn attach(dir: &std::path::Path, role: Role, wf: Option<Workflow>) -> 
     let remote = match crate::socket::screen::open(dir, role == Role::ReadOnly, !readable).await {
         Ok(r) => r,
         Err(crate::socket::screen::Refused::Unreachable(why)) => {
-            let id = dir.file_name().unwrap_or_default().to_string_lossy();
-            crate::safe::say!("error: run {} is not live ({why})", crate::safe::line(&id));
+            crate::safe::say!("error: {}", not_live(dir).unwrap_or(why));
             return exit::FAILED;
         }
         Err(crate::socket::screen::Refused::Said(why)) => {
@@ -94,17 +93,40 @@ pub async fn attach(dir: &std::path::Path, role: Role, wf: Option<Workflow>) -> 
     .await;
     drop(screen);
     drop(guard);
+    if let (None, Some(why)) = (&ended.outcome, &ended.lost) {
+        match not_live(dir) {
+            Some(hint) => crate::safe::say!("error: the screen lost the run: {why}; {hint}"),
+            None => crate::safe::say!("error: the screen lost the run: {why}"),
+        }
+        return exit::FAILED;
+    }
     if ended.detached {
         let id = dir.file_name().unwrap_or_default().to_string_lossy();
         let id = crate::safe::line(&id);
         crate::safe::say!("detached from run {id}; it goes on: signalbox attach {id}");
         return exit::OK;
     }
-    if let (None, Some(why)) = (&ended.outcome, &ended.lost) {
-        crate::safe::say!("error: the screen lost the run: {why}");
-        return exit::FAILED;
-    }
     report(&ended)
+}
+
+/// Why the run in `dir` cannot be reached, as its journal says: it is
+/// over, or nothing drives it any more.
+fn not_live(dir: &std::path::Path) -> Option<String> {
+    use crate::engine::event::Event;
+    let id = dir.file_name()?.to_string_lossy().into_owned();
+    let id = crate::safe::line(&id);
+    let last = crate::engine::journal::last_event(&dir.join("events.jsonl")).ok()??;
+    Some(match last.event {
+        Event::RunFinished { status, .. } => {
+            let word = match status {
+                RunStatus::Succeeded => "succeeded",
+                RunStatus::Failed => "failed",
+                RunStatus::Cancelled => "cancelled",
+            };
+            format!("run {id} is over ({word}); `signalbox replay {id}` shows it")
+        }
+        _ => format!("run {id} is not running (interrupted); `signalbox resume {id}` picks it up"),
+    })
 }
 
 /// One line on stderr once the screen is gone, and the exit code.

@@ -64,6 +64,22 @@ fn ours(state: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The pids of the processes that drive a run of `state` for its screens.
+fn drivers(state: &Path) -> Vec<String> {
+    let state = state.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
+                let c = String::from_utf8_lossy(&c);
+                c.contains("--detached-run") && c.contains(&state)
+            })
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
 /// Waits for the run's processes to be gone: `ps` shows nothing of it,
 /// neither its steps nor its own process nor a screen.
 fn wait_gone(run_id: &str, state: &Path) {
@@ -113,6 +129,8 @@ fn the_runs_own_screen_detaches_and_the_run_is_finished_from_another_terminal() 
     assert!(screen.contains("EXIT=0"), "{screen}");
     assert_eq!(count(&journal(&state), "run_finished"), 0, "q detached");
     second.tmux(&["kill-server"]);
+    // Its server takes a moment to go before another can start there.
+    std::thread::sleep(Duration::from_millis(500));
     second.start_sized(&line(dir.path(), &format!("attach {id}"), &state), 100, 30);
     second.wait_for("Ship it?", 20);
     second.keys(&["a"]);
@@ -322,4 +340,94 @@ fn attach_without_a_run_picks_the_only_live_one_or_lists_them() {
         assert_eq!(out.status.code(), Some(0));
         wait_gone(id, &state);
     }
+}
+
+#[tokio::test]
+async fn a_stream_asked_for_as_the_run_ends_gets_the_rest_from_its_journal() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let state = tempfile::tempdir().unwrap();
+    let wf = signalbox::workflow::load_str(
+        "name: end\nsteps:\n  a:\n    run: echo one\n  b:\n    needs: [a]\n    run: echo two\n",
+        "end.yaml",
+    )
+    .unwrap();
+    let options = signalbox::engine::RunOptions {
+        state_dir: state.path().to_path_buf(),
+        ..Default::default()
+    };
+    let run = signalbox::engine::Run::new(wf, options).unwrap();
+    let handle = run.handle();
+    let server = signalbox::socket::serve(handle.clone(), &handle.dir).unwrap();
+    let outcome = run.start().await;
+    assert_eq!(outcome.status, signalbox::engine::RunStatus::Succeeded);
+    // The run's events are over; its process has not gone yet, and a
+    // follower comes back for the end of them.
+    let journal = std::fs::read_to_string(handle.dir.join("events.jsonl")).unwrap();
+    let want: Vec<&str> = journal.lines().skip(2).collect();
+    let stream = tokio::net::UnixStream::connect(handle.dir.join("control.sock"))
+        .await
+        .unwrap();
+    let (read, mut write) = stream.into_split();
+    write
+        .write_all(b"{\"command\":\"attach\",\"protocol\":1,\"from_seq\":3}\n")
+        .await
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(read).lines();
+    let mut got = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        got.push(line);
+    }
+    assert!(got[0].contains("\"ctl\":\"hello\""), "{got:?}");
+    assert_eq!(
+        &got[1..got.len() - 1],
+        &want[..],
+        "every line from seq 3, once"
+    );
+    assert_eq!(
+        got.last().unwrap(),
+        "{\"ctl\":\"bye\",\"reason\":\"run_finished\"}"
+    );
+    server.close().await;
+}
+
+#[test]
+fn a_screen_whose_run_died_says_so_and_leaves_with_1() {
+    let Some((tmux, dir)) = tmux_session("died") else {
+        return;
+    };
+    let state = dir.path().join("state");
+    std::fs::write(dir.path().join("wf.yaml"), TWO_WAITS).unwrap();
+    let out = signalbox(
+        &[
+            "run",
+            dir.path().join("wf.yaml").to_str().unwrap(),
+            "--detach",
+        ],
+        &state,
+    );
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    tmux.start_sized(&line(dir.path(), &format!("attach {id}"), &state), 100, 30);
+    tmux.wait_for("Headline?", 20);
+    let drivers = drivers(&state);
+    assert_eq!(
+        drivers.len(),
+        1,
+        "one process drives the run: {:?}",
+        ours(&state)
+    );
+    let killed = Command::new("kill")
+        .args(["-KILL", &drivers[0]])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let screen = tmux.wait_for("lost the run", 10);
+    assert!(screen.contains("q leaves"), "{screen}");
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("EXIT=", 10);
+    assert!(screen.contains("EXIT=1"), "{screen}");
+    assert!(
+        screen.contains(&format!("signalbox resume {id}")),
+        "{screen}"
+    );
+    wait_gone(&id, &state);
 }

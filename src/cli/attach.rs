@@ -20,6 +20,7 @@ pub struct AttachArgs {
     /// Watch only: this screen sends nothing to the run.
     #[arg(long)]
     pub read_only: bool,
+    /// Where runs are kept (default: $SIGNALBOX_STATE_DIR, else .signalbox).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 }
@@ -27,7 +28,7 @@ pub struct AttachArgs {
 pub fn attach(args: AttachArgs) -> u8 {
     let state = state_dir(args.state_dir);
     let dir = match &args.run {
-        Some(run) => match RunDir::open(&state, run) {
+        Some(run) => match super::remote::open_run(Some(state.clone()), run) {
             Ok(d) => d.path,
             Err(e) => {
                 crate::safe::say!("error: {e}");

@@ -183,6 +183,12 @@ async fn connect(dir: &Path, from: u64, ask: Ask1) -> Result<(Conn, Hello), Refu
             }
         }
         if let Some(said) = buf.strip_prefix(b"error: ") {
+            if said == b"access not allowed" {
+                return Err(Refused::Said(
+                    "access not allowed: the run is another user's, who has not let you in (--allow)"
+                        .into(),
+                ));
+            }
             return Err(Refused::Said(older(said)));
         }
         let c: Ctl = serde_json::from_slice(&buf)

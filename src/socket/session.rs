@@ -194,9 +194,9 @@ pub async fn serve(
     }
     // Subscribed before the history is read: what the file lacks, this has.
     let Some(mut sub) = handle.subscribe().await else {
-        let why = "the run is over: read its journal, events.jsonl, in its folder";
-        let _ = out.send(&error(why)).await;
-        return;
+        // The run's events are over, and all in its journal (a client
+        // coming back for the end of them, just as the run ended).
+        return finished(&mut out, &handle, &request).await;
     };
     let head = sub.first_seq() - 1;
     let from = request.from_seq.unwrap_or(1).max(1);
@@ -247,6 +247,31 @@ pub async fn serve(
         .send(&ctl(serde_json::json!({"ctl": "bye", "reason": reason})))
         .await;
     let _ = out.write.shutdown().await;
+}
+
+/// Serves a run whose events are over: its journal from `from_seq` to its
+/// end, read from the file, then `bye`.
+async fn finished(out: &mut Out, handle: &RunHandle, request: &Request) {
+    let from = request.from_seq.unwrap_or(1).max(1);
+    let hello = serde_json::json!({
+        "ctl": "hello", "protocol": PROTOCOL, "run": &*handle.run_id, "from_seq": from,
+        "screens": 0,
+    });
+    let journal = handle.dir.join("events.jsonl");
+    let sent = async {
+        out.send(&ctl(hello)).await?;
+        if request.workflow {
+            send_workflow(out, &handle.dir).await?;
+        }
+        history(out, journal, from, u64::MAX).await?;
+        out.send(&ctl(
+            serde_json::json!({"ctl": "bye", "reason": "run_finished"}),
+        ))
+        .await
+    };
+    if sent.await.is_ok() {
+        let _ = out.write.shutdown().await;
+    }
 }
 
 /// How an attached client's commands are taken.
@@ -434,6 +459,9 @@ async fn history(out: &mut Out, path: PathBuf, from: u64, head: u64) -> Result<(
         lines = back;
         next = batch.next;
         out.send(&batch.bytes).await?;
+        if batch.end {
+            break;
+        }
     }
     Ok(())
 }
@@ -449,10 +477,13 @@ struct Batch {
     bytes: Vec<u8>,
     /// The seq after the last line in `bytes`.
     next: u64,
+    /// The journal has no more (only when read to its end).
+    end: bool,
 }
 
 /// Up to [`BATCH`] lines from `next` on (lines before it are skipped), none
-/// past `head`.
+/// past `head`; `u64::MAX` reads to the journal's end (a torn last line is
+/// not an event).
 fn read_batch(lines: &mut Lines<File>, mut next: u64, head: u64) -> Result<Batch, String> {
     #[derive(serde::Deserialize)]
     struct Seq {
@@ -463,6 +494,13 @@ fn read_batch(lines: &mut Lines<File>, mut next: u64, head: u64) -> Result<Batch
     while taken < BATCH && next <= head {
         let line = match lines.line() {
             Ok(Some(line)) => line,
+            Ok(None) if head == u64::MAX => {
+                return Ok(Batch {
+                    bytes,
+                    next,
+                    end: true,
+                });
+            }
             Ok(None) => return Err(format!("the journal ends before seq {next}")),
             Err(e) => return Err(format!("cannot read the journal: {e}")),
         };
@@ -480,7 +518,11 @@ fn read_batch(lines: &mut Lines<File>, mut next: u64, head: u64) -> Result<Batch
         next += 1;
         taken += 1;
     }
-    Ok(Batch { bytes, next })
+    Ok(Batch {
+        bytes,
+        next,
+        end: false,
+    })
 }
 
 #[cfg(test)]

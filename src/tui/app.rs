@@ -211,14 +211,22 @@ impl<B: Backend> Loop<'_, B> {
     /// The events are over: after the run's end, or (the journal could not
     /// be read back while catching up) before it.
     fn events_closed(&mut self, lost: Option<&str>) {
-        if !self.model.ended() {
-            self.model.ui.notice = Some(match lost {
-                Some(why) => format!("the screen lost the run: {why}"),
-                None => "the screen lost the run's events (see signalbox.log); the journal has every one"
-                    .into(),
-            });
-            self.dirty = true;
+        if self.model.ended() {
+            return;
         }
+        match lost {
+            // Nothing more will come: the screen shows the run as it last
+            // heard of it, and says so until it is left.
+            Some(why) => {
+                self.model.run.lost = Some(format!("lost the run · q leaves · {why}"));
+                self.model.ui.overlay = None;
+            }
+            None => self.model.ui.notice = Some(
+                "the screen lost the run's events (see signalbox.log); the journal has every one"
+                    .into(),
+            ),
+        }
+        self.dirty = true;
     }
 
     /// The outcome of a run reached through its socket, once its events
@@ -291,7 +299,7 @@ where
                 outcome: outcome.flatten(),
                 forced,
                 draw_error,
-                detached: l.model.ui.detach && !l.model.ended(),
+                detached: l.model.ui.detach && !l.model.ended() && lost.is_none(),
                 lost,
             };
         }

@@ -92,6 +92,9 @@ pub struct RunInfo {
     pub started_ms: Option<u64>,
     /// Set by `run_finished`: the status and the run's duration.
     pub outcome: Option<(RunStatus, u64)>,
+    /// The screen lost the run before its end (its process died): why,
+    /// and what to do. Nothing more will come; the screen is over too.
+    pub lost: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -146,7 +149,7 @@ impl Model {
 
     /// The run has ended (`run_finished` arrived).
     pub fn ended(&self) -> bool {
-        self.run.outcome.is_some()
+        self.run.outcome.is_some() || self.run.lost.is_some()
     }
 
     /// Steps run or waits are open: quitting now would cut work short.

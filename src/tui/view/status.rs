@@ -59,7 +59,9 @@ impl Widget for &StatusLine<'_> {
             let left = Line::from(left_spans(m, t, &seen, s, width)).width();
             left + s.hint.map_or(0, |h| cols(&hints[h])) <= width
         };
-        let best = shapes(seen.failed.len(), hints.len(), m.ui.notice.is_some())
+        // A lost run says so for good; a notice for now.
+        let notice = m.ui.notice.as_ref().or(m.run.lost.as_ref());
+        let best = shapes(seen.failed.len(), hints.len(), notice.is_some())
             .into_iter()
             .find(fits);
         let compact = Shape {
@@ -69,12 +71,12 @@ impl Widget for &StatusLine<'_> {
         };
         // A notice that cannot show whole takes all the room there is.
         let shape = match best {
-            Some(s) if m.ui.notice.is_none() || s.hint.is_some() => s,
+            Some(s) if notice.is_none() || s.hint.is_some() => s,
             _ => compact,
         };
         let spans = left_spans(m, t, &seen, &shape, width);
         let used = put_whole(buf, area, &spans);
-        let hint = match (shape.hint, &m.ui.notice) {
+        let hint = match (shape.hint, notice) {
             (Some(h), _) => Some(hints[h].clone()),
             // A notice always shows, cut at a word to the room there is.
             (None, Some(n)) => {
@@ -84,7 +86,7 @@ impl Widget for &StatusLine<'_> {
             (None, None) => None,
         };
         if let Some(hint) = hint {
-            let style = match m.ui.notice {
+            let style = match notice {
                 Some(_) => t.notice(),
                 None => t.dim(),
             };
@@ -205,7 +207,8 @@ fn screens(m: &Model) -> Option<String> {
         Role::Attached => Some("attached"),
         Role::ReadOnly => Some("attached · read-only"),
     };
-    let count = (m.ui.screens > 1).then(|| format!("{} screens", m.ui.screens));
+    // Once the run is over the others leave too: the count would go stale.
+    let count = (m.ui.screens > 1 && !m.ended()).then(|| format!("{} screens", m.ui.screens));
     match (role, count) {
         (Some(r), Some(c)) => Some(format!("{r} · {c} ")),
         (Some(r), None) => Some(format!("{r} ")),
@@ -265,8 +268,9 @@ fn clock(m: &Model, t: Theme) -> Span<'static> {
 /// where a replay stands, then the main keys in shorter and shorter forms.
 fn hints(m: &Model) -> Vec<String> {
     let mut out = Vec::new();
-    // A notice answers the key just pressed: it never gives way to keys.
-    if let Some(n) = &m.ui.notice {
+    // A notice answers the key just pressed: it never gives way to keys;
+    // nor does a lost run's, which says what to do.
+    if let Some(n) = m.ui.notice.as_ref().or(m.run.lost.as_ref()) {
         out.push(format!(" {} ", cells(n)));
         return out;
     }
