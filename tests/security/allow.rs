@@ -377,3 +377,73 @@ fn two_users_sharing_a_run_id_are_told_apart_or_refused() {
     done.expect(0, "succeeded");
     assert_eq!(done.one("approval_resolved", "gate")["user"], "sbx-other");
 }
+
+/// `run --detach` of `wf` with `extra`; the run id.
+fn detached(state: &Path, wf: &Path, extra: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(["run", wf.to_str().unwrap(), "--detach", "--state-dir"])
+        .arg(state)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn another_user_attaches_a_screen_only_when_allowed() {
+    let Some((uid, gid)) = other_user() else {
+        return;
+    };
+    let Some((tmux, _t)) = common::tmux::tmux_session("allow-attach") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let wf = workflow(tmp.path(), GATED);
+    let attach = |id: &str| {
+        format!(
+            "setpriv --reuid={uid} --regid={gid} --clear-groups {BIN} attach {id}; echo EXIT=$?; sleep 60"
+        )
+    };
+    // Shared, but not with this user: the socket itself says no.
+    let closed = detached(&state, &wf, &["--allow", "nobody"]);
+    tmux.start_sized(&attach(&closed), 100, 30);
+    let screen = tmux.wait_for("EXIT=", 20);
+    assert!(screen.contains("access not allowed"), "{screen}");
+    assert!(screen.contains("EXIT=1"), "{screen}");
+    tmux.tmux(&["kill-server"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    // Allowed: the whole screen, by the run id alone, and the key is theirs.
+    let open = detached(&state, &wf, &["--allow", "sbx-other"]);
+    tmux.start_sized(&attach(&open), 100, 30);
+    tmux.wait_for("attached", 20);
+    tmux.wait_for("gate", 20);
+    tmux.keys(&["w", "a"]);
+    tmux.wait_for("succeeded", 20);
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("EXIT=", 10);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    let journal = std::fs::read_to_string(run_dir(&state, &open).join("events.jsonl")).unwrap();
+    let resolved = journal
+        .lines()
+        .find(|l| l.contains("\"approval_resolved\""))
+        .unwrap();
+    assert!(resolved.contains("\"by\":\"keyboard\""), "{resolved}");
+    assert!(resolved.contains("\"user\":\"sbx-other\""), "{resolved}");
+    // The first run is still there for its own user to finish.
+    let out = Command::new(BIN)
+        .args(["events", &closed, "--follow", "--state-dir"])
+        .arg(&state)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let approved = Command::new(BIN)
+        .args(["approve", &closed, "gate", "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(approved.status.code(), Some(0), "{}", stderr(&approved));
+    assert_eq!(out.wait_with_output().unwrap().status.code(), Some(0));
+}
