@@ -115,7 +115,7 @@ pub fn find(dir: &Path) -> PathBuf {
     }
 }
 
-/// As [`find`]; none when no socket for the run is to be found, and why
+/// As `find`; none when no socket for the run is to be found, and why
 /// not, when the shared ones are no one answer.
 pub fn locate(dir: &Path) -> Result<Option<PathBuf>, String> {
     let recorded = fsafe::open(&dir.join(RECORD), How::Read)
