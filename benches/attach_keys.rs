@@ -42,11 +42,6 @@ const GOAL: Duration = Duration::from_millis(5);
 /// Between `w` and `a`: more than a frame (20 ms at least, `tui::app`).
 const SELECT_PAUSE: Duration = Duration::from_millis(25);
 
-fn fail(message: &str) -> ! {
-    eprintln!("attach_keys: {message}");
-    std::process::exit(1)
-}
-
 fn workflow_text(n: usize) -> String {
     let mut text = String::from("name: keys\nsteps:\n");
     for i in 0..n {
@@ -71,6 +66,13 @@ impl Drop for Detached {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
                 .status();
+            // Gone before its folder is removed.
+            for _ in 0..100 {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
 }
@@ -119,6 +121,17 @@ fn key(c: char) -> std::io::Result<TermEvent> {
     )))
 }
 
+/// What the keys' thread measured.
+struct Pressed {
+    latencies: Vec<Duration>,
+    /// `a` keys that brought no `approval_resolved` within [`NO_ANSWER`]
+    /// (then `w` and `a` were pressed again, and timed again).
+    unanswered: usize,
+}
+
+/// How long a key may go unanswered before it counts as lost.
+const NO_ANSWER: Duration = Duration::from_secs(1);
+
 /// The keys' thread: `w` then `a`, `n` times, one resolution at a time;
 /// each latency, from `a` sent to its `approval_resolved` on the stream.
 fn press(
@@ -126,30 +139,41 @@ fn press(
     resolved: std_mpsc::Receiver<Instant>,
     n: usize,
     gap: Duration,
-) -> Result<Vec<Duration>, String> {
+) -> Result<Pressed, String> {
+    let send = |c| {
+        keys.unbounded_send(key(c))
+            .map_err(|_| "the screen stopped reading keys".to_string())
+    };
     // The screen takes the history in and draws first.
     std::thread::sleep(Duration::from_millis(500));
-    let mut latencies = Vec::with_capacity(n);
-    for i in 0..n {
-        keys.unbounded_send(key('w'))
-            .map_err(|_| "the screen stopped reading keys")?;
+    let mut out = Pressed {
+        latencies: Vec::with_capacity(n),
+        unanswered: 0,
+    };
+    while out.latencies.len() < n {
+        send('w')?;
         // The frame `w` asks for is drawn before `a` comes, as with a person.
         std::thread::sleep(SELECT_PAUSE);
         let sent = Instant::now();
-        keys.unbounded_send(key('a'))
-            .map_err(|_| "the screen stopped reading keys")?;
-        let at = resolved
-            .recv_timeout(Duration::from_secs(5))
-            .map_err(|_| format!("key {}: no approval_resolved within 5 s", i + 1))?;
-        latencies.push(at.saturating_duration_since(sent));
+        send('a')?;
+        match resolved.recv_timeout(NO_ANSWER) {
+            Ok(at) => out.latencies.push(at.saturating_duration_since(sent)),
+            Err(_) if out.unanswered < 10 => out.unanswered += 1,
+            Err(_) => {
+                return Err(format!(
+                    "{} keys brought no approval_resolved",
+                    out.unanswered + 1
+                ));
+            }
+        }
         std::thread::sleep(gap);
     }
     // The keys end: the attached screen leaves (detaches).
-    Ok(latencies)
+    Ok(out)
 }
 
 /// Drives the screen until its keys end; each key's latency.
-async fn measure(dir: &Path, n: usize, gap: Duration) -> Result<Vec<Duration>, String> {
+async fn measure(dir: &Path, n: usize, gap: Duration) -> Result<Pressed, String> {
     let wf = signalbox::workflow::load(&dir.join("workflow.yaml")).map_err(|d| d.to_string())?;
     let mut model = Model::new(&wf);
     model.ui.role = Role::Attached;
@@ -192,13 +216,17 @@ async fn measure(dir: &Path, n: usize, gap: Duration) -> Result<Vec<Duration>, S
         std::future::pending::<()>(),
     )
     .await;
-    let latencies = presser
+    let pressed = presser
         .join()
-        .map_err(|_| "the keys' thread panicked".to_string())??;
+        .map_err(|_| "the keys' thread panicked".to_string())?
+        .map_err(|e| format!("{e}; the screen showed:\n{}", terminal.backend()))?;
     if let Some(e) = ended.draw_error {
         return Err(format!("drawing failed: {e}"));
     }
-    Ok(latencies)
+    if pressed.unanswered > 0 {
+        eprintln!("the screen when the keys ended:\n{}", terminal.backend());
+    }
+    Ok(pressed)
 }
 
 /// The same approvals without the screen's loop: `Commands::send_for_reply`
@@ -285,6 +313,19 @@ fn number(name: &str) -> Option<usize> {
 }
 
 fn main() {
+    let code = match bench() {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(e) => {
+            eprintln!("attach_keys: {e}");
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
+/// The benchmark; whether it met its goal (or was not asked to say).
+fn bench() -> Result<bool, String> {
     // `cargo bench` passes `--bench`; a number among the arguments is KEYS.
     let n = std::env::args()
         .skip(1)
@@ -296,18 +337,26 @@ fn main() {
     let bin = std::env::var_os("SIGNALBOX_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target/release/signalbox"));
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| fail(&format!("no temporary dir: {e}")));
-    let run = start(&bin, tmp.path(), 2 * n).unwrap_or_else(|e| fail(&e));
+    let tmp = tempfile::tempdir().map_err(|e| format!("no temporary dir: {e}"))?;
+    // Dropped on every way out, killing the run if it is still live.
+    let run = start(&bin, tmp.path(), 2 * n)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .unwrap_or_else(|e| fail(&format!("cannot start the runtime: {e}")));
-    let mut all = rt
-        .block_on(measure(&run.dir, n, gap))
-        .unwrap_or_else(|e| fail(&e));
-    let mut without = rt
-        .block_on(bare(&run.dir, n, gap))
-        .unwrap_or_else(|e| fail(&e));
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let pressed = rt.block_on(measure(&run.dir, n, gap))?;
+    let mut all = pressed.latencies;
+    if pressed.unanswered > 0 {
+        // What the run and the screen logged, to tell why.
+        let log =
+            std::fs::read_to_string(tmp.path().join("state/signalbox.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        eprintln!(
+            "signalbox.log ends:\n{}",
+            lines[lines.len().saturating_sub(30)..].join("\n")
+        );
+    }
+    let mut without = rt.block_on(bare(&run.dir, n, gap))?;
     let p99 = percentile(sorted(&mut all), 0.99);
     // Every approval approved: the run ends by itself.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -334,13 +383,17 @@ fn main() {
         "  (no loop: the same command sent on a connection of its own, without the screen's loop)"
     );
     println!(
+        "  `a` keys that brought no approval_resolved within {} ms (pressed again with `w`): {}",
+        NO_ANSWER.as_millis(),
+        pressed.unanswered
+    );
+    println!(
         "  goal p99 < {} ms: {}; run succeeded after the last key: {}",
         GOAL.as_millis(),
         if p99 < GOAL { "met" } else { "MISSED" },
         if finished { "yes" } else { "NO" }
     );
     drop(run);
-    if std::env::var("BENCH_STRICT").as_deref() == Ok("1") && (p99 >= GOAL || !finished) {
-        std::process::exit(1);
-    }
+    let strict = std::env::var("BENCH_STRICT").as_deref() == Ok("1");
+    Ok(!strict || (p99 < GOAL && finished))
 }
