@@ -154,6 +154,6 @@ case $WITH in
     live) what="one attached screen" ;;
     stopped) what="one attached screen, stopped" ;;
 esac
-echo "1,000-step run with $what: median $w ms; with none: $n ms:" \
+echo "$((STEPS - 1))-step run with $what: median $w ms; with none: $n ms:" \
     "${ratio}x (goal <= ${GOAL}x): $v; the run process's CPU: $wc ms vs $nc ms, ${cratio}x"
 if [[ $v == MISSED && ${BENCH_STRICT:-0} == 1 ]]; then exit 1; fi
