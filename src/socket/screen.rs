@@ -350,8 +350,8 @@ impl Follow {
         line: &[u8],
         waiting: &mut HashMap<u64, oneshot::Sender<Result<(), String>>>,
     ) -> Option<Stream> {
-        if let Ok(seq) = serde_json::from_slice::<Seq>(line) {
-            return self.event(line, seq.seq).await;
+        if let Some(seq) = seq_of(line) {
+            return self.event(line, seq).await;
         }
         let Ok(c) = serde_json::from_slice::<Ctl>(line) else {
             return Some(Stream::Failed(format!(
@@ -392,7 +392,11 @@ impl Follow {
             return Some(Stream::Failed(why));
         }
         let published = match parse(line) {
-            Ok(p) => p,
+            Ok(p) if p.envelope.seq == seq => p,
+            Ok(p) => {
+                let why = format!("a line of seq {} read as {seq}", p.envelope.seq);
+                return Some(Stream::Failed(why));
+            }
             Err(why) => return Some(Stream::Failed(why)),
         };
         self.next += 1;
@@ -434,6 +438,15 @@ impl Follow {
     }
 }
 
+/// The seq of a journal line, read from its start (the journal writes
+/// `seq` first), so a line is parsed once, not once to route it and again
+/// to read it. Control lines start with `{"ctl":`.
+fn seq_of(line: &[u8]) -> Option<u64> {
+    let rest = line.strip_prefix(b"{\"seq\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
 fn parse(line: &[u8]) -> Result<Published, String> {
     let text =
         std::str::from_utf8(line).map_err(|e| format!("a journal line is not UTF-8: {e}"))?;
@@ -443,4 +456,17 @@ fn parse(line: &[u8]) -> Result<Published, String> {
         envelope,
         line: text.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_line_is_routed_by_its_leading_seq() {
+        assert_eq!(seq_of(br#"{"seq":42,"ts":"x"}"#), Some(42));
+        assert_eq!(seq_of(br#"{"ctl":"live"}"#), None);
+        assert_eq!(seq_of(br#"{"seq":"42"}"#), None);
+        assert_eq!(seq_of(br#" {"seq":1}"#), None);
+    }
 }

@@ -74,6 +74,9 @@ pub struct StepView {
     pub duration_ms: Option<u64>,
     /// Ended with its fallback outputs.
     pub fallback: bool,
+    /// When its open wait times out, while one is open: a box needs no
+    /// search of every wait.
+    pub wait_deadline_ms: Option<u64>,
     /// The last failed attempt's exit code (none when it had no process,
     /// e.g. killed by a signal, timed out, or refused by a breaker).
     pub exit_code: Option<i32>,
@@ -228,6 +231,7 @@ fn step_view(step: &crate::workflow::Step) -> StepView {
         end_ms: None,
         duration_ms: None,
         fallback: false,
+        wait_deadline_ms: None,
         exit_code: None,
         error: None,
         needs: step.needs.clone(),

@@ -457,3 +457,30 @@ fn the_selected_wait_decided_elsewhere_is_named() {
     );
     assert_eq!(m.ui.notice, None);
 }
+
+#[test]
+fn a_wait_this_screen_decided_is_never_chosen_again_while_its_close_is_on_the_way() {
+    let mut m = live(Role::Attached);
+    // `go-live` (w1) is approved, then `notes` (w2) answered, before the
+    // run's events for either have come back: `w` then picks neither.
+    let sent = press(&mut m, "aw<Enter><Enter>");
+    assert!(
+        matches!(&sent[..], [Command::Approve { .. }, Command::Answer { .. }]),
+        "{sent:?}"
+    );
+    press(&mut m, "w");
+    let chosen = m.selected_wait().map(|w| w.wait.clone());
+    assert_eq!(chosen.as_deref(), Some("w3"), "not a wait already decided");
+    // Their closes come back; nothing is kept for them any more.
+    feed(
+        &mut m,
+        600,
+        r#""type":"approval_resolved","step":"go-live","wait":"w1","approved":true,"by":"keyboard","waited_ms":400"#,
+    );
+    feed(
+        &mut m,
+        700,
+        r#""type":"question_answered","step":"notes","wait":"w2","answer":"Fixes","by":"keyboard","waited_ms":400"#,
+    );
+    assert!(m.ui.sent.is_empty(), "{:?}", m.ui.sent);
+}

@@ -57,6 +57,9 @@ impl Model {
             } => {
                 self.run.outcome = Some((*status, *duration_ms));
                 self.waits.clear();
+                self.steps
+                    .iter_mut()
+                    .for_each(|s| s.wait_deadline_ms = None);
             }
             Event::BreakerChanged { breaker, state } => match state {
                 BreakerState::Closed => {
@@ -179,6 +182,7 @@ impl Model {
             }
             _ => {
                 self.waits.close(i);
+                self.steps[i].wait_deadline_ms = None;
             }
         }
     }
@@ -211,6 +215,7 @@ impl Model {
     fn open_wait(&mut self, w: OpenWait) {
         let s = &mut self.steps[w.step];
         s.status = Status::Waiting;
+        s.wait_deadline_ms = Some(w.deadline_ms);
         s.first_start_ms.get_or_insert(w.opened_ms);
         self.waits.open(w);
     }
@@ -219,6 +224,7 @@ impl Model {
         let s = &mut self.steps[i];
         s.status = status;
         s.end_ms = Some(ts);
+        s.wait_deadline_ms = None;
         self.waits.close(i);
     }
 }

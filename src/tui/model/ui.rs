@@ -143,6 +143,9 @@ pub struct Ui {
     pub detach: bool,
     /// Screens attached to the run, this one included (0 while unknown).
     pub screens: usize,
+    /// Waits this screen decided that the run has not closed yet: never
+    /// selected again, however far behind the events are.
+    pub sent: Vec<String>,
 }
 
 impl Default for Ui {
@@ -163,6 +166,7 @@ impl Default for Ui {
             role: Role::Own,
             detach: false,
             screens: 0,
+            sent: Vec::new(),
         }
     }
 }

@@ -29,17 +29,19 @@ pub fn jump(model: &mut Model) {
     }
 }
 
-/// The waits the operator can move to: all but one just decided.
+/// The waits the operator can move to: all but those this screen decided
+/// and the run has not closed yet.
 fn choosable(model: &Model) -> impl Iterator<Item = &OpenWait> {
     let decided = match &model.ui.wait {
         WaitSelection::Cleared { wait, .. } => Some(wait.as_str()),
         _ => None,
     };
+    let sent = &model.ui.sent;
     model
         .waits
         .list()
         .iter()
-        .filter(move |w| Some(w.wait.as_str()) != decided)
+        .filter(move |w| Some(w.wait.as_str()) != decided && !sent.contains(&w.wait))
 }
 
 /// `↑` / `↓` (`times` rows) in the queue. With nothing selected, `↓`
@@ -93,6 +95,7 @@ pub fn resolve(model: &mut Model, approve: bool) -> Option<Command> {
 pub fn decided(model: &mut Model) {
     if let (Some(row), Some(w)) = (model.selected_wait_index(), model.selected_wait()) {
         let wait = w.wait.clone();
+        model.ui.sent.push(wait.clone());
         model.ui.wait = WaitSelection::Cleared { row, wait };
     }
 }
@@ -100,6 +103,10 @@ pub fn decided(model: &mut Model) {
 /// After an event: a chosen wait that closed leaves nothing selected
 /// (`row`: where the selection stood before the event).
 pub fn after_event(model: &mut Model, row: Option<usize>) {
+    if !model.ui.sent.is_empty() {
+        let waits = &model.waits;
+        model.ui.sent.retain(|w| waits.get(w).is_some());
+    }
     if let WaitSelection::Pinned(w) = &model.ui.wait
         && model.waits.get(w).is_none()
     {

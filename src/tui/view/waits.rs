@@ -149,17 +149,30 @@ struct Columns {
     prio: usize,
 }
 
+/// Looked over every open wait each frame, so without formatting any: a
+/// step id is ASCII (its width is its length) unless a journal says
+/// otherwise, and a priority's width is that of its digits.
 fn columns(m: &Model) -> Columns {
-    let list = m.waits.list();
-    let step = list.iter().map(|w| cells(&w.step_id).width()).max();
-    let prio = list
-        .iter()
-        .filter(|w| w.priority != 0)
-        .map(|w| format!("p{} ", w.priority).len())
-        .max();
+    const MOST: usize = 16;
+    let mut step = 0;
+    let (mut prio, mut low) = (0i64, 0i64);
+    for w in m.waits.list() {
+        if step < MOST {
+            step = step.max(match w.step_id.bytes().all(|b| b.is_ascii_graphic()) {
+                true => w.step_id.len(),
+                false => cells(&w.step_id).width(),
+            });
+        }
+        prio = prio.max(w.priority);
+        low = low.min(w.priority);
+    }
+    let width = |p: i64| match p {
+        0 => 0,
+        p => format!("p{p} ").len(),
+    };
     Columns {
-        step: step.unwrap_or(0).min(16),
-        prio: prio.unwrap_or(0),
+        step: step.min(MOST),
+        prio: width(prio).max(width(low)),
     }
 }
 

@@ -85,6 +85,6 @@ pub fn failure(step: &StepView) -> String {
 }
 
 fn wait_left(m: &Model, s: usize) -> Option<String> {
-    let w = m.waits.list().iter().find(|w| w.step == s)?;
-    Some(theme::countdown(w.deadline_ms.saturating_sub(m.now_ms)))
+    let deadline = m.steps.get(s)?.wait_deadline_ms?;
+    Some(theme::countdown(deadline.saturating_sub(m.now_ms)))
 }
