@@ -33,7 +33,13 @@ pub struct OpenWait {
 pub struct Waits {
     /// Sorted: priority descending, then opened, then seq.
     open: Vec<OpenWait>,
+    /// The widest step id's columns, up to [`WIDEST`], while the waits
+    /// stay as they are: a frame asks for it, and there may be 10,000.
+    widest: std::cell::Cell<Option<usize>>,
 }
+
+/// The most columns the queue gives a step id.
+pub const WIDEST: usize = 16;
 
 impl Waits {
     pub fn open(&mut self, wait: OpenWait) {
@@ -41,16 +47,45 @@ impl Waits {
         let key = |w: &OpenWait| (std::cmp::Reverse(w.priority), w.opened_ms, w.seq);
         let at = self.open.partition_point(|w| key(w) <= key(&wait));
         self.open.insert(at, wait);
+        self.widest.set(None);
     }
 
     /// Forgets the wait of step `step`, if it has one open.
     pub fn close(&mut self, step: usize) -> Option<OpenWait> {
         let at = self.open.iter().position(|w| w.step == step)?;
+        self.widest.set(None);
         Some(self.open.remove(at))
     }
 
     pub fn clear(&mut self) {
         self.open.clear();
+        self.widest.set(None);
+    }
+
+    /// The columns of the widest step id, at most [`WIDEST`]; `width`
+    /// measures one.
+    pub fn widest(&self, width: impl Fn(&str) -> usize) -> usize {
+        if let Some(w) = self.widest.get() {
+            return w;
+        }
+        let mut most = 0;
+        for w in &self.open {
+            most = most.max(width(&w.step_id));
+            if most >= WIDEST {
+                break;
+            }
+        }
+        let most = most.min(WIDEST);
+        self.widest.set(Some(most));
+        most
+    }
+
+    /// The highest and the lowest priority open (the list is sorted by it).
+    pub fn priorities(&self) -> (i64, i64) {
+        match (self.open.first(), self.open.last()) {
+            (Some(hi), Some(lo)) => (hi.priority, lo.priority),
+            _ => (0, 0),
+        }
     }
 
     pub fn list(&self) -> &[OpenWait] {

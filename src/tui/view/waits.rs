@@ -149,30 +149,17 @@ struct Columns {
     prio: usize,
 }
 
-/// Looked over every open wait each frame, so without formatting any: a
-/// step id is ASCII (its width is its length) unless a journal says
-/// otherwise, and a priority's width is that of its digits.
+/// Asked for every frame, so kept by the queue while its waits stay.
 fn columns(m: &Model) -> Columns {
-    const MOST: usize = 16;
-    let mut step = 0;
-    let (mut prio, mut low) = (0i64, 0i64);
-    for w in m.waits.list() {
-        if step < MOST {
-            step = step.max(match w.step_id.bytes().all(|b| b.is_ascii_graphic()) {
-                true => w.step_id.len(),
-                false => cells(&w.step_id).width(),
-            });
-        }
-        prio = prio.max(w.priority);
-        low = low.min(w.priority);
-    }
+    let step = m.waits.widest(|id| cells(id).width());
+    let (hi, lo) = m.waits.priorities();
     let width = |p: i64| match p {
         0 => 0,
         p => format!("p{p} ").len(),
     };
     Columns {
-        step: step.min(MOST),
-        prio: width(prio).max(width(low)),
+        step,
+        prio: width(hi).max(width(lo)),
     }
 }
 
