@@ -408,3 +408,32 @@ steps:
     assert_eq!(attempts, [1, 2], "{}", retried.dump());
     assert_eq!(w.ledger()["first"], 1);
 }
+
+/// `retry` on a terminal opens the run's screen, as `resume` does: the
+/// retry shows there as it happens, and `q` leaves with the run's code.
+#[test]
+fn retry_on_a_terminal_opens_the_screen() {
+    use crate::common::tmux;
+    let Some((term, _tmp)) = tmux::tmux_session("retry-screen") else {
+        return;
+    };
+    let w = Work::new();
+    let file = w.write(PIPELINE);
+    let first = w.run(&file);
+    first.expect(1, "failed");
+    let id = first.run_id().to_string();
+    w.touch("ok");
+    let command = format!(
+        "cd {dir} && {bin} retry {id} --state-dir {dir}/state; echo EXIT=$?; sleep 60",
+        dir = w.dir().display(),
+        bin = crate::common::BIN,
+    );
+    term.start_sized(&command, 120, 40);
+    let screen = term.wait_for("retry check, deploy, notify by flag", 20);
+    assert!(screen.contains("graph 6 steps"), "{screen}");
+    term.wait_for("pipeline ✓ succeeded", 20);
+    term.keys(&["q"]);
+    term.wait_for("EXIT=0", 20);
+    assert_eq!(w.ledger()["check"], 2);
+    assert_eq!(w.ledger()["build"], 1);
+}
