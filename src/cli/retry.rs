@@ -20,6 +20,10 @@ pub struct RetryArgs {
     /// Also run again the named steps' descendants that succeeded.
     #[arg(long)]
     pub downstream: bool,
+    /// Asked with `R` on the run's screen, which starts this command:
+    /// journaled `by: keyboard` rather than `flag`.
+    #[arg(long = "from-screen", hide = true)]
+    pub from_screen: bool,
     #[command(flatten)]
     pub flags: RunFlags,
 }
@@ -28,7 +32,11 @@ pub fn retry(args: RetryArgs) -> u8 {
     let ask = RetryAsk {
         steps: args.steps,
         downstream: args.downstream,
-        by: By::Flag,
+        by: if args.from_screen {
+            By::Keyboard
+        } else {
+            By::Flag
+        },
         user: None,
     };
     super::history::carry_on(&args.run, &args.flags, Some(ask))

@@ -268,9 +268,11 @@ fn downstream_reruns_succeeded_descendants_and_a_named_step_runs_alone() {
     started.sort_unstable();
     assert_eq!(started, ["build", "check", "deploy", "docs", "notify"]);
 
-    let alone = w.retry(&[&id, "deploy"]);
+    // As the screen's `R` starts it: the operator's key, not a flag.
+    let alone = w.retry(&[&id, "deploy", "--from-screen"]);
     alone.expect(0, "succeeded");
     assert_eq!(alone.started_order(), ["deploy"], "{}", alone.dump());
+    assert_eq!(since_retry(&alone)[1]["by"], "keyboard");
     assert_eq!(
         w.ledger(),
         counts(&[
@@ -436,4 +438,33 @@ fn retry_on_a_terminal_opens_the_screen() {
     term.wait_for("EXIT=0", 20);
     assert_eq!(w.ledger()["check"], 2);
     assert_eq!(w.ledger()["build"], 1);
+}
+
+/// `retry --detach` prints the run's id and the retry goes on without it.
+#[test]
+fn a_detached_retry_prints_the_run_id_and_goes_on() {
+    let w = Work::new();
+    let file = w.write(PIPELINE);
+    let first = w.run(&file);
+    first.expect(1, "failed");
+    let id = first.run_id().to_string();
+    w.touch("ok");
+    let out = w.cli(&["retry", &id, "--detach"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let journal = w.journal(&id);
+        let last = journal.last().unwrap();
+        if last["type"] == "run_finished" && journal.iter().any(|e| e["type"] == "dag_modified") {
+            assert_eq!(last["status"], "succeeded");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the retry never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(w.ledger()["notify"], 1);
 }
