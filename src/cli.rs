@@ -12,6 +12,7 @@ mod graph;
 mod history;
 mod logging;
 mod remote;
+mod retry;
 mod run;
 mod signals;
 mod slice;
@@ -55,6 +56,11 @@ pub enum Command {
         after_help = "Examples:\n  signalbox resume release-20261123-104500-3fa2\n  signalbox resume .signalbox/runs/release-20261123-104500-3fa2 --headless\n\nSteps that ended are kept; steps that were running run again; open waits re-open with the time they had left."
     )]
     Resume(history::ResumeArgs),
+    /// Carry a failed or cancelled run on: run its failed steps (or the named ones) again.
+    #[command(
+        after_help = "Examples:\n  signalbox retry release-20261123-104500-3fa2\n  signalbox retry release-20261123-104500-3fa2 build --downstream --headless\n\nThe same run goes on (same id, folder and journal). The named steps (default: every failed and cancelled step) run again from attempt 1, with their dependents that were skipped for them or cancelled; succeeded steps are kept unless --downstream.\n\nExit codes: as `run`; 2 when there is nothing to retry, a step is unknown or never ran, or the run is live (retry its steps with `R` on its screen)."
+    )]
+    Retry(retry::RetryArgs),
     /// Show a past run: its events as readable lines, or exactly as journaled with --json.
     #[command(
         after_help = "Examples:\n  signalbox replay release-20261123-104500-3fa2\n  signalbox replay release-20261123-104500-3fa2 --json | jq .type"
@@ -163,6 +169,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Resume(args) => history::resume(args),
+        Command::Retry(args) => retry::retry(args),
         Command::Replay(args) => history::replay(args),
         Command::Runs(args) => history::runs(args),
         Command::Approve(args) => remote::approve(args),

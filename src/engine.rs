@@ -23,6 +23,7 @@ pub mod policy;
 pub mod process;
 mod ready;
 mod resume;
+pub mod retry;
 mod run;
 pub mod run_dir;
 mod scheduler;

@@ -1,4 +1,5 @@
-//! Past and interrupted runs: `resume`, `replay` and `runs`.
+//! Past and interrupted runs: `resume` (and the driving `retry` shares),
+//! `replay` and `runs`.
 
 use std::fmt::Write as _;
 use std::io::IsTerminal;
@@ -69,10 +70,20 @@ fn resume_state_dir(flag: Option<PathBuf>, run: &str) -> PathBuf {
 }
 
 pub fn resume(args: ResumeArgs) -> u8 {
-    if args.flags.detached_run {
+    carry_on(&args.run, &args.flags, None)
+}
+
+/// `resume`, or with `retry` the `retry` of a finished run: the same run
+/// goes on, on the screen (in a process of its own) or headless.
+pub(super) fn carry_on(
+    run: &str,
+    flags: &RunFlags,
+    retry: Option<crate::engine::retry::RetryAsk>,
+) -> u8 {
+    if flags.detached_run {
         super::detach::become_detached();
     }
-    let state = resume_state_dir(args.flags.state_dir.clone(), &args.run);
+    let state = resume_state_dir(flags.state_dir.clone(), run);
     let _log = match super::logging::state_dir(&state) {
         Ok(log) => log,
         Err(e) => {
@@ -84,14 +95,14 @@ pub fn resume(args: ResumeArgs) -> u8 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let screen = !(args.flags.headless || args.flags.json)
+    let screen = !(flags.headless || flags.json)
         && std::io::stdin().is_terminal()
         && std::io::stdout().is_terminal();
-    if args.flags.detach || screen {
+    if flags.detach || screen {
         // In a process of its own, as `run` does; this one checked nothing
         // (that one says what is wrong).
         let spawned = super::detach::spawn();
-        if args.flags.detach {
+        if flags.detach {
             return super::detach::print_id(spawned);
         }
         let id = match spawned {
@@ -115,7 +126,7 @@ pub fn resume(args: ResumeArgs) -> u8 {
         for (k, v) in &kept {
             wf.set_var(k, v)?;
         }
-        let mut opts = apply_flags(&args.flags, &mut wf)?;
+        let mut opts = apply_flags(flags, &mut wf)?;
         opts.state_dir = state.clone();
         if let Some(mut params) = params {
             let mut vars = kept;
@@ -141,12 +152,17 @@ pub fn resume(args: ResumeArgs) -> u8 {
         state_dir: state.clone(),
         ..Default::default()
     };
-    let prepared = runtime.block_on(async { Run::resume(&args.run, base, load) });
+    let prepared = runtime.block_on(async {
+        match retry {
+            Some(ask) => Run::retry(run, base, load, ask),
+            None => Run::resume(run, base, load),
+        }
+    });
     match prepared.map(|r| (r, options)) {
         Ok((mut run, Some(options))) => {
             run.set_options(options.clone());
             signals.hand_over(run.handle());
-            runtime.block_on(drive_headless(run, &options, args.flags.json))
+            runtime.block_on(drive_headless(run, &options, flags.json))
         }
         Ok((_, None)) => exit::FAILED,
         Err(EngineError::Resume(message)) => {

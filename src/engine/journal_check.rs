@@ -52,6 +52,9 @@ pub struct Checker<'w> {
     cancelling: bool,
     /// The highest wait number requested so far; a new wait takes the next.
     max_wait: u64,
+    /// The last event was a resumed `run_started` after a `run_finished`:
+    /// a `dag_modified` retry now carries a finished run on (`retry`).
+    reopened: bool,
 }
 
 /// Checks a whole journal read into memory. `run` is the run folder's id.
@@ -79,6 +82,7 @@ impl<'w> Checker<'w> {
             segment: Segment::Before,
             cancelling: false,
             max_wait: 0,
+            reopened: false,
         }
     }
 
@@ -111,17 +115,26 @@ impl<'w> Checker<'w> {
             }
             (_, Segment::Live) => {}
         }
+        let reopened = std::mem::take(&mut self.reopened);
         match &e.event {
             Event::RunStarted {
                 workflow,
                 steps,
                 resumed,
-            } => self.run_started(workflow, *steps, *resumed),
+            } => {
+                self.reopened = self.segment == Segment::Finished;
+                self.run_started(workflow, *steps, *resumed)
+            }
             Event::RunFinished { status, .. } => self.run_finished(*status),
             Event::BreakerChanged { breaker, .. } => match self.wf.breakers.contains_key(breaker) {
                 true => Ok(()),
                 false => Err(format!("breaker `{breaker}` is not in the run's workflow")),
             },
+            Event::DagModified {
+                action: super::event::DagAction::Retry,
+                steps,
+                ..
+            } if reopened => self.finished_retry(steps),
             Event::DagModified { action, steps, .. } => self.dag_modified(*action, steps),
             step_event => {
                 let id = step_event.step().unwrap_or_default();

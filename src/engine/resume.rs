@@ -27,6 +27,9 @@ pub(super) struct Open {
     /// A wait resolved in the journal whose step had not ended: applied, so
     /// it is never asked again.
     pub resolved: Option<super::waits::Resolution>,
+    /// Its last word is a stop with the whole run (a cancel, the run's
+    /// timeout): a resume picks it up, a retry starts it over.
+    pub stopped: bool,
 }
 
 /// Reasons a run-wide stop gives its steps: these did not end by themselves.
@@ -75,6 +78,7 @@ impl Scheduler {
             };
             let o = &mut open[i];
             let rt = &mut self.steps[i];
+            o.stopped = false;
             match &e.event {
                 Event::StepReady { .. } => o.readied = true,
                 Event::StepStarted { attempt, .. } => {
@@ -135,7 +139,7 @@ impl Scheduler {
                     rt.phase = Phase::Done(Final::Cancelled)
                 }
                 // Stopped with the whole run: it picks up where it stood.
-                Event::StepCancelled { .. } => {}
+                Event::StepCancelled { .. } => o.stopped = true,
                 _ => {}
             }
         }
@@ -144,13 +148,15 @@ impl Scheduler {
     }
 
     /// An operator's retry, as the journal tells it: a step that had ended
-    /// starts over from its first attempt (as `control` resets it), and one
-    /// that was backing off is queued at once.
-    fn retried(&mut self, i: usize, open: &mut Open) {
+    /// (or stopped with a finished run) starts over from its first attempt
+    /// (as `control` resets it), and one that was backing off is queued at
+    /// once.
+    pub(super) fn retried(&mut self, i: usize, open: &mut Open) {
         let rt = &mut self.steps[i];
-        if matches!(rt.phase, Phase::Done(_)) {
+        if matches!(rt.phase, Phase::Done(_)) || open.stopped {
             rt.phase = Phase::Pending;
             rt.attempts = 0;
+            rt.first_start = None;
             *open = Open::default();
         } else {
             open.backoff = None;
@@ -159,7 +165,8 @@ impl Scheduler {
     }
 
     /// Picks up every open step where it stood.
-    pub(super) fn carry_on(&mut self, open: Vec<Open>) {
+    pub(super) fn carry_on(&mut self, mut open: Vec<Open>) {
+        self.apply_retry(&mut open);
         // What left the recorded groups (setsid, a daemon) is found by the
         // run's cgroups and the run id in its environment.
         super::process::reclaim_run(&self.dir.id, &self.dir.path);

@@ -211,6 +211,58 @@ impl Run {
         options: RunOptions,
         load: impl FnOnce(&std::path::Path) -> Result<Workflow, String>,
     ) -> Result<Run, EngineError> {
+        let (mut run, events) = Run::reopen(run, options, load)?;
+        if let Some(status) = super::resume::finished_status(&events)
+            && status != RunStatus::Cancelled
+        {
+            let word = if status == RunStatus::Succeeded {
+                "succeeded"
+            } else {
+                "failed"
+            };
+            return Err(EngineError::Resume(format!(
+                "run {} already {word}; there is nothing to resume",
+                run.handle.run_id
+            )));
+        }
+        let open = run.scheduler.restore(&events);
+        run.scheduler.resume = Some(open);
+        Ok(run)
+    }
+
+    /// Prepares to carry a finished run on (see [`super::retry`]): as
+    /// [`resume`](Self::resume), then the steps `ask` names (or every
+    /// failed and cancelled one) are reset to run again from attempt 1.
+    pub fn retry(
+        run: &str,
+        options: RunOptions,
+        load: impl FnOnce(&std::path::Path) -> Result<Workflow, String>,
+        ask: super::retry::RetryAsk,
+    ) -> Result<Run, EngineError> {
+        let (mut run, events) = Run::reopen(run, options, load).map_err(|e| match e {
+            EngineError::Resume(m) if m.contains("being driven by another") => {
+                EngineError::Resume(super::retry::live_message(&m))
+            }
+            e => e,
+        })?;
+        let open = run.scheduler.restore(&events);
+        let status = super::resume::finished_status(&events);
+        let plan = run
+            .scheduler
+            .plan_retry(status, &open, &ask)
+            .map_err(EngineError::Resume)?;
+        run.scheduler.retrying = Some(plan);
+        run.scheduler.resume = Some(open);
+        Ok(run)
+    }
+
+    /// The run's folder locked, its journal checked (its torn last line
+    /// cut) and opened for appending: a run ready to be restored.
+    fn reopen(
+        run: &str,
+        options: RunOptions,
+        load: impl FnOnce(&std::path::Path) -> Result<Workflow, String>,
+    ) -> Result<(Run, Vec<super::event::Envelope>), EngineError> {
         let dir = RunDir::open(&options.state_dir, run)
             .map_err(|e| EngineError::Resume(e.to_string()))?;
         let lock = super::lock::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
@@ -238,24 +290,9 @@ impl Run {
                 }
             })?;
         }
-        if let Some(status) = super::resume::finished_status(&replayed.events)
-            && status != RunStatus::Cancelled
-        {
-            let word = if status == RunStatus::Succeeded {
-                "succeeded"
-            } else {
-                "failed"
-            };
-            return Err(EngineError::Resume(format!(
-                "run {} already {word}; there is nothing to resume",
-                dir.id
-            )));
-        }
         let last_seq = replayed.events.last().map_or(0, |e| e.seq);
-        let mut run = Run::assemble(workflow, options, dir, lock, last_seq)?;
-        let open = run.scheduler.restore(&replayed.events);
-        run.scheduler.resume = Some(open);
-        Ok(run)
+        let run = Run::assemble(workflow, options, dir, lock, last_seq)?;
+        Ok((run, replayed.events))
     }
 
     /// Replaces the options (a resumed run takes the command line's).

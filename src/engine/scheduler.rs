@@ -110,6 +110,8 @@ pub struct Scheduler {
     pub(super) retry_tokens: u64,
     /// For a resumed run: what each step was doing when it stopped.
     pub(super) resume: Option<Vec<super::resume::Open>>,
+    /// For a retried run: what starts over once it has started.
+    pub(super) retrying: Option<super::retry::Retrying>,
     /// Held while the run is driven, so no second process drives it.
     pub(super) lock: Option<super::lock::RunLock>,
     /// `<run>/pids`, opened on the first spawn and kept open.
@@ -162,6 +164,7 @@ impl Scheduler {
             journal_error: None,
             retry_tokens: 0,
             resume: None,
+            retrying: None,
             lock: None,
             pids: None,
         }

@@ -11,6 +11,7 @@ mod attach_keys;
 mod edges;
 mod finding;
 mod output;
+mod retry;
 mod screen;
 mod small;
 mod waits;

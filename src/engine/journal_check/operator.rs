@@ -8,6 +8,27 @@ use super::step::{End, St, Stop};
 use crate::engine::event::{DagAction, SkipReason};
 
 impl Checker<'_> {
+    /// `retry` of a finished run, just after its resumed `run_started`:
+    /// every step had ended or stopped with the run, and any of them but
+    /// one an operator skipped may start over.
+    pub(super) fn finished_retry(&mut self, ids: &[String]) -> Result<(), String> {
+        if ids.is_empty() {
+            return Err("dag_modified that names no step".into());
+        }
+        for id in ids {
+            let i = self
+                .wf
+                .step_index(id)
+                .ok_or_else(|| format!("dag_modified names `{id}`, not in the workflow"))?;
+            let s = &mut self.steps[i];
+            if s.st == St::Done(End::Skipped(SkipReason::Operator)) {
+                return Err(format!("a retry of `{id}`, which the operator had skipped"));
+            }
+            s.reset();
+        }
+        Ok(())
+    }
+
     pub(super) fn dag_modified(&mut self, action: DagAction, ids: &[String]) -> Result<(), String> {
         let mut at = Vec::with_capacity(ids.len());
         for id in ids {

@@ -320,3 +320,52 @@ fn skips_have_the_cause_the_engine_gives() {
     ];
     assert_eq!(refused_at(&ready), 3);
 }
+
+#[test]
+fn a_finished_run_retried_starts_its_steps_over_from_attempt_1() {
+    let mut events = vec![
+        start(false),
+        ev("step_ready", "a", json!({})),
+        ev("step_started", "a", json!({ "attempt": 1 })),
+        ev("step_cancelled", "a", json!({ "reason": "run_cancelled" })),
+    ];
+    for step in ["b", "gate", "q", "late"] {
+        events.push(ev(
+            "step_cancelled",
+            step,
+            json!({ "reason": "run_cancelled" }),
+        ));
+    }
+    events.extend([
+        json!({ "type": "run_finished", "status": "cancelled", "duration_ms": 1 }),
+        start(true),
+        json!({ "type": "dag_modified", "action": "retry", "steps": ["a", "b"], "by": "flag", "user": "me" }),
+        ev("step_ready", "a", json!({})),
+        ev("step_started", "a", json!({ "attempt": 1 })),
+        ev(
+            "step_succeeded",
+            "a",
+            json!({ "attempt": 1, "duration_ms": 1, "outputs": {}, "fallback": false }),
+        ),
+    ]);
+    check(&events).unwrap();
+    // The reset step starts at attempt 1, never where it stood.
+    let mut on = events.clone();
+    on[12]["attempt"] = 2.into();
+    assert_eq!(refused_at(&on), 13);
+    // Only just after a resumed start does a retry take a step that ended
+    // well: in the middle of a segment a succeeded step is not retried.
+    let mut again = events.clone();
+    again.push(json!({ "type": "dag_modified", "action": "retry", "steps": ["a"], "by": "flag" }));
+    assert_eq!(refused_at(&again), 15);
+    // Nor after a crash: only a finished run is carried on so.
+    let crashed = [
+        start(false),
+        ev("step_ready", "a", json!({})),
+        ev("step_started", "a", json!({ "attempt": 1 })),
+        events[13].clone(),
+        start(true),
+        json!({ "type": "dag_modified", "action": "retry", "steps": ["a"], "by": "flag" }),
+    ];
+    assert_eq!(refused_at(&crashed), 6);
+}
