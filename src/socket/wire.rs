@@ -10,7 +10,7 @@ use crate::engine::Command;
 pub const MAX_LINE: usize = 1024 * 1024;
 
 /// The commands the socket takes, by their `command` name.
-const TAKES: &str = "approve, reject, answer, retry, skip, cancel";
+const TAKES: &str = "approve, reject, answer, retry, skip, cancel, breaker";
 
 /// What [`read_line`] found.
 #[derive(Debug, PartialEq, Eq)]

@@ -58,7 +58,7 @@ impl Model {
                 self.run.outcome = Some((*status, *duration_ms));
                 self.waits.clear();
             }
-            Event::BreakerChanged { breaker, state } => match state {
+            Event::BreakerChanged { breaker, state, .. } => match state {
                 BreakerState::Closed => {
                     self.breakers.remove(breaker);
                 }
