@@ -58,14 +58,20 @@ impl Model {
                 self.run.outcome = Some((*status, *duration_ms));
                 self.waits.clear();
             }
-            Event::BreakerChanged { breaker, state, .. } => match state {
-                BreakerState::Closed => {
-                    self.breakers.remove(breaker);
-                }
-                s => {
-                    self.breakers.insert(breaker.clone(), *s);
-                }
-            },
+            Event::BreakerChanged { breaker, state, .. } => {
+                match state {
+                    BreakerState::Closed => self.breakers.remove(breaker),
+                    s => self.breakers.insert(breaker.clone(), *s),
+                };
+                // The engine opens a breaker for its cooldown from now,
+                // whether its failures or an operator opened it.
+                match (state, self.cooldowns.get(breaker)) {
+                    (BreakerState::Open, Some(&ms)) => {
+                        self.breaker_until.insert(breaker.clone(), ts + ms)
+                    }
+                    _ => self.breaker_until.remove(breaker),
+                };
+            }
             Event::DagModified {
                 action: DagAction::Retry,
                 steps,
