@@ -179,7 +179,7 @@ pub const NORMAL: &[Binding] = &[
         &[(KeyCode::Char('B'), NONE)],
         Action::ResetBreaker,
         "B",
-        "reset the selected step's breaker (asks y/n)",
+        "reset the step's breaker",
     ),
     bind(
         &[(KeyCode::Char('n'), NONE)],
