@@ -5,8 +5,10 @@
 //! journaled with `by` and `user`; what would change nothing, and names
 //! that are not breakers, are refused with exit 2; `B` on a screen asks,
 //! then journals `by: keyboard`. The screen's side (`B`'s dialog, its
-//! refusals, the status line's countdown) in `breaker/screen.rs`.
+//! refusals, the status line's countdown) in `breaker/screen.rs`; the
+//! refusals through the engine's API in `breaker/engine.rs`.
 
+mod engine;
 mod screen;
 
 use std::path::{Path, PathBuf};
@@ -139,6 +141,12 @@ fn a_reset_lets_the_next_attempt_of_a_tripped_breaker_through() {
     assert_eq!(changes[1]["state"], "closed");
     assert_eq!(changes[1]["by"], "socket");
     assert_eq!(changes[1]["user"], me().as_str());
+    assert!(
+        done.stderr
+            .contains("⊗ breaker registry is closed by socket"),
+        "the headless line says who: {}",
+        done.stderr
+    );
 
     // After the reset the next attempt runs (and succeeds), none fails fast.
     let reset_at = done
