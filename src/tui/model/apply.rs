@@ -50,6 +50,10 @@ impl Model {
             Event::RunStarted { .. } => {
                 self.run.started_ms.get_or_insert(ts);
                 self.run.outcome = None;
+                // A resumed run's breakers start closed (resume keeps no
+                // breaker state), so `B` and the status line say what is.
+                self.breakers.clear();
+                self.breaker_until.clear();
             }
             Event::RunFinished {
                 status,

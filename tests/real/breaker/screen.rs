@@ -207,3 +207,16 @@ fn the_status_line_counts_down_an_open_breaker_to_half_open() {
     );
     assert!(!status_line(&m).contains("⊗"), "{}", status_line(&m));
 }
+
+#[test]
+fn a_resumed_run_starts_with_its_breakers_closed() {
+    let mut m = tripped(Role::Own);
+    assert!(status_line(&m).contains("⊗ registry open"));
+    feed(
+        &mut m,
+        60_000,
+        r#""type":"run_started","workflow":"ship","steps":3,"resumed":true"#,
+    );
+    assert!(!status_line(&m).contains("⊗"), "{}", status_line(&m));
+    assert!(m.breakers.is_empty() && m.breaker_until.is_empty());
+}
