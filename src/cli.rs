@@ -86,6 +86,11 @@ pub enum Command {
         after_help = "Example:\n  signalbox answer release-20261123-104500-3fa2 notes \"Bug fixes\"\n\nA question with choices takes only one of them; an approval takes approve or reject, not an answer.\n\nExit codes: 0 the run took it, 2 the run refused it (the reason on stderr), 1 the run cannot be reached."
     )]
     Answer(remote::AnswerArgs),
+    /// Reset (close) or force open a live run's breaker from another terminal.
+    #[command(
+        after_help = "Examples:\n  signalbox breaker release-20261123-104500-3fa2 registry reset\n  signalbox breaker release-20261123-104500-3fa2 registry open\n\n`reset` closes the breaker: steps backing off behind it go through at their next attempt. `open` opens it as if it had tripped now: attempts of the steps that use it fail with `breaker NAME is open` for one cooldown, then it lets `half_open_calls` through. Resetting a closed breaker or opening an open one is refused. The journal records `breaker_changed` with `by: socket` and `user`.\n\nExit codes: 0 the run took it, 2 the run refused it (the reason on stderr: no such breaker, nothing to change), 1 the run cannot be reached."
+    )]
+    Breaker(remote::BreakerArgs),
     /// Open the screen on a live run (started with --detach, or on another screen).
     #[command(
         after_help = "Examples:\n  signalbox attach\n  signalbox attach release-20261123-104500-3fa2 --read-only\n\nKeys act as on the run's own screen; `q` or `d` detaches (the run goes on), `C` cancels the run. Any number of screens may be attached at once.\n\nExit codes: 0 detached; once the run ended while attached, the run's own code (0, 1, 130); 1 the run cannot be reached; 2 bad usage (no RUN and not exactly one live run)."
@@ -175,6 +180,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Approve(args) => remote::approve(args),
         Command::Reject(args) => remote::reject(args),
         Command::Answer(args) => remote::answer(args),
+        Command::Breaker(args) => remote::breaker(args),
         Command::Attach(args) => attach::attach(args),
         Command::Events(args) => follow::events(args),
         Command::Logs(args) => follow::logs(args),

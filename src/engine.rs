@@ -11,6 +11,7 @@ pub mod allow;
 mod attempt;
 pub mod backoff;
 pub mod breaker;
+mod breaker_ctl;
 pub mod bus;
 mod control;
 mod env;

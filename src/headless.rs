@@ -290,12 +290,18 @@ fn raw_line(p: &Published) -> Option<String> {
         Event::QuestionAnswered {
             step, answer, by, ..
         } => format!("? {step} answered \"{answer}\" by {}", by_word(*by)),
-        Event::BreakerChanged { breaker, state } => {
+        Event::BreakerChanged {
+            breaker, state, by, ..
+        } => {
             let word = serde_json::to_value(state)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
-            format!("⊗ breaker {breaker} is {}", word.replace('_', "-"))
+            let mut line = format!("⊗ breaker {breaker} is {}", word.replace('_', "-"));
+            if let Some(by) = by {
+                line.push_str(&format!(" by {}", by_word(*by)));
+            }
+            line
         }
         Event::DagModified {
             action, steps, by, ..

@@ -334,6 +334,13 @@ fn with_by(command: Command, by: By) -> Command {
         Command::Retry { step, .. } => Command::Retry { step, by },
         Command::Skip { step, .. } => Command::Skip { step, by },
         Command::Cancel { step, .. } => Command::Cancel { step, by },
+        Command::Breaker {
+            breaker, action, ..
+        } => Command::Breaker {
+            breaker,
+            action,
+            by,
+        },
     }
 }
 

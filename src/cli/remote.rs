@@ -1,5 +1,5 @@
-//! `approve`, `reject` and `answer` from another terminal: one command to a
-//! live run through its control socket (`by: socket` in the journal). Silent
+//! `approve`, `reject`, `answer` and `breaker` from another terminal: one
+//! command to a live run through its control socket (`by: socket` in the journal). Silent
 //! and 0 when the run took it; the run's reason and 2 when it refused it
 //! (no such step, no open wait, not one of the choices...); 1 when the run
 //! could not be reached. Another user's run (`--allow`) is found by its
@@ -11,6 +11,7 @@ use clap::Args;
 
 use super::exit;
 use super::run::state_dir;
+use crate::engine::event::BreakerAction;
 use crate::engine::run_dir::RunDir;
 use crate::engine::{By, Command};
 use crate::socket::Reply;
@@ -36,23 +37,49 @@ pub struct AnswerArgs {
     pub text: String,
 }
 
+#[derive(Debug, Args)]
+pub struct BreakerArgs {
+    /// A run id under the state dir, or a run folder.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// The breaker, as the workflow's `breakers` names it.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// `reset` closes it; `open` opens it for one cooldown.
+    #[arg(value_enum, value_name = "ACTION")]
+    pub action: BreakerVerb,
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BreakerVerb {
+    Reset,
+    Open,
+}
+
 /// Sends `make(step)` to the run; 0 when the run took it.
 pub fn send(args: WaitArgs, make: impl FnOnce(String) -> Command) -> u8 {
+    let command = make(args.step);
+    send_to(args.state_dir, &args.run, &command)
+}
+
+/// Sends `command` to run `run`: 0 taken, 2 refused, 1 unreachable.
+fn send_to(state_dir: Option<PathBuf>, run: &str, command: &Command) -> u8 {
     // A run that is not there cannot be reached (SPEC §4: exit 1), like one
     // whose process is gone.
-    let dir = match open_run(args.state_dir, &args.run) {
+    let dir = match open_run(state_dir, run) {
         Ok(d) => d,
         Err(e) => {
             crate::safe::say!("error: {e}");
             return exit::FAILED;
         }
     };
-    let command = make(args.step);
     let runtime = match super::runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    match runtime.block_on(crate::socket::send(&dir.path, &command)) {
+    match runtime.block_on(crate::socket::send(&dir.path, command)) {
         Ok(Reply::Taken) => exit::OK,
         Ok(Reply::Refused(why)) => {
             crate::safe::say!("error: {why}");
@@ -98,7 +125,7 @@ pub(super) fn unreachable(dir: &RunDir) -> Option<String> {
     if let Some(Event::RunFinished { status, .. }) = last.map(|e| e.event) {
         let status = serde_json::to_value(status).ok()?;
         return Some(format!(
-            "run {} is over ({}): it has no open wait",
+            "run {} is over ({}): it takes no more commands",
             dir.id,
             status.as_str()?
         ));
@@ -132,4 +159,17 @@ pub fn answer(args: AnswerArgs) -> u8 {
         text,
         by: By::Socket,
     })
+}
+
+pub fn breaker(args: BreakerArgs) -> u8 {
+    let action = match args.action {
+        BreakerVerb::Reset => BreakerAction::Reset,
+        BreakerVerb::Open => BreakerAction::Open,
+    };
+    let command = Command::Breaker {
+        breaker: args.name,
+        action,
+        by: By::Socket,
+    };
+    send_to(args.state_dir, &args.run, &command)
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::event::{BreakerState, Event, SkipReason, Stream};
+use super::event::{Event, SkipReason, Stream};
 use super::policy::{self, Verdict};
 use super::process::{self, Exit, ProcessSpec};
 use super::scheduler::{Msg, Scheduler, millis};
@@ -21,42 +21,7 @@ pub struct AttemptResult {
     pub outputs: BTreeMap<String, String>,
 }
 
-fn breaker_state(s: super::breaker::State) -> BreakerState {
-    match s {
-        super::breaker::State::Closed => BreakerState::Closed,
-        super::breaker::State::Open => BreakerState::Open,
-        super::breaker::State::HalfOpen => BreakerState::HalfOpen,
-    }
-}
-
 impl Scheduler {
-    /// Publishes a breaker's change; an opened breaker gets a timer that
-    /// moves it to half-open when its cooldown ends.
-    pub(super) fn breaker_changed(&mut self, name: &str, state: Option<super::breaker::State>) {
-        let Some(s) = state else { return };
-        self.emit(Event::BreakerChanged {
-            breaker: name.to_string(),
-            state: breaker_state(s),
-        });
-        let reopens = self.breakers.get(name).and_then(|b| b.reopens_at());
-        if let (super::breaker::State::Open, Some(at)) = (s, reopens) {
-            let due = self.started + at;
-            let tx = self.tx.clone();
-            let breaker = name.to_string();
-            tokio::spawn(async move {
-                tokio::time::sleep_until(due).await;
-                let _ = tx.send(Msg::BreakerCooled { breaker });
-            });
-        }
-    }
-
-    /// A breaker's cooldown timer fired.
-    pub(super) fn breaker_cooled(&mut self, name: &str) {
-        let now = Instant::now().duration_since(self.started);
-        let change = self.breakers.get_mut(name).and_then(|b| b.cool_down(now));
-        self.breaker_changed(name, change);
-    }
-
     /// Starts the next attempt of a queued step, or fails it at once when its
     /// breaker is open.
     pub(super) fn start_attempt(&mut self, i: usize, seq: u64) {

@@ -1,5 +1,6 @@
 //! Commands from the operator: resolve waits, and retry, skip or cancel
-//! steps (each of the last three journaled as `dag_modified` first).
+//! steps (each of the last three journaled as `dag_modified` first); a
+//! breaker's reset or open goes on to `breaker_ctl`.
 
 use tokio::time::Instant;
 
@@ -56,6 +57,11 @@ impl Scheduler {
                 self.cancel_run(RunStatus::Cancelled, "run_cancelled");
                 Ok(())
             }
+            Command::Breaker {
+                breaker,
+                action,
+                by,
+            } => self.breaker_command(&breaker, action, by),
         }
     }
 

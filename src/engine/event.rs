@@ -158,6 +158,12 @@ pub enum Event {
     BreakerChanged {
         breaker: String,
         state: BreakerState,
+        /// Set when an operator changed it (`signalbox breaker`, `B`);
+        /// none when its own failures, cooldown or probes did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<By>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
     },
     DagModified {
         action: DagAction,
@@ -224,6 +230,22 @@ pub enum Command {
         step: Option<String>,
         by: By,
     },
+    /// Reset (close) or force open a named breaker.
+    Breaker {
+        breaker: String,
+        action: BreakerAction,
+        by: By,
+    },
+}
+
+/// What an operator does to a breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerAction {
+    /// Close it: attempts go through again, the failure count starts anew.
+    Reset,
+    /// Open it for one cooldown, as if it had tripped now.
+    Open,
 }
 
 /// Why a run did not take a command. A front end that asks (see
@@ -270,6 +292,17 @@ pub enum Refusal {
         "the answer to `{step}` holds {len} bytes; an answer holds at most 64 KiB (65536 bytes): shorten it, or put it in a file and answer with its path"
     )]
     AnswerTooLong { step: String, len: usize },
+    #[error("no breaker `{breaker}` in workflow `{workflow}`{hint}")]
+    UnknownBreaker {
+        breaker: String,
+        workflow: String,
+        /// ` (did you mean `x`?)`, `: it has no breakers`, or empty.
+        hint: String,
+    },
+    #[error("breaker `{breaker}` is already closed: there is nothing to reset")]
+    BreakerClosed { breaker: String },
+    #[error("breaker `{breaker}` is already open (half-open in {left}): `reset` closes it")]
+    BreakerOpen { breaker: String, left: String },
     #[error("the run is stopping")]
     Stopping,
     #[error("the run is over")]
@@ -343,6 +376,8 @@ mod tests {
         let b = serde_json::to_string(&Event::BreakerChanged {
             breaker: "r".into(),
             state: BreakerState::HalfOpen,
+            by: None,
+            user: None,
         })
         .unwrap();
         assert_eq!(

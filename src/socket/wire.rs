@@ -10,7 +10,7 @@ use crate::engine::Command;
 pub const MAX_LINE: usize = 1024 * 1024;
 
 /// The commands the socket takes, by their `command` name.
-const TAKES: &str = "approve, reject, answer, retry, skip, cancel";
+const TAKES: &str = "approve, reject, answer, retry, skip, cancel, breaker";
 
 /// What [`read_line`] found.
 #[derive(Debug, PartialEq, Eq)]
@@ -127,6 +127,17 @@ mod tests {
         let ok = parse(br#"{"command":"approve","step":"gate"}"#).unwrap();
         assert!(matches!(ok, Command::Approve { step, .. } if step == "gate"));
         assert!(parse(br#"{"command":"cancel","step":null,"by":"keyboard"}"#).is_ok());
+        let reset = parse(br#"{"command":"breaker","breaker":"registry","action":"reset"}"#);
+        assert_eq!(
+            reset,
+            Ok(Command::Breaker {
+                breaker: "registry".into(),
+                action: crate::engine::event::BreakerAction::Reset,
+                by: crate::engine::By::Socket,
+            })
+        );
+        let close = parse(br#"{"command":"breaker","breaker":"registry","action":"close"}"#);
+        assert!(close.unwrap_err().contains("unknown variant `close`"));
         let unknown = parse(br#"{"command":"shutdown","step":"x"}"#).unwrap_err();
         assert!(
             unknown.starts_with("unknown command `shutdown`"),

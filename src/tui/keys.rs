@@ -22,6 +22,8 @@ pub enum Action {
     Retry,
     Skip,
     Cancel,
+    /// `B`: reset the selected step's breaker (asks first).
+    ResetBreaker,
     Follow,
     /// `n` / `N`: the next / previous failed step.
     NextFailed,
@@ -172,6 +174,12 @@ pub const NORMAL: &[Binding] = &[
         Action::Cancel,
         "x",
         "cancel the step selected in the graph (asks y/n)",
+    ),
+    bind(
+        &[(KeyCode::Char('B'), NONE)],
+        Action::ResetBreaker,
+        "B",
+        "reset the step's breaker",
     ),
     bind(
         &[(KeyCode::Char('n'), NONE)],

@@ -86,6 +86,8 @@ pub struct StepView {
     pub needs: Vec<usize>,
     /// Why it was skipped, while it is.
     pub skip: Option<SkipReason>,
+    /// The breaker it uses, for `B`.
+    pub breaker: Option<String>,
 }
 
 /// The run as a whole.
@@ -110,6 +112,11 @@ pub struct Model {
     pub waits: Waits,
     /// Breakers that left `closed`, by name.
     pub breakers: BTreeMap<String, BreakerState>,
+    /// When each open breaker turns half-open (ms since the epoch): its
+    /// `breaker_changed` time plus the workflow's cooldown.
+    pub breaker_until: BTreeMap<String, u64>,
+    /// Each breaker's cooldown (ms), from the workflow.
+    pub cooldowns: BTreeMap<String, u64>,
     pub run: RunInfo,
     /// The time the view draws at, in milliseconds since the epoch.
     pub now_ms: u64,
@@ -134,6 +141,10 @@ impl Model {
             log: Log::default(),
             waits: Waits::default(),
             breakers: BTreeMap::new(),
+            breaker_until: BTreeMap::new(),
+            cooldowns: (wf.breakers.iter())
+                .map(|(name, b)| (name.clone(), millis(b.cooldown)))
+                .collect(),
             run: RunInfo::default(),
             now_ms: 0,
             seq: 0,
@@ -157,18 +168,19 @@ impl Model {
 
     /// Steps run or waits are open: quitting now would cut work short.
     pub fn busy(&self) -> bool {
-        self.needs_clock()
-    }
-
-    /// Something on screen counts: a wait's time left, a backoff, a running
-    /// step's elapsed time. Only then does the once-a-second clock run.
-    pub fn needs_clock(&self) -> bool {
         !self.ended()
             && (!self.waits.is_empty()
                 || self
                     .steps
                     .iter()
                     .any(|s| matches!(s.status, Status::Running | Status::Backoff { .. })))
+    }
+
+    /// Something on screen counts: a wait's time left, a backoff, a running
+    /// step's elapsed time, an open breaker's cooldown. Only then does the
+    /// once-a-second clock run.
+    pub fn needs_clock(&self) -> bool {
+        self.busy() || (!self.ended() && !self.breaker_until.is_empty())
     }
 
     /// The selected wait (SPEC §5): the top one until the operator chose
@@ -236,6 +248,7 @@ fn step_view(step: &crate::workflow::Step) -> StepView {
         error: None,
         needs: step.needs.clone(),
         skip: None,
+        breaker: step.breaker.clone(),
     }
 }
 

@@ -120,6 +120,7 @@ fn normal(model: &mut Model, action: Action) -> Option<Command> {
         Action::Retry => confirm::ask(model, StepAction::Retry),
         Action::Skip => confirm::ask(model, StepAction::Skip),
         Action::Cancel => confirm::ask(model, StepAction::Cancel),
+        Action::ResetBreaker => confirm::ask(model, StepAction::ResetBreaker),
         Action::Follow => model.log.toggle_follow(),
         Action::NextFailed | Action::PrevFailed => {
             find::next_failed(model, action == Action::NextFailed)

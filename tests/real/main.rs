@@ -8,6 +8,7 @@
 mod common;
 
 mod attach_keys;
+mod breaker;
 mod edges;
 mod finding;
 mod output;

@@ -490,6 +490,7 @@ fn retry_skip_and_cancel_ask_first() {
                 step: Some(step.into()),
                 by: By::Keyboard,
             },
+            StepAction::ResetBreaker => unreachable!("B has tests of its own"),
         };
         for (answer, sent) in [("y", vec![command]), ("n", vec![]), ("<Esc>", vec![])] {
             let mut m = failed();

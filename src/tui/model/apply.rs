@@ -50,6 +50,10 @@ impl Model {
             Event::RunStarted { .. } => {
                 self.run.started_ms.get_or_insert(ts);
                 self.run.outcome = None;
+                // A resumed run's breakers start closed (resume keeps no
+                // breaker state), so `B` and the status line say what is.
+                self.breakers.clear();
+                self.breaker_until.clear();
             }
             Event::RunFinished {
                 status,
@@ -61,14 +65,20 @@ impl Model {
                     .iter_mut()
                     .for_each(|s| s.wait_deadline_ms = None);
             }
-            Event::BreakerChanged { breaker, state } => match state {
-                BreakerState::Closed => {
-                    self.breakers.remove(breaker);
-                }
-                s => {
-                    self.breakers.insert(breaker.clone(), *s);
-                }
-            },
+            Event::BreakerChanged { breaker, state, .. } => {
+                match state {
+                    BreakerState::Closed => self.breakers.remove(breaker),
+                    s => self.breakers.insert(breaker.clone(), *s),
+                };
+                // The engine opens a breaker for its cooldown from now,
+                // whether its failures or an operator opened it.
+                match (state, self.cooldowns.get(breaker)) {
+                    (BreakerState::Open, Some(&ms)) => {
+                        self.breaker_until.insert(breaker.clone(), ts + ms)
+                    }
+                    _ => self.breaker_until.remove(breaker),
+                };
+            }
             Event::DagModified {
                 action: DagAction::Retry,
                 steps,

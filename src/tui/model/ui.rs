@@ -71,6 +71,8 @@ pub enum StepAction {
     Retry,
     Skip,
     Cancel,
+    /// `B`: reset (close) the breaker the step uses.
+    ResetBreaker,
 }
 
 /// Whose screen this is (SPEC §5): the run's own (started with `run` or
@@ -94,7 +96,7 @@ pub enum Overlay {
     ConfirmQuit,
     /// `C`: "Cancel the whole run?" y/n; the screen stays after.
     ConfirmCancel,
-    /// `R`, `s` or `x` on a step: `question` names the step and what will
+    /// `R`, `s`, `x` or `B` on a step: `question` names the step and what will
     /// happen; `y` sends the command, anything else closes it.
     ConfirmStep {
         action: StepAction,

@@ -1,6 +1,7 @@
-//! `R` / `s` / `x` on the step selected in the graph: each asks `y`/`n`
-//! first, in a dialog that names the step and says what will happen, and
-//! sends its command only on `y`. Part of `update`: no awaiting.
+//! `R` / `s` / `x` / `B` on the step selected in the graph: each asks
+//! `y`/`n` first, in a dialog that names the step (or its breaker) and says
+//! what will happen, and sends its command only on `y`. Part of `update`:
+//! no awaiting.
 
 use crate::engine::{By, Command};
 use crate::safe::cells;
@@ -54,6 +55,15 @@ pub fn refusal(model: &Model, action: StepAction, i: usize) -> Option<String> {
     if model.ended() {
         return Some("the run has ended".to_string());
     }
+    if action == StepAction::ResetBreaker {
+        return match &s.breaker {
+            None => Some(format!("{id} uses no breaker: B resets a step's breaker")),
+            Some(b) if !model.breakers.contains_key(b) => Some(format!(
+                "breaker {b} of {id} is closed: there is nothing to reset"
+            )),
+            Some(_) => None,
+        };
+    }
     match (action, s.status) {
         (StepAction::Retry, Status::Failed | Status::Cancelled | Status::Backoff { .. }) => None,
         (StepAction::Retry, _) => Some(format!(
@@ -74,6 +84,11 @@ fn command(model: &Model, action: StepAction, i: usize) -> Option<Command> {
             step: Some(step),
             by,
         },
+        StepAction::ResetBreaker => Command::Breaker {
+            breaker: model.steps.get(i)?.breaker.clone()?,
+            action: crate::engine::event::BreakerAction::Reset,
+            by,
+        },
     })
 }
 
@@ -85,6 +100,7 @@ pub fn question(model: &Model, action: StepAction, i: usize) -> String {
     };
     let id = cells(&s.id);
     match (action, s.status) {
+        (StepAction::ResetBreaker, _) => breaker_question(model, i),
         (StepAction::Retry, Status::Backoff { .. }) => format!(
             "Retry {id} now? It stops waiting out its delay and starts attempt {}.",
             s.attempt + 1
@@ -128,6 +144,30 @@ pub fn question(model: &Model, action: StepAction, i: usize) -> String {
             }
         }
     }
+}
+
+/// "Reset breaker registry (open)? It closes now: attempts of publish,
+/// deploy go through again, a step backing off at its next attempt."
+fn breaker_question(model: &Model, i: usize) -> String {
+    let Some(name) = model.steps.get(i).and_then(|s| s.breaker.as_deref()) else {
+        return String::new();
+    };
+    let state = match model.breakers.get(name) {
+        Some(crate::engine::event::BreakerState::HalfOpen) => "half-open",
+        _ => "open",
+    };
+    let users: Vec<String> = (model.steps.iter())
+        .filter(|s| s.breaker.as_deref() == Some(name))
+        .map(|s| cells(&s.id).into_owned())
+        .collect();
+    let shown = match users.len() {
+        0..=4 => users.join(", "),
+        n => format!("{} and {} more", users[..3].join(", "), n - 3),
+    };
+    format!(
+        "Reset breaker {} ({state})? It closes now: attempts of {shown} go through again, a step backing off at its next attempt.",
+        cells(name)
+    )
 }
 
 /// `1 step`, `3 steps`.

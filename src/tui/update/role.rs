@@ -116,6 +116,7 @@ pub fn refused(model: &mut Model, action: Action) -> bool {
         | Action::Retry
         | Action::Skip
         | Action::Cancel
+        | Action::ResetBreaker
         | Action::CancelRun => true,
         // In the wait queue, Enter opens the box that answers a question.
         Action::Enter => model.ui.focus == Pane::Waits && model.selected_wait().is_some(),

@@ -129,10 +129,20 @@ fn two_columns<'a>(keys: &[(&'a str, &'a str)], width: usize, t: Theme) -> Vec<L
                 .collect()
         })
         .collect();
+    // The split between entries that makes the taller column shortest.
     let total: usize = rows.iter().map(Vec::len).sum();
+    let mut above = 0;
+    let mut split = (usize::MAX, 0);
+    for (i, entry) in rows.iter().enumerate() {
+        above += entry.len();
+        let tall = above.max(total - above);
+        if tall < split.0 {
+            split = (tall, i + 1);
+        }
+    }
     let (mut left, mut right) = (Vec::new(), Vec::new());
-    for entry in rows {
-        match left.len() < total.div_ceil(2) {
+    for (i, entry) in rows.into_iter().enumerate() {
+        match i < split.1 {
             true => left.extend(entry),
             false => right.extend(entry),
         }

@@ -189,8 +189,18 @@ fn left_spans(m: &Model, t: Theme, seen: &Seen, shape: &Shape, width: usize) -> 
             BreakerState::HalfOpen => "half-open",
             BreakerState::Closed => "closed",
         };
+        // An open breaker's time left until half-open, while the run goes.
+        let left = match m.breaker_until.get(name) {
+            Some(&until) if !m.ended() => {
+                format!(" {}", theme::countdown(until.saturating_sub(m.now_ms)))
+            }
+            _ => String::new(),
+        };
         let name = cells(name);
-        spans.push(Span::styled(format!("⊗ {name} {word} "), t.breaker(*state)));
+        spans.push(Span::styled(
+            format!("⊗ {name} {word}{left} "),
+            t.breaker(*state),
+        ));
     }
     if let Some(text) = screens(m) {
         spans.push(Span::styled(text, t.bold()));

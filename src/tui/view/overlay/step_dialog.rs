@@ -1,4 +1,4 @@
-//! The y/n dialog of a step command (`R`, `s`, `x`): the question that
+//! The y/n dialog of a step command (`R`, `s`, `x`, `B`): the question that
 //! names the step and says what will happen, wrapped, and the two keys.
 
 use ratatui::Frame;
@@ -22,6 +22,7 @@ pub fn step(action: StepAction, question: &str, t: Theme, frame: &mut Frame, bod
         StepAction::Retry => "retry",
         StepAction::Skip => "skip",
         StepAction::Cancel => "cancel it",
+        StepAction::ResetBreaker => "reset it",
     };
     lines.push(Line::raw(""));
     lines.push(Line::from(vec![
@@ -36,6 +37,7 @@ pub fn step(action: StepAction, question: &str, t: Theme, frame: &mut Frame, bod
         StepAction::Retry => "retry? y/n",
         StepAction::Skip => "skip? y/n",
         StepAction::Cancel => "cancel? y/n",
+        StepAction::ResetBreaker => "reset the breaker? y/n",
     };
     let p = Paragraph::new(lines)
         .wrap(Wrap { trim: false })
