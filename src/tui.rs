@@ -38,11 +38,21 @@ pub fn color_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// How a screen was left.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Left {
+    /// With this exit code.
+    Code(u8),
+    /// `R` on this failed step of the finished run: carry it on, then
+    /// attach again.
+    Retry(String),
+}
+
 /// A screen on the run in `dir`, through its socket, until the operator
 /// quits or detaches; the exit code: the run's own once it ended (0
 /// succeeded, 1 failed, 130 cancelled), 0 detached, 1 the run could not be
 /// reached. `wf`: the workflow, when the caller has it already.
-pub async fn attach(dir: &std::path::Path, role: Role, wf: Option<Workflow>) -> u8 {
+pub async fn attach(dir: &std::path::Path, role: Role, wf: Option<Workflow>) -> Left {
     let kept = dir.join("workflow.yaml");
     // A user the run allowed in cannot read its folder: the run sends it.
     let readable = wf.is_some() || crate::engine::fsafe::open_read(&kept).is_ok();
@@ -50,11 +60,11 @@ pub async fn attach(dir: &std::path::Path, role: Role, wf: Option<Workflow>) -> 
         Ok(r) => r,
         Err(crate::socket::screen::Refused::Unreachable(why)) => {
             crate::safe::say!("error: {}", not_live(dir).unwrap_or(why));
-            return exit::FAILED;
+            return Left::Code(exit::FAILED);
         }
         Err(crate::socket::screen::Refused::Said(why)) => {
             crate::safe::say!("error: {why}");
-            return exit::FAILED;
+            return Left::Code(exit::FAILED);
         }
     };
     let wf = match (wf, &remote.workflow) {
@@ -68,7 +78,7 @@ pub async fn attach(dir: &std::path::Path, role: Role, wf: Option<Workflow>) -> 
         Ok(wf) => wf,
         Err(e) => {
             crate::safe::say!("error: cannot read the run's workflow: {e}");
-            return exit::FAILED;
+            return Left::Code(exit::FAILED);
         }
     };
     let mut model = model::Model::new(&wf);
@@ -79,7 +89,7 @@ pub async fn attach(dir: &std::path::Path, role: Role, wf: Option<Workflow>) -> 
         Ok(t) => t,
         Err(e) => {
             crate::safe::say!("error: cannot open the screen: {e}");
-            return exit::FAILED;
+            return Left::Code(exit::FAILED);
         }
     };
     terminal::install_panic_hook();
@@ -93,20 +103,23 @@ pub async fn attach(dir: &std::path::Path, role: Role, wf: Option<Workflow>) -> 
     .await;
     drop(screen);
     drop(guard);
+    if let Some(step) = ended.retry {
+        return Left::Retry(step);
+    }
     if let (None, Some(why)) = (&ended.outcome, &ended.lost) {
         match not_live(dir) {
             Some(hint) => crate::safe::say!("error: the screen lost the run: {why}; {hint}"),
             None => crate::safe::say!("error: the screen lost the run: {why}"),
         }
-        return exit::FAILED;
+        return Left::Code(exit::FAILED);
     }
     if ended.detached {
         let id = dir.file_name().unwrap_or_default().to_string_lossy();
         let id = crate::safe::line(&id);
         crate::safe::say!("detached from run {id}; it goes on: signalbox attach {id}");
-        return exit::OK;
+        return Left::Code(exit::OK);
     }
-    report(&ended)
+    Left::Code(report(&ended))
 }
 
 /// Why the run in `dir` cannot be reached, as its journal says: it is

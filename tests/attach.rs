@@ -134,7 +134,7 @@ fn the_runs_own_screen_detaches_and_the_run_is_finished_from_another_terminal() 
     second.start_sized(&line(dir.path(), &format!("attach {id}"), &state), 100, 30);
     second.wait_for("Ship it?", 20);
     second.keys(&["a"]);
-    let screen = second.wait_for("succeeded", 20);
+    let screen = second.wait_for("succeeded in", 20);
     assert!(screen.contains("att"), "{screen}");
     second.keys(&["q"]);
     let screen = second.wait_for("EXIT=", 10);
@@ -194,7 +194,7 @@ fn two_screens_at_once_each_sees_what_the_other_does() {
     // `one` sees the run go on.
     two.keys(&["w", "a"]);
     one.wait_for("shipped", 20);
-    two.wait_for("succeeded", 20);
+    two.wait_for("succeeded in", 20);
     one.keys(&["q"]);
     two.keys(&["q"]);
     assert!(one.wait_for("EXIT=", 10).contains("EXIT=0"));
@@ -430,4 +430,42 @@ fn a_screen_whose_run_died_says_so_and_leaves_with_1() {
         "{screen}"
     );
     wait_gone(&id, &state);
+}
+
+#[test]
+fn r_on_a_failed_step_of_a_finished_run_carries_the_run_on_on_the_same_screen() {
+    let Some((tmux, dir)) = tmux_session("rfinished") else {
+        return;
+    };
+    let state = dir.path().join("state");
+    let fixed = dir.path().join("fixed");
+    let wf = format!(
+        "name: fix\nsteps:\n  build:\n    run: echo built\n  deploy:\n    needs: [build]\n    run: test -e {}\n",
+        fixed.display()
+    );
+    std::fs::write(dir.path().join("wf.yaml"), wf).unwrap();
+    tmux.start_sized(&line(dir.path(), "run wf.yaml", &state), 100, 30);
+    tmux.wait_for("failed in", 20);
+    std::fs::write(&fixed, "").unwrap();
+    tmux.keys(&["n", "R"]);
+    tmux.wait_for("The run goes on", 10);
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("succeeded in", 20);
+    assert!(
+        !screen.contains("EXIT="),
+        "the same screen, back on the run: {screen}"
+    );
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("EXIT=", 10);
+    assert!(screen.contains("EXIT=0"), "the run's new outcome: {screen}");
+    let events = journal(&state);
+    let retried = events.iter().find(|e| e["type"] == "dag_modified").unwrap();
+    assert_eq!(retried["action"], "retry", "{retried}");
+    assert_eq!(retried["by"], "keyboard", "{retried}");
+    let built = events
+        .iter()
+        .filter(|e| e["type"] == "step_succeeded" && e["step"] == "build")
+        .count();
+    assert_eq!(built, 1, "build ran once");
+    wait_gone(&run_id(&state), &state);
 }

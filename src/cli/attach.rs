@@ -56,7 +56,7 @@ pub fn attach(args: AttachArgs) -> u8 {
         true => Role::ReadOnly,
         false => Role::Attached,
     };
-    runtime.block_on(crate::tui::attach(&dir, role, None))
+    super::detach::screen(&runtime, &dir, role, None, &state)
 }
 
 /// The one live run in `state`; else they are listed (or their absence

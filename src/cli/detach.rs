@@ -51,15 +51,20 @@ pub fn print_id(spawned: Result<String, u8>) -> u8 {
 /// a session of its own; the run's id once it can be reached, or (what it
 /// said on stderr is printed) its exit code.
 pub fn spawn() -> Result<String, u8> {
-    let exe = std::env::current_exe().map_err(|e| {
-        crate::safe::say!("error: cannot find this program to start the run: {e}");
-        exit::FAILED
-    })?;
     // The same command line, as the run's own, headless.
     let argv: Vec<OsString> = std::env::args_os()
         .skip(1)
         .filter(|a| a != "--detach" && a != "--headless")
         .collect();
+    spawn_args(argv)
+}
+
+/// [`spawn`] of the command line `argv` (without the program).
+pub fn spawn_args(argv: Vec<OsString>) -> Result<String, u8> {
+    let exe = std::env::current_exe().map_err(|e| {
+        crate::safe::say!("error: cannot find this program to start the run: {e}");
+        exit::FAILED
+    })?;
     let child = without_inherited(exe)
         .args(argv)
         .arg("--headless")
@@ -99,6 +104,38 @@ pub fn spawn() -> Result<String, u8> {
         .ok()
         .filter(|&c| c != 0)
         .unwrap_or(exit::FAILED))
+}
+
+/// The screen on the run in `dir` until it is left; `R` on a failed step of
+/// the finished run carries the run on (`signalbox retry`, in a process of
+/// its own) and the screen comes back on it, as the run's own.
+pub fn screen(
+    runtime: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    role: crate::tui::model::ui::Role,
+    wf: Option<crate::workflow::Workflow>,
+    state: &std::path::Path,
+) -> u8 {
+    let (mut role, mut wf) = (role, wf);
+    loop {
+        match runtime.block_on(crate::tui::attach(dir, role, wf.take())) {
+            crate::tui::Left::Code(code) => return code,
+            crate::tui::Left::Retry(step) => {
+                let argv: Vec<OsString> = vec![
+                    "retry".into(),
+                    dir.as_os_str().to_owned(),
+                    step.into(),
+                    "--from-screen".into(),
+                    "--state-dir".into(),
+                    state.as_os_str().to_owned(),
+                ];
+                if let Err(code) = spawn_args(argv) {
+                    return code;
+                }
+                role = crate::tui::model::ui::Role::Own;
+            }
+        }
+    }
 }
 
 /// The command that starts `exe` without the descriptors this process was

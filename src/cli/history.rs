@@ -110,7 +110,7 @@ pub(super) fn carry_on(
             Err(code) => return code,
         };
         let dir = state.join("runs").join(&id);
-        return runtime.block_on(crate::tui::attach(&dir, Role::Own, None));
+        return super::detach::screen(&runtime, &dir, Role::Own, None, &state);
     }
     // Before the journal is read: a long replay must not outlast a SIGTERM.
     let signals = super::signals::Early::watch(&runtime);

@@ -252,7 +252,7 @@ pub fn run(args: RunArgs) -> u8 {
         Err(code) => return code,
     };
     let dir = options.state_dir.join("runs").join(&id);
-    runtime.block_on(crate::tui::attach(&dir, Role::Own, Some(wf)))
+    super::detach::screen(&runtime, &dir, Role::Own, Some(wf), &options.state_dir)
 }
 
 /// `error: ` in front of a message that does not carry its own position.

@@ -53,6 +53,8 @@ pub struct Ended {
     pub detached: bool,
     /// Why the run's events stopped before its end (a screen on the socket).
     pub lost: Option<String>,
+    /// `R` on a finished run: the step to retry, as `signalbox retry` does.
+    pub retry: Option<String>,
 }
 
 pub fn now_ms() -> u64 {
@@ -292,15 +294,25 @@ where
             l.dirty = true;
             continue;
         }
-        let leaving = l.model.ui.quit || l.draw_error.is_some() || l.model.ui.detach;
+        let leaving = l.model.ui.quit
+            || l.draw_error.is_some()
+            || l.model.ui.detach
+            || l.model.ui.retry.is_some();
         if leaving && (outcome.is_some() || l.model.ui.detach) {
+            // The run may have ended in the frame the key was pressed in:
+            // then the screen leaves with its outcome, not detached.
+            if let (None, Some(r)) = (&outcome, &remote) {
+                outcome = l.remote_outcome(r).map(Some);
+            }
             let (forced, draw_error) = (l.model.ui.force, l.draw_error.take());
+            let outcome = outcome.flatten();
             return Ended {
-                outcome: outcome.flatten(),
+                detached: l.model.ui.detach && outcome.is_none() && lost.is_none(),
+                outcome,
                 forced,
                 draw_error,
-                detached: l.model.ui.detach && !l.model.ended() && lost.is_none(),
                 lost,
+                retry: l.model.ui.retry.take(),
             };
         }
         if l.model.ui.force && outcome.is_none() {

@@ -148,6 +148,9 @@ pub struct Ui {
     /// Waits this screen decided that the run has not closed yet: never
     /// selected again, however far behind the events are.
     pub sent: Vec<String>,
+    /// `R` on a failed step of a finished run: that step. The screen
+    /// leaves, and the run goes on as `signalbox retry RUN STEP` does.
+    pub retry: Option<String>,
 }
 
 impl Default for Ui {
@@ -169,6 +172,7 @@ impl Default for Ui {
             detach: false,
             screens: 0,
             sent: Vec::new(),
+            retry: None,
         }
     }
 }

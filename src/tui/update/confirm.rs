@@ -40,6 +40,12 @@ pub fn key(model: &mut Model, action: Action) -> Option<Command> {
                 model.ui.notice = Some(why);
                 return None;
             }
+            if model.ended() {
+                // Only a retry gets here (see `refusal`): the run is over,
+                // so it goes on in a process of its own.
+                model.ui.retry = model.steps.get(step).map(|s| s.id.clone());
+                return None;
+            }
             command(model, what, step)
         }
         Action::Quit => super::quit(model),
@@ -53,7 +59,7 @@ pub fn refusal(model: &Model, action: StepAction, i: usize) -> Option<String> {
     // Raw: the status line escapes what it shows.
     let id = &s.id;
     if model.ended() {
-        return Some("the run has ended".to_string());
+        return finished(model, action, s.status, id);
     }
     if action == StepAction::ResetBreaker {
         return match &s.breaker {
@@ -71,6 +77,24 @@ pub fn refusal(model: &Model, action: StepAction, i: usize) -> Option<String> {
         )),
         (_, st) if st.is_done() => Some(format!("{id} has already ended")),
         _ => None,
+    }
+}
+
+/// On a finished run only `R` applies, to a failed or cancelled step of a
+/// run that failed or was cancelled (SPEC §5: "on a finished run, `retry`").
+fn finished(model: &Model, action: StepAction, status: Status, id: &str) -> Option<String> {
+    use crate::engine::RunStatus;
+    let over = model.run.outcome.map(|(s, _)| s);
+    match (action, status, over) {
+        (
+            StepAction::Retry,
+            Status::Failed | Status::Cancelled,
+            Some(RunStatus::Failed | RunStatus::Cancelled),
+        ) => None,
+        (StepAction::Retry, _, Some(RunStatus::Failed | RunStatus::Cancelled)) => Some(format!(
+            "R on a finished run retries a failed or cancelled step; {id} is not"
+        )),
+        _ => Some("the run has ended".to_string()),
     }
 }
 
@@ -107,7 +131,10 @@ pub fn question(model: &Model, action: StepAction, i: usize) -> String {
         ),
         (StepAction::Retry, _) => {
             let back = skipped_below(model, i);
-            let mut q = format!("Retry {id}? It runs again from attempt 1.");
+            let mut q = match model.ended() {
+                true => format!("Retry {id}? The run goes on: {id} runs again from attempt 1."),
+                false => format!("Retry {id}? It runs again from attempt 1."),
+            };
             if back > 0 {
                 q.push_str(&format!(
                     " Its {} return{} to pending.",
