@@ -28,7 +28,7 @@ use super::view::view;
 use crate::engine::{By, Command, Published, RunOutcome};
 
 /// At most one frame this often, however fast events come.
-const FRAME: Duration = Duration::from_millis(20);
+const FRAME: Duration = Duration::from_millis(50);
 /// Frames are also spaced by this many times what the last one took to draw,
 /// so drawing a big graph takes at most about a tenth of a CPU from the steps.
 const FRAME_COST: u32 = 10;
