@@ -26,6 +26,14 @@ fn signalbox(args: &[&str], state: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// `run FILE --detach`: the run id it printed.
+fn detached(file: &Path, state: &Path) -> String {
+    let out = signalbox(&["run", file.to_str().unwrap(), "--detach"], state);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 /// The shell line that runs signalbox `args` in `dir`, then says its code.
 fn line(dir: &Path, args: &str, state: &Path) -> String {
     format!(
@@ -161,21 +169,7 @@ fn two_screens_at_once_each_sees_what_the_other_does() {
     };
     let state = dir.path().join("state");
     std::fs::write(dir.path().join("wf.yaml"), TWO_WAITS).unwrap();
-    let out = signalbox(
-        &[
-            "run",
-            dir.path().join("wf.yaml").to_str().unwrap(),
-            "--detach",
-        ],
-        &state,
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let id = detached(&dir.path().join("wf.yaml"), &state);
     one.start_sized(&line(dir.path(), &format!("attach {id}"), &state), 100, 30);
     two.start_sized(&line(dir.path(), &format!("attach {id}"), &state), 100, 30);
     one.wait_for("Headline?", 20);
@@ -209,15 +203,7 @@ fn a_read_only_screen_sends_nothing() {
     };
     let state = dir.path().join("state");
     std::fs::write(dir.path().join("wf.yaml"), TWO_WAITS).unwrap();
-    let out = signalbox(
-        &[
-            "run",
-            dir.path().join("wf.yaml").to_str().unwrap(),
-            "--detach",
-        ],
-        &state,
-    );
-    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let id = detached(&dir.path().join("wf.yaml"), &state);
     tmux.start_sized(
         &line(dir.path(), &format!("attach {id} --read-only"), &state),
         100,
@@ -258,15 +244,7 @@ fn events_follow_into_head_and_logs_follow_end_with_the_run() {
     };
     let state = dir.path().join("state");
     std::fs::write(dir.path().join("wf.yaml"), TWO_WAITS).unwrap();
-    let out = signalbox(
-        &[
-            "run",
-            dir.path().join("wf.yaml").to_str().unwrap(),
-            "--detach",
-        ],
-        &state,
-    );
-    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let id = detached(&dir.path().join("wf.yaml"), &state);
     let follow = format!(
         "cd {} && {bin} events {id} --follow --state-dir {s} | head -n 3; echo \"HEAD=$?\"; {bin} logs {id} --follow --state-dir {s}; echo \"EXIT=$?\"; sleep 60",
         dir.path().display(),
@@ -397,15 +375,7 @@ fn a_screen_whose_run_died_says_so_and_leaves_with_1() {
     };
     let state = dir.path().join("state");
     std::fs::write(dir.path().join("wf.yaml"), TWO_WAITS).unwrap();
-    let out = signalbox(
-        &[
-            "run",
-            dir.path().join("wf.yaml").to_str().unwrap(),
-            "--detach",
-        ],
-        &state,
-    );
-    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let id = detached(&dir.path().join("wf.yaml"), &state);
     tmux.start_sized(&line(dir.path(), &format!("attach {id}"), &state), 100, 30);
     tmux.wait_for("Headline?", 20);
     let drivers = drivers(&state);

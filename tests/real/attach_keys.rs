@@ -7,21 +7,17 @@
 //! says whose screen it is and how many watch. `update` driven by keys,
 //! the view rendered on `TestBackend`.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use signalbox::engine::{By, Command, Envelope, Published};
+use signalbox::engine::{By, Command};
 use signalbox::tui::model::Model;
 use signalbox::tui::model::ui::{Overlay, Role};
 use signalbox::tui::update::{Msg, READ_ONLY, update};
 use signalbox::tui::view::view;
 use signalbox::workflow::load_str;
 
-/// 2026-01-01T00:00:00Z in milliseconds.
-const T0: u64 = 1_767_225_600_000;
+use crate::T0;
 
 const FLOW: &str = r#"
 name: ship
@@ -38,20 +34,7 @@ steps:
 
 /// One journal line (without its envelope) applied at `ms` after T0.
 fn feed(m: &mut Model, ms: u64, body: &str) {
-    let ts = std::time::UNIX_EPOCH + Duration::from_millis(T0 + ms);
-    let line = format!(
-        r#"{{"seq":{},"ts":"{}","run":"ship-1",{body}}}"#,
-        m.seq + 1,
-        humantime::format_rfc3339_millis(ts)
-    );
-    let envelope: Envelope = serde_json::from_str(&line).unwrap();
-    update(
-        m,
-        Msg::Event(Arc::new(Published {
-            envelope,
-            line: String::new(),
-        })),
-    );
+    crate::feed_event(m, "ship-1", ms, body);
 }
 
 /// A live run on a screen of `role`: `build` running, an approval and two

@@ -16,3 +16,24 @@ mod retry;
 mod screen;
 mod small;
 mod waits;
+
+/// 2026-01-01T00:00:00Z in milliseconds: the screen tests' clock starts here.
+pub const T0: u64 = 1_767_225_600_000;
+
+/// One journal line of run `run` (its body, without the envelope) applied
+/// to the screen's model at `ms` after [`T0`], as the next seq.
+pub fn feed_event(m: &mut signalbox::tui::model::Model, run: &str, ms: u64, body: &str) {
+    use signalbox::tui::update::{Msg, update};
+    let ts = std::time::UNIX_EPOCH + std::time::Duration::from_millis(T0 + ms);
+    let line = format!(
+        r#"{{"seq":{},"ts":"{}","run":"{run}",{body}}}"#,
+        m.seq + 1,
+        humantime::format_rfc3339_millis(ts)
+    );
+    let envelope: signalbox::engine::Envelope = serde_json::from_str(&line).unwrap();
+    let published = signalbox::engine::Published {
+        envelope,
+        line: String::new(),
+    };
+    update(m, Msg::Event(std::sync::Arc::new(published)));
+}

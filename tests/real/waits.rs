@@ -4,13 +4,10 @@
 //! whole at 80 columns with human durations. The screen's model and view on
 //! `TestBackend`, then the binary in tmux where the keys reach the engine.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use signalbox::engine::{By, Command, Envelope, Published};
+use signalbox::engine::{By, Command};
 use signalbox::tui::model::Model;
 use signalbox::tui::model::ui::{Overlay, StepAction};
 use signalbox::tui::update::{Msg, update};
@@ -20,8 +17,7 @@ use signalbox::workflow::load_str;
 /// The same keys on the real binary, in tmux, and through the socket.
 mod binary;
 
-/// 2026-01-01T00:00:00Z in milliseconds.
-const T0: u64 = 1_767_225_600_000;
+use crate::T0;
 
 const LONG_QUESTION: &str = "Which release train should this build ride: the \
     one leaving tonight with the database migration, or the next one after \
@@ -76,20 +72,7 @@ fn model() -> Model {
 
 /// One journal line (without its envelope) applied at `ms` after T0.
 fn feed(m: &mut Model, ms: u64, body: &str) {
-    let ts = std::time::UNIX_EPOCH + Duration::from_millis(T0 + ms);
-    let line = format!(
-        r#"{{"seq":{},"ts":"{}","run":"waits-1",{body}}}"#,
-        m.seq + 1,
-        humantime::format_rfc3339_millis(ts)
-    );
-    let envelope: Envelope = serde_json::from_str(&line).unwrap();
-    update(
-        m,
-        Msg::Event(Arc::new(Published {
-            envelope,
-            line: String::new(),
-        })),
-    );
+    crate::feed_event(m, "waits-1", ms, body);
 }
 
 fn approval(m: &mut Model, ms: u64, step: &str, wait: &str, timeout_ms: u64) {

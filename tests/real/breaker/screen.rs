@@ -3,21 +3,17 @@
 //! back and sends the reset on `y`; a step without a breaker, a closed
 //! breaker and a read-only screen are refused, saying why.
 
-use std::sync::Arc;
-use std::time::Duration;
-
+use crate::T0;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use signalbox::engine::event::BreakerAction;
-use signalbox::engine::{By, Command as EngineCommand, Envelope, Published};
+use signalbox::engine::{By, Command as EngineCommand};
 use signalbox::tui::model::Model;
 use signalbox::tui::model::ui::{Overlay, Role};
 use signalbox::tui::update::{Msg, READ_ONLY, update};
 use signalbox::tui::view::view;
 use signalbox::workflow::load_str;
-/// 2026-01-01T00:00:00Z in milliseconds.
-const T0: u64 = 1_767_225_600_000;
 
 const FLOW: &str = r#"
 name: ship
@@ -36,20 +32,7 @@ steps:
 "#;
 
 fn feed(m: &mut Model, ms: u64, body: &str) {
-    let ts = std::time::UNIX_EPOCH + Duration::from_millis(T0 + ms);
-    let line = format!(
-        r#"{{"seq":{},"ts":"{}","run":"ship-1",{body}}}"#,
-        m.seq + 1,
-        humantime::format_rfc3339_millis(ts)
-    );
-    let envelope: Envelope = serde_json::from_str(&line).unwrap();
-    update(
-        m,
-        Msg::Event(Arc::new(Published {
-            envelope,
-            line: String::new(),
-        })),
-    );
+    crate::feed_event(m, "ship-1", ms, body);
 }
 
 /// `publish` failed once at 1 s and tripped `registry`; it backs off.
