@@ -14,6 +14,7 @@ pub mod breaker;
 mod breaker_ctl;
 pub mod bus;
 mod control;
+pub mod edit;
 mod env;
 pub mod event;
 pub mod fsafe;

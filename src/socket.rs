@@ -341,6 +341,7 @@ fn with_by(command: Command, by: By) -> Command {
             action,
             by,
         },
+        Command::Edit(ask) => Command::Edit(crate::engine::edit::EditAsk { by, ..ask }),
     }
 }
 

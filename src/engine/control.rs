@@ -4,6 +4,7 @@
 
 use tokio::time::Instant;
 
+use super::edit::Plan;
 use super::event::{
     By, Command, DagAction, Event, Refusal, RunStatus, SkipReason, check_answer, match_choice,
 };
@@ -15,8 +16,10 @@ use crate::workflow::diag::did_you_mean;
 
 impl Scheduler {
     /// Applies an operator's command, or says why it cannot.
-    pub(super) fn command(&mut self, c: Command) -> Result<(), Refusal> {
-        match c {
+    /// An edit's reply carries its plan.
+    pub(super) fn command(&mut self, c: Command) -> Result<Option<Box<Plan>>, Refusal> {
+        let done = match c {
+            Command::Edit(ask) => return self.edit(ask).map(Some),
             Command::Approve { step, by } => {
                 let i = self.step_named(&step)?;
                 self.resolve(i, Resolution::Approved(by))
@@ -49,6 +52,9 @@ impl Scheduler {
                     steps: vec![step],
                     by,
                     user: self.who(self.acting.clone(), by),
+                    revision: None,
+                    sha256: None,
+                    diff: None,
                 });
                 self.cancel_step(i, "operator");
                 Ok(())
@@ -62,7 +68,8 @@ impl Scheduler {
                 action,
                 by,
             } => self.breaker_command(&breaker, action, by),
-        }
+        };
+        done.map(|()| None)
     }
 
     fn step_named(&self, id: &str) -> Result<usize, Refusal> {
@@ -156,6 +163,9 @@ impl Scheduler {
                     steps: vec![self.wf.steps[i].id.clone()],
                     by,
                     user: self.who(self.acting.clone(), by),
+                    revision: None,
+                    sha256: None,
+                    diff: None,
                 });
                 self.enqueue(i);
                 Ok(())
@@ -181,6 +191,9 @@ impl Scheduler {
                     steps,
                     by,
                     user: self.who(self.acting.clone(), by),
+                    revision: None,
+                    sha256: None,
+                    diff: None,
                 });
                 for &r in &reset {
                     let rt = &mut self.steps[r];
@@ -207,6 +220,9 @@ impl Scheduler {
             steps: vec![self.wf.steps[i].id.clone()],
             by,
             user: self.who(self.acting.clone(), by),
+            revision: None,
+            sha256: None,
+            diff: None,
         });
         if let Phase::Running { stop, cancel, .. } = &mut self.steps[i].phase {
             *stop = Some(Stop::Skip);

@@ -67,6 +67,20 @@ pub enum DagAction {
     Retry,
     Skip,
     Cancel,
+    /// A changed workflow applied to the run (`signalbox edit`).
+    Edit,
+}
+
+/// What an edit changed, step by step (`dag_modified` with `action: edit`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditDiff {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// Step id -> the keys of its resolved definition that changed.
+    pub changed: std::collections::BTreeMap<String, Vec<String>>,
+    /// Started or finished steps run again with their new definition.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rerun: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,6 +185,15 @@ pub enum Event {
         by: By,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         user: Option<String>,
+        /// For `edit`: N of `<run>/revisions/N.yaml`, now in force.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revision: Option<u32>,
+        /// For `edit`: the SHA-256 (hex) of that revision's bytes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
+        /// For `edit`: what changed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        diff: Option<Box<EditDiff>>,
     },
 }
 
@@ -236,6 +259,8 @@ pub enum Command {
         action: BreakerAction,
         by: By,
     },
+    /// Apply a changed workflow, or with `dry_run` only plan it.
+    Edit(super::edit::EditAsk),
 }
 
 /// What an operator does to a breaker.
@@ -307,6 +332,9 @@ pub enum Refusal {
     Stopping,
     #[error("the run is over")]
     RunOver,
+    /// An edit that cannot apply: the plan, with its errors.
+    #[error("{}", .0.refusal())]
+    Edit(Box<super::edit::Plan>),
 }
 
 /// The most an answer holds (SPEC §2). Every later `run` step gets it in

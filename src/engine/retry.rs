@@ -172,6 +172,9 @@ impl Scheduler {
                 .collect(),
             by: plan.by,
             user,
+            revision: None,
+            sha256: None,
+            diff: None,
         });
         for &i in &plan.steps {
             self.retried(i, &mut open[i]);

@@ -119,6 +119,33 @@ impl RunHandle {
         command: Command,
         user: Option<String>,
     ) -> impl std::future::Future<Output = Result<(), Refusal>> + Send + 'static {
+        let taken = self.command_for_reply(command, user);
+        async move { taken.await.map(|_| ()) }
+    }
+
+    /// Sends an edit (`ask`) from `user`, when given, and returns the
+    /// run's reply to await: its plan, applied unless it was a dry run or
+    /// a no-op; refused with the plan's errors ([`Refusal::Edit`]).
+    pub fn edit(
+        &self,
+        ask: super::edit::EditAsk,
+        user: Option<String>,
+    ) -> impl std::future::Future<Output = Result<super::edit::Plan, Refusal>> + Send + 'static
+    {
+        let taken = self.command_for_reply(Command::Edit(ask), user);
+        async move {
+            match taken.await? {
+                Some(plan) => Ok(*plan),
+                None => Err(Refusal::RunOver),
+            }
+        }
+    }
+
+    fn command_for_reply(
+        &self,
+        command: Command,
+        user: Option<String>,
+    ) -> impl std::future::Future<Output = super::scheduler::Taken> + Send + 'static {
         let (tx, rx) = oneshot::channel();
         let sent = self.tx.send(Msg::Command {
             command,

@@ -29,7 +29,7 @@ pub enum Msg {
     /// account running the run.
     Command {
         command: Command,
-        reply: Option<oneshot::Sender<Result<(), Refusal>>>,
+        reply: Option<oneshot::Sender<Taken>>,
         user: Option<String>,
     },
     Subscribe(oneshot::Sender<Subscription>),
@@ -58,6 +58,9 @@ pub enum Msg {
     /// A journal sync before a spawn failed: the run stops on it.
     SyncFailed(std::io::Error),
 }
+
+/// A command's reply: taken (an edit's with its plan) or refused.
+pub type Taken = Result<Option<Box<super::edit::Plan>>, Refusal>;
 
 /// Messages handled in one go before the scheduler starts what they readied.
 const DRAIN: usize = 1024;

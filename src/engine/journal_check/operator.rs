@@ -71,6 +71,7 @@ impl Checker<'_> {
                     }
                 }
             }
+            DagAction::Edit => return Err("an edit, which this check does not take yet".into()),
             DagAction::Skip | DagAction::Cancel => {
                 if !rest.is_empty() {
                     return Err("dag_modified skip or cancel of more than one step".into());
