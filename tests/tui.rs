@@ -339,6 +339,9 @@ fn the_model_follows_the_events() {
                 steps: vec![s("publish")],
                 by: KB,
                 user: Some(s("ops")),
+                revision: None,
+                sha256: None,
+                diff: None,
             },
         ),
     );
