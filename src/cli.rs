@@ -7,6 +7,8 @@
 mod attach;
 mod detach;
 mod docs;
+mod edit;
+mod editor;
 mod follow;
 mod graph;
 mod history;
@@ -61,6 +63,11 @@ pub enum Command {
         after_help = "Examples:\n  signalbox retry release-20261123-104500-3fa2\n  signalbox retry release-20261123-104500-3fa2 build --downstream --headless\n\nThe same run goes on (same id, folder and journal). The named steps (default: every failed and cancelled step) run again from attempt 1, with their dependents that were skipped for them or cancelled; succeeded steps are kept unless --downstream.\n\nExit codes: as `run`; 2 when there is nothing to retry, a step is unknown or never ran, or the run is live (retry its steps with `R` on its screen)."
     )]
     Retry(retry::RetryArgs),
+    /// Apply a changed workflow to a run, live or finished: the plan first, then y/N.
+    #[command(
+        after_help = "Examples:\n  signalbox edit release-20261123-104500-3fa2\n  signalbox edit release-20261123-104500-3fa2 --file fixed.yaml --rerun deploy\n  signalbox edit release-20261123-104500-3fa2 --file fixed.yaml --dry-run\n\nSteps are matched by id and compared by their resolved definitions (comments, key order and whitespace never count). Steps not started may be added, removed or changed; a started or finished step's definition cannot change unless --rerun runs it again. Without --file, $VISUAL or $EDITOR opens on the run's current revision. The plan marks each step + added, - removed, ~ changed, = kept; on a terminal it asks before applying.\n\nExit codes: 0 applied (or planned, with --dry-run); 2 refused, with every error as FILE:LINE:COL; 1 the run cannot be reached. A finished run is then driven as `retry` drives it."
+    )]
+    Edit(edit::EditArgs),
     /// Show a past run: its events as readable lines, or exactly as journaled with --json.
     #[command(
         after_help = "Examples:\n  signalbox replay release-20261123-104500-3fa2\n  signalbox replay release-20261123-104500-3fa2 --json | jq .type"
@@ -175,6 +182,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Resume(args) => history::resume(args),
         Command::Retry(args) => retry::retry(args),
+        Command::Edit(args) => edit::edit(args),
         Command::Replay(args) => history::replay(args),
         Command::Runs(args) => history::runs(args),
         Command::Approve(args) => remote::approve(args),

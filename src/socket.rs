@@ -11,6 +11,7 @@
 //! headless runner; the engine does not know it exists.
 
 mod client;
+pub mod edit;
 mod peer;
 mod place;
 pub mod screen;
@@ -304,6 +305,13 @@ async fn client(
             Ok(Err(_)) | Ok(Ok(wire::Line::End)) => return,
             Ok(Ok(wire::Line::TooLong)) => "error: message longer than 1 MiB\n".to_string(),
             Ok(Ok(wire::Line::Whole | wire::Line::Last)) => match wire::parse(&line) {
+                Ok(Command::Edit(ask)) => {
+                    let ask = edit::EditAsk {
+                        by: By::Socket,
+                        ..ask
+                    };
+                    edit::reply_line(&handle, ask, peer.clone()).await
+                }
                 Ok(command) => match request(&handle, by_socket(command), &peer).await {
                     Ok(()) => "ok\n".to_string(),
                     Err(Refusal::RunOver) => format!("error: {}\n", Refusal::RunOver),

@@ -60,7 +60,7 @@ pub fn load(path: &Path) -> Result<Workflow, Diagnostics> {
 /// forever and `/dev/zero` never ends, so the kind is checked before opening
 /// and again on the opened file (a swap in between cannot make the open
 /// block, since it does not wait for a writer under `O_NONBLOCK`).
-fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let cannot = |e: std::io::Error| format!("cannot read the file: {}", io_reason(&e));

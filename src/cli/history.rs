@@ -51,7 +51,7 @@ pub struct RunsArgs {
 /// The state dir of a resume: as for `run`, except that a run named by its
 /// folder (`<state-dir>/runs/<id>`) brings its own when none is given, so
 /// its diagnostics go beside it rather than into a `.signalbox` here.
-fn resume_state_dir(flag: Option<PathBuf>, run: &str) -> PathBuf {
+pub(super) fn resume_state_dir(flag: Option<PathBuf>, run: &str) -> PathBuf {
     let explicit =
         flag.is_some() || std::env::var_os("SIGNALBOX_STATE_DIR").is_some_and(|v| !v.is_empty());
     let folder = Path::new(run);
@@ -70,16 +70,22 @@ fn resume_state_dir(flag: Option<PathBuf>, run: &str) -> PathBuf {
 }
 
 pub fn resume(args: ResumeArgs) -> u8 {
-    carry_on(&args.run, &args.flags, None)
+    carry_on(&args.run, &args.flags, Carry::Resume)
 }
 
-/// `resume`, or with `retry` the `retry` of a finished run: the same run
+/// How a run that no process drives goes on.
+pub(super) enum Carry {
+    Resume,
+    /// `retry`: the steps it names start over.
+    Retry(crate::engine::retry::RetryAsk),
+    /// `edit`, confirmed: the edit applies first. On the screen, the run's
+    /// own process is started with these arguments (the edit in a file).
+    Edit(crate::engine::edit::EditAsk, Vec<std::ffi::OsString>),
+}
+
+/// `resume`, `retry` or `edit` of a run no process drives: the same run
 /// goes on, on the screen (in a process of its own) or headless.
-pub(super) fn carry_on(
-    run: &str,
-    flags: &RunFlags,
-    retry: Option<crate::engine::retry::RetryAsk>,
-) -> u8 {
+pub(super) fn carry_on(run: &str, flags: &RunFlags, carry: Carry) -> u8 {
     if flags.detached_run {
         super::detach::become_detached();
     }
@@ -101,7 +107,10 @@ pub(super) fn carry_on(
     if flags.detach || screen {
         // In a process of its own, as `run` does; this one checked nothing
         // (that one says what is wrong).
-        let spawned = super::detach::spawn();
+        let spawned = match &carry {
+            Carry::Edit(_, argv) => super::detach::spawn_args(argv.clone()),
+            _ => super::detach::spawn(),
+        };
         if flags.detach {
             return super::detach::print_id(spawned);
         }
@@ -153,9 +162,15 @@ pub(super) fn carry_on(
         ..Default::default()
     };
     let prepared = runtime.block_on(async {
-        match retry {
-            Some(ask) => Run::retry(run, base, load, ask),
-            None => Run::resume(run, base, load),
+        match carry {
+            Carry::Retry(ask) => Run::retry(run, base, load, ask),
+            Carry::Resume => Run::resume(run, base, load),
+            Carry::Edit(ask, _) => {
+                Run::edit(run, base, load, ask).and_then(|(run, plan)| match plan.refused() {
+                    true => Err(EngineError::Resume(plan.render())),
+                    false => Ok(run),
+                })
+            }
         }
     });
     match prepared.map(|r| (r, options)) {

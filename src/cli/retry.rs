@@ -39,5 +39,5 @@ pub fn retry(args: RetryArgs) -> u8 {
         },
         user: None,
     };
-    super::history::carry_on(&args.run, &args.flags, Some(ask))
+    super::history::carry_on(&args.run, &args.flags, super::history::Carry::Retry(ask))
 }

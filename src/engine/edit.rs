@@ -84,6 +84,26 @@ impl Plan {
         self.top.is_empty() && self.steps.iter().all(|s| s.mark == '=')
     }
 
+    /// The plan as text, one line per step, then the diagnostics.
+    pub fn render(&self) -> String {
+        let mut out = format!("revision {} of {}\n", self.revision, self.run);
+        for s in &self.steps {
+            out.push_str(&format!(
+                "  {} {}  {}  {}  {}\n",
+                s.mark,
+                s.step,
+                s.status,
+                s.fields.join(", "),
+                s.note
+            ));
+        }
+        for d in &self.diagnostics {
+            out.push_str(d);
+            out.push('\n');
+        }
+        out
+    }
+
     /// The errors, one per line, as a refusal's message.
     pub fn refusal(&self) -> String {
         let errors: Vec<&str> = self

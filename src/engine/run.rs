@@ -283,6 +283,30 @@ impl Run {
         Ok(run)
     }
 
+    /// Prepares to edit a run that no process drives (finished or
+    /// interrupted): as [`resume`](Self::resume), with `ask` planned
+    /// against the restored run. The plan comes back whatever it says; the
+    /// run, once started, applies it before anything runs. Dropping the run
+    /// instead (a dry run, a refusal, a no-op, an operator's no) leaves the
+    /// run as it was.
+    pub fn edit(
+        run: &str,
+        options: RunOptions,
+        load: impl FnOnce(&std::path::Path) -> Result<Workflow, String>,
+        ask: super::edit::EditAsk,
+    ) -> Result<(Run, super::edit::Plan), EngineError> {
+        let (run, _events) = Run::reopen(run, options, load)?;
+        let plan = super::edit::Plan {
+            run: run.handle.run_id.to_string(),
+            diagnostics: vec![format!(
+                "{}: error: editing a finished run is not built yet",
+                ask.file
+            )],
+            ..super::edit::Plan::default()
+        };
+        Ok((run, plan))
+    }
+
     /// The run's folder locked, its journal checked (its torn last line
     /// cut) and opened for appending: a run ready to be restored.
     fn reopen(

@@ -302,6 +302,7 @@ impl Commands<'_> {
             .ok()
             .and_then(|i| i.id)
             .unwrap_or_default();
+        let edit_id = id.clone();
         let reply = move |key: &str, value: serde_json::Value| {
             ctl(serde_json::json!({"ctl": "reply", "id": id, key: value}))
         };
@@ -311,9 +312,19 @@ impl Commands<'_> {
             Ok(command) => command,
             Err(why) => return now(reply("error", why.into())),
         };
-        let decided = self
-            .handle
-            .send_for_reply_as(super::with_by(command, self.by), self.peer.clone());
+        let command = match super::with_by(command, self.by) {
+            crate::engine::Command::Edit(ask) => {
+                let (handle, peer) = (self.handle.clone(), self.peer.clone());
+                return Box::pin(async move {
+                    let mut fields = super::edit::decide(&handle, ask, peer).await;
+                    fields.insert("ctl".into(), "reply".into());
+                    fields.insert("id".into(), edit_id);
+                    ctl(serde_json::Value::Object(fields))
+                });
+            }
+            command => command,
+        };
+        let decided = self.handle.send_for_reply_as(command, self.peer.clone());
         Box::pin(async move {
             match decided.await {
                 Ok(()) => reply("ok", true.into()),

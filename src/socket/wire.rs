@@ -10,7 +10,7 @@ use crate::engine::Command;
 pub const MAX_LINE: usize = 1024 * 1024;
 
 /// The commands the socket takes, by their `command` name.
-const TAKES: &str = "approve, reject, answer, retry, skip, cancel, breaker";
+const TAKES: &str = "approve, reject, answer, retry, skip, cancel, breaker, edit";
 
 /// What [`read_line`] found.
 #[derive(Debug, PartialEq, Eq)]
@@ -138,6 +138,12 @@ mod tests {
         );
         let close = parse(br#"{"command":"breaker","breaker":"registry","action":"close"}"#);
         assert!(close.unwrap_err().contains("unknown variant `close`"));
+        let edit =
+            parse(br#"{"command":"edit","source":"name: w\n","file":"w.yaml","dry_run":true}"#);
+        assert!(
+            matches!(&edit, Ok(Command::Edit(ask)) if ask.dry_run && ask.rerun.is_empty() && ask.by == crate::engine::By::Socket),
+            "{edit:?}"
+        );
         let unknown = parse(br#"{"command":"shutdown","step":"x"}"#).unwrap_err();
         assert!(
             unknown.starts_with("unknown command `shutdown`"),
