@@ -206,6 +206,26 @@ fn edit_live(dir: &RunDir, ask: EditAsk, args: &EditArgs) -> u8 {
         Err(code) => return code,
     };
     let send = |ask: &EditAsk| runtime.block_on(crate::socket::edit::send(&dir.path, ask));
+    // Nobody to ask: one round trip, the applied plan printed.
+    let ask = EditAsk {
+        dry_run: args.dry_run || asking(args),
+        ..ask
+    };
+    if !ask.dry_run {
+        return match send(&ask) {
+            Ok(EditReply::Planned(plan)) => {
+                crate::safe::show!("{}", plan.render().trim_end());
+                applied(&plan);
+                exit::OK
+            }
+            Ok(EditReply::Refused(why, plan)) => refused(&why, plan.as_ref()),
+            Err(e) => {
+                let why = super::remote::unreachable(dir).unwrap_or(e);
+                crate::safe::say!("error: {why}");
+                exit::FAILED
+            }
+        };
+    }
     let plan = match send(&ask) {
         Ok(EditReply::Planned(plan)) => plan,
         Ok(EditReply::Refused(why, plan)) => return refused(&why, plan.as_ref()),
@@ -269,12 +289,17 @@ fn settle(plan: &Plan, args: &EditArgs) -> Option<u8> {
         crate::safe::show!("nothing changes: the edit matches the run's workflow");
         return Some(exit::OK);
     }
-    let ask = !args.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if ask && !confirmed() {
+    if asking(args) && !confirmed() {
         crate::safe::say!("not applied");
         return Some(exit::OK);
     }
     None
+}
+
+/// Whether the operator is asked before the edit applies: on a terminal,
+/// without `--yes`.
+fn asking(args: &EditArgs) -> bool {
+    !args.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
 fn confirmed() -> bool {
