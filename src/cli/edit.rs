@@ -281,7 +281,11 @@ fn edit_finished(dir: &RunDir, ask: EditAsk, args: &EditArgs, state: &Path) -> u
 /// Prints the plan; the exit code when nothing more is to be done (a dry
 /// run, an edit that changes nothing, an operator's no).
 fn settle(plan: &Plan, args: &EditArgs) -> Option<u8> {
-    crate::safe::show!("{}", plan.render().trim_end());
+    // With --json, stdout is the run's events.
+    match args.flags.json {
+        true => crate::safe::say!("{}", plan.render().trim_end()),
+        false => crate::safe::show!("{}", plan.render().trim_end()),
+    }
     if args.dry_run {
         return Some(exit::OK);
     }
