@@ -39,7 +39,7 @@ fn run_wide(reason: &str) -> bool {
 
 /// When an event was journaled. A time after now (a clock set back since)
 /// counts as now, so no deadline lies further ahead than its own length.
-fn at(e: &Envelope) -> SystemTime {
+pub(super) fn at(e: &Envelope) -> SystemTime {
     let now = SystemTime::now();
     humantime::parse_rfc3339_weak(&e.ts).map_or(now, |t| t.min(now))
 }
@@ -144,6 +144,7 @@ impl Scheduler {
             }
         }
         self.waits.skip_to(max_wait);
+        self.journal_breakers(events);
         open
     }
 
@@ -166,6 +167,7 @@ impl Scheduler {
 
     /// Picks up every open step where it stood.
     pub(super) fn carry_on(&mut self, mut open: Vec<Open>) {
+        self.restore_breakers();
         self.apply_retry(&mut open);
         // What left the recorded groups (setsid, a daemon) is found by the
         // run's cgroups and the run id in its environment.
