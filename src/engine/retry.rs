@@ -126,8 +126,10 @@ impl Scheduler {
 
     /// Marks `named` and, through the graph, every dependent that must run
     /// again with them: skipped for a failed need or cancelled, and with
-    /// `downstream` whatever else ended but an operator's skip.
-    fn reset_with_dependents(
+    /// `downstream` whatever else ended but an operator's skip. A live
+    /// run's retry (`control`) asks the same, with no `open` (nothing of
+    /// it stopped with the run).
+    pub(super) fn reset_with_dependents(
         &self,
         named: &[usize],
         open: &[Open],
@@ -146,7 +148,7 @@ impl Scheduler {
                     }
                     Phase::Done(Final::Skipped(SkipReason::Operator)) => false,
                     Phase::Done(_) => downstream,
-                    _ => open[d].stopped,
+                    _ => open.get(d).is_some_and(|o| o.stopped),
                 };
                 if again && !reset[d] {
                     reset[d] = true;
