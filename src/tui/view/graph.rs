@@ -266,6 +266,12 @@ fn draw_box(
         style.patch(theme.bold())
     };
     win.put(buf, x + 1, y, &name, name_style);
+    // In the bottom border, as the id is in the top one: the box keeps its
+    // size, and the line inside keeps saying the step's own state.
+    if let Some((text, state)) = detail::breaker(m, s) {
+        let text = format!(" {} ", super::fit(&text, w.saturating_sub(4)));
+        win.put(buf, x + 1, y + r.h - 1, &text, theme.breaker(state));
+    }
 }
 
 /// A compact line: `✓ build-st…aarch64      1.4s`, the time or exit code
