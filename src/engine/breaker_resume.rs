@@ -8,6 +8,13 @@
 //!
 //! The journal is read before the run starts (`restore`); the breakers are
 //! set once it has (`carry_on`), on the run's own clock.
+//!
+//! A retry of a finished run is the operator asking for those steps to run
+//! again now: a breaker they name that the journal left open or half-open
+//! would fail them at once, and no `breaker reset` reaches a run that is
+//! not live. So the retry closes those breakers, journaled as an
+//! operator's reset (`by` and `user` of the retry), right after its
+//! `dag_modified`. Other breakers stay as they were.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -15,7 +22,7 @@ use std::time::SystemTime;
 use tokio::time::Instant;
 
 use super::breaker::Restored;
-use super::event::{BreakerState, Envelope, Event};
+use super::event::{BreakerState, By, Envelope, Event};
 use super::scheduler::Scheduler;
 use crate::workflow::Action;
 
@@ -103,6 +110,33 @@ impl Scheduler {
             );
             if let Some(at) = b.reopens_at() {
                 self.cool_at(&name, at);
+            }
+        }
+    }
+
+    /// A finished run's retry: closes each breaker a step in `steps` names
+    /// that is not closed, as the operator who asked for the retry.
+    pub(super) fn close_breakers_for_retry(
+        &mut self,
+        steps: &[usize],
+        by: By,
+        user: Option<String>,
+    ) {
+        let mut names: Vec<String> = steps
+            .iter()
+            .filter_map(|&i| self.wf.steps[i].breaker.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let closed = self.breakers.get_mut(&name).and_then(|b| b.reset());
+            if closed.is_some() {
+                self.emit(Event::BreakerChanged {
+                    breaker: name,
+                    state: BreakerState::Closed,
+                    by: Some(by),
+                    user: user.clone(),
+                });
             }
         }
     }

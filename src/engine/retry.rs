@@ -9,7 +9,8 @@
 //! succeeded ones run again on the new results. Once the resumed
 //! `run_started` is journaled, one `dag_modified` (`action: retry`) names
 //! every step reset, in file order; a resume of the retried run replays that
-//! event the same way (`Scheduler::restore`).
+//! event the same way (`Scheduler::restore`). The breakers those steps name
+//! are closed with it (see `breaker_resume`).
 
 use super::event::{By, DagAction, Event, RunStatus, SkipReason};
 use super::resume::Open;
@@ -165,6 +166,7 @@ impl Scheduler {
             return;
         };
         let user = self.who(plan.user.clone(), plan.by);
+        let retried_by = (plan.by, user.clone());
         self.emit(Event::DagModified {
             action: DagAction::Retry,
             steps: plan
@@ -181,5 +183,6 @@ impl Scheduler {
         for &i in &plan.steps {
             self.retried(i, &mut open[i]);
         }
+        self.close_breakers_for_retry(&plan.steps, retried_by.0, retried_by.1);
     }
 }

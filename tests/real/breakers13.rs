@@ -136,3 +136,7 @@ fn last_segment(events: &[Value]) -> &[Value] {
 fn is(e: &Value, ty: &str, step: &str) -> bool {
     crate::common::is(e, ty, step)
 }
+
+fn me() -> String {
+    signalbox::engine::who::login_name(nix::unistd::Uid::effective())
+}

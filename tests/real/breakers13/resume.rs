@@ -1,7 +1,9 @@
 //! A breaker across a kill -9 and a resume (SPEC §2 "Breaker", "Resume"):
 //! the resumed run's breakers are where the journal left them, whether
 //! failures or an operator moved them, an open one's cooldown counted
-//! from the journaled time; the resumed journal passes the checker.
+//! from the journaled time; the resumed journal passes the checker. A
+//! retry of a finished run closes the breakers of the steps it runs again,
+//! as the operator who asked.
 
 use std::time::Duration;
 
@@ -189,5 +191,68 @@ fn a_cooldown_counts_from_the_journaled_open_not_from_the_resume() {
         done.dump()
     );
     assert_eq!(work.ledger(), ["publish"], "its probe ran, and closed it");
+    work.check_journal(&id);
+}
+
+/// `publish` trips `registry` and fails until `FIXED` exists; `probe`
+/// trips `other` and is let fail.
+const TRIPPED_AND_FAILED: &str = r#"
+name: fixme
+breakers:
+  registry: { failures: 1, cooldown: 1h }
+  other: { failures: 1, cooldown: 1h }
+steps:
+  publish:
+    breaker: registry
+    run: echo publish >> LEDGER; test -f FIXED
+  probe:
+    breaker: other
+    on_failure: continue
+    run: exit 1
+"#;
+
+#[test]
+fn a_retry_of_a_finished_run_closes_the_breakers_of_the_steps_it_runs_again() {
+    let work = Work::new();
+    let fixed = work.path("FIXED");
+    let file = work.write(&TRIPPED_AND_FAILED.replace("FIXED", &fixed.display().to_string()));
+    let done = work.start(&file).finish();
+    done.expect(1, "failed");
+    let id = done.run_id().to_string();
+    assert_eq!(done.all("breaker_changed").len(), 2, "{}", done.dump());
+
+    std::fs::write(&fixed, "").unwrap();
+    let done = work.spawn(&["retry", &id, "publish"]).finish();
+    done.expect(0, "succeeded");
+    let journal = work.journal(&id);
+    let resumed = last_segment(&journal);
+    let kinds: Vec<&str> = resumed[..4]
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "run_started",
+            "dag_modified",
+            "breaker_changed",
+            "step_ready"
+        ],
+        "{}",
+        crate::common::dump(resumed)
+    );
+    let closed = &resumed[2];
+    assert_eq!(closed["breaker"], "registry", "{closed}");
+    assert_eq!(closed["state"], "closed", "{closed}");
+    assert_eq!(closed["by"], "flag", "{closed}");
+    assert_eq!(closed["user"], super::me().as_str(), "{closed}");
+    assert!(
+        !resumed
+            .iter()
+            .any(|e| e["type"] == "breaker_changed" && e["breaker"] == "other"),
+        "a breaker no retried step names stays as it was\n{}",
+        crate::common::dump(resumed)
+    );
+    assert_eq!(work.ledger(), ["publish", "publish"]);
     work.check_journal(&id);
 }
