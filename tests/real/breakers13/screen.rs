@@ -1,8 +1,9 @@
 //! A breaker on the graph (SPEC §5, issue 13): every step that names an
 //! open breaker says so in its box, `⊗ open 26s`, the cooldown counting
 //! down as the status line's does; half-open `◐ half-open`; closed says
-//! nothing. Through `update` and `TestBackend`, and once through the real
-//! binary in tmux. And `R`'s question counts the cancelled dependents a
+//! nothing; a compact line with nothing else to say shows `⊗ 26s`.
+//! Through `update` and `TestBackend`, and once through the real binary in
+//! tmux. And `R`'s question counts the cancelled dependents a
 //! retry returns to pending.
 
 use crate::T0;
@@ -359,4 +360,26 @@ fn seconds_left(screen: &str) -> u64 {
     digits
         .parse()
         .unwrap_or_else(|_| panic!("no seconds after ⊗ open:\n{screen}"))
+}
+
+#[test]
+fn a_compact_line_with_nothing_else_to_say_shows_the_breaker() {
+    let mut m = tripped();
+    update(
+        &mut m,
+        Msg::Key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::NONE)),
+    );
+    assert_eq!(m.ui.compact, Some(true));
+    let screen = rows(&render(&m));
+    let line = |step: &str| {
+        screen
+            .iter()
+            .find(|l| l.contains(&format!(" {step} ")))
+            .unwrap_or_else(|| panic!("no line for {step}:\n{}", screen.join("\n")))
+            .clone()
+    };
+    assert!(line("mirror").contains(" ⊗ 26s"), "{}", line("mirror"));
+    // A step backing off says when it retries, as before.
+    assert!(!line("publish").contains('⊗'), "{}", line("publish"));
+    assert!(!line("build").contains('⊗'), "{}", line("build"));
 }

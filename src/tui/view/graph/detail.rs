@@ -113,3 +113,22 @@ pub fn breaker(m: &Model, s: usize) -> Option<(String, BreakerState)> {
     };
     Some((text, state))
 }
+
+/// The breaker in a compact line's few columns, for a step with nothing
+/// else to say there (pending, ready): `⊗ 26s`, `⊗` once the run has
+/// ended, `◐` half-open.
+pub fn breaker_short(m: &Model, s: usize) -> Option<(String, BreakerState)> {
+    let name = m.steps.get(s)?.breaker.as_deref()?;
+    let state = *m.breakers.get(name)?;
+    let text = match state {
+        BreakerState::Open => match m.breaker_until.get(name) {
+            Some(&until) if !m.ended() => {
+                format!("⊗ {}", theme::countdown(until.saturating_sub(m.now_ms)))
+            }
+            _ => "⊗".to_string(),
+        },
+        BreakerState::HalfOpen => "◐".to_string(),
+        BreakerState::Closed => return None,
+    };
+    Some((text, state))
+}
