@@ -4,7 +4,8 @@
 //! runs again, after any survivor of its process group is killed. A step
 //! backing off retries when its delay is up. A wait that was open re-opens
 //! with the time it had left: its deadline is a point in time, so one that
-//! passed while nothing ran times out at once.
+//! passed while nothing ran times out at once. The breakers come back as
+//! the journal left them (`breaker_resume.rs`).
 
 use std::time::{Duration, SystemTime};
 

@@ -1,7 +1,7 @@
 //! The operator's changes to a run as the journal checker follows them
 //! (`dag_modified`): a retry starts a failed step (and the steps skipped
-//! for it or cancelled) over, or hurries one backing off; a skip or cancel is journaled
-//! before the step ends by it.
+//! for it or cancelled) over, or hurries one backing off; a skip or cancel
+//! is journaled before the step ends by it.
 
 use super::Checker;
 use super::step::{End, St, Stop};
