@@ -383,3 +383,19 @@ fn a_compact_line_with_nothing_else_to_say_shows_the_breaker() {
     assert!(!line("publish").contains('⊗'), "{}", line("publish"));
     assert!(!line("build").contains('⊗'), "{}", line("build"));
 }
+
+#[test]
+fn after_a_resume_the_boxes_go_on_counting_from_the_journaled_open() {
+    let mut m = tripped();
+    feed(
+        &mut m,
+        10_000,
+        r#""type":"run_started","workflow":"ship","steps":3,"resumed":true"#,
+    );
+    let screen = rows(&render(&m));
+    assert!(
+        step_box(&screen, "mirror")[2].contains("⊗ open 21s "),
+        "{}",
+        screen.join("\n")
+    );
+}
