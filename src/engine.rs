@@ -12,6 +12,7 @@ mod attempt;
 pub mod backoff;
 pub mod breaker;
 mod breaker_ctl;
+mod breaker_resume;
 pub mod bus;
 mod control;
 pub mod edit;

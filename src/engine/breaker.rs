@@ -43,6 +43,19 @@ pub enum Admit {
     Rejected,
 }
 
+/// A breaker as a journal tells it, for [`Breaker::restore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restored {
+    Closed {
+        failures: u32,
+    },
+    /// Opened (by failures or an operator) this long before now.
+    Open {
+        opened_ago: Duration,
+    },
+    HalfOpen,
+}
+
 /// The private state carries what each public [`State`] needs, so no field can be
 /// stale in a state where it means nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +219,25 @@ impl Breaker {
             Inner::Open { .. } => None,
             Inner::Closed { .. } | Inner::HalfOpen { .. } => self.open(now),
         }
+    }
+
+    /// Puts the breaker where a journal left it (SPEC §2 "Resume"): open
+    /// with what is left of its cooldown, counted from when it opened;
+    /// half-open with no probe in flight (the probes that were running run
+    /// again, and are admitted again); closed with the consecutive failures
+    /// since it last closed, below the threshold (at it, it would be open).
+    pub fn restore(&mut self, at: Restored, now: Duration) {
+        self.inner = match at {
+            Restored::Closed { failures } => Inner::Closed {
+                failures: failures.min(self.policy.failures.max(1) - 1),
+            },
+            Restored::Open { opened_ago } => Inner::Open {
+                until: now
+                    .checked_add(self.policy.cooldown.saturating_sub(opened_ago))
+                    .unwrap_or(Duration::MAX),
+            },
+            Restored::HalfOpen => Inner::HalfOpen { in_flight: 0 },
+        };
     }
 
     /// Zero would leave a half-open breaker rejecting forever, with nothing to

@@ -45,16 +45,21 @@ impl Scheduler {
         });
         let reopens = self.breakers.get(name).and_then(|b| b.reopens_at());
         if let (State::Open, Some(at)) = (s, reopens) {
-            let due = self.started + at;
-            let tx = self.tx.clone();
-            let breaker = name.to_string();
-            // A stale timer (the breaker was reset and opened again since)
-            // changes nothing: `cool_down` looks at the breaker's own time.
-            tokio::spawn(async move {
-                tokio::time::sleep_until(due).await;
-                let _ = tx.send(Msg::BreakerCooled { breaker });
-            });
+            self.cool_at(name, at);
         }
+    }
+
+    /// Wakes the breaker when its cooldown ends, `at` on the run's clock.
+    pub(super) fn cool_at(&self, name: &str, at: std::time::Duration) {
+        let due = self.started + at;
+        let tx = self.tx.clone();
+        let breaker = name.to_string();
+        // A stale timer (the breaker was reset and opened again since)
+        // changes nothing: `cool_down` looks at the breaker's own time.
+        tokio::spawn(async move {
+            tokio::time::sleep_until(due).await;
+            let _ = tx.send(Msg::BreakerCooled { breaker });
+        });
     }
 
     /// A breaker's cooldown timer fired.

@@ -150,8 +150,10 @@ impl Scheduler {
         }
     }
 
-    /// A failed or cancelled step runs again (its `upstream_failed`
-    /// dependents return to pending); a step backing off retries now.
+    /// A failed or cancelled step runs again, and its `upstream_failed` and
+    /// cancelled dependents return to pending (as a finished run's retry
+    /// does: journaled first, then the others in file order); a step
+    /// backing off retries now.
     fn retry(&mut self, i: usize, by: By) -> Result<(), Refusal> {
         if self.cancelling.is_some() {
             return Err(Refusal::Stopping);
@@ -171,20 +173,13 @@ impl Scheduler {
                 Ok(())
             }
             Phase::Done(Final::Failed { .. } | Final::Cancelled) => {
-                let mut reset = vec![i];
-                let mut k = 0;
-                while k < reset.len() {
-                    for &d in &self.dependents[reset[k]] {
-                        if matches!(
-                            self.steps[d].phase,
-                            Phase::Done(Final::Skipped(SkipReason::UpstreamFailed))
-                        ) && !reset.contains(&d)
-                        {
-                            reset.push(d);
-                        }
-                    }
-                    k += 1;
-                }
+                // What `signalbox retry` of a finished run resets: the
+                // dependents skipped for it or cancelled, through the graph.
+                let mut marked = vec![false; self.steps.len()];
+                self.reset_with_dependents(&[i], &[], false, &mut marked);
+                let reset: Vec<usize> = std::iter::once(i)
+                    .chain((0..marked.len()).filter(|&r| marked[r] && r != i))
+                    .collect();
                 let steps = reset.iter().map(|&r| self.wf.steps[r].id.clone()).collect();
                 self.emit(Event::DagModified {
                     action: DagAction::Retry,

@@ -4,7 +4,8 @@
 //! runs again, after any survivor of its process group is killed. A step
 //! backing off retries when its delay is up. A wait that was open re-opens
 //! with the time it had left: its deadline is a point in time, so one that
-//! passed while nothing ran times out at once.
+//! passed while nothing ran times out at once. The breakers come back as
+//! the journal left them (`breaker_resume.rs`).
 
 use std::time::{Duration, SystemTime};
 
@@ -39,7 +40,7 @@ fn run_wide(reason: &str) -> bool {
 
 /// When an event was journaled. A time after now (a clock set back since)
 /// counts as now, so no deadline lies further ahead than its own length.
-fn at(e: &Envelope) -> SystemTime {
+pub(super) fn at(e: &Envelope) -> SystemTime {
     let now = SystemTime::now();
     humantime::parse_rfc3339_weak(&e.ts).map_or(now, |t| t.min(now))
 }
@@ -144,6 +145,7 @@ impl Scheduler {
             }
         }
         self.waits.skip_to(max_wait);
+        self.journal_breakers(events);
         open
     }
 
@@ -166,6 +168,7 @@ impl Scheduler {
 
     /// Picks up every open step where it stood.
     pub(super) fn carry_on(&mut self, mut open: Vec<Open>) {
+        self.restore_breakers();
         self.apply_retry(&mut open);
         // What left the recorded groups (setsid, a daemon) is found by the
         // run's cgroups and the run id in its environment.

@@ -9,7 +9,8 @@
 //! succeeded ones run again on the new results. Once the resumed
 //! `run_started` is journaled, one `dag_modified` (`action: retry`) names
 //! every step reset, in file order; a resume of the retried run replays that
-//! event the same way (`Scheduler::restore`).
+//! event the same way (`Scheduler::restore`). The breakers those steps name
+//! are closed with it (see `breaker_resume`).
 
 use super::event::{By, DagAction, Event, RunStatus, SkipReason};
 use super::resume::Open;
@@ -126,8 +127,10 @@ impl Scheduler {
 
     /// Marks `named` and, through the graph, every dependent that must run
     /// again with them: skipped for a failed need or cancelled, and with
-    /// `downstream` whatever else ended but an operator's skip.
-    fn reset_with_dependents(
+    /// `downstream` whatever else ended but an operator's skip. A live
+    /// run's retry (`control`) asks the same, with no `open` (nothing of
+    /// it stopped with the run).
+    pub(super) fn reset_with_dependents(
         &self,
         named: &[usize],
         open: &[Open],
@@ -146,7 +149,7 @@ impl Scheduler {
                     }
                     Phase::Done(Final::Skipped(SkipReason::Operator)) => false,
                     Phase::Done(_) => downstream,
-                    _ => open[d].stopped,
+                    _ => open.get(d).is_some_and(|o| o.stopped),
                 };
                 if again && !reset[d] {
                     reset[d] = true;
@@ -163,6 +166,7 @@ impl Scheduler {
             return;
         };
         let user = self.who(plan.user.clone(), plan.by);
+        let retried_by = (plan.by, user.clone());
         self.emit(Event::DagModified {
             action: DagAction::Retry,
             steps: plan
@@ -179,5 +183,6 @@ impl Scheduler {
         for &i in &plan.steps {
             self.retried(i, &mut open[i]);
         }
+        self.close_breakers_for_retry(&plan.steps, retried_by.0, retried_by.1);
     }
 }

@@ -100,6 +100,9 @@ pub struct Scheduler {
     pub(super) running: usize,
     pub(super) limit: usize,
     pub(super) breakers: HashMap<String, Breaker>,
+    /// For a resumed run: its breakers as the journal left them, set once
+    /// it starts (see `breaker_resume`).
+    pub(super) journaled_breakers: Vec<(String, super::breaker_resume::Journaled)>,
     pub(super) waits: WaitTable,
     pub(super) rng: SmallRng,
     pub(super) started: Instant,
@@ -150,6 +153,7 @@ impl Scheduler {
                 .iter()
                 .map(|(k, p)| (k.clone(), Breaker::new(p.clone())))
                 .collect(),
+            journaled_breakers: Vec::new(),
             wf,
             options,
             dir,

@@ -9,6 +9,7 @@ mod common;
 
 mod attach_keys;
 mod breaker;
+mod breakers13;
 mod edges;
 mod finding;
 mod output;

@@ -223,3 +223,54 @@ fn the_operator_opens_a_breaker_for_one_cooldown() {
     assert_eq!(b.force_open(at(71)), Some(State::Open));
     assert_eq!(b.reopens_at(), Some(at(131)));
 }
+
+#[test]
+fn a_restored_open_breaker_keeps_what_was_left_of_its_cooldown() {
+    let mut b = breaker(3, 1);
+    b.restore(
+        Restored::Open {
+            opened_ago: Duration::from_secs(20),
+        },
+        at(100),
+    );
+    assert_eq!(b.state(), State::Open);
+    assert_eq!(b.reopens_at(), Some(at(140)));
+    assert_eq!(b.admit(at(139)), (Admit::Rejected, None));
+    assert_eq!(b.admit(at(140)), (Admit::Allowed, Some(State::HalfOpen)));
+}
+
+#[test]
+fn a_breaker_whose_cooldown_passed_while_nothing_ran_lets_a_probe_through() {
+    let mut b = breaker(3, 1);
+    b.restore(
+        Restored::Open {
+            opened_ago: COOLDOWN * 2,
+        },
+        at(5),
+    );
+    assert_eq!(b.cool_down(at(5)), Some(State::HalfOpen));
+    assert_eq!(b.admit(at(5)), (Admit::Allowed, None));
+    assert_eq!(b.admit(at(5)), (Admit::Rejected, None));
+}
+
+#[test]
+fn a_restored_half_open_breaker_admits_its_probes_afresh() {
+    let mut b = breaker(3, 2);
+    b.restore(Restored::HalfOpen, at(0));
+    assert_eq!(b.admit(at(0)), (Admit::Allowed, None));
+    assert_eq!(b.admit(at(0)), (Admit::Allowed, None));
+    assert_eq!(b.admit(at(0)), (Admit::Rejected, None));
+    assert_eq!(b.record_success(at(0)), Some(State::Closed));
+}
+
+#[test]
+fn a_restored_closed_breaker_goes_on_counting() {
+    let mut b = breaker(3, 1);
+    b.restore(Restored::Closed { failures: 2 }, at(0));
+    assert_eq!(fail_n(&mut b, 1, at(0)), Some(State::Open));
+    let mut b = breaker(3, 1);
+    // A count at the threshold cannot be closed: one more failure opens it.
+    b.restore(Restored::Closed { failures: 7 }, at(0));
+    assert_eq!(b.state(), State::Closed);
+    assert_eq!(fail_n(&mut b, 1, at(0)), Some(State::Open));
+}

@@ -1,7 +1,7 @@
 //! The operator's changes to a run as the journal checker follows them
 //! (`dag_modified`): a retry starts a failed step (and the steps skipped
-//! for it) over, or hurries one backing off; a skip or cancel is journaled
-//! before the step ends by it.
+//! for it or cancelled) over, or hurries one backing off; a skip or cancel
+//! is journaled before the step ends by it.
 
 use super::Checker;
 use super::step::{End, St, Stop};
@@ -56,15 +56,19 @@ impl Checker<'_> {
                         ));
                     }
                 }
+                // With it, its dependents skipped for it or cancelled, as a
+                // finished run's retry resets them.
                 for &r in rest {
                     let s = &mut self.steps[r];
                     match s.st {
-                        St::Done(End::Skipped(SkipReason::UpstreamFailed)) if !s.halted => {
+                        St::Done(End::Skipped(SkipReason::UpstreamFailed) | End::Cancelled)
+                            if !s.halted =>
+                        {
                             s.reset()
                         }
                         _ => {
                             return Err(format!(
-                                "a retry resets `{}`, which was not skipped for a failed need",
+                                "a retry resets `{}`, which was neither skipped for a failed need nor cancelled",
                                 name(r)
                             ));
                         }

@@ -369,3 +369,40 @@ fn a_finished_run_retried_starts_its_steps_over_from_attempt_1() {
     ];
     assert_eq!(refused_at(&crashed), 6);
 }
+
+#[test]
+fn a_live_retry_starts_over_the_dependents_cancelled_with_the_failed_step() {
+    let events = [
+        start(false),
+        json!({ "type": "dag_modified", "action": "cancel", "steps": ["late"], "by": "socket" }),
+        ev("step_cancelled", "late", json!({ "reason": "operator" })),
+        ev("step_ready", "b", json!({})),
+        ev("step_started", "b", json!({ "attempt": 1 })),
+        ev(
+            "step_retrying",
+            "b",
+            json!({ "attempt": 1, "error": "exit code 1", "exit_code": 1, "delay_ms": 10 }),
+        ),
+        ev("step_started", "b", json!({ "attempt": 2 })),
+        ev(
+            "step_failed",
+            "b",
+            json!({ "attempts": 2, "error": "exit code 1", "exit_code": 1 }),
+        ),
+        json!({ "type": "dag_modified", "action": "retry", "steps": ["b", "late"], "by": "keyboard" }),
+        ev("step_ready", "b", json!({})),
+        ev("step_started", "b", json!({ "attempt": 1 })),
+        ev(
+            "step_succeeded",
+            "b",
+            json!({ "attempt": 1, "duration_ms": 5, "outputs": {}, "fallback": false }),
+        ),
+        ev("step_ready", "late", json!({})),
+    ];
+    check(&events).unwrap();
+    // Only a dependent that ended skipped or cancelled is reset with it.
+    let mut running = events.to_vec();
+    running[8] =
+        json!({ "type": "dag_modified", "action": "retry", "steps": ["b", "a"], "by": "keyboard" });
+    assert_eq!(refused_at(&running), 9);
+}

@@ -49,11 +49,9 @@ impl Model {
             // first start, and the outcome of the part before is no longer it.
             Event::RunStarted { .. } => {
                 self.run.started_ms.get_or_insert(ts);
+                // A resumed run's breakers stay as they were: resume
+                // restores them from the journal, cooldowns and all.
                 self.run.outcome = None;
-                // A resumed run's breakers start closed (resume keeps no
-                // breaker state), so `B` and the status line say what is.
-                self.breakers.clear();
-                self.breaker_until.clear();
             }
             Event::RunFinished {
                 status,

@@ -130,7 +130,11 @@ pub fn question(model: &Model, action: StepAction, i: usize) -> String {
             s.attempt + 1
         ),
         (StepAction::Retry, _) => {
-            let back = skipped_below(model, i);
+            let (back, skipped) = (reset_below(model, i), skipped_below(model, i));
+            let what = match back == skipped {
+                true => "skipped dependent",
+                false => "skipped or cancelled dependent",
+            };
             let mut q = match model.ended() {
                 true => format!("Retry {id}? The run goes on: {id} runs again from attempt 1."),
                 false => format!("Retry {id}? It runs again from attempt 1."),
@@ -138,7 +142,7 @@ pub fn question(model: &Model, action: StepAction, i: usize) -> String {
             if back > 0 {
                 q.push_str(&format!(
                     " Its {} return{} to pending.",
-                    count(back, "skipped dependent"),
+                    count(back, what),
                     if back == 1 { "s" } else { "" }
                 ));
             }
@@ -206,15 +210,27 @@ fn count(n: usize, word: &str) -> String {
     }
 }
 
-/// The steps below `i` that a retry of `i` returns to pending: those
-/// skipped as `upstream_failed` and reached through such steps (as the
-/// engine counts them).
+/// The steps below `i` skipped as `upstream_failed`, reached through
+/// such steps.
 fn skipped_below(model: &Model, i: usize) -> usize {
     let upstream = |d: usize| {
         model.steps[d].status == Status::Skipped
             && model.steps[d].skip == Some(crate::engine::event::SkipReason::UpstreamFailed)
     };
     below(model, i, upstream)
+}
+
+/// The steps below `i` that a retry of `i` returns to pending (as the
+/// engine counts them, live or finished): those skipped as
+/// `upstream_failed` or cancelled, and reached through such steps.
+fn reset_below(model: &Model, i: usize) -> usize {
+    let again = |d: usize| {
+        let s = &model.steps[d];
+        s.status == Status::Cancelled
+            || (s.status == Status::Skipped
+                && s.skip == Some(crate::engine::event::SkipReason::UpstreamFailed))
+    };
+    below(model, i, again)
 }
 
 /// The steps below `i` that have not ended: cancelling `i` skips them.

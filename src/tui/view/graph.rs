@@ -266,6 +266,12 @@ fn draw_box(
         style.patch(theme.bold())
     };
     win.put(buf, x + 1, y, &name, name_style);
+    // In the bottom border, as the id is in the top one: the box keeps its
+    // size, and the line inside keeps saying the step's own state.
+    if let Some((text, state)) = detail::breaker(m, s) {
+        let text = format!(" {} ", super::fit(&text, w.saturating_sub(4)));
+        win.put(buf, x + 1, y + r.h - 1, &text, theme.breaker(state));
+    }
 }
 
 /// A compact line: `✓ build-st…aarch64      1.4s`, the time or exit code
@@ -282,14 +288,36 @@ fn draw_line(
     let step = &m.steps[s];
     let label = arr.labels.get(s).map_or("", String::as_str);
     let room = r.w.saturating_sub(3 + label.width());
+    let short = detail::short(m, s);
+    // A step with nothing of its own to say there shows its breaker.
+    let breaker = short
+        .is_empty()
+        .then(|| detail::breaker_short(m, s))
+        .flatten()
+        .map(|(text, state)| (super::fit(&text, room), state));
+    let shown = breaker.as_ref().map_or(short, |(text, _)| text.clone());
     let text = format!(
         "{} {label} {:>room$}",
         theme::glyph(step.status, step.kind),
-        super::fit(&detail::short(m, s), room),
+        super::fit(&shown, room),
     );
     let mut style = theme.status(step.status);
     if s == m.ui.selected {
         style = style.patch(theme.selected());
     }
     win.put(buf, r.x, r.y, &text, style);
+    // Flush right, where the line ends, in the breaker's colour.
+    if let Some((text, state)) = breaker {
+        let mut style = theme.breaker(state);
+        if s == m.ui.selected {
+            style = style.patch(theme.selected());
+        }
+        win.put(
+            buf,
+            r.x + r.w.saturating_sub(text.width()),
+            r.y,
+            &text,
+            style,
+        );
+    }
 }

@@ -1,6 +1,8 @@
 //! What a step's box or compact line says besides its id: attempt, status
-//! and time; a failed step its exit code, or its error when it had none.
+//! and time; a failed step its exit code, or its error when it had none;
+//! the state of the breaker it names when that is not closed.
 
+use crate::engine::event::BreakerState;
 use crate::safe::cells;
 use crate::tui::model::{Model, Status, StepView};
 use crate::tui::view::theme;
@@ -87,4 +89,46 @@ pub fn failure(step: &StepView) -> String {
 fn wait_left(m: &Model, s: usize) -> Option<String> {
     let deadline = m.steps.get(s)?.wait_deadline_ms?;
     Some(theme::countdown(deadline.saturating_sub(m.now_ms)))
+}
+
+/// The breaker line of a step's box: `⊗ open 12s` (the time left of its
+/// cooldown, while the run goes, as the status line counts it) or
+/// `◐ half-open`, and the state for its colour; none while the breaker
+/// the step names is closed, or when it names none.
+pub fn breaker(m: &Model, s: usize) -> Option<(String, BreakerState)> {
+    let name = m.steps.get(s)?.breaker.as_deref()?;
+    let state = *m.breakers.get(name)?;
+    let text = match state {
+        BreakerState::Open => match m.breaker_until.get(name) {
+            Some(&until) if !m.ended() => {
+                format!(
+                    "⊗ open {}",
+                    theme::countdown(until.saturating_sub(m.now_ms))
+                )
+            }
+            _ => "⊗ open".to_string(),
+        },
+        BreakerState::HalfOpen => "◐ half-open".to_string(),
+        BreakerState::Closed => return None,
+    };
+    Some((text, state))
+}
+
+/// The breaker in a compact line's few columns, for a step with nothing
+/// else to say there (pending, ready): `⊗ 26s`, `⊗` once the run has
+/// ended, `◐` half-open.
+pub fn breaker_short(m: &Model, s: usize) -> Option<(String, BreakerState)> {
+    let name = m.steps.get(s)?.breaker.as_deref()?;
+    let state = *m.breakers.get(name)?;
+    let text = match state {
+        BreakerState::Open => match m.breaker_until.get(name) {
+            Some(&until) if !m.ended() => {
+                format!("⊗ {}", theme::countdown(until.saturating_sub(m.now_ms)))
+            }
+            _ => "⊗".to_string(),
+        },
+        BreakerState::HalfOpen => "◐".to_string(),
+        BreakerState::Closed => return None,
+    };
+    Some((text, state))
 }
