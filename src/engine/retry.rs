@@ -127,7 +127,7 @@ impl Scheduler {
     /// Marks `named` and, through the graph, every dependent that must run
     /// again with them: skipped for a failed need or cancelled, and with
     /// `downstream` whatever else ended but an operator's skip.
-    fn reset_with_dependents(
+    pub(super) fn reset_with_dependents(
         &self,
         named: &[usize],
         open: &[Open],
