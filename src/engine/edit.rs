@@ -132,8 +132,10 @@ impl Scheduler {
         if self.cancelling.is_some() {
             return Err(Refusal::Stopping);
         }
+        let began = std::time::Instant::now();
         let vars = self.options.vars.clone();
         let checked = self.check_edit(&ask, None, &vars);
+        let planned = began.elapsed();
         let refused = |mut plan: Plan, why: String| {
             plan.diagnostics
                 .insert(0, format!("{}: error: {why}", ask.file));
@@ -156,9 +158,14 @@ impl Scheduler {
             by: ask.by,
             sender: self.acting.clone(),
         };
-        self.apply_edit(pending, None)
-            .map(Box::new)
-            .map_err(|why| refused(plan, why))
+        let applied = self.apply_edit(pending, None);
+        tracing::info!(
+            run = %self.dir.id,
+            planned_ms = planned.as_secs_f64() * 1e3,
+            total_ms = began.elapsed().as_secs_f64() * 1e3,
+            "edit"
+        );
+        applied.map(Box::new).map_err(|why| refused(plan, why))
     }
 }
 

@@ -10,58 +10,20 @@ use std::time::Duration;
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::breaker::Breaker;
 use super::bus::{Bus, Subscription};
-use super::event::{Command, Event, Refusal, RunStatus};
+use super::event::{Event, RunStatus};
 use super::run::{RunOptions, RunOutcome};
 use super::run_dir::RunDir;
 use super::state::{Final, Phase, StepRt};
-use super::waits::{WaitOutcome, WaitTable};
+use super::waits::WaitTable;
 use crate::workflow::Workflow;
 
-/// What reaches the owner. A step is named by its slot (see
-/// [`Scheduler::slots`]): an edit may move its index while a task runs.
-pub enum Msg {
-    /// `reply`, when given, hears whether the command was taken.
-    /// `user`, when given, is who sent it (a socket's peer); else the
-    /// account running the run.
-    Command {
-        command: Command,
-        reply: Option<oneshot::Sender<Taken>>,
-        user: Option<String>,
-    },
-    Subscribe(oneshot::Sender<Subscription>),
-    Output {
-        step: usize,
-        stream: super::event::Stream,
-        line: String,
-    },
-    Exited {
-        step: usize,
-        attempt: u32,
-        result: super::attempt::AttemptResult,
-    },
-    WaitDone {
-        step: usize,
-        wait: u64,
-        outcome: WaitOutcome,
-    },
-    RetryDue {
-        step: usize,
-        token: u64,
-    },
-    BreakerCooled {
-        breaker: String,
-    },
-    /// A journal sync before a spawn failed: the run stops on it.
-    SyncFailed(std::io::Error),
-}
-
-/// A command's reply: taken (an edit's with its plan) or refused.
-pub type Taken = Result<Option<Box<super::edit::Plan>>, Refusal>;
+mod msg;
+pub use msg::{Msg, Taken};
 
 /// Messages handled in one go before the scheduler starts what they readied.
 const DRAIN: usize = 1024;

@@ -122,9 +122,10 @@ impl Scheduler {
         // A run no process drove carries on from its restored state, where
         // a step stopped with the run counts (as for a retry).
         self.restart_edited(&p.diff, open, live, !live);
-        if let Some(jobs) = self.options.jobs.or(self.wf.concurrency) {
-            self.limit = jobs.max(1);
-        }
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        self.limit = (self.options.jobs.or(self.wf.concurrency))
+            .unwrap_or(cpus)
+            .max(1);
         if live {
             self.settle();
         }

@@ -130,3 +130,92 @@ impl Checker<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::super::{Impossible, check_with_revisions};
+    use crate::engine::edit::revision::RevisionSource;
+    use crate::engine::event::Envelope;
+    use crate::engine::run_dir::{RunDir, sha256_hex};
+
+    const OLD: &str =
+        "name: t\nsteps:\n  a:\n    run: sleep 9\n  b:\n    needs: [a]\n    run: 'true'\n";
+    const NEW: &str = "name: t\nsteps:\n  a:\n    run: 'true'\n  n:\n    run: 'true'\n  b:\n    needs: [a]\n    run: 'true'\n";
+
+    fn journal(events: &[Value]) -> Vec<Envelope> {
+        (events.iter().enumerate())
+            .map(|(n, e)| {
+                let mut line = json!({ "seq": n + 1, "ts": "2026-01-01T00:00:00Z", "run": "r" });
+                for (k, v) in e.as_object().unwrap() {
+                    line[k] = v.clone();
+                }
+                serde_json::from_value(line).unwrap()
+            })
+            .collect()
+    }
+
+    fn edit(revision: u32, sha: &str, added: &[&str], rerun: &[&str]) -> Value {
+        json!({ "type": "dag_modified", "action": "edit", "steps": added, "by": "socket",
+            "user": "u", "revision": revision, "sha256": sha,
+            "diff": { "added": added, "removed": [], "changed": { "a": ["run"] }, "rerun": rerun } })
+    }
+
+    /// The journal checked against a run folder holding `NEW` as revision 1.
+    fn check(events: &[Value]) -> Result<usize, Impossible> {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = RunDir::at("r".into(), tmp.path().to_path_buf());
+        dir.write_revision(1, NEW.as_bytes()).unwrap();
+        let wf = crate::workflow::load_str(OLD, "t.yaml").unwrap();
+        let source = RevisionSource {
+            dir,
+            vars: Default::default(),
+        };
+        check_with_revisions(&wf, "r", &journal(events), source).map(|r| r.len())
+    }
+
+    fn running_a() -> Vec<Value> {
+        vec![
+            json!({ "type": "run_started", "workflow": "t", "steps": 2, "resumed": false }),
+            json!({ "type": "step_ready", "step": "a" }),
+            json!({ "type": "step_started", "step": "a", "attempt": 1 }),
+        ]
+    }
+
+    #[test]
+    fn a_rerun_of_a_running_step_stops_its_attempt_then_starts_over() {
+        let sha = sha256_hex(NEW.as_bytes());
+        let mut events = running_a();
+        events.extend([
+            edit(1, &sha, &["n"], &["a"]),
+            json!({ "type": "step_ready", "step": "n" }),
+            json!({ "type": "step_output", "step": "a", "stream": "stdout", "line": "x" }),
+            json!({ "type": "step_cancelled", "step": "a", "reason": "rerun" }),
+            json!({ "type": "step_ready", "step": "a" }),
+            json!({ "type": "step_started", "step": "a", "attempt": 1 }),
+        ]);
+        assert_eq!(check(&events), Ok(1));
+    }
+
+    #[test]
+    fn an_altered_or_unordered_revision_or_a_step_it_lacks_is_damage() {
+        let sha = sha256_hex(NEW.as_bytes());
+        let mut events = running_a();
+        events.push(edit(1, &sha256_hex(b"other"), &["n"], &["a"]));
+        let err = check(&events).unwrap_err();
+        assert_eq!(err.line, 4);
+        assert!(err.reason.contains("SHA-256"), "{err}");
+        events[3] = edit(2, &sha, &["n"], &["a"]);
+        let err = check(&events).unwrap_err();
+        assert!(err.reason.contains("revision 2 where revision 1"), "{err}");
+        events[3] = edit(1, &sha, &["zzz"], &["a"]);
+        let err = check(&events).unwrap_err();
+        assert!(err.reason.contains("`zzz`"), "{err}");
+        // Its attempt stopped for the rerun, `a` cannot end as it was.
+        events[3] = edit(1, &sha, &["n"], &["a"]);
+        events.push(json!({ "type": "step_succeeded", "step": "a", "attempt": 1,
+            "duration_ms": 1, "outputs": {}, "fallback": false }));
+        assert_eq!(check(&events).unwrap_err().line, 5);
+    }
+}
