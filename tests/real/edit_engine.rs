@@ -428,4 +428,27 @@ async fn across_a_run_an_edit_and_a_retry_each_succeeded_step_ran_once() {
         w.ledger(),
         counts(&[("build", 1), ("deploy", 1), ("notes", 1), ("test", 1)])
     );
+    // The next edit's number goes on from the journal's last.
+    let again = edited.replace("echo notes", "echo NOTES");
+    let mut dry = ask(&again, &["notes"]);
+    dry.dry_run = true;
+    let (run, plan) = Run::edit(&id, w.options(), kept, dry).unwrap();
+    assert_eq!(plan.revision, 2, "{plan:?}");
+    drop(run);
+    assert!(!w.revision(&id, 2).exists(), "a dry run writes nothing");
+}
+
+#[tokio::test]
+async fn a_live_run_is_edited_in_it_not_beside_it() {
+    let w = Work::new();
+    let mut d = w.start(GATED);
+    d.until("the gate", |e| e["type"] == "approval_requested")
+        .await;
+    let id = d.handle.run_id.to_string();
+    match Run::edit(&id, w.options(), kept, ask(GATED_B, &[])) {
+        Err(EngineError::Resume(why)) => assert!(why.contains("is live"), "{why}"),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a second process took the live run"),
+    }
+    d.kill().await;
 }

@@ -152,10 +152,8 @@ impl Scheduler {
                 self.at_slot[old_slots[i]] = None;
             }
         }
-        let mut from = Vec::with_capacity(self.wf.steps.len());
         for (j, s) in self.wf.steps.iter().enumerate() {
             let was = old.step_index(&s.id);
-            from.push(was);
             let slot = match was {
                 Some(i) => old_slots[i],
                 None => {
