@@ -452,3 +452,22 @@ async fn a_live_run_is_edited_in_it_not_beside_it() {
     }
     d.kill().await;
 }
+
+#[tokio::test]
+async fn a_revision_that_cannot_be_written_refuses_the_edit_and_changes_nothing() {
+    let w = Work::new();
+    let mut d = w.start(GATED);
+    d.until("the gate", |e| e["type"] == "approval_requested")
+        .await;
+    let id = d.handle.run_id.to_string();
+    // A file where the folder of revisions goes.
+    std::fs::write(w.run_dir(&id).join("revisions"), "").unwrap();
+    let why = refusal_text(d.edit(GATED_B, &[]).await);
+    assert!(why.contains("cannot write"), "{why}");
+    assert!(why.contains("revisions/1.yaml"), "{why}");
+    d.handle.request(approve("gate")).await.unwrap();
+    let (outcome, events) = d.finish().await;
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+    assert!(edits(&events).is_empty(), "{events:#?}");
+    assert_eq!(started(&events), ["a", "c"]);
+}
