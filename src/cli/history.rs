@@ -289,7 +289,8 @@ fn checked(dir: &RunDir) -> Result<(workflow::Workflow, crate::engine::journal::
     crate::engine::fsafe::check_regular(&kept).map_err(|e| format!("error: {e}"))?;
     let wf = workflow::load(&kept).map_err(|d| d.to_string())?;
     let path = dir.journal_path();
-    let mut checker = journal_check::Checker::new(&wf, Some(&dir.id));
+    let revisions = crate::engine::edit::revision::RevisionSource::of(dir)?;
+    let mut checker = journal_check::Checker::new(&wf, Some(&dir.id)).with_revisions(revisions);
     let mut wrong = None;
     let scanned = scan(&path, |e| {
         if wrong.is_none()

@@ -68,12 +68,15 @@ impl Scheduler {
         cancelled: oneshot::Receiver<()>,
         seq: u64,
     ) {
+        // What the attempt's task sends back names the step by its slot,
+        // which an edit never moves (see `Scheduler::slots`).
+        let slot = self.slots[i];
         let step = &self.wf.steps[i];
         let Action::Run(run) = &step.action else {
             // Nothing to run: end the attempt, or the run would wait for it
             // forever (and so would a cancel).
             let _ = self.tx.send(Msg::Exited {
-                step: i,
+                step: slot,
                 attempt,
                 result: AttemptResult {
                     exit: Err(format!("`{}` runs no command", step.id)),
@@ -126,7 +129,7 @@ impl Scheduler {
             if let Err(e) = durable.ensure(seq) {
                 let _ = tx.send(Msg::SyncFailed(e));
                 let _ = tx.send(Msg::Exited {
-                    step: i,
+                    step: slot,
                     attempt,
                     result: AttemptResult {
                         exit: Ok(Exit::Cancelled),
@@ -178,7 +181,7 @@ impl Scheduler {
                         process::Stream::Stderr => Stream::Stderr,
                     };
                     let _ = tx.send(Msg::Output {
-                        step: i,
+                        step: slot,
                         stream,
                         line,
                     });
@@ -199,7 +202,7 @@ impl Scheduler {
                         }
                         let stream = problem_stream;
                         let _ = tx.send(Msg::Output {
-                            step: i,
+                            step: slot,
                             stream,
                             line,
                         });
@@ -209,7 +212,7 @@ impl Scheduler {
                 _ => BTreeMap::new(),
             };
             let _ = tx.send(Msg::Exited {
-                step: i,
+                step: slot,
                 attempt,
                 result: AttemptResult { exit, outputs },
             });
@@ -265,6 +268,7 @@ impl Scheduler {
             Some(Stop::Cancel(reason)) => self.finish_step(i, Final::Cancelled, |step| {
                 Event::StepCancelled { step, reason }
             }),
+            Some(Stop::Rerun) => self.rerun_stopped(i),
             None if ok => {
                 self.steps[i].outputs = result.outputs.clone();
                 let duration_ms = self.elapsed_ms(i);
@@ -347,9 +351,10 @@ impl Scheduler {
                     token,
                 };
                 let tx = self.tx.clone();
+                let slot = self.slots[i];
                 tokio::spawn(async move {
                     tokio::time::sleep_until(due).await;
-                    let _ = tx.send(Msg::RetryDue { step: i, token });
+                    let _ = tx.send(Msg::RetryDue { step: slot, token });
                 });
             }
             Verdict::Fallback(outputs) => {

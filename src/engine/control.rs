@@ -245,7 +245,7 @@ impl Scheduler {
         match &mut self.steps[i].phase {
             Phase::Done(_) => {}
             Phase::Running { stop, cancel, .. } => {
-                if stop.is_none() {
+                if stop.is_none() || *stop == Some(Stop::Rerun) {
                     *stop = Some(Stop::Cancel(reason.to_string()));
                 }
                 if let Some(c) = cancel.take() {

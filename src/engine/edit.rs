@@ -10,6 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) mod apply;
+pub(crate) mod plan;
+pub mod revision;
+
 use super::event::{By, Refusal};
 use super::scheduler::Scheduler;
 
@@ -125,11 +129,60 @@ impl Scheduler {
     /// run, a no-op or refused, applies it: the revision written, then
     /// `dag_modified` journaled, then the graph changed in memory.
     pub(super) fn edit(&mut self, ask: EditAsk) -> Result<Box<Plan>, Refusal> {
-        let _ = ask;
-        Err(Refusal::Edit(Box::new(Plan {
-            run: self.dir.id.clone(),
-            diagnostics: vec!["edit: error: not built yet".into()],
-            ..Plan::default()
-        })))
+        if self.cancelling.is_some() {
+            return Err(Refusal::Stopping);
+        }
+        let began = std::time::Instant::now();
+        let vars = self.options.vars.clone();
+        let checked = self.check_edit(&ask, None, &vars);
+        let planned = began.elapsed();
+        let refused = |mut plan: Plan, why: String| {
+            plan.diagnostics
+                .insert(0, format!("{}: error: {why}", ask.file));
+            Refusal::Edit(Box::new(plan))
+        };
+        let wf = match checked.wf {
+            Some(wf) if !checked.plan.refused() => wf,
+            _ if checked.plan.refused() => return Err(Refusal::Edit(Box::new(checked.plan))),
+            _ => return Err(refused(checked.plan, "the edit cannot apply".into())),
+        };
+        if ask.dry_run || changes_nothing(&checked.plan, &checked.diff) {
+            return Ok(Box::new(checked.plan));
+        }
+        let plan = checked.plan.clone();
+        let pending = apply::Pending {
+            plan: checked.plan,
+            wf,
+            diff: checked.diff,
+            source: ask.source,
+            by: ask.by,
+            sender: self.acting.clone(),
+        };
+        let applied = self.apply_edit(pending, None);
+        tracing::info!(
+            run = %self.dir.id,
+            planned_ms = planned.as_secs_f64() * 1e3,
+            total_ms = began.elapsed().as_secs_f64() * 1e3,
+            "edit"
+        );
+        applied.map(Box::new).map_err(|why| refused(plan, why))
     }
+}
+
+/// The refusal for a run another process drives: a live run is edited in
+/// it, through its socket.
+pub(super) fn live_message(locked: &str) -> String {
+    let id = locked
+        .strip_prefix("run ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or("");
+    format!(
+        "run {id} is live: edit it through its socket (`signalbox edit {id}` does), or with `e` on its screen (`signalbox attach {id}`)"
+    )
+}
+
+/// A plan with nothing to do: no step or top-level key changed, and no
+/// step to run again. Then no revision is written and no event journaled.
+pub(crate) fn changes_nothing(plan: &Plan, diff: &super::event::EditDiff) -> bool {
+    plan.is_noop() && diff.rerun.is_empty()
 }

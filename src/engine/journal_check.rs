@@ -14,9 +14,13 @@
 //! not the scheduler's code: where the two meet, `resume.rs` is the model
 //! of what a resumed run does with each state.
 
+use std::borrow::Cow;
+
+use super::edit::revision::RevisionSource;
 use super::event::{Envelope, Event, RunStatus, SkipReason};
 use crate::workflow::{Action, Workflow};
 
+mod edit;
 mod operator;
 mod step;
 
@@ -42,7 +46,14 @@ enum Segment {
 
 /// Feeds on a journal's events in order; see the module docs.
 pub struct Checker<'w> {
-    wf: &'w Workflow,
+    /// The revision in force: the run's file, then each edit's.
+    wf: Cow<'w, Workflow>,
+    /// Where an edit's revision is read from; none: an edit is refused.
+    revisions: Option<RevisionSource>,
+    /// The last revision an edit made (0: none yet).
+    revision: u32,
+    /// Each edit's workflow, in order, for a resume to rebuild the run with.
+    pub loaded: Vec<Workflow>,
     /// The run folder's id, when known: every event must be of this run.
     run: Option<String>,
     steps: Vec<Step>,
@@ -55,12 +66,28 @@ pub struct Checker<'w> {
     /// The last event was a resumed `run_started` after a `run_finished`:
     /// a `dag_modified` retry now carries a finished run on (`retry`).
     reopened: bool,
+    /// The last event was a resumed `run_started`: an edit now is one of a
+    /// run no process drove, where a step stopped with the run counts.
+    fresh: bool,
 }
 
 /// Checks a whole journal read into memory. `run` is the run folder's id.
 pub fn check_all(wf: &Workflow, run: &str, events: &[Envelope]) -> Result<(), Impossible> {
     let mut checker = Checker::new(wf, Some(run));
     events.iter().try_for_each(|e| checker.check(e))
+}
+
+/// [`check_all`], each edit's revision read from `revisions` and checked:
+/// the workflows of the edits, in order.
+pub fn check_with_revisions(
+    wf: &Workflow,
+    run: &str,
+    events: &[Envelope],
+    revisions: RevisionSource,
+) -> Result<Vec<Workflow>, Impossible> {
+    let mut checker = Checker::new(wf, Some(run)).with_revisions(revisions);
+    events.iter().try_for_each(|e| checker.check(e))?;
+    Ok(checker.loaded)
 }
 
 /// What `resume`, `replay` and `runs` print for a refused journal.
@@ -76,14 +103,24 @@ pub fn describe(path: &std::path::Path, err: &Impossible) -> String {
 impl<'w> Checker<'w> {
     pub fn new(wf: &'w Workflow, run: Option<&str>) -> Checker<'w> {
         Checker {
-            wf,
+            wf: Cow::Borrowed(wf),
+            revisions: None,
+            revision: 0,
+            loaded: Vec::new(),
             run: run.filter(|r| !r.is_empty()).map(str::to_string),
             steps: wf.steps.iter().map(|_| Step::default()).collect(),
             segment: Segment::Before,
             cancelling: false,
             max_wait: 0,
             reopened: false,
+            fresh: false,
         }
+    }
+
+    /// Reads an edit's revision from `revisions` (else an edit is refused).
+    pub fn with_revisions(mut self, revisions: RevisionSource) -> Checker<'w> {
+        self.revisions = Some(revisions);
+        self
     }
 
     /// The next event; its seq is its line number (the reader checks that).
@@ -116,6 +153,7 @@ impl<'w> Checker<'w> {
             (_, Segment::Live) => {}
         }
         let reopened = std::mem::take(&mut self.reopened);
+        let fresh = std::mem::take(&mut self.fresh);
         match &e.event {
             Event::RunStarted {
                 workflow,
@@ -123,6 +161,7 @@ impl<'w> Checker<'w> {
                 resumed,
             } => {
                 self.reopened = self.segment == Segment::Finished;
+                self.fresh = *resumed;
                 self.run_started(workflow, *steps, *resumed)
             }
             Event::RunFinished { status, .. } => self.run_finished(*status),
@@ -135,6 +174,14 @@ impl<'w> Checker<'w> {
                 steps,
                 ..
             } if reopened => self.finished_retry(steps),
+            Event::DagModified {
+                action: super::event::DagAction::Edit,
+                steps,
+                revision,
+                sha256,
+                diff,
+                ..
+            } => self.edit(*revision, sha256.as_deref(), diff.as_deref(), steps, fresh),
             Event::DagModified { action, steps, .. } => self.dag_modified(*action, steps),
             step_event => {
                 let id = step_event.step().unwrap_or_default();
@@ -193,6 +240,17 @@ impl<'w> Checker<'w> {
 
     /// An event about step `i`; the error says why it cannot follow.
     fn step_event(&mut self, i: usize, e: &Event) -> Result<(), String> {
+        self.steps[i].stopped = false;
+        if self.steps[i].stale {
+            match e {
+                Event::StepOutput { .. } => return Ok(()),
+                Event::StepCancelled { reason, .. } if reason == super::edit::apply::RERUN => {
+                    self.steps[i].stale = false;
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
         let spec = &self.wf.steps[i];
         if self.steps[i].ended() {
             return Err(format!("it had already ended ({})", self.steps[i].word()));

@@ -55,12 +55,37 @@ pub(super) fn instant_of(t: SystemTime) -> Instant {
 
 impl Scheduler {
     /// Replays the journal into step states; returns what each open step
-    /// was doing.
-    pub(super) fn restore(&mut self, events: &[Envelope]) -> Vec<Open> {
+    /// was doing. `revisions`: the workflow of each journaled edit, in
+    /// order (as the journal check read them), switched to where it was.
+    pub(super) fn restore(
+        &mut self,
+        events: &[Envelope],
+        revisions: Vec<crate::workflow::Workflow>,
+    ) -> Vec<Open> {
         self.began = events.first().map(at);
         let mut open = vec![Open::default(); self.steps.len()];
         let mut max_wait = 0;
+        let mut revisions = revisions.into_iter();
+        let mut fresh = false;
         for e in events {
+            let was_fresh = std::mem::replace(
+                &mut fresh,
+                matches!(e.event, Event::RunStarted { resumed: true, .. }),
+            );
+            if let Event::DagModified {
+                action: DagAction::Edit,
+                revision: Some(n),
+                diff: Some(diff),
+                ..
+            } = &e.event
+            {
+                if let Some(wf) = revisions.next() {
+                    self.switch_to(wf, &mut open);
+                    self.restart_edited(diff, &mut open, false, was_fresh);
+                    self.revision = *n;
+                }
+                continue;
+            }
             if let Event::DagModified {
                 action: DagAction::Retry,
                 steps,
@@ -136,9 +161,14 @@ impl Scheduler {
                 Event::StepSkipped { reason, .. } => {
                     rt.phase = Phase::Done(Final::Skipped(*reason))
                 }
-                Event::StepCancelled { reason, .. } if !run_wide(reason) => {
+                Event::StepCancelled { reason, .. }
+                    if !run_wide(reason) && reason != super::edit::apply::RERUN =>
+                {
                     rt.phase = Phase::Done(Final::Cancelled)
                 }
+                // An edit's rerun stopped its old attempt: it was reset at
+                // the edit.
+                Event::StepCancelled { reason, .. } if reason == super::edit::apply::RERUN => {}
                 // Stopped with the whole run: it picks up where it stood.
                 Event::StepCancelled { .. } => o.stopped = true,
                 _ => {}
@@ -170,6 +200,15 @@ impl Scheduler {
     pub(super) fn carry_on(&mut self, mut open: Vec<Open>) {
         self.restore_breakers();
         self.apply_retry(&mut open);
+        if let Some(edit) = self.editing.take()
+            && let Err(why) = self.apply_edit(*edit, Some(&mut open))
+        {
+            // Nothing applied and nothing runs: the run stays as it was,
+            // to be edited again or resumed.
+            self.journal_error = Some(format!("the edit was not applied: {why}"));
+            self.cancel_run(super::event::RunStatus::Failed, "journal_error");
+            return;
+        }
         // What left the recorded groups (setsid, a daemon) is found by the
         // run's cgroups and the run id in its environment.
         super::process::reclaim_run(&self.dir.id, &self.dir.path);
@@ -191,9 +230,10 @@ impl Scheduler {
                 let due = instant_of(due);
                 self.steps[i].phase = Phase::Backoff { failed, due, token };
                 let tx = self.tx.clone();
+                let slot = self.slots[i];
                 tokio::spawn(async move {
                     tokio::time::sleep_until(due).await;
-                    let _ = tx.send(Msg::RetryDue { step: i, token });
+                    let _ = tx.send(Msg::RetryDue { step: slot, token });
                 });
             } else if let Some((wait, deadline, opened)) = o.wait {
                 self.reopen_wait(i, wait, instant_of(deadline), instant_since(opened));
@@ -213,7 +253,7 @@ impl Scheduler {
 
     /// Steps whose needs all ended while nothing ran: ready them, or skip
     /// them when a need failed.
-    fn settle(&mut self) {
+    pub(super) fn settle(&mut self) {
         for i in 0..self.steps.len() {
             if self.move_on(i) {
                 self.move_dependents_on(i);

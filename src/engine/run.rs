@@ -238,7 +238,7 @@ impl Run {
         options: RunOptions,
         load: impl FnOnce(&std::path::Path) -> Result<Workflow, String>,
     ) -> Result<Run, EngineError> {
-        let (mut run, events) = Run::reopen(run, options, load)?;
+        let (mut run, events, revisions) = Run::reopen(run, options, load)?;
         if let Some(status) = super::resume::finished_status(&events)
             && status != RunStatus::Cancelled
         {
@@ -252,7 +252,7 @@ impl Run {
                 run.handle.run_id
             )));
         }
-        let open = run.scheduler.restore(&events);
+        let open = run.scheduler.restore(&events, revisions);
         run.scheduler.resume = Some(open);
         Ok(run)
     }
@@ -266,13 +266,14 @@ impl Run {
         load: impl FnOnce(&std::path::Path) -> Result<Workflow, String>,
         ask: super::retry::RetryAsk,
     ) -> Result<Run, EngineError> {
-        let (mut run, events) = Run::reopen(run, options, load).map_err(|e| match e {
-            EngineError::Resume(m) if m.contains("being driven by another") => {
-                EngineError::Resume(super::retry::live_message(&m))
-            }
-            e => e,
-        })?;
-        let open = run.scheduler.restore(&events);
+        let (mut run, events, revisions) =
+            Run::reopen(run, options, load).map_err(|e| match e {
+                EngineError::Resume(m) if m.contains("being driven by another") => {
+                    EngineError::Resume(super::retry::live_message(&m))
+                }
+                e => e,
+            })?;
+        let open = run.scheduler.restore(&events, revisions);
         let status = super::resume::finished_status(&events);
         let plan = run
             .scheduler
@@ -285,25 +286,43 @@ impl Run {
 
     /// Prepares to edit a run that no process drives (finished or
     /// interrupted): as [`resume`](Self::resume), with `ask` planned
-    /// against the restored run. The plan comes back whatever it says; the
-    /// run, once started, applies it before anything runs. Dropping the run
-    /// instead (a dry run, a refusal, a no-op, an operator's no) leaves the
-    /// run as it was.
+    /// against the restored run (a step that had not ended counts as not
+    /// started). The plan comes back whatever it says; the run, once
+    /// started, journals its resumed `run_started`, then applies the edit
+    /// before anything runs. Dropping the run instead (a dry run, a
+    /// refusal, a no-op, an operator's no) leaves the run as it was.
     pub fn edit(
         run: &str,
         options: RunOptions,
         load: impl FnOnce(&std::path::Path) -> Result<Workflow, String>,
         ask: super::edit::EditAsk,
     ) -> Result<(Run, super::edit::Plan), EngineError> {
-        let (run, _events) = Run::reopen(run, options, load)?;
-        let plan = super::edit::Plan {
-            run: run.handle.run_id.to_string(),
-            diagnostics: vec![format!(
-                "{}: error: editing a finished run is not built yet",
-                ask.file
-            )],
-            ..super::edit::Plan::default()
-        };
+        let (mut run, events, revisions) =
+            Run::reopen(run, options, load).map_err(|e| match e {
+                EngineError::Resume(m) if m.contains("being driven by another") => {
+                    EngineError::Resume(super::edit::live_message(&m))
+                }
+                e => e,
+            })?;
+        let open = run.scheduler.restore(&events, revisions);
+        let vars = super::edit::revision::RevisionSource::of(&run.scheduler.dir)
+            .map_err(EngineError::Resume)?
+            .vars;
+        let checked = run.scheduler.check_edit(&ask, Some(&open), &vars);
+        let plan = checked.plan.clone();
+        let applies =
+            !plan.refused() && !ask.dry_run && !super::edit::changes_nothing(&plan, &checked.diff);
+        if let Some(wf) = checked.wf.filter(|_| applies) {
+            run.scheduler.editing = Some(Box::new(super::edit::apply::Pending {
+                plan: checked.plan,
+                wf,
+                diff: checked.diff,
+                source: ask.source,
+                by: ask.by,
+                sender: None,
+            }));
+        }
+        run.scheduler.resume = Some(open);
         Ok((run, plan))
     }
 
@@ -313,7 +332,7 @@ impl Run {
         run: &str,
         options: RunOptions,
         load: impl FnOnce(&std::path::Path) -> Result<Workflow, String>,
-    ) -> Result<(Run, Vec<super::event::Envelope>), EngineError> {
+    ) -> Result<(Run, Vec<super::event::Envelope>, Vec<Workflow>), EngineError> {
         let dir = RunDir::open(&options.state_dir, run)
             .map_err(|e| EngineError::Resume(e.to_string()))?;
         let lock = super::lock::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
@@ -325,9 +344,17 @@ impl Run {
         let path = dir.journal_path();
         let replayed =
             super::journal::read_journal(&path).map_err(|e| EngineError::Resume(e.to_string()))?;
-        // Only a journal this program could have written is acted on.
-        super::journal_check::check_all(&workflow, &dir.id, &replayed.events)
-            .map_err(|e| EngineError::Resume(super::journal_check::describe(&path, &e)))?;
+        // Only a journal this program could have written is acted on, and
+        // only with the revisions its edits name, as they were.
+        let source =
+            super::edit::revision::RevisionSource::of(&dir).map_err(EngineError::Resume)?;
+        let revisions = super::journal_check::check_with_revisions(
+            &workflow,
+            &dir.id,
+            &replayed.events,
+            source,
+        )
+        .map_err(|e| EngineError::Resume(super::journal_check::describe(&path, &e)))?;
         if let Some(line) = replayed.torn_line {
             tracing::warn!("dropping the torn last line {line} of {}", path.display());
             crate::safe::say!(
@@ -343,7 +370,7 @@ impl Run {
         }
         let last_seq = replayed.events.last().map_or(0, |e| e.seq);
         let run = Run::assemble(workflow, options, dir, lock, last_seq)?;
-        Ok((run, replayed.events))
+        Ok((run, replayed.events, revisions))
     }
 
     /// Replaces the options (a resumed run takes the command line's).

@@ -1,7 +1,8 @@
 //! The run folder, `<state-dir>/runs/<run-id>/`: what a run keeps besides
 //! its journal. `workflow.yaml` (the file as run), `run.json` (where and
 //! with which `--var` values it started, and whom `--allow` let in), `pids` (each attempt's process
-//! group), `outputs/<step>` and `logs/<step>.log`. Everything in it is
+//! group), `outputs/<step>`, `logs/<step>.log` and `revisions/N.yaml`
+//! (each applied edit's workflow). Everything in it is
 //! private to its owner (SPEC §6) and opened through the folder's own
 //! descriptor ([`super::fsafe`]), never through a symlink.
 
@@ -14,7 +15,9 @@ use std::sync::Arc;
 use super::fsafe::{self, How};
 
 mod outputs;
+mod revisions;
 pub use outputs::{MAX_OUTPUT_VALUE, MAX_OUTPUTS, Outputs, read_outputs};
+pub use revisions::{revision_rel, sha256_hex};
 
 /// A run's folder.
 #[derive(Debug, Clone)]

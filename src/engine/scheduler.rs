@@ -10,57 +10,20 @@ use std::time::Duration;
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::breaker::Breaker;
 use super::bus::{Bus, Subscription};
-use super::event::{Command, Event, Refusal, RunStatus};
+use super::event::{Event, RunStatus};
 use super::run::{RunOptions, RunOutcome};
 use super::run_dir::RunDir;
 use super::state::{Final, Phase, StepRt};
-use super::waits::{WaitOutcome, WaitTable};
+use super::waits::WaitTable;
 use crate::workflow::Workflow;
 
-/// What reaches the owner.
-pub enum Msg {
-    /// `reply`, when given, hears whether the command was taken.
-    /// `user`, when given, is who sent it (a socket's peer); else the
-    /// account running the run.
-    Command {
-        command: Command,
-        reply: Option<oneshot::Sender<Taken>>,
-        user: Option<String>,
-    },
-    Subscribe(oneshot::Sender<Subscription>),
-    Output {
-        step: usize,
-        stream: super::event::Stream,
-        line: String,
-    },
-    Exited {
-        step: usize,
-        attempt: u32,
-        result: super::attempt::AttemptResult,
-    },
-    WaitDone {
-        step: usize,
-        wait: u64,
-        outcome: WaitOutcome,
-    },
-    RetryDue {
-        step: usize,
-        token: u64,
-    },
-    BreakerCooled {
-        breaker: String,
-    },
-    /// A journal sync before a spawn failed: the run stops on it.
-    SyncFailed(std::io::Error),
-}
-
-/// A command's reply: taken (an edit's with its plan) or refused.
-pub type Taken = Result<Option<Box<super::edit::Plan>>, Refusal>;
+mod msg;
+pub use msg::{Msg, Taken};
 
 /// Messages handled in one go before the scheduler starts what they readied.
 const DRAIN: usize = 1024;
@@ -68,8 +31,8 @@ const DRAIN: usize = 1024;
 /// Order of the ready queue: higher priority first, then file order.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Ready {
-    priority: i64,
-    index: std::cmp::Reverse<usize>,
+    pub(super) priority: i64,
+    pub(super) index: std::cmp::Reverse<usize>,
     /// The seq of the last event when it was queued: its process starts
     /// once the journal is durable up to here.
     seq: u64,
@@ -122,6 +85,17 @@ pub struct Scheduler {
     pub(super) lock: Option<super::lock::RunLock>,
     /// `<run>/pids`, opened on the first spawn and kept open.
     pub(super) pids: Option<std::sync::Arc<std::fs::File>>,
+    /// Each step's slot, by index: what the tasks it spawns (attempts,
+    /// wait timers, backoff timers) call it. A step keeps its slot for the
+    /// whole run while an edit moves its index; an added step takes the
+    /// next free one. Identity until the first edit.
+    pub(super) slots: Vec<usize>,
+    /// Each slot's index now; `None` for a step an edit removed.
+    pub(super) at_slot: Vec<Option<usize>>,
+    /// The last revision of the workflow applied (0: the file it started with).
+    pub(super) revision: u32,
+    /// For a finished run being edited: what applies once it has started.
+    pub(super) editing: Option<Box<super::edit::apply::Pending>>,
 }
 
 impl Scheduler {
@@ -174,7 +148,24 @@ impl Scheduler {
             retrying: None,
             lock: None,
             pids: None,
+            slots: Vec::new(),
+            at_slot: Vec::new(),
+            revision: 0,
+            editing: None,
         }
+        .numbered()
+    }
+
+    /// Revision 0: each step's slot is its index.
+    fn numbered(mut self) -> Scheduler {
+        self.slots = (0..self.steps.len()).collect();
+        self.at_slot = (0..self.steps.len()).map(Some).collect();
+        self
+    }
+
+    /// The index of the step in `slot`; none once an edit removed it.
+    fn index_at(&self, slot: usize) -> Option<usize> {
+        self.at_slot.get(slot).copied().flatten()
     }
 
     pub fn set_options(&mut self, options: RunOptions) {
@@ -198,7 +189,7 @@ impl Scheduler {
     }
 
     /// The journal cannot be written: stop the run, keep what is on disk.
-    fn journal_failed(&mut self, e: &std::io::Error) {
+    pub(super) fn journal_failed(&mut self, e: &std::io::Error) {
         tracing::error!("journal write failed: {e}");
         if self.journal_error.is_none() {
             self.journal_error = Some(format!(
@@ -327,27 +318,37 @@ impl Scheduler {
             }
             Msg::Output { step, stream, line } => {
                 self.bus.room().give(line.len());
-                let step = self.wf.steps[step].id.clone();
+                // Only unstarted steps are removed, so none should come.
+                let Some(i) = self.index_at(step) else { return };
+                let step = self.wf.steps[i].id.clone();
                 self.emit(Event::StepOutput { step, stream, line });
             }
             Msg::Exited {
                 step,
                 attempt,
                 result,
-            } => self.attempt_ended(step, attempt, result),
+            } => {
+                if let Some(i) = self.index_at(step) {
+                    self.attempt_ended(i, attempt, result);
+                }
+            }
             Msg::WaitDone {
                 step,
                 wait,
                 outcome,
-            } => self.wait_done(step, wait, outcome),
+            } => match self.index_at(step) {
+                Some(i) => self.wait_done(i, wait, outcome),
+                None => self.waits.remove(wait),
+            },
             Msg::BreakerCooled { breaker } => self.breaker_cooled(&breaker),
             Msg::SyncFailed(e) => self.journal_failed(&e),
             Msg::RetryDue { step, token } => {
-                if let Phase::Backoff { token: t, .. } = self.steps[step].phase
+                let Some(i) = self.index_at(step) else { return };
+                if let Phase::Backoff { token: t, .. } = self.steps[i].phase
                     && t == token
                     && self.cancelling.is_none()
                 {
-                    self.enqueue(step);
+                    self.enqueue(i);
                 }
             }
         }

@@ -57,6 +57,9 @@ pub enum Phase {
 pub enum Stop {
     Skip,
     Cancel(String),
+    /// An edit's `--rerun`: once stopped it starts over with its new
+    /// definition (a run-wide cancel meanwhile turns it into that cancel).
+    Rerun,
 }
 
 impl Phase {

@@ -138,6 +138,7 @@ impl Scheduler {
         };
         self.emit(announce);
         let tx = self.tx.clone();
+        let slot = self.slots[i];
         tokio::spawn(async move {
             let outcome = tokio::select! {
                 // A resolution the owner handed over before the deadline
@@ -150,7 +151,7 @@ impl Scheduler {
                 () = tokio::time::sleep_until(deadline) => WaitOutcome::TimedOut,
             };
             let _ = tx.send(Msg::WaitDone {
-                step: i,
+                step: slot,
                 wait,
                 outcome,
             });

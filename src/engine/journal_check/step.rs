@@ -53,6 +53,12 @@ pub(super) struct Step {
     /// The number of its last attempt.
     pub attempts: u32,
     pub stop: Option<Stop>,
+    /// Its last word was a stop with the whole run (as `resume.rs` keeps
+    /// `Open::stopped`): an edit's `--rerun` of a need starts it over.
+    pub stopped: bool,
+    /// Reset by an edit's `--rerun` while its attempt ran: that attempt's
+    /// output, then its `step_cancelled` (`rerun`), may still come.
+    pub stale: bool,
 }
 
 impl Step {
@@ -94,6 +100,7 @@ impl Step {
     /// A resumed `run_started`: what `resume.rs` makes of each state.
     pub fn resume(&mut self) {
         self.halted = false;
+        self.stale = false;
         self.stop = None;
         self.st = match self.st {
             // The interrupted attempt runs again under its own number.
@@ -210,6 +217,7 @@ impl Step {
                 return Err("the operator had stopped it; it ends as they said".into());
             }
             self.halted = true;
+            self.stopped = true;
             self.stop = None;
             return Ok(());
         }
