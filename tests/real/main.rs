@@ -10,6 +10,7 @@ mod common;
 mod attach_keys;
 mod breaker;
 mod edges;
+mod edit;
 mod edit_engine;
 mod finding;
 mod output;

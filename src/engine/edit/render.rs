@@ -37,12 +37,12 @@ impl Plan {
             .min(ID_WIDTH);
         let st_w = shown.iter().map(|s| s.status.len()).max().unwrap_or(0);
         let mut out = String::new();
-        let verb = if self.applied { "applied as" } else { "makes" };
-        let _ = writeln!(
-            out,
-            "edit of run {}: {verb} revision {}",
-            self.run, self.revision
-        );
+        let (run, n) = (&self.run, self.revision);
+        let _ = match (self.applied, self.is_noop() && !self.refused()) {
+            (true, _) => writeln!(out, "edit of run {run}: applied as revision {n}"),
+            (false, true) => writeln!(out, "edit of run {run}: nothing changes"),
+            (false, false) => writeln!(out, "edit of run {run}: makes revision {n}"),
+        };
         for s in &shown {
             let mut line = format!("  {} {:id_w$}  {:st_w$}", s.mark, s.step, s.status);
             if !s.fields.is_empty() {
