@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 workflow() { # extra steps
-    printf 'name: big\nsteps:\n  gate:\n    approval: { prompt: "go?" }\n'
+    printf 'name: big\nsteps:\n  gate:\n    approval: { prompt: go? }\n'
     for ((i = 1; i < STEPS; i++)); do
         printf '  s%d:\n    needs: [gate]\n    run: "true"\n' "$i"
     done

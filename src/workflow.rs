@@ -13,6 +13,7 @@ pub mod dag;
 pub mod diag;
 pub mod duration;
 pub mod expr;
+pub mod fingerprint;
 pub mod layout;
 mod lines;
 mod model;

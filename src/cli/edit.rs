@@ -317,8 +317,13 @@ fn confirmed() -> bool {
     matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
 }
 
+/// What became of an edit the run answered: applied, or nothing to do.
 fn applied(plan: &Plan) {
-    crate::safe::show!("applied: revision {} of {}", plan.revision, plan.run);
+    if plan.applied {
+        crate::safe::show!("applied: revision {} of {}", plan.revision, plan.run);
+    } else if plan.is_noop() {
+        crate::safe::show!("nothing changes: the edit matches the run's workflow");
+    }
 }
 
 fn refused(why: &str, plan: Option<&Plan>) -> u8 {

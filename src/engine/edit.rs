@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) mod apply;
 pub(crate) mod plan;
+mod render;
 pub mod revision;
 
 use super::event::{By, Refusal};
@@ -86,26 +87,6 @@ impl Plan {
     /// revision is written and no event journaled.
     pub fn is_noop(&self) -> bool {
         self.top.is_empty() && self.steps.iter().all(|s| s.mark == '=')
-    }
-
-    /// The plan as text, one line per step, then the diagnostics.
-    pub fn render(&self) -> String {
-        let mut out = format!("revision {} of {}\n", self.revision, self.run);
-        for s in &self.steps {
-            out.push_str(&format!(
-                "  {} {}  {}  {}  {}\n",
-                s.mark,
-                s.step,
-                s.status,
-                s.fields.join(", "),
-                s.note
-            ));
-        }
-        for d in &self.diagnostics {
-            out.push_str(d);
-            out.push('\n');
-        }
-        out
     }
 
     /// The errors, one per line, as a refusal's message.

@@ -115,7 +115,7 @@ const GATED: &str = r#"
 name: gated
 steps:
   gate:
-    approval: go?
+    approval: { prompt: go? }
   a:
     needs: [gate]
     run: echo a >> ledger
@@ -131,7 +131,7 @@ const GATED_B: &str = r#"
 name: gated
 steps:
   gate:
-    approval: go?
+    approval: { prompt: go? }
   a:
     run: echo a >> ledger
     needs: [gate]
@@ -156,7 +156,10 @@ fn an_added_step_runs_between_two_pending_ones() {
     let plan = text(&dry.stdout);
     assert!(plan.contains("+ b"), "{plan}");
     assert!(plan.contains("~ c"), "{plan}");
-    assert!(!w.run_dir(&id).join("revisions/1.yaml").exists(), "a dry run writes nothing");
+    assert!(
+        !w.run_dir(&id).join("revisions/1.yaml").exists(),
+        "a dry run writes nothing"
+    );
     let out = w.cli(&["edit", &id, "--file", edited.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let edit = live.wait_for("the edit", |e| e["type"] == "dag_modified");
@@ -165,7 +168,10 @@ fn an_added_step_runs_between_two_pending_ones() {
     assert_eq!(edit["by"], "socket");
     assert_eq!(edit["diff"]["added"], serde_json::json!(["b"]));
     assert_eq!(edit["diff"]["changed"]["c"], serde_json::json!(["needs"]));
-    assert!(edit["diff"]["changed"].get("a").is_none(), "key order is no change");
+    assert!(
+        edit["diff"]["changed"].get("a").is_none(),
+        "key order is no change"
+    );
     let kept = std::fs::read(w.run_dir(&id).join("revisions/1.yaml")).unwrap();
     assert_eq!(kept, GATED_B.as_bytes());
     let ok = w.cli(&["approve", &id, "gate"]);
@@ -186,12 +192,12 @@ fn what_an_edit_refuses_it_says_where_and_changes_nothing() {
     // `a` removed while `c` still needs it.
     w.write(
         "gone.yaml",
-        "name: gated\nsteps:\n  gate:\n    approval: go?\n  c:\n    needs: [a]\n    run: echo c\n",
+        "name: gated\nsteps:\n  gate:\n    approval: { prompt: go? }\n  c:\n    needs: [a]\n    run: echo c\n",
     );
     // A cycle.
     w.write(
         "cycle.yaml",
-        "name: gated\nsteps:\n  gate:\n    approval: go?\n  a:\n    needs: [gate, c]\n    run: echo a\n  c:\n    needs: [a]\n    run: echo c\n",
+        "name: gated\nsteps:\n  gate:\n    approval: { prompt: go? }\n  a:\n    needs: [gate, c]\n    run: echo a\n  c:\n    needs: [a]\n    run: echo c\n",
     );
     // The name changed.
     w.write("renamed.yaml", &GATED.replace("name: gated", "name: other"));
@@ -209,17 +215,31 @@ fn what_an_edit_refuses_it_says_where_and_changes_nothing() {
     assert_eq!(cycle.status.code(), Some(2));
     let why = text(&cycle.stderr);
     assert!(why.contains("cycle.yaml:"), "{why}");
-    assert!(why.contains("a -> c -> a") || why.contains("c -> a -> c"), "the cycle's path: {why}");
+    assert!(
+        why.contains("a -> c -> a") || why.contains("c -> a -> c"),
+        "the cycle's path: {why}"
+    );
 
     let renamed = w.cli(&["edit", &id, "--file", "renamed.yaml"]);
     assert_eq!(renamed.status.code(), Some(2));
-    assert!(text(&renamed.stderr).contains("renamed.yaml:"), "{}", text(&renamed.stderr));
+    assert!(
+        text(&renamed.stderr).contains("renamed.yaml:"),
+        "{}",
+        text(&renamed.stderr)
+    );
 
     // Whitespace and comments only: nothing to do, no event, no file.
-    w.write("same.yaml", &format!("# same\n{}\n\n", GATED.replace("  a:\n", "  a:   \n")));
+    w.write(
+        "same.yaml",
+        &format!("# same\n{}\n\n", GATED.replace("  a:\n", "  a:   \n")),
+    );
     let same = w.cli(&["edit", &id, "--file", "same.yaml"]);
     assert_eq!(same.status.code(), Some(0), "{}", text(&same.stderr));
-    assert!(text(&same.stdout).contains("nothing changes"), "{}", text(&same.stdout));
+    assert!(
+        text(&same.stdout).contains("nothing changes"),
+        "{}",
+        text(&same.stdout)
+    );
 
     let ok = w.cli(&["approve", &id, "gate"]);
     assert_eq!(ok.status.code(), Some(0));
@@ -243,7 +263,9 @@ fn a_running_step_changes_only_with_rerun() {
     );
     let mut live = w.spawn(&["run", wf.to_str().unwrap()]);
     let id = live.run_id();
-    live.wait_for("a running", |e| e["type"] == "step_started" && e["step"] == "a");
+    live.wait_for("a running", |e| {
+        e["type"] == "step_started" && e["step"] == "a"
+    });
     let refused = w.cli(&["edit", &id, "--file", "fixed.yaml"]);
     assert_eq!(refused.status.code(), Some(2));
     let why = text(&refused.stderr);
@@ -292,7 +314,10 @@ fn a_finished_run_is_fixed_and_only_the_fixed_step_runs() {
     let journal = w.journal(&id);
     let edit = edits(&journal);
     assert_eq!(edit.len(), 1);
-    assert_eq!(edit[0]["diff"]["changed"]["deploy"], serde_json::json!(["run"]));
+    assert_eq!(
+        edit[0]["diff"]["changed"]["deploy"],
+        serde_json::json!(["run"])
+    );
     // The run goes on as the same run, and replays as one.
     let replay = w.cli(&["replay", &id, "--json"]);
     assert_eq!(replay.status.code(), Some(0), "{}", text(&replay.stderr));
@@ -318,7 +343,11 @@ fn a_resume_uses_the_revision_and_refuses_an_altered_one() {
     std::fs::write(&revision, GATED_B.replace("echo b", "echo B")).unwrap();
     let damaged = w.cli(&["resume", &id, "--headless"]);
     assert_eq!(damaged.status.code(), Some(2), "{}", text(&damaged.stderr));
-    assert!(text(&damaged.stderr).contains("revisions/1.yaml"), "{}", text(&damaged.stderr));
+    assert!(
+        text(&damaged.stderr).contains("revisions/1.yaml"),
+        "{}",
+        text(&damaged.stderr)
+    );
 
     std::fs::write(&revision, GATED_B).unwrap();
     let mut resume = w.command(&["resume", &id, "--approve", "gate"]);

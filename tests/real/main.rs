@@ -11,6 +11,7 @@ mod attach_keys;
 mod breaker;
 mod breakers13;
 mod edges;
+mod edit;
 mod edit_engine;
 mod finding;
 mod output;

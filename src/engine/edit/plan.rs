@@ -1,24 +1,33 @@
-//! STAND-IN for plan13's planner (the lead drops this file at merge and
-//! takes plan13's): the seam `plan` and `load_revision`, done crudely so
-//! the engine's side of an edit can be built and tested. Steps are
-//! compared by the `Debug` text of their resolved fields.
+//! Planning an edit: the edited file loaded as the run loads its workflow,
+//! then matched step by step (by id, compared by the fingerprint of the
+//! resolved definition, `workflow::fingerprint`) against the run as it
+//! stands, with every error and warning at once, each `FILE:LINE:COL`
+//! against the edited file. Pure: the scheduler hands in the run's state
+//! and applies what comes back.
 
 use std::collections::BTreeMap;
 
 use super::{EditAsk, Plan, PlanStep};
 use crate::engine::event::EditDiff;
+use crate::workflow::fingerprint;
 use crate::workflow::{Step, Workflow};
 
 /// How a step of the run stands, for an edit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Standing {
+    /// Pending, or ready but not given a slot: anything may change.
     Unstarted,
+    /// Running, backing off, or waiting on a person.
     Started,
+    /// Succeeded, failed, skipped or cancelled.
     Finished,
 }
 
+/// A plan, and what applying it takes.
 pub(crate) struct Checked {
+    /// Always filled; its diagnostics say whether it may apply.
     pub plan: Plan,
+    /// The edited workflow, when no error stops it.
     pub wf: Option<Workflow>,
     pub diff: EditDiff,
 }
@@ -36,100 +45,41 @@ pub(crate) fn load_revision(
     Ok(wf)
 }
 
-/// The keys of `a` and `b` (of workflows `wa`, `wb`) that differ.
-fn changed_fields(wa: &Workflow, a: &Step, wb: &Workflow, b: &Step) -> Vec<String> {
-    let needs = |w: &Workflow, s: &Step| -> Vec<String> {
-        s.needs.iter().map(|&n| w.steps[n].id.clone()).collect()
-    };
-    let mut out = Vec::new();
-    let mut cmp = |key: &str, x: String, y: String| {
-        if x != y {
-            out.push(key.to_string());
-        }
-    };
-    cmp(
-        a.action.kind(),
-        format!("{:?}", a.action),
-        format!("{:?}", b.action),
-    );
-    cmp(
-        "needs",
-        format!("{:?}", needs(wa, a)),
-        format!("{:?}", needs(wb, b)),
-    );
-    cmp("if", format!("{:?}", a.when), format!("{:?}", b.when));
-    cmp(
-        "timeout",
-        format!("{:?}", a.timeout),
-        format!("{:?}", b.timeout),
-    );
-    cmp("retry", format!("{:?}", a.retry), format!("{:?}", b.retry));
-    cmp(
-        "breaker",
-        format!("{:?}", a.breaker),
-        format!("{:?}", b.breaker),
-    );
-    cmp(
-        "on_failure",
-        format!("{:?}", a.on_failure),
-        format!("{:?}", b.on_failure),
-    );
-    cmp(
-        "fallback",
-        format!("{:?}", a.fallback),
-        format!("{:?}", b.fallback),
-    );
-    cmp(
-        "priority",
-        format!("{:?}", a.priority),
-        format!("{:?}", b.priority),
-    );
-    cmp("env", format!("{:?}", a.env), format!("{:?}", b.env));
-    cmp("cwd", format!("{:?}", a.cwd), format!("{:?}", b.cwd));
-    cmp("shell", format!("{:?}", a.shell), format!("{:?}", b.shell));
-    cmp(
-        "kill_grace",
-        format!("{:?}", a.kill_grace),
-        format!("{:?}", b.kill_grace),
-    );
-    cmp(
-        "output",
-        format!("{:?}", a.output),
-        format!("{:?}", b.output),
-    );
-    out
+/// Where things are in the edited file, for the diagnostics.
+struct Place<'a> {
+    file: &'a str,
+    lines: Vec<&'a str>,
 }
 
-fn top_changes(a: &Workflow, b: &Workflow) -> Vec<String> {
-    let mut top = Vec::new();
-    let mut cmp = |key: &str, x: String, y: String| {
-        if x != y {
-            top.push(key.to_string());
-        }
-    };
-    cmp(
-        "description",
-        format!("{:?}", a.description),
-        format!("{:?}", b.description),
-    );
-    cmp(
-        "concurrency",
-        format!("{:?}", a.concurrency),
-        format!("{:?}", b.concurrency),
-    );
-    cmp(
-        "timeout",
-        format!("{:?}", a.timeout),
-        format!("{:?}", b.timeout),
-    );
-    cmp("env", format!("{:?}", a.env), format!("{:?}", b.env));
-    cmp("vars", format!("{:?}", a.vars), format!("{:?}", b.vars));
-    cmp(
-        "breakers",
-        format!("{:?}", a.breakers),
-        format!("{:?}", b.breakers),
-    );
-    top
+impl Place<'_> {
+    /// `FILE:LINE:COL` of step `s`'s id (its key in `steps:`).
+    fn step(&self, s: &Step) -> String {
+        let text = self
+            .lines
+            .get(s.line.saturating_sub(1) as usize)
+            .copied()
+            .unwrap_or("");
+        let col = text.find(s.id.as_str()).map_or(1, |c| c + 1);
+        format!("{}:{}:{col}", self.file, s.line)
+    }
+
+    /// `FILE:LINE:COL` of the `steps:` key, for what the file lacks.
+    fn steps(&self) -> String {
+        let line = self
+            .lines
+            .iter()
+            .position(|l| l.starts_with("steps:"))
+            .map_or(1, |i| i + 1);
+        format!("{}:{line}:1", self.file)
+    }
+}
+
+/// How a step's status reads after "step `x` ...".
+fn standing_words(status: &str, standing: Standing) -> String {
+    match standing {
+        Standing::Finished => format!("has ended ({status})"),
+        _ => format!("is {status}"),
+    }
 }
 
 /// `statuses[i]`: the status word and bucket of `old.steps[i]`.
@@ -146,75 +96,72 @@ pub(crate) fn plan(
         revision,
         ..Plan::default()
     };
-    let mut diff = EditDiff::default();
     let new = match load_revision(&ask.source, &ask.file, vars) {
         Ok(wf) => wf,
         Err(e) => {
-            plan.diagnostics = e.lines().map(str::to_string).collect();
+            plan.diagnostics = e.lines().map(|l| removed_need(l, old)).collect();
             return Checked {
                 plan,
                 wf: None,
-                diff,
+                diff: EditDiff::default(),
             };
         }
     };
+    let place = Place {
+        file: &ask.file,
+        lines: ask.source.lines().collect(),
+    };
     let mut errors = Vec::new();
-    let at = |s: &Step| format!("{}:{}:3", ask.file, s.line);
+    let mut warnings = Vec::new();
     if new.name != old.name {
         errors.push(format!(
-            "{}:1:1: error: the workflow's name cannot change (`{}` to `{}`)",
+            "{}:1:1: error: the workflow's name cannot change (`{}` to `{}`): it is part of the run's id",
             ask.file, old.name, new.name
         ));
     }
-    for r in &ask.rerun {
-        match old.step_index(r).map(|i| statuses[i].1) {
-            Some(Standing::Started | Standing::Finished) if new.step_index(r).is_some() => {}
-            _ => errors.push(format!(
-                "{}:1:1: error: --rerun `{r}`: only a started or finished step of the run that the file keeps runs again",
-                ask.file
-            )),
-        }
-    }
-    for (j, s) in new.steps.iter().enumerate() {
-        let _ = j;
+    check_reruns(old, &new, ask, &mut errors);
+    let status_of = |id: &str| old.step_index(id).map(|i| statuses[i]);
+    let rerun = |id: &str| ask.rerun.iter().any(|r| r == id);
+    let mut diff = EditDiff::default();
+    for s in &new.steps {
         let Some(i) = old.step_index(&s.id) else {
             diff.added.push(s.id.clone());
-            plan.steps.push(line('+', &s.id, "new", Vec::new(), ""));
+            let note = readiness(&new, s, &status_of, &rerun);
+            plan.steps.push(step('+', &s.id, "new", Vec::new(), note));
+            skipped_at_once(&new, s, &status_of, &rerun, &place, &mut warnings);
             continue;
         };
         let (status, standing) = statuses[i];
-        let fields = changed_fields(old, &old.steps[i], &new, s);
-        let rerun = ask.rerun.contains(&s.id);
-        if rerun {
+        let fields = fingerprint::changed(old, &old.steps[i], &new, s);
+        let again = rerun(&s.id) && standing != Standing::Unstarted;
+        if !fields.is_empty() {
+            diff.changed
+                .insert(s.id.clone(), fields.iter().map(|f| f.to_string()).collect());
+        }
+        if again {
             diff.rerun.push(s.id.clone());
         }
-        if fields.is_empty() {
-            plan.steps.push(line(
-                '=',
-                &s.id,
-                status,
-                fields,
-                if rerun { "rerun" } else { "" },
-            ));
-            continue;
-        }
-        if standing != Standing::Unstarted && !rerun {
-            errors.push(format!(
-                "{}: error: step `{}` is {status}: its {} cannot change; to run it again with the new definition, add `--rerun {}`",
-                at(s),
-                s.id,
-                fields.join(", "),
-                s.id
-            ));
-        }
-        diff.changed.insert(s.id.clone(), fields.clone());
-        plan.steps.push(line(
-            '~',
-            &s.id,
-            status,
-            fields,
-            if rerun { "rerun" } else { "" },
-        ));
+        let note = match (standing, fields.is_empty(), again) {
+            (_, _, true) => "runs again".to_string(),
+            (Standing::Unstarted, false, _) => {
+                skipped_at_once(&new, s, &status_of, &rerun, &place, &mut warnings);
+                readiness(&new, s, &status_of, &rerun)
+            }
+            (_, false, false) => {
+                errors.push(format!(
+                    "{}: error: step `{}` {}; its definition cannot change (add --rerun {})",
+                    place.step(s),
+                    s.id,
+                    standing_words(status, standing),
+                    s.id
+                ));
+                "refused".to_string()
+            }
+            _ => String::new(),
+        };
+        let mark = if fields.is_empty() { '=' } else { '~' };
+        let shown = fields.iter().map(|f| f.to_string()).collect();
+        plan.steps.push(step(mark, &s.id, status, shown, note));
     }
     for (i, s) in old.steps.iter().enumerate() {
         if new.step_index(&s.id).is_some() {
@@ -223,29 +170,134 @@ pub(crate) fn plan(
         let (status, standing) = statuses[i];
         if standing != Standing::Unstarted {
             errors.push(format!(
-                "{}:1:1: error: step `{}` is {status}: a started or finished step cannot be removed",
-                ask.file, s.id
+                "{}: error: step `{}` {}; it cannot be removed (skip or cancel it instead)",
+                place.steps(),
+                s.id,
+                standing_words(status, standing)
             ));
         }
         diff.removed.push(s.id.clone());
-        plan.steps.push(line('-', &s.id, status, Vec::new(), ""));
+        let at = plan.steps.len().min(i);
+        plan.steps
+            .insert(at, step('-', &s.id, status, Vec::new(), "removed".into()));
     }
-    plan.top = top_changes(old, &new);
-    let ok = errors.is_empty();
+    plan.top = fingerprint::top_changed(old, &new)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    for key in ["vars", "env"] {
+        if plan.top.iter().any(|t| t == key) {
+            warnings.push(format!(
+                "{}:1:1: warning: the workflow's `{key}` changed: steps that start from now on use the new values",
+                ask.file
+            ));
+        }
+    }
     plan.diagnostics = errors;
-    Checked {
-        plan,
-        wf: ok.then_some(new),
-        diff,
+    plan.diagnostics.append(&mut warnings);
+    let wf = (!plan.refused()).then_some(new);
+    Checked { plan, wf, diff }
+}
+
+/// Every `--rerun` names a started or finished step the edited file keeps.
+fn check_reruns(old: &Workflow, new: &Workflow, ask: &EditAsk, errors: &mut Vec<String>) {
+    for r in &ask.rerun {
+        let why = match (old.step_index(r), new.step_index(r)) {
+            (None, _) => {
+                let hint =
+                    crate::workflow::diag::did_you_mean(r, old.steps.iter().map(|s| s.id.as_str()));
+                format!("--rerun `{r}`: no step `{r}` in the run{hint}")
+            }
+            (Some(_), None) => format!("--rerun `{r}`: the edited file removes it"),
+            // Not started yet: it runs with its new definition anyway.
+            _ => continue,
+        };
+        errors.push(format!("{}:1:1: error: {why}", ask.file));
     }
 }
 
-fn line(mark: char, step: &str, status: &str, fields: Vec<String>, note: &str) -> PlanStep {
-    PlanStep {
-        mark,
-        step: step.to_string(),
-        status: status.to_string(),
-        fields,
-        note: note.to_string(),
+/// A loader's "needs unknown step" for a step the run has: the edit removes it.
+fn removed_need(line: &str, old: &Workflow) -> String {
+    let Some(at) = line.find("needs unknown step `") else {
+        return line.to_string();
+    };
+    let rest = &line[at + "needs unknown step `".len()..];
+    let Some(end) = rest.find('`') else {
+        return line.to_string();
+    };
+    let need = &rest[..end];
+    if old.step_index(need).is_none() {
+        return line.to_string();
+    }
+    format!("{}needs `{need}`, which this edit removes", &line[..at])
+}
+
+/// What happens next to a step not started: ready at once, or waits.
+fn readiness(
+    new: &Workflow,
+    s: &Step,
+    status_of: &dyn Fn(&str) -> Option<(&'static str, Standing)>,
+    rerun: &dyn Fn(&str) -> bool,
+) -> String {
+    let waiting: Vec<&str> = s
+        .needs
+        .iter()
+        .map(|&n| new.steps[n].id.as_str())
+        .filter(|id| rerun(id) || !matches!(status_of(id), Some(("succeeded", _))))
+        .collect();
+    match waiting.as_slice() {
+        [] => "ready at once".to_string(),
+        [one] => format!("after {one}"),
+        [first, rest @ ..] => format!("after {first} and {} more", rest.len()),
     }
 }
+
+/// A warning when a need of step `s` failed or was skipped, so `s` will be
+/// skipped at once.
+fn skipped_at_once(
+    new: &Workflow,
+    s: &Step,
+    status_of: &dyn Fn(&str) -> Option<(&'static str, Standing)>,
+    rerun: &dyn Fn(&str) -> bool,
+    place: &Place,
+    warnings: &mut Vec<String>,
+) {
+    if s.when.is_some() {
+        return;
+    }
+    for &n in &s.needs {
+        let id = new.steps[n].id.as_str();
+        if new.steps[n].on_failure == crate::workflow::OnFailure::Continue {
+            continue;
+        }
+        if let Some((word @ ("failed" | "skipped" | "cancelled"), Standing::Finished)) =
+            status_of(id)
+            && !rerun(id)
+        {
+            warnings.push(format!(
+                "{}: warning: `{}` will be skipped at once: it needs `{id}`, which {}",
+                place.step(s),
+                s.id,
+                match word {
+                    "failed" => "failed",
+                    "skipped" => "was skipped",
+                    _ => "was cancelled",
+                }
+            ));
+            return;
+        }
+    }
+}
+
+fn step(mark: char, id: &str, status: &str, fields: Vec<String>, note: String) -> PlanStep {
+    PlanStep {
+        mark,
+        step: id.to_string(),
+        status: status.to_string(),
+        fields,
+        note,
+    }
+}
+
+#[cfg(test)]
+mod tests;
