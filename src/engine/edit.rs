@@ -86,7 +86,8 @@ impl Plan {
     /// Whether the edit changes nothing (a whitespace-only edit): then no
     /// revision is written and no event journaled.
     pub fn is_noop(&self) -> bool {
-        self.top.is_empty() && self.steps.iter().all(|s| s.mark == '=')
+        // A kept step with a note runs again (`--rerun`): that is a change.
+        self.top.is_empty() && self.steps.iter().all(|s| s.mark == '=' && s.note.is_empty())
     }
 
     /// The errors, one per line, as a refusal's message.
