@@ -167,6 +167,9 @@ fn left_spans(m: &Model, t: Theme, seen: &Seen, shape: &Shape, width: usize) -> 
     // A long workflow name leaves room for what the run is doing.
     let name = super::fit(&cells(&m.name), (width / 4).max(12));
     let mut spans = vec![Span::styled(format!(" {name} "), t.bold())];
+    if m.run.revision > 0 {
+        spans.push(Span::styled(format!("rev {} ", m.run.revision), t.dim()));
+    }
     spans.push(clock(m, t));
     for &(status, n) in &seen.counts {
         if n == 0 || status == Status::Failed {
