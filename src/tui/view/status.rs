@@ -347,6 +347,13 @@ fn hints(m: &Model) -> Vec<String> {
         .collect();
     if !m.ended() && !m.ui.quit {
         by_role(m.ui.role, &mut keys);
+        // `e` where there is room, on a screen that may edit the run.
+        let with_e = (keys.first())
+            .filter(|k| m.ui.role != Role::ReadOnly && k.starts_with(" Tab pane"))
+            .map(|k| k.replace("Enter output · ", "Enter output · e edit · "));
+        if let Some(k) = with_e {
+            keys.insert(0, k);
+        }
     }
     out.extend(keys);
     out
