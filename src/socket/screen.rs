@@ -270,6 +270,17 @@ struct Ctl {
     plan: Option<Box<Plan>>,
 }
 
+impl Ctl {
+    /// A `reply` line as the answer to its command.
+    fn answer(self) -> Answer {
+        match (self.ok, self.refused, self.error) {
+            (Some(true), _, _) => Ok(self.plan),
+            (_, Some(why), _) | (_, _, Some(why)) => Err((why, self.plan)),
+            _ => Err(("the run gave no answer".into(), None)),
+        }
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct Seq {
     seq: u64,
@@ -390,12 +401,7 @@ impl Follow {
         match c.ctl.as_str() {
             "reply" => {
                 if let Some(tx) = c.id.and_then(|id| waiting.remove(&id)) {
-                    let answer = match (c.ok, c.refused, c.error) {
-                        (Some(true), _, _) => Ok(c.plan),
-                        (_, Some(why), _) | (_, _, Some(why)) => Err((why, c.plan)),
-                        _ => Err(("the run gave no answer".into(), None)),
-                    };
-                    let _ = tx.send(answer);
+                    let _ = tx.send(c.answer());
                 }
             }
             "screens" => {
@@ -496,5 +502,26 @@ mod tests {
         assert_eq!(seq_of(br#"{"ctl":"live"}"#), None);
         assert_eq!(seq_of(br#"{"seq":"42"}"#), None);
         assert_eq!(seq_of(br#" {"seq":1}"#), None);
+    }
+
+    #[test]
+    fn an_edit_reply_carries_its_plan_taken_or_refused() {
+        let answer = |line: &str| serde_json::from_str::<Ctl>(line).unwrap().answer();
+        let plan =
+            r#"{"run":"r","revision":2,"steps":[{"mark":"+","step":"lint","status":"new"}]}"#;
+        let taken = answer(&format!(
+            r#"{{"ctl":"reply","id":3,"ok":true,"plan":{plan}}}"#
+        ));
+        let taken = taken.unwrap().unwrap();
+        assert_eq!((taken.revision, taken.steps[0].mark), (2, '+'));
+        let refused =
+            format!(r#"{{"ctl":"reply","id":3,"refused":"f:1:1: error: no","plan":{plan}}}"#);
+        let (why, plan) = answer(&refused).unwrap_err();
+        assert_eq!(why, "f:1:1: error: no");
+        assert_eq!(plan.map(|p| p.run), Some("r".to_string()));
+        let (why, plan) =
+            answer(r#"{"ctl":"reply","id":4,"refused":"the run is stopping"}"#).unwrap_err();
+        assert_eq!((why.as_str(), plan), ("the run is stopping", None));
+        assert_eq!(answer(r#"{"ctl":"reply","id":5,"ok":true}"#), Ok(None));
     }
 }
