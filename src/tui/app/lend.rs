@@ -137,8 +137,15 @@ impl<B: Backend> Loop<'_, B> {
             Err(e) => Err(format!("cannot leave the screen for the editor: {e}")),
         };
         let back = keys.resume();
-        // Whatever the editor drew is on the terminal now: draw it all.
-        let _ = self.terminal.clear();
+        // Whatever the editor drew is on the terminal now: draw it all, at
+        // the size it has now (a resize meanwhile went to the editor).
+        // (`resize` clears without asking the terminal where its cursor is,
+        // which `clear` does, and a reply can be lost as the keys restart.)
+        if let Ok(size) = self.terminal.size() {
+            let _ =
+                (self.terminal).resize(ratatui::layout::Rect::new(0, 0, size.width, size.height));
+            update(self.model, Msg::Resize(size.width, size.height));
+        }
         if let Err(e) = back {
             return Edited::Discarded(format!("cannot take the screen back: {e}"));
         }

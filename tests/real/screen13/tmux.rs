@@ -48,6 +48,8 @@ fn e_opens_the_editor_and_esc_discards_the_plan() {
     s.keys(&["Escape"]);
     let screen = s.wait_for("discarded", 10);
     assert!(!screen.contains("Esc discard"), "{screen}");
+    // Redrawn whole after the editor: the box under the dialog is back.
+    assert!(screen.contains("◆ waits"), "{screen}");
     // Nothing was journaled for it: the run is as it was.
     let events = journal(&state);
     assert!(
