@@ -187,6 +187,18 @@ fn the_plan_dialog_shows_every_line_and_the_diagnostics() {
 }
 
 #[test]
+fn snapshots_of_the_plan_dialog() {
+    insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => true }, {
+        insta::assert_snapshot!("plan_100x30", render(&dialog(Ok(Box::new(plan()))), 100, 30));
+        let mut refused = plan();
+        refused.diagnostics = vec!["ship-1.yaml:4:3: error: build has started: its definition cannot change".into()];
+        let why = refused.refusal();
+        let m = dialog(Err((why, Some(Box::new(refused)))));
+        insta::assert_snapshot!("plan_refused_80x24", render(&m, 80, 24));
+    });
+}
+
+#[test]
 fn y_applies_the_same_edit_and_the_applied_plan_closes_the_dialog() {
     let mut m = dialog(Ok(Box::new(plan())));
     let sent = update(&mut m, key('y'));

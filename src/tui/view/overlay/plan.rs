@@ -86,12 +86,12 @@ fn style(line: &str, t: Theme) -> Style {
 pub fn draw(d: &PlanDialog, t: Theme, frame: &mut Frame, body: Rect) {
     let lines = plan_lines(&d.shown);
     let width = body.width.saturating_sub(4).min(100);
-    let inner = width.saturating_sub(2) as usize;
+    let inner = (width.saturating_sub(2) as usize).max(2);
     // The frame, a blank row and the keys take 4 rows.
     let room = (body.height as usize).saturating_sub(4).max(1);
     let scroll = d.scroll.min(lines.len().saturating_sub(room));
     let mut shown: Vec<Line> = (lines.iter().skip(scroll).take(room))
-        .map(|l| Line::styled(fit(&cells(l), inner), style(l, t)))
+        .map(|l| Line::styled(format!(" {}", fit(&cells(l), inner - 1)), style(l, t)))
         .collect();
     let more = lines.len() > room;
     shown.push(Line::raw(""));
@@ -122,7 +122,7 @@ fn keys(shown: &PlanShown, more: bool, t: Theme) -> Line<'static> {
     if more {
         keys.push(("↑↓", "scroll"));
     }
-    let mut spans = Vec::new();
+    let mut spans = vec![Span::raw(" ")];
     for (i, (key, what)) in keys.into_iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" · ", t.dim()));
