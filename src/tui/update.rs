@@ -346,6 +346,7 @@ fn reconcile(model: &mut Model, event: &Event) {
         model.ui.overlay = None;
         model.ui.notice = Some(why);
     }
+    edit::edited_meanwhile(model, event);
     if matches!(model.ui.overlay, Some(Overlay::Plan(_))) && model.ended() {
         model.ui.overlay = None;
         model.ui.notice = Some(edit::ENDED.into());

@@ -98,6 +98,32 @@ pub fn appliable(shown: &PlanShown) -> bool {
     matches!(shown, PlanShown::Plan(p) if !p.refused() && !p.is_noop())
 }
 
+/// Someone else's edit applied while the dialog shows a plan: that plan
+/// was made against the revision before, so `y` no longer applies it; `e`
+/// edits the same text again.
+pub fn edited_meanwhile(model: &mut Model, event: &crate::engine::Event) {
+    let crate::engine::Event::DagModified {
+        action: crate::engine::event::DagAction::Edit,
+        revision,
+        ..
+    } = event
+    else {
+        return;
+    };
+    if let Some(Overlay::Plan(d)) = &mut model.ui.overlay
+        && let PlanShown::Plan(_) = d.shown
+    {
+        let n = revision.unwrap_or(0);
+        let why = format!(
+            "the run was edited meanwhile: revision {n} is in force,\n\
+             and this plan was made against the one before.\n\
+             e edits your text again; Esc discards it."
+        );
+        d.shown = PlanShown::Refused(why, None);
+        d.scroll = 0;
+    }
+}
+
 /// A key in the plan dialog.
 pub fn key(model: &mut Model, action: Action) -> Option<Command> {
     let Some(Overlay::Plan(mut d)) = model.ui.overlay.take() else {
