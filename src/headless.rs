@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::engine::event::SkipReason;
+use crate::engine::event::{DagAction, SkipReason};
 use crate::engine::{By, Event, Published, RunHandle, RunStatus, Subscription};
 use crate::safe;
 use crate::workflow::duration;
@@ -304,6 +304,14 @@ fn raw_line(p: &Published) -> Option<String> {
             line
         }
         Event::DagModified {
+            action: DagAction::Edit,
+            by,
+            user,
+            revision,
+            diff,
+            ..
+        } => edit_line(*by, user.as_deref(), *revision, diff.as_deref()),
+        Event::DagModified {
             action, steps, by, ..
         } => {
             let word = serde_json::to_value(action)
@@ -313,6 +321,32 @@ fn raw_line(p: &Published) -> Option<String> {
             format!("✎ {word} {} by {}", steps.join(", "), by_word(*by))
         }
     })
+}
+
+/// `✎ edit r2 by keyboard (ops): +lint -notes ~deploy`, and the steps run
+/// again, if any.
+fn edit_line(
+    by: By,
+    user: Option<&str>,
+    revision: Option<u32>,
+    diff: Option<&crate::engine::event::EditDiff>,
+) -> String {
+    let mut line = format!("✎ edit r{} by {}", revision.unwrap_or(0), by_word(by));
+    if let Some(user) = user {
+        line.push_str(&format!(" ({user})"));
+    }
+    let Some(d) = diff else { return line };
+    let marks: Vec<String> = (d.added.iter().map(|s| format!("+{s}")))
+        .chain(d.removed.iter().map(|s| format!("-{s}")))
+        .chain(d.changed.keys().map(|s| format!("~{s}")))
+        .collect();
+    if !marks.is_empty() {
+        line.push_str(&format!(": {}", marks.join(" ")));
+    }
+    if !d.rerun.is_empty() {
+        line.push_str(&format!("; runs again: {}", d.rerun.join(", ")));
+    }
+    line
 }
 
 fn status_word(s: RunStatus) -> &'static str {
@@ -337,5 +371,31 @@ async fn next_line(lines: &mut Option<mpsc::UnboundedReceiver<String>>) -> Optio
     match lines {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edit_says_its_revision_who_and_what_changed() {
+        let diff = crate::engine::event::EditDiff {
+            added: vec!["lint".into()],
+            removed: vec!["notes".into()],
+            changed: [("deploy".to_string(), vec!["run".to_string()])].into(),
+            rerun: vec![],
+        };
+        let line = edit_line(By::Keyboard, Some("ops"), Some(2), Some(&diff));
+        assert_eq!(line, "✎ edit r2 by keyboard (ops): +lint -notes ~deploy");
+        let diff = crate::engine::event::EditDiff {
+            rerun: vec!["build".into()],
+            ..diff
+        };
+        let line = edit_line(By::Socket, None, Some(3), Some(&diff));
+        assert_eq!(
+            line,
+            "✎ edit r3 by socket: +lint -notes ~deploy; runs again: build"
+        );
     }
 }

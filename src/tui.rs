@@ -17,6 +17,7 @@
 //! knows nothing of it.
 
 pub mod app;
+mod editor;
 pub mod keys;
 pub mod link;
 pub mod model;
@@ -24,8 +25,6 @@ pub mod replay;
 mod terminal;
 pub mod update;
 pub mod view;
-
-use crossterm::event::EventStream;
 
 use crate::cli::exit;
 use crate::engine::RunStatus;
@@ -93,11 +92,11 @@ pub async fn attach(dir: &std::path::Path, role: Role, wf: Option<Workflow>) -> 
         }
     };
     terminal::install_panic_hook();
-    let ended = app::drive(
+    let ended = app::drive_keys(
         &mut screen,
         &mut model,
         app::Engine::remote(remote),
-        EventStream::new(),
+        terminal::Keys::new(),
         terminal::stop_signals(),
     )
     .await;

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::session::PROTOCOL;
 use super::wire;
+use crate::engine::edit::{EditAsk, Plan};
 use crate::engine::{Command, Envelope, Published};
 
 /// Events handed to the screen and not yet taken, at most: past that the
@@ -24,8 +25,12 @@ const QUEUE: usize = 4096;
 /// The workflow file is sent as one line; it may be as long as a workflow.
 const WORKFLOW_LINE: usize = crate::workflow::node::MAX_FILE_BYTES * 2 + 4096;
 
-/// A command and where its answer goes: `Err` with the run's words.
-type Ask = (Command, Option<oneshot::Sender<Result<(), String>>>);
+/// The run's answer to a command: taken (with its plan, for an edit) or
+/// refused with its words (and, for an edit refused for its errors, its plan).
+pub type Answer = Result<Option<Box<Plan>>, (String, Option<Box<Plan>>)>;
+
+/// A command and where its answer goes.
+type Ask = (Command, Option<oneshot::Sender<Answer>>);
 
 /// The screen's side of the commands; cheap to clone.
 #[derive(Clone)]
@@ -42,13 +47,34 @@ impl Commands {
         &self,
         command: Command,
     ) -> impl std::future::Future<Output = Result<(), String>> + Send + 'static {
+        let answer = self.ask(command);
+        async move { answer.await.map(|_| ()).map_err(|(why, _)| why) }
+    }
+
+    /// Sends an edit; resolves with the run's plan, or its refusal.
+    pub fn edit(
+        &self,
+        ask: EditAsk,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = crate::tui::link::EditAnswer> + Send>>
+    {
+        let answer = self.ask(Command::Edit(ask));
+        Box::pin(async move {
+            match answer.await {
+                Ok(Some(plan)) => Ok(plan),
+                Ok(None) => Err(("the run answered an edit without its plan".into(), None)),
+                Err(refused) => Err(refused),
+            }
+        })
+    }
+
+    fn ask(&self, command: Command) -> impl std::future::Future<Output = Answer> + Send + 'static {
         let (tx, rx) = oneshot::channel();
         let sent = self.0.send((command, Some(tx))).is_ok();
         async move {
             if !sent {
-                return Err(LOST.into());
+                return Err((LOST.into(), None));
             }
-            rx.await.unwrap_or_else(|_| Err(LOST.into()))
+            rx.await.unwrap_or_else(|_| Err((LOST.into(), None)))
         }
     }
 }
@@ -240,6 +266,19 @@ struct Ctl {
     id: Option<u64>,
     ok: Option<bool>,
     refused: Option<String>,
+    /// An edit's plan, with `ok` or `refused`.
+    plan: Option<Box<Plan>>,
+}
+
+impl Ctl {
+    /// A `reply` line as the answer to its command.
+    fn answer(self) -> Answer {
+        match (self.ok, self.refused, self.error) {
+            (Some(true), _, _) => Ok(self.plan),
+            (_, Some(why), _) | (_, _, Some(why)) => Err((why, self.plan)),
+            _ => Err(("the run gave no answer".into(), None)),
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -307,7 +346,7 @@ impl Follow {
 
     /// Reads one connection to its end, sending the screen's commands on it.
     async fn stream(&mut self, mut c: Conn) -> Stream {
-        let mut waiting: HashMap<u64, oneshot::Sender<Result<(), String>>> = HashMap::new();
+        let mut waiting: HashMap<u64, oneshot::Sender<Answer>> = HashMap::new();
         let mut id = 0u64;
         let mut line = Vec::new();
         loop {
@@ -332,7 +371,7 @@ impl Follow {
                     out.push(b'\n');
                     if c.write.write_all(&out).await.is_err() {
                         if let Some(reply) = reply {
-                            let _ = reply.send(Err(LOST.into()));
+                            let _ = reply.send(Err((LOST.into(), None)));
                         }
                         return Stream::Closed;
                     }
@@ -348,7 +387,7 @@ impl Follow {
     async fn line(
         &mut self,
         line: &[u8],
-        waiting: &mut HashMap<u64, oneshot::Sender<Result<(), String>>>,
+        waiting: &mut HashMap<u64, oneshot::Sender<Answer>>,
     ) -> Option<Stream> {
         if let Some(seq) = seq_of(line) {
             return self.event(line, seq).await;
@@ -362,12 +401,7 @@ impl Follow {
         match c.ctl.as_str() {
             "reply" => {
                 if let Some(tx) = c.id.and_then(|id| waiting.remove(&id)) {
-                    let answer = match (c.ok, c.refused, c.error) {
-                        (Some(true), _, _) => Ok(()),
-                        (_, Some(why), _) | (_, _, Some(why)) => Err(why),
-                        _ => Err("the run gave no answer".into()),
-                    };
-                    let _ = tx.send(answer);
+                    let _ = tx.send(c.answer());
                 }
             }
             "screens" => {
@@ -468,5 +502,26 @@ mod tests {
         assert_eq!(seq_of(br#"{"ctl":"live"}"#), None);
         assert_eq!(seq_of(br#"{"seq":"42"}"#), None);
         assert_eq!(seq_of(br#" {"seq":1}"#), None);
+    }
+
+    #[test]
+    fn an_edit_reply_carries_its_plan_taken_or_refused() {
+        let answer = |line: &str| serde_json::from_str::<Ctl>(line).unwrap().answer();
+        let plan =
+            r#"{"run":"r","revision":2,"steps":[{"mark":"+","step":"lint","status":"new"}]}"#;
+        let taken = answer(&format!(
+            r#"{{"ctl":"reply","id":3,"ok":true,"plan":{plan}}}"#
+        ));
+        let taken = taken.unwrap().unwrap();
+        assert_eq!((taken.revision, taken.steps[0].mark), (2, '+'));
+        let refused =
+            format!(r#"{{"ctl":"reply","id":3,"refused":"f:1:1: error: no","plan":{plan}}}"#);
+        let (why, plan) = answer(&refused).unwrap_err();
+        assert_eq!(why, "f:1:1: error: no");
+        assert_eq!(plan.map(|p| p.run), Some("r".to_string()));
+        let (why, plan) =
+            answer(r#"{"ctl":"reply","id":4,"refused":"the run is stopping"}"#).unwrap_err();
+        assert_eq!((why.as_str(), plan), ("the run is stopping", None));
+        assert_eq!(answer(r#"{"ctl":"reply","id":5,"ok":true}"#), Ok(None));
     }
 }

@@ -38,6 +38,13 @@ const MAX_FRAME: Duration = Duration::from_millis(200);
 const DRAIN: usize = 4096;
 
 pub use super::link::Engine;
+pub use lend::{Keys, Plain};
+
+mod end;
+mod lend;
+
+/// An edit asked of the run, and its answer.
+type Planned = (crate::engine::edit::EditAsk, super::link::EditAnswer);
 
 /// How the loop ended.
 #[derive(Debug)]
@@ -86,6 +93,8 @@ struct Loop<'a, B: Backend> {
     commands: Commands,
     /// Where the replies to refused commands come back.
     refused: mpsc::UnboundedSender<String>,
+    /// Where the run's answers to edits come back.
+    plans: mpsc::UnboundedSender<Planned>,
     /// Something changed since the last frame.
     dirty: bool,
     last_draw: Option<Instant>,
@@ -160,19 +169,28 @@ impl<B: Backend> Loop<'_, B> {
 
     fn key(&mut self, ev: TermEvent) {
         if let Some(msg) = message(ev) {
-            if let Some(c) = update(self.model, msg) {
-                // Sent now, in key order; the reply comes back as a message.
-                // The screen checks what it can, but only the run knows,
-                // e.g. that a wait timed out as the key was pressed.
-                let reply = self.commands.send_for_reply(c);
-                let refused = self.refused.clone();
-                tokio::spawn(async move {
-                    if let Err(Some(why)) = reply.await {
-                        let _ = refused.send(why);
-                    }
-                });
+            match update(self.model, msg) {
+                // An edit's answer is its plan, for the dialog.
+                Some(Command::Edit(ask)) => self.ask_edit(ask),
+                Some(c) => self.send(c),
+                None => {}
             }
             self.dirty = true;
+        }
+    }
+
+    fn send(&mut self, c: Command) {
+        {
+            // Sent now, in key order; the reply comes back as a message.
+            // The screen checks what it can, but only the run knows,
+            // e.g. that a wait timed out as the key was pressed.
+            let reply = self.commands.send_for_reply(c);
+            let refused = self.refused.clone();
+            tokio::spawn(async move {
+                if let Err(Some(why)) = reply.await {
+                    let _ = refused.send(why);
+                }
+            });
         }
     }
 
@@ -198,50 +216,6 @@ impl<B: Backend> Loop<'_, B> {
             };
         }
     }
-
-    /// The run's task is over: its outcome, unless it was aborted or failed.
-    fn ended(&mut self, r: Result<RunOutcome, tokio::task::JoinError>) -> Option<RunOutcome> {
-        if let Err(e) = &r
-            && !e.is_cancelled()
-        {
-            tracing::error!("the run's task failed: {e}");
-        }
-        self.dirty = true;
-        r.ok()
-    }
-
-    /// The events are over: after the run's end, or (the journal could not
-    /// be read back while catching up) before it.
-    fn events_closed(&mut self, lost: Option<&str>) {
-        if self.model.ended() {
-            return;
-        }
-        match lost {
-            // Nothing more will come: the screen shows the run as it last
-            // heard of it, and says so until it is left.
-            Some(why) => {
-                self.model.run.lost = Some(format!("lost the run · q leaves · {why}"));
-                self.model.ui.overlay = None;
-            }
-            None => self.model.ui.notice = Some(
-                "the screen lost the run's events (see signalbox.log); the journal has every one"
-                    .into(),
-            ),
-        }
-        self.dirty = true;
-    }
-
-    /// The outcome of a run reached through its socket, once its events
-    /// ended: what its `run_finished` said, if it came.
-    fn remote_outcome(&self, remote: &super::link::Remote) -> Option<RunOutcome> {
-        let (status, _) = self.model.run.outcome?;
-        Some(RunOutcome {
-            status,
-            run_id: remote.run_id.clone(),
-            dir: remote.dir.clone(),
-            journal_error: None,
-        })
-    }
 }
 
 /// Runs the screen until the operator quits and the run has ended, or a
@@ -250,12 +224,28 @@ pub async fn drive<B, K, S>(
     terminal: &mut Terminal<B>,
     model: &mut Model,
     engine: Engine,
-    mut keys: K,
+    keys: K,
     stop: S,
 ) -> Ended
 where
     B: Backend,
     K: Stream<Item = std::io::Result<TermEvent>> + Unpin,
+    S: Future<Output = ()>,
+{
+    drive_keys(terminal, model, engine, Plain(keys), stop).await
+}
+
+/// [`drive`] with keys that may lend the terminal to an editor (`e`).
+pub async fn drive_keys<B, K, S>(
+    terminal: &mut Terminal<B>,
+    model: &mut Model,
+    engine: Engine,
+    mut keys: K,
+    stop: S,
+) -> Ended
+where
+    B: Backend,
+    K: Keys,
     S: Future<Output = ()>,
 {
     let Engine {
@@ -271,12 +261,21 @@ where
     if let Some(r) = &remote {
         model.ui.screens = *r.screens.borrow();
     }
+    if model.run.dir.is_none() {
+        model.run.dir = match (&remote, &commands) {
+            (Some(r), _) => Some(r.dir.clone()),
+            (None, Commands::Local(h)) => Some(h.dir.to_path_buf()),
+            (None, Commands::Remote(_)) => None,
+        };
+    }
     let (refused, mut refusals) = mpsc::unbounded_channel();
+    let (plans, mut planned) = mpsc::unbounded_channel::<Planned>();
     let mut l = Loop {
         terminal,
         model,
         commands,
         refused,
+        plans,
         dirty: true,
         last_draw: None,
         pace: FRAME,
@@ -286,6 +285,9 @@ where
     let mut outcome: Option<Option<RunOutcome>> = None;
     let mut lost = None;
     loop {
+        if let Some(from) = l.model.ui.edit.take() {
+            l.edit(from, &mut keys).await;
+        }
         l.draw(&mut events, events_open);
         if l.model.ui.detach && task.is_some() {
             // This process runs the run: there is nothing to detach from.
@@ -366,6 +368,10 @@ where
             },
             n = screens => { l.model.ui.screens = n; l.dirty = true; }
             Some(why) = refusals.recv() => l.refused(why),
+            Some((ask, answer)) = planned.recv() => {
+                update(l.model, Msg::EditAnswer(ask, answer));
+                l.dirty = true;
+            }
             () = &mut stop, if !stopped => { stopped = true; l.leave(); }
             () = tokio::time::sleep_until(next_second()), if clock => l.dirty = true,
             () = tokio::time::sleep_until(frame_at), if frame => {}

@@ -39,6 +39,8 @@ pub enum Action {
     Detach,
     /// `C`: cancel the whole run (asks first).
     CancelRun,
+    /// `e`: edit the run's workflow; in the plan dialog, edit it again.
+    Edit,
     /// Esc: close what is open.
     Close,
     /// In a text box.
@@ -59,6 +61,8 @@ pub enum Mode {
     Confirm,
     /// The help overlay: any key closes it.
     Help,
+    /// An edit's plan: `y` applies, `e` edits again, Esc discards.
+    Plan,
 }
 
 /// One row of a keymap: the keys, the action, and how help shows it.
@@ -201,6 +205,12 @@ pub const NORMAL: &[Binding] = &[
         "compact graph on/off",
     ),
     bind(
+        &[(KeyCode::Char('e'), NONE)],
+        Action::Edit,
+        "e",
+        "edit the workflow ($EDITOR)",
+    ),
+    bind(
         &[(KeyCode::Char('f'), NONE)],
         Action::Follow,
         "f",
@@ -288,6 +298,57 @@ pub const CONFIRM: &[Binding] = &[
     ),
 ];
 
+/// An edit's plan: scrolls, applies, edits again or goes.
+pub const PLAN: &[Binding] = &[
+    bind(&[(KeyCode::Char('y'), NONE)], Action::Yes, "y", "apply"),
+    bind(
+        &[(KeyCode::Char('e'), NONE)],
+        Action::Edit,
+        "e",
+        "edit again",
+    ),
+    bind(
+        &[(KeyCode::Up, NONE), (KeyCode::Char('k'), NONE)],
+        Action::Up,
+        "↑↓",
+        "scroll",
+    ),
+    bind(
+        &[(KeyCode::Down, NONE), (KeyCode::Char('j'), NONE)],
+        Action::Down,
+        "",
+        "",
+    ),
+    bind(
+        &[(KeyCode::PageUp, NONE)],
+        Action::PageUp,
+        "PgUp",
+        "page up",
+    ),
+    bind(
+        &[(KeyCode::PageDown, NONE)],
+        Action::PageDown,
+        "PgDn",
+        "page down",
+    ),
+    bind(
+        &[(KeyCode::Char('c'), CTRL)],
+        Action::Quit,
+        "Ctrl-C",
+        "quit",
+    ),
+    bind(
+        &[
+            (KeyCode::Esc, NONE),
+            (KeyCode::Char('n'), NONE),
+            (KeyCode::Char('q'), NONE),
+        ],
+        Action::No,
+        "Esc",
+        "discard",
+    ),
+];
+
 /// Shift is part of the character (`R`, `?`), and of Shift-Tab.
 fn normalise(key: KeyEvent) -> (KeyCode, KeyModifiers) {
     let mods = match key.code {
@@ -319,6 +380,7 @@ pub fn action(mode: Mode, key: KeyEvent) -> Option<Action> {
             (KeyCode::Char('D'), NONE) => Some(Action::Detach),
             _ => lookup(CONFIRM, key),
         },
+        Mode::Plan => lookup(PLAN, key),
         Mode::Help => match lookup(NORMAL, key) {
             Some(Action::Quit) if key.1 == CTRL => Some(Action::Quit),
             _ => Some(Action::Close),

@@ -3,11 +3,13 @@
 //! loop sees one shape either way: events in seq order, commands with the
 //! run's answer, and the run's end.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::engine::edit::{EditAsk, Plan};
 use crate::engine::{Command, Published, Refusal, RunHandle, RunOutcome, Subscription};
 use crate::socket::screen;
 
@@ -72,6 +74,32 @@ impl Commands {
         }
     }
 }
+
+/// The run's answer to an edit: its plan (applied unless it was a dry run
+/// or a no-op), or why not, with the plan of an edit refused for its errors.
+pub type EditAnswer = Result<Box<Plan>, (String, Option<Box<Plan>>)>;
+
+impl Commands {
+    /// Sends an edit; resolves with the run's answer.
+    pub fn edit(&self, ask: EditAsk) -> Pin<Box<dyn Future<Output = EditAnswer> + Send>> {
+        match self {
+            Commands::Local(h) => {
+                let reply = h.edit(ask, None);
+                Box::pin(async move {
+                    reply.await.map(Box::new).map_err(|why| match why {
+                        Refusal::Edit(plan) => (plan.refusal(), Some(plan)),
+                        Refusal::RunOver => (ENDED.to_string(), None),
+                        why => (why.to_string(), None),
+                    })
+                })
+            }
+            Commands::Remote(c) => c.edit(ask),
+        }
+    }
+}
+
+/// The run's answer to an edit of a run that is over.
+const ENDED: &str = crate::tui::update::edit::ENDED;
 
 /// The run, as the app loop sees it.
 pub struct Engine {

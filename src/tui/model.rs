@@ -8,6 +8,7 @@
 mod apply;
 pub mod graph;
 pub mod log;
+mod revision;
 pub mod ui;
 pub mod waits;
 
@@ -88,6 +89,9 @@ pub struct StepView {
     pub skip: Option<SkipReason>,
     /// The breaker it uses, for `B`.
     pub breaker: Option<String>,
+    /// An edit changed it (or runs it again) and it has not started since:
+    /// its box is marked `~`.
+    pub edited: bool,
 }
 
 /// The run as a whole.
@@ -100,6 +104,11 @@ pub struct RunInfo {
     /// The screen lost the run before its end (its process died): why,
     /// and what to do. Nothing more will come; the screen is over too.
     pub lost: Option<String>,
+    /// The run's folder, where an edit's revisions are read from.
+    pub dir: Option<std::path::PathBuf>,
+    /// The workflow revision in force: N of `<run>/revisions/N.yaml`, 0
+    /// for the file the run started with.
+    pub revision: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -249,6 +258,7 @@ fn step_view(step: &crate::workflow::Step) -> StepView {
         needs: step.needs.clone(),
         skip: None,
         breaker: step.breaker.clone(),
+        edited: false,
     }
 }
 

@@ -88,6 +88,7 @@ impl Replay {
     pub fn new(wf: Workflow, journal: PathBuf, total: usize, color: bool) -> Replay {
         let mut model = Model::new(&wf);
         model.ui.color = color;
+        model.run.dir = journal.parent().map(std::path::Path::to_path_buf);
         let mut r = Replay {
             wf,
             journal,
@@ -136,8 +137,10 @@ impl Replay {
         let at = at.min(self.total);
         if at < self.at {
             let ui = self.model.ui.clone();
+            let dir = self.model.run.dir.take();
             self.model = Model::new(&self.wf);
             self.model.ui = ui;
+            self.model.run.dir = dir;
             self.at = 0;
             self.reader = None;
         }
@@ -157,6 +160,11 @@ impl Replay {
             self.model.set_now(now);
         }
         self.model.ui.replay = Some((self.at, self.total));
+        // An edit stepped over (either way) gave the model another graph:
+        // arranged for the pane, the selection in view.
+        if !self.model.graph.arranged() {
+            super::update::show_selection(&mut self.model);
+        }
     }
 
     /// After `F`: the graph selects the step that failed, as the log shows it.

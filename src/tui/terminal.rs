@@ -4,14 +4,19 @@
 //! that talks to the terminal device; it knows nothing of runs or models.
 
 use std::io::{self, Stdout};
+use std::pin::Pin;
 use std::sync::Once;
+use std::task::{Context, Poll};
 
 use crossterm::cursor::Show;
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
+use crossterm::event::{
+    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream,
+};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
+use futures::Stream;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
@@ -36,6 +41,51 @@ pub fn enter() -> io::Result<(Screen, Guard)> {
     execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
     let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     Ok((terminal, guard))
+}
+
+/// The terminal's keys; lent to an editor, it stops reading them (crossterm
+/// reads on a thread of its own while its stream waits: that thread is
+/// stopped by dropping the stream) and leaves the screen.
+pub struct Keys {
+    stream: Option<EventStream>,
+}
+
+impl Keys {
+    pub fn new() -> Keys {
+        Keys {
+            stream: Some(EventStream::new()),
+        }
+    }
+}
+
+impl Stream for Keys {
+    type Item = io::Result<TermEvent>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match &mut self.stream {
+            Some(s) => Pin::new(s).poll_next(cx),
+            // Lent: the loop does not poll it until it is back.
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl super::app::Keys for Keys {
+    fn editor(&self) -> Option<Vec<String>> {
+        Some(super::editor::from_env())
+    }
+
+    fn suspend(&mut self) -> io::Result<()> {
+        self.stream = None;
+        restore();
+        Ok(())
+    }
+
+    fn resume(&mut self) -> io::Result<()> {
+        enable_raw_mode()?;
+        execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
+        self.stream = Some(EventStream::new());
+        Ok(())
+    }
 }
 
 /// Leaves the alternate screen and raw mode; safe to call more than once,

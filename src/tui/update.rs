@@ -4,6 +4,7 @@
 //! touches the terminal, so tests drive it with plain values.
 
 mod confirm;
+pub mod edit;
 mod find;
 mod role;
 mod text;
@@ -34,6 +35,10 @@ pub enum Msg {
     Event(Arc<Published>),
     /// The time now, in milliseconds since the epoch.
     Clock(u64),
+    /// The app loop asked the run for an edit's plan (or to apply it).
+    EditAsked(crate::engine::edit::EditAsk),
+    /// The run's answer to that ask.
+    EditAnswer(crate::engine::edit::EditAsk, super::link::EditAnswer),
 }
 
 pub fn update(model: &mut Model, msg: Msg) -> Option<Command> {
@@ -59,10 +64,25 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Command> {
             waits::after_event(model, row);
             waits::decided_elsewhere(model, selected, &p.envelope.event);
             reconcile(model, &p.envelope.event);
+            if let Event::DagModified {
+                action: crate::engine::event::DagAction::Edit,
+                ..
+            } = &p.envelope.event
+            {
+                show_selection(model);
+            }
             None
         }
         Msg::Clock(now) => {
             model.set_now(now);
+            None
+        }
+        Msg::EditAsked(ask) => {
+            edit::asked(model, ask);
+            None
+        }
+        Msg::EditAnswer(ask, answer) => {
+            edit::answered(model, ask, answer);
             None
         }
     }
@@ -77,6 +97,7 @@ pub fn mode(model: &Model) -> Mode {
             Mode::Confirm
         }
         Some(Overlay::Answer(_) | Overlay::Filter) => Mode::Text,
+        Some(Overlay::Plan(_)) => Mode::Plan,
     }
 }
 
@@ -96,6 +117,7 @@ pub fn act(model: &mut Model, action: Action) -> Option<Command> {
         Some(Overlay::Answer(_)) => text::answer_key(model, action),
         Some(Overlay::Filter) => text::filter_key(model, action),
         Some(Overlay::Output { .. }) => output_key(model, action),
+        Some(Overlay::Plan(_)) => edit::key(model, action),
         None => normal(model, action),
     }
 }
@@ -139,6 +161,7 @@ fn normal(model: &mut Model, action: Action) -> Option<Command> {
         Action::Quit => return quit(model),
         Action::Detach => role::detach(model),
         Action::CancelRun => role::ask_cancel(model),
+        Action::Edit => edit::start(model),
         Action::Close => {
             if !model.log.filter.is_empty() {
                 model.log.set_filter(String::new());
@@ -322,6 +345,11 @@ fn reconcile(model: &mut Model, event: &Event) {
     {
         model.ui.overlay = None;
         model.ui.notice = Some(why);
+    }
+    edit::edited_meanwhile(model, event);
+    if matches!(model.ui.overlay, Some(Overlay::Plan(_))) && model.ended() {
+        model.ui.overlay = None;
+        model.ui.notice = Some(edit::ENDED.into());
     }
     if model.ui.overlay == Some(Overlay::ConfirmCancel) && model.ended() {
         model.ui.overlay = None;

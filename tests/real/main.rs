@@ -17,6 +17,7 @@ mod finding;
 mod output;
 mod retry;
 mod screen;
+mod screen13;
 mod small;
 mod waits;
 

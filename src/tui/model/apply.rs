@@ -98,6 +98,12 @@ impl Model {
                     }
                 }
             }
+            Event::DagModified {
+                action: DagAction::Edit,
+                revision,
+                diff,
+                ..
+            } => self.apply_edit(*revision, diff.as_deref()),
             _ => {}
         }
     }
@@ -108,6 +114,7 @@ impl Model {
             Event::StepReady { .. } => s.status = Status::Ready,
             Event::StepStarted { attempt, .. } => {
                 s.status = Status::Running;
+                s.edited = false;
                 s.attempt = *attempt;
                 s.first_start_ms.get_or_insert(ts);
             }
@@ -223,6 +230,7 @@ impl Model {
     fn open_wait(&mut self, w: OpenWait) {
         let s = &mut self.steps[w.step];
         s.status = Status::Waiting;
+        s.edited = false;
         s.wait_deadline_ms = Some(w.deadline_ms);
         s.first_start_ms.get_or_insert(w.opened_ms);
         self.waits.open(w);

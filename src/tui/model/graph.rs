@@ -98,6 +98,11 @@ impl Graph {
         }
     }
 
+    /// Whether it is arranged for some pane (a new graph is not yet).
+    pub fn arranged(&self) -> bool {
+        self.arr.at.len() == self.ids.len()
+    }
+
     /// Whether the graph draws a line per step.
     pub fn compact(&self) -> bool {
         self.arr.compact

@@ -172,6 +172,14 @@ impl Log {
         }
     }
 
+    /// After an edit re-indexed the steps: `map[old]` is each line's step
+    /// now (`None` for a removed one).
+    pub fn remap(&mut self, map: &[Option<usize>]) {
+        for line in self.events.iter_mut().chain(self.output.iter_mut()) {
+            line.step = line.step.and_then(|i| map.get(i).copied().flatten());
+        }
+    }
+
     /// Lines kept (the dropped-output notice included).
     pub fn len(&self) -> usize {
         self.events.len() + self.output.len() + usize::from(self.dropped.is_some())

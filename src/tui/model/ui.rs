@@ -88,6 +88,38 @@ pub enum Role {
     ReadOnly,
 }
 
+/// `e`: what the editor opens on (the app loop opens it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditFrom {
+    /// The run's current revision.
+    Revision,
+    /// The text edited last time, to edit it again.
+    Text(String),
+}
+
+/// The plan dialog of an edit: the edited file and the run's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanDialog {
+    /// What was asked: `y` asks it again without `dry_run`, `e` edits its
+    /// source again.
+    pub ask: crate::engine::edit::EditAsk,
+    pub shown: PlanShown,
+    /// Lines scrolled off the top.
+    pub scroll: usize,
+}
+
+/// What the plan dialog shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanShown {
+    /// Asked; the run has not answered yet.
+    Waiting,
+    /// The plan: `y` applies it.
+    Plan(Box<crate::engine::edit::Plan>),
+    /// Refused, with the run's words, and the plan of an edit refused for
+    /// its errors.
+    Refused(String, Option<Box<crate::engine::edit::Plan>>),
+}
+
 /// What covers the panes and takes the keys, if anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
@@ -106,6 +138,8 @@ pub enum Overlay {
     Answer(AnswerBox),
     /// Typing the log filter (the text lives in the log).
     Filter,
+    /// `e`: the plan of the edited workflow; `y` applies, `e` edits again.
+    Plan(PlanDialog),
     /// One step's output, `scroll` lines up from its newest; `mark` is the
     /// seq of a line to highlight (opened from that line of the log).
     Output {
@@ -151,6 +185,8 @@ pub struct Ui {
     /// `R` on a failed step of a finished run: that step. The screen
     /// leaves, and the run goes on as `signalbox retry RUN STEP` does.
     pub retry: Option<String>,
+    /// `e`: the app loop opens the editor on this, then asks the run.
+    pub edit: Option<EditFrom>,
 }
 
 impl Default for Ui {
@@ -173,6 +209,7 @@ impl Default for Ui {
             screens: 0,
             sent: Vec::new(),
             retry: None,
+            edit: None,
         }
     }
 }

@@ -57,6 +57,20 @@ impl Waits {
         Some(self.open.remove(at))
     }
 
+    /// After an edit re-indexed the steps: `map[old]` is each wait's step
+    /// now; a wait whose step went is closed.
+    pub fn remap(&mut self, map: &[Option<usize>]) {
+        self.open
+            .retain_mut(|w| match map.get(w.step).copied().flatten() {
+                Some(i) => {
+                    w.step = i;
+                    true
+                }
+                None => false,
+            });
+        self.widest.set(None);
+    }
+
     pub fn clear(&mut self) {
         self.open.clear();
         self.widest.set(None);

@@ -117,7 +117,8 @@ pub fn refused(model: &mut Model, action: Action) -> bool {
         | Action::Skip
         | Action::Cancel
         | Action::ResetBreaker
-        | Action::CancelRun => true,
+        | Action::CancelRun
+        | Action::Edit => true,
         // In the wait queue, Enter opens the box that answers a question.
         Action::Enter => model.ui.focus == Pane::Waits && model.selected_wait().is_some(),
         _ => false,

@@ -1,11 +1,11 @@
 //! What opens over the panes: help (in two columns on a short screen), the
 //! quit and cancel-the-run questions (`overlay/run_dialog.rs`), a step
-//! command's question, the answer box and a step's
-//! output (`overlay/output.rs`). Each is drawn from the model's
+//! command's question, the answer box, an edit's plan (`overlay/plan.rs`)
+//! and a step's output (`overlay/output.rs`). Each is drawn from the model's
 //! `ui.overlay`; the keys it takes are `update`'s business.
 
 mod output;
-
+mod plan;
 mod run_dialog;
 mod step_dialog;
 
@@ -23,6 +23,8 @@ use crate::tui::keys::NORMAL;
 use crate::tui::model::ui::{AnswerBox, Overlay};
 use crate::tui::model::{Kind, Model, Status};
 
+pub use plan::plan_lines;
+
 pub fn draw(m: &Model, t: Theme, frame: &mut Frame, a: &Areas) {
     match &m.ui.overlay {
         Some(Overlay::Help) => help(t, frame, a.body),
@@ -35,6 +37,7 @@ pub fn draw(m: &Model, t: Theme, frame: &mut Frame, a: &Areas) {
         Some(Overlay::Output { step, scroll, mark }) => {
             output::draw(m, (*step, *scroll, *mark), t, frame, a.body)
         }
+        Some(Overlay::Plan(d)) => plan::draw(d, t, frame, a.body),
         Some(Overlay::Filter) | None => {}
     }
 }
@@ -78,7 +81,10 @@ fn help(t: Theme, frame: &mut Frame, body: Rect) {
     if two {
         lines = two_columns(&keys, width.saturating_sub(2) as usize, t);
     }
-    lines.push(Line::raw(""));
+    // The blank row before the legend goes first when rows are short.
+    if lines.len() + 6 <= body.height as usize {
+        lines.push(Line::raw(""));
+    }
     let legend = [
         Status::Pending,
         Status::Ready,

@@ -167,6 +167,9 @@ fn left_spans(m: &Model, t: Theme, seen: &Seen, shape: &Shape, width: usize) -> 
     // A long workflow name leaves room for what the run is doing.
     let name = super::fit(&cells(&m.name), (width / 4).max(12));
     let mut spans = vec![Span::styled(format!(" {name} "), t.bold())];
+    if m.run.revision > 0 {
+        spans.push(Span::styled(format!("rev {} ", m.run.revision), t.dim()));
+    }
     spans.push(clock(m, t));
     for &(status, n) in &seen.counts {
         if n == 0 || status == Status::Failed {
@@ -344,6 +347,13 @@ fn hints(m: &Model) -> Vec<String> {
         .collect();
     if !m.ended() && !m.ui.quit {
         by_role(m.ui.role, &mut keys);
+        // `e` where there is room, on a screen that may edit the run.
+        let with_e = (keys.first())
+            .filter(|k| m.ui.role != Role::ReadOnly && k.starts_with(" Tab pane"))
+            .map(|k| k.replace("Enter output · ", "Enter output · e edit · "));
+        if let Some(k) = with_e {
+            keys.insert(0, k);
+        }
     }
     out.extend(keys);
     out

@@ -36,6 +36,8 @@ pub fn detail(m: &Model, s: usize) -> String {
             format!("{attempt}{word} {t}")
         }
         Status::Failed => failure(step),
+        // Changed by an edit and not started since.
+        other if step.edited => format!("~ {}", theme::word(other)),
         other => theme::word(other).to_string(),
     }
 }
@@ -64,6 +66,7 @@ pub fn short(m: &Model, s: usize) -> String {
             format!("{attempt}{t}")
         }
         Status::Failed => failure(step),
+        _ if step.edited => "~".into(),
         _ => String::new(),
     }
 }
