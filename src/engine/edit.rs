@@ -87,7 +87,11 @@ impl Plan {
     /// revision is written and no event journaled.
     pub fn is_noop(&self) -> bool {
         // A kept step with a note runs again (`--rerun`): that is a change.
-        self.top.is_empty() && self.steps.iter().all(|s| s.mark == '=' && s.note.is_empty())
+        self.top.is_empty()
+            && self
+                .steps
+                .iter()
+                .all(|s| s.mark == '=' && s.note.is_empty())
     }
 
     /// The errors, one per line, as a refusal's message.

@@ -61,11 +61,8 @@ fn e_opens_the_editor_and_esc_discards_the_plan() {
 }
 
 /// `y` in the plan dialog applies the edit: the new step appears, runs,
-/// and the status line says the revision. Needs the engine's side of
-/// `edit` (planning and applying): until it is on this branch the run
-/// refuses every edit, so the test waits for it.
+/// and the status line says the revision.
 #[test]
-#[ignore = "needs the engine's edit (plan13, apply13): remove once merged"]
 fn y_applies_the_edit_and_the_new_step_runs() {
     let Some((s, dir)) = tmux_session("screen13-y") else {
         return;
