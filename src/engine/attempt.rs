@@ -236,20 +236,19 @@ impl Scheduler {
 
     /// An attempt's process ended (or was stopped).
     pub(super) fn attempt_ended(&mut self, i: usize, attempt: u32, result: AttemptResult) {
+        // Only the attempt that runs now: a late word from an earlier one
+        // leaves the step as it is.
+        if !matches!(&self.steps[i].phase, Phase::Running { attempt: a, .. } if *a == attempt) {
+            return;
+        }
         let phase = std::mem::take(&mut self.steps[i].phase);
         let Phase::Running {
-            attempt: a,
-            stop,
-            via_breaker,
-            ..
+            stop, via_breaker, ..
         } = phase
         else {
             self.steps[i].phase = phase;
             return;
         };
-        if a != attempt {
-            return;
-        }
         self.running -= 1;
         let ok = matches!(result.exit, Ok(Exit::Code(0)));
         if via_breaker {
