@@ -11,6 +11,7 @@ mod attach_keys;
 mod breaker;
 mod edges;
 mod finding;
+mod flood;
 mod output;
 mod retry;
 mod screen;
