@@ -14,8 +14,10 @@
 # time from the first step's `step_succeeded` to the `run_finished` event,
 # read from the journal's `ts` (ms): the whole workflow after the start
 # gate. Also shown: the run process's own CPU (utime+stime; not its steps'),
-# which other work on a shared machine disturbs less than the wall time. The stopped screen gets SIGCONT and SIGTERM after the run; nothing
-# is left running. Goal (issue 12): with <= 1.05 x none, medians.
+# which other work on a shared machine disturbs less than the wall time, and
+# the live screen's own CPU and wake-ups over the same span. The stopped screen gets SIGCONT and SIGTERM after the run; nothing
+# is left running. Goal (issue 12): with <= 1.05 x none, medians. Each
+# round's own ratio is shown too, and their median and spread.
 #
 # Environment: CHAINS, LENGTH (default 10 and 100), JOBS (default 2), WITH
 # (both, the default; live or stopped: only that screen, to tell them apart),
@@ -102,9 +104,11 @@ one_run() {
     rm -rf "$STATE" "$TMP/GO"
     detach_run "$TMP/gated.yaml" "$STATE" --jobs "$JOBS"
     wait_journal '"type":"step_started","step":"gate"' 1
+    LIVE_PID=
     if ((with)) && [[ $WITH != stopped ]]; then
         attach_screen live
         first_frame live
+        LIVE_PID=$PANE_PID
     fi
     if ((with)) && [[ $WITH != live ]]; then
         attach_screen stopped
@@ -112,9 +116,17 @@ one_run() {
         kill -STOP "$PANE_PID"
         STOPPED_PIDS+=("$PANE_PID")
     fi
+    [[ -n $LIVE_PID ]] && thread_ns "$LIVE_PID" >"$TMP/live0"
     touch "$TMP/GO"
     measure
     local ms=$REPLY cpu=$CPU
+    SCREEN= SCREEN_MS=
+    if [[ -n $LIVE_PID ]]; then
+        thread_ns "$LIVE_PID" >"$TMP/live1"
+        read -r ns sw < <(ns_between "$TMP/live0" "$TMP/live1")
+        SCREEN_MS=$((ns / 1000000))
+        SCREEN="; the live screen's CPU $SCREEN_MS ms, $sw wake-ups"
+    fi
     if ((with)); then
         # What the stopped screen asked the run to keep is still there; it
         # reads on from the journal once it goes on.
@@ -130,17 +142,20 @@ one_run() {
 echo "$((STEPS - 1)) steps ($CHAINS chains) + a start gate, --jobs $JOBS, $ROUNDS rounds; cpus: $(nproc)," \
     "load average: $(cut -d' ' -f1 /proc/loadavg)"
 one_run 0 >/dev/null # warm-up
-W=() N=() WC=() NC=()
+W=() N=() WC=() NC=() R=() SMS=()
 for ((r = 1; r <= ROUNDS; r++)); do
     if ((r % 2)); then
-        one_run 1; w=$REPLY wc=$CPU
+        one_run 1; w=$REPLY wc=$CPU seen=$SCREEN sms=$SCREEN_MS
         one_run 0; n=$REPLY nc=$CPU
     else
         one_run 0; n=$REPLY nc=$CPU
-        one_run 1; w=$REPLY wc=$CPU
+        one_run 1; w=$REPLY wc=$CPU seen=$SCREEN sms=$SCREEN_MS
     fi
+    SCREEN=$seen
+    [[ -n $sms ]] && SMS+=("$sms")
     W+=("$w") N+=("$n") WC+=("$wc") NC+=("$nc")
-    echo "  round $r: with screens ($WITH) $w ms (run process CPU $wc ms), none $n ms (CPU $nc ms)"
+    R+=("$(awk -v a="$w" -v b="$n" 'BEGIN { printf "%.3f", a / b }')")
+    echo "  round $r: with screens ($WITH) $w ms (run process CPU $wc ms), none $n ms (CPU $nc ms): ${R[-1]}x$SCREEN"
 done
 w=$(printf '%s\n' "${W[@]}" | median)
 n=$(printf '%s\n' "${N[@]}" | median)
@@ -156,4 +171,10 @@ case $WITH in
 esac
 echo "$((STEPS - 1))-step run with $what: median $w ms; with none: $n ms:" \
     "${ratio}x (goal <= ${GOAL}x): $v; the run process's CPU: $wc ms vs $nc ms, ${cratio}x"
+if ((${#SMS[@]})); then
+    echo "the live screen's CPU: median $(printf '%s\n' "${SMS[@]}" | median) ms"
+fi
+# Each round's own ratio tells how far other work on the machine moved it.
+echo "each round's with / none: median $(printf '%s\n' "${R[@]}" | median)x," \
+    "from $(printf '%s\n' "${R[@]}" | sort -n | head -n 1)x to $(printf '%s\n' "${R[@]}" | maximum)x"
 if [[ $v == MISSED && ${BENCH_STRICT:-0} == 1 ]]; then exit 1; fi

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::engine::event::{DagAction, SkipReason};
-use crate::engine::{By, Event, Published, RunHandle, RunStatus, Subscription};
+use crate::engine::{By, Envelope, Event, Published, RunHandle, RunStatus, Subscription};
 use crate::safe;
 use crate::workflow::duration;
 
@@ -176,13 +176,23 @@ impl Printer {
 /// One readable line for an event, or none for the envelope-only ones:
 /// safe for a terminal, every control character in it shown escaped.
 pub fn human_line(p: &Published) -> Option<String> {
-    raw_line(p).map(|l| safe::line(&l).into_owned())
+    envelope_line(&p.envelope)
+}
+
+/// [`human_line`] of an event not (or no longer) kept with its journal line.
+pub fn envelope_line(e: &Envelope) -> Option<String> {
+    let raw = raw_line(e)?;
+    let escaped = match safe::line(&raw) {
+        std::borrow::Cow::Owned(escaped) => Some(escaped),
+        std::borrow::Cow::Borrowed(_) => None,
+    };
+    Some(escaped.unwrap_or(raw))
 }
 
 /// The line before it is made safe.
-fn raw_line(p: &Published) -> Option<String> {
+fn raw_line(e: &Envelope) -> Option<String> {
     let ms = |m: u64| duration::human(std::time::Duration::from_millis(m));
-    Some(match &p.envelope.event {
+    Some(match &e.event {
         Event::RunStarted {
             workflow,
             steps,
@@ -190,7 +200,7 @@ fn raw_line(p: &Published) -> Option<String> {
         } => {
             let verb = if *resumed { "resumed" } else { "started" };
             let s = if *steps == 1 { "" } else { "s" };
-            format!("run {} {verb}: {workflow}, {steps} step{s}", p.envelope.run)
+            format!("run {} {verb}: {workflow}, {steps} step{s}", e.run)
         }
         Event::RunFinished {
             status,
@@ -198,7 +208,7 @@ fn raw_line(p: &Published) -> Option<String> {
         } => {
             format!(
                 "run {} {} in {}",
-                p.envelope.run,
+                e.run,
                 status_word(*status),
                 ms(*duration_ms)
             )

@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// One journal line: the envelope fields, then the event's own.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+mod read;
+
+/// One journal line: the envelope fields, then the event's own. Read back
+/// by hand (see `read`), written as derived.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Envelope {
     pub seq: u64,
     /// RFC 3339, UTC.

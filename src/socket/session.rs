@@ -334,9 +334,19 @@ impl Commands<'_> {
     }
 }
 
+/// Events that come one after another go out together, at most one write
+/// this often: a screen draws at most every 50 ms, and each write wakes
+/// the run's worker for this session and then the client's process, which
+/// on a small machine take turns with the steps. The first event after a
+/// quiet spell goes at once, and so does the next one after the client
+/// sent a command (its answer is what it waits for).
+const GAP: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// The live events, each line as journaled, and the replies to the
 /// client's commands in the order it sent them, until the run is over or
-/// the client detaches or goes; why the session ends.
+/// the client detaches or goes; why the session ends. Between writes of
+/// events (see [`GAP`]) the session does not listen to the run at all, so
+/// events published meanwhile cost nothing but their place in the queue.
 async fn live(
     out: &mut Out,
     sub: &mut crate::engine::Subscription,
@@ -349,9 +359,16 @@ async fn live(
     let mut batch = Vec::new();
     let mut reading = true;
     let mut replies = futures::stream::FuturesOrdered::<Reply>::new();
+    // No write of events before this.
+    let mut held: Option<tokio::time::Instant> = None;
     loop {
+        let hold = held.filter(|&t| t > tokio::time::Instant::now());
         let next = tokio::select! {
-            p = sub.recv() => p,
+            p = sub.recv(), if hold.is_none() => p,
+            () = tokio::time::sleep_until(hold.unwrap_or_else(tokio::time::Instant::now)), if hold.is_some() => {
+                held = None;
+                continue;
+            }
             Some(line) = replies.next(), if !replies.is_empty() => {
                 out.send(&line).await?;
                 continue;
@@ -364,7 +381,10 @@ async fn live(
             got = wire::read_line(&mut read, &mut asked), if reading && replies.len() < IN_FLIGHT => {
                 match got {
                     Ok(wire::Line::Whole | wire::Line::Last) if is_detach(&asked) => return Ok("detached"),
-                    Ok(wire::Line::Whole | wire::Line::Last) => replies.push_back(commands.take(&asked)),
+                    Ok(wire::Line::Whole | wire::Line::Last) => {
+                        replies.push_back(commands.take(&asked));
+                        held = None;
+                    }
                     // The client closed its side: it may still read.
                     Ok(wire::Line::End) => reading = false,
                     // Said, as on a one-shot connection, then closed.
@@ -391,6 +411,7 @@ async fn live(
             }
         }
         out.send(&batch).await?;
+        held = Some(tokio::time::Instant::now() + GAP);
     }
 }
 

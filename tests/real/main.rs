@@ -14,6 +14,7 @@ mod edges;
 mod edit;
 mod edit_engine;
 mod finding;
+mod flood;
 mod output;
 mod retry;
 mod screen;

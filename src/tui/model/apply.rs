@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use crate::engine::event::{BreakerState, DagAction, Stream};
-use crate::engine::{Envelope, Event, Published, RunStatus};
+use crate::engine::{Envelope, Event, RunStatus};
 
 use super::log::{LogLine, Tone, clean};
 use super::waits::{OpenWait, WaitKind};
@@ -19,10 +19,7 @@ impl Model {
         self.set_now(ts);
         self.seq = e.seq;
         let step = e.event.step().and_then(|s| self.step_index(s));
-        if let Some(text) = crate::headless::human_line(&Published {
-            envelope: e.clone(),
-            line: String::new(),
-        }) {
+        if let Some(text) = crate::headless::envelope_line(e) {
             self.log.push(LogLine {
                 seq: e.seq,
                 ts_ms: ts,
