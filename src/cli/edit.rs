@@ -133,6 +133,7 @@ fn source(args: &EditArgs, dir: &RunDir, state: &Path) -> Result<(EditAsk, Optio
         exit::FAILED
     })?;
     super::editor::open(&file).map_err(|e| {
+        let _ = std::fs::remove_file(&file);
         crate::safe::say!("error: {e}");
         exit::INVALID
     })?;
@@ -160,6 +161,7 @@ fn read_ask(file: &Path, args: &EditArgs) -> Result<EditAsk, String> {
         rerun: args.rerun.clone(),
         dry_run: true,
         by: By::Flag,
+        revision: None,
     })
 }
 
@@ -196,7 +198,10 @@ fn last_revision(journal: &Path) -> Result<u32, String> {
 }
 
 fn memchr_edit(line: &[u8]) -> bool {
-    line.windows(16).any(|w| w == b"\"action\":\"edit\"")
+    {
+        const EDIT: &[u8] = b"\"action\":\"edit\"";
+        line.windows(EDIT.len()).any(|w| w == EDIT)
+    }
 }
 
 /// Through the run's socket: the plan, the question, then the edit.
@@ -219,27 +224,22 @@ fn edit_live(dir: &RunDir, ask: EditAsk, args: &EditArgs) -> u8 {
                 exit::OK
             }
             Ok(EditReply::Refused(why, plan)) => refused(&why, plan.as_ref()),
-            Err(e) => {
-                let why = super::remote::unreachable(dir).unwrap_or(e);
-                crate::safe::say!("error: {why}");
-                exit::FAILED
-            }
+            Err(e) => unanswered(dir, e),
         };
     }
     let plan = match send(&ask) {
         Ok(EditReply::Planned(plan)) => plan,
         Ok(EditReply::Refused(why, plan)) => return refused(&why, plan.as_ref()),
-        Err(e) => {
-            let why = super::remote::unreachable(dir).unwrap_or(e);
-            crate::safe::say!("error: {why}");
-            return exit::FAILED;
-        }
+        Err(e) => return unanswered(dir, e),
     };
     if let Some(code) = settle(&plan, args) {
         return code;
     }
+    // Applied only as the plan the operator saw: refused if the run was
+    // edited since.
     match send(&EditAsk {
         dry_run: false,
+        revision: Some(plan.revision),
         ..ask
     }) {
         Ok(EditReply::Planned(plan)) => {
@@ -247,11 +247,20 @@ fn edit_live(dir: &RunDir, ask: EditAsk, args: &EditArgs) -> u8 {
             exit::OK
         }
         Ok(EditReply::Refused(why, plan)) => refused(&why, plan.as_ref()),
-        Err(e) => {
-            crate::safe::say!("error: {e}");
-            exit::FAILED
-        }
+        Err(e) => unanswered(dir, e),
     }
+}
+
+/// No answer from the run: 2 when the edit was too large to send (bad
+/// input), else 1 (the run cannot be reached), with why.
+fn unanswered(dir: &RunDir, e: String) -> u8 {
+    if e.starts_with(crate::socket::edit::TOO_LARGE) {
+        crate::safe::say!("error: {e}");
+        return exit::INVALID;
+    }
+    let why = super::remote::unreachable(dir).unwrap_or(e);
+    crate::safe::say!("error: {why}");
+    exit::FAILED
 }
 
 /// A run no process drives: planned here, then (confirmed) driven with the
@@ -357,4 +366,25 @@ fn child_argv(file: &Path) -> Vec<OsString> {
         OsString::from("--yes"),
     ]);
     argv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_current_revision_is_the_last_journaled_edits() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let journal = tmp.path().join("events.jsonl");
+        let lines = [
+            r#"{"seq":1,"ts":"t","run":"r","type":"run_started","workflow":"w","steps":1,"resumed":false}"#,
+            r#"{"seq":2,"ts":"t","run":"r","type":"dag_modified","action":"edit","steps":["b"],"by":"socket","revision":1}"#,
+            r#"{"seq":3,"ts":"t","run":"r","type":"dag_modified","action":"retry","steps":["b"],"by":"flag"}"#,
+            r#"{"seq":4,"ts":"t","run":"r","type":"dag_modified","action":"edit","steps":["c"],"by":"keyboard","revision":2}"#,
+        ];
+        std::fs::write(&journal, lines.join("\n") + "\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(last_revision(&journal), Ok(2));
+        std::fs::write(&journal, lines[0]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(last_revision(&journal), Ok(0));
+    }
 }

@@ -33,6 +33,10 @@ pub struct EditAsk {
     #[serde(default)]
     pub dry_run: bool,
     pub by: By,
+    /// Apply only as this revision: the one the operator's plan was made
+    /// for. Refused when the run was edited since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u32>,
 }
 
 /// What an edit does, or would do, to a run: shown before it applies
@@ -132,6 +136,13 @@ impl Scheduler {
             _ if checked.plan.refused() => return Err(Refusal::Edit(Box::new(checked.plan))),
             _ => return Err(refused(checked.plan, "the edit cannot apply".into())),
         };
+        if let Some(n) = ask.revision.filter(|&n| n != checked.plan.revision) {
+            let now = checked.plan.revision.saturating_sub(1);
+            let why = format!(
+                "the run was edited meanwhile: revision {now} is in force, and the plan was made for revision {n}; plan again"
+            );
+            return Err(refused(checked.plan, why));
+        }
         if ask.dry_run || changes_nothing(&checked.plan, &checked.diff) {
             return Ok(Box::new(checked.plan));
         }

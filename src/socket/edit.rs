@@ -17,6 +17,13 @@ use crate::engine::{Refusal, RunHandle};
 /// step a line, stays well inside.
 const MAX_REPLY: u64 = 64 * 1024 * 1024;
 
+/// How long an edit waits for the run's answer: planning a 100,000-step
+/// edit takes well under a second.
+const ANSWER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How [`send`] says the edit could not be sent at all.
+pub const TOO_LARGE: &str = "the edited file is too large to send to a live run";
+
 /// How the run answered an edit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EditReply {
@@ -74,16 +81,21 @@ pub async fn send(dir: &Path, ask: &EditAsk) -> Result<EditReply, String> {
     line.push(b'\n');
     if line.len() > super::wire::MAX_LINE {
         return Err(format!(
-            "the edited file is too large to send to a live run ({} KiB; a socket message holds at most 1 MiB)",
+            "{TOO_LARGE} ({} KiB; a socket message holds at most 1 MiB)",
             line.len() / 1024
         ));
     }
     let wrote = write.write_all(&line).await;
     let mut reply = String::new();
-    let read = BufReader::new(read)
-        .take(MAX_REPLY)
-        .read_line(&mut reply)
-        .await;
+    let mut read = BufReader::new(read).take(MAX_REPLY);
+    let read = tokio::time::timeout(ANSWER, read.read_line(&mut reply))
+        .await
+        .map_err(|_| {
+            format!(
+                "the run did not answer within {} s (is its process stopped?); the edit may still apply when it does: `signalbox events RUN` shows whether it did",
+                ANSWER.as_secs()
+            )
+        })?;
     if reply.is_empty() {
         if let Err(e) = wrote {
             return Err(e.to_string());

@@ -144,6 +144,7 @@ fn ask(yaml: &str, rerun: &[&str]) -> EditAsk {
         rerun: rerun.iter().map(|s| s.to_string()).collect(),
         dry_run: false,
         by: By::Socket,
+        revision: None,
     }
 }
 

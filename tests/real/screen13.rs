@@ -99,6 +99,7 @@ fn ask() -> EditAsk {
         rerun: vec![],
         dry_run: true,
         by: By::Keyboard,
+        revision: None,
     }
 }
 

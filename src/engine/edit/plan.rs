@@ -170,10 +170,14 @@ pub(crate) fn plan(
         let (status, standing) = statuses[i];
         if standing != Standing::Unstarted {
             errors.push(format!(
-                "{}: error: step `{}` {}; it cannot be removed (skip or cancel it instead)",
+                "{}: error: step `{}` {}; it cannot be removed{}",
                 place.steps(),
                 s.id,
-                standing_words(status, standing)
+                standing_words(status, standing),
+                match standing {
+                    Standing::Started => " (skip or cancel it first)",
+                    _ => "",
+                }
             ));
         }
         diff.removed.push(s.id.clone());

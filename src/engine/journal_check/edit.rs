@@ -123,9 +123,11 @@ impl Checker<'_> {
         }
         for (i, again) in again.into_iter().enumerate() {
             if again {
-                let running = matches!(self.steps[i].st, St::Running(_));
+                // A second rerun before the first one's attempt stopped:
+                // that attempt's last words may still come.
+                let stale = self.steps[i].stale || matches!(self.steps[i].st, St::Running(_));
                 self.steps[i].reset();
-                self.steps[i].stale = running;
+                self.steps[i].stale = stale;
             }
         }
     }
@@ -167,6 +169,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = RunDir::at("r".into(), tmp.path().to_path_buf());
         dir.write_revision(1, NEW.as_bytes()).unwrap();
+        dir.write_revision(2, NEW.as_bytes()).unwrap();
         let wf = crate::workflow::load_str(OLD, "t.yaml").unwrap();
         let source = RevisionSource {
             dir,
@@ -196,6 +199,20 @@ mod tests {
             json!({ "type": "step_started", "step": "a", "attempt": 1 }),
         ]);
         assert_eq!(check(&events), Ok(1));
+    }
+
+    #[test]
+    fn two_reruns_before_the_attempt_stops_wait_for_its_one_stop() {
+        let sha = sha256_hex(NEW.as_bytes());
+        let mut events = running_a();
+        events.extend([
+            edit(1, &sha, &["n"], &["a"]),
+            edit(2, &sha, &[], &["a"]),
+            json!({ "type": "step_cancelled", "step": "a", "reason": "rerun" }),
+            json!({ "type": "step_ready", "step": "a" }),
+            json!({ "type": "step_started", "step": "a", "attempt": 1 }),
+        ]);
+        assert_eq!(check(&events), Ok(2));
     }
 
     #[test]

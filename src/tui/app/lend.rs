@@ -84,6 +84,7 @@ impl<B: Backend> Loop<'_, B> {
                     rerun: vec![],
                     dry_run: true,
                     by: By::Keyboard,
+                    revision: None,
                 };
                 self.ask_edit(ask);
             }

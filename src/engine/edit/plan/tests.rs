@@ -19,6 +19,7 @@ fn ask(source: &str, rerun: &[&str]) -> EditAsk {
         rerun: rerun.iter().map(|r| r.to_string()).collect(),
         dry_run: true,
         by: By::Flag,
+        revision: None,
     }
 }
 
@@ -122,7 +123,7 @@ fn a_started_or_finished_step_is_never_removed() {
     assert_eq!(
         c.plan.diagnostics,
         [
-            "e.yaml:2:1: error: step `build` is running; it cannot be removed (skip or cancel it instead)"
+            "e.yaml:2:1: error: step `build` is running; it cannot be removed (skip or cancel it first)"
         ]
     );
 }
