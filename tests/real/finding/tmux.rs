@@ -22,7 +22,8 @@ fn n_then_enter_shows_the_failed_steps_output_at_80x24() {
     session.keys(&["n"]);
     session.wait_for("test-integration", 5);
     session.keys(&["Enter"]);
-    let screen = session.wait_for("exit 7", 5);
+    // The graph shows `exit 7` already: wait for the viewer's own title.
+    let screen = session.wait_for("· attempt 1 ·", 5);
     assert!(
         screen.contains("test-integration · attempt 1 · ✗ exit 7"),
         "{screen}"
