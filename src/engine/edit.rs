@@ -11,8 +11,10 @@
 use serde::{Deserialize, Serialize};
 
 pub(crate) mod apply;
-pub(crate) mod plan;
+pub mod plan;
 mod render;
+
+pub(crate) use render::one_line;
 pub mod revision;
 
 use super::event::{By, Refusal};

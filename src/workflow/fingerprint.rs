@@ -1,172 +1,236 @@
-//! What counts as a change of a step (SPEC §2 "Edit a run"): its
-//! *resolved* definition, key by key, in a canonical form. Comments, key
-//! order, whitespace, anchors and the step's place in the file are not in
-//! the loaded model, so they never count; `needs` is a set of ids, `env` a
-//! set of pairs, a condition its parsed expression, not its spelling.
-//! Top-level `vars` and `env` are not part of a step: an edit of those
-//! reaches the steps that start after it.
+//! A step's resolved definition in canonical form, key by key, and its
+//! fingerprint: what an edit compares to say whether a step changed and
+//! which keys did (SPEC §2 "Edit a run").
+//!
+//! The form is built from the loaded model, never from the text, so
+//! comments, key order, whitespace, anchors and the step's place in the
+//! file never count. Byte offsets that templates keep for error messages
+//! are left out for the same reason. What reaches a step through
+//! resolution counts as the step's own: `defaults` (merged into its
+//! fields), the workflow's `env` (merged under the step's) and the value of
+//! every var it reads (its `vars` key).
 
-use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt::{self, Write};
 
-use super::{Action, Step, Workflow};
+use super::expr::{Expr, Operand};
+use super::model::{Action, Step, Workflow};
+use super::template::{Part, Ref, Template};
 
-/// The keys of a step's definition, each in canonical form, in a fixed
-/// order: what [`changed`] compares and [`fingerprint`] hashes.
-pub fn canonical(wf: &Workflow, step: &Step) -> Vec<(&'static str, String)> {
+/// Each key of a step's resolved definition and its canonical text, in a
+/// fixed order (the action's key first: `run`, `approval` or `ask`).
+pub type Canonical = Vec<(&'static str, String)>;
+
+/// The canonical form of `step`, a step of `wf`.
+pub fn canonical(wf: &Workflow, step: &Step) -> Canonical {
+    let mut form = Vec::with_capacity(15);
+    visit(wf, step, &mut |key, value| {
+        form.push((key, value.to_string()))
+    });
+    form
+}
+
+/// The fingerprint of `step` without building its form: the same hash as
+/// `fingerprint(&canonical(wf, step))`, the values streamed into it.
+pub fn of_step(wf: &Workflow, step: &Step) -> u64 {
+    let mut hash = Fnv::default();
+    visit(wf, step, &mut |key, value| {
+        hash.eat(key.as_bytes());
+        hash.eat(&[KEY_END]);
+        let _ = hash.write_fmt(value);
+        hash.eat(&[VALUE_END]);
+    });
+    hash.0
+}
+
+/// Hands each key of the step's resolved definition and its canonical
+/// text to `out`, in the order of [`Canonical`].
+fn visit(wf: &Workflow, step: &Step, out: &mut dyn FnMut(&'static str, fmt::Arguments<'_>)) {
+    let mut vars: BTreeMap<&str, Option<&str>> = BTreeMap::new();
+    let mut read = |t: &'_ Template| {
+        for (r, _) in t.refs() {
+            if let Ref::Var(name) = r
+                && let Some((k, v)) = wf.vars.get_key_value(name)
+            {
+                vars.insert(k, Some(v));
+            }
+        }
+    };
+    let kind = step.action.kind();
+    match &step.action {
+        Action::Run(a) => {
+            read(a.template());
+            out(kind, format_args!("{}", a.text));
+        }
+        Action::Approval(a) => {
+            read(&a.prompt);
+            let prompt = Form(&a.prompt);
+            let (timeout, on_timeout) = (a.timeout, a.on_timeout);
+            out(
+                kind,
+                format_args!("prompt={prompt} timeout={timeout:?} on_timeout={on_timeout:?}"),
+            );
+        }
+        Action::Ask(a) => {
+            read(&a.question);
+            let question = Form(&a.question);
+            let (choices, default, timeout) = (&a.choices, &a.default, a.timeout);
+            out(
+                kind,
+                format_args!(
+                    "question={question} choices={choices:?} default={default:?} timeout={timeout:?}"
+                ),
+            );
+        }
+    }
+    // The workflow's env first, the step's over it: what the process gets.
+    let mut env: BTreeMap<&str, &Template> = BTreeMap::new();
+    for (k, t) in wf.env.iter().chain(step.env.iter()) {
+        read(t);
+        env.insert(k, t);
+    }
+    if let Some(c) = &step.when {
+        let mut ops = Vec::new();
+        c.expr.operands(&mut ops);
+        for op in &ops {
+            if let Operand::Var(name) = op
+                && let Some((k, v)) = wf.vars.get_key_value(name)
+            {
+                vars.insert(k, Some(v));
+            }
+        }
+    }
     let mut needs: Vec<&str> = step
         .needs
         .iter()
-        .map(|&n| wf.steps[n].id.as_str())
+        .filter_map(|&n| wf.steps.get(n).map(|s| s.id.as_str()))
         .collect();
     needs.sort_unstable();
-    let mut env: Vec<String> = step.env.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-    env.sort_unstable();
-    let action = match &step.action {
-        Action::Run(r) => format!("{:?}", r.text),
-        Action::Approval(a) => format!("{:?} {:?} {:?}", a.prompt, a.timeout, a.on_timeout),
-        Action::Ask(a) => format!(
-            "{:?} {:?} {:?} {:?}",
-            a.question, a.choices, a.default, a.timeout
-        ),
-    };
-    vec![
-        (step.action.kind(), action),
-        ("needs", format!("{needs:?}")),
-        ("when", format!("{:?}", step.when.as_ref().map(|c| &c.expr))),
-        ("timeout", format!("{:?}", step.timeout)),
-        ("retry", format!("{:?}", step.retry)),
-        ("breaker", format!("{:?}", step.breaker)),
-        ("on_failure", format!("{:?}", step.on_failure)),
-        ("fallback", format!("{:?}", step.fallback)),
-        ("priority", step.priority.to_string()),
-        ("env", format!("{env:?}")),
-        ("cwd", format!("{:?}", step.cwd)),
-        ("shell", format!("{:?}", step.shell)),
-        ("kill_grace", format!("{:?}", step.kill_grace)),
-        ("output", format!("{:?}", step.output)),
-    ]
+    out("needs", format_args!("{needs:?}"));
+    out(
+        "when",
+        format_args!("{}", When(step.when.as_deref().map(|c| &c.expr))),
+    );
+    out("timeout", format_args!("{:?}", step.timeout));
+    out("retry", format_args!("{:?}", step.retry));
+    out("breaker", format_args!("{:?}", step.breaker));
+    out("on_failure", format_args!("{:?}", step.on_failure));
+    out("fallback", format_args!("{:?}", step.fallback));
+    out("priority", format_args!("{}", step.priority));
+    out("env", format_args!("{}", Env(&env)));
+    out("cwd", format_args!("{:?}", step.cwd));
+    out("shell", format_args!("{:?}", step.shell));
+    out("kill_grace", format_args!("{:?}", step.kill_grace));
+    out("output", format_args!("{:?}", step.output));
+    out("vars", format_args!("{vars:?}"));
 }
 
-/// The keys whose canonical form differs between step `a` of `wa` and
-/// step `b` of `wb` (a step that became another kind changes its old and
-/// new kind's key both).
-pub fn changed(wa: &Workflow, a: &Step, wb: &Workflow, b: &Step) -> Vec<&'static str> {
-    let (x, y) = (canonical(wa, a), canonical(wb, b));
-    let mut out = Vec::new();
-    if x[0].0 != y[0].0 {
-        out.push(x[0].0);
-        out.push(y[0].0);
+/// Bytes that never occur in UTF-8 text: they end each key and value, so
+/// no two forms hash alike by running together.
+const KEY_END: u8 = 0xff;
+const VALUE_END: u8 = 0xfe;
+
+/// FNV-1a, 64 bits: small, stable across builds, and fast on short text.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
     }
-    for ((key, old), (_, new)) in x.iter().zip(&y) {
-        if old != new && !out.contains(key) {
-            out.push(key);
+}
+
+impl Fnv {
+    fn eat(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
-    out
 }
 
-/// The SHA-256 (hex) of a step's canonical definition.
-pub fn fingerprint(wf: &Workflow, step: &Step) -> String {
-    let mut hash = Sha256::new();
-    for (key, value) in canonical(wf, step) {
-        hash.update(key.as_bytes());
-        hash.update([0]);
-        hash.update(value.as_bytes());
-        hash.update([0]);
+impl fmt::Write for Fnv {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.eat(s.as_bytes());
+        Ok(())
     }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The top-level keys that differ between two revisions of a workflow.
-pub fn top_changed(a: &Workflow, b: &Workflow) -> Vec<&'static str> {
-    let env = |w: &Workflow| {
-        let mut e: Vec<String> = w.env.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-        e.sort_unstable();
-        e
-    };
-    let pairs = [
-        ("description", a.description != b.description),
-        ("concurrency", a.concurrency != b.concurrency),
-        ("timeout", a.timeout != b.timeout),
-        ("env", env(a) != env(b)),
-        ("vars", a.vars != b.vars),
-        ("breakers", a.breakers != b.breakers),
-    ];
-    pairs.iter().filter(|p| p.1).map(|p| p.0).collect()
+/// The fingerprint of a canonical form (as [`of_step`] computes it).
+pub fn fingerprint(form: &Canonical) -> u64 {
+    let mut hash = Fnv::default();
+    for (key, value) in form {
+        hash.eat(key.as_bytes());
+        hash.eat(&[KEY_END]);
+        hash.eat(value.as_bytes());
+        hash.eat(&[VALUE_END]);
+    }
+    hash.0
+}
+
+/// A template as text and references, without the offsets of its `{{`.
+struct Form<'a>(&'a Template);
+
+impl fmt::Display for Form<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for part in &self.0.parts {
+            match part {
+                Part::Text(text) => write!(f, "{text:?}")?,
+                Part::Ref(r, _) => write!(f, "{{{}}}", r.text())?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A condition as its parsed tree: `a==b` and `a == b` are one condition.
+struct When<'a>(Option<&'a Expr>);
+
+impl fmt::Display for When<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(e) => write!(f, "{e:?}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The env a step's process gets, by name.
+struct Env<'a>(&'a BTreeMap<&'a str, &'a Template>);
+
+impl fmt::Display for Env<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, t) in self.0 {
+            write!(f, "{k:?}={};", Form(t))?;
+        }
+        Ok(())
+    }
+}
+
+/// A template in canonical form (for the workflow's own `env`).
+pub fn template_form(t: &Template) -> String {
+    Form(t).to_string()
+}
+
+/// The keys whose values differ between two forms, in the order of `new`
+/// then any key only `old` has (a `run` step turned approval: both keys).
+pub fn changed(old: &Canonical, new: &Canonical) -> Vec<&'static str> {
+    fn get<'f>(form: &'f Canonical, key: &str) -> Option<&'f str> {
+        form.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+    let mut keys: Vec<&'static str> = new
+        .iter()
+        .filter(|(k, v)| get(old, k) != Some(v.as_str()))
+        .map(|(k, _)| *k)
+        .collect();
+    keys.extend(
+        old.iter()
+            .filter(|(k, _)| get(new, k).is_none())
+            .map(|(k, _)| *k),
+    );
+    keys
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load(text: &str) -> Workflow {
-        match crate::workflow::load_str(text, "w.yaml") {
-            Ok(wf) => wf,
-            Err(d) => panic!("{d}"),
-        }
-    }
-
-    fn diff(a: &str, b: &str) -> Vec<(String, Vec<&'static str>)> {
-        let (wa, wb) = (load(a), load(b));
-        wb.steps
-            .iter()
-            .filter_map(|s| {
-                let i = wa.step_index(&s.id)?;
-                let keys = changed(&wa, &wa.steps[i], &wb, s);
-                (!keys.is_empty()).then(|| (s.id.clone(), keys))
-            })
-            .collect()
-    }
-
-    const BASE: &str = "name: w\ndefaults:\n  retry: { attempts: 2 }\nsteps:\n  a:\n    run: echo a\n    env: { X: '1', Y: '2' }\n  b:\n    needs: [a]\n    when: steps.a.status == 'succeeded'\n    run: echo b\n";
-
-    #[test]
-    fn layout_never_counts() {
-        let same = "# a comment\nname: w\ndefaults:\n  retry: {attempts: 2}\nsteps:\n  b:\n    run: echo b\n    when: steps.a.status=='succeeded'\n    needs:\n      - a\n  a:\n    env:\n      Y: '2'\n      X: '1'\n    run: echo a\n\n";
-        assert!(diff(BASE, same).is_empty(), "{:?}", diff(BASE, same));
-        let (wa, wb) = (load(BASE), load(same));
-        let b = wb.step_index("b").unwrap_or(0);
-        assert_eq!(
-            fingerprint(&wa, &wa.steps[1]),
-            fingerprint(&wb, &wb.steps[b])
-        );
-        let anchors = "name: w\nx-common: &common\n  run: echo a\nsteps:\n  a:\n    <<: *common\n";
-        let plain = "name: w\nsteps:\n  a:\n    run: echo a\n";
-        if let Ok(wa) = crate::workflow::load_str(anchors, "w.yaml") {
-            let wb = load(plain);
-            assert!(changed(&wa, &wa.steps[0], &wb, &wb.steps[0]).is_empty());
-        }
-    }
-
-    #[test]
-    fn each_key_changed_is_named() {
-        let run = BASE.replace("echo b", "echo B");
-        assert_eq!(diff(BASE, &run), [("b".to_string(), vec!["run"])]);
-        let env = BASE.replace("Y: '2'", "Y: '3'");
-        assert_eq!(diff(BASE, &env), [("a".to_string(), vec!["env"])]);
-        let when = BASE.replace("'succeeded'", "'failed'");
-        assert_eq!(diff(BASE, &when), [("b".to_string(), vec!["when"])]);
-        // `defaults` reach every step through resolution.
-        let retry = BASE.replace("attempts: 2", "attempts: 3");
-        let got = diff(BASE, &retry);
-        assert_eq!(got.len(), 2, "{got:?}");
-        assert!(got.iter().all(|(_, k)| k == &vec!["retry"]));
-        let needs = BASE.replace(
-            "    needs: [a]\n    when: steps.a.status == 'succeeded'\n",
-            "",
-        );
-        assert_eq!(diff(BASE, &needs)[0].1, vec!["needs", "when"]);
-        let kind = BASE.replace("run: echo b", "approval: { prompt: ok? }");
-        assert_eq!(diff(BASE, &kind)[0].1, vec!["run", "approval"]);
-    }
-
-    #[test]
-    fn top_level_keys() {
-        let (a, b) = (
-            load(BASE),
-            load(&BASE.replace("name: w\n", "name: w\nconcurrency: 2\nvars: { v: x }\n")),
-        );
-        assert_eq!(top_changed(&a, &b), ["concurrency", "vars"]);
-        assert!(top_changed(&a, &a).is_empty());
-    }
-}
+mod tests;

@@ -269,7 +269,10 @@ fn a_running_step_changes_only_with_rerun() {
     let refused = w.cli(&["edit", &id, "--file", "fixed.yaml"]);
     assert_eq!(refused.status.code(), Some(2));
     let why = text(&refused.stderr);
-    assert!(why.contains("fixed.yaml:3:"), "at the step: {why}");
+    assert!(
+        why.contains("fixed.yaml:4:5:"),
+        "at the key that changed: {why}"
+    );
     assert!(why.contains("--rerun a"), "says how: {why}");
     let out = w.cli(&["edit", &id, "--file", "fixed.yaml", "--rerun", "a"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

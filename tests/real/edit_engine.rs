@@ -289,7 +289,7 @@ async fn a_running_step_changes_only_with_rerun_and_then_runs_again() {
     })
     .await;
     let why = refusal_text(d.edit(new, &[]).await);
-    assert!(why.contains("edited.yaml:3:"), "{why}");
+    assert!(why.contains("edited.yaml:4:5:"), "{why}");
     assert!(why.contains("--rerun a"), "{why}");
     let plan = d.edit(new, &["a"]).await.unwrap();
     assert!(plan.applied);
