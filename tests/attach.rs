@@ -420,7 +420,9 @@ fn r_on_a_failed_step_of_a_finished_run_carries_the_run_on_on_the_same_screen() 
     tmux.keys(&["n", "R"]);
     tmux.wait_for("The run goes on", 10);
     tmux.keys(&["y"]);
-    let screen = tmux.wait_for("succeeded in", 20);
+    // The run's own end on the status line (`build succeeded in` is in
+    // the log from before the retry).
+    let screen = tmux.wait_for("fix ✓ succeeded in", 20);
     assert!(
         !screen.contains("EXIT="),
         "the same screen, back on the run: {screen}"
