@@ -17,7 +17,7 @@
 //! knows nothing of it.
 
 pub mod app;
-mod editor;
+pub mod editor;
 pub mod keys;
 pub mod link;
 pub mod model;

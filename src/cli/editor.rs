@@ -35,21 +35,11 @@ pub(super) fn scratch(state: &Path, run: &str, text: &[u8]) -> Result<PathBuf, S
     Ok(path)
 }
 
-/// The editor the operator chose: `$VISUAL`, else `$EDITOR`, else `vi`,
-/// split on spaces as git does (`EDITOR="code -w"`).
-pub(super) fn editor() -> Vec<String> {
-    let chosen = ["VISUAL", "EDITOR"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .find(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "vi".to_string());
-    chosen.split_whitespace().map(str::to_string).collect()
-}
-
 /// Opens the editor on `file` and waits for it; an error when it cannot
 /// start or does not exit 0 (the edit is then abandoned).
 pub(super) fn open(file: &Path) -> Result<(), String> {
-    let words = editor();
+    // The same choice as the screen's `e`.
+    let words = crate::tui::editor::from_env();
     let Some((program, args)) = words.split_first() else {
         return Err("no editor: set $VISUAL or $EDITOR".to_string());
     };

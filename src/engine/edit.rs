@@ -171,10 +171,7 @@ impl Scheduler {
 /// The refusal for a run another process drives: a live run is edited in
 /// it, through its socket.
 pub(super) fn live_message(locked: &str) -> String {
-    let id = locked
-        .strip_prefix("run ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or("");
+    let id = super::retry::locked_id(locked);
     format!(
         "run {id} is live: edit it through its socket (`signalbox edit {id}` does), or with `e` on its screen (`signalbox attach {id}`)"
     )

@@ -43,13 +43,18 @@ pub(super) struct Retrying {
 /// The refusal for a run another process drives: a live run's steps are
 /// retried in it, not beside it.
 pub(super) fn live_message(locked: &str) -> String {
-    let id = locked
-        .strip_prefix("run ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or("");
+    let id = locked_id(locked);
     format!(
         "run {id} is live: retry its steps in it, with `R` on its screen (`signalbox attach {id}`) or the socket's `retry` command"
     )
+}
+
+/// The run id in the lock's refusal (`run ID is being driven by ...`).
+pub(super) fn locked_id(locked: &str) -> &str {
+    locked
+        .strip_prefix("run ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or("")
 }
 
 /// How a step stands for a retry, from the restored state.
