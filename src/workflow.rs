@@ -26,6 +26,7 @@ pub mod template;
 
 use std::path::Path;
 
+pub use convert::STEP_KEYS;
 pub use diag::{Diagnostic, Diagnostics, Pos};
 pub use model::*;
 pub use spec::{Jitter, OnFailure, OnTimeout, OutputMode};

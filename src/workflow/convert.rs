@@ -24,7 +24,8 @@ const TOP_KEYS: &[&str] = &[
     "steps",
 ];
 
-pub(super) const STEP_KEYS: &[&str] = &[
+/// The keys a step may hold, as the loader takes them.
+pub const STEP_KEYS: &[&str] = &[
     "run",
     "approval",
     "ask",

@@ -35,28 +35,13 @@ impl Places {
     }
 }
 
-/// The keys the rules name are the fingerprint's, all `'static`.
+/// The keys the rules name are the loader's step keys (and the
+/// fingerprint's `vars`), all `'static`.
 fn static_key(key: &str) -> &'static str {
-    const KEYS: [&str; 17] = [
-        "run",
-        "approval",
-        "ask",
-        "needs",
-        "when",
-        "timeout",
-        "retry",
-        "breaker",
-        "on_failure",
-        "fallback",
-        "priority",
-        "env",
-        "cwd",
-        "shell",
-        "kill_grace",
-        "output",
-        "vars",
-    ];
-    KEYS.iter().find(|k| **k == key).copied().unwrap_or("")
+    (crate::workflow::STEP_KEYS.iter().chain(&["vars"]))
+        .find(|k| **k == key)
+        .copied()
+        .unwrap_or("")
 }
 
 /// Positions in the edited file's tree: top-level keys, step ids and the
