@@ -23,7 +23,11 @@ pub struct Workflow {
     pub vars: BTreeMap<String, String>,
     pub breakers: BTreeMap<String, BreakerPolicy>,
     /// In file order; a step's index is its id everywhere in the engine.
+    /// A matrix step is here as its instances (`STEP:KEY`), one after
+    /// another where the matrix step was written.
     pub steps: Vec<Step>,
+    /// The matrix steps, in file order; each instance names its group.
+    pub groups: Vec<Group>,
     /// The file's text as loaded, kept so a run folder holds what ran.
     pub source: String,
     /// Step indices by id: the ids are not copied, each entry is the index
@@ -44,6 +48,11 @@ impl Workflow {
             wf.index = index;
         }
         wf
+    }
+
+    /// The matrix step written as `id`, as an index into [`Workflow::groups`].
+    pub fn group_index(&self, id: &str) -> Option<usize> {
+        self.groups.iter().position(|g| g.id == id)
     }
 
     pub fn step_index(&self, id: &str) -> Option<usize> {
@@ -107,6 +116,38 @@ pub struct Step {
     pub kill_grace: Duration,
     /// One pipe for stdout and stderr, or two.
     pub output: OutputMode,
+    /// Free text for people (`description`), shown on the screen and in `graph`.
+    pub description: Option<Box<str>>,
+    /// Set on a matrix instance: its group and its values.
+    pub instance: Option<Box<Instance>>,
+}
+
+/// A matrix step: what its instances share. The instances themselves are
+/// ordinary steps in [`Workflow::steps`].
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// The matrix step's id as written (`build`).
+    pub id: String,
+    /// The line of that id in the file.
+    pub line: u32,
+    /// Axis names in file order, then keys only `include` adds.
+    pub axes: Vec<String>,
+    /// Its instances, as indices into [`Workflow::steps`], in expansion order.
+    pub members: Vec<usize>,
+    /// Instances of this step running a process at once (`max_parallel`).
+    pub max_parallel: Option<usize>,
+    /// The first failed instance cancels the running ones and skips the rest.
+    pub fail_fast: bool,
+    pub description: Option<String>,
+}
+
+/// One matrix instance: which group, and its `matrix.X` values.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// Index into [`Workflow::groups`].
+    pub group: usize,
+    /// `(axis, value)` in the group's axis order; keys it lacks are absent.
+    pub values: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]

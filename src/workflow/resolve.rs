@@ -137,6 +137,7 @@ pub fn workflow(
             .map(|(k, b)| (k.clone(), breaker(b)))
             .collect(),
         steps,
+        groups: Vec::new(),
         // The caller moves the text in, rather than copy a file of 10 MiB.
         source: String::new(),
         index,

@@ -15,10 +15,16 @@ mod edit;
 mod edit_engine;
 mod finding;
 mod flood;
+mod four_eyes;
+mod hooks;
+mod matrix;
+mod matrix_run;
+mod matrix_screen;
 mod output;
 mod retry;
 mod screen;
 mod screen13;
+mod secrets;
 mod small;
 mod waits;
 

@@ -65,6 +65,8 @@ impl Cx<'_> {
                 .or(d.kill_grace.as_ref())
                 .map_or(DEFAULT_KILL_GRACE, to_duration),
             output: s.output.or(d.output).unwrap_or_default(),
+            description: None,
+            instance: None,
         }
     }
 

@@ -1,0 +1,1 @@
+//! Issue 14: four_eyes, through the binary.

@@ -1,0 +1,1 @@
+//! Issue 14: matrix_screen, through the binary.
