@@ -22,6 +22,7 @@ pub mod fsafe;
 pub mod journal;
 pub mod journal_check;
 pub mod lock;
+pub mod matrix;
 pub mod policy;
 pub mod process;
 mod ready;

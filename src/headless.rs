@@ -262,6 +262,9 @@ fn raw_line(e: &Envelope) -> Option<String> {
             SkipReason::UpstreamFailed => {
                 format!("- {step} skipped: it needs {cause}, which did not succeed")
             }
+            SkipReason::FailFast => {
+                format!("- {step} skipped: {cause} failed and the matrix step fails fast")
+            }
         },
         Event::StepCancelled { step, reason } => format!("⊘ {step} cancelled ({reason})"),
         Event::ApprovalRequested {

@@ -110,8 +110,12 @@ fn check_var(key: &str, value: &str) -> Result<(), String> {
 fn presets(args: &RunFlags, wf: &Workflow) -> Result<HashMap<String, Preset>, String> {
     let mut out = HashMap::new();
     let find = |id: &str, flag: &str, want_ask: bool| -> Result<(), String> {
-        let Some(i) = wf.step_index(id) else {
-            let hint = workflow::diag::did_you_mean(id, wf.steps.iter().map(|s| s.id.as_str()));
+        // A matrix step's id names every instance; they share one kind.
+        let first = |g: usize| wf.groups[g].members.first().copied();
+        let Some(i) = (wf.step_index(id)).or_else(|| wf.group_index(id).and_then(first)) else {
+            let ids = (wf.steps.iter().map(|s| s.id.as_str()))
+                .chain(wf.groups.iter().map(|g| g.id.as_str()));
+            let hint = workflow::diag::did_you_mean(id, ids);
             return Err(format!("{flag} names unknown step `{id}`{hint}"));
         };
         match (&wf.steps[i].action, want_ask) {
@@ -135,7 +139,11 @@ fn presets(args: &RunFlags, wf: &Workflow) -> Result<HashMap<String, Preset>, St
         find(id, "--answer", true)?;
         check_answer(id, text).map_err(|refusal| format!("--answer {id}: {refusal}"))?;
         let mut answer = text;
-        if let Some(Action::Ask(a)) = wf.step_index(id).map(|i| &wf.steps[i].action)
+        let first = |g: usize| wf.groups[g].members.first().copied();
+        let at = wf
+            .step_index(id)
+            .or_else(|| wf.group_index(id).and_then(first));
+        if let Some(Action::Ask(a)) = at.map(|i| &wf.steps[i].action)
             && !a.choices.is_empty()
         {
             // Journaled as the choice is spelled.
@@ -159,6 +167,14 @@ fn once(out: &mut HashMap<String, Preset>, id: &str, preset: Preset) -> Result<(
         ));
     }
     Ok(())
+}
+
+/// Whether a flag's `id` names `step`: its own id, or its matrix step's.
+fn names(wf: &Workflow, id: &str, step: &crate::workflow::Step) -> bool {
+    id == step.id
+        || (step.instance.as_ref())
+            .and_then(|inst| wf.groups.get(inst.group))
+            .is_some_and(|g| g.id == id)
 }
 
 fn article(kind: &str) -> String {
@@ -191,7 +207,7 @@ pub fn apply_flags(args: &RunFlags, wf: &mut Workflow) -> Result<RunOptions, Str
                 && !args
                     .answer
                     .iter()
-                    .any(|p| p.split_once('=').is_some_and(|(id, _)| id == step.id))
+                    .any(|p| p.split_once('=').is_some_and(|(id, _)| names(wf, id, step)))
             {
                 crate::safe::say!(
                     "warning: --auto-approve cannot answer `{}`: it has no default, so it waits for an answer",
@@ -277,7 +293,15 @@ async fn run_headless(wf: Workflow, options: RunOptions, json: bool) -> u8 {
 
 /// Drives a prepared run (new or resumed) without a screen.
 pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u8 {
-    let skip_prompt: Vec<String> = options.presets.keys().cloned().collect();
+    // A flag naming a matrix step answers its instances: none is asked.
+    let skip_prompt: Vec<String> = (options.presets.keys())
+        .flat_map(|id| match run.workflow().group_index(id) {
+            Some(g) => (run.workflow().groups[g].members.iter())
+                .map(|&m| run.workflow().steps[m].id.clone())
+                .collect(),
+            None => vec![id.clone()],
+        })
+        .collect();
     let prompt = headless::can_prompt() && !options.auto_approve;
     let events = run.subscribe();
     let handle = run.handle();

@@ -56,6 +56,7 @@ impl Scheduler {
             via_breaker,
         };
         self.running += 1;
+        self.group_started(i);
         self.spawn_process(i, attempt, cancelled, seq);
     }
 
@@ -250,6 +251,7 @@ impl Scheduler {
             return;
         };
         self.running -= 1;
+        self.group_stopped(i);
         let ok = matches!(result.exit, Ok(Exit::Code(0)));
         if via_breaker {
             self.breaker_verdict(i, if stop.is_some() { None } else { Some(ok) });
@@ -381,6 +383,7 @@ impl Scheduler {
                     error,
                     exit_code,
                 });
+                self.fail_fast(i);
             }
             Verdict::Proceed | Verdict::Skip(_) | Verdict::FailFast(_) => {}
         }

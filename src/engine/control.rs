@@ -18,6 +18,11 @@ impl Scheduler {
     /// Applies an operator's command, or says why it cannot.
     /// An edit's reply carries its plan.
     pub(super) fn command(&mut self, c: Command) -> Result<Option<Box<Plan>>, Refusal> {
+        // A matrix step's own id stands for its instances.
+        let c = match self.group_command(c) {
+            Ok(done) => return done.map(|()| None),
+            Err(c) => c,
+        };
         let done = match c {
             Command::Edit(ask) => return self.edit(ask).map(Some),
             Command::Approve { step, by } => {
@@ -46,18 +51,7 @@ impl Scheduler {
                 by,
             } => {
                 let i = self.step_named(&step)?;
-                self.not_ended(i)?;
-                self.emit(Event::DagModified {
-                    action: DagAction::Cancel,
-                    steps: vec![step],
-                    by,
-                    user: self.who(self.acting.clone(), by),
-                    revision: None,
-                    sha256: None,
-                    diff: None,
-                });
-                self.cancel_step(i, "operator");
-                Ok(())
+                self.cancel_one(i, by)
             }
             Command::Cancel { step: None, .. } => {
                 self.cancel_run(RunStatus::Cancelled, "run_cancelled");
@@ -76,8 +70,29 @@ impl Scheduler {
         self.wf.step_index(id).ok_or_else(|| Refusal::UnknownStep {
             step: id.to_string(),
             workflow: self.wf.name.clone(),
-            hint: did_you_mean(id, self.wf.steps.iter().map(|s| s.id.as_str())),
+            // Over instance ids too: `build:x86` for `build:x68`.
+            hint: did_you_mean(
+                id,
+                (self.wf.steps.iter().map(|s| s.id.as_str()))
+                    .chain(self.wf.groups.iter().map(|g| g.id.as_str())),
+            ),
         })
+    }
+
+    /// An operator's cancel of one step, journaled first.
+    pub(super) fn cancel_one(&mut self, i: usize, by: By) -> Result<(), Refusal> {
+        self.not_ended(i)?;
+        self.emit(Event::DagModified {
+            action: DagAction::Cancel,
+            steps: vec![self.wf.steps[i].id.clone()],
+            by,
+            user: self.who(self.acting.clone(), by),
+            revision: None,
+            sha256: None,
+            diff: None,
+        });
+        self.cancel_step(i, "operator");
+        Ok(())
     }
 
     fn not_ended(&self, i: usize) -> Result<(), Refusal> {
@@ -154,7 +169,7 @@ impl Scheduler {
     /// cancelled dependents return to pending (as a finished run's retry
     /// does: journaled first, then the others in file order); a step
     /// backing off retries now.
-    fn retry(&mut self, i: usize, by: By) -> Result<(), Refusal> {
+    pub(super) fn retry(&mut self, i: usize, by: By) -> Result<(), Refusal> {
         if self.cancelling.is_some() {
             return Err(Refusal::Stopping);
         }
@@ -175,8 +190,11 @@ impl Scheduler {
             Phase::Done(Final::Failed { .. } | Final::Cancelled) => {
                 // What `signalbox retry` of a finished run resets: the
                 // dependents skipped for it or cancelled, through the graph.
+                // With it, the siblings its `fail_fast` stopped.
+                let named: Vec<usize> =
+                    std::iter::once(i).chain(self.stopped_siblings(i)).collect();
                 let mut marked = vec![false; self.steps.len()];
-                self.reset_with_dependents(&[i], &[], false, &mut marked);
+                self.reset_with_dependents(&named, &[], false, &mut marked);
                 let reset: Vec<usize> = std::iter::once(i)
                     .chain((0..marked.len()).filter(|&r| marked[r] && r != i))
                     .collect();
@@ -199,6 +217,12 @@ impl Scheduler {
                 if self.wf.steps[i].needs.iter().all(|&n| self.satisfied(n)) {
                     self.make_ready(i);
                 }
+                // The siblings reset with it need nothing of it.
+                for &r in &named[1..] {
+                    if self.move_on(r) {
+                        self.move_dependents_on(r);
+                    }
+                }
                 Ok(())
             }
             ref phase => Err(Refusal::NotRetryable {
@@ -208,7 +232,7 @@ impl Scheduler {
         }
     }
 
-    fn skip(&mut self, i: usize, by: By) -> Result<(), Refusal> {
+    pub(super) fn skip(&mut self, i: usize, by: By) -> Result<(), Refusal> {
         self.not_ended(i)?;
         self.emit(Event::DagModified {
             action: DagAction::Skip,

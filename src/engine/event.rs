@@ -54,6 +54,8 @@ pub enum SkipReason {
     Condition,
     Operator,
     UpstreamFailed,
+    /// A sibling instance of a `fail_fast` matrix step failed first.
+    FailFast,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -331,6 +333,14 @@ pub enum Refusal {
     BreakerClosed { breaker: String },
     #[error("breaker `{breaker}` is already open (half-open in {left}): `reset` closes it")]
     BreakerOpen { breaker: String, left: String },
+    #[error(
+        "no instance of `{step}` {wanted} (the matrix step is {status}): name one instance, `{step}:KEY`, or wait"
+    )]
+    NoInstance {
+        step: String,
+        wanted: &'static str,
+        status: &'static str,
+    },
     #[error("the run is stopping")]
     Stopping,
     #[error("the run is over")]

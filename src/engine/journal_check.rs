@@ -21,6 +21,7 @@ use super::event::{Envelope, Event, RunStatus, SkipReason};
 use crate::workflow::{Action, Workflow};
 
 mod edit;
+mod matrix;
 mod operator;
 mod step;
 
@@ -291,6 +292,9 @@ impl<'w> Checker<'w> {
             } => self.steps[i].succeeded(*attempt, *fallback, spec),
             Event::StepFailed { attempts, .. } => self.steps[i].failed(*attempts, spec),
             Event::StepSkipped { reason, cause, .. } => self.skipped(i, *reason, cause),
+            Event::StepCancelled { reason, .. } if reason == super::matrix::FAIL_FAST => {
+                self.fail_fast_cancel(i)
+            }
             Event::StepCancelled { reason, .. } => {
                 let run_wide = matches!(
                     reason.as_str(),
@@ -394,6 +398,7 @@ impl<'w> Checker<'w> {
                         .iter()
                         .any(|&n| !self.satisfied(n) && self.wf.steps[n].id == cause)
             }
+            SkipReason::FailFast => self.fail_fast_skip(i, cause),
         };
         if !ok {
             return Err(format!("it was {}", s.word()));
@@ -428,7 +433,9 @@ impl<'w> Checker<'w> {
     fn satisfied(&self, i: usize) -> bool {
         match self.steps[i].st {
             St::Done(End::Succeeded) => true,
-            St::Done(End::Skipped(reason)) => reason != SkipReason::UpstreamFailed,
+            St::Done(End::Skipped(reason)) => {
+                !matches!(reason, SkipReason::UpstreamFailed | SkipReason::FailFast)
+            }
             St::Done(End::Failed { tolerated }) => tolerated,
             _ => false,
         }

@@ -99,7 +99,9 @@ impl Scheduler {
     pub(super) fn satisfied(&self, i: usize) -> bool {
         match self.steps[i].phase {
             Phase::Done(Final::Succeeded) => true,
-            Phase::Done(Final::Skipped(reason)) => reason != SkipReason::UpstreamFailed,
+            Phase::Done(Final::Skipped(reason)) => {
+                !matches!(reason, SkipReason::UpstreamFailed | SkipReason::FailFast)
+            }
             Phase::Done(Final::Failed { tolerated }) => tolerated,
             _ => false,
         }
@@ -117,11 +119,12 @@ impl Scheduler {
                 step: step.clone(),
                 key: key.clone(),
             }),
-            Operand::Status(s) => self
-                .wf
-                .step_index(s)
-                .map_or("", |i| self.steps[i].phase.status_name())
-                .to_string(),
+            // A matrix step's status is its instances' aggregate.
+            Operand::Status(s) => match self.wf.step_index(s) {
+                Some(i) => self.steps[i].phase.status_name(),
+                None => self.wf.group_index(s).map_or("", |g| self.group_status(g)),
+            }
+            .to_string(),
         }
     }
 }

@@ -93,8 +93,19 @@ impl Scheduler {
         }
         let mut named = Vec::new();
         for step in &ask.steps {
+            // A matrix step's id: its failed and cancelled instances.
+            if self.wf.step_index(step).is_none()
+                && let Some(g) = self.wf.group_index(step)
+            {
+                named.extend(self.group_to_retry(g, open)?);
+                continue;
+            }
             let i = self.wf.step_index(step).ok_or_else(|| {
-                let hint = did_you_mean(step, self.wf.steps.iter().map(|s| s.id.as_str()));
+                let hint = did_you_mean(
+                    step,
+                    (self.wf.steps.iter().map(|s| s.id.as_str()))
+                        .chain(self.wf.groups.iter().map(|g| g.id.as_str())),
+                );
                 format!("no step `{step}` in workflow `{}`{hint}", self.wf.name)
             })?;
             match standing(&self.steps[i].phase, &open[i]) {
@@ -121,6 +132,12 @@ impl Scheduler {
                 "run {id} has no failed or cancelled step; there is nothing to retry"
             ));
         }
+        // A `fail_fast` instance starts over with the siblings it stopped.
+        let siblings: Vec<usize> = named
+            .iter()
+            .flat_map(|&i| self.stopped_siblings(i))
+            .collect();
+        named.extend(siblings);
         let mut reset = vec![false; self.steps.len()];
         self.reset_with_dependents(&named, open, ask.downstream, &mut reset);
         Ok(Retrying {
@@ -128,6 +145,31 @@ impl Scheduler {
             by: ask.by,
             user: ask.user.clone(),
         })
+    }
+
+    /// The failed and cancelled instances of group `g`; the message says
+    /// what to name instead when there are none.
+    fn group_to_retry(&self, g: usize, open: &[Open]) -> Result<Vec<usize>, String> {
+        let group = &self.wf.groups[g];
+        let again: Vec<usize> = (group.members.iter().copied())
+            .filter(|&m| {
+                matches!(
+                    standing(&self.steps[m].phase, &open[m]),
+                    "failed" | "cancelled"
+                )
+            })
+            .collect();
+        if again.is_empty() {
+            let one = group
+                .members
+                .first()
+                .map_or("", |&m| self.wf.steps[m].id.as_str());
+            return Err(format!(
+                "no instance of `{}` failed or was cancelled; name the instances to run again (e.g. `{one}`)",
+                group.id
+            ));
+        }
+        Ok(again)
     }
 
     /// Marks `named` and, through the graph, every dependent that must run

@@ -61,6 +61,9 @@ pub struct Scheduler {
     pub(super) asks: Vec<usize>,
     pub(super) ready: BinaryHeap<Ready>,
     pub(super) running: usize,
+    /// Matrix steps: instances running per group, and those parked while
+    /// their group is at `max_parallel`.
+    pub(super) matrix: super::matrix::Groups,
     pub(super) limit: usize,
     pub(super) breakers: HashMap<String, Breaker>,
     /// For a resumed run: its breakers as the journal left them, set once
@@ -136,6 +139,7 @@ impl Scheduler {
             rx,
             ready: BinaryHeap::new(),
             running: 0,
+            matrix: super::matrix::Groups::default(),
             limit,
             waits: WaitTable::default(),
             rng,
@@ -359,12 +363,15 @@ impl Scheduler {
     /// starts (see [`super::journal::Durable`]).
     pub(super) fn pump(&mut self) {
         while self.running < self.limit && self.cancelling.is_none() {
-            let Some(Ready { index, seq, .. }) = self.ready.pop() else {
+            let Some(ready) = self.ready.pop() else {
                 break;
             };
-            let i = index.0;
-            if matches!(self.steps[i].phase, Phase::Queued) {
-                self.start_attempt(i, seq);
+            if !matches!(self.steps[ready.index.0].phase, Phase::Queued) {
+                continue;
+            }
+            // An instance whose group is at `max_parallel` waits aside.
+            if let Some(Ready { index, seq, .. }) = self.park_if_full(ready) {
+                self.start_attempt(index.0, seq);
             }
         }
     }

@@ -168,7 +168,12 @@ impl Scheduler {
     /// What `--approve/--reject/--answer/--auto-approve` say of this wait.
     fn preset(&self, i: usize) -> Option<Resolution> {
         let step = &self.wf.steps[i];
-        match (self.options.presets.get(&step.id), &step.action) {
+        // A flag naming a matrix step answers each of its instances; one
+        // naming the instance comes first.
+        let group = (step.instance.as_ref()).and_then(|inst| self.wf.groups.get(inst.group));
+        let preset = (self.options.presets.get(&step.id))
+            .or_else(|| group.and_then(|g| self.options.presets.get(&g.id)));
+        match (preset, &step.action) {
             (Some(Preset::Approve), _) => Some(Resolution::Approved(By::Flag)),
             (Some(Preset::Reject), _) => Some(Resolution::Rejected(By::Flag)),
             (Some(Preset::Answer(text)), _) => Some(Resolution::Answered(text.clone(), By::Flag)),

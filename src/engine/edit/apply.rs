@@ -139,6 +139,7 @@ impl Scheduler {
     /// (found by id), an added one starts pending in a new slot, a removed
     /// one's slot is left empty. `open`, when not empty, is re-indexed too.
     pub(crate) fn switch_to(&mut self, wf: Workflow, open: &mut Vec<Open>) {
+        self.unpark_all();
         let old = std::mem::replace(&mut self.wf, wf);
         let mut rts: Vec<Option<StepRt>> = std::mem::take(&mut self.steps)
             .into_iter()
@@ -192,6 +193,7 @@ impl Scheduler {
                 .entry(name.clone())
                 .or_insert_with(|| crate::engine::breaker::Breaker::new(policy.clone()));
         }
+        self.recount_groups();
     }
 
     /// After [`switch_to`](Self::switch_to): a changed step that had not

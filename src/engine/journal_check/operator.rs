@@ -61,11 +61,10 @@ impl Checker<'_> {
                 for &r in rest {
                     let s = &mut self.steps[r];
                     match s.st {
-                        St::Done(End::Skipped(SkipReason::UpstreamFailed) | End::Cancelled)
-                            if !s.halted =>
-                        {
-                            s.reset()
-                        }
+                        St::Done(
+                            End::Skipped(SkipReason::UpstreamFailed | SkipReason::FailFast)
+                            | End::Cancelled,
+                        ) if !s.halted => s.reset(),
                         _ => {
                             return Err(format!(
                                 "a retry resets `{}`, which was neither skipped for a failed need nor cancelled",
