@@ -128,6 +128,24 @@ impl Scheduler {
         let Some(g) = self.group_of(i) else { return };
         self.fit_groups();
         self.matrix.running[g] = self.matrix.running[g].saturating_sub(1);
+        self.release(g);
+    }
+
+    /// The ready queue gave up step `i`, which had left `Queued` (skipped
+    /// or cancelled there): when it was an instance handed back for a free
+    /// place, another parked one takes that place.
+    pub(super) fn dropped_from_queue(&mut self, i: usize) {
+        let Some(g) = self.group_of(i) else { return };
+        let cap = self.wf.groups.get(g).and_then(|g| g.max_parallel);
+        let running = self.matrix.running.get(g).copied().unwrap_or(0);
+        if cap.is_some_and(|cap| running < cap) {
+            self.fit_groups();
+            self.release(g);
+        }
+    }
+
+    /// One parked instance of group `g` back to the ready queue.
+    fn release(&mut self, g: usize) {
         while let Some(r) = self.matrix.parked[g].pop() {
             // Skipped, cancelled or started meanwhile: not this one.
             if matches!(self.steps[r.index.0].phase, Phase::Queued) {

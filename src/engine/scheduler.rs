@@ -367,6 +367,7 @@ impl Scheduler {
                 break;
             };
             if !matches!(self.steps[ready.index.0].phase, Phase::Queued) {
+                self.dropped_from_queue(ready.index.0);
                 continue;
             }
             // An instance whose group is at `max_parallel` waits aside.
