@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::common::{BIN, Done, Live, is, marked, marker};
 
 mod commands;
+mod engine;
 
 const MARK: &str = "SBX_MATRIX_RUN_MARK";
 
