@@ -383,7 +383,10 @@ impl Scheduler {
                     error,
                     exit_code,
                 });
-                self.fail_fast(i);
+                // A failure `on_failure: continue` tolerates stops nothing.
+                if !tolerated {
+                    self.fail_fast(i);
+                }
             }
             Verdict::Proceed | Verdict::Skip(_) | Verdict::FailFast(_) => {}
         }

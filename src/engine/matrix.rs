@@ -187,7 +187,7 @@ impl Scheduler {
         }
     }
 
-    /// Instance `failed` ended failed: with `fail_fast`, its running,
+    /// Instance `failed` ended failed (not tolerated): with `fail_fast`, its running,
     /// backing-off and waiting siblings are cancelled and the unstarted
     /// ones skipped, both with reason `fail_fast`.
     pub(super) fn fail_fast(&mut self, failed: usize) {

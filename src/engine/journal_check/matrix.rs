@@ -6,13 +6,15 @@ use super::Checker;
 use super::step::{End, St};
 
 impl Checker<'_> {
-    /// The failed siblings of instance `i` in a `fail_fast` group.
+    /// The failed siblings of instance `i` in a `fail_fast` group (a
+    /// failure `on_failure: continue` tolerates stops nothing).
     fn failed_siblings(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
         let group = (self.wf.steps[i].instance.as_ref())
             .and_then(|inst| self.wf.groups.get(inst.group))
             .filter(|g| g.fail_fast);
-        (group.into_iter().flat_map(|g| g.members.iter().copied()))
-            .filter(move |&m| m != i && matches!(self.steps[m].st, St::Done(End::Failed { .. })))
+        (group.into_iter().flat_map(|g| g.members.iter().copied())).filter(move |&m| {
+            m != i && self.steps[m].st == St::Done(End::Failed { tolerated: false })
+        })
     }
 
     /// A `fail_fast` skip: `cause` is a failed sibling, and `i` never started.
