@@ -23,6 +23,25 @@ pub use self::arrange::{Arrangement, BOX_H, Shape};
 pub use self::build::Item;
 pub use self::nodes::{Node, Nodes};
 
+/// Room for a group's counts on its compact line beyond a step's detail:
+/// four counts as long as its size (`✓9998 ▶1 ✗1 ·0`), say.
+fn extra(nodes: &Nodes, groups: &[GroupView]) -> Vec<usize> {
+    if groups.is_empty() {
+        return Vec::new();
+    }
+    (nodes.nodes.iter())
+        .map(|n| match *n {
+            Node::Group(g) | Node::Header(g) => {
+                let digits = groups
+                    .get(g)
+                    .map_or(1, |g| g.members.len().to_string().len());
+                (4 * (1 + digits) + 3).saturating_sub(arrange::DETAIL_W)
+            }
+            Node::Step(_) => 0,
+        })
+        .collect()
+}
+
 /// Each node's label: a step's id, a group's `build ×5` (`▾ build ×5`
 /// over its open instances).
 fn labels(nodes: &Nodes, steps: &[StepView], groups: &[GroupView]) -> Vec<String> {
@@ -59,6 +78,9 @@ pub struct Graph {
     pub place: Vec<(usize, usize)>,
     /// What each node is, and which node shows each step and group.
     pub nodes: Nodes,
+    /// Columns a compact line of each node needs beyond a step's detail
+    /// (a group's counts); empty without groups.
+    pub extra: Vec<usize>,
     /// The arrangement for the pane the screen last had.
     pub arr: Arrangement,
 }
@@ -117,6 +139,7 @@ impl Graph {
             columns,
             links_from,
             ids: labels(&nodes, steps, groups),
+            extra: extra(&nodes, groups),
             nodes,
             arr: Arrangement::default(),
         }
@@ -142,6 +165,7 @@ impl Graph {
             columns: &self.columns,
             links_from: &self.links_from,
             ids: &self.ids,
+            extra: &self.extra,
         }
     }
 
