@@ -42,9 +42,9 @@ pub fn color_allowed() -> bool {
 pub enum Left {
     /// With this exit code.
     Code(u8),
-    /// `R` on this failed step of the finished run: carry it on, then
-    /// attach again.
-    Retry(String),
+    /// `R` on these failed steps of the finished run (one, or a matrix
+    /// group's failed instances): carry it on, then attach again.
+    Retry(Vec<String>),
 }
 
 /// A screen on the run in `dir`, through its socket, until the operator
@@ -102,8 +102,8 @@ pub async fn attach(dir: &std::path::Path, role: Role, wf: Option<Workflow>) -> 
     .await;
     drop(screen);
     drop(guard);
-    if let Some(step) = ended.retry {
-        return Left::Retry(step);
+    if !ended.retry.is_empty() {
+        return Left::Retry(ended.retry);
     }
     if let (None, Some(why)) = (&ended.outcome, &ended.lost) {
         match not_live(dir) {

@@ -120,15 +120,14 @@ pub fn screen(
     loop {
         match runtime.block_on(crate::tui::attach(dir, role, wf.take())) {
             crate::tui::Left::Code(code) => return code,
-            crate::tui::Left::Retry(step) => {
-                let argv: Vec<OsString> = vec![
-                    "retry".into(),
-                    dir.as_os_str().to_owned(),
-                    step.into(),
+            crate::tui::Left::Retry(steps) => {
+                let mut argv: Vec<OsString> = vec!["retry".into(), dir.as_os_str().to_owned()];
+                argv.extend(steps.into_iter().map(OsString::from));
+                argv.extend([
                     "--from-screen".into(),
                     "--state-dir".into(),
                     state.as_os_str().to_owned(),
-                ];
+                ]);
                 if let Err(code) = spawn_args(argv) {
                     return code;
                 }

@@ -60,8 +60,9 @@ pub struct Ended {
     pub detached: bool,
     /// Why the run's events stopped before its end (a screen on the socket).
     pub lost: Option<String>,
-    /// `R` on a finished run: the step to retry, as `signalbox retry` does.
-    pub retry: Option<String>,
+    /// `R` on a finished run: the steps to retry, as `signalbox retry` does
+    /// (none: no retry).
+    pub retry: Vec<String>,
 }
 
 pub fn now_ms() -> u64 {
@@ -174,6 +175,10 @@ impl<B: Backend> Loop<'_, B> {
                 Some(Command::Edit(ask)) => self.ask_edit(ask),
                 Some(c) => self.send(c),
                 None => {}
+            }
+            // `R` on a matrix group: one retry per instance, in order.
+            for c in std::mem::take(&mut self.model.ui.outbox) {
+                self.send(c);
             }
             self.dirty = true;
         }
@@ -299,7 +304,7 @@ where
         let leaving = l.model.ui.quit
             || l.draw_error.is_some()
             || l.model.ui.detach
-            || l.model.ui.retry.is_some();
+            || !l.model.ui.retry.is_empty();
         if leaving && (outcome.is_some() || l.model.ui.detach) {
             // The run may have ended in the frame the key was pressed in:
             // then the screen leaves with its outcome, not detached.
@@ -314,7 +319,7 @@ where
                 forced,
                 draw_error,
                 lost,
-                retry: l.model.ui.retry.take(),
+                retry: std::mem::take(&mut l.model.ui.retry),
             };
         }
         if l.model.ui.force && outcome.is_none() {

@@ -25,6 +25,8 @@ pub enum Action {
     /// `B`: reset the selected step's breaker (asks first).
     ResetBreaker,
     Follow,
+    /// `-`: close the selected instance's matrix group to one box.
+    Collapse,
     /// `n` / `N`: the next / previous failed step.
     NextFailed,
     PrevFailed,
@@ -159,25 +161,31 @@ pub const NORMAL: &[Binding] = &[
         &[(KeyCode::Enter, NONE)],
         Action::Enter,
         "Enter",
-        "answer the question (waits) / output (graph, log)",
+        "answer (waits) / output (graph, log) / open a group",
+    ),
+    bind(
+        &[(KeyCode::Char('-'), NONE)],
+        Action::Collapse,
+        "-",
+        "close a matrix group to one box",
     ),
     bind(
         &[(KeyCode::Char('R'), NONE)],
         Action::Retry,
         "R",
-        "retry the step selected in the graph (asks y/n)",
+        "retry the selected step / a group's failed ones (y/n)",
     ),
     bind(
         &[(KeyCode::Char('s'), NONE)],
         Action::Skip,
         "s",
-        "skip the step selected in the graph (asks y/n)",
+        "skip the selected step / a group's unended (y/n)",
     ),
     bind(
         &[(KeyCode::Char('x'), NONE)],
         Action::Cancel,
         "x",
-        "cancel the step selected in the graph (asks y/n)",
+        "cancel the selected step / a group's unended (y/n)",
     ),
     bind(
         &[(KeyCode::Char('B'), NONE)],

@@ -7,6 +7,7 @@
 
 mod apply;
 pub mod graph;
+pub mod group;
 pub mod log;
 mod revision;
 pub mod ui;
@@ -19,6 +20,7 @@ use crate::engine::event::{BreakerState, SkipReason};
 use crate::workflow::{Action, Workflow};
 
 use self::graph::Graph;
+use self::group::GroupView;
 use self::log::Log;
 use self::ui::{Ui, WaitSelection};
 use self::waits::{OpenWait, Waits};
@@ -47,6 +49,14 @@ impl Status {
             Status::Succeeded | Status::Failed | Status::Skipped | Status::Cancelled
         )
     }
+}
+
+/// What the graph's selection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    Step(usize),
+    /// A matrix group, by index into [`Model::groups`].
+    Group(usize),
 }
 
 /// What kind of step, for the glyph of a wait.
@@ -92,6 +102,14 @@ pub struct StepView {
     /// An edit changed it (or runs it again) and it has not started since:
     /// its box is marked `~`.
     pub edited: bool,
+    /// A matrix instance: its group, as an index into [`Model::groups`].
+    pub group: Option<usize>,
+    /// `on_failure: continue`: its failure still satisfies its dependents
+    /// (and its matrix step's aggregate).
+    pub continues: bool,
+    /// Free text for people (`description`; an instance's is its matrix
+    /// step's unless it has its own), shown in the output viewer.
+    pub description: Option<Box<str>>,
 }
 
 /// The run as a whole.
@@ -115,6 +133,8 @@ pub struct RunInfo {
 pub struct Model {
     pub name: String,
     pub steps: Vec<StepView>,
+    /// The matrix steps, in file order.
+    pub groups: Vec<GroupView>,
     index: HashMap<String, usize>,
     pub graph: Graph,
     pub log: Log,
@@ -136,17 +156,19 @@ pub struct Model {
 
 impl Model {
     pub fn new(wf: &Workflow) -> Model {
-        let steps = wf.steps.iter().map(step_view).collect();
+        let steps = step_views(wf);
+        let groups = group_views(wf, |_| None);
         Model {
             name: wf.name.clone(),
+            graph: Graph::new(&steps, &groups),
             steps,
+            groups,
             index: wf
                 .steps
                 .iter()
                 .enumerate()
                 .map(|(i, s)| (s.id.clone(), i))
                 .collect(),
-            graph: Graph::new(wf),
             log: Log::default(),
             waits: Waits::default(),
             breakers: BTreeMap::new(),
@@ -163,6 +185,71 @@ impl Model {
 
     pub fn step_index(&self, id: &str) -> Option<usize> {
         self.index.get(id).copied()
+    }
+
+    /// What the graph's selection is: a step, or a matrix group (always,
+    /// for a step of a closed group).
+    pub fn selection(&self) -> Selection {
+        let i = self.ui.selected;
+        match self.steps.get(i).and_then(|s| s.group) {
+            Some(g) if self.ui.on_group || !self.groups.get(g).is_some_and(|g| g.open) => {
+                Selection::Group(g)
+            }
+            _ => Selection::Step(i),
+        }
+    }
+
+    /// The graph node the selection is drawn on.
+    pub fn selected_node(&self) -> usize {
+        match self.selection() {
+            Selection::Group(g) => {
+                (self.graph.nodes.group_node.get(g).copied()).unwrap_or(usize::MAX)
+            }
+            Selection::Step(i) => self.graph.node_of(i),
+        }
+    }
+
+    /// Selects graph node `n`: its step, or its group.
+    pub fn select_node(&mut self, n: usize) {
+        match self.graph.node(n) {
+            Some(graph::Node::Step(i)) => {
+                self.ui.selected = i;
+                self.ui.on_group = false;
+            }
+            Some(graph::Node::Group(g) | graph::Node::Header(g)) => {
+                if let Some(&first) = self.groups.get(g).and_then(|g| g.members.first()) {
+                    self.ui.selected = first;
+                    self.ui.on_group = true;
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Opens or closes group `g`; the graph is laid out again, the
+    /// selection kept (on the group when it was on one of its instances).
+    pub fn set_open(&mut self, g: usize, open: bool) {
+        let Some(group) = self.groups.get_mut(g) else {
+            return;
+        };
+        if group.open == open {
+            return;
+        }
+        group.open = open;
+        if self.steps.get(self.ui.selected).and_then(|s| s.group) == Some(g) {
+            self.ui.on_group = true;
+        }
+        self.graph = Graph::new(&self.steps, &self.groups);
+    }
+
+    /// Selects step `i` itself, opening its group if it is closed (keys
+    /// that find a step: `n`/`N`, the log filter, a replay's failure).
+    pub fn reveal(&mut self, i: usize) {
+        if let Some(g) = self.steps.get(i).and_then(|s| s.group) {
+            self.set_open(g, true);
+        }
+        self.ui.selected = i;
+        self.ui.on_group = false;
     }
 
     /// Time moves forward only.
@@ -259,7 +346,38 @@ fn step_view(step: &crate::workflow::Step) -> StepView {
         skip: None,
         breaker: step.breaker.clone(),
         edited: false,
+        group: step.instance.as_ref().map(|i| i.group),
+        continues: step.on_failure == crate::workflow::spec::OnFailure::Continue,
+        description: step.description.clone(),
     }
+}
+
+/// The workflow's steps as the screen starts them.
+fn step_views(wf: &Workflow) -> Vec<StepView> {
+    let group_text = |g: usize| wf.groups.get(g)?.description.as_deref();
+    (wf.steps.iter())
+        .map(|step| {
+            let mut v = step_view(step);
+            if v.description.is_none()
+                && let Some(text) = v.group.and_then(group_text)
+            {
+                v.description = Some(text.into());
+            }
+            v
+        })
+        .collect()
+}
+
+/// The workflow's matrix steps; each open as `was` says (an edit keeps
+/// what the operator chose), else open when it has few instances.
+fn group_views(wf: &Workflow, was: impl Fn(&str) -> Option<bool>) -> Vec<GroupView> {
+    (wf.groups.iter())
+        .map(|g| GroupView {
+            id: g.id.clone(),
+            members: g.members.clone(),
+            open: was(&g.id).unwrap_or(g.members.len() <= group::OPEN_AT_MOST),
+        })
+        .collect()
 }
 
 /// An event's `ts` in milliseconds since the epoch.

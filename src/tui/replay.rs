@@ -173,7 +173,7 @@ impl Replay {
             return;
         };
         if let Some(i) = self.model.step_index(step) {
-            self.model.ui.selected = i;
+            self.model.reveal(i);
             super::update::show_selection(&mut self.model);
         }
     }

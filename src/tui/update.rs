@@ -6,6 +6,7 @@
 mod confirm;
 pub mod edit;
 mod find;
+mod group;
 mod role;
 mod text;
 mod waits;
@@ -15,9 +16,9 @@ use std::sync::Arc;
 use crossterm::event::KeyEvent;
 
 use super::keys::{self, Action, Mode};
-use super::model::Model;
 use super::model::ui::{Overlay, Pane, StepAction};
 use super::model::waits::WaitKind;
+use super::model::{Model, Selection};
 use super::view;
 use crate::engine::{Command, Event, Published};
 
@@ -93,9 +94,12 @@ pub fn mode(model: &Model) -> Mode {
     match model.ui.overlay {
         None | Some(Overlay::Output { .. }) => Mode::Normal,
         Some(Overlay::Help) => Mode::Help,
-        Some(Overlay::ConfirmQuit | Overlay::ConfirmCancel | Overlay::ConfirmStep { .. }) => {
-            Mode::Confirm
-        }
+        Some(
+            Overlay::ConfirmQuit
+            | Overlay::ConfirmCancel
+            | Overlay::ConfirmStep { .. }
+            | Overlay::ConfirmGroup { .. },
+        ) => Mode::Confirm,
         Some(Overlay::Answer(_) | Overlay::Filter) => Mode::Text,
         Some(Overlay::Plan(_)) => Mode::Plan,
     }
@@ -114,6 +118,7 @@ pub fn act(model: &mut Model, action: Action) -> Option<Command> {
         Some(Overlay::ConfirmQuit) => role::quit_key(model, action),
         Some(Overlay::ConfirmCancel) => role::cancel_key(model, action),
         Some(Overlay::ConfirmStep { .. }) => confirm::key(model, action),
+        Some(Overlay::ConfirmGroup { .. }) => group::group_key(model, action),
         Some(Overlay::Answer(_)) => text::answer_key(model, action),
         Some(Overlay::Filter) => text::filter_key(model, action),
         Some(Overlay::Output { .. }) => output_key(model, action),
@@ -143,6 +148,7 @@ fn normal(model: &mut Model, action: Action) -> Option<Command> {
         Action::Skip => confirm::ask(model, StepAction::Skip),
         Action::Cancel => confirm::ask(model, StepAction::Cancel),
         Action::ResetBreaker => confirm::ask(model, StepAction::ResetBreaker),
+        Action::Collapse => collapse(model),
         Action::Follow => model.log.toggle_follow(),
         Action::NextFailed | Action::PrevFailed => {
             find::next_failed(model, action == Action::NextFailed)
@@ -178,7 +184,8 @@ fn moved(model: &mut Model, action: Action, times: usize) {
     match model.ui.focus {
         Pane::Graph => {
             arrange(model);
-            let mut s = model.ui.selected;
+            let first = model.selected_node();
+            let mut s = first;
             for _ in 0..times {
                 let arr = &model.graph.arr;
                 let next = match action {
@@ -191,8 +198,8 @@ fn moved(model: &mut Model, action: Action, times: usize) {
                     None => break,
                 }
             }
-            let stuck = s == model.ui.selected;
-            model.ui.selected = s;
+            let stuck = s == first;
+            model.select_node(s);
             match action {
                 // No step further that way: the pane scrolls, so lines
                 // routed below the last step can be seen.
@@ -269,16 +276,35 @@ pub fn show_selection(model: &mut Model) {
         model
             .graph
             .arr
-            .keep_visible(model.ui.selected, model.ui.graph_offset, inner);
+            .keep_visible(model.selected_node(), model.ui.graph_offset, inner);
 }
 
-/// Selects step `i` in the graph and scrolls it into view (for keys that
-/// jump to a step: `n`/`N`, a search).
+/// Selects step `i` in the graph (opening its matrix group if closed) and
+/// scrolls it into view (for keys that jump to a step: `n`/`N`, a search).
 pub fn select_step(model: &mut Model, i: usize) {
     if i < model.steps.len() {
-        model.ui.selected = i;
+        model.reveal(i);
         show_selection(model);
     }
+}
+
+/// `Enter` on a matrix group: a closed one opens (its header selected),
+/// an open one's header closes it.
+fn toggle_group(model: &mut Model, g: usize) {
+    let open = model.groups.get(g).is_some_and(|g| g.open);
+    model.set_open(g, !open);
+    show_selection(model);
+}
+
+/// `-` on an open group's instance or header: the group closes to one
+/// box, which is selected.
+fn collapse(model: &mut Model) {
+    let Some(g) = model.steps.get(model.ui.selected).and_then(|s| s.group) else {
+        model.ui.notice = Some("- closes a matrix group: select one of its instances".into());
+        return;
+    };
+    model.set_open(g, false);
+    show_selection(model);
 }
 
 fn enter(model: &mut Model) -> Option<Command> {
@@ -290,6 +316,11 @@ fn enter(model: &mut Model) -> Option<Command> {
             }
             None => model.ui.notice = Some(waits::none_selected(model)),
         },
+        Pane::Graph if matches!(model.selection(), Selection::Group(_)) => {
+            if let Selection::Group(g) = model.selection() {
+                toggle_group(model, g);
+            }
+        }
         Pane::Graph => {
             model.log.viewer_view.hscroll = 0;
             model.ui.overlay = Some(Overlay::Output {
@@ -342,6 +373,12 @@ fn output_key(model: &mut Model, action: Action) -> Option<Command> {
 fn reconcile(model: &mut Model, event: &Event) {
     if let Some(Overlay::ConfirmStep { action, step, .. }) = &model.ui.overlay
         && let Some(why) = confirm::refusal(model, *action, *step)
+    {
+        model.ui.overlay = None;
+        model.ui.notice = Some(why);
+    }
+    if let Some(Overlay::ConfirmGroup { action, group, .. }) = &model.ui.overlay
+        && let Some(why) = group::group_refusal(model, *action, *group)
     {
         model.ui.overlay = None;
         model.ui.notice = Some(why);

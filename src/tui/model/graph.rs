@@ -11,26 +11,76 @@ pub mod arrange;
 pub mod build;
 pub mod cut;
 pub mod hubs;
+pub mod nodes;
 
 use std::borrow::Cow;
 
-use crate::workflow::Workflow;
-use crate::workflow::layout::{self, Slot};
+use super::StepView;
+use super::group::GroupView;
+use crate::workflow::layout::Slot;
 
 pub use self::arrange::{Arrangement, BOX_H, Shape};
 pub use self::build::Item;
+pub use self::nodes::{Node, Nodes};
+
+/// Room for a group's counts on its compact line beyond a step's detail:
+/// four counts as long as its size (`✓9998 ▶1 ✗1 ·0`), say.
+fn extra(nodes: &Nodes, groups: &[GroupView]) -> Vec<usize> {
+    if groups.is_empty() {
+        return Vec::new();
+    }
+    (nodes.nodes.iter())
+        .map(|n| match *n {
+            Node::Group(g) | Node::Header(g) => {
+                let digits = groups
+                    .get(g)
+                    .map_or(1, |g| g.members.len().to_string().len());
+                (4 * (1 + digits) + 3).saturating_sub(arrange::DETAIL_W)
+            }
+            Node::Step(_) => 0,
+        })
+        .collect()
+}
+
+/// Each node's label: a step's id, a group's `build ×5` (`▾ build ×5`
+/// over its open instances).
+fn labels(nodes: &Nodes, steps: &[StepView], groups: &[GroupView]) -> Vec<String> {
+    let group = |g: usize, open: bool| {
+        let (id, n) = groups
+            .get(g)
+            .map_or(("", 0), |g| (g.id.as_str(), g.members.len()));
+        let mark = if open { "▾ " } else { "" };
+        format!("{mark}{} ×{n}", crate::safe::cells(id))
+    };
+    (nodes.nodes.iter())
+        .map(|n| match *n {
+            Node::Step(i) => steps
+                .get(i)
+                .map(|s| crate::safe::cells(&s.id).into_owned())
+                .unwrap_or_default(),
+            Node::Group(g) => group(g, false),
+            Node::Header(g) => group(g, true),
+        })
+        .collect()
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
-    /// Layers left to right, each top to bottom: a step, or an edge passing.
+    /// Layers left to right, each top to bottom: a node, or an edge passing.
     pub columns: Vec<Vec<Slot>>,
     /// The layout's links from each column, as (row, row in the next).
     pub links_from: Vec<Vec<(usize, usize)>>,
-    /// Step ids as the terminal may show them.
+    /// Each node's label as the terminal may show it: a step's id, a
+    /// group's `build ×5`.
     pub ids: Vec<String>,
-    /// Each step's (layer, row) in the layout: graph order, for `n`/`N`
+    /// Each node's (layer, row) in the layout: graph order, for `n`/`N`
     /// and the failed names on the status line.
     pub place: Vec<(usize, usize)>,
+    /// What each node is, and which node shows each step and group.
+    pub nodes: Nodes,
+    /// Columns a compact line of each node needs beyond a step's detail
+    /// (a group's counts); empty without groups.
+    pub extra: Vec<usize>,
     /// The arrangement for the pane the screen last had.
     pub arr: Arrangement,
 }
@@ -45,26 +95,69 @@ pub struct CanvasRect {
 }
 
 impl Graph {
-    pub fn new(wf: &Workflow) -> Graph {
-        let needs: Vec<Vec<usize>> = wf.steps.iter().map(|s| s.needs.clone()).collect();
-        let lay = layout::layout(&needs);
+    /// The graph of `steps`, each group open or closed as it says. Nodes
+    /// are the steps themselves when there are no groups.
+    pub fn new(steps: &[StepView], groups: &[GroupView]) -> Graph {
+        let open = |g: usize| groups.get(g).is_some_and(|g| g.open);
+        let mut nodes = Nodes::new(steps, groups, &open);
+        let mut needs = nodes.needs(steps, groups);
+        let lay = match nodes::layout(&nodes, &needs, groups) {
+            Some(lay) => lay,
+            None => {
+                // Closed groups made a cycle of boxes (instances of two
+                // groups needing each other's): draw them all open.
+                nodes = Nodes::new(steps, groups, &|_| true);
+                needs = nodes.needs(steps, groups);
+                nodes::layout(&nodes, &needs, groups).unwrap_or_default()
+            }
+        };
         let mut links_from = vec![Vec::new(); lay.columns.len()];
-        for ((c, r1), (_, r2)) in lay.links() {
-            links_from[c].push((r1, r2));
+        let links = lay.links();
+        let mut columns = lay.columns;
+        let mut place = lay.place;
+        let rows = match groups.is_empty() {
+            true => None,
+            false => Some(nodes::cluster_columns(&mut columns, &nodes, steps)),
+        };
+        let row = |c: usize, r: usize| rows.as_ref().map_or(r, |m| m[c][r]);
+        for ((c, r1), (_, r2)) in links {
+            links_from[c].push((row(c, r1), row(c + 1, r2)));
+        }
+        if rows.is_some() {
+            for (c, column) in columns.iter().enumerate() {
+                for (r, slot) in column.iter().enumerate() {
+                    if let Slot::Step(n) = slot {
+                        place[*n] = (c, r);
+                    }
+                }
+            }
         }
         // Arranged when the screen's size is known (`update` does it): a
         // big graph is not laid out twice at start.
         Graph {
-            place: lay.place,
-            columns: lay.columns,
+            place,
+            columns,
             links_from,
-            ids: wf
-                .steps
-                .iter()
-                .map(|s| crate::safe::cells(&s.id).into_owned())
-                .collect(),
+            ids: labels(&nodes, steps, groups),
+            extra: extra(&nodes, groups),
+            nodes,
             arr: Arrangement::default(),
         }
+    }
+
+    /// The node showing step `i`.
+    pub fn node_of(&self, i: usize) -> usize {
+        self.nodes.node_of.get(i).copied().unwrap_or(usize::MAX)
+    }
+
+    /// What node `n` is.
+    pub fn node(&self, n: usize) -> Option<Node> {
+        self.nodes.nodes.get(n).copied()
+    }
+
+    /// Step `i`'s place in graph order (its node's layer and row).
+    pub fn step_place(&self, i: usize) -> (usize, usize) {
+        (self.place.get(self.node_of(i)).copied()).unwrap_or((usize::MAX, 0))
     }
 
     fn shape(&self) -> Shape<'_> {
@@ -72,6 +165,7 @@ impl Graph {
             columns: &self.columns,
             links_from: &self.links_from,
             ids: &self.ids,
+            extra: &self.extra,
         }
     }
 

@@ -15,7 +15,7 @@ use crate::workflow::Workflow;
 
 use super::graph::Graph;
 use super::ui::Overlay;
-use super::{Model, Status, StepView, millis, step_view};
+use super::{Model, Status, StepView, millis};
 
 impl Model {
     /// A `dag_modified` edit to revision `revision`: the graph becomes it,
@@ -52,7 +52,7 @@ impl Model {
         let index: HashMap<String, usize> = (wf.steps.iter().enumerate())
             .map(|(i, s)| (s.id.clone(), i))
             .collect();
-        let mut steps: Vec<StepView> = wf.steps.iter().map(step_view).collect();
+        let mut steps: Vec<StepView> = super::step_views(wf);
         let old = std::mem::take(&mut self.steps);
         let mut map = vec![None; old.len()];
         for (o, s) in old.into_iter().enumerate() {
@@ -64,9 +64,13 @@ impl Model {
         if let Some(d) = diff {
             mark(&mut steps, &index, d);
         }
+        let open: HashMap<&str, bool> = (self.groups.iter())
+            .map(|g| (g.id.as_str(), g.open))
+            .collect();
+        self.groups = super::group_views(wf, |id| open.get(id).copied());
         self.steps = steps;
         self.index = index;
-        self.graph = Graph::new(wf);
+        self.graph = Graph::new(&self.steps, &self.groups);
         self.cooldowns = (wf.breakers.iter())
             .map(|(name, b)| (name.clone(), millis(b.cooldown)))
             .collect();

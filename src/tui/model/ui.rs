@@ -135,6 +135,14 @@ pub enum Overlay {
         step: usize,
         question: String,
     },
+    /// `R`, `s` or `x` on a matrix group: the same, for the instances it
+    /// names (by index), as they stood when asked.
+    ConfirmGroup {
+        action: StepAction,
+        group: usize,
+        steps: Vec<usize>,
+        question: String,
+    },
     Answer(AnswerBox),
     /// Typing the log filter (the text lives in the log).
     Filter,
@@ -154,6 +162,10 @@ pub struct Ui {
     pub focus: Pane,
     /// The step selected in the graph (index into the workflow's steps).
     pub selected: usize,
+    /// The selection is the matrix group of that step (its box, or its
+    /// header when open), not the step itself. A step of a closed group
+    /// is always selected as its group.
+    pub on_group: bool,
     /// Top-left cell of the graph canvas that the pane shows.
     pub graph_offset: (usize, usize),
     /// The wait the keys act on.
@@ -182,9 +194,13 @@ pub struct Ui {
     /// Waits this screen decided that the run has not closed yet: never
     /// selected again, however far behind the events are.
     pub sent: Vec<String>,
-    /// `R` on a failed step of a finished run: that step. The screen
-    /// leaves, and the run goes on as `signalbox retry RUN STEP` does.
-    pub retry: Option<String>,
+    /// `R` on a failed step of a finished run: that step (on a matrix
+    /// group, its failed and cancelled instances). The screen leaves, and
+    /// the run goes on as `signalbox retry RUN STEP...` does.
+    pub retry: Vec<String>,
+    /// Commands after the one `update` returned, sent in order by the app
+    /// loop (`R` on a group retries each failed instance).
+    pub outbox: Vec<crate::engine::Command>,
     /// `e`: the app loop opens the editor on this, then asks the run.
     pub edit: Option<EditFrom>,
 }
@@ -194,6 +210,7 @@ impl Default for Ui {
         Ui {
             focus: Pane::Graph,
             selected: 0,
+            on_group: false,
             graph_offset: (0, 0),
             wait: WaitSelection::Top,
             compact: None,
@@ -208,7 +225,8 @@ impl Default for Ui {
             detach: false,
             screens: 0,
             sent: Vec::new(),
-            retry: None,
+            retry: Vec::new(),
+            outbox: Vec::new(),
             edit: None,
         }
     }

@@ -7,10 +7,14 @@ use crate::engine::{By, Command};
 use crate::safe::cells;
 use crate::tui::keys::Action;
 use crate::tui::model::ui::{Overlay, StepAction};
-use crate::tui::model::{Model, Status};
+use crate::tui::model::{Model, Selection, Status};
 
 /// `R`, `s` or `x`: the question, or a notice saying why it cannot apply.
 pub fn ask(model: &mut Model, action: StepAction) {
+    if let (Selection::Group(g), false) = (model.selection(), action == StepAction::ResetBreaker) {
+        return super::group::ask(model, action, g);
+    }
+    // `B` on a group: its instances share one breaker, the first one's.
     let step = model.ui.selected;
     match refusal(model, action, step) {
         Some(why) => model.ui.notice = Some(why),
@@ -43,7 +47,12 @@ pub fn key(model: &mut Model, action: Action) -> Option<Command> {
             if model.ended() {
                 // Only a retry gets here (see `refusal`): the run is over,
                 // so it goes on in a process of its own.
-                model.ui.retry = model.steps.get(step).map(|s| s.id.clone());
+                model.ui.retry = model
+                    .steps
+                    .get(step)
+                    .map(|s| s.id.clone())
+                    .into_iter()
+                    .collect();
                 return None;
             }
             command(model, what, step)

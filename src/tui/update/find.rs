@@ -10,14 +10,27 @@ use crate::tui::model::ui::{Overlay, Pane};
 /// Selects step `i` in the graph, gives the graph the keys, and scrolls it
 /// into view.
 pub fn select_step(model: &mut Model, i: usize) {
-    model.ui.selected = i;
+    // A failed instance of a closed matrix group: the group opens, so
+    // `n` goes on from instance to instance and Enter shows its output.
+    model.reveal(i);
     model.ui.focus = Pane::Graph;
     show_selection(model);
 }
 
+/// Selects matrix group `g` (its box, or its header when open), gives the
+/// graph the keys, and scrolls it into view.
+pub fn select_group(model: &mut Model, g: usize) {
+    if let Some(&first) = model.groups.get(g).and_then(|g| g.members.first()) {
+        model.ui.selected = first;
+        model.ui.on_group = true;
+        model.ui.focus = Pane::Graph;
+        show_selection(model);
+    }
+}
+
 /// Where step `i` comes in graph order: its layer, then its row.
 fn graph_order(model: &Model, i: usize) -> (usize, usize, usize) {
-    let (c, r) = model.graph.place.get(i).copied().unwrap_or((usize::MAX, 0));
+    let (c, r) = model.graph.step_place(i);
     (c, r, i)
 }
 

@@ -131,8 +131,17 @@ pub fn filter_key(model: &mut Model, action: Action) -> Option<Command> {
         }
         Action::Enter => {
             model.ui.overlay = None;
-            // A filter that names a step is also a jump to it.
-            if let Some(i) = super::find::step_named(model, &filter) {
+            // A filter that names a matrix step selects its group (closed
+            // or open as it is); one that names a step jumps to it.
+            if let Some(g) =
+                (model.groups.iter()).position(|g| g.id.eq_ignore_ascii_case(filter.trim()))
+            {
+                super::find::select_group(model, g);
+                model.ui.notice = Some(format!(
+                    "{} selected · Enter opens or closes it · Esc clears the filter",
+                    model.groups[g].id
+                ));
+            } else if let Some(i) = super::find::step_named(model, &filter) {
                 super::find::select_step(model, i);
                 model.ui.notice = Some(format!(
                     "{} selected · Enter: its output · Esc clears the filter",

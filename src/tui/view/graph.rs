@@ -6,6 +6,7 @@
 //! engine.
 
 pub mod detail;
+pub mod group;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -17,7 +18,8 @@ use unicode_width::UnicodeWidthStr;
 use super::theme::{self, Theme};
 use crate::safe::cells;
 use crate::tui::model::Model;
-use crate::tui::model::graph::{Arrangement, CanvasRect, Item};
+use crate::tui::model::graph::{Arrangement, CanvasRect, Item, Node};
+use crate::tui::model::{Model as M, Selection};
 use crate::workflow::layout::dir::{LEFT, RIGHT};
 
 pub use self::detail::detail;
@@ -105,7 +107,7 @@ impl Widget for &GraphPane<'_> {
                 y.min(h.saturating_sub(view.1)),
             )
         } else {
-            arr.keep_visible(m.ui.selected, m.ui.graph_offset, view)
+            arr.keep_visible(m.selected_node(), m.ui.graph_offset, view)
         };
         let win = Window {
             area: inner,
@@ -116,18 +118,28 @@ impl Widget for &GraphPane<'_> {
         for c in win.columns(&arr) {
             let col = &arr.cols[c];
             for &(y, item) in &col.items[win.rows(&col.items, arr.item_h)] {
-                if let Item::Step(s) = item {
-                    let r = CanvasRect {
-                        x: col.x,
-                        y,
-                        w: col.w,
-                        h: arr.item_h,
-                    };
-                    if arr.compact {
-                        draw_line(m, &arr, s, r, &win, buf, self.theme);
-                    } else {
-                        draw_box(m, &arr, s, r, &win, buf, self.theme);
-                    }
+                let Item::Step(n) = item else { continue };
+                let r = CanvasRect {
+                    x: col.x,
+                    y,
+                    w: col.w,
+                    h: arr.item_h,
+                };
+                let label = arr.labels.get(n).map_or("", String::as_str);
+                let selected = n == m.selected_node();
+                let on = Drawn {
+                    label,
+                    selected,
+                    r,
+                    win: &win,
+                    theme: self.theme,
+                };
+                match (m.graph.node(n), arr.compact) {
+                    (Some(Node::Step(s)), true) => draw_line(m, s, &on, buf),
+                    (Some(Node::Step(s)), false) => draw_box(m, s, &on, buf),
+                    (Some(Node::Group(g) | Node::Header(g)), true) => group::line(m, g, &on, buf),
+                    (Some(Node::Group(g) | Node::Header(g)), false) => group::boxed(m, g, &on, buf),
+                    (None, _) => {}
                 }
             }
         }
@@ -148,6 +160,9 @@ fn title(m: &Model, compact: bool, theme: Theme) -> Line<'static> {
 
 /// The selected step, in words, under the graph.
 fn selected_line(m: &Model, theme: Theme) -> Line<'static> {
+    if let Selection::Group(g) = m.selection() {
+        return group::selected_line(m, g, theme);
+    }
     let Some(s) = m.steps.get(m.ui.selected) else {
         return Line::default();
     };
@@ -229,64 +244,71 @@ fn draw_edges(arr: &Arrangement, win: &Window, buf: &mut Buffer, theme: Theme) {
     }
 }
 
-fn draw_box(
-    m: &Model,
-    arr: &Arrangement,
-    s: usize,
-    r: CanvasRect,
-    win: &Window,
-    buf: &mut Buffer,
-    theme: Theme,
-) {
-    let CanvasRect { x, y, w, .. } = r;
+/// Where and how one node is drawn.
+pub struct Drawn<'a> {
+    /// Its label as arranged (the id cut to fit).
+    pub label: &'a str,
+    pub selected: bool,
+    pub r: CanvasRect,
+    win: &'a Window,
+    pub theme: Theme,
+}
+
+impl Drawn<'_> {
+    /// Writes `text` from canvas cell (x, y), inside the pane.
+    pub fn put(&self, buf: &mut Buffer, x: usize, y: usize, text: &str, style: Style) {
+        self.win.put(buf, x, y, text, style);
+    }
+
+    /// A box's border in `style`, heavy when selected, and its label in the
+    /// top border; the caller fills the line inside.
+    pub fn frame(&self, buf: &mut Buffer, style: Style) {
+        let CanvasRect { x, y, w, h } = self.r;
+        let [tl, tr, bl, br, hz, vt] = if self.selected {
+            ["┏", "┓", "┗", "┛", "━", "┃"]
+        } else {
+            ["╭", "╮", "╰", "╯", "─", "│"]
+        };
+        let line = hz.repeat(w - 2);
+        self.put(buf, x, y, &format!("{tl}{line}{tr}"), style);
+        self.put(buf, x, y + h - 1, &format!("{bl}{line}{br}"), style);
+        self.put(buf, x, y + 1, vt, style);
+        self.put(buf, x + w - 1, y + 1, vt, style);
+        let name_style = if self.selected {
+            style.patch(self.theme.selected())
+        } else {
+            style.patch(self.theme.bold())
+        };
+        self.put(buf, x + 1, y, &format!(" {} ", self.label), name_style);
+    }
+}
+
+fn draw_box(m: &M, s: usize, on: &Drawn, buf: &mut Buffer) {
+    let CanvasRect { x, y, w, .. } = on.r;
+    let theme = on.theme;
     let step = &m.steps[s];
-    let selected = s == m.ui.selected;
     let style = theme.status(step.status);
-    let [tl, tr, bl, br, hz, vt] = if selected {
-        ["┏", "┓", "┗", "┛", "━", "┃"]
-    } else {
-        ["╭", "╮", "╰", "╯", "─", "│"]
-    };
-    let line = hz.repeat(w - 2);
-    win.put(buf, x, y, &format!("{tl}{line}{tr}"), style);
-    win.put(buf, x, y + r.h - 1, &format!("{bl}{line}{br}"), style);
+    on.frame(buf, style);
     let body = format!(
         " {} {:<width$}",
         theme::glyph(step.status, step.kind),
         super::fit(&detail(m, s), w - 5),
         width = w - 5
     );
-    win.put(buf, x, y + 1, vt, style);
-    win.put(buf, x + 1, y + 1, &body, style);
-    win.put(buf, x + w - 1, y + 1, vt, style);
-    let name = format!(" {} ", arr.labels.get(s).map_or("", String::as_str));
-    let name_style = if selected {
-        style.patch(theme.selected())
-    } else {
-        style.patch(theme.bold())
-    };
-    win.put(buf, x + 1, y, &name, name_style);
+    on.put(buf, x + 1, y + 1, &body, style);
     // In the bottom border, as the id is in the top one: the box keeps its
     // size, and the line inside keeps saying the step's own state.
     if let Some((text, state)) = detail::breaker(m, s) {
         let text = format!(" {} ", super::fit(&text, w.saturating_sub(4)));
-        win.put(buf, x + 1, y + r.h - 1, &text, theme.breaker(state));
+        on.put(buf, x + 1, y + on.r.h - 1, &text, theme.breaker(state));
     }
 }
 
 /// A compact line: `✓ build-st…aarch64      1.4s`, the time or exit code
 /// flush right.
-fn draw_line(
-    m: &Model,
-    arr: &Arrangement,
-    s: usize,
-    r: CanvasRect,
-    win: &Window,
-    buf: &mut Buffer,
-    theme: Theme,
-) {
+fn draw_line(m: &M, s: usize, on: &Drawn, buf: &mut Buffer) {
+    let (r, theme, label) = (on.r, on.theme, on.label);
     let step = &m.steps[s];
-    let label = arr.labels.get(s).map_or("", String::as_str);
     let room = r.w.saturating_sub(3 + label.width());
     let short = detail::short(m, s);
     // A step with nothing of its own to say there shows its breaker.
@@ -302,17 +324,17 @@ fn draw_line(
         super::fit(&shown, room),
     );
     let mut style = theme.status(step.status);
-    if s == m.ui.selected {
+    if on.selected {
         style = style.patch(theme.selected());
     }
-    win.put(buf, r.x, r.y, &text, style);
+    on.put(buf, r.x, r.y, &text, style);
     // Flush right, where the line ends, in the breaker's colour.
     if let Some((text, state)) = breaker {
         let mut style = theme.breaker(state);
-        if s == m.ui.selected {
+        if on.selected {
             style = style.patch(theme.selected());
         }
-        win.put(
+        on.put(
             buf,
             r.x + r.w.saturating_sub(text.width()),
             r.y,

@@ -32,6 +32,9 @@ pub fn draw(m: &Model, t: Theme, frame: &mut Frame, a: &Areas) {
         Some(Overlay::ConfirmCancel) => run_dialog::cancel(t, frame, a.body),
         Some(Overlay::ConfirmStep {
             action, question, ..
+        })
+        | Some(Overlay::ConfirmGroup {
+            action, question, ..
         }) => step_dialog::step(*action, question, t, frame, a.body),
         Some(Overlay::Answer(b)) => answer(m, b, t, frame, a.body),
         Some(Overlay::Output { step, scroll, mark }) => {

@@ -158,8 +158,7 @@ pub fn failed_in_order(m: &Model) -> Vec<usize> {
     let mut failed: Vec<usize> = (0..m.steps.len())
         .filter(|&i| m.steps[i].status == Status::Failed)
         .collect();
-    let place = |i: usize| m.graph.place.get(i).copied().unwrap_or((usize::MAX, 0));
-    failed.sort_unstable_by_key(|&i| (place(i), i));
+    failed.sort_unstable_by_key(|&i| (m.graph.step_place(i), i));
     failed
 }
 

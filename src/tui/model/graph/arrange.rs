@@ -70,6 +70,9 @@ pub struct Shape<'a> {
     pub links_from: &'a [Vec<(usize, usize)>],
     /// Step ids as the terminal may show them.
     pub ids: &'a [String],
+    /// Columns a node's compact line needs beyond [`DETAIL_W`] (none
+    /// listed: 0).
+    pub extra: &'a [usize],
 }
 
 impl Gap {
@@ -148,7 +151,7 @@ impl Arrangement {
                 x: 0,
                 w: match (hub, compact) {
                     (true, _) => 1,
-                    (false, true) => arr.compact_width(items),
+                    (false, true) => arr.compact_width(items, shape.extra),
                     (false, false) => col_w,
                 },
                 items: items
@@ -169,11 +172,13 @@ impl Arrangement {
 
     /// A compact column is as wide as its longest label needs: a layer of
     /// short names does not take the room of the long ones.
-    fn compact_width(&self, items: &[Item]) -> usize {
+    fn compact_width(&self, items: &[Item], extra: &[usize]) -> usize {
         let label = items
             .iter()
             .filter_map(|it| match it {
-                Item::Step(s) => self.labels.get(*s).map(|l| l.width()),
+                Item::Step(s) => {
+                    (self.labels.get(*s)).map(|l| l.width() + extra.get(*s).copied().unwrap_or(0))
+                }
                 Item::Line => None,
             })
             .max()

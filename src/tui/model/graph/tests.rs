@@ -23,7 +23,7 @@ fn ci(wide: usize) -> Graph {
         all.join(", ")
     ));
     match load_str(&y, "ci.yaml") {
-        Ok(wf) => Graph::new(&wf),
+        Ok(wf) => crate::tui::model::Model::new(&wf).graph,
         Err(e) => panic!("{e}"),
     }
 }
@@ -49,7 +49,7 @@ fn few_layers_use_the_width() {
         "name: x\nsteps:\n  a: { run: 'true' }\n  b: { run: 'true', needs: [a] }\n",
         "x.yaml",
     );
-    let mut g = Graph::new(&wf.unwrap_or_else(|e| panic!("{e}")));
+    let mut g = crate::tui::model::Model::new(&wf.unwrap_or_else(|e| panic!("{e}"))).graph;
     g.arrange((158, 23), None);
     assert!(!g.compact());
     let (w, _) = g.arr.size;

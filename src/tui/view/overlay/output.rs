@@ -38,9 +38,26 @@ pub fn draw(
     let total = m.log.output_count(step);
     let room = (area.width as usize).saturating_sub(4);
     let block = dialog(&fit(&title(m, s, total), room), t).title_bottom(keys(m, t));
-    let inner = block.inner(area);
+    let mut inner = block.inner(area);
     frame.render_widget(ratatui::widgets::Clear, area);
     frame.render_widget(block, area);
+    // The step's description, for people, over its output.
+    if let Some(text) = s.description.as_deref()
+        && inner.height > 1
+    {
+        let line = Line::styled(
+            fit(
+                &cells(text.lines().next().unwrap_or("")),
+                inner.width as usize,
+            ),
+            t.dim(),
+        );
+        frame
+            .buffer_mut()
+            .set_line(inner.x, inner.y, &line, inner.width);
+        inner.y += 1;
+        inner.height -= 1;
+    }
     let lines = m.log.step_output(step, inner.height as usize, scroll);
     if lines.is_empty() {
         // A step that ended without printing will print nothing more.
