@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use crate::common::{BIN, Done, Live};
 
-/// The wait queue, the log pane and the prompt on `TestBackend`.
+/// The headless prompt on a terminal, in tmux.
+mod prompt;
+/// The wait queue and the log pane on `TestBackend`.
 mod screen;
 
 const SECOND: &str = "sbx-second";
@@ -387,4 +389,19 @@ fn a_resumed_run_keeps_who_approved_its_gate() {
         1,
         "{journal}"
     );
+}
+
+#[test]
+fn a_timeout_that_approves_approves_outright_whatever_the_count() {
+    let place = place(&gated("approvers: 3, timeout: 1s, on_timeout: approve"));
+    let live = place.run(&["--approve", "gate"]);
+    let done = live.finish();
+    done.expect(0, "succeeded");
+    let p = done.one("approval_progress", "gate");
+    assert_eq!((&p["approvals"], &p["needed"]), (&1.into(), &3.into()));
+    let resolved = done.one("approval_resolved", "gate");
+    assert_eq!(resolved["approved"], true);
+    assert_eq!(resolved["by"], "timeout");
+    assert!(resolved.get("user").is_none(), "{}", done.dump());
+    assert!(done.has("step_succeeded", "b"));
 }
