@@ -2,7 +2,8 @@
 //! prompt says how far the gate is ("needs 2 approvals", "1 of 2
 //! approvals (sbx-second)"), is not asked again of the user who approved
 //! there, and a gate that refuses the run's own user is not asked at all:
-//! a line says who must approve it.
+//! a line says who must approve it. And a key on the run's own screen
+//! counts as that user, once.
 
 use crate::common::BIN;
 use crate::common::tmux::{journal, tmux_session};
@@ -123,4 +124,50 @@ fn a_gate_that_refuses_the_runs_user_is_not_asked_at_its_prompt() {
         .to_string();
     super::took(&place.by_me(&["reject", &id, "gate"]), "the rejection");
     session.wait_for("EXIT=1", 20);
+}
+
+#[test]
+fn a_key_on_the_screen_and_then_the_socket_count_once() {
+    let Some((session, _tmp)) = tmux_session("sb-four-eyes-key") else {
+        return;
+    };
+    let place = super::place(&super::gated("approvers: 2"));
+    session.start_sized(
+        &format!(
+            "{BIN} run {file} --state-dir {state}; echo \"EXIT=$?\"; sleep 60",
+            file = place.file.display(),
+            state = place.state.display(),
+        ),
+        100,
+        30,
+    );
+    session.wait_for("needs 2 approvals", 20);
+    session.keys(&["a"]);
+    let me = super::me();
+    session.wait_for(&format!("1 of 2 approvals ({me})"), 10);
+    let id = journal(&place.state)[0]["run"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let again = place.by_me(&["approve", &id, "gate"]);
+    super::refused(
+        &again,
+        &format!("{me} has already approved `gate` (1 of 2 approvals)"),
+    );
+    super::took(&place.by_me(&["reject", &id, "gate"]), "the rejection");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let events = loop {
+        let events = journal(&place.state);
+        if events.iter().any(|e| e["type"] == "run_finished") {
+            break events;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run did not end");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let progress: Vec<_> = (events.iter())
+        .filter(|e| e["type"] == "approval_progress")
+        .collect();
+    assert_eq!(progress.len(), 1, "{progress:?}");
+    assert_eq!(progress[0]["by"], "keyboard");
+    assert_eq!(progress[0]["user"], me.as_str());
 }
