@@ -38,3 +38,4 @@ pub mod who;
 pub use bus::{Published, Subscription};
 pub use event::{By, Command, Envelope, Event, Refusal, RunStatus};
 pub use run::{EngineError, Preset, Run, RunHandle, RunOptions, RunOutcome};
+pub use waits::{flag_notes, progress_text};

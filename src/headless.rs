@@ -15,6 +15,7 @@ use crate::safe;
 use crate::workflow::duration;
 
 mod prompt;
+pub use prompt::four_eyes;
 mod summary;
 
 use prompt::Prompter;
@@ -39,6 +40,9 @@ pub struct Asking {
     /// Each step's `priority`: open waits are asked highest first, then in
     /// the order they opened, like the screen's wait queue.
     pub priorities: std::collections::HashMap<String, i64>,
+    /// Four-eyes gates: step id -> (`approvers`, `self_approve`), see
+    /// [`prompt::four_eyes`]; a plain gate is not in it.
+    pub four_eyes: std::collections::HashMap<String, (u32, bool)>,
 }
 
 /// Events printed in one go before the prompt chooses a wait: a bound, so
@@ -284,6 +288,17 @@ fn raw_line(e: &Envelope) -> Option<String> {
             let verdict = if *approved { "approved" } else { "rejected" };
             format!("◆ {step} {verdict} by {}", by_word(*by))
         }
+        Event::ApprovalProgress {
+            step,
+            by,
+            user,
+            approvals,
+            needed,
+            ..
+        } => format!(
+            "◆ {step} approved by {user} ({}): {approvals} of {needed} approvals",
+            by_word(*by)
+        ),
         Event::QuestionAsked {
             step,
             question,

@@ -216,10 +216,16 @@ pub fn apply_flags(args: &RunFlags, wf: &mut Workflow) -> Result<RunOptions, Str
             }
         }
     }
+    let presets = presets(args, wf)?;
+    // Four-eyes gates the flags cannot decide alone, said before anything runs.
+    let user = crate::engine::who::login_name(nix::unistd::Uid::effective());
+    for note in crate::engine::flag_notes(wf, &user, &args.approve, args.auto_approve)? {
+        crate::safe::say!("{note}");
+    }
     let options = RunOptions {
         state_dir: state_dir(args.state_dir.clone()),
         jobs: args.jobs.map(|j| j as usize),
-        presets: presets(args, wf)?,
+        presets,
         auto_approve: args.auto_approve,
         seed: None,
         workdir: None,
@@ -334,6 +340,7 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
         headless::Asking {
             skip: skip_prompt,
             priorities,
+            four_eyes: headless::four_eyes(run.workflow()),
         },
     );
     // Writing to a pipe nobody reads blocks: then the printer gets a thread

@@ -155,13 +155,22 @@ impl Scheduler {
         if Instant::now() >= deadline {
             return Err(Refusal::TimedOut { step: step() });
         }
+        // Four eyes: an approval short of `approvers` is progress, and the
+        // wait stays open for the next.
+        if let Resolution::Approved(by) = resolution
+            && self.count_approval(i, wait, by)?
+        {
+            return Ok(());
+        }
         if self.waits.resolve(wait, resolution) {
             if let Some(user) = self.acting.clone() {
                 self.resolved_by.insert(i, user);
             }
             Ok(())
         } else {
-            Err(Refusal::AlreadyResolved { step: step() })
+            Err(Refusal::AlreadyResolved {
+                step: self.wf.steps[i].id.clone(),
+            })
         }
     }
 

@@ -158,6 +158,16 @@ pub enum Event {
         user: Option<String>,
         waited_ms: u64,
     },
+    /// An approval short of the `approvers` it needs; the wait stays open.
+    ApprovalProgress {
+        step: String,
+        wait: String,
+        by: By,
+        user: String,
+        /// Distinct users who have approved so far, this one included.
+        approvals: u32,
+        needed: u32,
+    },
     QuestionAsked {
         step: String,
         wait: String,
@@ -216,6 +226,7 @@ impl Event {
             | Event::StepCancelled { step, .. }
             | Event::ApprovalRequested { step, .. }
             | Event::ApprovalResolved { step, .. }
+            | Event::ApprovalProgress { step, .. }
             | Event::QuestionAsked { step, .. }
             | Event::QuestionAnswered { step, .. } => Some(step),
             Event::RunStarted { .. }
@@ -295,6 +306,15 @@ pub enum Refusal {
     NotOpen { step: String, status: &'static str },
     #[error("the wait of `{step}` is already resolved")]
     AlreadyResolved { step: String },
+    #[error("{user} has already approved `{step}` ({approvals} of {needed} approvals)")]
+    AlreadyApproved {
+        step: String,
+        user: String,
+        approvals: u32,
+        needed: u32,
+    },
+    #[error("`{step}` needs an approval from someone other than {user}, who started the run")]
+    SelfApproval { step: String, user: String },
     #[error("the wait of `{step}` has timed out")]
     TimedOut { step: String },
     #[error("`{step}` is an approval, not a question: approve or reject it")]

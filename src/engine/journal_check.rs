@@ -20,6 +20,7 @@ use super::edit::revision::RevisionSource;
 use super::event::{Envelope, Event, RunStatus, SkipReason};
 use crate::workflow::{Action, Workflow};
 
+mod approvals;
 mod edit;
 mod matrix;
 mod operator;
@@ -335,6 +336,13 @@ impl<'w> Checker<'w> {
                     article(spec.action.kind())
                 )),
             },
+            Event::ApprovalProgress {
+                wait,
+                user,
+                approvals,
+                needed,
+                ..
+            } => self.steps[i].progress(wait, user, (*approvals, *needed), spec),
             Event::QuestionAnswered { wait, answer, .. } => match &spec.action {
                 Action::Ask(a) if !a.choices.is_empty() && !a.choices.contains(answer) => {
                     Err(format!("`{answer}` is not one of its choices"))
@@ -412,7 +420,7 @@ impl<'w> Checker<'w> {
         let n = wait_number(wait).ok_or_else(|| format!("`{wait}` is not a wait id"))?;
         let s = &mut self.steps[i];
         match s.st {
-            St::Opening if n == self.max_wait + 1 => {}
+            St::Opening if n == self.max_wait + 1 => s.approved.clear(),
             St::Reopen(m) if m == n => {}
             St::Opening => {
                 return Err(format!(

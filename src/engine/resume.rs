@@ -25,6 +25,8 @@ pub(super) struct Open {
     pub backoff: Option<(u32, SystemTime)>,
     /// Wait number, deadline, and when it first opened.
     pub wait: Option<(u64, SystemTime, SystemTime)>,
+    /// Who approved that wait so far (`approval_progress`): still counted.
+    pub approved: Vec<String>,
     /// A wait resolved in the journal whose step had not ended: applied, so
     /// it is never asked again.
     pub resolved: Option<super::waits::Resolution>,
@@ -125,6 +127,9 @@ impl Scheduler {
                     let n = wait_number(wait);
                     max_wait = max_wait.max(n);
                     o.resolved = None;
+                    if o.wait.is_none_or(|(m, ..)| m != n) {
+                        o.approved.clear();
+                    }
                     let opened = first_opened(o, n, at(e));
                     o.wait = Some((n, at(e) + Duration::from_millis(*timeout_ms), opened));
                 }
@@ -143,6 +148,7 @@ impl Scheduler {
                     rt.answer = Some(answer.clone());
                     o.resolved = Some(super::waits::Resolution::Answered(answer.clone(), *by));
                 }
+                Event::ApprovalProgress { user, .. } => o.approved.push(user.clone()),
                 Event::ApprovalResolved { approved, by, .. } => {
                     o.resolved = Some(if *approved {
                         super::waits::Resolution::Approved(*by)
@@ -236,6 +242,7 @@ impl Scheduler {
                     let _ = tx.send(Msg::RetryDue { step: slot, token });
                 });
             } else if let Some((wait, deadline, opened)) = o.wait {
+                self.steps[i].approved = o.approved;
                 self.reopen_wait(i, wait, instant_of(deadline), instant_since(opened));
             } else if o.readied {
                 self.steps[i].phase = Phase::Pending;

@@ -90,4 +90,7 @@ pub struct StepRt {
     pub answer: Option<String>,
     /// Waits opened for this step so far (a retried wait opens again).
     pub waits_opened: u32,
+    /// Who has approved its open wait so far, in order, while it needs
+    /// more than one (`approvers`); empty otherwise.
+    pub approved: Vec<String>,
 }

@@ -15,6 +15,9 @@ use super::scheduler::{Msg, Scheduler, millis};
 use super::state::{Final, Phase};
 use crate::workflow::{Action, OnTimeout};
 
+mod approvers;
+pub use approvers::{flag_notes, progress_text};
+
 /// How the operator (or a flag) resolved a wait.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
@@ -112,6 +115,11 @@ impl Scheduler {
             }
         };
         let timeout = deadline.saturating_duration_since(now);
+        if known.is_none() {
+            // A new wait counts its approvals afresh; a re-opened one keeps
+            // those its journal restored.
+            self.steps[i].approved.clear();
+        }
         self.steps[i].waits_opened += 1;
         self.steps[i].first_start.get_or_insert(opened);
         self.steps[i].phase = Phase::Waiting {
@@ -192,6 +200,7 @@ impl Scheduler {
         self.waits.remove(wait);
         // Taken whatever comes next: it belongs to this outcome or to none.
         let sender = self.resolved_by.remove(&i);
+        self.steps[i].approved = Vec::new();
         let Phase::Waiting {
             wait: w, opened, ..
         } = self.steps[i].phase

@@ -11,6 +11,10 @@ use crate::engine::event::{check_answer, match_choice};
 use crate::engine::{By, Command, Event, Published, RunHandle};
 use crate::safe;
 
+mod four_eyes;
+use four_eyes::Gate;
+pub use four_eyes::four_eyes;
+
 /// Asks open waits one at a time on the terminal.
 pub(super) struct Prompter {
     handle: RunHandle,
@@ -23,6 +27,9 @@ pub(super) struct Prompter {
     order: Asking,
     /// Input ended: nothing is asked any more.
     closed: bool,
+    /// Who answers here: the user running signalbox, as the run journals
+    /// what the prompt sends.
+    user: String,
 }
 
 /// An open wait, with what the prompt needs to ask it and check the reply.
@@ -32,7 +39,7 @@ struct Wait {
 }
 
 enum Kind {
-    Approval,
+    Approval(Gate),
     Question {
         choices: Vec<String>,
         /// What an empty answer takes, if anything.
@@ -68,6 +75,7 @@ impl Prompter {
                 shown: None,
                 order,
                 closed: false,
+                user: crate::engine::who::login_name(nix::unistd::Uid::effective()),
             },
             lines,
         )
@@ -77,16 +85,24 @@ impl Prompter {
     /// prompt, and the prompt of the wait being asked below it. No other
     /// wait is chosen here: see [`Prompter::ask_next`].
     pub(super) fn event(&mut self, p: &Arc<Published>, line: Option<&str>) {
-        self.follow(p);
+        let note = self.follow(p);
         self.print(line);
+        if let Some(note) = note {
+            self.print(Some(&note));
+        }
     }
 
-    /// Keeps the queue to the waits that are open.
-    fn follow(&mut self, p: &Arc<Published>) {
+    /// Keeps the queue to the waits that are open; a line to add when the
+    /// prompt cannot ask one (a gate refusing the user here).
+    fn follow(&mut self, p: &Arc<Published>) -> Option<String> {
         match &p.envelope.event {
             Event::ApprovalRequested { step, .. } if !self.order.skip.contains(step) => {
-                self.queue_wait(step, Kind::Approval)
+                return self.queue_approval(step, &p.envelope.run);
             }
+            Event::ApprovalProgress { step, user, .. } if *user == self.user => {
+                self.drop_wait(step)
+            }
+            Event::ApprovalProgress { step, user, .. } => self.progress(step, user),
             Event::QuestionAsked {
                 step,
                 choices,
@@ -103,14 +119,18 @@ impl Prompter {
             | Event::QuestionAnswered { step, .. }
             | Event::StepSkipped { step, .. }
             | Event::StepCancelled { step, .. }
-            | Event::StepFailed { step, .. } => {
-                self.queue.retain(|w| w.step != *step);
-                if self.asking.as_deref() == Some(step) {
-                    self.asking = None;
-                    discard_typed();
-                }
-            }
+            | Event::StepFailed { step, .. } => self.drop_wait(step),
             _ => {}
+        }
+        None
+    }
+
+    /// The wait of `step` is not asked here any more.
+    fn drop_wait(&mut self, step: &str) {
+        self.queue.retain(|w| w.step != *step);
+        if self.asking.as_deref() == Some(step) {
+            self.asking = None;
+            discard_typed();
         }
     }
 
@@ -220,7 +240,7 @@ impl Wait {
     fn raw_prompt(&self) -> String {
         let step = &self.step;
         let Kind::Question { choices, default } = &self.kind else {
-            return format!("approve {step}? [y/n] ");
+            return format!("approve {step}? {}[y/n] ", self.gate_text());
         };
         let mut hints = Vec::new();
         if !choices.is_empty() {
@@ -306,90 +326,4 @@ pub fn can_prompt() -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::{Kind, Wait, queue_position};
-    use crate::engine::{By, Command};
-
-    fn question(choices: &[&str], has_default: bool) -> Wait {
-        Wait {
-            step: "q".to_string(),
-            kind: Kind::Question {
-                choices: choices.iter().map(|c| c.to_string()).collect(),
-                default: has_default.then(|| "the default".to_string()),
-            },
-        }
-    }
-
-    #[test]
-    fn the_hint_that_empty_takes_the_default_shows_only_with_a_default() {
-        let approval = Wait {
-            step: "gate".to_string(),
-            kind: Kind::Approval,
-        };
-        let cases = [
-            (approval, "approve gate? [y/n] "),
-            (question(&[], false), "answer for q: "),
-            (
-                question(&[], true),
-                "answer for q (empty takes the default): ",
-            ),
-            (question(&["a", "b"], false), "answer for q (a | b): "),
-            (
-                question(&["a", "b"], true),
-                "answer for q (a | b; empty takes the default): ",
-            ),
-        ];
-        for (wait, prompt) in cases {
-            assert_eq!(wait.prompt(), prompt);
-        }
-    }
-
-    #[test]
-    fn an_empty_answer_is_sent_only_when_there_is_a_default_to_take() {
-        let needed = Err("q has no default: an answer is needed".to_string());
-        let answer = |text: &str| {
-            Ok(Command::Answer {
-                step: "q".to_string(),
-                text: text.to_string(),
-                by: By::Prompt,
-            })
-        };
-        let not_a_choice = Err("\"c\" is not one of the choices".to_string());
-        let cases = [
-            (question(&[], true), "", answer("the default")),
-            (question(&[], false), "", needed.clone()),
-            (question(&["a", "b"], true), "", answer("the default")),
-            (question(&["a", "b"], false), "", needed),
-            (question(&[], false), "free text", answer("free text")),
-            (question(&["a", "b"], false), "b", answer("b")),
-            (question(&["a", "b"], false), " B ", answer(" B ")),
-            (question(&["a", "b"], true), "c", not_a_choice),
-        ];
-        for (wait, line, reply) in cases {
-            assert_eq!(wait.reply(line.to_string()), reply, "{line:?}");
-        }
-        let gate = Wait {
-            step: "gate".to_string(),
-            kind: Kind::Approval,
-        };
-        for line in ["", "maybe"] {
-            assert_eq!(
-                gate.reply(line.to_string()),
-                Err("y approves, n rejects".to_string())
-            );
-        }
-    }
-
-    #[test]
-    fn waits_are_asked_highest_priority_first_then_in_the_order_they_opened() {
-        let priorities = [("urgent", 10), ("low", -1), ("later", 10)]
-            .map(|(s, p)| (s.to_string(), p))
-            .into();
-        let mut queue: Vec<&str> = Vec::new();
-        for step in ["plain", "low", "urgent", "other", "later"] {
-            let at = queue_position(&queue, &priorities, step);
-            queue.insert(at, step);
-        }
-        assert_eq!(queue, ["urgent", "later", "plain", "other", "low"]);
-    }
-}
+mod tests;

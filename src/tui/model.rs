@@ -75,6 +75,8 @@ pub struct StepView {
     pub priority: i64,
     /// A question's timeout (its event does not carry one).
     pub ask_timeout_ms: u64,
+    /// Distinct users an approval needs (`approvers`); 1 for other steps.
+    pub approvers: u32,
     pub status: Status,
     /// The attempt running, or the last one made.
     pub attempt: u32,
@@ -333,6 +335,10 @@ fn step_view(step: &crate::workflow::Step) -> StepView {
         kind,
         priority: step.priority,
         ask_timeout_ms,
+        approvers: match &step.action {
+            Action::Approval(a) => a.approvers,
+            _ => 1,
+        },
         status: Status::Pending,
         attempt: 0,
         first_start_ms: None,

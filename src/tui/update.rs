@@ -64,6 +64,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Command> {
             model.apply(&p.envelope);
             waits::after_event(model, row);
             waits::decided_elsewhere(model, selected, &p.envelope.event);
+            waits::progressed(model, &p.envelope.event);
             reconcile(model, &p.envelope.event);
             if let Event::DagModified {
                 action: crate::engine::event::DagAction::Edit,

@@ -66,9 +66,22 @@ fn visit(wf: &Workflow, step: &Step, out: &mut dyn FnMut(&'static str, fmt::Argu
             read(&a.prompt);
             let prompt = Form(&a.prompt);
             let (timeout, on_timeout) = (a.timeout, a.on_timeout);
+            // Written only when set otherwise than the default, so the form
+            // of every approval without four eyes stays as it was.
+            let approvers = match a.approvers {
+                1 => String::new(),
+                n => format!(" approvers={n}"),
+            };
+            let self_approve = if a.self_approve {
+                ""
+            } else {
+                " self_approve=false"
+            };
             out(
                 kind,
-                format_args!("prompt={prompt} timeout={timeout:?} on_timeout={on_timeout:?}"),
+                format_args!(
+                    "prompt={prompt} timeout={timeout:?} on_timeout={on_timeout:?}{approvers}{self_approve}"
+                ),
             );
         }
         Action::Ask(a) => {

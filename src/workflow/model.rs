@@ -213,6 +213,10 @@ pub struct ApprovalAction {
     pub prompt: Template,
     pub timeout: Duration,
     pub on_timeout: OnTimeout,
+    /// Distinct users who must approve; at least 1.
+    pub approvers: u32,
+    /// Whether the run's own user may be one of them.
+    pub self_approve: bool,
 }
 
 #[derive(Debug, Clone)]

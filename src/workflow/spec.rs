@@ -189,6 +189,13 @@ pub struct ApprovalSpec {
     pub timeout: Option<DurationSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_timeout: Option<OnTimeout>,
+    /// Distinct users who must approve (default 1); one rejection rejects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub approvers: Option<u64>,
+    /// `false`: the user who started (or resumed) the run cannot approve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_approve: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]

@@ -59,6 +59,8 @@ pub(super) struct Step {
     /// Reset by an edit's `--rerun` while its attempt ran: that attempt's
     /// output, then its `step_cancelled` (`rerun`), may still come.
     pub stale: bool,
+    /// Who has approved its open wait so far (`approval_progress`).
+    pub approved: Vec<String>,
 }
 
 impl Step {

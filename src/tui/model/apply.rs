@@ -160,6 +160,7 @@ impl Model {
             | Event::QuestionAsked { .. }
             | Event::ApprovalResolved { .. }
             | Event::QuestionAnswered { .. } => self.apply_wait(i, event, (ts, seq)),
+            Event::ApprovalProgress { wait, user, .. } => self.waits.approved(wait, user),
             _ => {}
         }
     }
@@ -173,7 +174,12 @@ impl Model {
                 timeout_ms,
                 ..
             } => {
-                let w = self.new_wait(i, at, wait, prompt, at.0 + timeout_ms);
+                let mut w = self.new_wait(i, at, wait, prompt, at.0 + timeout_ms);
+                // A resumed run opens the same wait again: who approved it
+                // before still counts.
+                if let Some(before) = self.waits.get(wait) {
+                    w.approved = before.approved.clone();
+                }
                 self.open_wait(w);
             }
             Event::QuestionAsked {
@@ -186,6 +192,7 @@ impl Model {
                 let deadline = at.0 + self.steps[i].ask_timeout_ms;
                 let w = OpenWait {
                     kind: WaitKind::Question,
+                    needed: 1,
                     choices: choices.clone(),
                     default: default.clone(),
                     ..self.new_wait(i, at, wait, question, deadline)
@@ -221,6 +228,8 @@ impl Model {
             opened_ms: at.0,
             deadline_ms,
             seq: at.1,
+            needed: s.approvers,
+            approved: Vec::new(),
         }
     }
 
@@ -256,6 +265,7 @@ fn tone(event: &Event) -> Tone {
         Event::StepSkipped { .. } | Event::StepReady { .. } => Tone::Dim,
         Event::ApprovalRequested { .. }
         | Event::ApprovalResolved { .. }
+        | Event::ApprovalProgress { .. }
         | Event::QuestionAsked { .. }
         | Event::QuestionAnswered { .. } => Tone::Ask,
         Event::BreakerChanged {

@@ -27,6 +27,10 @@ pub struct OpenWait {
     pub deadline_ms: u64,
     /// The event that opened it, to keep equal waits in arrival order.
     pub seq: u64,
+    /// Distinct approvals it needs (`approvers`; 1 for a question).
+    pub needed: u32,
+    /// Who has approved it so far, in order, while it needs more.
+    pub approved: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -120,5 +124,15 @@ impl Waits {
 
     pub fn get(&self, wait: &str) -> Option<&OpenWait> {
         self.open.iter().find(|w| w.wait == wait)
+    }
+
+    /// `user` approved `wait`, short of the approvals it needs. Progress
+    /// changes no order and no step id: the cached width stays.
+    pub fn approved(&mut self, wait: &str, user: &str) {
+        if let Some(w) = self.open.iter_mut().find(|w| w.wait == wait)
+            && !w.approved.iter().any(|u| u == user)
+        {
+            w.approved.push(user.to_string());
+        }
     }
 }

@@ -117,6 +117,43 @@ pub fn after_event(model: &mut Model, row: Option<usize>) {
     }
 }
 
+/// A four-eyes gate took an approval and stays open: the run has this
+/// screen's key (if it was this screen's), so the wait can be chosen again
+/// (to reject it, say), though nothing is selected until the operator
+/// moves; and if it was in view, the notice says who approved it.
+pub fn progressed(model: &mut Model, event: &Event) {
+    let Event::ApprovalProgress {
+        step,
+        wait,
+        by,
+        user,
+        approvals,
+        needed,
+    } = event
+    else {
+        return;
+    };
+    let ours = model.ui.sent.iter().any(|w| w == wait);
+    model.ui.sent.retain(|w| w != wait);
+    let (cleared, row) = match &model.ui.wait {
+        WaitSelection::Cleared { wait: w, row } => (w == wait, *row),
+        _ => (false, 0),
+    };
+    if cleared {
+        model.ui.wait = WaitSelection::Cleared {
+            row,
+            wait: String::new(),
+        };
+    }
+    let selected = model.selected_wait().is_some_and(|w| w.wait == *wait);
+    if ours || cleared || selected {
+        model.ui.notice = Some(format!(
+            "{step} was approved by {user} ({}): {approvals} of {needed} approvals",
+            by_word(*by)
+        ));
+    }
+}
+
 /// The selected wait was decided by someone else (another screen, the
 /// socket, a flag, its timeout): the notice says who, so a key meant for it
 /// is not pressed blind. This screen's own keys cleared the selection

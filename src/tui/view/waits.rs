@@ -192,6 +192,9 @@ fn head(w: &OpenWait, now: u64, cols: Columns, t: Theme) -> Vec<Span<'static>> {
 fn short(w: &OpenWait, now: u64, cols: Columns, width: usize, t: Theme) -> Line<'static> {
     let mut spans = vec![Span::raw(" ")];
     spans.extend(head(w, now, cols, t));
+    if let Some(progress) = approvals(w) {
+        spans.push(Span::styled(format!("{progress} · "), t.notice()));
+    }
     let mut text = cells(&w.prompt).into_owned();
     if !w.choices.is_empty() {
         text.push_str(&format!(" [{}]", cells(&w.choices.join("|"))));
@@ -230,9 +233,10 @@ fn entry(
     }
     lines.push(Line::from(headline));
     lines.extend(prompt.map(|l| Line::from(vec![indent(), Span::raw(l)])));
-    let mut more = String::new();
+    let mut more = approvals(w).unwrap_or_default();
     if !w.choices.is_empty() {
         let choices: Vec<String> = w.choices.iter().map(|c| cells(c).into_owned()).collect();
+        // A question has no approvals to count: `more` is empty here.
         more = format!("choices: {}", choices.join(" | "));
     }
     if let Some(d) = &w.default {
@@ -251,6 +255,17 @@ fn entry(
             .map(|l| Line::from(vec![indent(), Span::styled(l, style)])),
     );
     lines
+}
+
+/// A four-eyes gate's progress: "needs 2 approvals", "1 of 2 approvals
+/// (alice)"; none for a plain gate or a question. User names are login
+/// names, shown escaped all the same.
+fn approvals(w: &OpenWait) -> Option<String> {
+    match w.kind {
+        WaitKind::Approval => crate::engine::progress_text(w.needed, &w.approved)
+            .map(|text| cells(&text).into_owned()),
+        WaitKind::Question => None,
+    }
 }
 
 /// `text` in lines of at most `first` columns, then `rest` columns

@@ -18,7 +18,13 @@ const DEFAULTS_KEYS: &[&str] = &[
     "on_failure",
     "output",
 ];
-const APPROVAL_KEYS: &[&str] = &["prompt", "timeout", "on_timeout"];
+const APPROVAL_KEYS: &[&str] = &[
+    "prompt",
+    "timeout",
+    "on_timeout",
+    "approvers",
+    "self_approve",
+];
 const ASK_KEYS: &[&str] = &["question", "choices", "default", "timeout"];
 const RETRY_KEYS: &[&str] = &["attempts", "delay", "max_delay", "factor", "jitter"];
 const BREAKER_KEYS: &[&str] = &["failures", "cooldown", "half_open_calls"];
@@ -49,6 +55,17 @@ pub(super) fn approval(
                     ],
                 );
             }
+            "approvers" => a.approvers = r.positive(value, &field),
+            "self_approve" => match value.value {
+                Value::Bool(b) => a.self_approve = Some(b),
+                _ => {
+                    let shown = value.scalar_text().unwrap_or_else(|| value.kind().into());
+                    r.error(
+                        value.pos,
+                        format!("{field} must be `true` or `false`, found {shown}"),
+                    );
+                }
+            },
             _ => {}
         }
     }

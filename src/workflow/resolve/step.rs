@@ -92,6 +92,8 @@ impl Cx<'_> {
                 prompt,
                 timeout: wait(a.timeout.as_ref()),
                 on_timeout: a.on_timeout.unwrap_or_default(),
+                approvers: a.approvers.map_or(1, super::values::clamp_u32),
+                self_approve: a.self_approve.unwrap_or(true),
             })
         } else if let Some(a) = s.ask.take() {
             let a = *a;
