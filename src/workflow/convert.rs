@@ -7,6 +7,7 @@ use super::node::{Key, Node, Value};
 use super::read::{Reader, is_id, is_workflow_name, too_long};
 use super::spec::{Needs, StepSpec, Steps, WorkflowSpec};
 
+mod hooks;
 mod located;
 mod parts;
 pub use located::{Located, StepSpots};
@@ -21,6 +22,7 @@ const TOP_KEYS: &[&str] = &[
     "vars",
     "defaults",
     "breakers",
+    "hooks",
     "steps",
 ];
 
@@ -125,6 +127,7 @@ pub fn workflow(root: &mut Node, diags: &mut Diagnostics) -> (WorkflowSpec, Loca
                     }
                 }
             }
+            "hooks" => spec.hooks = hooks::hooks(&mut r, value, &mut located),
             "steps" => {
                 has_steps = true;
                 let node = steps_node.take().unwrap_or_else(|| value.clone());

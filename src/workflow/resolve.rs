@@ -14,6 +14,7 @@ use super::model::*;
 use super::spec::{BreakerSpec, ScalarText, WorkflowSpec};
 use super::template::{Ref, Template};
 
+mod hooks;
 mod names;
 mod step;
 mod values;
@@ -43,6 +44,9 @@ struct Cx<'a> {
     shell: std::sync::Arc<[String]>,
     /// Likewise the retry policy of the step before, for the next alike.
     retry: std::sync::Arc<RetryPolicy>,
+    /// The hook whose `run` is being checked: it may read no step's
+    /// answer or outputs.
+    hook: Option<String>,
 }
 
 /// Each hint compares the name with every candidate: a file naming 100,000
@@ -70,6 +74,7 @@ pub fn workflow(
         vars,
         defaults,
         breakers,
+        hooks,
         steps,
     } = spec;
     // The ids are taken out in place: unzipping would copy every spec.
@@ -92,6 +97,7 @@ pub fn workflow(
         hints: std::cell::Cell::new(HINT_COMPARISONS),
         shell: std::sync::Arc::new(["sh".to_string(), "-c".to_string()]),
         retry: std::sync::Arc::default(),
+        hook: None,
     };
     cx.needs = specs
         .iter_mut()
@@ -120,6 +126,7 @@ pub fn workflow(
             specs.shrink_to_fit();
         }
     }
+    let hooks = cx.hooks(hooks, &defaults);
     let Cx { needs, index, .. } = cx;
     for ((step, id), needs) in steps.iter_mut().zip(ids).zip(needs) {
         step.id = id;
@@ -138,6 +145,7 @@ pub fn workflow(
             .collect(),
         steps,
         groups: Vec::new(),
+        hooks,
         // The caller moves the text in, rather than copy a file of 10 MiB.
         source: String::new(),
         index,
@@ -263,6 +271,11 @@ impl<'a> Cx<'a> {
     /// Why `user` may not read `target` (an answer when `answer`), if it may not.
     fn check_step_ref(&self, user: Option<usize>, target: &str, what: &str) -> Option<String> {
         let answer = what == "answer";
+        if let Some(hook) = &self.hook {
+            return Some(format!(
+                "hook `{hook}` cannot use the {what} of step `{target}`: a hook's `run` may read `vars`, `secrets` and `run.id` only"
+            ));
+        }
         let Some(t) = self.index_of(target) else {
             let hint = self.hint(target, self.step_ids());
             return Some(format!("the {what} of unknown step `{target}`{hint}"));
