@@ -227,4 +227,69 @@ mod tests {
         let line = serde_json::to_string(&e).unwrap();
         assert_eq!(event_type(&line), Some("step_output"));
     }
+
+    fn envelope(seq: u64, event: Event) -> Envelope {
+        Envelope {
+            seq,
+            ts: "2026-01-01T00:00:00Z".into(),
+            run: "r".into(),
+            event,
+        }
+    }
+
+    fn hook_finished(hook: &str, on_seq: u64) -> Event {
+        Event::HookFinished {
+            hook: hook.into(),
+            on_seq,
+            exit_code: Some(0),
+            error: None,
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn a_journal_may_hold_hook_finished_after_run_finished_but_only_of_its_hooks() {
+        let wf = crate::workflow::load_str(
+            "name: t\nhooks:\n  - name: tidy\n    on: [run_finished]\n    run: 'true'\nsteps:\n  a: { run: 'true' }\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let a = || "a".to_string();
+        let events = [
+            Event::RunStarted {
+                workflow: "t".into(),
+                steps: 1,
+                resumed: false,
+            },
+            hook_finished("tidy", 1),
+            Event::StepReady { step: a() },
+            Event::StepStarted {
+                step: a(),
+                attempt: 1,
+            },
+            Event::StepSucceeded {
+                step: a(),
+                attempt: 1,
+                duration_ms: 1,
+                outputs: Default::default(),
+                fallback: false,
+            },
+            Event::RunFinished {
+                status: crate::engine::event::RunStatus::Succeeded,
+                duration_ms: 1,
+            },
+            hook_finished("tidy", 6),
+        ];
+        let mut events: Vec<Envelope> = (1..).zip(events).map(|(n, e)| envelope(n, e)).collect();
+        let check = |events: &[Envelope]| crate::engine::journal_check::check_all(&wf, "r", events);
+        assert!(check(&events).is_ok(), "{:?}", check(&events));
+        events.push(envelope(8, hook_finished("other", 6)));
+        let refused = check(&events).unwrap_err();
+        assert_eq!(refused.line, 8);
+        assert!(
+            refused.reason.contains("hook `other`"),
+            "{}",
+            refused.reason
+        );
+    }
 }

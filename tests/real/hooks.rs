@@ -82,10 +82,11 @@ fn a_hook_on_approval_requested_gets_the_event_line_and_its_environment() {
     let done = w.run(
         r#"
 name: hooked
+vars: { who: "ops; touch injected" }
 hooks:
   - name: notify
     on: [approval_requested]
-    run: 'cat > event.json; printf "%s|%s|%s" "$SIGNALBOX_RUN_ID" "$SIGNALBOX_EVENT" "$SIGNALBOX_STEP" > env.txt; touch notified'
+    run: 'cat > event.json; printf "%s|%s|%s" "$SIGNALBOX_RUN_ID" "$SIGNALBOX_EVENT" "$SIGNALBOX_STEP" > env.txt; echo {{ vars.who }} {{ run.id }} > templates.txt; touch notified'
 steps:
   go:
     approval: { prompt: "Ship?" }
@@ -101,6 +102,12 @@ steps:
     assert_eq!(line, asked, "stdin holds the event's journal line");
     let run = done.run_id();
     assert_eq!(w.read("env.txt"), format!("{run}|approval_requested|go"));
+    // Templates are values in the environment, never command text.
+    assert_eq!(
+        w.read("templates.txt"),
+        format!("ops; touch injected {run}\n")
+    );
+    assert!(!w.dir().join("injected").exists());
     let ends = hook_ends(&done, "notify");
     assert_eq!(ends.len(), 1, "{}", done.dump());
     assert_eq!(ends[0]["on_seq"], asked["seq"]);
