@@ -378,3 +378,39 @@ steps:
     sorted.dedup();
     assert_eq!(sorted.len(), 4, "each event fired once: {seqs:?}");
 }
+
+#[test]
+fn a_detached_run_waits_for_its_run_finished_hooks_too() {
+    let w = Work::new();
+    let file = w.write(&CLEANUP.replace("STEP", "'true'"));
+    let out = w.command(&["run", "--detach"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let journal = w.dir().join("state/runs").join(&id).join("events.jsonl");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let events: Vec<Value> = loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        let events: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if events.iter().any(|e| e["type"] == "hook_finished") {
+            break events;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no hook_finished: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let types: Vec<&str> = events
+        .iter()
+        .rev()
+        .take(2)
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["hook_finished", "run_finished"], "{events:?}");
+    assert_eq!(events.last().unwrap()["exit_code"], 0, "{events:?}");
+    let line: Value = serde_json::from_str(w.read("cleaned.json").trim_end()).unwrap();
+    assert_eq!(line["status"], "succeeded");
+}
