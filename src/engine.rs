@@ -19,6 +19,7 @@ pub mod edit;
 mod env;
 pub mod event;
 pub mod fsafe;
+mod hooks;
 pub mod journal;
 pub mod journal_check;
 pub mod lock;

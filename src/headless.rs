@@ -217,7 +217,9 @@ fn raw_line(e: &Envelope) -> Option<String> {
                 ms(*duration_ms)
             )
         }
-        Event::StepReady { .. } => return None,
+        // A hook changes nothing in the run: its end is journaled and
+        // logged, not told here.
+        Event::StepReady { .. } | Event::HookFinished { .. } => return None,
         Event::StepStarted { step, attempt: 1 } => format!("▸ {step} started"),
         Event::StepStarted { step, attempt } => format!("▸ {step} started (attempt {attempt})"),
         Event::StepOutput { step, line, .. } => format!("  {step} │ {line}"),

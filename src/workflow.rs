@@ -14,6 +14,7 @@ pub mod diag;
 pub mod duration;
 pub mod expr;
 pub mod fingerprint;
+mod hook;
 pub mod layout;
 mod lines;
 mod model;
@@ -28,6 +29,7 @@ use std::path::Path;
 
 pub use convert::STEP_KEYS;
 pub use diag::{Diagnostic, Diagnostics, Pos};
+pub use hook::{DEFAULT_HOOK_TIMEOUT, EVENT_TYPES, Hook};
 pub use model::*;
 pub use spec::{Jitter, OnFailure, OnTimeout, OutputMode};
 

@@ -110,6 +110,7 @@ impl Scheduler {
             }),
             output_room: Some(self.bus.room().clone()),
             merged: step.output == OutputMode::Merged,
+            stdin: None,
         };
         // signalbox's own remarks on the step's outputs go with its stderr.
         let problem_stream = if spec.merged {

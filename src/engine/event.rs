@@ -210,6 +210,15 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         diff: Option<Box<EditDiff>>,
     },
+    /// A hook ran for event `on_seq` (see `engine::hooks`); it changes
+    /// nothing else, and may come after `run_finished`.
+    HookFinished {
+        hook: String,
+        on_seq: u64,
+        exit_code: Option<i32>,
+        error: Option<String>,
+        duration_ms: u64,
+    },
 }
 
 impl Event {
@@ -232,7 +241,8 @@ impl Event {
             Event::RunStarted { .. }
             | Event::RunFinished { .. }
             | Event::BreakerChanged { .. }
-            | Event::DagModified { .. } => None,
+            | Event::DagModified { .. }
+            | Event::HookFinished { .. } => None,
         }
     }
 }

@@ -143,6 +143,11 @@ impl<'w> Checker<'w> {
         }
         match (&e.event, self.segment) {
             (Event::RunStarted { .. }, _) => {}
+            // A hook's end changes nothing, and the hooks on run_finished
+            // end after it.
+            (Event::HookFinished { hook, .. }, Segment::Live | Segment::Finished) => {
+                return self.hook_finished(hook);
+            }
             (_, Segment::Before) => {
                 return Err("the journal does not begin with run_started".into());
             }
@@ -193,6 +198,13 @@ impl<'w> Checker<'w> {
                 self.step_event(i, step_event)
                     .map_err(|why| format!("{} for `{id}`: {why}", kind(step_event)))
             }
+        }
+    }
+
+    fn hook_finished(&self, hook: &str) -> Result<(), String> {
+        match self.wf.hooks.iter().any(|h| h.name == hook) {
+            true => Ok(()),
+            false => Err(format!("hook `{hook}` is not in the run's workflow")),
         }
     }
 

@@ -60,6 +60,9 @@ pub struct ProcessSpec {
     /// stdout and stderr share one pipe, so lines arrive in the order the
     /// process wrote them (as [`Stream::Output`]); two pipes cannot keep it.
     pub merged: bool,
+    /// Written to the process's stdin, which is then closed (a hook's
+    /// event line); none: stdin is `/dev/null`.
+    pub stdin: Option<std::sync::Arc<str>>,
 }
 
 impl ProcessSpec {
@@ -75,6 +78,7 @@ impl ProcessSpec {
             mark: None,
             output_room: None,
             merged: false,
+            stdin: None,
         }
     }
 }
@@ -144,6 +148,7 @@ pub async fn run(
         armed: true,
     };
     on_start(Started { pgid: pid });
+    feed_stdin(spec, &mut child);
     let mut output = Output {
         out: child.stdout.take().map(LineReader::new),
         err: child.stderr.take().map(LineReader::new),
@@ -307,7 +312,10 @@ fn command(
     };
     cmd.args(args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
+        .stdin(match spec.stdin {
+            Some(_) => Stdio::piped(),
+            None => Stdio::null(),
+        })
         .process_group(0)
         // If `run` is dropped, tokio still reaps the child in the background.
         .kill_on_drop(true);
@@ -315,6 +323,20 @@ fn command(
         cmd.current_dir(dir);
     }
     Ok(cmd)
+}
+
+/// Writes `spec.stdin` on a task of its own, then closes the pipe: a
+/// process that never reads it only fails that write (EPIPE), and the
+/// attempt never waits for it.
+fn feed_stdin(spec: &ProcessSpec, child: &mut Child) {
+    let (Some(data), Some(mut pipe)) = (spec.stdin.clone(), child.stdin.take()) else {
+        return;
+    };
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let _ = pipe.write_all(data.as_bytes()).await;
+        let _ = pipe.write_all(b"\n").await;
+    });
 }
 
 /// posix_spawn reports a missing cwd and a missing program both as ENOENT; tell them apart.

@@ -52,7 +52,7 @@ pub struct Scheduler {
     pub(super) dir: RunDir,
     pub(super) bus: Bus,
     pub(super) tx: mpsc::UnboundedSender<Msg>,
-    rx: mpsc::UnboundedReceiver<Msg>,
+    pub(super) rx: mpsc::UnboundedReceiver<Msg>,
     pub(super) steps: Vec<StepRt>,
     pub(super) dependents: Vec<Vec<usize>>,
     /// The `ask` steps in file order, the only ones that hold an answer:
@@ -99,6 +99,8 @@ pub struct Scheduler {
     pub(super) revision: u32,
     /// For a finished run being edited: what applies once it has started.
     pub(super) editing: Option<Box<super::edit::apply::Pending>>,
+    /// The run's hooks, when it has any: a subscriber of its events.
+    pub(super) hooks: Option<super::hooks::Hooks>,
 }
 
 impl Scheduler {
@@ -156,6 +158,7 @@ impl Scheduler {
             at_slot: Vec::new(),
             revision: 0,
             editing: None,
+            hooks: None,
         }
         .numbered()
     }
@@ -208,6 +211,7 @@ impl Scheduler {
         self.started = Instant::now();
         let resume = self.resume.take();
         tracing::info!(run = %self.dir.id, resumed = resume.is_some(), "run started");
+        self.start_hooks();
         self.emit(Event::RunStarted {
             workflow: self.wf.name.clone(),
             steps: self.wf.steps.len(),
@@ -248,12 +252,17 @@ impl Scheduler {
             }
             self.pump();
         }
-        // Whatever a step left in the run's cgroup ends with the run.
+        let outcome = self.finish();
+        self.await_hooks().await;
+        if let Err(e) = self.bus.sync() {
+            tracing::error!("the journal's last events could not be synced: {e}");
+        }
+        // Whatever a step or a hook left in the run's cgroup ends with the run.
         super::process::end_run(&self.dir.id, &self.dir.path).await;
-        self.finish()
+        outcome
     }
 
-    fn finish(mut self) -> RunOutcome {
+    fn finish(&mut self) -> RunOutcome {
         let status = self.cancelling.unwrap_or_else(|| {
             let failed = self.steps.iter().any(|s| {
                 matches!(
@@ -346,6 +355,7 @@ impl Scheduler {
             },
             Msg::BreakerCooled { breaker } => self.breaker_cooled(&breaker),
             Msg::SyncFailed(e) => self.journal_failed(&e),
+            msg @ Msg::HookFinished { .. } => self.hook_finished(msg),
             Msg::RetryDue { step, token } => {
                 let Some(i) = self.index_at(step) else { return };
                 if let Phase::Backoff { token: t, .. } = self.steps[i].phase

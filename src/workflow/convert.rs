@@ -7,6 +7,7 @@ use super::node::{Key, Node, Value};
 use super::read::{Reader, is_id, is_workflow_name, too_long};
 use super::spec::{StepSpec, Steps, WorkflowSpec};
 
+mod hooks;
 mod located;
 mod matrix;
 mod parts;
@@ -22,6 +23,7 @@ const TOP_KEYS: &[&str] = &[
     "vars",
     "defaults",
     "breakers",
+    "hooks",
     "steps",
 ];
 
@@ -134,6 +136,7 @@ pub fn workflow(root: &mut Node, diags: &mut Diagnostics) -> (WorkflowSpec, Loca
                     }
                 }
             }
+            "hooks" => spec.hooks = hooks::hooks(&mut r, value, &mut located),
             "steps" => {
                 has_steps = true;
                 let node = steps_node.take().unwrap_or_else(|| value.clone());

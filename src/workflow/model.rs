@@ -28,6 +28,8 @@ pub struct Workflow {
     pub steps: Vec<Step>,
     /// The matrix steps, in file order; each instance names its group.
     pub groups: Vec<Group>,
+    /// `hooks:`, in file order.
+    pub hooks: Vec<super::hook::Hook>,
     /// The file's text as loaded, kept so a run folder holds what ran.
     pub source: String,
     /// Step indices by id: the ids are not copied, each entry is the index

@@ -16,6 +16,7 @@ use super::template::{Ref, Template};
 
 mod expand;
 mod matrix;
+mod hooks;
 mod names;
 mod needs;
 mod refs;
@@ -54,6 +55,9 @@ struct Cx<'a> {
     group_ids: std::collections::HashMap<&'a str, usize>,
     /// `matrix.X` read where some instances have no X: where, and which.
     lacking: BTreeMap<(Pos, String), Vec<usize>>,
+    /// The hook whose `run` is being checked: it may read no step's
+    /// answer or outputs.
+    hook: Option<String>,
 }
 
 /// Each hint compares the name with every candidate: a file naming 100,000
@@ -81,6 +85,7 @@ pub fn workflow(
         vars,
         defaults,
         breakers,
+        hooks,
         steps,
         extensions: _,
     } = spec;
@@ -117,6 +122,7 @@ pub fn workflow(
             .map(|(g, x)| (x.id.as_str(), g))
             .collect(),
         lacking: BTreeMap::new(),
+        hook: None,
     };
     cx.needs = specs
         .iter_mut()
@@ -146,6 +152,7 @@ pub fn workflow(
         }
     }
     cx.report_lacking();
+    let hooks = cx.hooks(hooks, &defaults);
     let Cx { needs, index, .. } = cx;
     let instances = instances.into_iter().chain(std::iter::repeat_with(|| None));
     for (((step, id), needs), instance) in steps.iter_mut().zip(ids).zip(needs).zip(instances) {
@@ -169,6 +176,7 @@ pub fn workflow(
             .collect(),
         steps,
         groups,
+        hooks,
         // The caller moves the text in, rather than copy a file of 10 MiB.
         source: String::new(),
         index,
@@ -277,6 +285,11 @@ impl<'a> Cx<'a> {
     /// Why `user` may not read `target` (an answer when `answer`), if it may not.
     fn check_step_ref(&self, user: Option<usize>, target: &str, what: &str) -> Option<String> {
         let answer = what == "answer";
+        if let Some(hook) = &self.hook {
+            return Some(format!(
+                "hook `{hook}` cannot use the {what} of step `{target}`: a hook's `run` may read `vars`, `secrets` and `run.id` only"
+            ));
+        }
         let Some(t) = self.index_of(target) else {
             let hint = self.hint(target, self.step_ids());
             return Some(format!("the {what} of unknown step `{target}`{hint}"));

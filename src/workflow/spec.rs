@@ -60,12 +60,40 @@ pub struct WorkflowSpec {
     )]
     #[schemars(with = "Option<BTreeMap<String, BreakerSpec>>")]
     pub breakers: BTreeMap<String, BreakerSpec>,
+    /// Commands run when events happen; they never change the run.
+    #[serde(
+        default,
+        deserialize_with = "null_is_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    #[schemars(with = "Option<Vec<HookSpec>>")]
+    pub hooks: Vec<HookSpec>,
     /// The steps: the key is the step id, and file order is kept.
     pub steps: Steps,
     /// Top-level keys starting with `x-`, ignored (a home for anchors).
     #[serde(flatten, default, skip_serializing)]
     #[schemars(skip)]
     pub extensions: Extensions,
+}
+
+/// A command run for every event whose type is in `on`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HookSpec {
+    /// Default `hook-N`, N its place in the list from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Event types (SPEC §3) that run it; never `hook_finished`.
+    pub on: Vec<String>,
+    /// Only events about these steps (a matrix step: all its instances).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<String>>,
+    /// A shell command; the event's journal line is on its stdin.
+    #[schemars(with = "ScalarText")]
+    pub run: String,
+    /// Killed after this long (default 30s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationSpec>,
 }
 
 /// What every step inherits unless it sets its own.

@@ -261,9 +261,12 @@ impl Done {
         assert!(!self.stderr.contains("panicked"), "{}", self.dump());
     }
 
-    /// The status in the last event, which must be `run_finished`.
+    /// The status in the last event, which must be `run_finished` (or the
+    /// `hook_finished` of hooks that follow it).
     pub fn status(&self) -> &str {
-        let last = self.events.last().expect("some events");
+        let last = (self.events.iter().rev())
+            .find(|e| e["type"] != "hook_finished")
+            .expect("some events");
         assert_eq!(last["type"], "run_finished", "{}", self.dump());
         last["status"].as_str().unwrap()
     }

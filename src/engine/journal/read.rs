@@ -207,8 +207,10 @@ pub fn first_event(path: &Path) -> io::Result<Option<Envelope>> {
     Ok(lines.line()?.and_then(|l| parse(l).ok()))
 }
 
-/// The journal's last whole event, reading backwards from its end only as
-/// far as it takes to find one (a torn last line is passed over).
+/// The journal's last whole event of the run itself, reading backwards
+/// from its end only as far as it takes to find one (a torn last line is
+/// passed over, and so are the `hook_finished` lines that follow
+/// `run_finished`: how a run ended is what its readers ask).
 pub fn last_event(path: &Path) -> io::Result<Option<Envelope>> {
     let mut file = crate::engine::fsafe::open_read(path)?;
     let len = file.metadata()?.len();
@@ -227,10 +229,11 @@ pub fn last_event(path: &Path) -> io::Result<Option<Envelope>> {
                 None => &[],
             },
         };
-        let found = whole
-            .split(|&b| b == b'\n')
-            .rev()
-            .find_map(|l| parse(l).ok());
+        let found = whole.split(|&b| b == b'\n').rev().find_map(|l| {
+            parse(l)
+                .ok()
+                .filter(|e| !matches!(e.event, crate::engine::event::Event::HookFinished { .. }))
+        });
         if found.is_some() || start == 0 || window > 2 * MAX_LINE as u64 {
             return Ok(found);
         }

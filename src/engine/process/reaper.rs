@@ -287,12 +287,17 @@ fn with_descendants(
 }
 
 fn needles(mark: &Mark) -> Vec<Needle> {
-    vec![
+    let mut needles = vec![
         Needle::Is(format!("SIGNALBOX_RUN_ID={}", mark.run)),
-        Needle::Is(format!("SIGNALBOX_STEP={}", mark.step)),
         Needle::Is(format!("SIGNALBOX_ATTEMPT={}", mark.attempt)),
         Needle::Is(format!("SIGNALBOX_OUTPUT={}", mark.output)),
-    ]
+    ];
+    // A hook run on an event about no step has no SIGNALBOX_STEP; its
+    // SIGNALBOX_OUTPUT is its own all the same.
+    if !mark.step.is_empty() {
+        needles.push(Needle::Is(format!("SIGNALBOX_STEP={}", mark.step)));
+    }
+    needles
 }
 
 /// The live processes of one attempt. `main` is its first process: when no

@@ -42,6 +42,16 @@ pub enum Msg {
     },
     /// A journal sync before a spawn failed: the run stops on it.
     SyncFailed(std::io::Error),
+    /// A hook ran for event `on_seq` (see `engine::hooks`); journaled as
+    /// `hook_finished`. `outcome` is what metrics count.
+    HookFinished {
+        hook: String,
+        on_seq: u64,
+        exit_code: Option<i32>,
+        error: Option<String>,
+        duration_ms: u64,
+        outcome: &'static str,
+    },
 }
 
 /// A command's reply: taken (an edit's with its plan) or refused.

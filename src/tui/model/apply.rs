@@ -281,5 +281,7 @@ fn tone(event: &Event) -> Tone {
         Event::RunStarted { .. } | Event::StepStarted { .. } | Event::DagModified { .. } => {
             Tone::Info
         }
+        Event::HookFinished { error: Some(_), .. } => Tone::Warn,
+        Event::HookFinished { .. } => Tone::Dim,
     }
 }
