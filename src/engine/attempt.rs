@@ -123,6 +123,8 @@ impl Scheduler {
         let out_step = id.clone();
         let tx = self.tx.clone();
         let durable = self.bus.durable();
+        let mask = self.secrets.masker().clone();
+        let mut lines = super::mask::Lines::new(mask.clone());
         tokio::spawn(async move {
             // On this worker rather than the scheduler's: steps that end
             // together share one sync, and the scheduler goes on meanwhile.
@@ -166,6 +168,8 @@ impl Scheduler {
                     }
                 },
                 |stream, line| {
+                    // Masked before the log, the events or anyone sees it.
+                    let line = lines.line(stream, line);
                     let file = log.get_or_insert_with(|| {
                         log_dir
                             .open_log(&log_step)
@@ -194,6 +198,7 @@ impl Scheduler {
                     let read = super::run_dir::read_outputs(&output_path);
                     // Said where the step's own lines are: its log and events.
                     for problem in read.problems {
+                        let problem = mask.text(&problem).into_owned();
                         tracing::warn!("step {out_step}: {problem}");
                         let line = format!("signalbox: {problem}");
                         let file = log.get_or_insert_with(|| log_dir.open_log(&log_step).ok());
@@ -208,9 +213,16 @@ impl Scheduler {
                         });
                     }
                     read.values
+                        .into_iter()
+                        .map(|(k, v)| (mask.text(&k).into_owned(), mask.text(&v).into_owned()))
+                        .collect()
                 }
                 _ => BTreeMap::new(),
             };
+            // The step wrote the file and may have put a secret in it.
+            if let Err(e) = super::mask::mask_file(&output_path, &mask) {
+                tracing::warn!("cannot mask the outputs of {out_step}: {e}");
+            }
             let _ = tx.send(Msg::Exited {
                 step: slot,
                 attempt,

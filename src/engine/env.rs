@@ -16,6 +16,7 @@ impl Scheduler {
                 .and_then(|rt| rt.outputs.get(key).cloned())
                 .unwrap_or_default(),
             Ref::RunId => self.dir.id.clone(),
+            Ref::Secret(name) => self.secrets.get(name).unwrap_or_default().to_string(),
         }
     }
 

@@ -28,7 +28,7 @@ use std::io::PipeWriter;
 use tokio::process::{Child, Command};
 
 /// Lines longer than this are delivered in pieces so one runaway line cannot eat memory.
-const MAX_LINE: usize = 64 * 1024;
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 /// How long output is still read once the group is gone; only a process that left the
 /// group (setsid, a daemon) can keep a pipe open that long.
 const DRAIN_BOUND: Duration = Duration::from_millis(200);

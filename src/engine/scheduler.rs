@@ -96,6 +96,8 @@ pub struct Scheduler {
     pub(super) revision: u32,
     /// For a finished run being edited: what applies once it has started.
     pub(super) editing: Option<Box<super::edit::apply::Pending>>,
+    /// The secrets' values, read when the run started or resumed.
+    pub(super) secrets: super::secrets::Secrets,
 }
 
 impl Scheduler {
@@ -152,6 +154,7 @@ impl Scheduler {
             at_slot: Vec::new(),
             revision: 0,
             editing: None,
+            secrets: super::secrets::Secrets::default(),
         }
         .numbered()
     }

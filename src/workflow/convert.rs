@@ -9,6 +9,7 @@ use super::spec::{Needs, StepSpec, Steps, WorkflowSpec};
 
 mod located;
 mod parts;
+mod secret;
 pub use located::{Located, StepSpots};
 use parts::{approval, ask, breaker, defaults, fallback, on_failure, output, retry, shell};
 
@@ -21,6 +22,7 @@ const TOP_KEYS: &[&str] = &[
     "vars",
     "defaults",
     "breakers",
+    "secrets",
     "steps",
 ];
 
@@ -125,6 +127,7 @@ pub fn workflow(root: &mut Node, diags: &mut Diagnostics) -> (WorkflowSpec, Loca
                     }
                 }
             }
+            "secrets" => spec.secrets = secret::secrets(&mut r, value, &mut located),
             "steps" => {
                 has_steps = true;
                 let node = steps_node.take().unwrap_or_else(|| value.clone());

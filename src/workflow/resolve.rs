@@ -15,6 +15,7 @@ use super::spec::{BreakerSpec, ScalarText, WorkflowSpec};
 use super::template::{Ref, Template};
 
 mod names;
+mod secrets;
 mod step;
 mod values;
 pub use values::to_duration;
@@ -27,6 +28,8 @@ struct Cx<'a> {
     asks: Vec<bool>,
     vars: &'a BTreeMap<String, ScalarText>,
     breakers: &'a BTreeMap<String, BreakerSpec>,
+    /// The names under `secrets`.
+    secrets: &'a BTreeMap<String, super::spec::SecretSpec>,
     at: &'a Located,
     source: &'a str,
     /// The source's lines, indexed when the first error is placed.
@@ -70,6 +73,7 @@ pub fn workflow(
         vars,
         defaults,
         breakers,
+        secrets,
         steps,
     } = spec;
     // The ids are taken out in place: unzipping would copy every spec.
@@ -82,6 +86,7 @@ pub fn workflow(
         asks: specs.iter().map(|(_, s)| s.ask.is_some()).collect(),
         vars: &vars,
         breakers: &breakers,
+        secrets: &secrets,
         at,
         source,
         lines: std::cell::OnceCell::new(),
@@ -100,6 +105,10 @@ pub fn workflow(
         .collect();
     cx.check_cycles();
     cx.check_answer_names();
+    cx.check_secret_names();
+    if let Some(text) = &description {
+        cx.refuse_secret(None, "description", text);
+    }
     let defaults = defaults.unwrap_or_default();
     let wait_default = defaults
         .wait_timeout
@@ -136,6 +145,7 @@ pub fn workflow(
             .iter()
             .map(|(k, b)| (k.clone(), breaker(b)))
             .collect(),
+        secrets: secrets::sources(secrets),
         steps,
         groups: Vec::new(),
         // The caller moves the text in, rather than copy a file of 10 MiB.
@@ -225,6 +235,7 @@ impl<'a> Cx<'a> {
                 Ref::RunId => None,
                 Ref::Answer(s) => self.check_step_ref(step, s, "answer"),
                 Ref::Output { step: s, .. } => self.check_step_ref(step, s, "outputs"),
+                Ref::Secret(name) => self.secret_problem(key, name),
             };
             if let Some(message) = problem {
                 let pos = self.locate(step, key, text, offset);
@@ -290,6 +301,15 @@ impl<'a> Cx<'a> {
     }
 
     fn condition(&mut self, i: usize, text: String) -> Option<Condition> {
+        if let Some(name) = secrets::named_secret(&text) {
+            let offset = text.find(&format!("secrets.{name}")).unwrap_or(0);
+            let pos = self.locate(Some(i), "when", &text, offset);
+            self.diags.push(
+                pos,
+                format!("in `when`: a condition cannot read `secrets.{name}`: a secret's value is never compared or journaled"),
+            );
+            return None;
+        }
         let e = match expr::parse(&text) {
             Ok(e) => e,
             Err(e) => {

@@ -18,8 +18,14 @@ use shell::{Tok, Use};
 pub enum Ref {
     Var(String),
     Answer(String),
-    Output { step: String, key: String },
+    Output {
+        step: String,
+        key: String,
+    },
     RunId,
+    /// `secrets.X`: only ever an environment variable's value, in `run`,
+    /// `env` and hooks.
+    Secret(String),
 }
 
 impl Ref {
@@ -32,6 +38,7 @@ impl Ref {
                 format!("SIGNALBOX_OUT_{}_{}", env_word(step), env_word(key))
             }
             Ref::RunId => "SIGNALBOX_RUN_ID".to_string(),
+            Ref::Secret(name) => format!("SIGNALBOX_SECRET_{}", env_word(name)),
         }
     }
 
@@ -42,6 +49,7 @@ impl Ref {
             Ref::Answer(step) => format!("answers.{step}"),
             Ref::Output { step, key } => format!("steps.{step}.outputs.{key}"),
             Ref::RunId => "run.id".to_string(),
+            Ref::Secret(name) => format!("secrets.{name}"),
         }
     }
 
@@ -49,7 +57,7 @@ impl Ref {
     pub fn step(&self) -> Option<&str> {
         match self {
             Ref::Answer(step) | Ref::Output { step, .. } => Some(step),
-            Ref::Var(_) | Ref::RunId => None,
+            Ref::Var(_) | Ref::RunId | Ref::Secret(_) => None,
         }
     }
 }
@@ -268,7 +276,7 @@ fn reference(inner: &str, open: usize) -> Result<Ref, TemplateError> {
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     }) {
         return Err(err(format!(
-            "`{{{{ {path} }}}}` is not a template: use `vars.X`, `answers.STEP`, `steps.STEP.outputs.KEY` or `run.id`"
+            "`{{{{ {path} }}}}` is not a template: use `vars.X`, `answers.STEP`, `steps.STEP.outputs.KEY`, `secrets.X` or `run.id`"
         )));
     }
     match words.as_slice() {
@@ -279,8 +287,9 @@ fn reference(inner: &str, open: usize) -> Result<Ref, TemplateError> {
             key: key.to_string(),
         }),
         ["run", "id"] => Ok(Ref::RunId),
+        ["secrets", name] => Ok(Ref::Secret(name.to_string())),
         _ => Err(err(format!(
-            "unknown template `{{{{ {path} }}}}`: use `vars.X`, `answers.STEP`, `steps.STEP.outputs.KEY` or `run.id`"
+            "unknown template `{{{{ {path} }}}}`: use `vars.X`, `answers.STEP`, `steps.STEP.outputs.KEY`, `secrets.X` or `run.id`"
         ))),
     }
 }
