@@ -94,6 +94,7 @@ impl Scheduler {
             command: run.command().to_string(),
             shell: step.shell.to_vec(),
             env: self.attempt_env(i, attempt, &output_path),
+            unset: self.secrets.env_vars(&self.wf),
             cwd: match (&self.options.workdir, &step.cwd) {
                 (Some(base), Some(cwd)) => Some(base.join(cwd)),
                 (Some(base), None) => Some(base.clone()),
@@ -212,10 +213,14 @@ impl Scheduler {
                             line,
                         });
                     }
-                    read.values
-                        .into_iter()
-                        .map(|(k, v)| (mask.text(&k).into_owned(), mask.text(&v).into_owned()))
-                        .collect()
+                    if mask.is_empty() {
+                        read.values
+                    } else {
+                        let masked = |t: String| mask.text(&t).into_owned();
+                        (read.values.into_iter())
+                            .map(|(k, v)| (masked(k), masked(v)))
+                            .collect()
+                    }
                 }
                 _ => BTreeMap::new(),
             };

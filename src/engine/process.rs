@@ -46,6 +46,9 @@ pub struct ProcessSpec {
     pub shell: Vec<String>,
     /// Added on top of the inherited environment.
     pub env: Vec<(String, String)>,
+    /// Left out of the inherited environment (before `env` is added): the
+    /// variables signalbox read secrets from, which no step inherits.
+    pub unset: Vec<String>,
     pub cwd: Option<PathBuf>,
     /// Per attempt.
     pub timeout: Option<Duration>,
@@ -69,6 +72,7 @@ impl ProcessSpec {
             command: command.into(),
             shell: vec!["sh".to_owned(), "-c".to_owned()],
             env: Vec::new(),
+            unset: Vec::new(),
             cwd: None,
             timeout: None,
             kill_grace: Duration::from_secs(5),
@@ -305,6 +309,9 @@ fn command(
             .stderr(Stdio::from(pipe.try_clone()?)),
         None => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
     };
+    for name in &spec.unset {
+        cmd.env_remove(name);
+    }
     cmd.args(args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())

@@ -71,6 +71,19 @@ impl Secrets {
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
+
+    /// The environment variables `wf`'s secrets are read from: a process
+    /// signalbox starts inherits none of them (a step gets a secret only
+    /// as its `run` or `env` names it).
+    pub fn env_vars(&self, wf: &Workflow) -> Vec<String> {
+        wf.secrets
+            .values()
+            .filter_map(|s| match s {
+                SecretSource::Env(var) => Some(var.clone()),
+                SecretSource::File(_) => None,
+            })
+            .collect()
+    }
 }
 
 impl super::scheduler::Scheduler {
