@@ -332,3 +332,57 @@ fn signalbox_s_own_remarks_on_a_step_mask_its_secrets_too() {
     assert!(log.contains("output `***` (line 1) is cut"), "{log}");
     assert!(files_holding(&dir.path().join("state"), TOKEN).is_empty());
 }
+
+#[test]
+fn a_retried_run_reads_its_secrets_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "name: retried\nsecrets:\n  token: { env: SB_TEST_TOKEN }\nsteps:\n  a:\n    \
+                run: test {{ secrets.token }} = \"$WANT\" && test -e flag && echo ok {{ secrets.token }}\n";
+    let file = write(dir.path(), yaml);
+    let cmd = with_token(signalbox(
+        dir.path(),
+        &["run", "--json", file.to_str().unwrap()],
+    ));
+    let done = Live::spawn(cmd).finish();
+    done.expect(1, "failed");
+    std::fs::write(dir.path().join("flag"), "").unwrap();
+    let id = done.run_id().to_string();
+    let args = ["retry", id.as_str(), "--json"];
+    let refused = Live::spawn(signalbox(dir.path(), &args)).finish();
+    refused.expect_refused("secret `token`: the environment variable SB_TEST_TOKEN is not set");
+    let done = Live::spawn(with_token(signalbox(dir.path(), &args))).finish();
+    done.expect(0, "succeeded");
+    assert_eq!(lines(&done, "a"), ["ok ***"]);
+}
+
+#[test]
+fn the_screen_shows_a_secret_masked() {
+    use crate::common::tmux;
+    let Some((term, state)) = tmux::tmux_session("sb-secrets") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "name: shown\nsecrets:\n  token: { env: SB_TEST_TOKEN }\nsteps:\n  say:\n    \
+                run: test {{ secrets.token }} = \"$WANT\" && echo \"token is {{ secrets.token }}\"\n  \
+                gate:\n    needs: [say]\n    approval: { prompt: Done? }\n";
+    let file = write(dir.path(), yaml);
+    let command = format!(
+        "cd {dir} && SB_TEST_TOKEN={TOKEN} WANT={TOKEN} {bin} run {file} --state-dir {state}; echo EXIT=$?; sleep 60",
+        dir = dir.path().display(),
+        bin = BIN,
+        file = file.display(),
+        state = state.path().display(),
+    );
+    term.start_sized(&command, 120, 30);
+    let screen = term.wait_for("token is ***", 30);
+    assert!(!screen.contains(TOKEN), "{screen}");
+    term.wait_for("Done?", 10);
+    term.keys(&["r"]);
+    // The screen stays on the finished run until `q`.
+    let done = term.wait_for("rejected", 10);
+    assert!(!done.contains(TOKEN), "{done}");
+    term.keys(&["q"]);
+    let end = term.wait_for("EXIT=", 20);
+    assert!(!end.contains(TOKEN), "{end}");
+    assert!(files_holding(state.path(), TOKEN).is_empty());
+}
