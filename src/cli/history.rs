@@ -180,7 +180,7 @@ pub(super) fn carry_on(run: &str, flags: &RunFlags, carry: Carry) -> u8 {
             runtime.block_on(drive_headless(run, &options, flags.json))
         }
         Ok((_, None)) => exit::FAILED,
-        Err(EngineError::Resume(message)) => {
+        Err(EngineError::Resume(message) | EngineError::Secrets(message)) => {
             crate::safe::say!("{}", prefixed(&message));
             exit::INVALID
         }

@@ -96,6 +96,12 @@ impl Write for Rolling {
             // A log that cannot roll goes on growing rather than stop.
             let _ = self.roll();
         }
+        // A line that quotes a step's text may hold a secret of the run.
+        if let std::borrow::Cow::Owned(masked) = crate::engine::mask::for_log(buf) {
+            self.file.write_all(&masked)?;
+            self.len += masked.len() as u64;
+            return Ok(buf.len());
+        }
         let n = self.file.write(buf)?;
         self.len += n as u64;
         Ok(n)

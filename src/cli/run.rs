@@ -188,6 +188,11 @@ fn article(kind: &str) -> String {
 pub(super) fn prepare(args: &RunArgs) -> Result<(Workflow, RunOptions), String> {
     let mut wf = workflow::load(&args.file).map_err(|d| d.to_string())?;
     let options = apply_flags(&args.flags, &mut wf)?;
+    // Here too, not only when the run begins: the process that starts a
+    // detached run or a screen's run says what is missing, before any.
+    let here =
+        std::env::current_dir().map_err(|e| format!("cannot tell the current folder: {e}"))?;
+    crate::engine::secrets::Secrets::read([&wf], &here)?;
     Ok((wf, options))
 }
 

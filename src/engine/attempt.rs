@@ -95,6 +95,7 @@ impl Scheduler {
             command: run.command().to_string(),
             shell: step.shell.to_vec(),
             env: self.attempt_env(i, attempt, &output_path),
+            unset: self.secrets.env_vars(&self.wf),
             cwd: match (&self.options.workdir, &step.cwd) {
                 (Some(base), Some(cwd)) => Some(base.join(cwd)),
                 (Some(base), None) => Some(base.clone()),
@@ -125,6 +126,8 @@ impl Scheduler {
         let out_step = id.clone();
         let tx = self.tx.clone();
         let durable = self.bus.durable();
+        let mask = self.secrets.masker().clone();
+        let mut lines = super::mask::Lines::new(mask.clone());
         tokio::spawn(async move {
             // On this worker rather than the scheduler's: steps that end
             // together share one sync, and the scheduler goes on meanwhile.
@@ -168,6 +171,8 @@ impl Scheduler {
                     }
                 },
                 |stream, line| {
+                    // Masked before the log, the events or anyone sees it.
+                    let line = lines.line(stream, line);
                     let file = log.get_or_insert_with(|| {
                         log_dir
                             .open_log(&log_step)
@@ -196,6 +201,7 @@ impl Scheduler {
                     let read = super::run_dir::read_outputs(&output_path);
                     // Said where the step's own lines are: its log and events.
                     for problem in read.problems {
+                        let problem = mask.text(&problem).into_owned();
                         tracing::warn!("step {out_step}: {problem}");
                         let line = format!("signalbox: {problem}");
                         let file = log.get_or_insert_with(|| log_dir.open_log(&log_step).ok());
@@ -209,10 +215,21 @@ impl Scheduler {
                             line,
                         });
                     }
-                    read.values
+                    if mask.is_empty() {
+                        read.values
+                    } else {
+                        let masked = |t: String| mask.text(&t).into_owned();
+                        (read.values.into_iter())
+                            .map(|(k, v)| (masked(k), masked(v)))
+                            .collect()
+                    }
                 }
                 _ => BTreeMap::new(),
             };
+            // The step wrote the file and may have put a secret in it.
+            if let Err(e) = super::mask::mask_file(&output_path, &mask) {
+                tracing::warn!("cannot mask the outputs of {out_step}: {e}");
+            }
             let _ = tx.send(Msg::Exited {
                 step: slot,
                 attempt,

@@ -172,6 +172,8 @@ pub struct Bus {
     durable: Arc<Durable>,
     /// Output read from steps and not yet journaled.
     room: OutputRoom,
+    /// The run's secrets, masked in every event before anyone sees it.
+    mask: Arc<super::mask::Masker>,
 }
 
 impl Bus {
@@ -193,7 +195,13 @@ impl Bus {
             written: watch::Sender::new(first_seq),
             lagged: 0,
             room: OutputRoom::default(),
+            mask: Arc::default(),
         })
+    }
+
+    /// Masks these secrets in every event from now on.
+    pub fn set_mask(&mut self, mask: Arc<super::mask::Masker>) {
+        self.mask = mask;
     }
 
     /// Every event from now on, however slowly it is read.
@@ -223,7 +231,19 @@ impl Bus {
             run: self.run.clone(),
             event,
         };
+        let mut envelope = envelope;
         let mut line = serde_json::to_string(&envelope).map_err(std::io::Error::other)?;
+        // One scan of the line when the run has secrets, none when not; the
+        // event is rebuilt only when one of its strings holds one.
+        if self.mask.in_json(&line)
+            && let Some(masked) = self
+                .mask
+                .event(&envelope.event)
+                .map_err(std::io::Error::other)?
+        {
+            envelope.event = masked;
+            line = serde_json::to_string(&envelope).map_err(std::io::Error::other)?;
+        }
         // The same value, without the characters a terminal would obey that
         // serde_json leaves raw (DEL, C1): `cat events.jsonl` stays safe.
         if let std::borrow::Cow::Owned(escaped) = crate::safe::json_line(&line) {

@@ -19,6 +19,7 @@ impl Scheduler {
             // An instance's own value: see `matrix_value`. Text templates
             // of instances have theirs written in at load.
             Ref::Matrix(_) => String::new(),
+            Ref::Secret(name) => self.secrets.get(name).unwrap_or_default().to_string(),
         }
     }
 

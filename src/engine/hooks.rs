@@ -46,6 +46,8 @@ pub(super) struct Setup {
     /// The run folder, absolute: the hooks' marker paths name it.
     pub folder: std::path::PathBuf,
     pub workdir: Option<std::path::PathBuf>,
+    /// The variables secrets are read from: no hook inherits them.
+    pub unset: Vec<String>,
     pub tx: mpsc::UnboundedSender<Msg>,
 }
 

@@ -28,7 +28,7 @@ use std::io::PipeWriter;
 use tokio::process::{Child, Command};
 
 /// Lines longer than this are delivered in pieces so one runaway line cannot eat memory.
-const MAX_LINE: usize = 64 * 1024;
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 /// How long output is still read once the group is gone; only a process that left the
 /// group (setsid, a daemon) can keep a pipe open that long.
 const DRAIN_BOUND: Duration = Duration::from_millis(200);
@@ -46,6 +46,9 @@ pub struct ProcessSpec {
     pub shell: Vec<String>,
     /// Added on top of the inherited environment.
     pub env: Vec<(String, String)>,
+    /// Left out of the inherited environment (before `env` is added): the
+    /// variables signalbox read secrets from, which no step inherits.
+    pub unset: Vec<String>,
     pub cwd: Option<PathBuf>,
     /// Per attempt.
     pub timeout: Option<Duration>,
@@ -72,6 +75,7 @@ impl ProcessSpec {
             command: command.into(),
             shell: vec!["sh".to_owned(), "-c".to_owned()],
             env: Vec::new(),
+            unset: Vec::new(),
             cwd: None,
             timeout: None,
             kill_grace: Duration::from_secs(5),
@@ -310,6 +314,9 @@ fn command(
             .stderr(Stdio::from(pipe.try_clone()?)),
         None => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
     };
+    for name in &spec.unset {
+        cmd.env_remove(name);
+    }
     cmd.args(args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(match spec.stdin {

@@ -58,6 +58,9 @@ pub enum EngineError {
     /// by another process); the message says which.
     #[error("{0}")]
     Resume(String),
+    /// A secret could not be read (bad usage: exit 2); nothing ran.
+    #[error("{0}")]
+    Secrets(String),
 }
 
 /// How a run ended.
@@ -175,6 +178,16 @@ pub struct Run {
 impl Run {
     /// Creates the run folder and journal.
     pub fn new(workflow: Workflow, options: RunOptions) -> Result<Run, EngineError> {
+        let workdir = match &options.workdir {
+            Some(w) => w.clone(),
+            None => std::env::current_dir().map_err(|source| EngineError::RunDir {
+                dir: options.state_dir.join("runs"),
+                source,
+            })?,
+        };
+        // Before the run folder: a run whose secrets are missing leaves nothing.
+        let secrets =
+            super::secrets::Secrets::read([&workflow], &workdir).map_err(EngineError::Secrets)?;
         let dir = RunDir::create(&options.state_dir, &workflow.name, &workflow.source).map_err(
             |source| EngineError::RunDir {
                 dir: options.state_dir.join("runs"),
@@ -183,13 +196,7 @@ impl Run {
         )?;
         let lock = super::lock::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
         let params = super::run_dir::Params {
-            workdir: match &options.workdir {
-                Some(w) => w.clone(),
-                None => std::env::current_dir().map_err(|source| EngineError::RunDir {
-                    dir: options.state_dir.join("runs"),
-                    source,
-                })?,
-            },
+            workdir,
             vars: options.vars.clone(),
             allow: options.allow.clone(),
         };
@@ -197,7 +204,9 @@ impl Run {
             dir: dir.path.clone(),
             source,
         })?;
-        Run::assemble(workflow, options, dir, lock, 0)
+        let mut run = Run::assemble(workflow, options, dir, lock, 0)?;
+        run.scheduler.set_secrets(secrets);
+        Ok(run)
     }
 
     /// The journal opened for appending after `seq`, the scheduler's
@@ -254,6 +263,7 @@ impl Run {
         }
         let open = run.scheduler.restore(&events, revisions);
         run.scheduler.resume = Some(open);
+        run.scheduler.read_secrets()?;
         Ok(run)
     }
 
@@ -281,6 +291,7 @@ impl Run {
             .map_err(EngineError::Resume)?;
         run.scheduler.retrying = Some(plan);
         run.scheduler.resume = Some(open);
+        run.scheduler.read_secrets()?;
         Ok(run)
     }
 
@@ -323,6 +334,9 @@ impl Run {
             }));
         }
         run.scheduler.resume = Some(open);
+        if applies {
+            run.scheduler.read_secrets()?;
+        }
         Ok((run, plan))
     }
 

@@ -101,6 +101,8 @@ pub struct Scheduler {
     pub(super) editing: Option<Box<super::edit::apply::Pending>>,
     /// The run's hooks, when it has any: a subscriber of its events.
     pub(super) hooks: Option<super::hooks::Hooks>,
+    /// The secrets' values, read when the run started or resumed.
+    pub(super) secrets: super::secrets::Secrets,
 }
 
 impl Scheduler {
@@ -159,6 +161,7 @@ impl Scheduler {
             revision: 0,
             editing: None,
             hooks: None,
+            secrets: super::secrets::Secrets::default(),
         }
         .numbered()
     }

@@ -11,6 +11,7 @@ mod hooks;
 mod located;
 mod matrix;
 mod parts;
+mod secret;
 pub use located::{Located, StepSpots};
 use parts::{approval, ask, breaker, defaults, fallback, on_failure, output, retry, shell};
 
@@ -24,6 +25,7 @@ const TOP_KEYS: &[&str] = &[
     "defaults",
     "breakers",
     "hooks",
+    "secrets",
     "steps",
 ];
 
@@ -137,6 +139,7 @@ pub fn workflow(root: &mut Node, diags: &mut Diagnostics) -> (WorkflowSpec, Loca
                 }
             }
             "hooks" => spec.hooks = hooks::hooks(&mut r, value, &mut located),
+            "secrets" => spec.secrets = secret::secrets(&mut r, value, &mut located),
             "steps" => {
                 has_steps = true;
                 let node = steps_node.take().unwrap_or_else(|| value.clone());

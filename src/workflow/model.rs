@@ -22,6 +22,8 @@ pub struct Workflow {
     pub env: Vec<(String, Template)>,
     pub vars: BTreeMap<String, String>,
     pub breakers: BTreeMap<String, BreakerPolicy>,
+    /// Where each secret is read from, by name; the values are never here.
+    pub secrets: BTreeMap<String, SecretSource>,
     /// In file order; a step's index is its id everywhere in the engine.
     /// A matrix step is here as its instances (`STEP:KEY`), one after
     /// another where the matrix step was written.
@@ -249,6 +251,15 @@ impl Default for RetryPolicy {
             jitter: Jitter::Full,
         }
     }
+}
+
+/// Where a secret's value is read when a run starts or resumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// An environment variable of signalbox's own.
+    Env(String),
+    /// A file, as written (`~` not yet expanded).
+    File(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]

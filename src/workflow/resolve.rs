@@ -20,6 +20,7 @@ mod hooks;
 mod names;
 mod needs;
 mod refs;
+mod secrets;
 mod step;
 mod values;
 pub use values::to_duration;
@@ -32,6 +33,8 @@ struct Cx<'a> {
     asks: Vec<bool>,
     vars: &'a BTreeMap<String, ScalarText>,
     breakers: &'a BTreeMap<String, BreakerSpec>,
+    /// The names under `secrets`.
+    secrets: &'a BTreeMap<String, super::spec::SecretSpec>,
     at: &'a Located,
     source: &'a str,
     /// The source's lines, indexed when the first error is placed.
@@ -86,6 +89,7 @@ pub fn workflow(
         defaults,
         breakers,
         hooks,
+        secrets,
         steps,
         extensions: _,
     } = spec;
@@ -104,6 +108,7 @@ pub fn workflow(
         asks: specs.iter().map(|(_, s)| s.ask.is_some()).collect(),
         vars: &vars,
         breakers: &breakers,
+        secrets: &secrets,
         at,
         source,
         lines: std::cell::OnceCell::new(),
@@ -131,6 +136,10 @@ pub fn workflow(
         .collect();
     cx.check_cycles();
     cx.check_answer_names();
+    cx.check_secret_names();
+    if let Some(text) = &description {
+        cx.refuse_secret(None, "description", text);
+    }
     let defaults = defaults.unwrap_or_default();
     let wait_default = defaults
         .wait_timeout
@@ -174,6 +183,7 @@ pub fn workflow(
             .iter()
             .map(|(k, b)| (k.clone(), breaker(b)))
             .collect(),
+        secrets: secrets::sources(secrets),
         steps,
         groups,
         hooks,
@@ -247,6 +257,7 @@ impl<'a> Cx<'a> {
                     }
                     Ok(problem) => problem,
                 },
+                Ref::Secret(name) => self.secret_problem(key, name),
             };
             if let Some(message) = problem {
                 let pos = self.locate(step, key, text, offset);
@@ -317,6 +328,15 @@ impl<'a> Cx<'a> {
     }
 
     fn condition(&mut self, i: usize, text: String) -> Option<Condition> {
+        if let Some(name) = secrets::named_secret(&text) {
+            let offset = text.find(&format!("secrets.{name}")).unwrap_or(0);
+            let pos = self.locate(Some(i), "when", &text, offset);
+            self.diags.push(
+                pos,
+                format!("in `when`: a condition cannot read `secrets.{name}`: a secret's value is never compared or journaled"),
+            );
+            return None;
+        }
         let e = match expr::parse(&text) {
             Ok(e) => e,
             Err(e) => {

@@ -68,6 +68,15 @@ pub struct WorkflowSpec {
     )]
     #[schemars(with = "Option<Vec<HookSpec>>")]
     pub hooks: Vec<HookSpec>,
+    /// Values read when the run starts or resumes, never stored or shown:
+    /// `{{ secrets.X }}` in `run` and `env`.
+    #[serde(
+        default,
+        deserialize_with = "null_is_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    #[schemars(with = "Option<BTreeMap<String, SecretSpec>>")]
+    pub secrets: BTreeMap<String, SecretSpec>,
     /// The steps: the key is the step id, and file order is kept.
     pub steps: Steps,
     /// Top-level keys starting with `x-`, ignored (a home for anchors).
@@ -271,6 +280,23 @@ pub struct BreakerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub half_open_calls: Option<u64>,
+}
+
+/// Where a secret is read from: exactly one of `env` or `file`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    { "required": ["env"] },
+    { "required": ["file"] }
+]))]
+pub struct SecretSpec {
+    /// An environment variable of signalbox's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// A file's whole content, one trailing newline cut; `~` at the start
+    /// is `$HOME`, a relative path is from the folder the run started in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]

@@ -25,6 +25,9 @@ pub enum Ref {
     RunId,
     /// `matrix.X`: the instance's value of matrix key X.
     Matrix(String),
+    /// `secrets.X`: only ever an environment variable's value, in `run`,
+    /// `env` and hooks.
+    Secret(String),
 }
 
 impl Ref {
@@ -38,6 +41,7 @@ impl Ref {
             }
             Ref::RunId => "SIGNALBOX_RUN_ID".to_string(),
             Ref::Matrix(name) => format!("SIGNALBOX_MATRIX_{}", env_word(name)),
+            Ref::Secret(name) => format!("SIGNALBOX_SECRET_{}", env_word(name)),
         }
     }
 
@@ -49,6 +53,7 @@ impl Ref {
             Ref::Output { step, key } => format!("steps.{step}.outputs.{key}"),
             Ref::RunId => "run.id".to_string(),
             Ref::Matrix(name) => format!("matrix.{name}"),
+            Ref::Secret(name) => format!("secrets.{name}"),
         }
     }
 
@@ -56,7 +61,7 @@ impl Ref {
     pub fn step(&self) -> Option<&str> {
         match self {
             Ref::Answer(step) | Ref::Output { step, .. } => Some(step),
-            Ref::Var(_) | Ref::RunId | Ref::Matrix(_) => None,
+            Ref::Var(_) | Ref::RunId | Ref::Matrix(_) | Ref::Secret(_) => None,
         }
     }
 }
@@ -275,7 +280,7 @@ fn reference(inner: &str, open: usize) -> Result<Ref, TemplateError> {
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == ':')
     }) {
         return Err(err(format!(
-            "`{{{{ {path} }}}}` is not a template: use `vars.X`, `answers.STEP`, `steps.STEP.outputs.KEY` or `run.id`"
+            "`{{{{ {path} }}}}` is not a template: use `vars.X`, `answers.STEP`, `steps.STEP.outputs.KEY`, `secrets.X` or `run.id`"
         )));
     }
     match words.as_slice() {
@@ -287,8 +292,9 @@ fn reference(inner: &str, open: usize) -> Result<Ref, TemplateError> {
         }),
         ["run", "id"] => Ok(Ref::RunId),
         ["matrix", name] => Ok(Ref::Matrix(name.to_string())),
+        ["secrets", name] => Ok(Ref::Secret(name.to_string())),
         _ => Err(err(format!(
-            "unknown template `{{{{ {path} }}}}`: use `vars.X`, `answers.STEP`, `steps.STEP.outputs.KEY` or `run.id`"
+            "unknown template `{{{{ {path} }}}}`: use `vars.X`, `answers.STEP`, `steps.STEP.outputs.KEY`, `secrets.X` or `run.id`"
         ))),
     }
 }

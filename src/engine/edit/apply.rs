@@ -91,6 +91,7 @@ impl Scheduler {
         p: Pending,
         open: Option<&mut Vec<Open>>,
     ) -> Result<Plan, String> {
+        self.secrets_for(&p.wf)?;
         let n = self.revision + 1;
         let rel = crate::engine::run_dir::revision_rel(n);
         self.dir

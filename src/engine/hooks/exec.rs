@@ -187,6 +187,7 @@ impl Worker {
             shell: hook.shell.to_vec(),
             env,
             cwd: setup.workdir.clone(),
+            unset: setup.unset.clone(),
             timeout: Some(hook.timeout),
             kill_grace: hook.kill_grace,
             mark: Some(process::Mark {

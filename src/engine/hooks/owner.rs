@@ -40,6 +40,7 @@ impl Scheduler {
             run_id: self.dir.id.clone(),
             folder,
             workdir: self.options.workdir.clone(),
+            unset: self.secrets.env_vars(&self.wf),
             tx: self.tx.clone(),
         };
         let events = self.bus.subscribe();

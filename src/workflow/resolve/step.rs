@@ -40,6 +40,7 @@ impl Cx<'_> {
             .and_then(|text| self.condition(i, text))
             .map(Box::new);
         let run_timeout = s.timeout.as_deref().or(d.timeout.as_ref()).map(to_duration);
+        self.refuse_secrets_in_values(i, &s);
         Step {
             // The id and the needs move in once every step is resolved:
             // until then the checks read them from `self`.
@@ -97,6 +98,15 @@ impl Cx<'_> {
             })
         } else if let Some(a) = s.ask.take() {
             let a = *a;
+            for (key, text) in a
+                .choices
+                .iter()
+                .flatten()
+                .map(|c| ("ask.choices", c))
+                .chain(a.default.iter().map(|d| ("ask.default", d)))
+            {
+                self.refuse_secret(Some(i), key, &text.0);
+            }
             Action::Ask(Box::new(AskAction {
                 question: self.text_template(i, "ask.question", &a.question),
                 choices: a.choices.into_iter().flatten().map(|c| c.0).collect(),
@@ -105,6 +115,17 @@ impl Cx<'_> {
             }))
         } else {
             self.run_action(i, s.run.take().unwrap_or_default(), shell)
+        }
+    }
+
+    /// Values that are never templates may still not name a secret: they
+    /// are shown or journaled as written.
+    fn refuse_secrets_in_values(&mut self, i: usize, s: &StepSpec) {
+        if let Some(cwd) = &s.cwd {
+            self.refuse_secret(Some(i), "cwd", cwd);
+        }
+        for v in s.fallback.iter().flat_map(|f| f.outputs.values()) {
+            self.refuse_secret(Some(i), "fallback", &v.0);
         }
     }
 

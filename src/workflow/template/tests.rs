@@ -24,7 +24,7 @@ fn parses_every_reference_kind() {
 #[test]
 fn reports_bad_templates_at_their_offset() {
     assert_eq!(Template::parse("ab {{ vars.x").unwrap_err().offset, 3);
-    let e = Template::parse("x {{ secrets.k }}").unwrap_err();
+    let e = Template::parse("x {{ inputs.k }}").unwrap_err();
     assert_eq!(e.offset, 2);
     assert!(e.message.contains("unknown template"));
 }
