@@ -26,9 +26,8 @@ impl Cx<'_> {
     fn hook(&mut self, n: usize, h: HookSpec, kill_grace: std::time::Duration) -> Hook {
         let name = h.name.unwrap_or_else(|| format!("hook-{}", n + 1));
         for (k, id) in h.steps.iter().flatten().enumerate() {
-            // TODO(matrix): a matrix step's own id names all its instances;
-            // it is accepted here once `mload` puts groups in the index.
-            if self.index_of(id).is_none() {
+            // A matrix step's own id names all its instances (`Hook::wants`).
+            if self.index_of(id).is_none() && !self.group_ids.contains_key(id.as_str()) {
                 let pos = self.top_pos(&format!("hooks.{n}.steps.{k}"), n);
                 let hint = self.hint(id, self.step_ids());
                 self.diags.push(
