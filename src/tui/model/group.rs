@@ -133,6 +133,7 @@ mod tests {
             skip: None,
             breaker: None,
             edited: false,
+            approvers: 1,
             group: None,
             continues: false,
             description: None,
