@@ -61,6 +61,16 @@ struct Cx<'a> {
     /// The hook whose `run` is being checked: it may read no step's
     /// answer or outputs.
     hook: Option<String>,
+    /// The last `run` parsed and rewritten, for the next instance of the
+    /// same matrix step: that step, the text, shell, template and command.
+    #[allow(clippy::type_complexity)]
+    last_run: Option<Box<(usize, String, Vec<String>, Template, String)>>,
+    /// For `same:`: a matrix step's instances by their values of some axes.
+    #[allow(clippy::type_complexity)]
+    same_index: std::collections::HashMap<
+        (usize, Vec<String>),
+        std::collections::HashMap<Vec<String>, Vec<usize>>,
+    >,
 }
 
 /// Each hint compares the name with every candidate: a file naming 100,000
@@ -128,6 +138,8 @@ pub fn workflow(
             .collect(),
         lacking: BTreeMap::new(),
         hook: None,
+        same_index: std::collections::HashMap::new(),
+        last_run: None,
     };
     cx.needs = specs
         .iter_mut()
@@ -236,6 +248,12 @@ impl<'a> Cx<'a> {
                 return Template::literal(text);
             }
         };
+        self.check_refs(step, key, text, &t);
+        t
+    }
+
+    /// Checks what each reference of `t` (parsed from `text`) refers to.
+    fn check_refs(&mut self, step: Option<usize>, key: &str, text: &str, t: &Template) {
         for (r, offset) in t.refs() {
             let problem = match r {
                 Ref::Var(name) => self.unknown_var(name),
@@ -264,7 +282,6 @@ impl<'a> Cx<'a> {
                 self.diags.push(pos, message);
             }
         }
-        t
     }
 
     fn text_template(&mut self, i: usize, key: &str, text: &str) -> Template {

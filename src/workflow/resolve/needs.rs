@@ -64,7 +64,7 @@ impl Cx<'_> {
         Err(format!("step `{who}` needs unknown step `{id}`{hint}"))
     }
 
-    fn need_same(&self, i: usize, of: &NeedOf) -> Result<Vec<usize>, String> {
+    fn need_same(&mut self, i: usize, of: &NeedOf) -> Result<Vec<usize>, String> {
         let who = self.written_id(i);
         let target = &of.step;
         if of.same.is_empty() {
@@ -108,20 +108,32 @@ impl Cx<'_> {
                 .find(|(k, _)| k == axis)
                 .map(|(_, v)| v.clone())
         };
-        let matched: Vec<usize> = theirs
-            .members
-            .iter()
-            .copied()
-            .filter(|&m| {
-                let Some(Some(other)) = self.instances.get(m) else {
-                    return false;
-                };
-                of.same.iter().all(|a| {
-                    let v = value(mine, a);
-                    v.is_some() && v == value(other, a)
-                })
-            })
-            .collect();
+        let ours: Option<Vec<String>> = of.same.iter().map(|a| value(mine, a)).collect();
+        // The target's instances by their values of these axes, built once
+        // for all the instances that pair with them: 100 instances pairing
+        // with 10,000 would otherwise compare a million times.
+        let instances = self.instances;
+        let by_values = self
+            .same_index
+            .entry((g, of.same.clone()))
+            .or_insert_with(|| {
+                let mut by: std::collections::HashMap<Vec<String>, Vec<usize>> =
+                    std::collections::HashMap::new();
+                for &m in &theirs.members {
+                    let Some(Some(other)) = instances.get(m) else {
+                        continue;
+                    };
+                    let key: Option<Vec<String>> =
+                        of.same.iter().map(|a| value(other, a)).collect();
+                    if let Some(key) = key {
+                        by.entry(key).or_default().push(m);
+                    }
+                }
+                by
+            });
+        let matched = ours
+            .and_then(|ours| by_values.get(&ours).cloned())
+            .unwrap_or_default();
         if matched.is_empty() {
             let pairs: Vec<String> = of
                 .same

@@ -138,6 +138,23 @@ impl Cx<'_> {
     }
 
     fn run_action(&mut self, i: usize, text: String, shell: &[String]) -> Action {
+        // Instances share their command: parsed and rewritten once, each
+        // instance's references still checked.
+        if let Some(last) = self.last_run.take() {
+            let (written, last_text, last_shell, template, command) = &*last;
+            if *written == self.at.written(i)
+                && *last_text == text
+                && last_shell.as_slice() == shell
+            {
+                let (template, command) = (template.clone(), command.clone());
+                self.check_refs(Some(i), "run", &text, &template);
+                self.last_run = Some(last);
+                return Action::Run(RunAction {
+                    text,
+                    expanded: Some(Box::new(Expanded { template, command })),
+                });
+            }
+        }
         // Most commands refer to nothing: nothing to parse, check or rewrite.
         let template = if text.contains("{{") {
             self.text_template(i, "run", &text)
@@ -161,6 +178,16 @@ impl Cx<'_> {
                 String::new()
             }
         };
+        if self.instances.get(i).is_some_and(Option::is_some) {
+            let last = (
+                self.at.written(i),
+                text.clone(),
+                shell.to_vec(),
+                template.clone(),
+                command.clone(),
+            );
+            self.last_run = Some(Box::new(last));
+        }
         Action::Run(RunAction {
             text,
             expanded: Some(Box::new(Expanded { template, command })),
