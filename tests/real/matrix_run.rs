@@ -192,7 +192,7 @@ steps:
   build:
     matrix: { target: [a, b, c, d] }
     max_parallel: 1
-    run: 'n=0; while [ ! -e other-done ]; do n=$((n+1)); [ $n -gt 400 ] && exit 9; sleep 0.05; done; echo {{ matrix.target }} >> ledger'
+    run: 'for t in $(seq 400); do [ -e other-done ] && break; sleep 0.05; done; [ -e other-done ] || exit 9; echo {{ matrix.target }} >> ledger'
   other:
     run: touch other-done
 "#,
