@@ -393,3 +393,27 @@ steps:
         "{stderr}"
     );
 }
+
+#[test]
+fn a_failure_on_failure_tolerates_stops_no_sibling() {
+    let w = Work::new();
+    let done = w.run(
+        r#"
+name: tol
+concurrency: 4
+steps:
+  build:
+    matrix: { target: [a, b, c] }
+    max_parallel: 1
+    fail_fast: true
+    on_failure: continue
+    run: 'echo {{ matrix.target }} >> ledger; test {{ matrix.target }} != a'
+"#,
+        &[],
+    );
+    done.expect(0, "succeeded");
+    assert_eq!(done.end("build:a"), "step_failed");
+    assert_eq!(done.end("build:b"), "step_succeeded");
+    assert_eq!(done.end("build:c"), "step_succeeded");
+    assert_eq!(w.ledger(), ["a", "b", "c"]);
+}
