@@ -104,7 +104,7 @@ impl Reader<'_> {
         let mut out: Vec<(&Key<'s>, &Node<'s>)> = Vec::with_capacity(entries.len());
         for (key, value) in entries {
             if !allowed.contains(&&*key.name) && !also(&key.name) {
-                let hint = other_tools_word(&key.name, allowed)
+                let hint = super::diag::other_tools_word(&key.name, allowed)
                     .unwrap_or_else(|| did_you_mean(&key.name, allowed.iter().copied()));
                 self.error(
                     key.pos,
@@ -348,27 +348,6 @@ impl Reader<'_> {
         );
         None
     }
-}
-
-/// Keys other tools use for what signalbox spells differently, and what
-/// to write instead.
-const OTHER_TOOLS: &[(&str, &str, &str)] = &[
-    ("depends", "needs", "needs"),
-    ("depends_on", "needs", "needs"),
-    ("if", "when", "when"),
-    ("timeout-minutes", "timeout", "timeout"),
-    ("continue-on-error", "on_failure", "on_failure: continue"),
-    ("retries", "retry", "retry"),
-    ("command", "run", "run"),
-    ("script", "run", "run"),
-];
-
-/// `" (did you mean `needs`?)"` for `depends_on`, when `needs` is allowed.
-fn other_tools_word(key: &str, allowed: &[&str]) -> Option<String> {
-    let (_, target, write) = OTHER_TOOLS.iter().find(|(k, _, _)| *k == key)?;
-    allowed
-        .contains(target)
-        .then(|| format!(" (did you mean `{write}`?)"))
 }
 
 /// The longest step id or workflow name, in bytes (SPEC §6). Both become

@@ -118,9 +118,10 @@ pub(super) fn matrix(
                 at.keys.add(format!("matrix.{name}"), key.pos);
                 check_key(r, name, key.pos, &what);
                 let field = format!("axis `{name}` in {what}");
-                if let Some(values) = axis(r, value, &field, key.pos) {
-                    m.axes.push((name.to_string(), values));
-                }
+                // Kept even when wrong (reported), so expanding it later
+                // adds no errors of its own.
+                let values = axis(r, value, &field, key.pos);
+                m.axes.push((name.to_string(), values));
             }
         }
     }
@@ -146,7 +147,7 @@ fn axis(
     node: &Node,
     field: &str,
     key_pos: super::super::diag::Pos,
-) -> Option<Vec<ScalarText>> {
+) -> Vec<ScalarText> {
     let Value::Seq(items) = &node.value else {
         r.error(
             node.pos,
@@ -155,17 +156,15 @@ fn axis(
                 node.kind()
             ),
         );
-        return None;
+        return Vec::new();
     };
     if items.is_empty() {
         r.error(
             key_pos,
             format!("{field} is empty: an axis needs at least one value"),
         );
-        return None;
     }
-    let values: Vec<ScalarText> = items.iter().filter_map(|i| r.scalar(i, field)).collect();
-    (values.len() == items.len()).then_some(values)
+    items.iter().filter_map(|i| r.scalar(i, field)).collect()
 }
 
 fn combos(

@@ -142,6 +142,7 @@ impl Step<'_> {
                             "`exclude` of step `{id}` names `{key}`, which is not an axis of its matrix"
                         ),
                     ),
+                    Problem::EmptyAxis => return Vec::new(),
                     Problem::Empty => (
                         self.pos("matrix.key"),
                         format!(

@@ -37,6 +37,8 @@ pub enum Problem {
     ExcludeKey(usize, String),
     /// Every combination was excluded, and `include` adds none.
     Empty,
+    /// An axis has no values (reported where the file is read).
+    EmptyAxis,
 }
 
 impl Expansion {
@@ -67,6 +69,9 @@ pub fn sanitize(text: &str) -> String {
 }
 
 pub fn expand(m: &MatrixSpec) -> Result<Expansion, Problem> {
+    if m.axes.iter().any(|(_, values)| values.is_empty()) {
+        return Err(Problem::EmptyAxis);
+    }
     let mut keys: Vec<String> = m.axes.iter().map(|(k, _)| k.clone()).collect();
     let axes = keys.len();
     for combo in &m.include {
