@@ -216,14 +216,18 @@ fn validate_without_files_is_a_usage_error() {
     assert!(out.stdout.is_empty());
 }
 
-/// The edges of a file, deduplicated, as (need, step) id pairs.
+/// The edges of a file as loaded (a matrix step's are its instances'),
+/// deduplicated, as (need, step) id pairs.
 fn edges_of(file: &str) -> BTreeSet<(String, String)> {
     let source = std::fs::read_to_string(root().join(file)).unwrap();
-    let spec = signalbox::workflow::load_spec(&source, file).unwrap();
-    spec.steps
-        .0
+    let wf = signalbox::workflow::load_str(&source, file).unwrap();
+    wf.steps
         .iter()
-        .flat_map(|(id, s)| s.needs.0.iter().map(|n| (n.clone(), id.clone())))
+        .flat_map(|s| {
+            s.needs
+                .iter()
+                .map(|&n| (wf.steps[n].id.clone(), s.id.clone()))
+        })
         .collect()
 }
 

@@ -3,6 +3,10 @@
 
 use std::fmt::Write;
 
+mod formats;
+mod notes;
+pub use formats::{dot, mermaid};
+
 use crate::workflow::layout::{self, Slot, route};
 use crate::workflow::{Action, Step, Workflow};
 
@@ -183,6 +187,7 @@ pub fn text(wf: &Workflow) -> Result<String, String> {
     );
     out.push_str(&canvas.render());
     out.push_str("\n▸ run  ◆ approval  ? ask  ↻N attempts  ⊗ breaker  if: has a condition\n");
+    out.push_str(&notes::notes(wf));
     Ok(out)
 }
 
@@ -210,112 +215,4 @@ fn exits(lay: &layout::Layout, c: usize, r: usize) -> bool {
         Slot::Step(s) => lay.dependents(s) > 0,
         Slot::Pass { .. } => true,
     }
-}
-
-fn dot_quote(text: &str) -> String {
-    format!(
-        "\"{}\"",
-        text.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n")
-    )
-}
-
-fn details(step: &Step) -> Vec<String> {
-    let mut lines = Vec::new();
-    match &step.action {
-        Action::Run(r) => lines.push(format!("run: {}", shorten(&r.text, 40))),
-        Action::Approval(_) => lines.push("approval".to_string()),
-        Action::Ask(a) if !a.choices.is_empty() => {
-            lines.push(format!("ask: {}", a.choices.join(" | ")))
-        }
-        Action::Ask(_) => lines.push("ask".to_string()),
-    }
-    if step.retry.attempts > 1 {
-        lines.push(format!("retry ×{}", step.retry.attempts));
-    }
-    if let Some(b) = &step.breaker {
-        lines.push(format!("breaker: {b}"));
-    }
-    if let Some(w) = &step.when {
-        lines.push(format!("when: {}", shorten(&w.text, 40)));
-    }
-    lines
-}
-
-fn shorten(text: &str, max: usize) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= max {
-        one_line
-    } else {
-        let cut: String = one_line.chars().take(max - 1).collect();
-        format!("{cut}…")
-    }
-}
-
-/// Graphviz DOT: `signalbox graph FILE --format dot | dot -Tsvg`.
-pub fn dot(wf: &Workflow) -> String {
-    let mut out = format!(
-        "digraph {} {{\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n",
-        dot_quote(&wf.name)
-    );
-    for step in &wf.steps {
-        let shape = match step.action {
-            Action::Run(_) => "box",
-            Action::Approval(_) => "diamond",
-            Action::Ask(_) => "parallelogram",
-        };
-        let label = std::iter::once(step.id.clone())
-            .chain(details(step))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let _ = writeln!(
-            out,
-            "  {} [shape={shape}, label={}];",
-            dot_quote(&step.id),
-            dot_quote(&label)
-        );
-    }
-    for step in &wf.steps {
-        for &n in &step.needs {
-            let _ = writeln!(
-                out,
-                "  {} -> {};",
-                dot_quote(&wf.steps[n].id),
-                dot_quote(&step.id)
-            );
-        }
-    }
-    out.push_str("}\n");
-    out
-}
-
-fn mermaid_text(text: &str) -> String {
-    text.replace('"', "#quot;")
-        .replace('<', "#lt;")
-        .replace('>', "#gt;")
-}
-
-/// Mermaid, as GitHub renders it in a ```mermaid block.
-pub fn mermaid(wf: &Workflow) -> String {
-    let mut out = String::from("flowchart LR\n");
-    for (i, step) in wf.steps.iter().enumerate() {
-        let label = std::iter::once(step.id.clone())
-            .chain(details(step))
-            .map(|l| mermaid_text(&l))
-            .collect::<Vec<_>>()
-            .join("<br/>");
-        let node = match step.action {
-            Action::Run(_) => format!("s{i}[\"{label}\"]"),
-            Action::Approval(_) => format!("s{i}{{\"{label}\"}}"),
-            Action::Ask(_) => format!("s{i}[/\"{label}\"/]"),
-        };
-        let _ = writeln!(out, "  {node}");
-    }
-    for (i, step) in wf.steps.iter().enumerate() {
-        for &n in &step.needs {
-            let _ = writeln!(out, "  s{n} --> s{i}");
-        }
-    }
-    out
 }

@@ -16,7 +16,21 @@ impl Scheduler {
                 .and_then(|rt| rt.outputs.get(key).cloned())
                 .unwrap_or_default(),
             Ref::RunId => self.dir.id.clone(),
+            // An instance's own value: see `matrix_value`. Text templates
+            // of instances have theirs written in at load.
+            Ref::Matrix(_) => String::new(),
         }
+    }
+
+    /// Step `i`'s value of matrix key `name` (empty off a matrix step,
+    /// which loading refuses).
+    pub(super) fn matrix_value(&self, i: usize, name: &str) -> String {
+        self.wf.steps[i]
+            .instance
+            .as_ref()
+            .and_then(|inst| inst.values.iter().find(|(k, _)| k == name))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     }
 
     pub(super) fn render(&self, t: &Template) -> String {
@@ -42,9 +56,18 @@ impl Scheduler {
                 env.push((answer_env_name(&self.wf.steps[k].id), a.clone()));
             }
         }
+        // Every matrix value, whether or not `run` refers to it: the same
+        // names `{{ matrix.X }}` in `run` stands for.
+        if let Some(inst) = &step.instance {
+            for (k, v) in &inst.values {
+                env.push((Ref::Matrix(k.clone()).env_name(), v.clone()));
+            }
+        }
         if let Action::Run(run) = &step.action {
             for (r, _) in run.template().refs() {
-                env.push((r.env_name(), self.ref_value(r)));
+                if !matches!(r, Ref::Matrix(_)) {
+                    env.push((r.env_name(), self.ref_value(r)));
+                }
             }
         }
         env

@@ -17,7 +17,7 @@ impl Scheduler {
             step: self.wf.steps[i].id.clone(),
         });
         if let Some(cond) = &self.wf.steps[i].when {
-            let holds = cond.expr.eval(&|op| self.operand(op));
+            let holds = cond.expr.eval(&|op| self.operand(i, op));
             if !holds {
                 let cause = cond.text.clone();
                 self.finish_step(i, Final::Skipped(SkipReason::Condition), |step| {
@@ -105,12 +105,14 @@ impl Scheduler {
         }
     }
 
-    /// A condition's operand, read the way templates read the same values.
-    fn operand(&self, op: &crate::workflow::expr::Operand) -> String {
+    /// A condition's operand of step `i`, read the way templates read the
+    /// same values.
+    fn operand(&self, i: usize, op: &crate::workflow::expr::Operand) -> String {
         use crate::workflow::expr::Operand;
         use crate::workflow::template::Ref;
         match op {
             Operand::Literal(s) => s.clone(),
+            Operand::Matrix(name) => self.matrix_value(i, name),
             Operand::Var(v) => self.ref_value(&Ref::Var(v.clone())),
             Operand::Answer(s) => self.ref_value(&Ref::Answer(s.clone())),
             Operand::Output { step, key } => self.ref_value(&Ref::Output {

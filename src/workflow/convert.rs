@@ -5,9 +5,10 @@ use super::diag::{Diagnostics, Pos};
 use super::name_index::NameIndex;
 use super::node::{Key, Node, Value};
 use super::read::{Reader, is_id, is_workflow_name, too_long};
-use super::spec::{Needs, StepSpec, Steps, WorkflowSpec};
+use super::spec::{StepSpec, Steps, WorkflowSpec};
 
 mod located;
+mod matrix;
 mod parts;
 pub use located::{Located, StepSpots};
 use parts::{approval, ask, breaker, defaults, fallback, on_failure, output, retry, shell};
@@ -42,6 +43,11 @@ pub const STEP_KEYS: &[&str] = &[
     "shell",
     "kill_grace",
     "output",
+    "description",
+    "matrix",
+    "instance",
+    "max_parallel",
+    "fail_fast",
 ];
 
 /// Converts the whole document; `None` values were reported in `diags`.
@@ -65,7 +71,10 @@ pub fn workflow(root: &mut Node, diags: &mut Diagnostics) -> (WorkflowSpec, Loca
         );
         return (spec, located);
     }
-    let fields = r.fields(root, "the workflow", TOP_KEYS).unwrap_or_default();
+    let extension = |k: &str| k.starts_with("x-");
+    let fields = r
+        .fields_where(root, "the workflow", TOP_KEYS, extension)
+        .unwrap_or_default();
     let (mut has_name, mut has_steps) = (false, false);
     for (key, value) in fields {
         located.top.add(&*key.name, value.pos);
@@ -130,6 +139,7 @@ pub fn workflow(root: &mut Node, diags: &mut Diagnostics) -> (WorkflowSpec, Loca
                 let node = steps_node.take().unwrap_or_else(|| value.clone());
                 spec.steps = steps(&mut r, node, &mut located);
             }
+            other if extension(other) => spec.extensions.0.push(other.to_string()),
             _ => {}
         }
     }
@@ -268,11 +278,7 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos, at: &mut StepSpo
             ),
             "approval" => s.approval = approval(r, value, &what.to_string(), at).map(Box::new),
             "ask" => s.ask = ask(r, value, &what.to_string(), at).map(Box::new),
-            "needs" => {
-                let ids = r.strings(value, &field).unwrap_or_default();
-                at.needs.extend(ids.iter().map(|(_, p)| *p));
-                s.needs = Needs(ids.into_iter().map(|(id, _)| id).collect());
-            }
+            "needs" => s.needs = matrix::needs(r, value, &field.to_string(), at),
             "when" => s.when = r.scalar(value, &field).map(|t| t.0),
             "timeout" => s.timeout = r.duration(value, &field).map(Box::new),
             "retry" => s.retry = optional(value, |v| retry(r, v, &what.to_string())).map(Box::new),
@@ -292,6 +298,14 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos, at: &mut StepSpo
             "shell" => s.shell = shell(r, value, &field.to_string()).map(Box::new),
             "kill_grace" => s.kill_grace = r.duration(value, &field).map(Box::new),
             "output" => s.output = output(r, value, &field.to_string()),
+            "description" => s.description = optional(value, |v| r.string(v, &field)),
+            "matrix" => {
+                at.keys.add("matrix.key", key.pos);
+                s.matrix = matrix::matrix(r, value, &what.to_string(), at).map(Box::new);
+            }
+            "instance" => s.instance = r.string(value, &field),
+            "max_parallel" => s.max_parallel = r.positive(value, &field),
+            "fail_fast" => s.fail_fast = r.boolean(value, &field),
             _ => {}
         }
     }

@@ -135,6 +135,27 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
         .unwrap_or_default()
 }
 
+/// Keys other tools use for what signalbox spells differently, and what
+/// to write instead.
+const OTHER_TOOLS: &[(&str, &str, &str)] = &[
+    ("depends", "needs", "needs"),
+    ("depends_on", "needs", "needs"),
+    ("if", "when", "when"),
+    ("timeout-minutes", "timeout", "timeout"),
+    ("continue-on-error", "on_failure", "on_failure: continue"),
+    ("retries", "retry", "retry"),
+    ("command", "run", "run"),
+    ("script", "run", "run"),
+];
+
+/// `" (did you mean `needs`?)"` for `depends_on`, when `needs` is allowed.
+pub fn other_tools_word(key: &str, allowed: &[&str]) -> Option<String> {
+    let (_, target, write) = OTHER_TOOLS.iter().find(|(k, _, _)| *k == key)?;
+    allowed
+        .contains(target)
+        .then(|| format!(" (did you mean `{write}`?)"))
+}
+
 /// Levenshtein distance with an adjacent swap counted as one edit, since a
 /// swap is the commonest typo.
 fn edit_distance(a: &str, b: &str) -> usize {

@@ -12,14 +12,19 @@ pub enum Operand {
     Var(String),
     Answer(String),
     Status(String),
-    Output { step: String, key: String },
+    Output {
+        step: String,
+        key: String,
+    },
+    /// `matrix.X` of the instance whose condition this is.
+    Matrix(String),
 }
 
 impl Operand {
     pub fn step(&self) -> Option<&str> {
         match self {
             Operand::Answer(s) | Operand::Status(s) | Operand::Output { step: s, .. } => Some(s),
-            Operand::Literal(_) | Operand::Var(_) => None,
+            Operand::Literal(_) | Operand::Var(_) | Operand::Matrix(_) => None,
         }
     }
 }
@@ -135,7 +140,11 @@ fn lex(text: &str) -> Result<Vec<(Tok, usize)>, ExprError> {
             _ if c.is_ascii_alphanumeric() || c == b'_' => {
                 let len = text[i..]
                     .find(|ch: char| {
-                        !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '-' || ch == '.')
+                        !(ch.is_ascii_alphanumeric()
+                            || ch == '_'
+                            || ch == '-'
+                            || ch == '.'
+                            || ch == ':')
                     })
                     .unwrap_or(text.len() - i);
                 (Tok::Path(text[i..i + len].to_string()), len)
@@ -244,7 +253,7 @@ impl Parser {
             Some(Tok::Str(s)) => Ok(Operand::Literal(s)),
             Some(Tok::Path(p)) => path(&p).ok_or_else(|| ExprError {
                 offset,
-                message: format!("unknown operand `{p}`: use `vars.X`, `answers.STEP`, `steps.STEP.status`, `steps.STEP.outputs.KEY` or a quoted string"),
+                message: format!("unknown operand `{p}`: use `vars.X`, `answers.STEP`, `steps.STEP.status`, `steps.STEP.outputs.KEY`, `matrix.X` or a quoted string"),
             }),
             None => Err(ExprError { offset, message: "expected a value at the end of the condition".into() }),
             Some(_) => Err(ExprError { offset, message: "expected a value such as `vars.X` or a quoted string".into() }),
@@ -260,6 +269,7 @@ fn path(p: &str) -> Option<Operand> {
     match words.as_slice() {
         ["vars", name] => Some(Operand::Var(name.to_string())),
         ["answers", step] => Some(Operand::Answer(step.to_string())),
+        ["matrix", name] => Some(Operand::Matrix(name.to_string())),
         ["steps", step, "status"] => Some(Operand::Status(step.to_string())),
         ["steps", step, "outputs", key] => Some(Operand::Output {
             step: step.to_string(),
@@ -280,7 +290,7 @@ mod tests {
             Operand::Var(v) => format!("var:{v}"),
             Operand::Status(_) => "succeeded".into(),
             Operand::Answer(_) => "yes".into(),
-            Operand::Output { .. } => "".into(),
+            Operand::Output { .. } | Operand::Matrix(_) => "".into(),
         })
     }
 

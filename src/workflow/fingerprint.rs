@@ -123,6 +123,11 @@ fn visit(wf: &Workflow, step: &Step, out: &mut dyn FnMut(&'static str, fmt::Argu
     out("kill_grace", format_args!("{:?}", step.kill_grace));
     out("output", format_args!("{:?}", step.output));
     out("vars", format_args!("{vars:?}"));
+    // An instance's own values: its `run` text is its siblings', and an
+    // `include` that adds a key changes what its templates read.
+    if let Some(inst) = &step.instance {
+        out("matrix", format_args!("{:?}", inst.values));
+    }
 }
 
 /// Bytes that never occur in UTF-8 text: they end each key and value, so

@@ -79,6 +79,17 @@ impl Reader<'_> {
         what: &(impl Display + ?Sized),
         allowed: &[&str],
     ) -> Option<Vec<(&'n Key<'s>, &'n Node<'s>)>> {
+        self.fields_where(node, what, allowed, |_| false)
+    }
+
+    /// [`Reader::fields`], with keys for which `also` holds allowed too.
+    pub fn fields_where<'n, 's>(
+        &mut self,
+        node: &'n Node<'s>,
+        what: &(impl Display + ?Sized),
+        allowed: &[&str],
+        also: impl Fn(&str) -> bool,
+    ) -> Option<Vec<(&'n Key<'s>, &'n Node<'s>)>> {
         let entries = match &node.value {
             Value::Map(entries) => entries,
             Value::Null => return Some(Vec::new()),
@@ -92,8 +103,9 @@ impl Reader<'_> {
         };
         let mut out: Vec<(&Key<'s>, &Node<'s>)> = Vec::with_capacity(entries.len());
         for (key, value) in entries {
-            if !allowed.contains(&&*key.name) {
-                let hint = did_you_mean(&key.name, allowed.iter().copied());
+            if !allowed.contains(&&*key.name) && !also(&key.name) {
+                let hint = super::diag::other_tools_word(&key.name, allowed)
+                    .unwrap_or_else(|| did_you_mean(&key.name, allowed.iter().copied()));
                 self.error(
                     key.pos,
                     format!("unknown key `{}` in {what}{hint}", key.name),
@@ -235,6 +247,20 @@ impl Reader<'_> {
                 self.error(
                     node.pos,
                     format!("{what} must be a positive whole number, found {shown}"),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn boolean(&mut self, node: &Node, what: &(impl Display + ?Sized)) -> Option<bool> {
+        match node.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                let shown = node.scalar_text().unwrap_or_else(|| node.kind().into());
+                self.error(
+                    node.pos,
+                    format!("{what} must be `true` or `false`, found {shown}"),
                 );
                 None
             }

@@ -14,7 +14,11 @@ use super::model::*;
 use super::spec::{BreakerSpec, ScalarText, WorkflowSpec};
 use super::template::{Ref, Template};
 
+mod expand;
+mod matrix;
 mod names;
+mod needs;
+mod refs;
 mod step;
 mod values;
 pub use values::to_duration;
@@ -43,6 +47,13 @@ struct Cx<'a> {
     shell: std::sync::Arc<[String]>,
     /// Likewise the retry policy of the step before, for the next alike.
     retry: std::sync::Arc<RetryPolicy>,
+    /// Per step: its matrix instance, if it is one.
+    instances: &'a [Option<Box<Instance>>],
+    /// The matrix steps, and their ids.
+    groups: &'a [Group],
+    group_ids: std::collections::HashMap<&'a str, usize>,
+    /// `matrix.X` read where some instances have no X: where, and which.
+    lacking: BTreeMap<(Pos, String), Vec<usize>>,
 }
 
 /// Each hint compares the name with every candidate: a file naming 100,000
@@ -71,11 +82,17 @@ pub fn workflow(
         defaults,
         breakers,
         steps,
+        extensions: _,
     } = spec;
-    // The ids are taken out in place: unzipping would copy every spec.
     let mut specs = steps.0;
+    let mut index = std::mem::take(&mut at.ids);
+    let (mut instances, mut groups) = (Vec::new(), Vec::new());
+    if specs.iter().any(|(_, s)| expand::has_matrix_keys(s)) {
+        let e = expand::expand(specs, &mut at, diags);
+        (specs, index, instances, groups) = (e.specs, e.index, e.instances, e.groups);
+    }
+    // The ids are taken out in place: unzipping would copy every spec.
     let ids: Vec<String> = specs.iter_mut().map(|(id, _)| std::mem::take(id)).collect();
-    let index = std::mem::take(&mut at.ids);
     let at = &at;
     let mut cx = Cx {
         ids: &ids,
@@ -92,11 +109,19 @@ pub fn workflow(
         hints: std::cell::Cell::new(HINT_COMPARISONS),
         shell: std::sync::Arc::new(["sh".to_string(), "-c".to_string()]),
         retry: std::sync::Arc::default(),
+        instances: &instances,
+        groups: &groups,
+        group_ids: groups
+            .iter()
+            .enumerate()
+            .map(|(g, x)| (x.id.as_str(), g))
+            .collect(),
+        lacking: BTreeMap::new(),
     };
     cx.needs = specs
         .iter_mut()
         .enumerate()
-        .map(|(i, (_, s))| cx.resolve_needs(i, std::mem::take(&mut s.needs.0)))
+        .map(|(i, (_, s))| cx.resolve_needs(i, &s.needs.0))
         .collect();
     cx.check_cycles();
     cx.check_answer_names();
@@ -120,10 +145,16 @@ pub fn workflow(
             specs.shrink_to_fit();
         }
     }
+    cx.report_lacking();
     let Cx { needs, index, .. } = cx;
-    for ((step, id), needs) in steps.iter_mut().zip(ids).zip(needs) {
+    let instances = instances.into_iter().chain(std::iter::repeat_with(|| None));
+    for (((step, id), needs), instance) in steps.iter_mut().zip(ids).zip(needs).zip(instances) {
         step.id = id;
         step.needs = needs;
+        if let Some(instance) = instance {
+            expand::fill_matrix(step, &instance);
+            step.instance = Some(instance);
+        }
     }
     Workflow::new(Workflow {
         name,
@@ -137,16 +168,12 @@ pub fn workflow(
             .map(|(k, b)| (k.clone(), breaker(b)))
             .collect(),
         steps,
-        groups: Vec::new(),
+        groups,
         // The caller moves the text in, rather than copy a file of 10 MiB.
         source: String::new(),
         index,
     })
 }
-
-/// Up to this many `needs`, duplicates are found by looking through the
-/// list rather than through a set.
-const SMALL_NEEDS: usize = 16;
 
 /// How many specs are resolved between two shrinks of their buffer.
 const SHRINK_EVERY: usize = 4096;
@@ -168,34 +195,6 @@ impl<'a> Cx<'a> {
         };
         self.hints.set(left);
         did_you_mean(word, candidates)
-    }
-
-    fn resolve_needs(&mut self, i: usize, needs: Vec<String>) -> Vec<usize> {
-        let mut out = Vec::with_capacity(needs.len());
-        // A set once the list is long, not `out.contains`: a step may need
-        // 100,000 others; most need one or two, and a set costs more then.
-        let mut seen = std::collections::HashSet::new();
-        for (k, need) in needs.iter().enumerate() {
-            let pos = self.at.need(i, k).unwrap_or(self.at.id(i));
-            match self.index_of(need) {
-                Some(n) if needs.len() <= SMALL_NEEDS => {
-                    if !out.contains(&n) {
-                        out.push(n);
-                    }
-                }
-                Some(n) if seen.insert(n) => out.push(n),
-                Some(_) => {}
-                None => {
-                    let hint = self.hint(need, self.step_ids());
-                    let id = &self.ids[i];
-                    self.diags.push(
-                        pos,
-                        format!("step `{id}` needs unknown step `{need}`{hint}"),
-                    );
-                }
-            }
-        }
-        out
     }
 
     fn check_cycles(&mut self) {
@@ -223,8 +222,23 @@ impl<'a> Cx<'a> {
             let problem = match r {
                 Ref::Var(name) => self.unknown_var(name),
                 Ref::RunId => None,
-                Ref::Answer(s) => self.check_step_ref(step, s, "answer"),
-                Ref::Output { step: s, .. } => self.check_step_ref(step, s, "outputs"),
+                Ref::Answer(s) => self
+                    .group_ref(step, s, &r.text())
+                    .unwrap_or_else(|| self.check_step_ref(step, s, "answer")),
+                Ref::Output { step: s, .. } => self
+                    .group_ref(step, s, &r.text())
+                    .unwrap_or_else(|| self.check_step_ref(step, s, "outputs")),
+                Ref::Matrix(name) => match self.matrix_ref(step, name) {
+                    Err(lacks) => {
+                        let pos = self.locate(step, key, text, offset);
+                        self.lacking
+                            .entry((pos, name.clone()))
+                            .or_default()
+                            .push(lacks);
+                        None
+                    }
+                    Ok(problem) => problem,
+                },
             };
             if let Some(message) = problem {
                 let pos = self.locate(step, key, text, offset);
@@ -302,30 +316,23 @@ impl<'a> Cx<'a> {
         e.operands(&mut ops);
         let mut searched = 0;
         for op in ops {
-            let (problem, written) = match &op {
-                Operand::Var(name) => (self.unknown_var(name), format!("vars.{name}")),
-                Operand::Answer(s) => (
-                    self.check_step_ref(Some(i), s, "answer"),
-                    format!("answers.{s}"),
-                ),
-                Operand::Status(s) => (
-                    self.check_step_ref(Some(i), s, "status"),
-                    format!("steps.{s}.status"),
-                ),
-                Operand::Output { step: s, key } => (
-                    self.check_step_ref(Some(i), s, "outputs"),
-                    format!("steps.{s}.outputs.{key}"),
-                ),
-                Operand::Literal(_) => (None, String::new()),
-            };
+            let (problem, written) = self.operand(i, &op);
             // Operands come in written order, so each is found after the last.
             let offset = text[searched..].find(&written).map_or(0, |o| o + searched);
             if !written.is_empty() && offset >= searched {
                 searched = offset + written.len();
             }
-            if let Some(message) = problem {
-                let pos = self.locate(Some(i), "when", &text, offset);
-                self.diags.push(pos, format!("in `when`: {message}"));
+            match problem {
+                Ok(None) => {}
+                Ok(Some(message)) => {
+                    let pos = self.locate(Some(i), "when", &text, offset);
+                    self.diags.push(pos, format!("in `when`: {message}"));
+                }
+                Err(lacks) => {
+                    let pos = self.locate(Some(i), "when", &text, offset);
+                    let Operand::Matrix(name) = op else { continue };
+                    self.lacking.entry((pos, name)).or_default().push(lacks);
+                }
             }
         }
         Some(Condition { text, expr: e })

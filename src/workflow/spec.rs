@@ -12,10 +12,15 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod matrix;
+pub use matrix::{Combo, Extensions, MatrixSpec, Need, NeedOf, Needs};
+
 /// A workflow file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+// Not `deny_unknown_fields`: serde cannot have it with `flatten`, and
+// `extensions` refuses every unknown key that does not start with `x-`.
 #[schemars(title = "signalbox workflow")]
+#[schemars(extend("patternProperties" = { "^x-": true }, "additionalProperties" = false))]
 pub struct WorkflowSpec {
     /// The workflow's name: lower-case letters, digits, `_` and `-`.
     #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"))]
@@ -57,6 +62,10 @@ pub struct WorkflowSpec {
     pub breakers: BTreeMap<String, BreakerSpec>,
     /// The steps: the key is the step id, and file order is kept.
     pub steps: Steps,
+    /// Top-level keys starting with `x-`, ignored (a home for anchors).
+    #[serde(flatten, default, skip_serializing)]
+    #[schemars(skip)]
+    pub extensions: Extensions,
 }
 
 /// What every step inherits unless it sets its own.
@@ -151,6 +160,24 @@ pub struct StepSpec {
     /// order; `separate`: two pipes, lines tagged `stdout` / `stderr`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<OutputMode>,
+    /// Free text for people, shown on the screen and in `graph`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// One instance of the step per combination of these values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<Box<MatrixSpec>>,
+    /// The instance's KEY, a template of `matrix.X` (default: the axis
+    /// values joined by `-`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Instances of this matrix step running a process at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_parallel: Option<u64>,
+    /// The first failed instance cancels the running ones and skips the
+    /// rest (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_fast: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
@@ -275,33 +302,6 @@ fn null_is_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
     d: D,
 ) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// Step ids in the order written: one id or a list of them.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, JsonSchema)]
-#[schemars(with = "NeedsShape")]
-pub struct Needs(pub Vec<String>);
-
-impl Needs {
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(untagged)]
-enum NeedsShape {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl<'de> Deserialize<'de> for Needs {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Needs, D::Error> {
-        Ok(Needs(match NeedsShape::deserialize(d)? {
-            NeedsShape::One(id) => vec![id],
-            NeedsShape::Many(ids) => ids,
-        }))
-    }
 }
 
 /// A scalar kept as text: `8080`, `true` and `"x"` all become strings, the

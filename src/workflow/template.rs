@@ -18,8 +18,13 @@ use shell::{Tok, Use};
 pub enum Ref {
     Var(String),
     Answer(String),
-    Output { step: String, key: String },
+    Output {
+        step: String,
+        key: String,
+    },
     RunId,
+    /// `matrix.X`: the instance's value of matrix key X.
+    Matrix(String),
 }
 
 impl Ref {
@@ -32,6 +37,7 @@ impl Ref {
                 format!("SIGNALBOX_OUT_{}_{}", env_word(step), env_word(key))
             }
             Ref::RunId => "SIGNALBOX_RUN_ID".to_string(),
+            Ref::Matrix(name) => format!("SIGNALBOX_MATRIX_{}", env_word(name)),
         }
     }
 
@@ -42,6 +48,7 @@ impl Ref {
             Ref::Answer(step) => format!("answers.{step}"),
             Ref::Output { step, key } => format!("steps.{step}.outputs.{key}"),
             Ref::RunId => "run.id".to_string(),
+            Ref::Matrix(name) => format!("matrix.{name}"),
         }
     }
 
@@ -49,7 +56,7 @@ impl Ref {
     pub fn step(&self) -> Option<&str> {
         match self {
             Ref::Answer(step) | Ref::Output { step, .. } => Some(step),
-            Ref::Var(_) | Ref::RunId => None,
+            Ref::Var(_) | Ref::RunId | Ref::Matrix(_) => None,
         }
     }
 }
@@ -265,7 +272,7 @@ fn reference(inner: &str, open: usize) -> Result<Ref, TemplateError> {
         w.is_empty()
             || !w
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == ':')
     }) {
         return Err(err(format!(
             "`{{{{ {path} }}}}` is not a template: use `vars.X`, `answers.STEP`, `steps.STEP.outputs.KEY` or `run.id`"
@@ -279,6 +286,7 @@ fn reference(inner: &str, open: usize) -> Result<Ref, TemplateError> {
             key: key.to_string(),
         }),
         ["run", "id"] => Ok(Ref::RunId),
+        ["matrix", name] => Ok(Ref::Matrix(name.to_string())),
         _ => Err(err(format!(
             "unknown template `{{{{ {path} }}}}`: use `vars.X`, `answers.STEP`, `steps.STEP.outputs.KEY` or `run.id`"
         ))),

@@ -26,6 +26,9 @@ pub struct Located {
     /// their keys by path: built on the first look into such a step, since
     /// every error placed in it looks.
     many: OnceCell<HashMap<usize, HashMap<String, Pos>>>,
+    /// After a matrix is expanded: for each step of the workflow, the
+    /// written step it came from (an instance is where its matrix step is).
+    written: Option<Vec<u32>>,
 }
 
 /// Up to this many keys, a step's are looked through one by one.
@@ -59,19 +62,34 @@ impl Located {
         self.needs.append(&mut s.needs);
     }
 
+    /// From now on step `i` is written where step `written[i]` was: the
+    /// steps are the expanded ones, each instance where its matrix step is.
+    pub fn expand(&mut self, written: Vec<u32>) {
+        self.written = Some(written);
+    }
+
+    /// The written step that step `i` is.
+    pub fn written(&self, i: usize) -> usize {
+        match &self.written {
+            Some(w) => w.get(i).map_or(usize::MAX, |&j| j as usize),
+            None => i,
+        }
+    }
+
     /// Where step `i`'s id is.
     pub fn id(&self, i: usize) -> Pos {
-        self.steps.get(i).map_or(Pos::START, |s| s.id)
+        self.steps.get(self.written(i)).map_or(Pos::START, |s| s.id)
     }
 
     /// Where the `k`th of step `i`'s needs is, if it was a list item.
     pub fn need(&self, i: usize, k: usize) -> Option<Pos> {
-        let (_, needs) = self.ranges(i)?;
+        let (_, needs) = self.ranges(self.written(i))?;
         self.needs.get(needs).and_then(|n| n.get(k)).copied()
     }
 
     /// Where the value under `path` (`"run"`, `"env.HOME"`) of step `i` is.
     pub fn key(&self, i: usize, path: &str) -> Option<Pos> {
+        let i = self.written(i);
         let (keys, _) = self.ranges(i)?;
         let keys = self.keys.get(keys)?;
         if keys.len() <= SCAN_KEYS {

@@ -65,7 +65,7 @@ impl Cx<'_> {
                 .or(d.kill_grace.as_ref())
                 .map_or(DEFAULT_KILL_GRACE, to_duration),
             output: s.output.or(d.output).unwrap_or_default(),
-            description: None,
+            description: s.description.take().map(Into::into),
             instance: None,
         }
     }

@@ -95,16 +95,22 @@ impl<'t, 's> Index<'t, 's> {
             .map_or(Pos::START, |&(_, p)| p)
     }
 
-    /// A step id's position; the `steps:` line for one not in the file.
-    fn step(&self, id: &str) -> Pos {
+    /// Step `id` in the file: a matrix instance (`build:KEY`) is where
+    /// its matrix step is written.
+    fn find(&self, id: &str) -> Option<&(Pos, &'t Node<'s>)> {
         self.steps
             .get(id)
-            .map_or_else(|| self.top("steps"), |&(p, _)| p)
+            .or_else(|| self.steps.get(id.split_once(':')?.0))
+    }
+
+    /// A step id's position; the `steps:` line for one not in the file.
+    fn step(&self, id: &str) -> Pos {
+        self.find(id).map_or_else(|| self.top("steps"), |&(p, _)| p)
     }
 
     /// The position of `key` in step `id`, else the step id's.
     fn key(&self, id: &str, key: &str) -> Pos {
-        let Some((pos, node)) = self.steps.get(id) else {
+        let Some((pos, node)) = self.find(id) else {
             return self.top("steps");
         };
         match &node.value {

@@ -403,4 +403,5 @@ fn a_revision_loads_with_the_runs_vars() {
     assert!(unknown.is_err_and(|e| e.contains("unknown var `tag`")));
 }
 
+mod matrix;
 mod render;
