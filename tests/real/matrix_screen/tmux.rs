@@ -18,7 +18,6 @@ steps:
 ";
 
 #[test]
-#[ignore = "needs the matrix loader (branch mload): run once it is merged"]
 fn enter_opens_a_running_matrix_group_into_its_instances() {
     let Some((s, dir)) = tmux_session("mscreen-enter") else {
         return;
@@ -28,7 +27,7 @@ fn enter_opens_a_running_matrix_group_into_its_instances() {
     let state = dir.path().join("state");
     s.start_sized(
         &format!(
-            "cd {} && {BIN} run {} --state-dir {}; sleep 30",
+            "cd {} && {BIN} run {} --jobs 5 --state-dir {}; sleep 30",
             dir.path().display(),
             wf.display(),
             state.display()
