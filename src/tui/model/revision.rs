@@ -92,6 +92,8 @@ impl Model {
                 step,
                 question,
             }),
+            // Its instances are named by index: asked again after the edit.
+            Some(Overlay::ConfirmGroup { .. }) => None,
             Some(Overlay::Output { step, scroll, mark }) => (map.get(step).copied().flatten())
                 .map(|step| Overlay::Output { step, scroll, mark }),
             other => other,

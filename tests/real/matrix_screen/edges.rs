@@ -147,3 +147,34 @@ fn every_edge_drawn_is_a_dependency_closed_or_open() {
         }
     }
 }
+
+/// The loader's own matrix example: every open/closed mix of its three
+/// groups draws exactly its dependencies.
+#[test]
+fn the_matrix_example_draws_only_real_edges_in_every_mix() {
+    let yaml = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/matrix.yaml"),
+    )
+    .unwrap();
+    let wf = load_str(&yaml, "matrix.yaml").unwrap();
+    assert_eq!(wf.groups.len(), 3, "build, test, regions");
+    for mix in 0..8u32 {
+        for compact in [false, true] {
+            let mut m = Model::new(&wf);
+            assert!(m.groups.iter().all(|g| g.open), "small groups start open");
+            m.ui.color = false;
+            m.ui.compact = Some(compact);
+            for g in 0..3 {
+                m.set_open(g, mix & (1 << g) != 0);
+            }
+            update(&mut m, Msg::Resize(220, 120));
+            let buf = draw(&m, 220, 120);
+            assert_eq!(
+                drawn(&m, &buf),
+                wanted(&m),
+                "mix {mix} compact {compact}\n{}",
+                text(&buf)
+            );
+        }
+    }
+}

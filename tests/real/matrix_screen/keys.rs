@@ -151,3 +151,39 @@ fn the_log_filter_naming_a_group_selects_it() {
     assert!(m.groups[0].open);
     assert_eq!(m.steps[m.ui.selected].id, "build:k1");
 }
+
+#[test]
+fn the_wait_queue_names_instances_by_their_ids() {
+    let mut wf = signalbox::workflow::load_str(
+        "name: mx
+steps:
+  regions-eu:
+    approval: { prompt: Ship eu? }
+  regions-us:
+    approval: { prompt: Ship us? }
+",
+        "mx.yaml",
+    )
+    .unwrap();
+    super::group(&mut wf, "regions", "regions-", "region");
+    let mut m = super::model(&wf);
+    feed(
+        &mut m,
+        100,
+        r#""type":"approval_requested","step":"regions:eu","wait":"w1","prompt":"Ship eu?","timeout_ms":300000"#,
+    );
+    let screen = render(&m);
+    let queue: Vec<&str> = (screen.lines())
+        .filter(|l| l.contains("Ship eu?"))
+        .collect();
+    assert!(queue.iter().any(|l| l.contains("regions:eu")), "{screen}");
+    // `a` approves the instance by its id.
+    let sent = press(&mut m, vec![key('a')]);
+    assert_eq!(
+        sent,
+        vec![Command::Approve {
+            step: "regions:eu".into(),
+            by: By::Keyboard,
+        }]
+    );
+}

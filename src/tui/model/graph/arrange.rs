@@ -118,7 +118,7 @@ impl Arrangement {
             let split = shape
                 .columns
                 .iter()
-                .map(|c| steps_in(c).div_ceil(rows).clamp(1, fit))
+                .map(|c| split_of(steps_in(c), rows, fit))
                 .collect();
             (split, w)
         } else {
@@ -257,6 +257,21 @@ impl Arrangement {
             }
         }
         self.size = (x, height);
+    }
+}
+
+/// Layers of more steps than this, that would not show whole even split,
+/// stay one column: lines between sub-columns cost about each
+/// sub-column's steps squared in cells, too much for a 10,000-instance
+/// matrix group (and such a layer scrolls either way).
+const SPLIT_AT_MOST: usize = 512;
+
+/// How many sub-columns a compact layer of `steps` takes: enough to show
+/// it whole in the pane's `rows`, at most `fit`.
+fn split_of(steps: usize, rows: usize, fit: usize) -> usize {
+    match steps > (rows * fit).max(SPLIT_AT_MOST) {
+        true => 1,
+        false => steps.div_ceil(rows).clamp(1, fit),
     }
 }
 
