@@ -192,7 +192,12 @@ pub(super) fn prepare(args: &RunArgs) -> Result<(Workflow, RunOptions), String> 
     // detached run or a screen's run says what is missing, before any.
     let here =
         std::env::current_dir().map_err(|e| format!("cannot tell the current folder: {e}"))?;
-    crate::engine::secrets::Secrets::read([&wf], &here)?;
+    let secrets = crate::engine::secrets::Secrets::read([&wf], &here)?;
+    for name in secrets.unmasked() {
+        crate::safe::say!(
+            "warning: secret `{name}` is shorter than 4 bytes, too short to mask: output that prints it shows it"
+        );
+    }
     Ok((wf, options))
 }
 

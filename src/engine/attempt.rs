@@ -215,14 +215,7 @@ impl Scheduler {
                             line,
                         });
                     }
-                    if mask.is_empty() {
-                        read.values
-                    } else {
-                        let masked = |t: String| mask.text(&t).into_owned();
-                        (read.values.into_iter())
-                            .map(|(k, v)| (masked(k), masked(v)))
-                            .collect()
-                    }
+                    super::mask::outputs(&mask, read.values)
                 }
                 _ => BTreeMap::new(),
             };

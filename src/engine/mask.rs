@@ -14,7 +14,7 @@
 mod cut;
 mod stream;
 
-pub use stream::{Lines, mask_file};
+pub use stream::{Lines, mask_file, outputs};
 
 use std::borrow::Cow;
 

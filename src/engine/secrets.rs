@@ -72,6 +72,17 @@ impl Secrets {
         self.values.is_empty()
     }
 
+    /// The secrets none of whose lines is long enough to be masked
+    /// ([`MIN_LEN`](super::mask::MIN_LEN) bytes): they reach the steps
+    /// that name them, and show wherever those print them.
+    pub fn unmasked(&self) -> Vec<&str> {
+        let short = |v: &str| v.split('\n').all(|l| l.len() < super::mask::MIN_LEN);
+        (self.values.iter())
+            .filter(|(_, v)| short(v))
+            .map(|(k, _)| k.as_str())
+            .collect()
+    }
+
     /// The environment variables `wf`'s secrets are read from: a process
     /// signalbox starts inherits none of them (a step gets a secret only
     /// as its `run` or `env` names it).

@@ -386,3 +386,34 @@ fn the_screen_shows_a_secret_masked() {
     assert!(!end.contains(TOKEN), "{end}");
     assert!(files_holding(state.path(), TOKEN).is_empty());
 }
+
+/// A line cut at 64 KiB with the secret across the cut: neither piece
+/// keeps a part of it.
+#[test]
+fn a_secret_across_the_64_kib_cut_of_a_line_is_masked_on_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    // 65,530 bytes and a space, then the secret: its first 5 bytes end the
+    // first piece.
+    let yaml = "name: cut\nsecrets:\n  token: { env: SB_TEST_TOKEN }\nsteps:\n  a:\n    \
+                run: |\n      head -c 65530 /dev/zero | tr '\\0' x; echo \" {{ secrets.token }} after\"\n";
+    let file = write(dir.path(), yaml);
+    let cmd = with_token(signalbox(
+        dir.path(),
+        &["run", "--json", file.to_str().unwrap()],
+    ));
+    let done = Live::spawn(cmd).finish();
+    done.expect(0, "succeeded");
+    let said = lines(&done, "a");
+    assert_eq!(said.len(), 2, "the line was cut in two");
+    assert!(
+        said[0].ends_with("x ***"),
+        "{}",
+        &said[0][said[0].len() - 12..]
+    );
+    assert!(said[1].starts_with("*** after"), "{:?}", said[1]);
+    for (piece, part) in [(said[0], &TOKEN[..5]), (said[1], &TOKEN[5..])] {
+        assert!(!piece.contains(part), "{part:?} in {piece:?}");
+    }
+    assert!(files_holding(&dir.path().join("state"), &TOKEN[..5]).is_empty());
+    assert!(files_holding(&dir.path().join("state"), &TOKEN[6..]).is_empty());
+}

@@ -2,6 +2,7 @@
 //! process reader cuts at 64 KiB, and its `$SIGNALBOX_OUTPUT` file, copied
 //! masked once the attempt is over.
 
+use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -45,6 +46,26 @@ impl Lines {
             std::borrow::Cow::Owned(b) => String::from_utf8_lossy(&b).into_owned(),
         }
     }
+}
+
+/// A step's outputs, keys and values masked; a value cut at its limit (1
+/// MiB) may end with the start of a secret, masked too.
+pub fn outputs(mask: &Masker, values: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    if mask.is_empty() {
+        return values;
+    }
+    let masked = |t: String, cut: bool| match mask.piece(t.as_bytes(), false, cut) {
+        std::borrow::Cow::Borrowed(_) => t,
+        std::borrow::Cow::Owned(b) => String::from_utf8_lossy(&b).into_owned(),
+    };
+    // Cut at a character's start: up to 3 bytes short of the limit.
+    let limit = crate::engine::run_dir::MAX_OUTPUT_VALUE - 3;
+    (values.into_iter())
+        .map(|(k, v)| {
+            let cut = v.len() >= limit;
+            (masked(k, false), masked(v, cut))
+        })
+        .collect()
 }
 
 /// The most of one line of an outputs file held at once while it is copied.
