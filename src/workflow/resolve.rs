@@ -15,8 +15,8 @@ use super::spec::{BreakerSpec, ScalarText, WorkflowSpec};
 use super::template::{Ref, Template};
 
 mod expand;
-mod matrix;
 mod hooks;
+mod matrix;
 mod names;
 mod needs;
 mod refs;
