@@ -1,4 +1,4 @@
-//! Issue 14: hooks, through the binary. A hook gets its event's journal
+//! Hooks, through the binary. A hook gets its event's journal
 //! line on stdin and the run, event and step in its environment; hooks on
 //! `run_finished` end before signalbox does, whatever ended the run; a hook
 //! that hangs, fails or floods changes nothing in the run; and the loader

@@ -1,4 +1,4 @@
-//! Issue 14: matrix steps through the binary (SPEC §1 "Matrix", §2 "Matrix
+//! Matrix steps through the binary (SPEC §1 "Matrix", §2 "Matrix
 //! steps"): the instances' ids and order as `validate`, `graph` and a real
 //! run show them, `same:` pairing, `matrix.X` in commands, conditions and
 //! prompts, `x-` keys, and the load errors with their positions.

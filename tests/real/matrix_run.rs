@@ -1,4 +1,4 @@
-//! Issue 14: matrix steps in a run, through the binary (SPEC §2 "Matrix
+//! Matrix steps in a run, through the binary (SPEC §2 "Matrix
 //! steps", §3 `step_skipped` reason `fail_fast`, §4): `fail_fast` cancels
 //! and skips the siblings of the first failed instance, `max_parallel`
 //! caps a group's running instances without holding up other steps, each

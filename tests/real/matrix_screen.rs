@@ -1,4 +1,4 @@
-//! Matrix steps on the screen (SPEC §5, issue 14): a matrix step is one
+//! Matrix steps on the screen (SPEC §5): a matrix step is one
 //! group box (`build ×5 ✓2 ▶1 ✗1 ·1`) whose edges are its instances'
 //! edges, `Enter` opens it into its instances under a header and `-`
 //! closes it, groups of at most four start open, `R` on a group retries

@@ -1,4 +1,4 @@
-//! Issue 14: secrets, through the binary (SPEC §1 "Secrets"): read when a
+//! Secrets, through the binary (SPEC §1 "Secrets"): read when a
 //! run starts or resumes, handed to the steps that name them, and `***`
 //! wherever their value would be written or shown.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -279,6 +279,10 @@ fn secrets_are_refused_where_a_value_would_be_shown() {
         (
             "run: \"echo {{ secrets.tt }}\"",
             "unknown secret `tt` (did you mean `t`?)",
+        ),
+        (
+            "run: \"true\", description: \"uses {{ secrets.t }}\"",
+            "in `description`",
         ),
     ];
     for (step, words) in cases {

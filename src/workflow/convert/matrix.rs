@@ -1,4 +1,4 @@
-//! Readers for what issue 14 added to a step: `needs` entries that are
+//! Readers for a step's matrix and its kin: `needs` entries that are
 //! `{ step, same }` maps, and `matrix` (axes, `include`, `exclude`). Shape
 //! errors only; expanding the matrix is `resolve/matrix.rs`'s.
 

@@ -22,6 +22,9 @@ impl Cx<'_> {
             .as_ref()
             .map_or_else(|| self.shell.clone(), |sh| shell_words(sh).into());
         let is_run = s.run.is_some();
+        if let Some(text) = &s.description {
+            self.refuse_secret(Some(i), "description", text);
+        }
         let action = self.action(i, &mut s, &shell, wait_default);
         if let Some(name) = &s.breaker
             && !self.breakers.contains_key(name)

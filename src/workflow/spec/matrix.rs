@@ -1,4 +1,4 @@
-//! The serde types of what issue 14 added to a step: `needs` with the
+//! The serde types of a step's matrix and its kin: `needs` with the
 //! `{ step, same }` form, the `matrix` mapping (axes in file order, then
 //! `include` and `exclude`), and the `x-` keys the top level ignores.
 
