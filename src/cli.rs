@@ -234,6 +234,31 @@ pub fn run(cli: Cli) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Instances named on one line, at most this many, then `+N more`.
+const INSTANCES_SHOWN: usize = 20;
+
+/// A valid file's matrix steps, one line each: what they expand to.
+fn say_instances(file: &std::path::Path, wf: &workflow::Workflow) {
+    for g in &wf.groups {
+        let ids: Vec<&str> = (g.members.iter().take(INSTANCES_SHOWN))
+            .filter_map(|&i| wf.steps.get(i).map(|s| s.id.as_str()))
+            .collect();
+        let more = g.members.len().saturating_sub(INSTANCES_SHOWN);
+        let more = if more > 0 {
+            format!(" +{more} more")
+        } else {
+            String::new()
+        };
+        crate::safe::show!(
+            "{}: {} ×{}: {}{more}",
+            crate::safe::line(&file.display().to_string()),
+            crate::safe::line(&g.id),
+            g.members.len(),
+            crate::safe::line(&ids.join(" "))
+        );
+    }
+}
+
 fn validate(files: &[PathBuf]) -> u8 {
     let mut code = exit::OK;
     for (n, file) in files.iter().enumerate() {
@@ -241,8 +266,11 @@ fn validate(files: &[PathBuf]) -> u8 {
             // Freeing a workflow of 100,000 steps takes a tenth of the time
             // it took to check; after the last file the process ends, and
             // its memory goes back with it.
-            Ok(wf) if n + 1 == files.len() => std::mem::forget(wf),
-            Ok(_) => {}
+            Ok(wf) if n + 1 == files.len() => {
+                say_instances(file, &wf);
+                std::mem::forget(wf)
+            }
+            Ok(wf) => say_instances(file, &wf),
             Err(diags) => {
                 crate::safe::say!("{diags}");
                 code = exit::INVALID;

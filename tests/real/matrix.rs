@@ -91,7 +91,12 @@ fn a_two_by_two_matrix_less_an_exclude_plus_an_include_has_these_ids_in_this_ord
     let dir = tempfile::tempdir().unwrap();
     let out = on_file(dir.path(), TWO_BY_TWO, &["validate"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.ends_with(&format!(": build ×4: {}\n", IDS.join(" "))),
+        "validate names the instances in order: {said}"
+    );
 
     let dot = text(&on_file(dir.path(), TWO_BY_TWO, &["graph", "--format", "dot"]).stdout);
     let mut want: Vec<String> = IDS.iter().map(|s| s.to_string()).collect();
