@@ -421,3 +421,25 @@ fn a_secret_across_the_64_kib_cut_of_a_line_is_masked_on_both_sides() {
     assert!(files_holding(&dir.path().join("state"), &TOKEN[..5]).is_empty());
     assert!(files_holding(&dir.path().join("state"), &TOKEN[6..]).is_empty());
 }
+
+#[test]
+fn a_hook_gets_the_secret_its_run_names_and_the_journal_keeps_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "name: hooked\nsecrets:\n  token: { env: SB_TEST_TOKEN }\nhooks:\n  - on: [run_finished]\n    \
+                run: test {{ secrets.token }} = \"$WANT\" && echo {{ secrets.token }} > hook.out\nsteps:\n  a:\n    run: \"true\"\n";
+    let file = write(dir.path(), yaml);
+    let cmd = with_token(signalbox(
+        dir.path(),
+        &["run", "--json", file.to_str().unwrap()],
+    ));
+    let done = Live::spawn(cmd).finish();
+    done.expect(0, "succeeded");
+    let said = std::fs::read_to_string(dir.path().join("hook.out")).unwrap();
+    assert_eq!(said.trim_end(), TOKEN, "the hook got the value itself");
+    assert!(
+        (done.events.iter()).any(|e| e["type"] == "hook_finished" && e["exit_code"] == 0),
+        "{:?}",
+        done.events
+    );
+    assert!(files_holding(&dir.path().join("state"), TOKEN).is_empty());
+}

@@ -11,9 +11,15 @@ use super::super::template::{Ref, Template};
 use super::Cx;
 
 /// Whether a template under `key` may refer to a secret: `run` (an
-/// environment variable reference) and `env` values (the variable itself).
+/// environment variable reference), `env` values (the variable itself), and
+/// a hook's `run` (`hooks.N.run`).
 pub(super) fn may_hold_secret(key: &str) -> bool {
-    key == "run" || key.starts_with("env.")
+    key == "run"
+        || key.starts_with("env.")
+        || key
+            .strip_prefix("hooks.")
+            .and_then(|k| k.split_once('.'))
+            .is_some_and(|(n, rest)| rest == "run" && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The first `secrets.NAME` a text names, as a template or, in a condition,
