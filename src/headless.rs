@@ -180,6 +180,12 @@ impl Printer {
 /// One readable line for an event, or none for the envelope-only ones:
 /// safe for a terminal, every control character in it shown escaped.
 pub fn human_line(p: &Published) -> Option<String> {
+    // A hook changes nothing in the run: its end is journaled and logged,
+    // and shown on the screen's log, not told here (a `run_finished`
+    // hook's end comes after the run's last line, which names its result).
+    if matches!(p.envelope.event, Event::HookFinished { .. }) {
+        return None;
+    }
     envelope_line(&p.envelope)
 }
 
@@ -217,9 +223,23 @@ fn raw_line(e: &Envelope) -> Option<String> {
                 ms(*duration_ms)
             )
         }
-        // A hook changes nothing in the run: its end is journaled and
-        // logged, not told here.
-        Event::StepReady { .. } | Event::HookFinished { .. } => return None,
+        Event::StepReady { .. } => return None,
+        Event::HookFinished {
+            hook,
+            on_seq,
+            error: None,
+            duration_ms,
+            ..
+        } => format!(
+            "⚓ hook {hook} ran for event #{on_seq} in {}",
+            ms(*duration_ms)
+        ),
+        Event::HookFinished {
+            hook,
+            on_seq,
+            error: Some(error),
+            ..
+        } => format!("⚠ hook {hook} failed for event #{on_seq}: {error}"),
         Event::StepStarted { step, attempt: 1 } => format!("▸ {step} started"),
         Event::StepStarted { step, attempt } => format!("▸ {step} started (attempt {attempt})"),
         Event::StepOutput { step, line, .. } => format!("  {step} │ {line}"),

@@ -414,3 +414,35 @@ fn a_detached_run_waits_for_its_run_finished_hooks_too() {
     let line: Value = serde_json::from_str(w.read("cleaned.json").trim_end()).unwrap();
     assert_eq!(line["status"], "succeeded");
 }
+
+#[test]
+fn the_screen_log_shows_each_hook_end_and_why_one_failed() {
+    use crate::matrix_screen::{feed, model, render};
+    let wf = signalbox::workflow::load_str(
+        "name: hk\nhooks:\n  - { name: notify, on: [step_succeeded], run: exit 7 }\nsteps:\n  a: { run: \"true\" }\n",
+        "hk.yaml",
+    )
+    .unwrap();
+    let mut m = model(&wf);
+    feed(
+        &mut m,
+        0,
+        r#""type":"run_started","workflow":"hk","steps":1,"resumed":false"#,
+    );
+    feed(
+        &mut m,
+        10,
+        r#""type":"hook_finished","hook":"notify","on_seq":1,"exit_code":0,"error":null,"duration_ms":12"#,
+    );
+    feed(
+        &mut m,
+        20,
+        r#""type":"hook_finished","hook":"notify","on_seq":2,"exit_code":7,"error":"exit code 7","duration_ms":3"#,
+    );
+    let screen = render(&m);
+    assert!(screen.contains("hook notify ran for event #1"), "{screen}");
+    assert!(
+        screen.contains("hook notify failed for event #2: exit code 7"),
+        "{screen}"
+    );
+}
