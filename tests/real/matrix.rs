@@ -284,3 +284,12 @@ steps:
     ];
     assert_eq!(text(&out.stderr), expected.join("\n") + "\n");
 }
+
+#[test]
+fn a_matrix_step_named_like_a_mermaid_word_gets_an_id_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "name: m\nsteps:\n  end:\n    matrix: { x: [a] }\n    run: \"true\"\n";
+    let out = text(&on_file(dir.path(), yaml, &["graph", "--format", "mermaid"]).stdout);
+    assert!(out.contains("subgraph group0 [\"end ×1\"]"), "{out}");
+    assert!(!out.contains("subgraph end"), "{out}");
+}

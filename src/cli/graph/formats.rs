@@ -162,11 +162,14 @@ pub fn mermaid(wf: &Workflow) -> String {
             continue;
         };
         let group = &wf.groups[inst.group];
-        // Node ids are `s<N>`: a group named like one gets an id of its own.
+        // Node ids are `s<N>`: a group named like one, or like one of
+        // Mermaid's words (`end` would close the subgraph), gets an id of
+        // its own.
         let clashes = group
             .id
             .strip_prefix('s')
-            .is_some_and(|n| n.parse::<usize>().is_ok());
+            .is_some_and(|n| n.parse::<usize>().is_ok())
+            || MERMAID_WORDS.contains(&group.id.to_ascii_lowercase().as_str());
         let id = if plain(&group.id) && !clashes {
             group.id.clone()
         } else {
@@ -187,3 +190,20 @@ pub fn mermaid(wf: &Workflow) -> String {
     }
     out
 }
+
+/// Words Mermaid's flowchart grammar reads as its own, never as an id.
+const MERMAID_WORDS: &[&str] = &[
+    "end",
+    "graph",
+    "flowchart",
+    "subgraph",
+    "style",
+    "class",
+    "classdef",
+    "click",
+    "linkstyle",
+    "direction",
+    "call",
+    "href",
+    "default",
+];
