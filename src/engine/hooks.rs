@@ -108,6 +108,9 @@ impl Drop for Hooks {
 /// A hook's queue and its drops.
 struct Queue {
     tx: mpsc::Sender<Arc<Published>>,
+    /// Set at its first drop: a hook that fell behind is stopped when the
+    /// run ends; one that kept up finishes what it has queued first.
+    behind: Arc<std::sync::atomic::AtomicBool>,
     /// Dropped since it last had room, to say how many once it has again.
     streak: u64,
     dropped: u64,
@@ -126,12 +129,15 @@ async fn dispatch(
     let hooks: Vec<Arc<Prepared>> = hooks.into_iter().map(Arc::new).collect();
     for hook in &hooks {
         let (tx, rx) = mpsc::channel(QUEUE);
+        let behind = Arc::new(std::sync::atomic::AtomicBool::new(false));
         queues.push(Queue {
             tx,
+            behind: behind.clone(),
             streak: 0,
             dropped: 0,
         });
         let worker = exec::Worker {
+            behind,
             hook: hook.clone(),
             setup: setup.clone(),
             slots: slots.clone(),
@@ -194,6 +200,7 @@ fn offer(hooks: &[Arc<Prepared>], queues: &mut [Queue], p: &Arc<Published>) {
                 }
                 q.streak += 1;
                 q.dropped += 1;
+                q.behind.store(true, std::sync::atomic::Ordering::Relaxed);
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }

@@ -446,3 +446,29 @@ fn the_screen_log_shows_each_hook_end_and_why_one_failed() {
         "{screen}"
     );
 }
+
+#[test]
+fn a_hook_that_kept_up_runs_for_the_failure_that_ends_the_run() {
+    let w = Work::new();
+    let done = w.run(
+        r#"
+name: last
+hooks:
+  - name: alert
+    on: [step_failed]
+    run: 'sleep 0.3; cat > alert.json'
+steps:
+  deploy:
+    run: 'exit 4'
+"#,
+        &[],
+    );
+    done.expect(1, "failed");
+    let ends = hook_ends(&done, "alert");
+    assert_eq!(ends.len(), 1, "{}", done.dump());
+    assert_eq!(ends[0]["exit_code"], 0, "{}", done.dump());
+    let failed = done.one("step_failed", "deploy")["seq"].clone();
+    assert_eq!(ends[0]["on_seq"], failed);
+    let said = std::fs::read_to_string(w.dir().join("alert.json")).unwrap();
+    assert!(said.contains(r#""type":"step_failed""#), "{said}");
+}

@@ -1,8 +1,9 @@
 //! One hook's worker: runs its queued events one at a time, each as a
 //! process of its own (see `engine::process`), and tells the owner how
-//! each ended. At the run's end it stops what it runs (unless it runs for
-//! `run_finished`), lets its queue go and runs for `run_finished` if the
-//! hook is on it.
+//! each ended. At the run's end a hook that kept up finishes what it has
+//! queued (the run's last events, a failure among them), within its
+//! `timeout` in all; one that fell behind (it dropped events) is stopped
+//! and its queue let go. Then it runs for `run_finished` if it is on it.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,10 +21,24 @@ const LOG_LINES: usize = 200;
 const LOG_LINE_BYTES: usize = 1024;
 
 pub(super) struct Worker {
+    /// Whether the hook has dropped an event (see `Queue::behind`).
+    pub behind: Arc<std::sync::atomic::AtomicBool>,
     pub hook: Arc<Prepared>,
     pub setup: Arc<Setup>,
     pub slots: Arc<Semaphore>,
     pub phase: watch::Receiver<Phase>,
+}
+
+/// When a hook run is stopped before its own timeout.
+#[derive(Debug, Clone, Copy)]
+enum Until {
+    /// When the run ends, if the hook fell behind; else at the end of the
+    /// grace a hook that kept up has to finish (its `timeout`).
+    RunEnd,
+    /// At this time: the end of the grace, while the queue drains.
+    Deadline(tokio::time::Instant),
+    /// Never: the run is over, this is its `run_finished`.
+    Never,
 }
 
 /// How a hook run ended, as `hook_finished` says it and metrics count it.
@@ -60,7 +75,16 @@ impl Worker {
                 },
             };
             n += 1;
-            self.once(&p, n, true).await;
+            self.once(&p, n, Until::RunEnd).await;
+        }
+        if !self.fell_behind() {
+            let deadline = tokio::time::Instant::now() + self.hook.hook.timeout;
+            while tokio::time::Instant::now() < deadline
+                && let Ok(p) = queue.try_recv()
+            {
+                n += 1;
+                self.once(&p, n, Until::Deadline(deadline)).await;
+            }
         }
         let left = queue.len();
         if left > 0 {
@@ -73,19 +97,30 @@ impl Worker {
         if let Some(p) = finished
             && self.hook.hook.wants("run_finished", None)
         {
-            self.once(&p, n + 1, false).await;
+            self.once(&p, n + 1, Until::Never).await;
         }
     }
 
-    /// Runs the hook for `p`; `stoppable`: killed when the run ends.
-    async fn once(&self, p: &Published, n: u32, stoppable: bool) {
+    fn fell_behind(&self) -> bool {
+        self.behind.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Runs the hook for `p`, stopped as `until` says.
+    async fn once(&self, p: &Published, n: u32, until: Until) {
         let mut phase = self.phase.clone();
+        let behind = self.behind.clone();
+        let grace = self.hook.hook.timeout;
         let ended = async move {
-            if stoppable {
-                // An error means the dispatcher is gone: over, too.
-                let _ = phase.wait_for(Phase::over).await;
-            } else {
-                std::future::pending::<()>().await;
+            match until {
+                Until::RunEnd => {
+                    // An error means the dispatcher is gone: over, too.
+                    let _ = phase.wait_for(Phase::over).await;
+                    if !behind.load(std::sync::atomic::Ordering::Relaxed) {
+                        tokio::time::sleep(grace).await;
+                    }
+                }
+                Until::Deadline(at) => tokio::time::sleep_until(at).await,
+                Until::Never => std::future::pending::<()>().await,
             }
         };
         tokio::pin!(ended);
