@@ -61,6 +61,8 @@ struct Cx<'a> {
     /// The hook whose `run` is being checked: it may read no step's
     /// answer or outputs.
     hook: Option<String>,
+    /// Dependencies resolved so far, across all steps (see `MAX_NEEDS`).
+    edges: usize,
     /// The last `run` parsed and rewritten, for the next instance of the
     /// same matrix step: that step, the text, shell, template and command.
     #[allow(clippy::type_complexity)]
@@ -138,6 +140,7 @@ pub fn workflow(
             .collect(),
         lacking: BTreeMap::new(),
         hook: None,
+        edges: 0,
         same_index: std::collections::HashMap::new(),
         last_run: None,
     };

@@ -9,8 +9,38 @@ use super::Cx;
 /// list rather than through a set.
 const SMALL_NEEDS: usize = 16;
 
+/// Dependencies in one workflow, all steps together: ten times the
+/// 100,000-step file's, and far below what would exhaust memory (two
+/// 10,000-instance matrix steps, one needing the other whole, make 100
+/// million).
+const MAX_NEEDS: usize = 4_000_000;
+
 impl Cx<'_> {
     pub(super) fn resolve_needs(&mut self, i: usize, needs: &[Need]) -> Vec<usize> {
+        if self.edges > MAX_NEEDS {
+            // Said once already; the rest would only cost time and memory.
+            return Vec::new();
+        }
+        let out = self.needs_of(i, needs);
+        let before = self.edges;
+        self.edges = self.edges.saturating_add(out.len());
+        if self.edges <= MAX_NEEDS {
+            return out;
+        }
+        if before <= MAX_NEEDS {
+            let pos = self.at.need(i, 0).unwrap_or(self.at.id(i));
+            let who = self.written_id(i);
+            self.diags.push(
+                pos,
+                format!(
+                    "the steps' needs come to more than {MAX_NEEDS} dependencies from `{who}` on: a matrix step needing a whole matrix step makes one per pair of instances; name instances, or pair them with `{{ step: X, same: [AXIS] }}`"
+                ),
+            );
+        }
+        Vec::new()
+    }
+
+    fn needs_of(&mut self, i: usize, needs: &[Need]) -> Vec<usize> {
         let mut out = Vec::with_capacity(needs.len());
         // A set once the list is long, not `out.contains`: a step may need
         // 100,000 others; most need one or two, and a set costs more then.

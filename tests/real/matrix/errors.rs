@@ -163,3 +163,18 @@ steps:
         ],
     );
 }
+
+#[test]
+fn a_matrix_needing_a_whole_matrix_past_four_million_dependencies_is_refused_once() {
+    let axis: Vec<String> = (0..100).map(|n| n.to_string()).collect();
+    let axis = axis.join(", ");
+    let yaml = format!(
+        "name: e\nsteps:\n  b:\n    matrix: {{ x: [{axis}], y: [{axis}] }}\n    run: echo\n  d:\n    matrix: {{ x: [{axis}], y: [{axis}] }}\n    needs: [b]\n    run: echo\n"
+    );
+    refused(
+        &yaml,
+        &[
+            "wf.yaml:8:13: error: the steps' needs come to more than 4000000 dependencies from `d` on: a matrix step needing a whole matrix step makes one per pair of instances; name instances, or pair them with `{ step: X, same: [AXIS] }`",
+        ],
+    );
+}
