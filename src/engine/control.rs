@@ -79,18 +79,24 @@ impl Scheduler {
         })
     }
 
-    /// An operator's cancel of one step, journaled first.
-    pub(super) fn cancel_one(&mut self, i: usize, by: By) -> Result<(), Refusal> {
-        self.not_ended(i)?;
+    /// The operator's `dag_modified` for `steps`, with who acted.
+    fn journal_operator(&mut self, action: DagAction, steps: Vec<String>, by: By) {
+        let user = self.who(self.acting.clone(), by);
         self.emit(Event::DagModified {
-            action: DagAction::Cancel,
-            steps: vec![self.wf.steps[i].id.clone()],
+            action,
+            steps,
             by,
-            user: self.who(self.acting.clone(), by),
+            user,
             revision: None,
             sha256: None,
             diff: None,
         });
+    }
+
+    /// An operator's cancel of one step, journaled first.
+    pub(super) fn cancel_one(&mut self, i: usize, by: By) -> Result<(), Refusal> {
+        self.not_ended(i)?;
+        self.journal_operator(DagAction::Cancel, vec![self.wf.steps[i].id.clone()], by);
         self.cancel_step(i, "operator");
         Ok(())
     }
@@ -184,15 +190,7 @@ impl Scheduler {
         }
         match self.steps[i].phase {
             Phase::Backoff { .. } => {
-                self.emit(Event::DagModified {
-                    action: DagAction::Retry,
-                    steps: vec![self.wf.steps[i].id.clone()],
-                    by,
-                    user: self.who(self.acting.clone(), by),
-                    revision: None,
-                    sha256: None,
-                    diff: None,
-                });
+                self.journal_operator(DagAction::Retry, vec![self.wf.steps[i].id.clone()], by);
                 self.enqueue(i);
                 Ok(())
             }
@@ -208,15 +206,7 @@ impl Scheduler {
                     .chain((0..marked.len()).filter(|&r| marked[r] && r != i))
                     .collect();
                 let steps = reset.iter().map(|&r| self.wf.steps[r].id.clone()).collect();
-                self.emit(Event::DagModified {
-                    action: DagAction::Retry,
-                    steps,
-                    by,
-                    user: self.who(self.acting.clone(), by),
-                    revision: None,
-                    sha256: None,
-                    diff: None,
-                });
+                self.journal_operator(DagAction::Retry, steps, by);
                 for &r in &reset {
                     let rt = &mut self.steps[r];
                     rt.phase = Phase::Pending;
@@ -243,15 +233,7 @@ impl Scheduler {
 
     pub(super) fn skip(&mut self, i: usize, by: By) -> Result<(), Refusal> {
         self.not_ended(i)?;
-        self.emit(Event::DagModified {
-            action: DagAction::Skip,
-            steps: vec![self.wf.steps[i].id.clone()],
-            by,
-            user: self.who(self.acting.clone(), by),
-            revision: None,
-            sha256: None,
-            diff: None,
-        });
+        self.journal_operator(DagAction::Skip, vec![self.wf.steps[i].id.clone()], by);
         if let Phase::Running { stop, cancel, .. } = &mut self.steps[i].phase {
             *stop = Some(Stop::Skip);
             if let Some(c) = cancel.take() {

@@ -171,7 +171,7 @@ impl Masker {
 
     /// The event with every text in it masked (field values, outputs' keys
     /// and values, list items), but for the fields that name the
-    /// workflow's own things ([`NAMES`]); `None` when nothing changed.
+    /// workflow's own things (`NAMES`); `None` when nothing changed.
     pub fn event(&self, event: &Event) -> Result<Option<Event>, serde_json::Error> {
         let mut value = serde_json::to_value(event)?;
         let mut changed = false;

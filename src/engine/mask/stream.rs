@@ -12,7 +12,7 @@ use super::Masker;
 use crate::engine::process::{MAX_LINE, Stream};
 
 /// One attempt's output lines, masked one by one; it remembers, for each
-/// stream, whether the last line was cut at [`MAX_LINE`], so a secret split
+/// stream, whether the last line was cut at `MAX_LINE`, so a secret split
 /// by the cut is masked on both sides (see `cut`).
 pub struct Lines {
     mask: Arc<Masker>,
