@@ -146,7 +146,7 @@ impl Step<'_> {
                     Problem::Empty => (
                         self.pos("matrix.key"),
                         format!(
-                            "the matrix of step `{id}` has no instances left: `exclude` removes every combination"
+                            "the matrix of step `{id}` has no instances: `exclude` removes every combination, or there are no axes and no `include` entries"
                         ),
                     ),
                 };
@@ -296,8 +296,9 @@ pub(super) fn lacking_message(
     if which.len() > SHOWN {
         list.push_str(&format!(" and {} more", which.len() - SHOWN));
     }
+    let verb = if which.len() == 1 { "lacks" } else { "lack" };
     format!(
-        "`matrix.{name}` is not set in every instance of `{step}`: {list} lack it; give it a value in each (an axis, or `include`)"
+        "`matrix.{name}` is not set in every instance of `{step}`: {list} {verb} it; give it a value in each (an axis, or `include`)"
     )
 }
 

@@ -178,3 +178,14 @@ fn a_matrix_needing_a_whole_matrix_past_four_million_dependencies_is_refused_onc
         ],
     );
 }
+
+#[test]
+fn one_instance_lacking_a_value_and_a_matrix_of_nothing_are_said_plainly() {
+    refused(
+        "name: e\nsteps:\n  b:\n    matrix:\n      include: []\n    run: \"true\"\n  c:\n    matrix: { x: [a], include: [{ x: b, y: 1 }] }\n    run: echo {{ matrix.y }}\n",
+        &[
+            "wf.yaml:4:5: error: the matrix of step `b` has no instances: `exclude` removes every combination, or there are no axes and no `include` entries",
+            "wf.yaml:9:15: error: `matrix.y` is not set in every instance of `c`: c:a lacks it; give it a value in each (an axis, or `include`)",
+        ],
+    );
+}
