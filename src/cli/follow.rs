@@ -84,6 +84,8 @@ impl Print for Lines {
 /// id unless one step was asked for.
 struct Output {
     step: Option<String>,
+    /// `step` names a matrix step: its instances' lines, each prefixed.
+    group: bool,
 }
 
 impl Print for Output {
@@ -92,6 +94,12 @@ impl Print for Output {
             return Ok(());
         };
         match &self.step {
+            Some(only) if self.group => match step.strip_prefix(only.as_str()) {
+                Some(key) if key.starts_with(':') => {
+                    writeln!(out.out, "{} | {}", safe::line(step), safe::line(line))
+                }
+                _ => Ok(()),
+            },
             Some(only) if only == step => writeln!(out.out, "{}", safe::line(line)),
             Some(_) => Ok(()),
             None => writeln!(out.out, "{} | {}", safe::line(step), safe::line(line)),
@@ -149,14 +157,22 @@ pub fn logs(args: LogsArgs) -> u8 {
     let Some(dir) = open(args.state_dir, &args.run) else {
         return exit::FAILED;
     };
+    let mut group = false;
     if let Some(step) = &args.step
         && let Ok(wf) = crate::workflow::load(&dir.path.join("workflow.yaml"))
         && !wf.steps.iter().any(|s| &s.id == step)
     {
-        safe::say!("error: run {} has no step `{step}`", dir.id);
-        return exit::INVALID;
+        if wf.group_index(step).is_none() {
+            safe::say!("error: run {} has no step `{step}`", dir.id);
+            return exit::INVALID;
+        }
+        group = true;
     }
-    drive(&dir, args.follow, Output { step: args.step })
+    let print = Output {
+        step: args.step,
+        group,
+    };
+    drive(&dir, args.follow, print)
 }
 
 fn open(state: Option<PathBuf>, run: &str) -> Option<RunDir> {

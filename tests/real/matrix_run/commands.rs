@@ -165,3 +165,24 @@ steps:
     assert_eq!(started.iter().filter(|s| **s == "build:b").count(), 2);
     w.journal_is_sound(&id);
 }
+
+#[test]
+fn logs_of_a_matrix_step_are_its_instances_lines_each_named() {
+    let w = Work::new();
+    let done = w.run(
+        "name: lg\nsteps:\n  b:\n    matrix: { x: [one, two] }\n    run: echo hi {{ matrix.x }}\n  c:\n    needs: [b]\n    run: echo other\n",
+        &["--jobs", "1"],
+    );
+    done.expect(0, "succeeded");
+    let run = done.events[0]["run"].as_str().unwrap().to_string();
+    let out = w.cli(&["logs", &run, "b"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "b:one | hi one\nb:two | hi two\n"
+    );
+    let out = w.cli(&["logs", &run, "b:two"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi two\n");
+    let out = w.cli(&["logs", &run, "bb"]);
+    assert_eq!(out.status.code(), Some(2));
+}
