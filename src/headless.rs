@@ -292,7 +292,7 @@ fn raw_line(e: &Envelope) -> Option<String> {
                 format!("- {step} skipped: {cause} failed and the matrix step fails fast")
             }
         },
-        Event::StepCancelled { step, reason } => format!("⊘ {step} cancelled ({reason})"),
+        Event::StepCancelled { step, reason, .. } => format!("⊘ {step} cancelled ({reason})"),
         Event::ApprovalRequested {
             step,
             prompt,

@@ -277,9 +277,14 @@ impl Scheduler {
                     }
                 });
             }
-            Some(Stop::Cancel(reason)) => self.finish_step(i, Final::Cancelled, |step| {
-                Event::StepCancelled { step, reason }
-            }),
+            Some(Stop::Cancel(reason)) => {
+                let cause = self.steps[i].cancel_cause.take();
+                self.finish_step(i, Final::Cancelled, |step| Event::StepCancelled {
+                    step,
+                    reason,
+                    cause,
+                })
+            }
             Some(Stop::Rerun) => self.rerun_stopped(i),
             None if ok => {
                 self.steps[i].outputs = result.outputs.clone();

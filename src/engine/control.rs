@@ -272,15 +272,21 @@ impl Scheduler {
                     self.waits.remove(wait);
                 }
                 let reason = reason.to_string();
+                let cause = self.steps[i].cancel_cause.take();
                 if self.cancelling.is_some() {
                     // The whole run stops: no dependents to move on.
                     self.steps[i].phase = Phase::Done(Final::Cancelled);
                     let step = self.wf.steps[i].id.clone();
-                    self.emit(Event::StepCancelled { step, reason });
+                    self.emit(Event::StepCancelled {
+                        step,
+                        reason,
+                        cause,
+                    });
                 } else {
                     self.finish_step(i, Final::Cancelled, |step| Event::StepCancelled {
                         step,
                         reason,
+                        cause,
                     });
                 }
             }

@@ -141,6 +141,9 @@ pub enum Event {
     StepCancelled {
         step: String,
         reason: String,
+        /// For `fail_fast`: the failed instance.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<String>,
     },
     ApprovalRequested {
         step: String,

@@ -219,6 +219,7 @@ impl Scheduler {
                     }
                 });
             } else {
+                self.steps[m].cancel_cause = Some(cause.clone());
                 self.cancel_step(m, FAIL_FAST);
             }
         }

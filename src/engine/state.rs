@@ -93,4 +93,7 @@ pub struct StepRt {
     /// Who has approved its open wait so far, in order, while it needs
     /// more than one (`approvers`); empty otherwise.
     pub approved: Vec<String>,
+    /// The failed instance whose `fail_fast` is cancelling this one: the
+    /// `cause` of its `step_cancelled`.
+    pub cancel_cause: Option<String>,
 }

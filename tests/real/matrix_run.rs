@@ -145,6 +145,7 @@ steps:
     assert_eq!(done.one("step_failed", "build:a")["exit_code"], 3);
     let cancelled = done.one("step_cancelled", "build:b");
     assert_eq!(cancelled["reason"], "fail_fast", "{}", done.dump());
+    assert_eq!(cancelled["cause"], "build:a", "{}", done.dump());
     let skipped = done.one("step_skipped", "build:c");
     assert_eq!(skipped["reason"], "fail_fast", "{}", done.dump());
     assert_eq!(skipped["cause"], "build:a", "{}", done.dump());

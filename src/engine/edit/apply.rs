@@ -273,6 +273,7 @@ impl Scheduler {
         self.emit(Event::StepCancelled {
             step,
             reason: RERUN.into(),
+            cause: None,
         });
         reset(&mut self.steps[i]);
         if self.move_on(i) {
