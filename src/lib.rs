@@ -10,7 +10,9 @@
 //! - [`engine`]: the tokio orchestrator that runs a [`workflow::Workflow`]
 //!   and tells the world what happened as events. No ratatui, no crossterm.
 //! - front ends: [`cli`] (the commands) and [`headless`] (runs for scripts
-//!   and CI), which drive the engine and show its events.
+//!   and CI), which drive the engine and show its events; [`metrics`]
+//!   (Prometheus, folded from the events) and [`trace`] (OpenTelemetry
+//!   spans, built from the journal) show a run to other tools.
 //!
 //! Below the front ends, [`safe`] is the one way text reaches a terminal:
 //! control characters shown escaped.
@@ -20,7 +22,9 @@
 pub mod cli;
 pub mod engine;
 pub mod headless;
+pub mod metrics;
 pub mod safe;
 pub mod socket;
+pub mod trace;
 pub mod tui;
 pub mod workflow;

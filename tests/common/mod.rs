@@ -7,6 +7,7 @@
 
 pub mod edges;
 pub mod tmux;
+pub mod work;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdout, Command, Stdio};
