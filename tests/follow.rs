@@ -553,3 +553,56 @@ fn an_attached_client_sending_more_than_a_mib_is_told_so_and_closed() {
     s.approve(&id, "gate");
     run.finish().expect(0, "succeeded");
 }
+
+/// A hook on `run_finished` journals its `hook_finished` after it: a
+/// follower still ends with the run's own code, live and afterwards.
+#[test]
+fn a_follower_ends_with_the_runs_code_when_a_hook_journals_after_it() {
+    let s = setup(
+        r#"
+name: hooked
+hooks:
+  - name: fin
+    on: [run_finished]
+    run: sleep 0.3
+steps:
+  gate:
+    approval: { prompt: "Go?" }
+  after:
+    needs: [gate]
+    run: "true"
+"#,
+    );
+    let mut run = s.run();
+    let id = run.run_id();
+    run.wait_for("the gate", |e| e["type"] == "approval_requested");
+    let follower = s
+        .cmd(&["events", &id, "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    s.approve(&id, "gate");
+    let live = finish(follower);
+    run.finish();
+    let types: Vec<String> = live
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice::<Value>(l).unwrap()["type"].to_string())
+        .collect();
+    assert_eq!(
+        types.last().map(String::as_str),
+        Some("\"hook_finished\""),
+        "the hook's end is followed too: {types:?}"
+    );
+    assert_eq!(live.status.code(), Some(0), "{live:?}");
+    for args in [["events", &id, "--follow"], ["logs", &id, "--follow"]] {
+        let after = s.cli(&args);
+        assert_eq!(
+            after.status.code(),
+            Some(0),
+            "{args:?} of the finished run: {after:?}"
+        );
+    }
+}

@@ -111,7 +111,8 @@ impl Print for Output {
 struct Tracker<P> {
     print: P,
     out: Out,
-    /// The last `run_finished`'s status, while it is the last event seen.
+    /// The last `run_finished`'s status, until a resume's `run_started`:
+    /// the `hook_finished` of hooks on `run_finished` may come after it.
     finished: Option<RunStatus>,
 }
 
@@ -120,10 +121,11 @@ impl<P: Print> Tracker<P> {
     /// newer one wrote it) is still a line of the journal.
     fn take(&mut self, line: &[u8]) -> std::io::Result<()> {
         let e = serde_json::from_slice::<Envelope>(line).ok();
-        self.finished = match e.as_ref().map(|e| &e.event) {
-            Some(Event::RunFinished { status, .. }) => Some(*status),
-            _ => None,
-        };
+        match e.as_ref().map(|e| &e.event) {
+            Some(Event::RunFinished { status, .. }) => self.finished = Some(*status),
+            Some(Event::RunStarted { .. }) => self.finished = None,
+            _ => {}
+        }
         self.print.event(&mut self.out, line, e.as_ref())
     }
 

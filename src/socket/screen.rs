@@ -459,7 +459,13 @@ impl Follow {
             if seq.seq > self.next {
                 break;
             }
-            finished = matches!(p.envelope.event, crate::engine::Event::RunFinished { .. });
+            // Hooks on `run_finished` may journal after it; a resume's
+            // `run_started` opens the run again.
+            match p.envelope.event {
+                crate::engine::Event::RunFinished { .. } => finished = true,
+                crate::engine::Event::RunStarted { .. } => finished = false,
+                _ => {}
+            }
             self.next += 1;
             if self.events.send(Arc::new(p)).await.is_err() {
                 break;
