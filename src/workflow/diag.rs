@@ -146,6 +146,20 @@ const OTHER_TOOLS: &[(&str, &str, &str)] = &[
     ("retries", "retry", "retry"),
     ("command", "run", "run"),
     ("script", "run", "run"),
+    // GitHub Actions.
+    ("strategy", "matrix", "matrix"),
+    ("max-parallel", "max_parallel", "max_parallel"),
+    ("fail-fast", "fail_fast", "fail_fast"),
+    ("working-directory", "cwd", "cwd"),
+    ("runs-on", "pool", "pool"),
+    // Argo Workflows and Dagu.
+    ("dependencies", "needs", "needs"),
+    ("retryStrategy", "retry", "retry"),
+    ("continueOn", "on_failure", "on_failure: continue"),
+    ("preconditions", "when", "when"),
+    ("timeoutSec", "timeout", "timeout"),
+    ("dir", "cwd", "cwd"),
+    ("workingDir", "cwd", "cwd"),
 ];
 
 /// `" (did you mean `needs`?)"` for `depends_on`, when `needs` is allowed.

@@ -293,3 +293,76 @@ fn a_matrix_step_named_like_a_mermaid_word_gets_an_id_of_its_own() {
     assert!(out.contains("subgraph group0 [\"end ×1\"]"), "{out}");
     assert!(!out.contains("subgraph end"), "{out}");
 }
+
+#[test]
+fn keys_github_argo_and_dagu_use_get_the_signalbox_word() {
+    let yaml = "\
+name: words
+steps:
+  a:
+    run: echo
+    strategy: { matrix: { os: [linux] } }
+    working-directory: src
+    dependencies: [b]
+    retryStrategy: { limit: 3 }
+    continueOn: { failure: true }
+    preconditions: []
+    timeoutSec: 5
+  b:
+    run: echo
+";
+    let dir = tempfile::tempdir().unwrap();
+    let out = on_file(dir.path(), yaml, &["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let expected = [
+        "wf.yaml:5:5: error: unknown key `strategy` in step `a` (did you mean `matrix`?)",
+        "wf.yaml:6:5: error: unknown key `working-directory` in step `a` (did you mean `cwd`?)",
+        "wf.yaml:7:5: error: unknown key `dependencies` in step `a` (did you mean `needs`?)",
+        "wf.yaml:8:5: error: unknown key `retryStrategy` in step `a` (did you mean `retry`?)",
+        "wf.yaml:9:5: error: unknown key `continueOn` in step `a` (did you mean `on_failure: continue`?)",
+        "wf.yaml:10:5: error: unknown key `preconditions` in step `a` (did you mean `when`?)",
+        "wf.yaml:11:5: error: unknown key `timeoutSec` in step `a` (did you mean `timeout`?)",
+    ];
+    assert_eq!(text(&out.stderr), expected.join("\n") + "\n");
+}
+
+#[test]
+fn a_misspelled_exclude_is_not_read_as_an_axis() {
+    let yaml = "\
+name: m
+steps:
+  b:
+    matrix:
+      os: [linux, mac]
+      exlude: [{ os: mac }]
+    run: echo {{ matrix.os }}
+";
+    let dir = tempfile::tempdir().unwrap();
+    let out = on_file(dir.path(), yaml, &["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "wf.yaml:6:7: error: `exlude` in `matrix` of step `b` is not an axis: its values are mappings (did you mean `exclude`?)\n"
+    );
+}
+
+#[test]
+fn an_empty_matrix_value_stands_as_an_underscore_in_the_id() {
+    let yaml = "\
+name: m
+steps:
+  cargo:
+    matrix: { flags: [\"\", --release], os: [linux] }
+    run: echo {{ matrix.flags }}
+";
+    let dir = tempfile::tempdir().unwrap();
+    let done = run(dir.path(), yaml, &[]);
+    let ids: Vec<&str> = done
+        .all("step_succeeded")
+        .iter()
+        .map(|e| e["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&"cargo:_-linux"), "{ids:?}");
+    assert!(ids.contains(&"cargo:--release-linux"), "{ids:?}");
+}

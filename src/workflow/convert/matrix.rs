@@ -2,6 +2,7 @@
 //! `{ step, same }` maps, and `matrix` (axes, `include`, `exclude`). Shape
 //! errors only; expanding the matrix is `resolve/matrix.rs`'s.
 
+use super::super::diag::{closest, did_you_mean};
 use super::super::node::{Node, Value};
 use super::super::read::{Reader, is_id, too_long};
 use super::super::spec::{Combo, MatrixSpec, Need, NeedOf, Needs, ScalarText};
@@ -114,6 +115,14 @@ pub(super) fn matrix(
                     m.exclude = combos;
                 }
             }
+            // `exlude: [{ os: mac }]`: a misspelled keyword, not an axis.
+            _ if holds_mappings(value) && closest(name, ["include", "exclude"]).is_some() => {
+                let hint = did_you_mean(name, ["include", "exclude"]);
+                r.error(
+                    key.pos,
+                    format!("`{name}` in {what} is not an axis: its values are mappings{hint}"),
+                );
+            }
             _ => {
                 at.keys.add(format!("matrix.{name}"), key.pos);
                 check_key(r, name, key.pos, &what);
@@ -126,6 +135,11 @@ pub(super) fn matrix(
         }
     }
     Some(m)
+}
+
+/// A list with a mapping in it: `include` / `exclude` entries.
+fn holds_mappings(node: &Node) -> bool {
+    matches!(&node.value, Value::Seq(items) if items.iter().any(|i| matches!(i.value, Value::Map(_))))
 }
 
 /// A matrix key must be a name templates can write (`matrix.X`), at most

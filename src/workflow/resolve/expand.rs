@@ -168,10 +168,7 @@ impl Step<'_> {
                 .collect();
             let key = match &template {
                 Some(t) => self.render_key(t, &values, &mut lacking, &e, c),
-                None if e.axes == 0 => {
-                    let all: Vec<&str> = values.iter().map(|(_, v)| v.as_str()).collect();
-                    matrix::sanitize(&all.join("-"))
-                }
+                None if e.axes == 0 => matrix::join_key(values.iter().map(|(_, v)| v.as_str())),
                 None => e.key(c),
             };
             if key.len() > MAX_NAME_BYTES && long.is_none() {

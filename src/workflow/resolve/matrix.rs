@@ -46,13 +46,16 @@ impl Expansion {
     /// joined by `-` (keys only `include` adds left out), each character
     /// other than letters, digits, `_` and `-` made `_`.
     pub fn key(&self, c: &Combination) -> String {
-        let values: Vec<&str> = c[..self.axes]
-            .iter()
-            .flatten()
-            .map(String::as_str)
-            .collect();
-        sanitize(&values.join("-"))
+        join_key(c[..self.axes].iter().flatten().map(String::as_str))
     }
+}
+
+/// Values joined by `-` and [`sanitize`]d; an empty value stands as `_`,
+/// so `flags: ["", "--release"]` gives `STEP:_` rather than an id that
+/// ends in `:`.
+pub fn join_key<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    let values: Vec<&str> = values.map(|v| if v.is_empty() { "_" } else { v }).collect();
+    sanitize(&values.join("-"))
 }
 
 /// Characters other than letters, digits, `_` and `-` become `_`.
