@@ -201,7 +201,7 @@ impl<B: Backend> Loop<'_, B> {
 
     /// The run refused a command a key sent: say why.
     fn refused(&mut self, why: String) {
-        self.model.ui.notice = Some(why);
+        update(self.model, Msg::Refused(why));
         self.dirty = true;
     }
 

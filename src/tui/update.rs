@@ -40,6 +40,8 @@ pub enum Msg {
     EditAsked(crate::engine::edit::EditAsk),
     /// The run's answer to that ask.
     EditAnswer(crate::engine::edit::EditAsk, super::link::EditAnswer),
+    /// The run refused a command a key sent, saying why.
+    Refused(String),
 }
 
 pub fn update(model: &mut Model, msg: Msg) -> Option<Command> {
@@ -51,6 +53,11 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Command> {
         }
         Msg::Paste(text) => {
             text::paste(model, &text);
+            None
+        }
+        Msg::Refused(why) => {
+            waits::refused(model);
+            model.ui.notice = Some(why);
             None
         }
         Msg::Resize(w, h) => {

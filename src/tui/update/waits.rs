@@ -100,6 +100,21 @@ pub fn decided(model: &mut Model) {
     }
 }
 
+/// The run refused a command a key sent. When it was `a` / `r` on a wait
+/// that is still open (a four-eyes gate refusing this user, say), that
+/// wait is selected again, so the operator is where they were.
+pub fn refused(model: &mut Model) {
+    let WaitSelection::Cleared { wait, .. } = &model.ui.wait else {
+        return;
+    };
+    if wait.is_empty() || model.waits.get(wait).is_none() || !model.ui.sent.contains(wait) {
+        return;
+    }
+    let wait = wait.clone();
+    model.ui.sent.retain(|w| *w != wait);
+    model.ui.wait = WaitSelection::Pinned(wait);
+}
+
 /// After an event: a chosen wait that closed leaves nothing selected
 /// (`row`: where the selection stood before the event).
 pub fn after_event(model: &mut Model, row: Option<usize>) {

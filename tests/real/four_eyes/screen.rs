@@ -164,3 +164,19 @@ fn a_resumed_runs_gate_keeps_who_approved_it() {
     let rows = queue(&render(&m)).join("\n");
     assert!(rows.contains("1 of 2 approvals (alice)"), "{rows}");
 }
+
+#[test]
+fn a_refused_approval_leaves_the_gate_selected_and_says_why() {
+    let mut m = model();
+    let approve = Command::Approve {
+        step: "gate".into(),
+        by: By::Keyboard,
+    };
+    assert_eq!(press(&mut m, 'a'), Some(approve.clone()));
+    let why = "gate: bob started this run and may not approve it (self_approve: false)";
+    update(&mut m, Msg::Refused(why.into()));
+    assert_eq!(m.ui.notice.as_deref(), Some(why));
+    let rows = queue(&render(&m));
+    assert!(rows[0].starts_with("›◆ gate"), "selected again: {rows:#?}");
+    assert_eq!(press(&mut m, 'a'), Some(approve), "a key acts on it again");
+}
