@@ -79,7 +79,7 @@ pub async fn print_events(
     let run_dir = handle.dir.clone();
     let (prompter, mut lines) = match out.prompt {
         true => {
-            let (p, lines) = Prompter::start(handle, asking);
+            let (p, lines) = Prompter::start(handle, asking, events.first_seq());
             (Some(p), Some(lines))
         }
         false => (None, None),

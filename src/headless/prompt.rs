@@ -30,6 +30,8 @@ pub(super) struct Prompter {
     /// Who answers here: the user running signalbox, as the run journals
     /// what the prompt sends.
     user: String,
+    /// A resumed run's gates: who approved each (by wait id) before.
+    restored: std::collections::HashMap<String, Vec<String>>,
 }
 
 /// An open wait, with what the prompt needs to ask it and check the reply.
@@ -48,10 +50,17 @@ enum Kind {
 }
 
 impl Prompter {
+    /// The prompt for the events from seq `first` on (those before are
+    /// in the journal already: a resumed run's).
     pub(super) fn start(
         handle: RunHandle,
         order: Asking,
+        first: u64,
     ) -> (Prompter, mpsc::UnboundedReceiver<String>) {
+        let restored = match first > 1 && !order.four_eyes.is_empty() {
+            true => four_eyes::restored(&handle.dir.join("events.jsonl"), first),
+            false => Default::default(),
+        };
         let (tx, lines) = mpsc::unbounded_channel();
         // Reading stdin blocks; a plain thread does it and ends with the process.
         std::thread::spawn(move || {
@@ -76,6 +85,7 @@ impl Prompter {
                 order,
                 closed: false,
                 user: crate::engine::who::login_name(nix::unistd::Uid::effective()),
+                restored,
             },
             lines,
         )
@@ -96,8 +106,8 @@ impl Prompter {
     /// prompt cannot ask one (a gate refusing the user here).
     fn follow(&mut self, p: &Arc<Published>) -> Option<String> {
         match &p.envelope.event {
-            Event::ApprovalRequested { step, .. } if !self.order.skip.contains(step) => {
-                return self.queue_approval(step, &p.envelope.run);
+            Event::ApprovalRequested { step, wait, .. } if !self.order.skip.contains(step) => {
+                return self.queue_approval(step, wait, &p.envelope.run);
             }
             Event::ApprovalProgress { step, user, .. } if *user == self.user => {
                 self.drop_wait(step)

@@ -45,8 +45,9 @@ impl Wait {
 }
 
 impl Prompter {
-    /// Queues the approval of `step`, or says why it is not asked here.
-    pub(super) fn queue_approval(&mut self, step: &str, run: &str) -> Option<String> {
+    /// Queues the approval of `step` (its wait `wait`), or says why it is
+    /// not asked here.
+    pub(super) fn queue_approval(&mut self, step: &str, wait: &str, run: &str) -> Option<String> {
         let (needed, self_approve) = self.order.four_eyes.get(step).copied().unwrap_or((1, true));
         if !self_approve {
             let why = Refusal::SelfApproval {
@@ -57,10 +58,15 @@ impl Prompter {
                 "  {why}: another user approves it with `signalbox approve {run} {step}` (it can be rejected here with `signalbox reject {run} {step}`)"
             ));
         }
-        let gate = Gate {
-            needed,
-            approved: Vec::new(),
-        };
+        // A resumed run re-opens a gate with the approvals it had.
+        let approved = self.restored.remove(wait).unwrap_or_default();
+        if approved.contains(&self.user) {
+            return Some(format!(
+                "  {step}: {} · you approved it before the run was resumed",
+                progress_text(needed, &approved).unwrap_or_default()
+            ));
+        }
+        let gate = Gate { needed, approved };
         self.queue_wait(step, Kind::Approval(gate));
         None
     }
@@ -76,4 +82,53 @@ impl Prompter {
             gate.approved.push(user.to_string());
         }
     }
+}
+
+/// Who approved each wait (by wait id), from the journal's events before
+/// seq `before`: what a resumed run's re-opened gates had. Waits resolved
+/// by then are left out.
+pub(super) fn restored(journal: &std::path::Path, before: u64) -> HashMap<String, Vec<String>> {
+    use crate::engine::{Envelope, Event};
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    let Ok(file) = crate::engine::fsafe::open_read(journal) else {
+        return out;
+    };
+    let mut lines = crate::engine::journal::Lines::new(file);
+    while let Ok(Some(line)) = lines.line() {
+        // Only the lines that can matter are parsed whole.
+        if !memfind(line, b"\"approval_") {
+            if memfind(line, b"\"run_started\"") {
+                let Ok(e) = serde_json::from_slice::<Envelope>(line) else {
+                    break;
+                };
+                if e.seq >= before {
+                    break;
+                }
+            }
+            continue;
+        }
+        let Ok(e) = serde_json::from_slice::<Envelope>(line) else {
+            break;
+        };
+        if e.seq >= before {
+            break;
+        }
+        match e.event {
+            Event::ApprovalProgress { wait, user, .. } => {
+                let users = out.entry(wait).or_default();
+                if !users.contains(&user) {
+                    users.push(user);
+                }
+            }
+            Event::ApprovalResolved { wait, .. } => {
+                out.remove(&wait);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn memfind(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }

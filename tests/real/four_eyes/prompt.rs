@@ -71,6 +71,49 @@ fn the_prompt_says_how_far_a_gate_is_and_asks_its_user_once() {
 }
 
 #[test]
+fn a_resumed_runs_prompt_does_not_ask_again_the_user_who_approved_before() {
+    let Some((session, _tmp)) = tmux_session("sb-four-eyes-resume") else {
+        return;
+    };
+    let place = super::place(&super::gated("approvers: 2"));
+    // The run, then (once it is gone) its resume, on one terminal.
+    let state = place.state.display();
+    session.start(&format!(
+        "{BIN} run {file} --headless --state-dir {state}; echo \"EXIT=$?\"; {BIN} resume $(ls {state}/runs) --headless --state-dir {state}; echo \"EXIT2=$?\"; sleep 60",
+        file = place.file.display(),
+    ));
+    session.wait_for("approve gate? needs 2 approvals [y/n]", 20);
+    let id = journal(&place.state)[0]["run"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    session.type_text("y");
+    session.keys(&["Enter"]);
+    session.wait_for("1 of 2 approvals", 10);
+    // The run's process dies with the gate open and one approval taken.
+    let lock = place.state.join("runs").join(&id).join("lock");
+    let pid = std::fs::read_to_string(&lock).unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "no run process {pid} to kill");
+    session.wait_for("EXIT=137", 10);
+    let me = super::me();
+    let screen = session.wait_for(
+        &format!("gate: 1 of 2 approvals ({me}) · you approved it before the run was resumed"),
+        20,
+    );
+    let resumed = after(&screen, "EXIT=137");
+    assert!(
+        resumed.iter().all(|l| !l.contains("approve gate?")),
+        "asked again after approving it:\n{screen}"
+    );
+    super::took(&place.by_me(&["reject", &id, "gate"]), "the rejection");
+    session.wait_for("EXIT2=1", 20);
+}
+
+#[test]
 fn the_prompt_shows_another_users_approval_and_takes_the_last_one() {
     let Some(second) = super::second_user() else {
         return;
