@@ -390,3 +390,81 @@ fn promtool_parses_every_dashboard_query() {
         said(&out)
     );
 }
+
+/// The query of the panel titled `title`, as Prometheus gets it.
+fn panel_query(dash: &Value, title: &str) -> String {
+    let (_, target) = queries(dash)
+        .into_iter()
+        .find(|(panel, _)| panel.ends_with(&format!("`{title}`")))
+        .unwrap_or_else(|| panic!("no panel `{title}`"));
+    grafana_to_promql(text(target, "expr"))
+}
+
+/// A series of a scrape of two processes running workflow `deploy`.
+fn scraped(metric: &str, labels: &str, instance: &str, values: &str) -> Value {
+    let series = format!(
+        r#"{metric}{{workflow="deploy", {labels}, instance="{instance}", job="signalbox"}}"#
+    );
+    serde_json::json!({"series": series, "values": values})
+}
+
+/// What two panels show of a synthetic scrape, as Prometheus computes it.
+#[test]
+fn promtool_computes_what_the_breaker_and_failure_panels_show() {
+    let Some(mut test) = promtool() else { return };
+    let dash = dashboard();
+    let state = |breaker: &str, state: &str, instance: &str, values: &str| {
+        let labels = format!(r#"breaker="{breaker}", state="{state}""#);
+        scraped("signalbox_breaker_state", &labels, instance, values)
+    };
+    let attempts = |outcome: &str, values: &str| {
+        scraped(
+            "signalbox_attempts_total",
+            &format!(r#"outcome="{outcome}""#),
+            "a",
+            values,
+        )
+    };
+    let input = vec![
+        // process a: api closed, open, half open, closed again; cache closed
+        state("api", "closed", "a", "1 0 0 1"),
+        state("api", "open", "a", "0 1 0 0"),
+        state("api", "half_open", "a", "0 0 1 0"),
+        state("cache", "closed", "a", "1 1 1 1"),
+        state("cache", "open", "a", "0 0 0 0"),
+        // process b: its api breaker opens last
+        state("api", "closed", "b", "1 1 1 0"),
+        state("api", "open", "b", "0 0 0 1"),
+        attempts("succeeded", "0+1x20"),
+        attempts("failed", "0+1x20"),
+        attempts("refused", "0+2x20"),
+        attempts("timed_out", "0x20"),
+    ];
+    let breakers = panel_query(&dash, "Breaker states");
+    let sample = |labels: &str, value: f64| serde_json::json!({"labels": labels, "value": value});
+    let at = |minute: u32, api: f64| {
+        serde_json::json!({"expr": breakers, "eval_time": format!("{minute}m"), "exp_samples": [
+            sample(r#"{workflow="deploy", breaker="api"}"#, api),
+            sample(r#"{workflow="deploy", breaker="cache"}"#, 0.0),
+        ]})
+    };
+    let ratio = serde_json::json!({
+        "expr": panel_query(&dash, "Attempt failure ratio"), "eval_time": "10m",
+        "exp_samples": [sample(r#"{workflow="deploy"}"#, 0.75)],
+    });
+    let file = serde_json::json!({
+        "rule_files": [], "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": input,
+                   // closed 0, open 2, half open 1; the worst of the two processes
+                   "promql_expr_test": [at(0, 0.0), at(1, 2.0), at(2, 1.0), at(3, 2.0), ratio]}],
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("panels.test.json"), file.to_string()).unwrap();
+    let out = test
+        .args(["test", "rules", "panels.test.json"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(said(&out).contains("SUCCESS"), "{}", said(&out));
+}
