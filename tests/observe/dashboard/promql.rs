@@ -358,7 +358,8 @@ impl Reader {
         let mut out = self.primary()?;
         if self.is_op("[") {
             self.at += 1;
-            let subquery = !matches!(self.next()?, Tok::Num(_) | Tok::Ident(_)) || self.is_op(":");
+            self.next()?;
+            // a subquery: `[range:step]`, the step optional
             if self.is_op(":") {
                 self.at += 1;
                 if !self.is_op("]") {
@@ -369,8 +370,6 @@ impl Reader {
             if out.range || out.labels.is_none() {
                 self.problem("a range of something that is not an instant vector".into());
             }
-            // a subquery's points are samples of an expression, not of counters
-            out.counter &= !subquery;
             out.range = true;
         }
         if self.is_ident("offset") {
