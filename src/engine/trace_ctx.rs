@@ -119,7 +119,7 @@ pub fn wait_span(trace: TraceId, wait: &str) -> SpanId {
     span(trace, "wait", &[wait.as_bytes()])
 }
 
-/// FNV-1a 64 of the trace id, the kind and the parts, each ended by a
+/// FNV-1a 64, mixed, of the trace id, the kind and the parts, each ended by a
 /// byte no UTF-8 text holds (so `("ab","c")` and `("a","bc")` differ).
 fn span(trace: TraceId, kind: &str, parts: &[&[u8]]) -> SpanId {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -136,6 +136,13 @@ fn span(trace: TraceId, kind: &str, parts: &[&[u8]]) -> SpanId {
     for part in parts {
         eat(part);
     }
+    // FNV's last bytes barely move the high bits: mixed (murmur3's
+    // finalizer), ids of neighbouring seqs look as unrelated as they are.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
     SpanId(if h == 0 { 1 } else { h }.to_be_bytes())
 }
 
