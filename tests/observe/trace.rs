@@ -557,6 +557,55 @@ fn a_run_killed_and_resumed_is_one_trace_with_the_cut_attempt_ended_in_error() {
     );
 }
 
+#[test]
+fn a_step_run_again_by_retry_gets_a_new_step_span_in_the_same_trace() {
+    let w = Work::new();
+    let done = w.run(
+        "name: again\nsteps:\n  check:\n    run: test -f fixed\n  after:\n    needs: [check]\n    run: 'true'\n",
+        &[],
+    );
+    assert_eq!(done.code, Some(1), "{}", done.dump());
+    let id = done.run_id().to_string();
+    std::fs::write(w.dir().join("fixed"), "").unwrap();
+    let again = Live::spawn(w.command(&["retry", &id, "--headless", "--json"])).finish();
+    assert_eq!(again.code, Some(0), "{}", again.dump());
+    let journal = w.journal(&id);
+    let v = trace(&w, &id);
+    let all = spans(&v);
+    let run = check_tree(&all, &kept_trace_id(&w, &id), None);
+    assert_eq!(attr_str(run, "cicd.pipeline.result"), "success");
+    assert_eq!(attr_str(run, "signalbox.resumes"), "1");
+    assert_eq!(
+        end(run),
+        ts(journal
+            .iter()
+            .rfind(|e| e["type"] == "run_finished")
+            .unwrap())
+    );
+    for (step, results) in [
+        ("check", ["failure", "success"]),
+        ("after", ["skip", "success"]),
+    ] {
+        let lives = named(&all, &format!("STEP {step}"));
+        assert_eq!(lives.len(), 2, "{lives:#?}");
+        assert_ne!(lives[0]["spanId"], lives[1]["spanId"]);
+        assert!(end(lives[0]) <= start(lives[1]), "one life after the other");
+        let got: Vec<&str> = lives
+            .iter()
+            .map(|s| attr_str(s, "cicd.pipeline.task.run.result"))
+            .collect();
+        assert_eq!(got, results, "{step}");
+    }
+    let attempts = named(&all, "ATTEMPT check 1");
+    assert_eq!(attempts.len(), 2);
+    for (a, life) in attempts.iter().zip(named(&all, "STEP check")) {
+        assert_eq!(
+            a["parentSpanId"], life["spanId"],
+            "each attempt under its own life"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Joining the caller's trace
 // ---------------------------------------------------------------------------
