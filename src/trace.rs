@@ -24,14 +24,14 @@ pub fn of_run(dir: &Path, run_id: &str) -> Result<otlp::ExportTraceServiceReques
     let params = run_dir::read_params(dir)?;
     let (trace, parent) = run_dir::Params::trace(params.as_ref(), run_id);
     let journal = dir.join("events.jsonl");
-    let replayed = crate::engine::journal::read_journal(&journal).map_err(|e| e.to_string())?;
     let ctx = build::Context {
         trace,
         parent,
         run_id: run_id.to_string(),
     };
-    Ok(otlp::ExportTraceServiceRequest::of(build::spans(
-        &ctx,
-        &replayed.events,
-    )))
+    let mut fold = build::Fold::new(&ctx);
+    // Checked as it is read (seq order, one run); a torn last line, which a
+    // live run may be writing, is left out.
+    crate::engine::journal::scan(&journal, |e| fold.take(&e)).map_err(|e| e.to_string())?;
+    Ok(otlp::ExportTraceServiceRequest::of(fold.finish()))
 }

@@ -12,7 +12,8 @@ use crate::engine::trace_ctx::{self, SpanId, TraceId};
 use super::otlp::{self, KeyValue, Span};
 
 mod close;
-use close::{Outcome, attempt_error};
+mod steps;
+use close::Outcome;
 
 /// Where a run's spans hang: its trace, and the span it joined.
 #[derive(Debug, Clone)]
@@ -59,25 +60,47 @@ struct Builder<'a> {
 }
 
 /// The spans of the run whose journal is `events` (checked, in seq order).
-/// Spans still open when it ends (a live or interrupted run) end at its
-/// last event, with `signalbox.open` true.
+/// See [`Fold`].
 pub fn spans(ctx: &Context, events: &[Envelope]) -> Vec<Span> {
-    let mut b = Builder {
-        ctx,
-        run: None,
-        resumes: 0,
-        finished: None,
-        lives: HashMap::new(),
-        waits: HashMap::new(),
-        done: Vec::new(),
-        prev: 0,
-    };
+    let mut fold = Fold::new(ctx);
     for e in events {
+        fold.take(e);
+    }
+    fold.finish()
+}
+
+/// The spans of a run, one event at a time: what it holds is the spans,
+/// never the events (a journal may hold millions of output lines).
+/// Spans still open when the events end (a live or interrupted run) end
+/// at the last event, with `signalbox.open` true.
+pub struct Fold<'a>(Builder<'a>);
+
+impl<'a> Fold<'a> {
+    pub fn new(ctx: &'a Context) -> Fold<'a> {
+        Fold(Builder {
+            ctx,
+            run: None,
+            resumes: 0,
+            finished: None,
+            lives: HashMap::new(),
+            waits: HashMap::new(),
+            done: Vec::new(),
+            prev: 0,
+        })
+    }
+
+    /// The next event of the journal, in seq order.
+    pub fn take(&mut self, e: &Envelope) {
+        let b = &mut self.0;
         let at = nanos(&e.ts).unwrap_or(b.prev).max(b.prev);
         b.take(e, at);
         b.prev = at;
     }
-    b.finish()
+
+    /// Every span, the run's first, then by start.
+    pub fn finish(self) -> Vec<Span> {
+        self.0.finish()
+    }
 }
 
 /// RFC 3339 to nanoseconds since the Unix epoch.
@@ -190,114 +213,6 @@ impl Builder<'_> {
                 name: name.to_string(),
                 attributes,
             });
-        }
-    }
-
-    fn step_event(&mut self, e: &Envelope, at: u128) {
-        let Some(step) = e.event.step() else { return };
-        let step = step.to_string();
-        self.life(&step, e.seq, at);
-        match &e.event {
-            Event::StepStarted { attempt, .. } => {
-                self.end_attempt(&step, self.prev, Outcome::Interrupted);
-                let ctx = self.ctx;
-                if let Some(life) = self.lives.get_mut(&step) {
-                    life.attempts = *attempt;
-                    life.attempt = Some(Open {
-                        id: trace_ctx::attempt_span(ctx.trace, e.seq),
-                        parent: life.span.id,
-                        rank: 2,
-                        name: format!("ATTEMPT {step} {attempt}"),
-                        kind: otlp::KIND_INTERNAL,
-                        start: at,
-                        attributes: vec![
-                            KeyValue::str("cicd.pipeline.task.name", step.clone()),
-                            KeyValue::int("signalbox.attempt", *attempt),
-                        ],
-                        events: Vec::new(),
-                    });
-                }
-            }
-            Event::StepRetrying {
-                attempt,
-                error,
-                exit_code,
-                delay_ms,
-                ..
-            } => {
-                self.set_attempts(&step, *attempt);
-                self.end_attempt(&step, at, attempt_error(error, *exit_code));
-                if let Some(life) = self.lives.get_mut(&step) {
-                    life.span.events.push(otlp::Event {
-                        time_unix_nano: at.to_string(),
-                        name: "retrying".into(),
-                        attributes: vec![
-                            KeyValue::int("signalbox.attempt", *attempt),
-                            KeyValue::int("signalbox.delay_ms", clamp(*delay_ms)),
-                        ],
-                    });
-                }
-            }
-            Event::StepSucceeded {
-                attempt, fallback, ..
-            } => {
-                self.set_attempts(&step, *attempt);
-                let outcome = match *fallback {
-                    true => Outcome::FallbackApplied,
-                    false => Outcome::Succeeded,
-                };
-                self.end_attempt(&step, at, outcome);
-                self.end_life(&step, at, Outcome::StepSucceeded(*fallback));
-            }
-            Event::StepFailed {
-                attempts,
-                error,
-                exit_code,
-                ..
-            } => {
-                self.set_attempts(&step, *attempts);
-                self.end_attempt(&step, at, attempt_error(error, *exit_code));
-                self.end_life(&step, at, Outcome::StepFailed(error.clone()));
-            }
-            Event::StepSkipped { reason, cause, .. } => {
-                self.end_life(&step, at, Outcome::Skipped(*reason, cause.clone()));
-            }
-            Event::StepCancelled { reason, .. } => {
-                self.end_attempt(&step, at, Outcome::Cancelled(reason.clone()));
-                self.end_life(&step, at, Outcome::StepCancelled(reason.clone()));
-            }
-            Event::ApprovalRequested { wait, .. } => self.open_wait(&step, wait, "approval", at),
-            Event::QuestionAsked { wait, .. } => self.open_wait(&step, wait, "question", at),
-            Event::ApprovalProgress {
-                wait,
-                by,
-                approvals,
-                needed,
-                ..
-            } => {
-                if let Some(w) = self.waits.get_mut(wait) {
-                    w.events.push(otlp::Event {
-                        time_unix_nano: at.to_string(),
-                        name: "approval_progress".into(),
-                        attributes: vec![
-                            KeyValue::str("signalbox.wait.by", word(by)),
-                            KeyValue::int("signalbox.wait.approvals", *approvals),
-                            KeyValue::int("signalbox.wait.needed", *needed),
-                        ],
-                    });
-                }
-            }
-            Event::ApprovalResolved {
-                wait,
-                approved,
-                by,
-                user,
-                ..
-            } => self.end_wait(wait, at, Outcome::Approved(*approved, *by, user.clone())),
-            Event::QuestionAnswered { wait, by, user, .. } => {
-                self.end_wait(wait, at, Outcome::Answered(*by, user.clone()))
-            }
-            _ => {}
         }
     }
 
@@ -463,3 +378,6 @@ fn word<T: serde::Serialize>(value: &T) -> String {
 fn clamp(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests;
