@@ -5,8 +5,6 @@
 //! told in `TRACEPARENT`; `--otlp` against a receiver on loopback.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -14,6 +12,18 @@ use serde_json::Value;
 
 use crate::common::work::Work;
 use crate::common::{Live, dump, is};
+
+mod join;
+mod otlp;
+mod resume;
+
+/// A one-step run whose step prints the `TRACEPARENT` it got.
+const ONE_STEP: &str = r#"
+name: joined
+steps:
+  hello:
+    run: echo "tp=$TRACEPARENT"
+"#;
 
 // ---------------------------------------------------------------------------
 // Reading a trace
@@ -468,204 +478,6 @@ fn a_run_is_one_trace_of_nested_spans_that_say_what_its_journal_says() {
 }
 
 // ---------------------------------------------------------------------------
-// Crash and resume
-// ---------------------------------------------------------------------------
-
-const CRASHY: &str = r#"
-name: crashy
-steps:
-  first:
-    run: 'true'
-  slow:
-    needs: [first]
-    run: 'echo "tp=$TRACEPARENT"; if test -f slow.started; then exit 0; fi; touch slow.started; exec sleep 30'
-"#;
-
-#[test]
-fn a_run_killed_and_resumed_is_one_trace_with_the_cut_attempt_ended_in_error() {
-    let w = Work::new();
-    let mut live = w.start(CRASHY, &[]);
-    let id = live.run_id();
-    live.wait_for("slow started", |e| is(e, "step_started", "slow"));
-    wait_file(&w.dir().join("slow.started"));
-    live.wait_for("slow's TRACEPARENT", |e| is(e, "step_output", "slow"));
-    live.kill9();
-    let cut = w.journal(&id);
-    let trace_id = kept_trace_id(&w, &id);
-
-    // Interrupted and not resumed: its spans so far, open ones marked.
-    let v = trace(&w, &id);
-    let all = spans(&v);
-    let run = check_tree(&all, &trace_id, None);
-    assert_eq!(attr(run, "signalbox.open"), Some(&Value::Bool(true)));
-    assert_eq!(end(run), ts(cut.last().unwrap()));
-    assert_eq!(
-        attr(one(&all, "ATTEMPT slow 1"), "signalbox.open"),
-        Some(&Value::Bool(true))
-    );
-
-    // Resumed with a TRACEPARENT of its own: the run keeps its trace.
-    let mut cmd = w.command(&["resume", &id, "--headless", "--json"]);
-    cmd.env(
-        "TRACEPARENT",
-        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-    );
-    let done = Live::spawn(cmd).finish();
-    assert_eq!(done.code, Some(0), "{}", done.dump());
-    assert_eq!(kept_trace_id(&w, &id), trace_id);
-    let journal = w.journal(&id);
-    let v = trace(&w, &id);
-    let all = spans(&v);
-    let run = check_tree(&all, &trace_id, None);
-    assert_eq!(named(&all, "RUN crashy").len(), 1);
-    assert_eq!(attr_str(run, "signalbox.resumes"), "1");
-    assert_eq!(attr_str(run, "cicd.pipeline.result"), "success");
-    assert_eq!(attr(run, "signalbox.open"), None);
-    assert_eq!(start(run), ts(&journal[0]));
-    assert_eq!(end(run), ts(journal.last().unwrap()));
-    let resumed = &run["events"].as_array().unwrap()[0];
-    assert_eq!(resumed["name"], "resumed");
-
-    // One life of `slow` across the crash; two attempts, both number 1.
-    let step = one(&all, "STEP slow");
-    assert_eq!(attr_str(step, "cicd.pipeline.task.run.result"), "success");
-    let attempts = named(&all, "ATTEMPT slow 1");
-    assert_eq!(attempts.len(), 2, "{attempts:#?}");
-    let (cut_short, again) = (attempts[0], attempts[1]);
-    assert_ne!(cut_short["spanId"], again["spanId"]);
-    assert_eq!(code(cut_short), 2);
-    assert_eq!(cut_short["status"]["message"], "interrupted");
-    assert_eq!(attr_str(cut_short, "error.type"), "interrupted");
-    assert_eq!(
-        end(cut_short),
-        ts(cut.last().unwrap()),
-        "ends where the journal was cut"
-    );
-    assert_eq!(code(again), 1);
-    let restarted = journal
-        .iter()
-        .filter(|e| is(e, "step_started", "slow"))
-        .nth(1)
-        .unwrap();
-    assert_eq!(start(again), ts(restarted));
-    assert_eq!(
-        printed_traceparents(&journal, "slow"),
-        [
-            format!("00-{trace_id}-{}-01", cut_short["spanId"].as_str().unwrap()),
-            format!("00-{trace_id}-{}-01", again["spanId"].as_str().unwrap()),
-        ]
-    );
-}
-
-#[test]
-fn a_step_run_again_by_retry_gets_a_new_step_span_in_the_same_trace() {
-    let w = Work::new();
-    let done = w.run(
-        "name: again\nsteps:\n  check:\n    run: test -f fixed\n  after:\n    needs: [check]\n    run: 'true'\n",
-        &[],
-    );
-    assert_eq!(done.code, Some(1), "{}", done.dump());
-    let id = done.run_id().to_string();
-    std::fs::write(w.dir().join("fixed"), "").unwrap();
-    let again = Live::spawn(w.command(&["retry", &id, "--headless", "--json"])).finish();
-    assert_eq!(again.code, Some(0), "{}", again.dump());
-    let journal = w.journal(&id);
-    let v = trace(&w, &id);
-    let all = spans(&v);
-    let run = check_tree(&all, &kept_trace_id(&w, &id), None);
-    assert_eq!(attr_str(run, "cicd.pipeline.result"), "success");
-    assert_eq!(attr_str(run, "signalbox.resumes"), "1");
-    assert_eq!(
-        end(run),
-        ts(journal
-            .iter()
-            .rfind(|e| e["type"] == "run_finished")
-            .unwrap())
-    );
-    for (step, results) in [
-        ("check", ["failure", "success"]),
-        ("after", ["skip", "success"]),
-    ] {
-        let lives = named(&all, &format!("STEP {step}"));
-        assert_eq!(lives.len(), 2, "{lives:#?}");
-        assert_ne!(lives[0]["spanId"], lives[1]["spanId"]);
-        assert!(end(lives[0]) <= start(lives[1]), "one life after the other");
-        let got: Vec<&str> = lives
-            .iter()
-            .map(|s| attr_str(s, "cicd.pipeline.task.run.result"))
-            .collect();
-        assert_eq!(got, results, "{step}");
-    }
-    let attempts = named(&all, "ATTEMPT check 1");
-    assert_eq!(attempts.len(), 2);
-    for (a, life) in attempts.iter().zip(named(&all, "STEP check")) {
-        assert_eq!(
-            a["parentSpanId"], life["spanId"],
-            "each attempt under its own life"
-        );
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Joining the caller's trace
-// ---------------------------------------------------------------------------
-
-const ONE_STEP: &str = r#"
-name: joined
-steps:
-  hello:
-    run: echo "tp=$TRACEPARENT"
-"#;
-
-#[test]
-fn a_run_started_under_traceparent_joins_that_trace() {
-    let w = Work::new();
-    let file = w.write(ONE_STEP);
-    let mut cmd = w.command(&["run", "--headless", "--json"]);
-    cmd.arg(&file).env(
-        "TRACEPARENT",
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-    );
-    let done = Live::spawn(cmd).finish();
-    assert_eq!(done.code, Some(0), "{}", done.dump());
-    let id = done.run_id().to_string();
-    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    assert_eq!(kept_trace_id(&w, &id), trace_id);
-    let v = trace(&w, &id);
-    let all = spans(&v);
-    check_tree(&all, trace_id, Some("00f067aa0ba902b7"));
-    let attempt = one(&all, "ATTEMPT hello 1")["spanId"].as_str().unwrap();
-    assert_eq!(
-        printed_traceparents(&done.events, "hello"),
-        [format!("00-{trace_id}-{attempt}-01")]
-    );
-}
-
-#[test]
-fn an_invalid_traceparent_is_noted_and_the_run_has_a_trace_of_its_own() {
-    let w = Work::new();
-    let file = w.write(ONE_STEP);
-    let mut cmd = w.command(&["run", "--headless", "--json"]);
-    cmd.arg(&file).env(
-        "TRACEPARENT",
-        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-    );
-    let done = Live::spawn(cmd).finish();
-    assert_eq!(done.code, Some(0), "{}", done.dump());
-    let id = done.run_id().to_string();
-    let trace_id = kept_trace_id(&w, &id);
-    assert!(is_hex(&trace_id, 32));
-    let all_zero = "0".repeat(32);
-    assert_ne!(trace_id, all_zero);
-    check_tree(&spans(&trace(&w, &id)), &trace_id, None);
-    assert!(
-        w.log().contains("TRACEPARENT"),
-        "noted in the log: {}",
-        w.log()
-    );
-}
-
-// ---------------------------------------------------------------------------
 // A live run
 // ---------------------------------------------------------------------------
 
@@ -697,119 +509,4 @@ fn a_live_run_gives_its_spans_so_far_with_the_open_ones_marked() {
     let run = check_tree(&all, &kept_trace_id(&w, &id), None);
     assert_eq!(attr_str(run, "cicd.pipeline.result"), "cancellation");
     assert_eq!(attr(one(&all, "APPROVAL gate"), "signalbox.open"), None);
-}
-
-// ---------------------------------------------------------------------------
-// --otlp
-// ---------------------------------------------------------------------------
-
-/// What the receiver was sent.
-struct Received {
-    request_line: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-/// A one-request OTLP/HTTP receiver on loopback answering `status`.
-fn receiver(status: &'static str) -> (u16, std::thread::JoinHandle<Received>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut request_line = String::new();
-        reader.read_line(&mut request_line).unwrap();
-        let mut headers = HashMap::new();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            let (k, v) = line.split_once(':').unwrap();
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-        let len: usize = headers["content-length"].parse().unwrap();
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body).unwrap();
-        let mut stream = stream;
-        let answer =
-            format!("HTTP/1.1 {status}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}");
-        stream.write_all(answer.as_bytes()).unwrap();
-        Received {
-            request_line: request_line.trim_end().to_string(),
-            headers,
-            body,
-        }
-    });
-    (port, handle)
-}
-
-fn finished_run(w: &Work) -> String {
-    let done = w.run(ONE_STEP, &[]);
-    assert_eq!(done.code, Some(0), "{}", done.dump());
-    done.run_id().to_string()
-}
-
-#[test]
-fn otlp_posts_the_same_request_to_the_receiver() {
-    let w = Work::new();
-    let id = finished_run(&w);
-    let printed = w.cli(&["trace", &id]);
-    let (port, received) = receiver("200 OK");
-    let url = format!("http://127.0.0.1:{port}");
-    let out = w.cli(&["trace", &id, "--otlp", &url]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(out.stdout.is_empty(), "sent, not printed");
-    let got = received.join().unwrap();
-    assert_eq!(got.request_line, "POST /v1/traces HTTP/1.1");
-    assert_eq!(got.headers["content-type"], "application/json");
-    assert_eq!(got.headers["host"], format!("127.0.0.1:{port}"));
-    assert_eq!(got.body, printed.stdout.strip_suffix(b"\n").unwrap());
-    assert!(
-        stderr.contains("3 spans") && stderr.contains(&format!("{url}/v1/traces")),
-        "says how many spans went where: {stderr}"
-    );
-}
-
-#[test]
-fn otlp_refused_or_unreachable_is_a_failure_and_https_is_bad_usage() {
-    let w = Work::new();
-    let id = finished_run(&w);
-
-    let (port, received) = receiver("500 Internal Server Error");
-    let out = w.cli(&["trace", &id, "--otlp", &format!("http://127.0.0.1:{port}")]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("500 Internal Server Error"), "{stderr}");
-    received.join().unwrap();
-
-    // A port nobody listens on (bound, then let go).
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let out = w.cli(&["trace", &id, "--otlp", &format!("http://127.0.0.1:{port}")]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("cannot send the trace") && stderr.contains("refused"),
-        "{stderr}"
-    );
-
-    let out = w.cli(&["trace", &id, "--otlp", "https://collector.example:4318"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("Collector"), "{stderr}");
-
-    let out = w.cli(&["trace", "no-such-run"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("no run `no-such-run`"), "{stderr}");
 }
