@@ -119,6 +119,12 @@ pub fn wait_span(trace: TraceId, wait: &str) -> SpanId {
     span(trace, "wait", &[wait.as_bytes()])
 }
 
+/// The span of a wait opened again after its span ended (a cancelled run
+/// resumed re-opens it under its id): named by the seq that re-opened it.
+pub fn wait_span_again(trace: TraceId, wait: &str, seq: u64) -> SpanId {
+    span(trace, "wait", &[wait.as_bytes(), &seq.to_be_bytes()])
+}
+
 /// FNV-1a 64, mixed, of the trace id, the kind and the parts, each ended by a
 /// byte no UTF-8 text holds (so `("ab","c")` and `("a","bc")` differ).
 fn span(trace: TraceId, kind: &str, parts: &[&[u8]]) -> SpanId {
@@ -215,6 +221,7 @@ mod tests {
             attempt_span(t, 4),
             wait_span(t, "w1"),
             wait_span(t, "w2"),
+            wait_span_again(t, "w1", 3),
             run_span(TraceId::random()),
         ];
         for (n, a) in ids.iter().enumerate() {

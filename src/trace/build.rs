@@ -53,6 +53,9 @@ struct Builder<'a> {
     finished: Option<(u128, RunStatus)>,
     lives: HashMap<String, Life>,
     waits: HashMap<String, Open>,
+    /// The waits whose span has ended: one opened again after that (a
+    /// cancelled run resumed) is a span of its own.
+    ended_waits: std::collections::HashSet<String>,
     /// Spans ended, each with its start and rank, to be listed in order.
     done: Vec<((u128, u8), Span)>,
     /// The time of the event before this one: where a crash cut.
@@ -84,6 +87,7 @@ impl<'a> Fold<'a> {
             finished: None,
             lives: HashMap::new(),
             waits: HashMap::new(),
+            ended_waits: Default::default(),
             done: Vec::new(),
             prev: 0,
         })
@@ -254,7 +258,7 @@ impl Builder<'_> {
         }
     }
 
-    fn open_wait(&mut self, step: &str, wait: &str, kind: &str, at: u128) {
+    fn open_wait(&mut self, step: &str, wait: &str, kind: &str, (seq, at): (u64, u128)) {
         if let Some(w) = self.waits.get_mut(wait) {
             // Re-opened by a resume: the same wait, with the time it had left.
             w.events.push(otlp::Event {
@@ -268,8 +272,12 @@ impl Builder<'_> {
             return;
         };
         life.waits.push(wait.to_string());
+        let id = match self.ended_waits.contains(wait) {
+            true => trace_ctx::wait_span_again(self.ctx.trace, wait, seq),
+            false => trace_ctx::wait_span(self.ctx.trace, wait),
+        };
         let open = Open {
-            id: trace_ctx::wait_span(self.ctx.trace, wait),
+            id,
             parent: life.span.id,
             rank: 2,
             name: format!("{} {step}", kind.to_uppercase()),
@@ -287,6 +295,7 @@ impl Builder<'_> {
 
     fn end_wait(&mut self, wait: &str, at: u128, outcome: Outcome) {
         if let Some(open) = self.waits.remove(wait) {
+            self.ended_waits.insert(wait.to_string());
             self.close(open, at, &outcome);
         }
     }

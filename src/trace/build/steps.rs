@@ -82,8 +82,12 @@ impl Builder<'_> {
                 self.end_attempt(&step, at, Outcome::Cancelled(reason.clone()));
                 self.end_life(&step, at, Outcome::StepCancelled(reason.clone()));
             }
-            Event::ApprovalRequested { wait, .. } => self.open_wait(&step, wait, "approval", at),
-            Event::QuestionAsked { wait, .. } => self.open_wait(&step, wait, "question", at),
+            Event::ApprovalRequested { wait, .. } => {
+                self.open_wait(&step, wait, "approval", (e.seq, at))
+            }
+            Event::QuestionAsked { wait, .. } => {
+                self.open_wait(&step, wait, "question", (e.seq, at))
+            }
             Event::ApprovalProgress {
                 wait,
                 by,

@@ -122,3 +122,34 @@ fn events_before_any_run_started_or_after_the_end_make_no_broken_span() {
     ));
     assert!(super::spans(&ctx(), &[]).is_empty());
 }
+
+#[test]
+fn a_wait_opened_again_after_its_span_ended_is_a_span_of_its_own() {
+    let events = journal(&[
+        r#""type":"run_started","workflow":"w","steps":1,"resumed":false"#,
+        r#""type":"approval_requested","step":"gate","wait":"w1","prompt":"p","timeout_ms":1000"#,
+        r#""type":"step_cancelled","step":"gate","reason":"the run was cancelled""#,
+        r#""type":"run_finished","status":"cancelled","duration_ms":3"#,
+        r#""type":"run_started","workflow":"w","steps":1,"resumed":true"#,
+        r#""type":"approval_requested","step":"gate","wait":"w1","prompt":"p","timeout_ms":900"#,
+        r#""type":"approval_resolved","step":"gate","wait":"w1","approved":true,"by":"keyboard","user":"amy","waited_ms":5"#,
+        r#""type":"step_succeeded","step":"gate","attempt":0,"duration_ms":1,"outputs":{},"fallback":false"#,
+        r#""type":"run_finished","status":"succeeded","duration_ms":7"#,
+    ]);
+    let spans = spans(&ctx(), &events);
+    let waits = find(&spans, "APPROVAL gate");
+    assert_eq!(waits.len(), 2);
+    assert_ne!(waits[0].span_id, waits[1].span_id);
+    let steps = find(&spans, "STEP gate");
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[0].status.code, otlp::STATUS_ERROR);
+    assert_eq!(waits[0].parent_span_id, steps[0].span_id);
+    assert_eq!(waits[1].parent_span_id, steps[1].span_id);
+    let ids: std::collections::HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+    assert_eq!(ids.len(), spans.len());
+    assert_eq!(
+        spans[0].status.code,
+        otlp::STATUS_OK,
+        "the last run_finished says"
+    );
+}
