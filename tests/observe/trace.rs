@@ -29,6 +29,20 @@ steps:
 // Reading a trace
 // ---------------------------------------------------------------------------
 
+/// `run --headless --json` of `yaml` with `extra`, in progress, with no
+/// `TRACEPARENT` of this process's: a run of its own trace.
+fn start_run(w: &Work, yaml: &str, extra: &[&str]) -> Live {
+    let file = w.write(yaml);
+    let mut cmd = w.command(&["run", "--headless", "--json"]);
+    cmd.arg(file).args(extra).env_remove("TRACEPARENT");
+    Live::spawn(cmd)
+}
+
+/// [`start_run`], to its end.
+fn run_to_end(w: &Work, yaml: &str, extra: &[&str]) -> crate::common::Done {
+    start_run(w, yaml, extra).finish()
+}
+
 /// `trace ID`'s stdout, parsed and checked for shape.
 fn trace(w: &Work, id: &str) -> Value {
     let out = w.cli(&["trace", id]);
@@ -309,7 +323,8 @@ steps:
 #[test]
 fn a_run_is_one_trace_of_nested_spans_that_say_what_its_journal_says() {
     let w = Work::new();
-    let done = w.run(
+    let done = run_to_end(
+        &w,
         MIXED,
         &["--approve", "gate", "--answer", "notes=top secret words"],
     );
@@ -484,7 +499,8 @@ fn a_run_is_one_trace_of_nested_spans_that_say_what_its_journal_says() {
 #[test]
 fn a_live_run_gives_its_spans_so_far_with_the_open_ones_marked() {
     let w = Work::new();
-    let mut live = w.start(
+    let mut live = start_run(
+        &w,
         "name: waiting\nsteps:\n  gate:\n    approval: { prompt: \"Go?\" }\n",
         &[],
     );

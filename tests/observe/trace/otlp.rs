@@ -56,7 +56,7 @@ fn receiver(status: &'static str) -> (u16, std::thread::JoinHandle<Received>) {
 }
 
 fn finished_run(w: &Work) -> String {
-    let done = w.run(ONE_STEP, &[]);
+    let done = run_to_end(w, ONE_STEP, &[]);
     assert_eq!(done.code, Some(0), "{}", done.dump());
     done.run_id().to_string()
 }

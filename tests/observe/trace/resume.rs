@@ -19,7 +19,7 @@ steps:
 #[test]
 fn a_run_killed_and_resumed_is_one_trace_with_the_cut_attempt_ended_in_error() {
     let w = Work::new();
-    let mut live = w.start(CRASHY, &[]);
+    let mut live = start_run(&w, CRASHY, &[]);
     let id = live.run_id();
     live.wait_for("slow started", |e| is(e, "step_started", "slow"));
     wait_file(&w.dir().join("slow.started"));
@@ -95,7 +95,8 @@ fn a_run_killed_and_resumed_is_one_trace_with_the_cut_attempt_ended_in_error() {
 #[test]
 fn a_step_run_again_by_retry_gets_a_new_step_span_in_the_same_trace() {
     let w = Work::new();
-    let done = w.run(
+    let done = run_to_end(
+        &w,
         "name: again\nsteps:\n  check:\n    run: test -f fixed\n  after:\n    needs: [check]\n    run: 'true'\n",
         &[],
     );
