@@ -18,6 +18,7 @@ mod retry;
 mod run;
 mod signals;
 mod slice;
+mod trace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -113,6 +114,11 @@ pub enum Command {
         after_help = "Examples:\n  signalbox logs release-20261123-104500-3fa2 build\n  signalbox logs release-20261123-104500-3fa2 --follow\n\nLines come in the order the steps printed them (`STEP | LINE` without STEP); control characters are shown escaped.\n\nExit codes: 0 printed (with --follow: the run succeeded), 1 the run failed or cannot be reached, 2 bad usage or no such step, 130 the run was cancelled."
     )]
     Logs(follow::LogsArgs),
+    /// Print a run as OpenTelemetry spans (one OTLP/JSON request), or send them with --otlp.
+    #[command(
+        after_help = "Examples:\n  signalbox trace release-20261123-104500-3fa2 | jq '.resourceSpans[0].scopeSpans[0].spans[] | .name'\n  signalbox trace release-20261123-104500-3fa2 --otlp http://127.0.0.1:4318\n\nOne span for the run (across resumes), one for each step (a step run again gets a new one), each attempt and each wait, built from the journal; a live run gives its spans so far. Each attempt's process got TRACEPARENT naming its span, so a step's own spans join the trace; a run started with TRACEPARENT set joins that trace. No output line, answer or prompt is put in a span.\n\n--otlp posts to URL/v1/traces (OTLP/HTTP, JSON); http:// only: for https, send to a local OpenTelemetry Collector and let it forward.\n\nExit codes: 0 printed or taken; 1 the run cannot be read, or the receiver cannot be reached or refused it; 2 bad usage (a bad --otlp URL)."
+    )]
+    Trace(trace::TraceArgs),
     /// Check workflow files; print every error with its line and column.
     #[command(
         after_help = "Example:\n  signalbox validate workflows/release.yaml workflows/chain.yaml\n\nSilent and exit 0 when every file is valid; errors on stderr and exit 2 otherwise."
@@ -192,6 +198,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Attach(args) => attach::attach(args),
         Command::Events(args) => follow::events(args),
         Command::Logs(args) => follow::logs(args),
+        Command::Trace(args) => trace::trace(args),
         Command::Validate { files } => validate(&files),
         Command::Graph { file, format } => match workflow::load(&file) {
             Ok(wf) => {

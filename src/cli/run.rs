@@ -241,6 +241,10 @@ pub fn apply_flags(args: &RunFlags, wf: &mut Workflow) -> Result<RunOptions, Str
         workdir: None,
         vars,
         allow: crate::engine::allow::resolve_all(&args.allow)?,
+        // A new run joins the caller's trace (SPEC §8); resume keeps its own.
+        traceparent: std::env::var_os("TRACEPARENT")
+            .filter(|v| !v.is_empty())
+            .map(|v| v.to_string_lossy().into_owned()),
     };
     Ok(options)
 }

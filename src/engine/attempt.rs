@@ -47,6 +47,8 @@ impl Scheduler {
             step: self.wf.steps[i].id.clone(),
             attempt,
         });
+        // The seq of that `step_started` names the attempt's span.
+        let started_seq = self.bus.seq();
         let (cancel, cancelled) = oneshot::channel();
         self.steps[i].phase = Phase::Running {
             attempt,
@@ -57,7 +59,7 @@ impl Scheduler {
         };
         self.running += 1;
         self.group_started(i);
-        self.spawn_process(i, attempt, cancelled, seq);
+        self.spawn_process(i, (attempt, started_seq), cancelled, seq);
     }
 
     /// Runs the attempt's process on its own task, once the journal is on
@@ -65,7 +67,7 @@ impl Scheduler {
     fn spawn_process(
         &mut self,
         i: usize,
-        attempt: u32,
+        (attempt, started_seq): (u32, u64),
         cancelled: oneshot::Receiver<()>,
         seq: u64,
     ) {
@@ -94,7 +96,7 @@ impl Scheduler {
         let spec = ProcessSpec {
             command: run.command().to_string(),
             shell: step.shell.to_vec(),
-            env: self.attempt_env(i, attempt, &output_path),
+            env: self.attempt_env(i, (attempt, started_seq), &output_path),
             unset: self.secrets.env_vars(&self.wf),
             cwd: match (&self.options.workdir, &step.cwd) {
                 (Some(base), Some(cwd)) => Some(base.join(cwd)),

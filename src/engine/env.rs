@@ -38,10 +38,12 @@ impl Scheduler {
         t.render(|r| self.ref_value(r))
     }
 
+    /// The environment of attempt `attempt` of step `i`, whose
+    /// `step_started` was event `started_seq`.
     pub(super) fn attempt_env(
         &self,
         i: usize,
-        attempt: u32,
+        (attempt, started_seq): (u32, u64),
         output: &std::path::Path,
     ) -> Vec<(String, String)> {
         let step = &self.wf.steps[i];
@@ -52,6 +54,13 @@ impl Scheduler {
         env.push(("SIGNALBOX_STEP".into(), step.id.clone()));
         env.push(("SIGNALBOX_ATTEMPT".into(), attempt.to_string()));
         env.push(("SIGNALBOX_OUTPUT".into(), output.display().to_string()));
+        // The attempt's own span, so the step's spans join the run's trace;
+        // after the workflow's `env`, which cannot name another.
+        let span = super::trace_ctx::attempt_span(self.trace, started_seq);
+        env.push((
+            "TRACEPARENT".into(),
+            super::trace_ctx::TraceParent::header(self.trace, span),
+        ));
         for &k in &self.asks {
             if let Some(a) = &self.steps[k].answer {
                 env.push((answer_env_name(&self.wf.steps[k].id), a.clone()));

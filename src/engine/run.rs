@@ -40,6 +40,10 @@ pub struct RunOptions {
     pub vars: std::collections::BTreeMap<String, String>,
     /// `--allow`: who besides the run's user may reach it, resolved.
     pub allow: Vec<super::allow::Allowed>,
+    /// `TRACEPARENT` as the caller found it when the run started: a valid
+    /// one makes the run part of that trace (SPEC §8); an invalid one is
+    /// noted in the log and ignored. Only a new run reads it.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -195,16 +199,29 @@ impl Run {
             },
         )?;
         let lock = super::lock::RunLock::acquire(&dir).map_err(EngineError::Resume)?;
+        let joined = options.traceparent.as_deref().and_then(|text| {
+            let parsed = super::trace_ctx::TraceParent::parse(text.trim());
+            if parsed.is_none() {
+                tracing::warn!(
+                    "TRACEPARENT {text:?} is not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>): ignored, the run starts a trace of its own"
+                );
+            }
+            parsed
+        });
+        let trace = joined.map_or_else(super::trace_ctx::TraceId::random, |p| p.trace);
         let params = super::run_dir::Params {
             workdir,
             vars: options.vars.clone(),
             allow: options.allow.clone(),
+            trace_id: Some(trace.hex()),
+            trace_parent: joined.map(|p| p.span.hex()),
         };
         super::run_dir::write_params(&dir.path, &params).map_err(|source| EngineError::RunDir {
             dir: dir.path.clone(),
             source,
         })?;
         let mut run = Run::assemble(workflow, options, dir, lock, 0)?;
+        run.scheduler.trace = trace;
         run.scheduler.set_secrets(secrets);
         Ok(run)
     }
@@ -383,7 +400,10 @@ impl Run {
             })?;
         }
         let last_seq = replayed.events.last().map_or(0, |e| e.seq);
-        let run = Run::assemble(workflow, options, dir, lock, last_seq)?;
+        let params = super::run_dir::read_params(&dir.path).map_err(EngineError::Resume)?;
+        let (trace, _) = super::run_dir::Params::trace(params.as_ref(), &dir.id);
+        let mut run = Run::assemble(workflow, options, dir, lock, last_seq)?;
+        run.scheduler.trace = trace;
         Ok((run, replayed.events, revisions))
     }
 

@@ -168,6 +168,29 @@ pub struct Params {
     pub vars: std::collections::BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<super::allow::Allowed>,
+    /// The run's trace id (32 hex digits), chosen when it started, so a
+    /// resumed run goes on in the same trace (SPEC §8). None in a folder
+    /// made before traces were: see [`Params::trace`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// The span the run joined (`TRACEPARENT` when it started): its run
+    /// span's parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_parent: Option<String>,
+}
+
+impl Params {
+    /// The trace of run `run_id`: the kept trace id, else one derived from
+    /// the run id; and the span it joined, if any.
+    pub fn trace(
+        params: Option<&Params>,
+        run_id: &str,
+    ) -> (super::trace_ctx::TraceId, Option<super::trace_ctx::SpanId>) {
+        use super::trace_ctx::{SpanId, TraceId};
+        let kept = params.and_then(|p| p.trace_id.as_deref().and_then(TraceId::parse));
+        let parent = params.and_then(|p| p.trace_parent.as_deref().and_then(SpanId::parse));
+        (kept.unwrap_or_else(|| TraceId::derived(run_id)), parent)
+    }
 }
 
 pub fn params_path(dir: &Path) -> PathBuf {

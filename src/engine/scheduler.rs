@@ -103,6 +103,9 @@ pub struct Scheduler {
     pub(super) hooks: Option<super::hooks::Hooks>,
     /// The secrets' values, read when the run started or resumed.
     pub(super) secrets: super::secrets::Secrets,
+    /// The run's trace id (kept in `run.json`): each attempt's process
+    /// gets its span in `TRACEPARENT`.
+    pub(super) trace: super::trace_ctx::TraceId,
 }
 
 impl Scheduler {
@@ -119,6 +122,8 @@ impl Scheduler {
         let rng = options
             .seed
             .map_or_else(SmallRng::from_os_rng, SmallRng::seed_from_u64);
+        // The run's own is set by `Run` from `run.json`.
+        let trace = super::trace_ctx::TraceId::derived(&dir.id);
         Scheduler {
             user: Some(super::who::login_name(nix::unistd::Uid::effective())),
             acting: None,
@@ -162,6 +167,7 @@ impl Scheduler {
             editing: None,
             hooks: None,
             secrets: super::secrets::Secrets::default(),
+            trace,
         }
         .numbered()
     }
