@@ -593,13 +593,12 @@ async fn a_command_the_run_refuses_shows_its_reason() {
         state_dir: dir.path().join(name),
         ..Default::default()
     };
-    let shown = workflow(
-        "name: shown\nsteps:\n  gate:\n    approval: { prompt: ok?, timeout: 1s, on_timeout: approve }\n",
-    );
+    let shown = workflow("name: shown\nsteps:\n  gate:\n    approval: { prompt: ok? }\n");
     let mut model = Model::new(&shown);
     let mut run = Run::new(shown, options("a")).unwrap();
     let events = run.subscribe();
     let mut watch = run.subscribe();
+    let shown_run = run.handle();
     let task = tokio::spawn(run.start());
     let other = Run::new(
         workflow("name: other\nsteps:\n  work:\n    run: sleep 30\n"),
@@ -615,6 +614,12 @@ async fn a_command_the_run_refuses_shows_its_reason() {
         until(&mut watch, |e| matches!(e, Event::ApprovalRequested { .. })).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let _ = tx.unbounded_send(Ok(TermEvent::Key(key('a'))));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Ended from elsewhere: a cancel closes the wait with no notice.
+        shown_run.send(Command::Cancel {
+            step: None,
+            by: By::Keyboard,
+        });
         until(&mut watch, |e| matches!(e, Event::RunFinished { .. })).await;
         let _ = done.send(());
     };
@@ -623,7 +628,7 @@ async fn a_command_the_run_refuses_shows_its_reason() {
         let _ = stop.await;
     };
     let (ended, ()) = tokio::join!(drive(&mut terminal, &mut model, engine, rx, stop), script);
-    assert_eq!(ended.outcome.map(|o| o.status), Some(RunStatus::Succeeded));
+    assert_eq!(ended.outcome.map(|o| o.status), Some(RunStatus::Cancelled));
     let why = "no step `gate` in workflow `other`";
     assert_eq!(model.ui.notice.as_deref(), Some(why));
     let screen = terminal.backend().to_string();
