@@ -35,6 +35,7 @@ pub mod run_dir;
 mod scheduler;
 pub mod secrets;
 mod state;
+pub mod stats;
 mod waits;
 pub mod who;
 

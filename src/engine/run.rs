@@ -79,6 +79,8 @@ pub struct RunHandle {
     tx: mpsc::UnboundedSender<Msg>,
     pub run_id: Arc<str>,
     pub dir: Arc<std::path::Path>,
+    /// What the engine counts that no event carries.
+    stats: Arc<super::stats::EngineStats>,
 }
 
 impl RunHandle {
@@ -161,6 +163,12 @@ impl RunHandle {
         }
     }
 
+    /// Subscribers dropped and journal sync times (see
+    /// [`EngineStats`](super::stats::EngineStats)), to read at any time.
+    pub fn stats(&self) -> Arc<super::stats::EngineStats> {
+        self.stats.clone()
+    }
+
     /// Events from now on. Subscribe before [`Run::start`] for all of them.
     pub async fn subscribe(&self) -> Option<Subscription> {
         let (tx, rx) = oneshot::channel();
@@ -233,6 +241,7 @@ impl Run {
             tx: tx.clone(),
             run_id: dir.id.clone().into(),
             dir: dir.path.clone().into(),
+            stats: bus.stats(),
         };
         let mut scheduler = Scheduler::new(workflow, options, dir, bus, tx, rx);
         scheduler.lock = Some(lock);
