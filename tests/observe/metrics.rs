@@ -282,3 +282,117 @@ fn hostile_clients_neither_stop_the_run_nor_other_scrapes() {
     live.finish().expect(0, "succeeded");
     drop(idle);
 }
+
+/// Fails at `build` the first time (no `go` file), runs on to `gate` once
+/// retried with the file there.
+const RETRIED: &str = r#"
+name: retried
+steps:
+  build:
+    run: test -e go
+  gate:
+    needs: [build]
+    approval: { prompt: "Ship?" }
+"#;
+
+#[test]
+fn a_retried_run_moves_its_steps_back_and_counts_both_processes() {
+    let w = Work::new();
+    let first = w.run(RETRIED, &[]);
+    first.expect(1, "failed");
+    let run = first.run_id().to_string();
+    std::fs::write(w.dir().join("go"), "").unwrap();
+    let cmd = w.command(&["retry", &run, "--headless", "--json", "--metrics", ":0"]);
+    let mut live = crate::common::Live::spawn(cmd);
+    live.wait_for("gate's approval", |e| e["type"] == "approval_requested");
+    let addr = addr_of(&w, &run);
+    let (s, journal) = settled(&w, &run, addr);
+    let x = expected(&journal, &["build", "gate"], &["gate"], &[]);
+    // The first process's failure and skip, and this one's success.
+    assert_eq!(x.finished["failed"], 1.0);
+    assert_eq!(x.finished["skipped"], 1.0);
+    assert_eq!(x.finished["succeeded"], 1.0);
+    assert!(
+        journal
+            .iter()
+            .any(|e| e["type"] == "dag_modified" && e["action"] == "retry")
+    );
+    let status = |st: &str| s.value("signalbox_steps", &[("status", st)]);
+    assert_eq!(status("succeeded"), 1.0);
+    assert_eq!(status("waiting"), 1.0);
+    assert_eq!(
+        status("failed") + status("skipped") + status("pending"),
+        0.0
+    );
+    for (st, n) in [("failed", 1.0), ("skipped", 1.0), ("succeeded", 1.0)] {
+        let v = s.value("signalbox_steps_finished_total", &[("status", st)]);
+        assert_eq!(v, n, "steps_finished_total{{{st}}}");
+    }
+    for (o, n) in [("failed", 1.0), ("succeeded", 1.0)] {
+        assert_eq!(s.value("signalbox_attempts_total", &[("outcome", o)]), n);
+    }
+    assert_eq!(
+        s.value("signalbox_waits_open", &[("kind", "approval")]),
+        1.0
+    );
+    assert_eq!(s.value("signalbox_events_total", &[]), x.events);
+    let ok = w.cli(&["approve", &run, "gate"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    live.finish().expect(0, "succeeded");
+}
+
+#[test]
+fn a_detached_run_serves_its_metrics_at_the_address_it_wrote() {
+    let w = Work::new();
+    let file = w.write("name: away\nsteps:\n  gate:\n    approval: { prompt: ok? }\n");
+    let out = w.cli(&[
+        "run",
+        file.to_str().unwrap(),
+        "--detach",
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    // The id is said once the run can be reached: its metrics too.
+    let addr = addr_of(&w, &run);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(w.run_dir(&run).join("metrics.addr"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = get(addr, "/metrics");
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        if body.contains("signalbox_waits_open{workflow=\"away\",kind=\"approval\"} 1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the wait never showed:\n{body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let done = w.cli(&["reject", &run, "gate"]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    // The run ends on its own, and its listener with it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "still listening after the run");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let journal = w.journal(&run);
+    assert_eq!(journal.last().unwrap()["type"], "run_finished");
+}
