@@ -395,4 +395,40 @@ fn a_detached_run_serves_its_metrics_at_the_address_it_wrote() {
     }
     let journal = w.journal(&run);
     assert_eq!(journal.last().unwrap()["type"], "run_finished");
+    let said = format!("metrics: http://{addr}/metrics");
+    assert!(w.log().contains(&said), "the log does not say {said}");
+}
+
+#[test]
+fn an_address_beyond_this_machine_is_served_with_a_warning() {
+    let w = Work::new();
+    let done = w.run(
+        "name: wide\nsteps:\n  a:\n    run: 'true'\n",
+        &["--metrics", "0.0.0.0:0"],
+    );
+    done.expect(0, "succeeded");
+    let run = done.run_id();
+    let addr = std::fs::read_to_string(w.run_dir(run).join("metrics.addr")).unwrap();
+    let addr = addr.trim();
+    assert!(addr.starts_with("0.0.0.0:"), "{addr}");
+    assert!(
+        done.stderr
+            .contains(&format!("metrics: http://{addr}/metrics")),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains(&format!(
+            "warning: --metrics {addr} can be reached from other machines, and the metrics have no authentication"
+        )),
+        "{}",
+        done.stderr
+    );
+    // The loopback address says nothing of the kind.
+    let quiet = w.run(
+        "name: near\nsteps:\n  a:\n    run: 'true'\n",
+        &["--metrics", ":0"],
+    );
+    quiet.expect(0, "succeeded");
+    assert!(!quiet.stderr.contains("warning"), "{}", quiet.stderr);
 }
