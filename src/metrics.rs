@@ -104,8 +104,14 @@ async fn follow(mut fold: Fold, mut events: Subscription, journal: std::path::Pa
     }
     while let Some(p) = events.recv().await {
         fold.apply(&p.envelope);
+        let mut folded = 1;
         while let Ok(p) = events.try_recv() {
             fold.apply(&p.envelope);
+            folded += 1;
+            // A long flood does not keep a worker the run needs.
+            if folded % 1024 == 0 {
+                tokio::task::yield_now().await;
+            }
         }
         // Events come in floods: folded a moment later, in one go, they
         // cost the run no wake-up of this task per event.
