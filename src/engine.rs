@@ -35,6 +35,7 @@ pub mod run_dir;
 mod scheduler;
 pub mod secrets;
 mod state;
+pub mod stats;
 pub mod trace_ctx;
 mod waits;
 pub mod who;

@@ -67,6 +67,11 @@ pub struct RunFlags {
     /// list given replaces it.
     #[arg(long = "allow", value_name = "USER|@GROUP")]
     pub allow: Vec<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics while the run lives:
+    /// HOST:PORT (an IPv4 address, [IPv6], localhost) or :PORT for
+    /// 127.0.0.1; port 0 picks a free one, written to <run>/metrics.addr.
+    #[arg(long, value_name = "ADDR", value_parser = crate::metrics::addr::parse)]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// The state dir as SPEC §4 resolves it.
@@ -279,7 +284,7 @@ pub fn run(args: RunArgs) -> u8 {
         || args.json
         || !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
     if headless {
-        return runtime.block_on(run_headless(wf, options, args.json));
+        return runtime.block_on(run_headless(wf, options, args.json, args.metrics));
     }
     // The run lives in a process of its own, so the screen can detach
     // from it (`d`) and others can attach; this screen is its first.
@@ -300,9 +305,14 @@ pub fn prefixed(message: &str) -> String {
     }
 }
 
-async fn run_headless(wf: Workflow, options: RunOptions, json: bool) -> u8 {
+async fn run_headless(
+    wf: Workflow,
+    options: RunOptions,
+    json: bool,
+    metrics: Option<std::net::SocketAddr>,
+) -> u8 {
     match Run::new(wf, options.clone()) {
-        Ok(run) => drive_headless(run, &options, json).await,
+        Ok(run) => drive_headless(run, &options, json, metrics).await,
         // The run could not begin (an unusable state dir): a usage error.
         Err(e) => {
             crate::safe::say!("error: {e}");
@@ -311,8 +321,14 @@ async fn run_headless(wf: Workflow, options: RunOptions, json: bool) -> u8 {
     }
 }
 
-/// Drives a prepared run (new or resumed) without a screen.
-pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u8 {
+/// Drives a prepared run (new or resumed) without a screen, serving its
+/// metrics at `metrics` when given.
+pub async fn drive_headless(
+    mut run: Run,
+    options: &RunOptions,
+    json: bool,
+    metrics: Option<std::net::SocketAddr>,
+) -> u8 {
     // A flag naming a matrix step answers its instances: none is asked.
     let skip_prompt: Vec<String> = (options.presets.keys())
         .flat_map(|id| match run.workflow().group_index(id) {
@@ -325,6 +341,18 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
     let prompt = headless::can_prompt() && !options.auto_approve;
     let events = run.subscribe();
     let handle = run.handle();
+    // A run that cannot serve the metrics asked for does not start.
+    let exporter = match metrics {
+        Some(addr) => match crate::metrics::Exporter::start(addr, &mut run).await {
+            Ok(exporter) => Some(exporter),
+            Err(e) => {
+                crate::safe::say!("error: {e}");
+                crate::engine::run_dir::discard_if_unstarted(&handle.dir);
+                return exit::INVALID;
+            }
+        },
+        None => None,
+    };
     // A run nobody could reach from another terminal does not start.
     let socket = match crate::socket::serve(handle.clone(), &handle.dir) {
         Ok(server) => server,
@@ -335,6 +363,9 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
         }
     };
     super::detach::announce(&handle.run_id);
+    if let Some(exporter) = &exporter {
+        announce_metrics(exporter.addr(), &handle.dir);
+    }
     // Only waits are ordered by priority here: one entry per wait, not per step.
     let priorities = run
         .workflow()
@@ -378,6 +409,9 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
     };
     signals.abort();
     socket.close().await;
+    if let Some(exporter) = exporter {
+        exporter.close();
+    }
     let _ = printer.await;
     if let Some(e) = &outcome.journal_error {
         crate::safe::say!("error: the run stopped: {e}");
@@ -386,6 +420,23 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, json: bool) -> u
         RunStatus::Succeeded => exit::OK,
         RunStatus::Failed => exit::FAILED,
         RunStatus::Cancelled => exit::CANCELLED,
+    }
+}
+
+/// Says where the metrics are: on stderr, in the log and in
+/// `<run>/metrics.addr`; warns when other machines can reach them.
+fn announce_metrics(addr: std::net::SocketAddr, dir: &std::path::Path) {
+    let url = crate::metrics::addr::url(addr);
+    if let Err(e) = crate::metrics::write_addr(dir, addr) {
+        tracing::warn!("cannot write {}: {e}", dir.join("metrics.addr").display());
+    }
+    tracing::info!("metrics: {url}");
+    crate::safe::say!("metrics: {url}");
+    if !crate::metrics::loopback(addr) {
+        tracing::warn!("metrics served on {addr}, beyond this machine, with no authentication");
+        crate::safe::say!(
+            "warning: --metrics {addr} can be reached from other machines, and the metrics have no authentication"
+        );
     }
 }
 

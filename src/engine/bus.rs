@@ -174,6 +174,8 @@ pub struct Bus {
     room: OutputRoom,
     /// The run's secrets, masked in every event before anyone sees it.
     mask: Arc<super::mask::Masker>,
+    /// What front ends may read of the bus and journal that no event says.
+    stats: Arc<super::stats::EngineStats>,
 }
 
 impl Bus {
@@ -185,10 +187,12 @@ impl Bus {
         path: PathBuf,
         first_seq: u64,
     ) -> std::io::Result<Bus> {
+        let stats = Arc::<super::stats::EngineStats>::default();
         Ok(Bus {
             run,
             seq: first_seq,
-            durable: Arc::new(Durable::new(&journal, first_seq)?),
+            durable: Arc::new(Durable::counted(&journal, first_seq, stats.clone())?),
+            stats,
             journal,
             path,
             subscribers: Vec::new(),
@@ -274,6 +278,7 @@ impl Bus {
         if lagged > 0 {
             tracing::info!("{lagged} subscriber(s) fell behind and read on from the journal");
             self.lagged += lagged;
+            self.stats.dropped(lagged);
         }
         Ok(())
     }
@@ -296,5 +301,10 @@ impl Bus {
 
     pub fn seq(&self) -> u64 {
         self.seq
+    }
+
+    /// The counts the bus and its journal keep (see [`super::stats`]).
+    pub fn stats(&self) -> Arc<super::stats::EngineStats> {
+        self.stats.clone()
     }
 }

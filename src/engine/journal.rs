@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The append-only event log of one run.
 pub struct Journal {
@@ -89,16 +89,28 @@ pub struct Durable {
     durable: AtomicU64,
     /// Held while a sync runs.
     syncing: Mutex<()>,
+    /// Where each sync's duration is counted.
+    stats: Arc<super::stats::EngineStats>,
 }
 
 impl Durable {
     /// For `journal`, whose events up to `seq` are on disk already.
     pub fn new(journal: &Journal, seq: u64) -> io::Result<Durable> {
+        Durable::counted(journal, seq, Arc::default())
+    }
+
+    /// As [`Durable::new`], timing each sync into `stats`.
+    pub fn counted(
+        journal: &Journal,
+        seq: u64,
+        stats: Arc<super::stats::EngineStats>,
+    ) -> io::Result<Durable> {
         Ok(Durable {
             file: journal.handle()?,
             written: AtomicU64::new(seq),
             durable: AtomicU64::new(seq),
             syncing: Mutex::new(()),
+            stats,
         })
     }
 
@@ -119,7 +131,9 @@ impl Durable {
             return Ok(());
         }
         let upto = self.written.load(Ordering::Acquire);
+        let began = std::time::Instant::now();
         self.file.sync_data()?;
+        self.stats.synced(began.elapsed());
         self.durable.fetch_max(upto, Ordering::AcqRel);
         Ok(())
     }

@@ -83,6 +83,8 @@ pub struct RunHandle {
     tx: mpsc::UnboundedSender<Msg>,
     pub run_id: Arc<str>,
     pub dir: Arc<std::path::Path>,
+    /// What the engine counts that no event carries.
+    stats: Arc<super::stats::EngineStats>,
 }
 
 impl RunHandle {
@@ -163,6 +165,12 @@ impl RunHandle {
             sent.map_err(|_| Refusal::RunOver)?;
             rx.await.unwrap_or(Err(Refusal::RunOver))
         }
+    }
+
+    /// Subscribers dropped and journal sync times (see
+    /// [`EngineStats`](super::stats::EngineStats)), to read at any time.
+    pub fn stats(&self) -> Arc<super::stats::EngineStats> {
+        self.stats.clone()
     }
 
     /// Events from now on. Subscribe before [`Run::start`] for all of them.
@@ -250,6 +258,7 @@ impl Run {
             tx: tx.clone(),
             run_id: dir.id.clone().into(),
             dir: dir.path.clone().into(),
+            stats: bus.stats(),
         };
         let mut scheduler = Scheduler::new(workflow, options, dir, bus, tx, rx);
         scheduler.lock = Some(lock);
