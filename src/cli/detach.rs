@@ -33,7 +33,27 @@ pub fn start(args: &RunArgs) -> u8 {
         crate::safe::say!("error: {e}");
         return exit::INVALID;
     }
-    print_id(spawn())
+    let spawned = spawn();
+    if let (Ok(id), Some(_)) = (&spawned, args.flags.metrics) {
+        // The run wrote where it serves before it said its id.
+        let file = options.state_dir.join("runs").join(id).join("metrics.addr");
+        let addr = crate::engine::fsafe::open_read(&file)
+            .and_then(|mut f| {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut f, &mut text).map(|_| text)
+            })
+            .ok()
+            .and_then(|t| t.trim().parse::<std::net::SocketAddr>().ok());
+        if let Some(addr) = addr {
+            crate::safe::say!("metrics: {}", crate::metrics::addr::url(addr));
+            if !crate::metrics::loopback(addr) {
+                crate::safe::say!(
+                    "warning: --metrics {addr} can be reached from other machines, and the metrics have no authentication"
+                );
+            }
+        }
+    }
+    print_id(spawned)
 }
 
 /// Prints the id of a run [`spawn`] started; the exit code.

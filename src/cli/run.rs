@@ -362,10 +362,11 @@ pub async fn drive_headless(
             return exit::INVALID;
         }
     };
-    super::detach::announce(&handle.run_id);
+    // Before the run's id is said: `--detach` reads the address then.
     if let Some(exporter) = &exporter {
         announce_metrics(exporter.addr(), &handle.dir);
     }
+    super::detach::announce(&handle.run_id);
     // Only waits are ordered by priority here: one entry per wait, not per step.
     let priorities = run
         .workflow()

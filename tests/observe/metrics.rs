@@ -397,6 +397,8 @@ fn a_detached_run_serves_its_metrics_at_the_address_it_wrote() {
     assert_eq!(journal.last().unwrap()["type"], "run_finished");
     let said = format!("metrics: http://{addr}/metrics");
     assert!(w.log().contains(&said), "the log does not say {said}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim(), said, "--detach says where the metrics are");
 }
 
 #[test]
