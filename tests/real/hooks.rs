@@ -4,65 +4,13 @@
 //! that hangs, fails or floods changes nothing in the run; and the loader
 //! refuses what a hook cannot be.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::common::work::Work;
 use crate::common::{BIN, Done, Live, marked};
-
-struct Work {
-    tmp: tempfile::TempDir,
-}
-
-impl Work {
-    fn new() -> Work {
-        Work {
-            tmp: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn dir(&self) -> &Path {
-        self.tmp.path()
-    }
-
-    fn write(&self, yaml: &str) -> PathBuf {
-        let file = self.dir().join("wf.yaml");
-        std::fs::write(&file, yaml).unwrap();
-        file
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .arg("--state-dir")
-            .arg(self.dir().join("state"))
-            .current_dir(self.dir())
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn start(&self, yaml: &str, extra: &[&str]) -> Live {
-        let file = self.write(yaml);
-        let mut cmd = self.command(&["run", "--headless", "--json"]);
-        cmd.arg(file).args(extra);
-        Live::spawn(cmd)
-    }
-
-    fn run(&self, yaml: &str, extra: &[&str]) -> Done {
-        self.start(yaml, extra).finish()
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir().join(name))
-            .unwrap_or_else(|e| panic!("{name} was not written: {e}"))
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir().join("state").join("signalbox.log")).unwrap_or_default()
-    }
-}
 
 fn hook_ends<'d>(done: &'d Done, hook: &str) -> Vec<&'d Value> {
     done.all("hook_finished")
