@@ -56,7 +56,7 @@ impl Scheduler {
         env.push(("SIGNALBOX_OUTPUT".into(), output.display().to_string()));
         // The attempt's own span, so the step's spans join the run's trace;
         // after the workflow's `env`, which cannot name another.
-        let span = super::trace_ctx::attempt_span(self.trace, started_seq);
+        let span = super::trace_ctx::attempt_span(self.trace, &self.dir.id, started_seq);
         env.push((
             "TRACEPARENT".into(),
             super::trace_ctx::TraceParent::header(self.trace, span),

@@ -96,38 +96,41 @@ impl TraceParent {
 }
 
 /// The run's span: one for the whole run, across resumes.
-pub fn run_span(trace: TraceId) -> SpanId {
-    span(trace, "run", &[])
+pub fn run_span(trace: TraceId, run: &str) -> SpanId {
+    span(trace, run, "run", &[])
 }
 
 /// A step's span for one life of the step: from the event that began it
 /// (`seq`) to the step's end. A step run again (retry, rerun) begins a new
 /// life, so gets a new span.
-pub fn step_span(trace: TraceId, step: &str, seq: u64) -> SpanId {
-    span(trace, "step", &[step.as_bytes(), &seq.to_be_bytes()])
+pub fn step_span(trace: TraceId, run: &str, step: &str, seq: u64) -> SpanId {
+    span(trace, run, "step", &[step.as_bytes(), &seq.to_be_bytes()])
 }
 
 /// An attempt's span, named by the seq of its `step_started`: attempt
 /// numbers repeat after a crash and resume, seqs never do.
-pub fn attempt_span(trace: TraceId, started_seq: u64) -> SpanId {
-    span(trace, "attempt", &[&started_seq.to_be_bytes()])
+pub fn attempt_span(trace: TraceId, run: &str, started_seq: u64) -> SpanId {
+    span(trace, run, "attempt", &[&started_seq.to_be_bytes()])
 }
 
 /// A wait's span, named by its wait id (`w7`), which a wait re-opened by
 /// a resume keeps.
-pub fn wait_span(trace: TraceId, wait: &str) -> SpanId {
-    span(trace, "wait", &[wait.as_bytes()])
+pub fn wait_span(trace: TraceId, run: &str, wait: &str) -> SpanId {
+    span(trace, run, "wait", &[wait.as_bytes()])
 }
 
 /// The span of a wait opened again after its span ended (a cancelled run
 /// resumed re-opens it under its id): named by the seq that re-opened it.
-pub fn wait_span_again(trace: TraceId, wait: &str, seq: u64) -> SpanId {
-    span(trace, "wait", &[wait.as_bytes(), &seq.to_be_bytes()])
+pub fn wait_span_again(trace: TraceId, run: &str, wait: &str, seq: u64) -> SpanId {
+    span(trace, run, "wait", &[wait.as_bytes(), &seq.to_be_bytes()])
 }
 
-/// FNV-1a 64, mixed, of the trace id, the kind and the parts, each ended by a
-/// byte no UTF-8 text holds (so `("ab","c")` and `("a","bc")` differ).
-fn span(trace: TraceId, kind: &str, parts: &[&[u8]]) -> SpanId {
+/// FNV-1a 64, mixed, of the trace id, the run id, the kind and the parts,
+/// each ended by a byte no UTF-8 text holds (so `("ab","c")` and
+/// `("a","bc")` differ). The run id counts because runs may share a trace
+/// id (each started under the same `TRACEPARENT`, say): their spans stay
+/// apart.
+fn span(trace: TraceId, run: &str, kind: &str, parts: &[&[u8]]) -> SpanId {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h = OFFSET;
@@ -138,6 +141,7 @@ fn span(trace: TraceId, kind: &str, parts: &[&[u8]]) -> SpanId {
         }
     };
     eat(&trace.0);
+    eat(run.as_bytes());
     eat(kind.as_bytes());
     for part in parts {
         eat(part);
@@ -206,23 +210,30 @@ mod tests {
         }
     }
 
+    const R: &str = "wf-20260101-000000-0001";
+
     #[test]
     fn span_ids_are_stable_and_tell_their_parts_apart() {
         let t = TraceId::derived("wf-20260101-000000-0001");
         assert_eq!(t, TraceId::derived("wf-20260101-000000-0001"));
         assert_ne!(t, TraceId::derived("wf-20260101-000000-0002"));
-        assert_eq!(attempt_span(t, 7), attempt_span(t, 7));
+        assert_eq!(attempt_span(t, R, 7), attempt_span(t, R, 7));
         let ids = [
-            run_span(t),
-            step_span(t, "a", 3),
-            step_span(t, "a", 4),
-            step_span(t, "b", 3),
-            attempt_span(t, 3),
-            attempt_span(t, 4),
-            wait_span(t, "w1"),
-            wait_span(t, "w2"),
-            wait_span_again(t, "w1", 3),
-            run_span(TraceId::random()),
+            run_span(t, R),
+            step_span(t, R, "a", 3),
+            step_span(t, R, "a", 4),
+            step_span(t, R, "b", 3),
+            attempt_span(t, R, 3),
+            attempt_span(t, R, 4),
+            wait_span(t, R, "w1"),
+            wait_span(t, R, "w2"),
+            wait_span_again(t, R, "w1", 3),
+            run_span(TraceId::random(), R),
+            // Another run under the same trace id (one TRACEPARENT).
+            run_span(t, "wf-20260101-000000-0002"),
+            step_span(t, "wf-20260101-000000-0002", "a", 3),
+            attempt_span(t, "wf-20260101-000000-0002", 3),
+            wait_span(t, "wf-20260101-000000-0002", "w1"),
         ];
         for (n, a) in ids.iter().enumerate() {
             assert_ne!(a.0, [0; 8]);

@@ -177,7 +177,7 @@ impl Builder<'_> {
                 attributes.push(KeyValue::bool("signalbox.resumed", true));
             }
             self.run = Some(Open {
-                id: trace_ctx::run_span(self.ctx.trace),
+                id: trace_ctx::run_span(self.ctx.trace, &self.ctx.run_id),
                 parent: self.ctx.parent.unwrap_or(SpanId([0; 8])),
                 name: format!("RUN {workflow}"),
                 rank: 0,
@@ -228,7 +228,7 @@ impl Builder<'_> {
         let Some(run) = &self.run else { return };
         let run_id = &self.ctx.run_id;
         let span = Open {
-            id: trace_ctx::step_span(self.ctx.trace, step, seq),
+            id: trace_ctx::step_span(self.ctx.trace, &self.ctx.run_id, step, seq),
             parent: run.id,
             rank: 1,
             name: format!("STEP {step}"),
@@ -273,8 +273,8 @@ impl Builder<'_> {
         };
         life.waits.push(wait.to_string());
         let id = match self.ended_waits.contains(wait) {
-            true => trace_ctx::wait_span_again(self.ctx.trace, wait, seq),
-            false => trace_ctx::wait_span(self.ctx.trace, wait),
+            true => trace_ctx::wait_span_again(self.ctx.trace, &self.ctx.run_id, wait, seq),
+            false => trace_ctx::wait_span(self.ctx.trace, &self.ctx.run_id, wait),
         };
         let open = Open {
             id,

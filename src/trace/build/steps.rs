@@ -20,7 +20,7 @@ impl Builder<'_> {
                 if let Some(life) = self.lives.get_mut(&step) {
                     life.attempts = *attempt;
                     life.attempt = Some(Open {
-                        id: trace_ctx::attempt_span(ctx.trace, e.seq),
+                        id: trace_ctx::attempt_span(ctx.trace, &ctx.run_id, e.seq),
                         parent: life.span.id,
                         rank: 2,
                         name: format!("ATTEMPT {step} {attempt}"),

@@ -29,6 +29,40 @@ fn a_run_started_under_traceparent_joins_that_trace() {
 }
 
 #[test]
+fn runs_started_under_one_traceparent_share_the_trace_but_no_span() {
+    let w = Work::new();
+    let file = w.write(ONE_STEP);
+    let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut ids = Vec::new();
+    let mut printed = Vec::new();
+    for _ in 0..2 {
+        let mut cmd = w.command(&["run", "--headless", "--json"]);
+        cmd.arg(&file).env("TRACEPARENT", parent);
+        let done = Live::spawn(cmd).finish();
+        assert_eq!(done.code, Some(0), "{}", done.dump());
+        printed.extend(printed_traceparents(&done.events, "hello"));
+        ids.push(done.run_id().to_string());
+    }
+    assert_ne!(printed[0], printed[1], "each attempt its own span");
+    let all: Vec<String> = ids
+        .iter()
+        .flat_map(|id| {
+            let v = trace(&w, id);
+            spans(&v)
+                .iter()
+                .map(|s| s["spanId"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = all.iter().collect();
+    assert_eq!(
+        unique.len(),
+        all.len(),
+        "a span id repeats across the two runs: {all:?}"
+    );
+}
+
+#[test]
 fn an_invalid_traceparent_is_noted_and_the_run_has_a_trace_of_its_own() {
     let w = Work::new();
     let file = w.write(ONE_STEP);
