@@ -37,6 +37,24 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn parse(url: &str) -> Result<Endpoint, PostError> {
+        // Nothing of the URL may end a line of the request: no spaces, no
+        // control characters, nothing beyond ASCII (percent-encode them).
+        if let Some(c) = url.chars().find(|c| !c.is_ascii_graphic()) {
+            return Err(PostError::Url(format!(
+                "--otlp {}: a URL holds no {}; percent-encode it",
+                crate::safe::line(url),
+                match c {
+                    ' ' => "spaces",
+                    c if c.is_control() => "control characters",
+                    _ => "characters beyond ASCII",
+                }
+            )));
+        }
+        let scheme = url.find("://").map(|i| url[..i].to_ascii_lowercase());
+        let url = &match scheme.as_deref() {
+            Some(s @ ("http" | "https")) => format!("{s}{}", &url[s.len()..]),
+            _ => url.to_string(),
+        };
         if url.starts_with("https://") {
             return Err(PostError::Url(format!(
                 "--otlp {url}: https is not spoken here; send to a local OpenTelemetry Collector over http (e.g. --otlp http://127.0.0.1:4318) and let it forward over TLS"
@@ -71,14 +89,22 @@ impl Endpoint {
                 None => (authority, 80),
             },
         };
-        if host.is_empty() || authority.contains('@') {
+        if authority.contains('@') {
+            return Err(PostError::Url(format!(
+                "--otlp {url}: no credentials in the URL (they would travel in clear); send to a local OpenTelemetry Collector and let it authenticate"
+            )));
+        }
+        if host.is_empty() {
             return Err(bad());
         }
+        // The full endpoint, given where the base was meant, is taken too.
+        let path = path.trim_end_matches('/');
+        let path = path.strip_suffix("/v1/traces").unwrap_or(path);
         Ok(Endpoint {
             authority: authority.to_string(),
             host: host.to_string(),
             port,
-            path: format!("{}/v1/traces", path.trim_end_matches('/')),
+            path: format!("{path}/v1/traces"),
         })
     }
 
@@ -197,9 +223,26 @@ mod tests {
             "http://u@x",
             "http://x/?a",
             "127.0.0.1:4318",
+            "http://127.0.0.1:4318/x HTTP/1.1\r\nHost: evil\r\n\r\nGET /smuggled",
+            "http://127.0.0.1:4318/a b",
+            "http://127.0.0.1:4318/\u{e9}",
+            "http://user:pw@127.0.0.1:4318",
         ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
+        let e = Endpoint::parse("HTTP://127.0.0.1:4318/v1/traces").unwrap();
+        assert_eq!(
+            e.url(),
+            "http://127.0.0.1:4318/v1/traces",
+            "the endpoint taken whole"
+        );
+        assert!(
+            Endpoint::parse("http://x/\r\n")
+                .unwrap_err()
+                .to_string()
+                .contains("\\r\\n"),
+            "shown escaped"
+        );
         assert!(
             Endpoint::parse("https://x")
                 .unwrap_err()
