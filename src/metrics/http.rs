@@ -3,17 +3,19 @@
 //! any other path and 405 for any other method; every response closes its
 //! connection. A client is bounded whatever it does: its request head is
 //! read into 8 KiB at most, it has 5 seconds in all, and at most
-//! [`CONNECTIONS`] are served at once (one more is closed at once), so a
-//! hostile client cannot grow memory, and nothing here is held by the run.
+//! [`CONNECTIONS`] are open at once (one more takes the place of the oldest
+//! that has not sent its request yet), so a hostile client cannot grow
+//! memory or keep a scraper out, and nothing here is held by the run.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 /// The most a request head may hold.
 pub const HEAD_LIMIT: usize = 8 * 1024;
@@ -30,10 +32,16 @@ const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 const INDEX: &str = "signalbox: the run's Prometheus metrics are at /metrics\n";
 
 /// Serves `registry` on `listener` until dropped (aborted): each
-/// connection is a task of the set, which goes with it.
+/// connection is a task of the set, which goes with it. When
+/// [`CONNECTIONS`] are open, the oldest that has not yet sent a whole
+/// request head gives way to the new one: idle connections, however many
+/// and however often opened again, cannot keep a scraper out (a scraper
+/// sends its request as soon as it connects).
 pub async fn serve(listener: TcpListener, registry: Arc<Registry>) {
-    let room = Arc::new(Semaphore::new(CONNECTIONS));
     let mut clients = JoinSet::new();
+    // Open connections, oldest first: each one's task, and whether it is
+    // still reading its head.
+    let mut open: VecDeque<(AbortHandle, Arc<AtomicBool>)> = VecDeque::new();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -49,16 +57,28 @@ pub async fn serve(listener: TcpListener, registry: Arc<Registry>) {
                 continue;
             }
         };
-        let Ok(permit) = room.clone().try_acquire_owned() else {
-            // Full: closed at once, unread.
-            drop(stream);
-            continue;
-        };
+        open.retain(|(task, _)| !task.is_finished());
+        if open.len() >= CONNECTIONS {
+            let idle = open
+                .iter()
+                .position(|(_, reading)| reading.load(Ordering::Acquire));
+            match idle.and_then(|i| open.remove(i)) {
+                Some((task, _)) => task.abort(),
+                // Every one is being answered, which is quick: this one is
+                // closed at once, unread.
+                None => {
+                    drop(stream);
+                    continue;
+                }
+            }
+        }
         let registry = registry.clone();
-        clients.spawn(async move {
-            let _permit = permit;
-            let _ = tokio::time::timeout(CLIENT_TIME, answer(stream, &registry)).await;
+        let reading = Arc::new(AtomicBool::new(true));
+        let flag = reading.clone();
+        let task = clients.spawn(async move {
+            let _ = tokio::time::timeout(CLIENT_TIME, answer(stream, &registry, &flag)).await;
         });
+        open.push_back((task, reading));
     }
 }
 
@@ -73,7 +93,11 @@ enum Ask {
     TooLarge,
 }
 
-async fn answer(mut stream: TcpStream, registry: &Registry) -> std::io::Result<()> {
+async fn answer(
+    mut stream: TcpStream,
+    registry: &Registry,
+    reading: &AtomicBool,
+) -> std::io::Result<()> {
     let mut head = [0u8; HEAD_LIMIT];
     let mut len = 0;
     let ask = loop {
@@ -90,6 +114,7 @@ async fn answer(mut stream: TcpStream, registry: &Registry) -> std::io::Result<(
             break parse(&head[..end]);
         }
     };
+    reading.store(false, Ordering::Release);
     let head_only = head.starts_with(b"HEAD ");
     let response = respond(&ask, registry, head_only);
     stream.write_all(&response).await?;
