@@ -61,8 +61,20 @@ pub fn trace(args: TraceArgs) -> u8 {
         }
     };
     let Some(to) = to else {
-        safe::write_exact(format!("{body}\n").as_bytes());
-        return exit::OK;
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        return match out
+            .write_all(body.as_bytes())
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush())
+        {
+            // `| head`: the reader had what it wanted.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                safe::say!("error: cannot write the trace: {e}");
+                exit::FAILED
+            }
+            _ => exit::OK,
+        };
     };
     match post::post(&to, body.as_bytes()) {
         Ok(status) => {

@@ -526,3 +526,15 @@ fn a_live_run_gives_its_spans_so_far_with_the_open_ones_marked() {
     assert_eq!(attr_str(run, "cicd.pipeline.result"), "cancellation");
     assert_eq!(attr(one(&all, "APPROVAL gate"), "signalbox.open"), None);
 }
+
+#[test]
+fn a_trace_that_cannot_be_written_out_is_an_error() {
+    let w = Work::new();
+    let done = run_to_end(&w, ONE_STEP, &[]);
+    let id = done.run_id().to_string();
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let out = w.command(&["trace", &id]).stdout(full).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot write the trace"), "{stderr}");
+}
