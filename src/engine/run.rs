@@ -210,8 +210,11 @@ impl Run {
         let joined = options.traceparent.as_deref().and_then(|text| {
             let parsed = super::trace_ctx::TraceParent::parse(text.trim());
             if parsed.is_none() {
+                // A traceparent is 55 characters: more is not worth a log line.
+                let shown: String = text.chars().take(64).collect();
+                let more = if shown.len() < text.len() { "…" } else { "" };
                 tracing::warn!(
-                    "TRACEPARENT {text:?} is not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>): ignored, the run starts a trace of its own"
+                    "TRACEPARENT {shown:?}{more} is not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>): ignored, the run starts a trace of its own"
                 );
             }
             parsed

@@ -12,12 +12,19 @@ impl Scheduler {
         if self.wf.hooks.is_empty() {
             return;
         }
-        let env: Vec<(String, String)> = self
+        let mut env: Vec<(String, String)> = self
             .wf
             .env
             .iter()
             .map(|(k, t)| (k.clone(), self.render(t)))
             .collect();
+        // A hook's own spans join the run's span, never a TRACEPARENT
+        // signalbox itself was started with.
+        let run_span = crate::engine::trace_ctx::run_span(self.trace, &self.dir.id);
+        env.push((
+            "TRACEPARENT".into(),
+            crate::engine::trace_ctx::TraceParent::header(self.trace, run_span),
+        ));
         let hooks = self
             .wf
             .hooks

@@ -85,3 +85,35 @@ fn an_invalid_traceparent_is_noted_and_the_run_has_a_trace_of_its_own() {
         w.log()
     );
 }
+
+#[test]
+fn a_hook_joins_the_runs_span_not_the_traceparent_signalbox_was_given() {
+    let w = Work::new();
+    let file = w.write(
+        r#"
+name: hooked
+hooks:
+  - on: [run_finished]
+    run: printf '%s' "$TRACEPARENT" > hook-traceparent
+steps:
+  hello:
+    run: "true"
+"#,
+    );
+    let mut cmd = w.command(&["run", "--headless", "--json"]);
+    cmd.arg(&file).env("TRACEPARENT", "garbage");
+    let done = Live::spawn(cmd).finish();
+    assert_eq!(done.code, Some(0), "{}", done.dump());
+    let id = done.run_id().to_string();
+    let trace_id = kept_trace_id(&w, &id);
+    let v = trace(&w, &id);
+    let all = spans(&v);
+    let run = one(&all, "RUN hooked")["spanId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        w.read("hook-traceparent"),
+        format!("00-{trace_id}-{run}-01")
+    );
+}
