@@ -96,6 +96,9 @@ fn send_to(state_dir: Option<PathBuf>, run: &str, command: &Command) -> u8 {
 /// else, for a run id, another user's live run that shares its socket
 /// (`--allow`): its folder is not for this user to read, only its socket.
 pub(super) fn open_run(state: Option<PathBuf>, run: &str) -> Result<RunDir, String> {
+    if run.is_empty() {
+        return Err("no run named: give a run id (see `signalbox runs`) or a run folder".into());
+    }
     let state = state_dir(state);
     let not_here = match RunDir::open(&state, run) {
         Ok(dir) => return Ok(dir),

@@ -38,12 +38,19 @@ pub fn trace(args: TraceArgs) -> u8 {
             return exit::FAILED;
         }
     };
-    if super::remote::foreign(&dir) {
-        safe::say!(
-            "error: run {} is another user's: its journal is not yours to read",
-            dir.id
-        );
-        return exit::FAILED;
+    match crate::engine::fsafe::check_regular(&dir.journal_path()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            safe::say!(
+                "error: run {} is another user's: its journal is not yours to read",
+                dir.id
+            );
+            return exit::FAILED;
+        }
+        Err(e) => {
+            safe::say!("error: run {}: {e}", dir.id);
+            return exit::FAILED;
+        }
     }
     let request = match crate::trace::of_run(&dir.path, &dir.id) {
         Ok(r) => r,

@@ -538,3 +538,25 @@ fn a_trace_that_cannot_be_written_out_is_an_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot write the trace"), "{stderr}");
 }
+
+#[test]
+fn a_journal_that_is_not_a_file_or_no_run_named_is_said_so() {
+    let w = Work::new();
+    let done = run_to_end(&w, ONE_STEP, &[]);
+    let id = done.run_id().to_string();
+    let journal = w.run_dir(&id).join("events.jsonl");
+    std::fs::remove_file(&journal).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&journal)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = w.cli(&["trace", &id]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not a regular file"), "{stderr}");
+    let out = w.cli(&["trace", ""]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no run named"), "{stderr}");
+}
