@@ -48,20 +48,27 @@ trap 'exit 143' TERM
 
 now_us() { local t=$EPOCHREALTIME; REPLY=${t//[.,]/}; }
 
-# Scrapes the run under state dir $1 ten times a second until $2 exists: one
-# curl process (--rate 10/s over a URL range), so the scraper's own start-ups
-# do not take CPU from the run; counts the good scrapes in $1/scrapes.
+# Scrapes the run under state dir $1 ten times a second until a line comes
+# on the FIFO $2: one curl process (--rate 10/s over a URL range), and a
+# blocking read rather than a polling loop, so the scraper's own start-ups
+# and sleeps do not take CPU from the run; counts the good scrapes in
+# $1/scrapes.
 scrape() {
     local state=$1 done=$2 addr= f
-    while [[ -z $addr && ! -e $done ]]; do
+    local n
+    for ((n = 0; n < 500; n++)); do
+        [[ -z $addr ]] || break
         f=("$state"/runs/*/metrics.addr)
-        if [[ -e ${f[0]} ]]; then addr=$(<"${f[0]}"); else sleep 0.01; fi
+        if [[ -e ${f[0]} ]]; then addr=$(<"${f[0]}"); else sleep 0.005; fi
     done
-    [[ -n $addr ]] || { echo 0 >"$state/scrapes"; return; }
-    curl -s --rate 10/s -w '%{stderr}%{http_code}\n' "http://$addr/metrics?n=[1-100000]" \
-        >/dev/null 2>"$state/codes" &
-    local curl=$!
-    while [[ ! -e $done ]]; do sleep 0.05; done
+    local curl=
+    if [[ -n $addr ]]; then
+        curl -s --rate 10/s -w '%{stderr}%{http_code}\n' "http://$addr/metrics?n=[1-100000]" \
+            >/dev/null 2>"$state/codes" &
+        curl=$!
+    fi
+    read -r _ <"$done"
+    [[ -n $curl ]] || { echo 0 >"$state/scrapes"; return; }
     kill "$curl" 2>/dev/null || true
     wait "$curl" 2>/dev/null || true
     grep -c '^200$' "$state/codes" >"$state/scrapes" || true
@@ -74,6 +81,7 @@ one() {
     mkdir -p "$state"
     if [[ $1 == metrics ]]; then
         extra=(--metrics 127.0.0.1:0)
+        mkfifo "$state/done"
         scrape "$state" "$state/done" &
         scraper=$!
     fi
@@ -82,7 +90,7 @@ one() {
     { time "$BIN" run "$TMP/wf.yaml" --headless --jobs 2 --state-dir "$state" "${extra[@]}" 2>/dev/null; } 2>"$state/cpu"
     now_us; local t1=$REPLY
     if [[ $1 == metrics ]]; then
-        touch "$state/done"
+        echo >"$state/done"
         wait "$scraper"
         scraper=
     fi
