@@ -606,3 +606,17 @@ steps:
         );
     }
 }
+
+/// Output that cannot be written (a full disk) is an error, said; a
+/// reader that left (`| head`) is not.
+#[test]
+fn events_that_cannot_be_written_out_are_an_error() {
+    let s = setup("name: small\nsteps:\n  a:\n    run: \"true\"\n");
+    let done = s.run().finish();
+    let id = done.run_id().to_string();
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let out = s.cmd(&["events", &id]).stdout(full).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot write the output"), "{stderr}");
+}

@@ -317,6 +317,15 @@ enum Broke {
     Journal(String),
 }
 
+/// A write to stdout that failed: the reader left (`| head`), or, as an
+/// error to report, the output could not be written (a full disk).
+fn sink(e: std::io::Error) -> Broke {
+    match e.kind() {
+        std::io::ErrorKind::BrokenPipe => Broke::Sink,
+        _ => Broke::Journal(format!("cannot write the output: {e}")),
+    }
+}
+
 /// The journal's whole lines from seq `*next` on, as the file has them now.
 fn from_file<P: Print>(path: &Path, next: &mut u64, t: &mut Tracker<P>) -> Result<(), Broke> {
     let file = crate::engine::fsafe::open_read(path)
@@ -343,8 +352,8 @@ fn from_file<P: Print>(path: &Path, next: &mut u64, t: &mut Tracker<P>) -> Resul
         if seq > *next {
             return Err(damaged(format!("seq {seq} where {} was due", *next)));
         }
-        t.take(line).map_err(|_| Broke::Sink)?;
+        t.take(line).map_err(sink)?;
         *next += 1;
     }
-    t.out.out.flush().map_err(|_| Broke::Sink)
+    t.out.out.flush().map_err(sink)
 }
