@@ -72,12 +72,24 @@ pub struct TraceParent {
 
 impl TraceParent {
     /// Parses version `00` exactly as W3C Trace Context writes it
-    /// (lowercase hex, ids not all zero); anything else is none.
+    /// (lowercase hex, ids not all zero). A higher version is read as W3C
+    /// says: its first 55 characters as version 00's, followed by the end
+    /// or a `-`; version `ff`, and anything else, is none.
     pub fn parse(text: &str) -> Option<TraceParent> {
+        let version = text.get(..2)?;
+        let [v]: [u8; 1] = parse_hex(version)?;
+        let text = match v {
+            0 => text,
+            0xff => return None,
+            // A later version: its fields as version 00 has them.
+            _ => match (text.get(..55), text.get(55..)) {
+                (Some(head), Some(rest)) if rest.is_empty() || rest.starts_with('-') => head,
+                _ => return None,
+            },
+        };
         let mut parts = text.split('-');
-        let (version, trace, span, flags) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() || version != "00" {
+        let (_, trace, span, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
             return None;
         }
         let [flags]: [u8; 1] = parse_hex(flags)?;
@@ -194,9 +206,19 @@ mod tests {
         assert_eq!(p.span.hex(), "00f067aa0ba902b7");
         assert_eq!(p.flags, 1);
         assert_eq!(TraceParent::header(p.trace, p.span), good);
+        // A later version is read by its version-00 fields.
+        for later in [
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-holds",
+        ] {
+            let q = TraceParent::parse(later).unwrap();
+            assert_eq!((q.trace, q.span, q.flags), (p.trace, p.span, 1), "{later}");
+        }
         for bad in [
             "",
-            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+            "0x-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
