@@ -88,47 +88,23 @@ impl Prompter {
 /// seq `before`: what a resumed run's re-opened gates had. Waits resolved
 /// by then are left out.
 pub(super) fn restored(journal: &std::path::Path, before: u64) -> HashMap<String, Vec<String>> {
-    use crate::engine::{Envelope, Event};
+    use crate::engine::Event;
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    let Ok(file) = crate::engine::fsafe::open_read(journal) else {
-        return out;
-    };
-    let mut lines = crate::engine::journal::Lines::new(file);
-    while let Ok(Some(line)) = lines.line() {
-        // Only the lines that can matter are parsed whole.
-        if !memfind(line, b"\"approval_") {
-            if memfind(line, b"\"run_started\"") {
-                let Ok(e) = serde_json::from_slice::<Envelope>(line) else {
-                    break;
-                };
-                if e.seq >= before {
-                    break;
-                }
+    let scanned = crate::engine::journal::scan(journal, |e| match e.event {
+        _ if e.seq >= before => {}
+        Event::ApprovalProgress { wait, user, .. } => {
+            let users = out.entry(wait).or_default();
+            if !users.contains(&user) {
+                users.push(user);
             }
-            continue;
         }
-        let Ok(e) = serde_json::from_slice::<Envelope>(line) else {
-            break;
-        };
-        if e.seq >= before {
-            break;
+        Event::ApprovalResolved { wait, .. } => {
+            out.remove(&wait);
         }
-        match e.event {
-            Event::ApprovalProgress { wait, user, .. } => {
-                let users = out.entry(wait).or_default();
-                if !users.contains(&user) {
-                    users.push(user);
-                }
-            }
-            Event::ApprovalResolved { wait, .. } => {
-                out.remove(&wait);
-            }
-            _ => {}
-        }
+        _ => {}
+    });
+    if let Err(e) = scanned {
+        tracing::warn!("the prompt cannot read {}: {e}", journal.display());
     }
     out
-}
-
-fn memfind(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
