@@ -37,11 +37,7 @@ pub fn start(args: &RunArgs) -> u8 {
     if let (Ok(id), Some(_)) = (&spawned, args.flags.metrics) {
         // The run wrote where it serves before it said its id.
         let file = options.state_dir.join("runs").join(id).join("metrics.addr");
-        let addr = crate::engine::fsafe::open_read(&file)
-            .and_then(|mut f| {
-                let mut text = String::new();
-                std::io::Read::read_to_string(&mut f, &mut text).map(|_| text)
-            })
+        let addr = crate::engine::fsafe::read_text(&file)
             .ok()
             .and_then(|t| t.trim().parse::<std::net::SocketAddr>().ok());
         if let Some(addr) = addr {

@@ -73,6 +73,15 @@ pub fn open_read(path: &Path) -> io::Result<File> {
     open(path, How::Read)
 }
 
+/// The whole text of a small file of ours, opened as [`open_read`] opens
+/// it (never through a symlink; a FIFO or device in its place is refused,
+/// so it cannot block the reader).
+pub fn read_text(path: &Path) -> io::Result<String> {
+    let mut text = String::new();
+    io::Read::read_to_string(&mut open_read(path)?, &mut text)?;
+    Ok(text)
+}
+
 /// Whether `path` is a regular file and not a symlink: what a run folder's
 /// kept files must be before they are read by path.
 pub fn check_regular(path: &Path) -> io::Result<()> {

@@ -27,10 +27,7 @@ impl RunLock {
         if let Ok(locks) = fs::read_to_string("/proc/locks") {
             return flock_listed(&locks, meta.dev(), meta.ino());
         }
-        let Ok(text) = super::fsafe::open_read(&path).and_then(|mut f| {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut f, &mut text).map(|_| text)
-        }) else {
+        let Ok(text) = super::fsafe::read_text(&path) else {
             return false;
         };
         let Ok(pid) = text.trim().parse::<i32>() else {

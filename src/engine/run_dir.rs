@@ -207,10 +207,7 @@ pub fn write_params(dir: &Path, params: &Params) -> io::Result<()> {
 /// A run's [`Params`]; none for a run folder without them.
 pub fn read_params(dir: &Path) -> Result<Option<Params>, String> {
     let path = params_path(dir);
-    let read = fsafe::open(&path, How::Read).and_then(|mut f| {
-        let mut text = String::new();
-        io::Read::read_to_string(&mut f, &mut text).map(|_| text)
-    });
+    let read = fsafe::read_text(&path);
     match read {
         Ok(text) => serde_json::from_str(&text)
             .map(Some)
@@ -235,12 +232,7 @@ pub fn record_pgid(mut pids: &File, step: &str, pgid: i32) -> io::Result<()> {
 /// The last process group recorded for each step.
 pub fn recorded_pgids(dir: &RunDir) -> std::collections::HashMap<String, i32> {
     // Not `fs::read_to_string`: a FIFO planted here must not block resume.
-    let text = fsafe::open_read(&pids_path(dir))
-        .and_then(|mut f| {
-            let mut text = String::new();
-            io::Read::read_to_string(&mut f, &mut text).map(|_| text)
-        })
-        .unwrap_or_default();
+    let text = fsafe::read_text(&pids_path(dir)).unwrap_or_default();
     text.lines()
         .filter_map(|l| l.rsplit_once(' '))
         .filter_map(|(step, pgid)| Some((step.to_string(), pgid.parse().ok()?)))
