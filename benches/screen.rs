@@ -71,6 +71,8 @@ fn burst(m: &Model) -> Vec<Msg> {
         push(Event::StepStarted {
             step: step.clone(),
             attempt: 1,
+            pool: None,
+            worker: None,
         });
         for n in 0..6 {
             push(Event::StepOutput {

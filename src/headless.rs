@@ -240,8 +240,21 @@ fn raw_line(e: &Envelope) -> Option<String> {
             error: Some(error),
             ..
         } => format!("⚠ hook {hook} failed for event #{on_seq}: {error}"),
-        Event::StepStarted { step, attempt: 1 } => format!("▸ {step} started"),
-        Event::StepStarted { step, attempt } => format!("▸ {step} started (attempt {attempt})"),
+        Event::StepStarted {
+            step,
+            attempt,
+            pool,
+            worker,
+        } => {
+            let place = match (pool, worker) {
+                (Some(pool), Some(worker)) => format!(" on {worker} (pool {pool})"),
+                _ => String::new(),
+            };
+            match attempt {
+                1 => format!("▸ {step} started{place}"),
+                n => format!("▸ {step} started{place} (attempt {n})"),
+            }
+        }
         Event::StepOutput { step, line, .. } => format!("  {step} │ {line}"),
         Event::StepRetrying {
             step,

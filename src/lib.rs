@@ -20,6 +20,7 @@
 //! `main.rs` only wires these together.
 
 pub mod cli;
+pub mod distributed;
 pub mod engine;
 pub mod headless;
 pub mod metrics;

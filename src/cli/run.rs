@@ -247,6 +247,7 @@ pub fn apply_flags(args: &RunFlags, wf: &mut Workflow) -> Result<RunOptions, Str
         vars,
         allow: crate::engine::allow::resolve_all(&args.allow)?,
         // A new run joins the caller's trace (SPEC §8); resume keeps its own.
+        dispatch: None,
         traceparent: std::env::var_os("TRACEPARENT")
             .filter(|v| !v.is_empty())
             .map(|v| v.to_string_lossy().into_owned()),

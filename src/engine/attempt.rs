@@ -2,7 +2,6 @@
 //! and runs its process, and what the scheduler does when it ends.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -14,11 +13,15 @@ use super::scheduler::{Msg, Scheduler, millis};
 use super::state::{Final, Phase, Stop};
 use crate::workflow::{Action, OutputMode};
 
+mod remote;
+
 /// How an attempt's process ended, and the outputs it wrote.
 #[derive(Debug)]
 pub struct AttemptResult {
     pub exit: Result<Exit, String>,
     pub outputs: BTreeMap<String, String>,
+    /// The worker it ran on was lost: no verdict on a breaker's service.
+    pub lost: bool,
 }
 
 impl Scheduler {
@@ -42,10 +45,31 @@ impl Scheduler {
                 via_breaker = true;
             }
         }
+        if let Some(pool) = self.wf.steps[i].pool.clone()
+            && self.options.dispatch.is_some()
+        {
+            // Started once a worker claims it (`claimed`).
+            let (cancel, cancelled) = oneshot::channel();
+            self.steps[i].phase = Phase::Running {
+                attempt,
+                started: now,
+                cancel: Some(cancel),
+                stop: None,
+                via_breaker,
+                remote: Some(Box::new(super::state::Placed { pool, worker: None })),
+            };
+            self.running += 1;
+            self.remote += 1;
+            self.group_started(i);
+            self.dispatch_remote(i, attempt, cancelled, seq);
+            return;
+        }
         self.steps[i].first_start.get_or_insert(now);
         self.emit(Event::StepStarted {
             step: self.wf.steps[i].id.clone(),
             attempt,
+            pool: None,
+            worker: None,
         });
         // The seq of that `step_started` names the attempt's span.
         let started_seq = self.bus.seq();
@@ -56,6 +80,7 @@ impl Scheduler {
             cancel: Some(cancel),
             stop: None,
             via_breaker,
+            remote: None,
         };
         self.running += 1;
         self.group_started(i);
@@ -84,6 +109,7 @@ impl Scheduler {
                 result: AttemptResult {
                     exit: Err(format!("`{}` runs no command", step.id)),
                     outputs: BTreeMap::new(),
+                    lost: false,
                 },
             });
             return;
@@ -121,15 +147,13 @@ impl Scheduler {
         } else {
             Stream::Stderr
         };
-        let log_dir = self.dir.clone();
-        let log_step = id.clone();
         let pids = self.pids_file();
         let pid_step = id.clone();
         let out_step = id.clone();
         let tx = self.tx.clone();
         let durable = self.bus.durable();
-        let mask = self.secrets.masker().clone();
-        let mut lines = super::mask::Lines::new(mask.clone());
+        let room = self.bus.room().clone();
+        let mut sink = self.sink(i);
         tokio::spawn(async move {
             // On this worker rather than the scheduler's: steps that end
             // together share one sync, and the scheduler goes on meanwhile.
@@ -141,6 +165,7 @@ impl Scheduler {
                     result: AttemptResult {
                         exit: Ok(Exit::Cancelled),
                         outputs: BTreeMap::new(),
+                        lost: false,
                     },
                 });
                 return;
@@ -150,9 +175,6 @@ impl Scheduler {
             // ext4; the step makes it in `outputs/` (0700), and reading it
             // makes it 0600.
             let _ = std::fs::remove_file(&output_path);
-            // Created with the first line: a step that prints nothing costs
-            // no file.
-            let mut log: Option<Option<std::fs::File>> = None;
             let exit = process::run(
                 &spec,
                 async {
@@ -172,29 +194,7 @@ impl Scheduler {
                         Err(e) => tracing::warn!("cannot record process groups: {e}"),
                     }
                 },
-                |stream, line| {
-                    // Masked before the log, the events or anyone sees it.
-                    let line = lines.line(stream, line);
-                    let file = log.get_or_insert_with(|| {
-                        log_dir
-                            .open_log(&log_step)
-                            .map_err(|e| tracing::warn!("no log for {log_step}: {e}"))
-                            .ok()
-                    });
-                    if let Some(f) = file {
-                        let _ = f.write_all(format!("{line}\n").as_bytes());
-                    }
-                    let stream = match stream {
-                        process::Stream::Output => Stream::Output,
-                        process::Stream::Stdout => Stream::Stdout,
-                        process::Stream::Stderr => Stream::Stderr,
-                    };
-                    let _ = tx.send(Msg::Output {
-                        step: slot,
-                        stream,
-                        line,
-                    });
-                },
+                |stream, line| sink.line(super::sink::event_stream(stream), line),
             )
             .await
             .map_err(|e| e.to_string());
@@ -203,34 +203,37 @@ impl Scheduler {
                     let read = super::run_dir::read_outputs(&output_path);
                     // Said where the step's own lines are: its log and events.
                     for problem in read.problems {
-                        let problem = mask.text(&problem).into_owned();
-                        tracing::warn!("step {out_step}: {problem}");
-                        let line = format!("signalbox: {problem}");
-                        let file = log.get_or_insert_with(|| log_dir.open_log(&log_step).ok());
-                        if let Some(f) = file {
-                            let _ = f.write_all(format!("{line}\n").as_bytes());
-                        }
-                        let stream = problem_stream;
-                        let _ = tx.send(Msg::Output {
-                            step: slot,
-                            stream,
-                            line,
-                        });
+                        sink.remark(problem_stream, &room, &problem);
                     }
-                    super::mask::outputs(&mask, read.values)
+                    sink.outputs(read.values)
                 }
                 _ => BTreeMap::new(),
             };
             // The step wrote the file and may have put a secret in it.
-            if let Err(e) = super::mask::mask_file(&output_path, &mask) {
+            if let Err(e) = super::mask::mask_file(&output_path, sink.mask()) {
                 tracing::warn!("cannot mask the outputs of {out_step}: {e}");
             }
             let _ = tx.send(Msg::Exited {
                 step: slot,
                 attempt,
-                result: AttemptResult { exit, outputs },
+                result: AttemptResult {
+                    exit,
+                    outputs,
+                    lost: false,
+                },
             });
         });
+    }
+
+    /// Where step `i`'s lines go (see `sink`).
+    pub(super) fn sink(&self, i: usize) -> super::sink::Sink {
+        super::sink::Sink::new(
+            self.tx.clone(),
+            self.slots[i],
+            self.secrets.masker().clone(),
+            self.dir.clone(),
+            self.wf.steps[i].id.clone(),
+        )
     }
 
     /// `<run>/pids`, opened once for the run.
@@ -257,17 +260,24 @@ impl Scheduler {
         }
         let phase = std::mem::take(&mut self.steps[i].phase);
         let Phase::Running {
-            stop, via_breaker, ..
+            stop,
+            via_breaker,
+            remote,
+            ..
         } = phase
         else {
             self.steps[i].phase = phase;
             return;
         };
         self.running -= 1;
+        if remote.is_some() {
+            self.remote -= 1;
+        }
         self.group_stopped(i);
         let ok = matches!(result.exit, Ok(Exit::Code(0)));
         if via_breaker {
-            self.breaker_verdict(i, if stop.is_some() { None } else { Some(ok) });
+            let abandoned = stop.is_some() || result.lost;
+            self.breaker_verdict(i, if abandoned { None } else { Some(ok) });
         }
         match stop {
             Some(Stop::Skip) => {
@@ -362,6 +372,7 @@ impl Scheduler {
                     exit_code,
                     delay_ms: millis(delay),
                 });
+                self.steps[i].queued_seq = self.bus.seq();
                 let token = self.next_token();
                 let due = Instant::now() + delay;
                 self.steps[i].phase = Phase::Backoff {

@@ -106,6 +106,12 @@ pub enum Event {
     StepStarted {
         step: String,
         attempt: u32,
+        /// The pool and the worker it runs on, when it runs on a worker
+        /// (SPEC §7).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pool: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        worker: Option<String>,
     },
     StepOutput {
         step: String,

@@ -275,6 +275,8 @@ mod tests {
             Event::StepStarted {
                 step: a(),
                 attempt: 1,
+                pool: None,
+                worker: None,
             },
             Event::StepSucceeded {
                 step: a(),

@@ -149,7 +149,7 @@ impl Scheduler {
         while let Some(r) = self.matrix.parked[g].pop() {
             // Skipped, cancelled or started meanwhile: not this one.
             if matches!(self.steps[r.index.0].phase, Phase::Queued) {
-                self.ready.push(r);
+                self.push_ready(r);
                 break;
             }
         }

@@ -16,6 +16,7 @@ impl Scheduler {
         self.emit(Event::StepReady {
             step: self.wf.steps[i].id.clone(),
         });
+        self.steps[i].queued_seq = self.bus.seq();
         if let Some(cond) = &self.wf.steps[i].when {
             let holds = cond.expr.eval(&|op| self.operand(i, op));
             if !holds {

@@ -33,6 +33,10 @@ pub(super) struct Open {
     /// Its last word is a stop with the whole run (a cancel, the run's
     /// timeout): a resume picks it up, a retry starts it over.
     pub stopped: bool,
+    /// The worker its running attempt started on (SPEC §7), and the output
+    /// lines journaled since.
+    pub worker: Option<String>,
+    pub lines: u64,
 }
 
 /// Reasons a run-wide stop gives its steps: these did not end by themselves.
@@ -108,15 +112,24 @@ impl Scheduler {
             let rt = &mut self.steps[i];
             o.stopped = false;
             match &e.event {
-                Event::StepReady { .. } => o.readied = true,
-                Event::StepStarted { attempt, .. } => {
+                Event::StepReady { .. } => {
+                    o.readied = true;
+                    rt.queued_seq = e.seq;
+                }
+                Event::StepStarted {
+                    attempt, worker, ..
+                } => {
                     o.running = Some(*attempt);
                     o.backoff = None;
+                    o.worker = worker.clone();
+                    o.lines = 0;
                     rt.attempts = *attempt;
                 }
+                Event::StepOutput { .. } => o.lines += 1,
                 Event::StepRetrying {
                     attempt, delay_ms, ..
                 } => {
+                    rt.queued_seq = e.seq;
                     o.running = None;
                     o.backoff = Some((*attempt, at(e) + Duration::from_millis(*delay_ms)));
                     rt.attempts = *attempt;
@@ -223,8 +236,23 @@ impl Scheduler {
             if matches!(self.steps[i].phase, Phase::Done(_)) {
                 continue;
             }
+            let remote = self.wf.steps[i].pool.is_some() && self.options.dispatch.is_some();
+            if remote && o.running.is_none() {
+                // Its next attempt may have been sent before the crash.
+                let step = &self.wf.steps[i].id;
+                let next = self.steps[i].attempts + 1;
+                let seq = self.steps[i].queued_seq;
+                self.steps[i].earlier = Some(super::remote::key(&self.dir.id, step, next, seq));
+            }
             if let Some(resolution) = o.resolved {
                 self.apply_journaled(i, resolution);
+            } else if let Some(attempt) = o.running.filter(|_| self.runs_command(i))
+                && remote
+                && let Some(worker) = o.worker.clone()
+            {
+                // Still running on its worker, or ended there meanwhile:
+                // followed, not run again.
+                self.adopt_remote(i, attempt, worker, o.lines);
             } else if let Some(attempt) = o.running.filter(|_| self.runs_command(i)) {
                 if let Some(&pgid) = pgids.get(&self.wf.steps[i].id) {
                     self.kill_survivors(i, pgid);

@@ -44,6 +44,9 @@ pub struct RunOptions {
     /// one makes the run part of that trace (SPEC §8); an invalid one is
     /// noted in the log and ignored. Only a new run reads it.
     pub traceparent: Option<String>,
+    /// Where attempts of steps with a `pool` go (SPEC §7); none: such
+    /// steps run here, as any other.
+    pub dispatch: Option<Arc<dyn super::remote::Dispatch>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +88,8 @@ pub struct RunHandle {
     pub dir: Arc<std::path::Path>,
     /// What the engine counts that no event carries.
     stats: Arc<super::stats::EngineStats>,
+    /// The state of the run's transport to its pools, when it has one.
+    remote: Option<tokio::sync::watch::Receiver<super::remote::RemoteStatus>>,
 }
 
 impl RunHandle {
@@ -171,6 +176,12 @@ impl RunHandle {
     /// [`EngineStats`](super::stats::EngineStats)), to read at any time.
     pub fn stats(&self) -> Arc<super::stats::EngineStats> {
         self.stats.clone()
+    }
+
+    /// The state of the run's transport to its pools (SPEC §7), to watch;
+    /// none when no step runs on a worker.
+    pub fn remote(&self) -> Option<tokio::sync::watch::Receiver<super::remote::RemoteStatus>> {
+        self.remote.clone()
     }
 
     /// Events from now on. Subscribe before [`Run::start`] for all of them.
@@ -262,6 +273,7 @@ impl Run {
             run_id: dir.id.clone().into(),
             dir: dir.path.clone().into(),
             stats: bus.stats(),
+            remote: options.dispatch.as_ref().map(|d| d.status()),
         };
         let mut scheduler = Scheduler::new(workflow, options, dir, bus, tx, rx);
         scheduler.lock = Some(lock);
@@ -421,6 +433,7 @@ impl Run {
 
     /// Replaces the options (a resumed run takes the command line's).
     pub fn set_options(&mut self, options: RunOptions) {
+        self.handle.remote = options.dispatch.as_ref().map(|d| d.status());
         self.scheduler.set_options(options);
     }
 

@@ -60,7 +60,12 @@ pub struct Scheduler {
     /// only at these keeps an attempt's cost apart from the workflow's size.
     pub(super) asks: Vec<usize>,
     pub(super) ready: BinaryHeap<Ready>,
+    /// Queued steps with a `pool`: they take no slot here, so they start
+    /// (are sent to their pool) whatever the local limit.
+    pub(super) ready_remote: BinaryHeap<Ready>,
+    /// Attempts running or sent to a pool; `remote` of them on workers.
     pub(super) running: usize,
+    pub(super) remote: usize,
     /// Matrix steps: instances running per group, and those parked while
     /// their group is at `max_parallel`.
     pub(super) matrix: super::matrix::Groups,
@@ -147,7 +152,9 @@ impl Scheduler {
             tx,
             rx,
             ready: BinaryHeap::new(),
+            ready_remote: BinaryHeap::new(),
             running: 0,
+            remote: 0,
             matrix: super::matrix::Groups::default(),
             limit,
             waits: WaitTable::default(),
@@ -354,6 +361,15 @@ impl Scheduler {
                     self.attempt_ended(i, attempt, result);
                 }
             }
+            Msg::Claimed {
+                step,
+                attempt,
+                worker,
+            } => {
+                if let Some(i) = self.index_at(step) {
+                    self.claimed(i, attempt, worker);
+                }
+            }
             Msg::WaitDone {
                 step,
                 wait,
@@ -381,9 +397,16 @@ impl Scheduler {
     /// journal durable up to the events that queued it before its process
     /// starts (see [`super::journal::Durable`]).
     pub(super) fn pump(&mut self) {
-        while self.running < self.limit && self.cancelling.is_none() {
-            let Some(ready) = self.ready.pop() else {
-                break;
+        while self.cancelling.is_none() {
+            // A remote attempt holds no local slot: the pools' queues are
+            // fed in priority order whatever runs here.
+            let ready = match self.ready_remote.pop() {
+                Some(r) => r,
+                None if self.running - self.remote < self.limit => match self.ready.pop() {
+                    Some(r) => r,
+                    None => break,
+                },
+                None => break,
             };
             if !matches!(self.steps[ready.index.0].phase, Phase::Queued) {
                 self.dropped_from_queue(ready.index.0);
@@ -398,11 +421,21 @@ impl Scheduler {
 
     pub(super) fn enqueue(&mut self, i: usize) {
         self.steps[i].phase = Phase::Queued;
-        self.ready.push(Ready {
+        let ready = Ready {
             priority: self.wf.steps[i].priority,
             index: std::cmp::Reverse(i),
             seq: self.bus.seq(),
-        });
+        };
+        self.push_ready(ready);
+    }
+
+    /// Into the ready queue of its kind: here, or a pool.
+    pub(super) fn push_ready(&mut self, ready: Ready) {
+        if self.wf.steps[ready.index.0].pool.is_some() && self.options.dispatch.is_some() {
+            self.ready_remote.push(ready);
+        } else {
+            self.ready.push(ready);
+        }
     }
     /// Cancels everything still going; the loop ends when every step is done.
     pub(super) fn cancel_run(&mut self, status: RunStatus, reason: &str) {

@@ -36,6 +36,8 @@ pub enum Phase {
         stop: Option<Stop>,
         /// Admitted by a breaker, which must hear how it went.
         via_breaker: bool,
+        /// Sent to a pool rather than spawned here (SPEC §7).
+        remote: Option<Box<Placed>>,
     },
     /// Waiting out the delay before attempt `failed + 1`.
     Backoff {
@@ -50,6 +52,14 @@ pub enum Phase {
         deadline: Instant,
     },
     Done(Final),
+}
+
+/// Where a remote attempt stands: queued on its pool until a worker
+/// claims it, which starts it (`step_started`).
+#[derive(Debug)]
+pub struct Placed {
+    pub pool: std::sync::Arc<str>,
+    pub worker: Option<String>,
 }
 
 /// Why a running attempt was stopped from outside.
@@ -96,4 +106,10 @@ pub struct StepRt {
     /// The failed instance whose `fail_fast` is cancelling this one: the
     /// `cause` of its `step_cancelled`.
     pub cancel_cause: Option<String>,
+    /// The seq of its last `step_ready` or `step_retrying`: what names the
+    /// dispatch of its next attempt to a pool (`remote::key`).
+    pub queued_seq: u64,
+    /// For a resumed run: the key of a dispatch of its next attempt that
+    /// an earlier process of the run may have sent (see `remote::Job`).
+    pub earlier: Option<String>,
 }

@@ -44,6 +44,7 @@ pub const STEP_KEYS: &[&str] = &[
     "priority",
     "env",
     "cwd",
+    "pool",
     "shell",
     "kill_grace",
     "output",
@@ -301,6 +302,7 @@ fn step(r: &mut Reader<'_>, node: &Node, id: &str, id_pos: Pos, at: &mut StepSpo
                 }
             }
             "cwd" => s.cwd = r.string(value, &field),
+            "pool" => s.pool = r.string(value, &field),
             "shell" => s.shell = shell(r, value, &field.to_string()).map(Box::new),
             "kill_grace" => s.kill_grace = r.duration(value, &field).map(Box::new),
             "output" => s.output = output(r, value, &field.to_string()),

@@ -132,6 +132,7 @@ fn visit(wf: &Workflow, step: &Step, out: &mut dyn FnMut(&'static str, fmt::Argu
     out("priority", format_args!("{}", step.priority));
     out("env", format_args!("{}", Env(&env)));
     out("cwd", format_args!("{:?}", step.cwd));
+    out("pool", format_args!("{:?}", step.pool));
     out("shell", format_args!("{:?}", step.shell));
     out("kill_grace", format_args!("{:?}", step.kill_grace));
     out("output", format_args!("{:?}", step.output));

@@ -39,6 +39,15 @@ pub struct Workflow {
     pub(super) index: super::name_index::NameIndex,
 }
 
+/// Whether `name` can name a pool: it is a token of NATS subjects and KV
+/// keys (SPEC §7), so 1 to 64 letters, digits, `_` or `-`.
+pub fn pool_name_ok(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 impl Workflow {
     pub(super) fn new(mut wf: Workflow) -> Workflow {
         // Resolving hands over the index it used; anything else gets one.
@@ -115,6 +124,8 @@ pub struct Step {
     pub priority: i64,
     pub env: Vec<(String, Template)>,
     pub cwd: Option<String>,
+    /// The worker pool its attempts run on; none: here.
+    pub pool: Option<std::sync::Arc<str>>,
     /// Shared between the steps that use the same one.
     pub shell: std::sync::Arc<[String]>,
     pub kill_grace: Duration,

@@ -67,6 +67,8 @@ struct Cx<'a> {
     /// same matrix step: that step, the text, shell, template and command.
     #[allow(clippy::type_complexity)]
     last_run: Option<Box<(usize, String, Vec<String>, Template, String)>>,
+    /// The pool names seen so far, each held once.
+    pools: Vec<std::sync::Arc<str>>,
     /// For `same:`: a matrix step's instances by their values of some axes.
     #[allow(clippy::type_complexity)]
     same_index: std::collections::HashMap<
@@ -143,6 +145,7 @@ pub fn workflow(
         edges: 0,
         same_index: std::collections::HashMap::new(),
         last_run: None,
+        pools: Vec::new(),
     };
     cx.needs = specs
         .iter_mut()

@@ -187,6 +187,10 @@ pub struct StepSpec {
     pub env: BTreeMap<String, ScalarText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
+    /// Runs each attempt on a worker of this pool (`signalbox worker
+    /// --pool NAME`) rather than here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
     /// The shell that runs `run` (default `sh -c`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shell: Option<Box<ShellSpec>>,

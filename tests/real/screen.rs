@@ -57,6 +57,8 @@ fn started(step: &str, attempt: u32) -> Event {
     Event::StepStarted {
         step: step.into(),
         attempt,
+        pool: None,
+        worker: None,
     }
 }
 

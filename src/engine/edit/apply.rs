@@ -176,13 +176,19 @@ impl Scheduler {
             .into_iter()
             .filter_map(|(i, who)| Some((moved(i)?, who)))
             .collect();
-        let heap = std::mem::take(&mut self.ready).into_vec();
-        for mut r in heap {
-            if let Some(j) = moved(r.index.0) {
+        let mut heap = std::mem::take(&mut self.ready).into_vec();
+        heap.append(&mut std::mem::take(&mut self.ready_remote).into_vec());
+        let heap: Vec<_> = heap
+            .into_iter()
+            .filter_map(|mut r| {
+                let j = moved(r.index.0)?;
                 r.index = std::cmp::Reverse(j);
                 r.priority = self.wf.steps[j].priority;
-                self.ready.push(r);
-            }
+                Some(r)
+            })
+            .collect();
+        for r in heap {
+            self.push_ready(r);
         }
         self.dependents = self.wf.dependents();
         self.asks = (self.wf.steps.iter().enumerate())
@@ -223,6 +229,8 @@ impl Scheduler {
             }
         }
         self.ready
+            .retain(|r| matches!(self.steps[r.index.0].phase, Phase::Queued));
+        self.ready_remote
             .retain(|r| matches!(self.steps[r.index.0].phase, Phase::Queued));
         let named: Vec<usize> = (diff.rerun.iter())
             .filter_map(|id| self.wf.step_index(id))

@@ -154,6 +154,8 @@ mod tests {
             event: Event::StepStarted {
                 step: "a".into(),
                 attempt: 2,
+                pool: None,
+                worker: None,
             },
         };
         let journal = r#"{"seq":7,"ts":"2026-01-01T00:00:00.000Z","run":"r1","type":"step_started","step":"a","attempt":2}"#;

@@ -28,6 +28,12 @@ pub enum Msg {
         attempt: u32,
         result: crate::engine::attempt::AttemptResult,
     },
+    /// A worker claimed a remote attempt (see `engine::remote`).
+    Claimed {
+        step: usize,
+        attempt: u32,
+        worker: String,
+    },
     WaitDone {
         step: usize,
         wait: u64,

@@ -62,6 +62,7 @@ impl Cx<'_> {
             priority: s.priority.unwrap_or(0),
             env: self.env_templates(std::mem::take(&mut s.env), Some(i), "env"),
             cwd: s.cwd,
+            pool: self.pool(i, s.pool.take(), is_run),
             shell,
             kill_grace: s
                 .kill_grace
@@ -130,6 +131,41 @@ impl Cx<'_> {
         for v in s.fallback.iter().flat_map(|f| f.outputs.values()) {
             self.refuse_secret(Some(i), "fallback", &v.0);
         }
+    }
+
+    /// A step's `pool`, checked: a name a subject can carry, on a step that
+    /// runs a command. Steps of one pool share its name.
+    fn pool(
+        &mut self,
+        i: usize,
+        pool: Option<String>,
+        is_run: bool,
+    ) -> Option<std::sync::Arc<str>> {
+        let name = pool?;
+        let pos = self.at.key(i, "pool").unwrap_or(self.at.id(i));
+        let id = &self.ids[i];
+        if !is_run {
+            self.diags.push(
+                pos,
+                format!("step `{id}` has a `pool`, but only a `run` step runs on a worker"),
+            );
+            return None;
+        }
+        if !crate::workflow::model::pool_name_ok(&name) {
+            self.diags.push(
+                pos,
+                format!(
+                    "step `{id}` has pool `{name}`: a pool name is 1 to 64 letters, digits, `_` or `-`"
+                ),
+            );
+            return None;
+        }
+        if let Some(p) = self.pools.iter().find(|p| ***p == *name) {
+            return Some(p.clone());
+        }
+        let p: std::sync::Arc<str> = name.into();
+        self.pools.push(p.clone());
+        Some(p)
     }
 
     /// The last policy handed out, again when `policy` is alike.

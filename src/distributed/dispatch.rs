@@ -1,0 +1,1 @@
+//! The run's side: a [`Dispatch`](crate::engine::remote::Dispatch) over NATS.

@@ -1,0 +1,1 @@
+//! `signalbox worker`: runs the attempts of its pools.

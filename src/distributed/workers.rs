@@ -1,0 +1,1 @@
+//! `signalbox workers`: the live workers.
