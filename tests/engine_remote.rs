@@ -278,3 +278,32 @@ async fn steps_queued_on_a_pool_hold_no_local_slot() {
     assert!(at("step_started", "local") < at("step_started", "remote"));
     assert!(at("step_succeeded", "remote") < at("step_succeeded", "local"));
 }
+
+#[tokio::test]
+async fn a_pool_step_never_runs_here_when_the_run_has_no_transport() {
+    let wf = load_str(
+        "name: t\nsteps:\n  build:\n    pool: linux\n    run: touch ran-here\n",
+        "test.yaml",
+    )
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let options = RunOptions {
+        state_dir: state.path().to_path_buf(),
+        workdir: Some(state.path().to_path_buf()),
+        ..RunOptions::default()
+    };
+    let mut run = Run::new(wf, options).unwrap();
+    let mut sub = run.subscribe();
+    let outcome = run.start().await;
+    let mut events = Vec::new();
+    while let Some(p) = sub.recv().await {
+        events.push(serde_json::to_value(&p.envelope.event).unwrap());
+    }
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let failed = of(&events, "step_failed", "build");
+    assert_eq!(
+        failed[0]["error"],
+        "no connection to workers: cannot send it to pool linux"
+    );
+    assert!(!state.path().join("ran-here").exists());
+}

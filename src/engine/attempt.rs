@@ -45,9 +45,14 @@ impl Scheduler {
                 via_breaker = true;
             }
         }
-        if let Some(pool) = self.wf.steps[i].pool.clone()
-            && self.options.dispatch.is_some()
-        {
+        if let Some(pool) = self.wf.steps[i].pool.clone() {
+            if self.options.dispatch.is_none() {
+                // Never run here what was meant for another machine.
+                self.steps[i].phase = Phase::Pending;
+                let error = format!("no connection to workers: cannot send it to pool {pool}");
+                self.attempt_failed(i, attempt, error, None);
+                return;
+            }
             // Started once a worker claims it (`claimed`).
             let (cancel, cancelled) = oneshot::channel();
             self.steps[i].phase = Phase::Running {

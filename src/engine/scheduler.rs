@@ -431,7 +431,7 @@ impl Scheduler {
 
     /// Into the ready queue of its kind: here, or a pool.
     pub(super) fn push_ready(&mut self, ready: Ready) {
-        if self.wf.steps[ready.index.0].pool.is_some() && self.options.dispatch.is_some() {
+        if self.wf.steps[ready.index.0].pool.is_some() {
             self.ready_remote.push(ready);
         } else {
             self.ready.push(ready);
