@@ -34,6 +34,7 @@ struct Fake {
     /// Per step, what its attempts do in turn (the last repeats).
     plays: Mutex<BTreeMap<String, Vec<Play>>>,
     jobs: mpsc::UnboundedSender<Job>,
+    adopts: mpsc::UnboundedSender<Adopt>,
     status: watch::Receiver<RemoteStatus>,
 }
 
@@ -75,11 +76,39 @@ impl Dispatch for Fake {
         });
     }
 
-    fn adopt(&self, _adopt: Adopt, _reports: Reports) {}
+    /// An adopted attempt says one more line and ends well.
+    fn adopt(&self, adopt: Adopt, mut reports: Reports) {
+        let _ = self.adopts.send(adopt);
+        tokio::spawn(async move {
+            reports.claimed("w1");
+            reports.line(Stream::Output, "after the crash".into()).await;
+            reports.exited(Ok(Exit::Code(0)), BTreeMap::new());
+        });
+    }
 
     fn status(&self) -> watch::Receiver<RemoteStatus> {
         self.status.clone()
     }
+}
+
+fn fake(
+    plays: &[(&str, Vec<Play>)],
+    jobs: mpsc::UnboundedSender<Job>,
+) -> (Fake, mpsc::UnboundedReceiver<Adopt>) {
+    let (_status_tx, status) = watch::channel(RemoteStatus::default());
+    let (adopts, adopted) = mpsc::unbounded_channel();
+    let fake = Fake {
+        plays: Mutex::new(
+            plays
+                .iter()
+                .map(|(s, p)| (s.to_string(), p.clone()))
+                .collect(),
+        ),
+        jobs,
+        adopts,
+        status,
+    };
+    (fake, adopted)
 }
 
 struct Ran {
@@ -103,17 +132,7 @@ async fn run_with(
     let wf = load_str(yaml, "test.yaml").unwrap();
     let state = tempfile::tempdir().unwrap();
     let (jobs_tx, mut jobs_rx) = mpsc::unbounded_channel();
-    let (_status_tx, status) = watch::channel(RemoteStatus::default());
-    let fake = Fake {
-        plays: Mutex::new(
-            plays
-                .iter()
-                .map(|(s, p)| (s.to_string(), p.clone()))
-                .collect(),
-        ),
-        jobs: jobs_tx,
-        status,
-    };
+    let (fake, _adopts) = fake(plays, jobs_tx);
     let options = RunOptions {
         state_dir: state.path().to_path_buf(),
         seed: Some(1),
@@ -306,4 +325,62 @@ async fn a_pool_step_never_runs_here_when_the_run_has_no_transport() {
         "no connection to workers: cannot send it to pool linux"
     );
     assert!(!state.path().join("ran-here").exists());
+}
+
+#[tokio::test]
+async fn a_resumed_run_adopts_the_attempt_its_journal_shows_on_a_worker() {
+    let yaml = "name: t\nsteps:\n  build:\n    pool: linux\n    run: make\n  after:\n    needs: [build]\n    run: 'true'\n";
+    let state = tempfile::tempdir().unwrap();
+    let options = |dispatch: Fake| RunOptions {
+        state_dir: state.path().to_path_buf(),
+        seed: Some(1),
+        dispatch: Some(Arc::new(dispatch)),
+        ..RunOptions::default()
+    };
+    // First life: claimed, one line, then the run's process is gone.
+    let (jobs, mut sent) = mpsc::unbounded_channel();
+    let (first, _) = fake(&[("build", vec![Play::Hang])], jobs);
+    let mut run = Run::new(load_str(yaml, "test.yaml").unwrap(), options(first)).unwrap();
+    let mut sub = run.subscribe();
+    let id = run.handle().run_id.to_string();
+    let task = tokio::spawn(run.start());
+    while let Some(p) = sub.recv().await {
+        let e = serde_json::to_value(&p.envelope.event).unwrap();
+        if e["type"] == "step_started" && e["step"] == "build" {
+            break;
+        }
+    }
+    task.abort();
+    let _ = task.await;
+    let first_key = sent.recv().await.unwrap().key;
+    // Second life: the attempt is adopted, not sent again.
+    let (jobs, mut sent) = mpsc::unbounded_channel();
+    let (second, mut adopted) = fake(&[], jobs);
+    let kept = |p: &std::path::Path| signalbox::workflow::load(p).map_err(|d| d.to_string());
+    let mut run = Run::resume(&id, options(second), kept).unwrap();
+    let mut sub = run.subscribe();
+    let outcome = run.start().await;
+    let mut events = Vec::new();
+    while let Some(p) = sub.recv().await {
+        events.push(serde_json::to_value(&p.envelope.event).unwrap());
+    }
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{events:#?}");
+    let adopt = adopted.recv().await.unwrap();
+    assert_eq!(adopt.key, first_key);
+    assert_eq!(
+        (adopt.attempt, adopt.worker.as_str(), adopt.lines),
+        (1, "w1", 0)
+    );
+    // Nothing was sent again, and `build` did not start again.
+    assert_eq!(sent.try_recv().ok().map(|j| j.step), None);
+    assert!(
+        of(&events, "step_started", "build").is_empty(),
+        "{events:#?}"
+    );
+    assert_eq!(of(&events, "step_succeeded", "build").len(), 1);
+    let lines: Vec<_> = of(&events, "step_output", "build")
+        .iter()
+        .map(|e| e["line"].clone())
+        .collect();
+    assert_eq!(lines, ["after the crash"]);
 }
