@@ -19,6 +19,7 @@ mod run;
 mod signals;
 mod slice;
 mod trace;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -119,6 +120,16 @@ pub enum Command {
         after_help = "Examples:\n  signalbox trace release-20261123-104500-3fa2 | jq '.resourceSpans[0].scopeSpans[0].spans[] | .name'\n  signalbox trace release-20261123-104500-3fa2 --otlp http://127.0.0.1:4318\n\nOne span for the run (across resumes), one for each step (a step run again gets a new one), each attempt and each wait, built from the journal; a live run gives its spans so far. Each attempt's process got TRACEPARENT naming its span, so a step's own spans join the trace; a run started with TRACEPARENT set joins that trace. No output line, answer or prompt is put in a span.\n\n--otlp posts to URL/v1/traces (OTLP/HTTP, JSON); http:// only: for https, send to a local OpenTelemetry Collector and let it forward.\n\nExit codes: 0 printed or taken; 1 the run cannot be read, or the receiver cannot be reached or refused it; 2 bad usage (a bad --otlp URL)."
     )]
     Trace(trace::TraceArgs),
+    /// Run the attempts of a pool's steps, for any run that uses the same NATS server.
+    #[command(
+        after_help = "Examples:\n  signalbox worker --pool linux --nats nats://build-host:4222 --id build-1\n  signalbox worker --pool linux --pool gpu --jobs 2\n\nTakes attempts of steps with `pool: NAME` while it has a free slot, runs each as a local step runs (its own process group, timeout, kill ladder), streams its lines back and reports its end. It renews a lease on each attempt; one it cannot renew for half the lease ($SIGNALBOX_LEASE of the run, default 10s) it kills, since the run will soon judge this worker lost. SIGTERM or Ctrl-C stops it: running attempts are killed and fail as `worker ID stopped`.\n\nExit codes: 0 stopped; 1 the server's streams cannot be used; 2 bad usage, or a live worker already has this id."
+    )]
+    Worker(worker::WorkerArgs),
+    /// List the live workers: their pools, slots and running attempts.
+    #[command(
+        after_help = "Examples:\n  signalbox workers --nats nats://build-host:4222\n  signalbox workers --json | jq '.[].id'\n\nExit codes: 0 listed (also when none is live); 1 the server cannot be reached; 2 bad usage."
+    )]
+    Workers(worker::WorkersArgs),
     /// Check workflow files; print every error with its line and column.
     #[command(
         after_help = "Example:\n  signalbox validate workflows/release.yaml workflows/chain.yaml\n\nSilent and exit 0 when every file is valid; errors on stderr and exit 2 otherwise."
@@ -199,6 +210,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Events(args) => follow::events(args),
         Command::Logs(args) => follow::logs(args),
         Command::Trace(args) => trace::trace(args),
+        Command::Worker(args) => worker::worker(args),
+        Command::Workers(args) => worker::workers(args),
         Command::Validate { files } => validate(&files),
         Command::Graph { file, format } => match workflow::load(&file) {
             Ok(wf) => {

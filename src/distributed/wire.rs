@@ -219,6 +219,9 @@ pub struct WorkerInfo {
     pub started: String,
     /// Random per process: a second worker with the same id is told apart.
     pub instance: String,
+    /// When it said this (Unix ms, its own clock).
+    #[serde(default)]
+    pub at_ms: u64,
 }
 
 /// On `sb.ctl.<worker>`.

@@ -1,1 +1,393 @@
-//! `signalbox worker`: runs the attempts of its pools.
+//! `signalbox worker`: takes the attempts of its pools and runs them with
+//! the same process code as a local step (own process group, kill ladder),
+//! streams their lines back, and reports how they ended (SPEC §7).
+//!
+//! One task per pool pulls work while a slot is free; each attempt is a
+//! task that claims it (`sb_claims` create: the only door to a process),
+//! renews its lease, runs it, and reports. A worker that cannot renew a
+//! lease for half of it kills that attempt itself.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{Semaphore, watch};
+
+use super::setup::Handles;
+use super::wire::{self, Running, WorkerInfo};
+
+mod attempt;
+mod files;
+mod report;
+
+/// What `signalbox worker` was asked.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub pools: Vec<String>,
+    pub server: String,
+    pub jobs: usize,
+    pub id: String,
+    pub state_dir: PathBuf,
+}
+
+/// Why an attempt is being stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The run cancelled it (or it timed out there).
+    Cancel,
+    /// Its lease could not be renewed: the run will judge the worker lost.
+    Fence,
+    /// The worker itself is stopping.
+    Shutdown,
+}
+
+/// The attempts running here, by key: what the registry lists, and how to
+/// stop each.
+pub(crate) type RunningSet = Mutex<HashMap<String, (Running, watch::Sender<Option<Stop>>)>>;
+
+/// A worker's shared state.
+pub(crate) struct Worker {
+    pub(crate) opts: Options,
+    pub(crate) host: String,
+    pub(crate) handles: Handles,
+    pub(crate) running: RunningSet,
+    pub(crate) files: files::Files,
+}
+
+/// Checks an id: 1 to 64 letters, digits, `_`, `-` or `.`.
+pub fn id_ok(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// The default id: `<hostname>-<pid>`.
+pub fn default_id() -> String {
+    let host = hostname();
+    let host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(48)
+        .collect();
+    format!("{host}-{}", std::process::id())
+}
+
+pub(crate) fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Runs the worker until SIGTERM or Ctrl-C; returns the exit code.
+pub async fn serve(opts: Options) -> u8 {
+    let files = match files::Files::open(&opts.state_dir, &opts.id) {
+        Ok(f) => f,
+        Err(e) => {
+            crate::safe::say!("error: {e}");
+            return 2;
+        }
+    };
+    files.kill_survivors();
+    let name = format!("signalbox worker {}", opts.id);
+    let (client, mut up) = match super::connect::client(&opts.server, &name).await {
+        Ok(c) => c,
+        Err(e) => {
+            crate::safe::say!("error: {e}");
+            return 2;
+        }
+    };
+    let handles = loop {
+        match super::setup::ensure(&client).await {
+            Ok(h) => break h,
+            Err(e) => {
+                if !*up.borrow() {
+                    crate::safe::say!("◦ waiting for NATS at {}", opts.server);
+                    let _ = up.wait_for(|u| *u).await;
+                } else {
+                    tracing::warn!("{e}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    };
+    let instance = format!("{:016x}", rand::random::<u64>());
+    if let Err(e) = refuse_twin(&handles, &opts.id, &instance).await {
+        crate::safe::say!("error: {e}");
+        return 2;
+    }
+    let mut consumers = Vec::new();
+    for pool in &opts.pools {
+        match super::setup::pool_consumer(&handles.work, pool).await {
+            Ok(c) => consumers.push((pool.clone(), c)),
+            Err(e) => {
+                crate::safe::say!("error: {e}");
+                return 1;
+            }
+        }
+    }
+    let worker = Arc::new(Worker {
+        host: hostname(),
+        handles,
+        running: Mutex::new(HashMap::new()),
+        files,
+        opts,
+    });
+    crate::safe::say!(
+        "worker {}: pools {}, {} jobs, {}",
+        worker.opts.id,
+        worker.opts.pools.join(", "),
+        worker.opts.jobs,
+        worker.opts.server
+    );
+    let slots = Arc::new(Semaphore::new(worker.opts.jobs));
+    let (stopping_tx, stopping) = watch::channel(false);
+    let registry = tokio::spawn(register(worker.clone(), instance, stopping.clone()));
+    let control = tokio::spawn(control(worker.clone(), client.clone()));
+    let watch_up = tokio::spawn(say_connection(worker.opts.server.clone(), up));
+    let pulls: Vec<_> = consumers
+        .into_iter()
+        .map(|(pool, c)| {
+            tokio::spawn(pull(
+                worker.clone(),
+                pool,
+                c,
+                slots.clone(),
+                stopping.clone(),
+            ))
+        })
+        .collect();
+    wait_for_stop().await;
+    crate::safe::say!("◦ worker {} stopping", worker.opts.id);
+    let _ = stopping_tx.send(true);
+    for p in pulls {
+        let _ = p.await;
+    }
+    for (_, (_, stop)) in worker.running.lock().map(|r| r.clone()).unwrap_or_default() {
+        let _ = stop.send(Some(Stop::Shutdown));
+    }
+    // Every slot back: every attempt has ended and reported.
+    let _ = slots
+        .acquire_many(u32::try_from(worker.opts.jobs).unwrap_or(u32::MAX))
+        .await;
+    control.abort();
+    watch_up.abort();
+    let _ = registry.await;
+    let _ = worker
+        .handles
+        .workers
+        .delete(wire::key_token(&worker.opts.id))
+        .await;
+    0
+}
+
+/// SIGTERM, SIGINT or SIGHUP.
+async fn wait_for_stop() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+        _ = hup.recv() => {}
+    }
+}
+
+/// Refuses to start beside a live worker with the same id.
+async fn refuse_twin(handles: &Handles, id: &str, instance: &str) -> Result<(), String> {
+    let Ok(Some(entry)) = handles.workers.entry(wire::key_token(id)).await else {
+        return Ok(());
+    };
+    let Ok(info) = serde_json::from_slice::<WorkerInfo>(&entry.value) else {
+        return Ok(());
+    };
+    let fresh = now_ms().saturating_sub(info.at_ms) < millis(wire::REGISTRY_STALE);
+    if fresh && info.instance != instance {
+        return Err(format!(
+            "a worker with id {id} is live (pid {} on {}); give this one another --id",
+            info.pid, info.host
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Says the worker is alive, with what it runs, every `REGISTRY_EVERY`.
+async fn register(worker: Arc<Worker>, instance: String, mut stopping: watch::Receiver<bool>) {
+    let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    loop {
+        let running: Vec<Running> = worker
+            .running
+            .lock()
+            .map(|r| r.values().map(|(info, _)| info.clone()).collect())
+            .unwrap_or_default();
+        let info = WorkerInfo {
+            v: 1,
+            id: worker.opts.id.clone(),
+            pools: worker.opts.pools.clone(),
+            jobs: worker.opts.jobs,
+            running,
+            host: worker.host.clone(),
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            started: started.clone(),
+            instance: instance.clone(),
+            at_ms: now_ms(),
+        };
+        if let Ok(body) = serde_json::to_vec(&info) {
+            let key = wire::key_token(&worker.opts.id);
+            let put = worker.handles.workers.put(key, body.into());
+            if let Err(e) = tokio::time::timeout(wire::REGISTRY_EVERY, put).await {
+                tracing::debug!("registry put: {e}");
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wire::REGISTRY_EVERY) => {}
+            _ = stopping.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Cancels from the run, on `sb.ctl.<id>`.
+async fn control(worker: Arc<Worker>, client: async_nats::Client) {
+    let Ok(mut sub) = client
+        .subscribe(wire::control_subject(&worker.opts.id))
+        .await
+    else {
+        tracing::warn!(
+            "cannot hear cancels on {}",
+            wire::control_subject(&worker.opts.id)
+        );
+        return;
+    };
+    while let Some(msg) = sub.next().await {
+        if let Ok(wire::Control::Cancel { key }) = serde_json::from_slice(&msg.payload) {
+            worker.stop(&key, Stop::Cancel);
+        }
+    }
+}
+
+async fn say_connection(server: String, mut up: watch::Receiver<bool>) {
+    let mut was = *up.borrow();
+    while up.changed().await.is_ok() {
+        let now = *up.borrow();
+        if now != was {
+            if now {
+                crate::safe::say!("◦ NATS at {server} is back");
+            } else {
+                crate::safe::say!(
+                    "◦ lost NATS at {server}; running attempts go on while their leases last"
+                );
+            }
+            was = now;
+        }
+    }
+}
+
+/// Pulls `pool`'s work one message at a time, while a slot is free.
+async fn pull(
+    worker: Arc<Worker>,
+    pool: String,
+    consumer: async_nats::jetstream::consumer::PullConsumer,
+    slots: Arc<Semaphore>,
+    stopping: watch::Receiver<bool>,
+) {
+    loop {
+        if *stopping.borrow() {
+            return;
+        }
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let batch = consumer
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await;
+        let mut batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::debug!("fetch from pool {pool}: {e}");
+                drop(permit);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        match batch.next().await {
+            Some(Ok(msg)) => {
+                if *stopping.borrow() {
+                    // Left for another worker at once.
+                    let _ = msg
+                        .ack_with(async_nats::jetstream::AckKind::Nak(None))
+                        .await;
+                    return;
+                }
+                tokio::spawn(attempt::take(worker.clone(), msg, permit));
+            }
+            Some(Err(e)) => {
+                tracing::debug!("fetch from pool {pool}: {e}");
+                drop(permit);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            None => drop(permit),
+        }
+    }
+}
+
+impl Worker {
+    /// Asks attempt `key` to stop, if it runs here.
+    pub(crate) fn stop(&self, key: &str, why: Stop) {
+        if let Ok(running) = self.running.lock()
+            && let Some((_, stop)) = running.get(key)
+        {
+            stop.send_if_modified(|s| {
+                if s.is_none() {
+                    *s = Some(why);
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_tokens() {
+        assert!(id_ok("w1"));
+        assert!(id_ok("build-3.example"));
+        assert!(!id_ok(""));
+        assert!(!id_ok("a b"));
+        assert!(!id_ok("w*"));
+        assert!(!id_ok(&"x".repeat(65)));
+        assert!(id_ok(&default_id()), "{}", default_id());
+    }
+}

@@ -151,7 +151,7 @@ impl Cx<'_> {
             );
             return None;
         }
-        if !crate::workflow::model::pool_name_ok(&name) {
+        if !crate::workflow::pool_name_ok(&name) {
             self.diags.push(
                 pos,
                 format!(

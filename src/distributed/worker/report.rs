@@ -1,0 +1,87 @@
+//! Sending an attempt's reports: each on `sb.res.<key>`, numbered, with
+//! `Nats-Msg-Id: <key>:<n>` so one sent twice is kept once.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use tokio::sync::mpsc;
+
+use crate::distributed::wire::{self, Report};
+use crate::engine::event::Stream;
+
+/// Lines per output report, at most.
+const BATCH_LINES: usize = 64;
+/// Bytes of lines per output report, about.
+const BATCH_BYTES: usize = 32 * 1024;
+/// How long a line waits for others to share its report.
+const BATCH_WAIT: Duration = Duration::from_millis(20);
+/// Lines read but not yet sent, at most: beyond, lines are dropped and
+/// counted, so a step never waits on the network.
+pub(crate) const LINES_IN_FLIGHT: usize = 8192;
+
+/// Sends `report` as report `n` of `key`; Ok once the server has it.
+pub(crate) async fn send(
+    js: &jetstream::Context,
+    key: &str,
+    n: u64,
+    report: &Report,
+) -> Result<(), String> {
+    let body = serde_json::to_vec(report).map_err(|e| e.to_string())?;
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", format!("{key}:{n}").as_str());
+    let ack = js
+        .publish_with_headers(wire::report_subject(key), headers, body.into())
+        .await
+        .map_err(|e| e.to_string())?;
+    match tokio::time::timeout(Duration::from_secs(5), ack).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no acknowledgement in 5 s".into()),
+    }
+}
+
+/// Sends the lines that come on `lines` in batches, numbered from
+/// `first`; returns the next number and how many lines were dropped.
+pub(crate) async fn lines(
+    js: jetstream::Context,
+    key: String,
+    first: u64,
+    mut lines: mpsc::Receiver<(Stream, String)>,
+    dropped_before: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> (u64, u64) {
+    let mut n = first;
+    let mut dropped = 0u64;
+    loop {
+        let Some(line) = lines.recv().await else {
+            break;
+        };
+        let mut batch = vec![line];
+        let mut bytes = batch[0].1.len();
+        let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+        while batch.len() < BATCH_LINES && bytes < BATCH_BYTES {
+            match tokio::time::timeout_at(deadline, lines.recv()).await {
+                Ok(Some(l)) => {
+                    bytes += l.1.len();
+                    batch.push(l);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let count = batch.len() as u64;
+        let report = Report::Output {
+            v: 1,
+            key: key.clone(),
+            n,
+            lines: batch,
+        };
+        match send(&js, &key, n, &report).await {
+            Ok(()) => n += 1,
+            Err(e) => {
+                tracing::warn!("{key}: {count} output lines not sent: {e}");
+                dropped += count;
+            }
+        }
+    }
+    let before = dropped_before.load(std::sync::atomic::Ordering::Relaxed);
+    (n, dropped + before)
+}
