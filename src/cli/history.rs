@@ -177,7 +177,7 @@ pub(super) fn carry_on(run: &str, flags: &RunFlags, carry: Carry) -> u8 {
         Ok((mut run, Some(options))) => {
             run.set_options(options.clone());
             signals.hand_over(run.handle());
-            runtime.block_on(drive_headless(run, &options, flags.json, flags.metrics))
+            runtime.block_on(drive_headless(run, &options, flags))
         }
         Ok((_, None)) => exit::FAILED,
         Err(EngineError::Resume(message) | EngineError::Secrets(message)) => {

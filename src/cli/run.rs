@@ -72,6 +72,10 @@ pub struct RunFlags {
     /// 127.0.0.1; port 0 picks a free one, written to <run>/metrics.addr.
     #[arg(long, value_name = "ADDR", value_parser = crate::metrics::addr::parse)]
     pub metrics: Option<std::net::SocketAddr>,
+    /// The NATS server the workers of the steps' pools use (default:
+    /// $SIGNALBOX_NATS, else nats://127.0.0.1:4222).
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
 }
 
 /// The state dir as SPEC §4 resolves it.
@@ -285,7 +289,7 @@ pub fn run(args: RunArgs) -> u8 {
         || args.json
         || !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
     if headless {
-        return runtime.block_on(run_headless(wf, options, args.json, args.metrics));
+        return runtime.block_on(run_headless(wf, options, &args));
     }
     // The run lives in a process of its own, so the screen can detach
     // from it (`d`) and others can attach; this screen is its first.
@@ -306,14 +310,9 @@ pub fn prefixed(message: &str) -> String {
     }
 }
 
-async fn run_headless(
-    wf: Workflow,
-    options: RunOptions,
-    json: bool,
-    metrics: Option<std::net::SocketAddr>,
-) -> u8 {
+async fn run_headless(wf: Workflow, options: RunOptions, flags: &RunFlags) -> u8 {
     match Run::new(wf, options.clone()) {
-        Ok(run) => drive_headless(run, &options, json, metrics).await,
+        Ok(run) => drive_headless(run, &options, flags).await,
         // The run could not begin (an unusable state dir): a usage error.
         Err(e) => {
             crate::safe::say!("error: {e}");
@@ -323,13 +322,22 @@ async fn run_headless(
 }
 
 /// Drives a prepared run (new or resumed) without a screen, serving its
-/// metrics at `metrics` when given.
-pub async fn drive_headless(
-    mut run: Run,
-    options: &RunOptions,
-    json: bool,
-    metrics: Option<std::net::SocketAddr>,
-) -> u8 {
+/// metrics at `--metrics` when given, and sending the attempts of steps
+/// with a `pool` to their workers over `--nats`.
+pub async fn drive_headless(mut run: Run, options: &RunOptions, flags: &RunFlags) -> u8 {
+    let (json, metrics) = (flags.json, flags.metrics);
+    if crate::distributed::dispatch::needed(run.workflow()) {
+        let server = crate::distributed::connect::server(flags.nats.as_deref());
+        let id = run.handle().run_id;
+        match crate::distributed::dispatch::start(&server, run.workflow(), &id).await {
+            Ok(nats) => run.set_dispatch(nats),
+            Err(e) => {
+                crate::safe::say!("error: {e}");
+                crate::engine::run_dir::discard_if_unstarted(&run.handle().dir);
+                return exit::INVALID;
+            }
+        }
+    }
     // A flag naming a matrix step answers its instances: none is asked.
     let skip_prompt: Vec<String> = (options.presets.keys())
         .flat_map(|id| match run.workflow().group_index(id) {

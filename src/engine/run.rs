@@ -437,6 +437,14 @@ impl Run {
         self.scheduler.set_options(options);
     }
 
+    /// Sends the attempts of steps with a `pool` to `dispatch` (SPEC §7),
+    /// and lets the handle show its state. Before [`handle`](Self::handle)
+    /// and subscribing, so every front end sees it.
+    pub fn set_dispatch(&mut self, dispatch: Arc<dyn super::remote::Dispatch>) {
+        self.handle.remote = Some(dispatch.status());
+        self.scheduler.options.dispatch = Some(dispatch);
+    }
+
     pub fn handle(&self) -> RunHandle {
         self.handle.clone()
     }

@@ -1,0 +1,170 @@
+//! One attempt on a worker, as the run follows it: its task holds the
+//! attempt's `Reports`, sends its work (or follows an earlier dispatch a
+//! worker claimed), cancels it when the run asks, and passes on what the
+//! hub heard of it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::{JoinError, JoinHandle};
+
+use super::hub::Internal;
+use crate::distributed::setup::Handles;
+use crate::engine::event::Stream;
+use crate::engine::process::Exit;
+use crate::engine::remote::{Adopt, Job, Reports};
+
+/// What the hub passes on to an attempt's task.
+#[derive(Debug)]
+pub(super) enum Event {
+    Claimed(String),
+    Lines(Vec<(Stream, String)>),
+    Exited(Result<Exit, String>, BTreeMap<String, String>),
+    Lost(String),
+}
+
+/// What an attempt's task needs of the connection.
+#[derive(Clone)]
+pub(super) struct Ctx {
+    pub handles: watch::Receiver<Option<Handles>>,
+    pub hub: mpsc::UnboundedSender<Internal>,
+    pub lease: Duration,
+    pub client: async_nats::Client,
+}
+
+impl Ctx {
+    /// The streams and buckets, once they are there.
+    pub(super) async fn ready(&self) -> Handles {
+        let mut rx = self.handles.clone();
+        loop {
+            let handles = rx.borrow_and_update().clone();
+            if let Some(h) = handles {
+                return h;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// How sending the work ended.
+pub(super) enum Sent {
+    Published,
+    /// An earlier dispatch of the attempt was claimed: that one is followed.
+    Follow(String, Option<String>),
+    Failed(String),
+}
+
+/// Follows a new dispatch of an attempt, from sending its work to its end.
+pub(super) async fn dispatched(
+    job: Job,
+    reports: Reports,
+    rx: mpsc::UnboundedReceiver<Event>,
+    ctx: Ctx,
+) {
+    let key = job.key.clone();
+    let send = tokio::spawn(super::ops::send(job, ctx.clone()));
+    follow(reports, rx, ctx, key, None, Some(send)).await;
+}
+
+/// Follows an attempt a resumed run found started on `adopt.worker`.
+pub(super) async fn adopted(
+    adopt: Adopt,
+    reports: Reports,
+    rx: mpsc::UnboundedReceiver<Event>,
+    ctx: Ctx,
+) {
+    follow(reports, rx, ctx, adopt.key, Some(adopt.worker), None).await;
+}
+
+async fn join<T>(task: &mut Option<JoinHandle<T>>) -> Result<T, JoinError> {
+    match task {
+        Some(task) => task.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn follow(
+    mut reports: Reports,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    ctx: Ctx,
+    mut key: String,
+    mut worker: Option<String>,
+    mut send: Option<JoinHandle<Sent>>,
+) {
+    let mut cancel: Option<JoinHandle<(String, bool)>> = None;
+    let mut asked = false;
+    loop {
+        tokio::select! {
+            biased;
+            sent = join(&mut send) => {
+                send = None;
+                match sent {
+                    Ok(Sent::Published) | Err(_) => {}
+                    Ok(Sent::Follow(to, w)) => {
+                        let _ = ctx.hub.send(Internal::Follow { from: key.clone(), to: to.clone(), worker: w });
+                        key = to;
+                    }
+                    Ok(Sent::Failed(e)) => {
+                        tracing::info!("nats: {key}: {e}");
+                        let _ = ctx.hub.send(Internal::Ended(key.clone()));
+                        end(&send, &cancel);
+                        reports.exited(Err(e), BTreeMap::new());
+                        return;
+                    }
+                }
+            }
+            event = rx.recv() => match event {
+                None => {
+                    end(&send, &cancel);
+                    return;
+                }
+                Some(Event::Claimed(w)) => {
+                    reports.claimed(&w);
+                    worker = Some(w);
+                }
+                Some(Event::Lines(lines)) => {
+                    for (stream, line) in lines {
+                        reports.line(stream, line).await;
+                    }
+                }
+                Some(Event::Exited(exit, outputs)) => {
+                    end(&send, &cancel);
+                    reports.exited(exit, outputs);
+                    return;
+                }
+                Some(Event::Lost(w)) => {
+                    end(&send, &cancel);
+                    reports.lost(&w);
+                    return;
+                }
+            },
+            done = join(&mut cancel) => {
+                cancel = None;
+                // Fenced before any worker claimed it: it never runs.
+                if let Ok((fenced, true)) = done && fenced == key {
+                    let _ = ctx.hub.send(Internal::Ended(key.clone()));
+                    end(&send, &cancel);
+                    reports.exited(Ok(Exit::Cancelled), BTreeMap::new());
+                    return;
+                }
+            }
+            () = reports.cancelled(), if !asked => {
+                asked = true;
+                cancel = Some(tokio::spawn(super::ops::stop(ctx.clone(), key.clone(), worker.clone())));
+            }
+        }
+    }
+}
+
+/// Stops what is still running of an attempt's side tasks.
+fn end(send: &Option<JoinHandle<Sent>>, cancel: &Option<JoinHandle<(String, bool)>>) {
+    if let Some(task) = send {
+        task.abort();
+    }
+    if let Some(task) = cancel {
+        task.abort();
+    }
+}

@@ -1,0 +1,406 @@
+//! The task that owns the run's side of the connection: which dispatch
+//! key answers which attempt, what the worker said of it so far, its
+//! lease, the live workers, and the [`RemoteStatus`] the front ends show.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::attempt::{self, Event};
+use super::pure::{self, Seen};
+use super::{Cmd, watchers};
+use crate::distributed::setup::{self, Handles};
+use crate::distributed::wire::{self, ClaimState, Report};
+use crate::engine::remote::RemoteStatus;
+
+/// What the hub is started with.
+pub(super) struct Setup {
+    pub run: String,
+    pub server: String,
+    pub lease: Duration,
+    /// Every pool of the workflow, sorted.
+    pub pools: Vec<String>,
+    pub client: async_nats::Client,
+    pub up: watch::Receiver<bool>,
+    pub status: watch::Sender<RemoteStatus>,
+}
+
+/// What the hub's own tasks tell it.
+pub(super) enum Internal {
+    /// The streams and buckets are there.
+    Ready(Box<Handles>),
+    /// They could not be made; tried again.
+    Failed(String),
+    /// A report, with its sequence in `SB_RES`.
+    Report(u64, Report),
+    /// A worker renewed the lease of this key.
+    Lease(String),
+    /// A claim's state, as `sb_claims` shows it.
+    Claim(String, wire::Claim),
+    /// A worker said it is alive (or is gone: none).
+    Worker(String, Option<Seen>),
+    /// An attempt follows an earlier dispatch's key instead of its own.
+    Follow {
+        from: String,
+        to: String,
+        worker: Option<String>,
+    },
+    /// An attempt's task ended on its own (cancelled before a claim, or
+    /// its work could not be sent).
+    Ended(String),
+}
+
+/// One attempt the hub routes reports to.
+struct Slot {
+    tx: mpsc::UnboundedSender<Event>,
+    /// The worker, once its `claimed` came (or the journal named it).
+    worker: Option<String>,
+    /// A `claimed` was delivered: another is not.
+    claimed: bool,
+    /// Output lines still to drop: a resumed run journaled them already.
+    skip: u64,
+    /// The last sequence of `SB_RES` applied: a replay skips up to it.
+    applied: u64,
+    /// The last renewal of its lease, while it is tracked.
+    lease: Option<Instant>,
+    /// A worker's claim seen in `sb_claims` before its `claimed` came.
+    claim_seen: Option<(String, Instant)>,
+}
+
+impl Slot {
+    fn new(tx: mpsc::UnboundedSender<Event>) -> Slot {
+        Slot {
+            tx,
+            worker: None,
+            claimed: false,
+            skip: 0,
+            applied: 0,
+            lease: None,
+            claim_seen: None,
+        }
+    }
+}
+
+pub(super) struct Hub {
+    setup: Setup,
+    handles: watch::Sender<Option<Handles>>,
+    internal: mpsc::UnboundedSender<Internal>,
+    internal_rx: Option<mpsc::UnboundedReceiver<Internal>>,
+    slots: HashMap<String, Slot>,
+    workers: BTreeMap<String, Seen>,
+    up_since: Option<Instant>,
+    /// Why the streams are not there, while they are not.
+    problem: Option<String>,
+    ensuring: bool,
+    /// The watchers' tasks, once the streams are there.
+    watchers: Vec<JoinHandle<()>>,
+    /// Bumped to have the results read again from the start.
+    replay: watch::Sender<u64>,
+}
+
+const TICK: Duration = Duration::from_millis(200);
+
+impl Hub {
+    pub(super) fn new(setup: Setup) -> Hub {
+        let (internal, internal_rx) = mpsc::unbounded_channel();
+        Hub {
+            setup,
+            handles: watch::channel(None).0,
+            internal,
+            internal_rx: Some(internal_rx),
+            slots: HashMap::new(),
+            workers: BTreeMap::new(),
+            up_since: None,
+            problem: None,
+            ensuring: false,
+            watchers: Vec::new(),
+            replay: watch::channel(0).0,
+        }
+    }
+
+    /// Runs until the run has dropped its dispatch and no attempt is left.
+    pub(super) async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<Cmd>) {
+        let Some(mut internal) = self.internal_rx.take() else {
+            return;
+        };
+        let mut up = self.setup.up.clone();
+        let first = *up.borrow_and_update();
+        self.connection(first);
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut open = true;
+        while open || !self.slots.is_empty() {
+            tokio::select! {
+                biased;
+                cmd = cmds.recv(), if open => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => open = false,
+                },
+                changed = up.changed() => match changed {
+                    Ok(()) => {
+                        let now = *up.borrow_and_update();
+                        self.connection(now);
+                    }
+                    Err(_) => break,
+                },
+                Some(msg) = internal.recv() => self.internal(msg),
+                _ = tick.tick() => self.tick(),
+            }
+        }
+        for task in &self.watchers {
+            task.abort();
+        }
+    }
+
+    fn ctx(&self) -> attempt::Ctx {
+        attempt::Ctx {
+            handles: self.handles.subscribe(),
+            hub: self.internal.clone(),
+            lease: self.setup.lease,
+            client: self.setup.client.clone(),
+        }
+    }
+
+    fn command(&mut self, cmd: Cmd) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        match cmd {
+            Cmd::Dispatch(job, reports) => {
+                self.slots.insert(job.key.clone(), Slot::new(tx));
+                tokio::spawn(attempt::dispatched(job, reports, rx, self.ctx()));
+            }
+            Cmd::Adopt(adopt, reports) => {
+                tracing::info!(
+                    "nats: following {} on worker {} again",
+                    adopt.key,
+                    adopt.worker
+                );
+                let mut slot = Slot::new(tx);
+                slot.worker = Some(adopt.worker.clone());
+                slot.claimed = true;
+                slot.skip = adopt.lines;
+                slot.lease = Some(Instant::now());
+                self.slots.insert(adopt.key.clone(), slot);
+                self.replay_if_reading();
+                tokio::spawn(attempt::adopted(adopt, reports, rx, self.ctx()));
+            }
+        }
+    }
+
+    /// A key registered after the results began to be read may have
+    /// missed its reports: they are read again (the others skip them).
+    fn replay_if_reading(&self) {
+        if !self.watchers.is_empty() {
+            self.replay.send_modify(|n| *n += 1);
+        }
+    }
+
+    fn connection(&mut self, up: bool) {
+        let now = Instant::now();
+        if up {
+            if self.up_since.is_none() {
+                tracing::info!("nats: connected to {}", self.setup.server);
+            }
+            self.up_since = Some(now);
+            // Nothing was heard while down: every clock starts again.
+            for slot in self.slots.values_mut() {
+                if slot.lease.is_some() {
+                    slot.lease = Some(now);
+                }
+                if let Some((_, at)) = &mut slot.claim_seen {
+                    *at = now;
+                }
+            }
+            self.ensure();
+        } else {
+            if self.up_since.is_some() {
+                tracing::info!("nats: lost the connection to {}", self.setup.server);
+            }
+            self.up_since = None;
+        }
+        self.publish();
+    }
+
+    /// Makes the streams and buckets, trying again every 500 ms.
+    fn ensure(&mut self) {
+        if self.ensuring {
+            return;
+        }
+        self.ensuring = true;
+        let client = self.setup.client.clone();
+        let tx = self.internal.clone();
+        tokio::spawn(async move {
+            loop {
+                match setup::ensure(&client).await {
+                    Ok(handles) => {
+                        let _ = tx.send(Internal::Ready(Box::new(handles)));
+                        return;
+                    }
+                    Err(e) => {
+                        if tx.send(Internal::Failed(e)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+    }
+
+    fn internal(&mut self, msg: Internal) {
+        let now = Instant::now();
+        match msg {
+            Internal::Ready(handles) => {
+                self.ensuring = false;
+                if self.problem.take().is_some() {
+                    tracing::info!("nats: the streams and buckets are there");
+                }
+                if self.watchers.is_empty() {
+                    self.watchers = watchers::spawn(
+                        &handles,
+                        &self.setup.run,
+                        &self.internal,
+                        self.replay.subscribe(),
+                    );
+                }
+                self.handles.send_replace(Some(*handles));
+            }
+            Internal::Failed(e) => {
+                if self.problem.as_deref() != Some(e.as_str()) {
+                    tracing::info!("nats: {e}");
+                }
+                self.problem = Some(e);
+            }
+            Internal::Report(seq, report) => self.report(seq, report),
+            Internal::Lease(key) => {
+                if let Some(slot) = self.slots.get_mut(&key)
+                    && slot.lease.is_some()
+                {
+                    slot.lease = Some(now);
+                }
+            }
+            Internal::Claim(key, claim) => {
+                if let Some(slot) = self.slots.get_mut(&key)
+                    && slot.worker.is_none()
+                    && slot.claim_seen.is_none()
+                    && claim.state == ClaimState::Claimed
+                    && let Some(worker) = claim.worker
+                {
+                    slot.claim_seen = Some((worker, now));
+                }
+            }
+            Internal::Worker(id, seen) => {
+                match seen {
+                    Some(seen) => self.workers.insert(id, seen),
+                    None => self.workers.remove(&id),
+                };
+            }
+            Internal::Follow { from, to, worker } => {
+                if let Some(mut slot) = self.slots.remove(&from) {
+                    tracing::info!("nats: {from} follows {to}, which a worker claimed before");
+                    slot.applied = 0;
+                    slot.claim_seen = worker.map(|w| (w, now));
+                    self.slots.insert(to, slot);
+                    self.replay_if_reading();
+                }
+            }
+            Internal::Ended(key) => {
+                self.slots.remove(&key);
+            }
+        }
+        self.publish();
+    }
+
+    fn report(&mut self, seq: u64, report: Report) {
+        let key = report.key().to_string();
+        let Some(slot) = self.slots.get_mut(&key) else {
+            tracing::debug!("nats: report {seq} for {key} superseded");
+            return;
+        };
+        if seq <= slot.applied {
+            return;
+        }
+        slot.applied = seq;
+        match report {
+            Report::Claimed { worker, host, .. } => {
+                if slot.claimed {
+                    return;
+                }
+                tracing::info!("nats: {key} claimed by worker {worker} on {host}");
+                slot.claimed = true;
+                slot.worker = Some(worker.clone());
+                slot.lease = Some(Instant::now());
+                slot.claim_seen = None;
+                let _ = slot.tx.send(Event::Claimed(worker));
+            }
+            Report::Output { lines, .. } => {
+                let lines = pure::skip_lines(lines, &mut slot.skip);
+                if !lines.is_empty() {
+                    let _ = slot.tx.send(Event::Lines(lines));
+                }
+            }
+            Report::Exited { exit, outputs, .. } => {
+                let worker = slot.worker.clone().unwrap_or_else(|| "?".into());
+                tracing::info!("nats: {key} ended on worker {worker}: {exit:?}");
+                let _ = slot
+                    .tx
+                    .send(Event::Exited(pure::exit(exit, &worker), outputs));
+                self.slots.remove(&key);
+            }
+        }
+    }
+
+    /// Judges the leases, forgets attempts whose task is gone, and says
+    /// which workers are still live.
+    fn tick(&mut self) {
+        let now = Instant::now();
+        let (up, lease) = (self.up_since, self.setup.lease);
+        self.slots.retain(|_, slot| !slot.tx.is_closed());
+        let lost: Vec<(String, String)> = (self.slots.iter())
+            .filter_map(|(key, slot)| {
+                let held = match (&slot.worker, slot.lease, &slot.claim_seen) {
+                    (Some(w), Some(at), _) => Some((w, at)),
+                    (None, _, Some((w, at))) => Some((w, *at)),
+                    _ => None,
+                };
+                let (worker, at) = held?;
+                pure::lapsed(now, up, lease, at).then(|| (key.clone(), worker.clone()))
+            })
+            .collect();
+        for (key, worker) in lost {
+            tracing::info!(
+                "nats: worker {worker} lost: no lease renewal of {key} for {}",
+                humantime::format_duration(lease)
+            );
+            if let Some(slot) = self.slots.remove(&key) {
+                let _ = slot.tx.send(Event::Lost(worker));
+            }
+        }
+        self.workers
+            .retain(|_, w| now.saturating_duration_since(w.at) <= wire::REGISTRY_STALE * 2);
+        self.publish();
+    }
+
+    fn publish(&self) {
+        let connected = self.up_since.is_some();
+        let problem = match connected {
+            false => Some(pure::unreachable(&self.setup.server)),
+            true => self.problem.clone(),
+        };
+        let status = RemoteStatus {
+            server: self.setup.server.clone(),
+            connected,
+            pools: pure::live_pools(&self.setup.pools, &self.workers, Instant::now()),
+            problem,
+        };
+        self.setup.status.send_if_modified(|s| {
+            let changed = *s != status;
+            if changed {
+                *s = status;
+            }
+            changed
+        });
+    }
+}
