@@ -60,6 +60,10 @@ pub fn worker(args: WorkerArgs) -> u8 {
         return exit::INVALID;
     }
     let state_dir = super::run::state_dir(args.state_dir);
+    if let Err(e) = std::fs::create_dir_all(&state_dir) {
+        crate::safe::say!("error: cannot make {}: {e}", state_dir.display());
+        return exit::INVALID;
+    }
     let _log = super::logging::init(&state_dir);
     let runtime = match super::runtime() {
         Ok(rt) => rt,
