@@ -137,7 +137,7 @@ fn of<'a>(events: &'a [Value], ty: &str) -> Vec<&'a Value> {
 
 /// The worker's side, by hand.
 struct Worker {
-    _client: async_nats::Client,
+    client: async_nats::Client,
     h: Handles,
 }
 
@@ -145,7 +145,7 @@ impl Worker {
     async fn new(url: &str) -> Worker {
         let client = async_nats::connect(url).await.unwrap();
         let h = setup::ensure(&client).await.unwrap();
-        Worker { _client: client, h }
+        Worker { client, h }
     }
 
     /// The next work of pool `t`, claimed by `w1`, and its `claimed` said.
@@ -297,4 +297,67 @@ async fn a_cancel_before_any_claim_fences_the_attempt() {
     assert_eq!(outcome.status, RunStatus::Failed, "{events:#?}");
     assert!(of(&events, "step_started").is_empty(), "{events:#?}");
     assert_eq!(of(&events, "step_cancelled").len(), 1, "{events:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_of_a_claimed_attempt_asks_its_worker() {
+    let Some(bin) = server_binary() else {
+        return;
+    };
+    let nats = server(&bin);
+    let mut run = start(ONE, &nats.url, Duration::from_secs(5)).await;
+    let worker = Worker::new(&nats.url).await;
+    let mut control = worker
+        .client
+        .subscribe(wire::control_subject("w1"))
+        .await
+        .unwrap();
+    let work = worker.claim().await;
+    loop {
+        let p = run.events.recv().await.unwrap();
+        let v = serde_json::to_value(&p.envelope.event).unwrap();
+        let started = v["type"] == "step_started";
+        run.seen.push(v);
+        if started {
+            break;
+        }
+    }
+    run.handle.send(Command::Cancel {
+        step: Some("a".into()),
+        by: By::Keyboard,
+    });
+    let word = tokio::time::timeout(Duration::from_secs(5), control.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let word: wire::Control = serde_json::from_slice(&word.payload).unwrap();
+    assert_eq!(
+        word,
+        wire::Control::Cancel {
+            key: work.key.clone()
+        }
+    );
+    let mut state = None;
+    for _ in 0..100 {
+        let claim = worker.h.claims.get(&work.key).await.unwrap().unwrap();
+        let claim: Claim = serde_json::from_slice(&claim).unwrap();
+        if claim.state == ClaimState::CancelRequested {
+            state = Some(claim);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state.map(|c| c.worker), Some(Some("w1".to_string())));
+    let exited = Report::Exited {
+        v: 1,
+        key: work.key,
+        n: 2,
+        exit: wire::Exit::Cancelled,
+        outputs: BTreeMap::new(),
+        dropped_lines: 0,
+    };
+    worker.report(&exited).await;
+    let (_, events) = run.finish().await;
+    assert_eq!(of(&events, "step_cancelled").len(), 1, "{events:#?}");
+    assert!(of(&events, "step_failed").is_empty(), "{events:#?}");
 }
