@@ -153,7 +153,20 @@ async fn follow(
             }
             () = reports.cancelled(), if !asked => {
                 asked = true;
-                cancel = Some(tokio::spawn(super::ops::stop(ctx.clone(), key.clone(), worker.clone())));
+                let stopping = super::ops::stop(ctx.clone(), key.clone(), worker.clone());
+                if let Some(task) = send.take() {
+                    // Never sent (the server away): no worker has it, and
+                    // the run need not wait for the server to say so. The
+                    // fence goes in when it can, lest a send that went
+                    // through unacknowledged be claimed.
+                    task.abort();
+                    tokio::spawn(stopping);
+                    tracing::info!("nats: cancelled {key} before it was sent");
+                    let _ = ctx.hub.send(Internal::Ended(key.clone()));
+                    reports.exited(Ok(Exit::Cancelled), BTreeMap::new());
+                    return;
+                }
+                cancel = Some(tokio::spawn(stopping));
             }
         }
     }

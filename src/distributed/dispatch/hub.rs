@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::attempt::{self, Event};
 use super::pure::{self, Seen};
 use super::{Cmd, watchers};
-use crate::distributed::setup::{self, Handles};
+use crate::distributed::setup::Handles;
 use crate::distributed::wire::{self, ClaimState, Report};
 use crate::engine::remote::RemoteStatus;
 
@@ -225,28 +225,11 @@ impl Hub {
 
     /// Makes the streams and buckets, trying again every 500 ms.
     fn ensure(&mut self) {
-        if self.ensuring {
-            return;
+        if !self.ensuring {
+            self.ensuring = true;
+            let client = self.setup.client.clone();
+            tokio::spawn(watchers::ensure(client, self.internal.clone()));
         }
-        self.ensuring = true;
-        let client = self.setup.client.clone();
-        let tx = self.internal.clone();
-        tokio::spawn(async move {
-            loop {
-                match setup::ensure(&client).await {
-                    Ok(handles) => {
-                        let _ = tx.send(Internal::Ready(Box::new(handles)));
-                        return;
-                    }
-                    Err(e) => {
-                        if tx.send(Internal::Failed(e)).is_err() {
-                            return;
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        });
     }
 
     fn internal(&mut self, msg: Internal) {

@@ -4,6 +4,8 @@
 //! fences the attempt.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cancel;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
@@ -16,7 +18,7 @@ use serde_json::Value;
 use crate::distributed::setup::{self, Handles};
 use crate::distributed::wire::{self, Claim, ClaimState, Report, Work};
 use crate::engine::event::Stream;
-use crate::engine::{By, Command, Run, RunHandle, RunOptions, RunOutcome, RunStatus, Subscription};
+use crate::engine::{Run, RunHandle, RunOptions, RunOutcome, RunStatus, Subscription};
 
 /// The server binary, or none (the test is skipped) on a developer's
 /// machine without one; in CI its absence is a failure.
@@ -137,7 +139,7 @@ fn of<'a>(events: &'a [Value], ty: &str) -> Vec<&'a Value> {
 
 /// The worker's side, by hand.
 struct Worker {
-    _client: async_nats::Client,
+    client: async_nats::Client,
     h: Handles,
 }
 
@@ -145,7 +147,7 @@ impl Worker {
     async fn new(url: &str) -> Worker {
         let client = async_nats::connect(url).await.unwrap();
         let h = setup::ensure(&client).await.unwrap();
-        Worker { _client: client, h }
+        Worker { client, h }
     }
 
     /// The next work of pool `t`, claimed by `w1`, and its `claimed` said.
@@ -256,45 +258,4 @@ async fn a_worker_that_stops_renewing_its_lease_is_lost() {
     assert_eq!(failed.len(), 1, "{events:#?}");
     let error = failed[0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("worker w1 lost"), "{events:#?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancel_before_any_claim_fences_the_attempt() {
-    let Some(bin) = server_binary() else {
-        return;
-    };
-    let nats = server(&bin);
-    let run = start(ONE, &nats.url, Duration::from_secs(5)).await;
-    let worker = Worker::new(&nats.url).await;
-    // Sent: the work is in the pool's queue.
-    let consumer = setup::pool_consumer(&worker.h.work, "t").await.unwrap();
-    for _ in 0..100 {
-        let mut c = consumer.clone();
-        if c.info().await.unwrap().num_pending > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    run.handle.send(Command::Cancel {
-        step: Some("a".into()),
-        by: By::Keyboard,
-    });
-    let mut key = None;
-    for _ in 0..100 {
-        let mut keys = worker.h.claims.keys().await.unwrap();
-        if let Some(Ok(k)) = keys.next().await {
-            key = Some(k);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let key = key.expect("the attempt is fenced");
-    let claim = worker.h.claims.get(&key).await.unwrap().unwrap();
-    let claim: Claim = serde_json::from_slice(&claim).unwrap();
-    assert_eq!(claim.state, ClaimState::Cancelled);
-    let (outcome, events) = run.finish().await;
-    // A step cancelled leaves its run failed, as for a local step.
-    assert_eq!(outcome.status, RunStatus::Failed, "{events:#?}");
-    assert!(of(&events, "step_started").is_empty(), "{events:#?}");
-    assert_eq!(of(&events, "step_cancelled").len(), 1, "{events:#?}");
 }

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::hub::Internal;
 use super::pure::Seen;
-use crate::distributed::setup::Handles;
+use crate::distributed::setup::{self, Handles};
 use crate::distributed::wire::{self, Claim, Report, WorkerInfo};
 
 const AGAIN: Duration = Duration::from_millis(500);
@@ -192,6 +192,24 @@ async fn watch_kv(
                 Err(e) => {
                     tracing::debug!("nats: watching {key}: {e}");
                     break;
+                }
+            }
+        }
+        tokio::time::sleep(AGAIN).await;
+    }
+}
+
+/// Makes the streams and buckets, trying again every 500 ms until it can.
+pub(super) async fn ensure(client: async_nats::Client, hub: Hub) {
+    loop {
+        match setup::ensure(&client).await {
+            Ok(handles) => {
+                let _ = hub.send(Internal::Ready(Box::new(handles)));
+                return;
+            }
+            Err(e) => {
+                if hub.send(Internal::Failed(e)).is_err() {
+                    return;
                 }
             }
         }
