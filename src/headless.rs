@@ -14,7 +14,9 @@ use crate::engine::{By, Envelope, Event, Published, RunHandle, RunStatus, Subscr
 use crate::safe;
 use crate::workflow::duration;
 
+mod pools;
 mod prompt;
+pub use pools::of_steps as step_pools;
 pub use prompt::four_eyes;
 mod summary;
 
@@ -43,6 +45,9 @@ pub struct Asking {
     /// Four-eyes gates: step id -> (`approvers`, `self_approve`), see
     /// [`prompt::four_eyes`]; a plain gate is not in it.
     pub four_eyes: std::collections::HashMap<String, (u32, bool)>,
+    /// Each pool step's pool ([`step_pools`]): the run's lines about its
+    /// workers name the steps that wait for one.
+    pub pools: std::collections::HashMap<String, String>,
 }
 
 /// Events printed in one go before the prompt chooses a wait: a bound, so
@@ -70,8 +75,9 @@ pub async fn print_events(
     mut events: Subscription,
     out: Output,
     handle: RunHandle,
-    asking: Asking,
+    mut asking: Asking,
 ) {
+    let mut remote = pools::Watch::new(handle.remote(), std::mem::take(&mut asking.pools));
     let hint = (out.hint && !out.prompt).then(|| {
         let flag = summary::state_flag(&handle.dir, &summary::default_state_dir());
         (flag, asking.skip.clone())
@@ -109,16 +115,29 @@ pub async fn print_events(
                 }
                 continue;
             }
+            () = pools::wake(&mut remote) => {
+                printer.say_pools(remote.as_mut());
+                continue;
+            }
         };
+        if let Some(r) = remote.as_mut() {
+            r.event(&first.envelope.event);
+        }
         printer.print(&first);
         // Waits that opened together have their events queued together:
         // all of them are followed before one is chosen to be asked.
         for _ in 1..BATCH {
             match events.try_recv() {
-                Ok(p) => printer.print(&p),
+                Ok(p) => {
+                    if let Some(r) = remote.as_mut() {
+                        r.event(&p.envelope.event);
+                    }
+                    printer.print(&p);
+                }
                 Err(_) => break,
             }
         }
+        printer.say_pools(remote.as_mut());
         if let Some(pr) = printer.prompter.as_mut() {
             pr.ask_next();
         }
@@ -162,6 +181,17 @@ impl Printer {
                 if let Some(hint) = self.hint(p) {
                     safe::say!("{hint}");
                 }
+            }
+        }
+    }
+
+    /// The lines due about the run's pools and its server, on stderr (in
+    /// place of the prompt if one is showing), also under `--json`.
+    fn say_pools(&mut self, remote: Option<&mut pools::Watch>) {
+        for line in remote.map(pools::Watch::lines).unwrap_or_default() {
+            match self.prompter.as_mut() {
+                Some(pr) => pr.note(&line),
+                None => safe::say!("{line}"),
             }
         }
     }

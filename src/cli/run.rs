@@ -396,6 +396,7 @@ pub async fn drive_headless(mut run: Run, options: &RunOptions, flags: &RunFlags
             skip: skip_prompt,
             priorities,
             four_eyes: headless::four_eyes(run.workflow()),
+            pools: headless::step_pools(run.workflow()),
         },
     );
     // Writing to a pipe nobody reads blocks: then the printer gets a thread

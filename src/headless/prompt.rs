@@ -102,6 +102,11 @@ impl Prompter {
         }
     }
 
+    /// Prints a line that is no event's, in place of the prompt.
+    pub(super) fn note(&mut self, line: &str) {
+        self.print(Some(line));
+    }
+
     /// Keeps the queue to the waits that are open; a line to add when the
     /// prompt cannot ask one (a gate refusing the user here).
     fn follow(&mut self, p: &Arc<Published>) -> Option<String> {

@@ -11,18 +11,20 @@ pub mod group;
 pub mod log;
 mod revision;
 pub mod ui;
+mod views;
 pub mod waits;
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::engine::RunStatus;
 use crate::engine::event::{BreakerState, SkipReason};
-use crate::workflow::{Action, Workflow};
+use crate::workflow::Workflow;
 
 use self::graph::Graph;
 use self::group::GroupView;
 use self::log::Log;
 use self::ui::{Ui, WaitSelection};
+use self::views::{group_views, step_views};
 use self::waits::{OpenWait, Waits};
 
 /// Where a step stands, as the screen shows it.
@@ -112,6 +114,11 @@ pub struct StepView {
     /// Free text for people (`description`; an instance's is its matrix
     /// step's unless it has its own), shown in the output viewer.
     pub description: Option<Box<str>>,
+    /// The pool of workers its attempts run on (`pool`); none: here.
+    pub pool: Option<std::sync::Arc<str>>,
+    /// The worker its last attempt started on, as its `step_started` says;
+    /// none for an attempt that ran here.
+    pub worker: Option<String>,
 }
 
 /// The run as a whole.
@@ -322,68 +329,6 @@ impl Model {
         }
         out
     }
-}
-
-fn step_view(step: &crate::workflow::Step) -> StepView {
-    let (kind, ask_timeout_ms) = match &step.action {
-        Action::Run(_) => (Kind::Run, 0),
-        Action::Approval(_) => (Kind::Approval, 0),
-        Action::Ask(a) => (Kind::Ask, millis(a.timeout)),
-    };
-    StepView {
-        id: step.id.clone(),
-        kind,
-        priority: step.priority,
-        ask_timeout_ms,
-        approvers: match &step.action {
-            Action::Approval(a) => a.approvers,
-            _ => 1,
-        },
-        status: Status::Pending,
-        attempt: 0,
-        first_start_ms: None,
-        end_ms: None,
-        duration_ms: None,
-        fallback: false,
-        wait_deadline_ms: None,
-        exit_code: None,
-        error: None,
-        needs: step.needs.clone(),
-        skip: None,
-        breaker: step.breaker.clone(),
-        edited: false,
-        group: step.instance.as_ref().map(|i| i.group),
-        continues: step.on_failure == crate::workflow::spec::OnFailure::Continue,
-        description: step.description.clone(),
-    }
-}
-
-/// The workflow's steps as the screen starts them.
-fn step_views(wf: &Workflow) -> Vec<StepView> {
-    let group_text = |g: usize| wf.groups.get(g)?.description.as_deref();
-    (wf.steps.iter())
-        .map(|step| {
-            let mut v = step_view(step);
-            if v.description.is_none()
-                && let Some(text) = v.group.and_then(group_text)
-            {
-                v.description = Some(text.into());
-            }
-            v
-        })
-        .collect()
-}
-
-/// The workflow's matrix steps; each open as `was` says (an edit keeps
-/// what the operator chose), else open when it has few instances.
-fn group_views(wf: &Workflow, was: impl Fn(&str) -> Option<bool>) -> Vec<GroupView> {
-    (wf.groups.iter())
-        .map(|g| GroupView {
-            id: g.id.clone(),
-            members: g.members.clone(),
-            open: was(&g.id).unwrap_or(g.members.len() <= group::OPEN_AT_MOST),
-        })
-        .collect()
 }
 
 /// An event's `ts` in milliseconds since the epoch.

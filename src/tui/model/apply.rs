@@ -109,8 +109,11 @@ impl Model {
         let s = &mut self.steps[i];
         match event {
             Event::StepReady { .. } => s.status = Status::Ready,
-            Event::StepStarted { attempt, .. } => {
+            Event::StepStarted {
+                attempt, worker, ..
+            } => {
                 s.status = Status::Running;
+                s.worker = worker.clone();
                 s.edited = false;
                 s.attempt = *attempt;
                 s.first_start_ms.get_or_insert(ts);

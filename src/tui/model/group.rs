@@ -127,6 +127,8 @@ mod tests {
             group: None,
             continues: false,
             description: None,
+            pool: None,
+            worker: None,
         }
     }
 

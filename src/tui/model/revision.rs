@@ -114,6 +114,7 @@ fn carry(new: &mut StepView, old: StepView) {
     new.error = old.error;
     new.skip = old.skip;
     new.edited = old.edited;
+    new.worker = old.worker;
 }
 
 /// Changed steps not yet started are marked; steps run again with their

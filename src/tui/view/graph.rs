@@ -7,6 +7,8 @@
 
 pub mod detail;
 pub mod group;
+#[cfg(test)]
+mod tests;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -170,7 +172,7 @@ fn selected_line(m: &Model, theme: Theme) -> Line<'static> {
         " {} {}: {}",
         theme::glyph(s.status, s.kind),
         cells(&s.id),
-        theme::word(s.status)
+        detail::state(s)
     );
     if s.attempt > 1 {
         text.push_str(&format!(", attempt {}", s.attempt));

@@ -108,7 +108,7 @@ pub fn title(m: &Model, s: &StepView, total: usize) -> String {
         (Status::Failed, Some(code), _) => format!("{glyph} exit {code}"),
         (Status::Failed, None, Some(e)) => format!("{glyph} {}", fit(&cells(e), 40)),
         (Status::Succeeded, ..) if s.fallback => format!("{glyph} fallback"),
-        (status, ..) => format!("{glyph} {}", theme::word(status)),
+        _ => format!("{glyph} {}", crate::tui::view::graph::detail::state(s)),
     });
     if let Some(ms) = took(m, s) {
         parts.push(theme::elapsed(ms));
