@@ -29,7 +29,7 @@ fn server_binary() -> Option<PathBuf> {
             panic!("SIGNALBOX_NATS_SERVER is not set, and CI is")
         }
         None => {
-            eprintln!("skipped: set SIGNALBOX_NATS_SERVER to a nats-server binary");
+            crate::safe::say!("skipped: set SIGNALBOX_NATS_SERVER to a nats-server binary");
             None
         }
     }
