@@ -1,0 +1,129 @@
+//! What a run survives: the NATS server killed and back on the same port
+//! and store, and the run's own process killed while its step runs on a
+//! worker (a resumed run adopts the attempt).
+
+use std::time::Duration;
+
+use crate::common::is;
+use crate::harness::{Lab, MARK, NatsServer, invariants, is_attempt};
+
+#[test]
+fn a_server_down_for_a_second_and_back_loses_nothing() {
+    let Some(mut nats) = NatsServer::start() else {
+        return;
+    };
+    let mut lab = Lab::new(&nats);
+    // Longer than the outage and the reconnect: the worker keeps its
+    // attempt (it gives it up after half a lease without a renewal).
+    lab.lease = "6s";
+    let _w1 = lab.worker("p", "w1", 2);
+    let yaml = format!(
+        r#"name: outage
+steps:
+  through:
+    pool: p
+    run: |
+      {MARK}
+      echo before
+      sleep 3
+      echo after
+  next:
+    needs: [through]
+    pool: p
+    run: |
+      {MARK}
+      echo next ran
+"#
+    );
+    let mut live = lab.start(&yaml);
+    live.wait_for("its first line", |e| {
+        is(e, "step_output", "through") && e["line"] == "before"
+    });
+    nats.kill9();
+    std::thread::sleep(Duration::from_secs(1));
+    nats.restart();
+    let done = live.finish();
+    done.expect(0, "succeeded");
+    assert_eq!(
+        done.one("step_succeeded", "through")["attempt"],
+        1,
+        "{}",
+        done.dump()
+    );
+    assert_eq!(
+        done.lines("through", "output"),
+        ["before", "after"],
+        "{}",
+        done.dump()
+    );
+    assert_eq!(
+        done.lines("next", "output"),
+        ["next ran"],
+        "{}",
+        done.dump()
+    );
+    assert!(!done.has("step_retrying", "through"), "{}", done.dump());
+    lab.at_most_once();
+    invariants(&lab, done.run_id());
+}
+
+#[test]
+fn a_resumed_run_adopts_the_attempt_its_killed_process_left_on_a_worker() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let lab = Lab::new(&nats);
+    let _w1 = lab.worker("p", "w1", 1);
+    let yaml = format!(
+        r#"name: adopt
+steps:
+  long:
+    pool: p
+    run: |
+      {MARK}
+      for i in 1 2 3 4 5 6 7 8; do echo "line $i"; sleep 0.4; done
+      echo k=v >> "$SIGNALBOX_OUTPUT"
+  then:
+    needs: [long]
+    run: |
+      {MARK}
+      echo "then got {{{{ steps.long.outputs.k }}}}"
+"#
+    );
+    let mut first = lab.start(&yaml);
+    let id = first.run_id();
+    first.wait_for("attempt 1 claimed", |e| {
+        is_attempt(e, "step_started", "long", 1)
+    });
+    first.wait_for("line 1", |e| {
+        is(e, "step_output", "long") && e["line"] == "line 1"
+    });
+    first.kill9();
+    // Lines printed while no run listens.
+    std::thread::sleep(Duration::from_millis(1200));
+    let done = lab.resume(&id).finish();
+    assert_eq!(done.code, Some(0), "{}", done.dump());
+    let journal = lab.work.journal(&id);
+    let dump = crate::common::dump(&journal);
+    let lines: Vec<&str> = (journal.iter())
+        .filter(|e| is(e, "step_output", "long"))
+        .map(|e| e["line"].as_str().unwrap())
+        .collect();
+    let want: Vec<String> = (1..=8).map(|i| format!("line {i}")).collect();
+    assert_eq!(lines, want, "each line once, in order\n{dump}");
+    let ends = |ty: &str| journal.iter().filter(|e| is(e, ty, "long")).count();
+    assert_eq!(ends("step_succeeded"), 1, "{dump}");
+    assert_eq!(
+        ends("step_started"),
+        1,
+        "adopted, not started again\n{dump}"
+    );
+    let then: Vec<&str> = (journal.iter())
+        .filter(|e| is(e, "step_output", "then"))
+        .map(|e| e["line"].as_str().unwrap())
+        .collect();
+    assert_eq!(then, ["then got v"], "{dump}");
+    assert_eq!(lab.executions().get(&("long".to_string(), 1)), Some(&1));
+    lab.at_most_once();
+    invariants(&lab, &id);
+}

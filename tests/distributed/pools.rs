@@ -1,0 +1,103 @@
+//! A pool shared by two runs at once, and a pool nobody serves until a
+//! worker joins it.
+
+use std::time::Duration;
+
+use crate::common::is;
+use crate::harness::{Lab, MARK, NatsServer, invariants};
+
+/// Four steps on pool `p`, named `<prefix>1`..`<prefix>4`, two of them at
+/// a time.
+fn four(name: &str, prefix: &str) -> String {
+    let mut yaml = format!("name: {name}\nsteps:\n");
+    for i in 1..=4 {
+        let needs = if i > 2 {
+            format!("    needs: [{prefix}{}]\n", i - 2)
+        } else {
+            String::new()
+        };
+        yaml.push_str(&format!(
+            "  {prefix}{i}:\n{needs}    pool: p\n    run: |\n      {MARK}\n      echo {prefix}{i} ran\n      sleep 0.3\n"
+        ));
+    }
+    yaml
+}
+
+#[test]
+fn two_runs_share_one_pool_and_no_step_runs_twice() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let lab = Lab::new(&nats);
+    let _w1 = lab.worker("p", "w1", 2);
+    let _w2 = lab.worker("p", "w2", 1);
+    let one = lab.start_as("one", &four("one", "a"));
+    let two = lab.start_as("two", &four("two", "b"));
+    let (one, two) = (one.finish(), two.finish());
+    one.expect(0, "succeeded");
+    two.expect(0, "succeeded");
+    for (done, prefix) in [(&one, "a"), (&two, "b")] {
+        for i in 1..=4 {
+            let step = format!("{prefix}{i}");
+            assert_eq!(
+                done.lines(&step, "output"),
+                [format!("{step} ran")],
+                "{}",
+                done.dump()
+            );
+            let w = &done.one("step_started", &step)["worker"];
+            assert!(w == "w1" || w == "w2", "{}", done.dump());
+        }
+    }
+    let runs = lab.executions();
+    assert_eq!(runs.len(), 8, "{runs:?}");
+    lab.at_most_once();
+    invariants(&lab, one.run_id());
+    invariants(&lab, two.run_id());
+}
+
+#[test]
+fn a_pool_with_no_live_worker_waits_for_one() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let lab = Lab::new(&nats);
+    // A worker of another pool is no worker of this one.
+    let _other = lab.worker("other", "w0", 1);
+    let yaml = format!(
+        r#"name: lonely
+steps:
+  alone:
+    pool: lonely
+    run: |
+      {MARK}
+      echo at last
+"#
+    );
+    let mut live = lab.start(&yaml);
+    live.wait_for("step_ready", |e| is(e, "step_ready", "alone"));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(lab.executions().is_empty(), "nothing ran without a worker");
+    let _w1 = lab.worker("lonely", "w1", 1);
+    let done = live.finish();
+    done.expect(0, "succeeded");
+    assert!(
+        done.stderr.contains("no live worker"),
+        "stderr says the pool has no live worker:\n{}",
+        done.stderr
+    );
+    assert_eq!(
+        done.one("step_started", "alone")["worker"],
+        "w1",
+        "{}",
+        done.dump()
+    );
+    assert_eq!(
+        done.lines("alone", "output"),
+        ["at last"],
+        "{}",
+        done.dump()
+    );
+    lab.at_most_once();
+    invariants(&lab, done.run_id());
+}
