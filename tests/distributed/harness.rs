@@ -140,8 +140,15 @@ impl Worker {
         lease: &str,
     ) -> Worker {
         let worker = Worker::spawn_unlisted(url, pool, id, jobs, state, lease);
+        let mut worker = worker;
         let deadline = Instant::now() + Duration::from_secs(10);
         while !live_workers(url).iter().any(|w| w == id) {
+            if let Some(status) = worker.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
+                panic!(
+                    "worker {id} ended with {status}; its stderr:\n{}",
+                    worker.stderr()
+                );
+            }
             assert!(
                 Instant::now() < deadline,
                 "worker {id} was not listed within 10 s; its stderr:\n{}",
