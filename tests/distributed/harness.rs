@@ -370,6 +370,34 @@ impl Lab {
     }
 }
 
+/// A scenario that failed shows what the workers said and what every
+/// process logged.
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let mut files = Vec::new();
+        let mut dirs = vec![self.work.dir().to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if path.is_dir() && name != "runs" {
+                    dirs.push(path);
+                } else if name.ends_with(".stderr") || name.starts_with("signalbox.log") {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            eprintln!("==== {}\n{text}", file.display());
+        }
+    }
+}
+
 /// The checks every scenario ends with, on run `id`'s journal: exactly one
 /// end (step_succeeded / step_failed / step_retrying / step_cancelled) per
 /// attempt that started, and no process left that carries the run's id.
