@@ -122,3 +122,37 @@ fn a_frozen_worker_is_lost_and_its_attempt_never_runs_twice() {
     });
     invariants(&lab, &id);
 }
+
+#[test]
+fn a_worker_stopped_mid_attempt_fails_it_and_the_retry_runs_elsewhere() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let lab = Lab::new(&nats);
+    let mut w1 = lab.worker("p", "w1", 1);
+    let mut w2 = lab.worker("p", "w2", 1);
+    let mut live = lab.start(&slow_once());
+    let first = live.wait_for("attempt 1 claimed", |e| {
+        is_attempt(e, "step_started", "slow", 1)
+    });
+    let on = worker_of(&first);
+    live.wait_for("its first line", |e| is(e, "step_output", "slow"));
+    let (stopped, other) = pick(&on, &mut w1, &mut w2);
+    // SIGTERM: the worker kills its attempt, says so, and ends cleanly.
+    assert_eq!(stopped.terminate(), Some(0), "{}", stopped.stderr());
+    let retrying = live.wait_for("step_retrying", |e| is(e, "step_retrying", "slow"));
+    assert_eq!(retrying["attempt"], 1);
+    assert_eq!(retrying["error"], format!("worker {on} stopped"));
+    let second = live.wait_for("attempt 2 claimed", |e| {
+        is_attempt(e, "step_started", "slow", 2)
+    });
+    assert_eq!(worker_of(&second), other.id);
+    let done = live.finish();
+    done.expect(0, "succeeded");
+    assert!(
+        !crate::harness::live_workers(&lab.url).contains(&on),
+        "{on} is listed no more"
+    );
+    lab.at_most_once();
+    invariants(&lab, done.run_id());
+}
