@@ -76,7 +76,9 @@ steps:
     );
     let mut live = lab.start(&yaml);
     live.wait_for("step_ready", |e| is(e, "step_ready", "alone"));
-    std::thread::sleep(Duration::from_millis(1500));
+    // The run says so once it has been connected for 2 s (until then it
+    // may not have read the registry of workers yet).
+    std::thread::sleep(Duration::from_millis(3000));
     assert!(lab.executions().is_empty(), "nothing ran without a worker");
     let _w1 = lab.worker("lonely", "w1", 1);
     let done = live.finish();
@@ -84,6 +86,13 @@ steps:
     assert!(
         done.stderr.contains("no live worker"),
         "stderr says the pool has no live worker:\n{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr
+            .contains("◦ pool lonely has no live worker; alone waits for one")
+            && done.stderr.contains("◦ pool lonely: worker w1 is live"),
+        "{}",
         done.stderr
     );
     assert_eq!(
