@@ -175,7 +175,10 @@ pub async fn serve(opts: Options) -> u8 {
     wait_for_stop().await;
     crate::safe::say!("◦ worker {} stopping", worker.opts.id);
     let _ = stopping_tx.send(true);
+    // A pull waiting for a slot or a message takes nothing more; a message
+    // fetched and not claimed goes back to the pool after its ack wait.
     for p in pulls {
+        p.abort();
         let _ = p.await;
     }
     for (_, (_, stop)) in worker.running.lock().map(|r| r.clone()).unwrap_or_default() {

@@ -240,14 +240,18 @@ impl Hub {
                 if self.problem.take().is_some() {
                     tracing::info!("nats: the streams and buckets are there");
                 }
-                if self.watchers.is_empty() {
-                    self.watchers = watchers::spawn(
-                        &handles,
-                        &self.setup.run,
-                        &self.internal,
-                        self.replay.subscribe(),
-                    );
+                // Read afresh on every connection: a server started again
+                // leaves the old readers waiting on consumers it no longer
+                // has. Reports read twice are skipped by their stream seq.
+                for w in self.watchers.drain(..) {
+                    w.abort();
                 }
+                self.watchers = watchers::spawn(
+                    &handles,
+                    &self.setup.run,
+                    &self.internal,
+                    self.replay.subscribe(),
+                );
                 self.handles.send_replace(Some(*handles));
             }
             Internal::Failed(e) => {

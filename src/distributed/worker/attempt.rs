@@ -160,9 +160,13 @@ async fn keep_lease(
     let mut renewed = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(lease / 4).await;
-        if put_lease(&worker, &work).await {
+        // Judged before renewing: a worker frozen past half its lease (a
+        // SIGSTOP, a suspended machine) may find the server well, but the
+        // run may have given the attempt up already.
+        let late = renewed.elapsed() >= lease / 2;
+        if !late && put_lease(&worker, &work).await {
             renewed = tokio::time::Instant::now();
-        } else if renewed.elapsed() >= lease / 2 {
+        } else if late || renewed.elapsed() >= lease / 2 {
             tracing::warn!(
                 "{}: lease not renewed for {:?}: killing it",
                 work.key,
