@@ -39,7 +39,6 @@ pub(crate) async fn take(worker: Arc<Worker>, msg: Message, permit: OwnedSemapho
         return;
     }
     let lease = Duration::from_millis(work.lease_ms.max(1000));
-    put_lease(&worker, &work).await;
     let hello = Report::Claimed {
         v: 1,
         key: work.key.clone(),
@@ -47,10 +46,20 @@ pub(crate) async fn take(worker: Arc<Worker>, msg: Message, permit: OwnedSemapho
         host: worker.host.clone(),
         pid: std::process::id(),
     };
-    if let Err(e) = report::send(&worker.handles.js, &work.key, 1, &hello).await {
-        tracing::warn!("{}: the claim was not reported: {e}", work.key);
+    // Sent before any line (one connection keeps their order); its
+    // acknowledgement, the first lease and the work's ack are awaited
+    // beside the process rather than before it.
+    let sent = report::start(&worker.handles.js, &work.key, 1, &hello).await;
+    {
+        let (worker, work) = (worker.clone(), work.clone());
+        tokio::spawn(async move {
+            if let Err(e) = report::finish(sent).await {
+                tracing::warn!("{}: the claim was not reported: {e}", work.key);
+            }
+            put_lease(&worker, &work).await;
+            let _ = msg.double_ack().await;
+        });
     }
-    let _ = msg.double_ack().await;
     let (stop_tx, stop) = watch::channel(None);
     if let Ok(mut running) = worker.running.lock() {
         running.insert(

@@ -19,6 +19,9 @@ const BATCH_WAIT: Duration = Duration::from_millis(20);
 /// counted, so a step never waits on the network.
 pub(crate) const LINES_IN_FLIGHT: usize = 8192;
 
+/// A report on its way: sent to the server, its acknowledgement to come.
+pub(crate) type Sent = Result<jetstream::context::PublishAckFuture, String>;
+
 /// Sends `report` as report `n` of `key`; Ok once the server has it.
 pub(crate) async fn send(
     js: &jetstream::Context,
@@ -26,13 +29,22 @@ pub(crate) async fn send(
     n: u64,
     report: &Report,
 ) -> Result<(), String> {
+    finish(start(js, key, n, report).await).await
+}
+
+/// Sends `report` as report `n` of `key`, without waiting for the server.
+pub(crate) async fn start(js: &jetstream::Context, key: &str, n: u64, report: &Report) -> Sent {
     let body = serde_json::to_vec(report).map_err(|e| e.to_string())?;
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", format!("{key}:{n}").as_str());
-    let ack = js
-        .publish_with_headers(wire::report_subject(key), headers, body.into())
+    js.publish_with_headers(wire::report_subject(key), headers, body.into())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+}
+
+/// Waits for the server to have a report [`start`] sent.
+pub(crate) async fn finish(sent: Sent) -> Result<(), String> {
+    let ack = sent?;
     match tokio::time::timeout(Duration::from_secs(5), ack).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
