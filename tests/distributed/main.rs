@@ -13,6 +13,8 @@
 mod common;
 
 mod harness;
+mod server;
+mod worker;
 
 mod happy;
 mod lost;
