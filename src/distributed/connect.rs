@@ -15,6 +15,23 @@ pub fn server(flag: Option<&str>) -> String {
         .unwrap_or_else(|| super::wire::DEFAULT_SERVER.to_string())
 }
 
+/// `url` as it may be shown or logged: a password in it (`nats://user:
+/// password@host`) is `***`.
+pub fn shown(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (format!("{s}://"), r),
+        None => (String::new(), url),
+    };
+    match rest.rsplit_once('@') {
+        // `user:password@`, or a token alone (`token@`), which is secret.
+        Some((user, host)) => match user.split_once(':') {
+            Some((user, _)) => format!("{scheme}{user}:***@{host}"),
+            None => format!("{scheme}***@{host}"),
+        },
+        None => url.to_string(),
+    }
+}
+
 /// Checks a server address before anything connects: `nats://HOST:PORT`
 /// (or `tls://`), or `HOST:PORT`; no spaces or control characters.
 pub fn check(url: &str) -> Result<(), String> {
@@ -67,9 +84,22 @@ pub async fn client(
         })
         .connect(url)
         .await
-        .map_err(|e| format!("cannot use NATS at {url}: {e}"))?;
+        .map_err(|e| format!("cannot use NATS at {}: {e}", shown(url)))?;
     if client.connection_state() == async_nats::connection::State::Connected {
         let _ = tx.send(true);
     }
     Ok((client, rx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_is_never_shown() {
+        assert_eq!(shown("nats://bob:s3cret@h:4222"), "nats://bob:***@h:4222");
+        assert_eq!(shown("bob:s3cret@h:4222"), "bob:***@h:4222");
+        assert_eq!(shown("nats://token@h:4222"), "nats://***@h:4222");
+        assert_eq!(shown("nats://h:4222"), "nats://h:4222");
+    }
 }

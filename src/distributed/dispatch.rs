@@ -66,6 +66,8 @@ async fn start_with(
         .collect();
     pools.sort();
     pools.dedup();
+    // From here on, only shown: a password in it is not.
+    let server = &connect::shown(server);
     let first = RemoteStatus {
         server: server.to_string(),
         connected: false,

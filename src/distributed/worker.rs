@@ -103,7 +103,6 @@ pub async fn serve(opts: Options) -> u8 {
             return 2;
         }
     };
-    files.kill_survivors();
     let name = format!("signalbox worker {}", opts.id);
     let (client, mut up) = match super::connect::client(&opts.server, &name).await {
         Ok(c) => c,
@@ -117,7 +116,10 @@ pub async fn serve(opts: Options) -> u8 {
             Ok(h) => break h,
             Err(e) => {
                 if !*up.borrow() {
-                    crate::safe::say!("◦ waiting for NATS at {}", opts.server);
+                    crate::safe::say!(
+                        "◦ waiting for NATS at {}",
+                        super::connect::shown(&opts.server)
+                    );
                     let _ = up.wait_for(|u| *u).await;
                 } else {
                     tracing::warn!("{e}");
@@ -131,6 +133,8 @@ pub async fn serve(opts: Options) -> u8 {
         crate::safe::say!("error: {e}");
         return 2;
     }
+    // Only once no live worker has this id: what it left is an orphan.
+    files.kill_survivors();
     let mut consumers = Vec::new();
     for pool in &opts.pools {
         match super::setup::pool_consumer(&handles.work, pool).await {
@@ -153,13 +157,16 @@ pub async fn serve(opts: Options) -> u8 {
         worker.opts.id,
         worker.opts.pools.join(", "),
         worker.opts.jobs,
-        worker.opts.server
+        super::connect::shown(&worker.opts.server)
     );
     let slots = Arc::new(Semaphore::new(worker.opts.jobs));
     let (stopping_tx, stopping) = watch::channel(false);
     let registry = tokio::spawn(register(worker.clone(), instance, stopping.clone()));
     let control = tokio::spawn(control(worker.clone(), client.clone()));
-    let watch_up = tokio::spawn(say_connection(worker.opts.server.clone(), up));
+    let watch_up = tokio::spawn(say_connection(
+        super::connect::shown(&worker.opts.server),
+        up,
+    ));
     let pulls: Vec<_> = consumers
         .into_iter()
         .map(|(pool, c)| {

@@ -13,7 +13,10 @@ pub async fn live(server: &str) -> Result<Vec<(WorkerInfo, u64)>, String> {
     let (client, mut up) = super::connect::client(server, "signalbox workers").await?;
     let reached = tokio::time::timeout(Duration::from_secs(3), up.wait_for(|u| *u)).await;
     if !matches!(reached, Ok(Ok(_))) {
-        return Err(format!("cannot reach NATS at {server}"));
+        return Err(format!(
+            "cannot reach NATS at {}",
+            super::connect::shown(server)
+        ));
     }
     let js = async_nats::jetstream::new(client);
     let Ok(store) = js.get_key_value(wire::WORKERS).await else {

@@ -14,6 +14,7 @@ use super::pure::{self, Seen};
 use super::{Cmd, watchers};
 use crate::distributed::setup::Handles;
 use crate::distributed::wire::{self, ClaimState, Report};
+use crate::engine::event::Stream;
 use crate::engine::remote::RemoteStatus;
 
 /// What the hub is started with.
@@ -328,8 +329,20 @@ impl Hub {
                     let _ = slot.tx.send(Event::Lines(lines));
                 }
             }
-            Report::Exited { exit, outputs, .. } => {
+            Report::Exited {
+                exit,
+                outputs,
+                dropped_lines,
+                ..
+            } => {
                 let worker = slot.worker.clone().unwrap_or_else(|| "?".into());
+                if dropped_lines > 0 {
+                    // Said where the step's lines are, never silently lost.
+                    let note = format!(
+                        "signalbox: {dropped_lines} output lines of this attempt were lost on their way from worker {worker}"
+                    );
+                    let _ = slot.tx.send(Event::Lines(vec![(Stream::Stderr, note)]));
+                }
                 tracing::info!("nats: {key} ended on worker {worker}: {exit:?}");
                 let _ = slot
                     .tx

@@ -220,14 +220,16 @@ async fn run(
         merged: work.merged,
         stdin: None,
     };
-    let (tx, rx) = mpsc::channel(report::LINES_IN_FLIGHT);
+    let (tx, rx) = mpsc::unbounded_channel();
     let dropped = Arc::new(AtomicU64::new(0));
+    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let sender = tokio::spawn(report::lines(
         worker.handles.js.clone(),
         work.key.clone(),
         2,
         rx,
         dropped.clone(),
+        in_flight.clone(),
     ));
     let files = &worker.files;
     let key = work.key.clone();
@@ -243,8 +245,13 @@ async fn run(
                 process::Stream::Stdout => Stream::Stdout,
                 process::Stream::Stderr => Stream::Stderr,
             };
-            if tx.try_send((stream, line)).is_err() {
+            let len = line.len();
+            if in_flight.load(Ordering::Acquire) + len > report::BYTES_IN_FLIGHT
+                || tx.send((stream, line)).is_err()
+            {
                 dropped.fetch_add(1, Ordering::Relaxed);
+            } else {
+                in_flight.fetch_add(len, Ordering::AcqRel);
             }
         },
     )
@@ -258,7 +265,7 @@ async fn run(
                 Stream::Stderr
             };
             for problem in read.problems {
-                let _ = tx.send((stream, format!("signalbox: {problem}"))).await;
+                let _ = tx.send((stream, format!("signalbox: {problem}")));
             }
             (Exit::Code(0), read.values)
         }

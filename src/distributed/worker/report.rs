@@ -1,6 +1,9 @@
 //! Sending an attempt's reports: each on `sb.res.<key>`, numbered, with
 //! `Nats-Msg-Id: <key>:<n>` so one sent twice is kept once.
 
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -10,14 +13,18 @@ use crate::distributed::wire::{self, Report};
 use crate::engine::event::Stream;
 
 /// Lines per output report, at most.
-const BATCH_LINES: usize = 64;
+const BATCH_LINES: usize = 256;
 /// Bytes of lines per output report, about.
-const BATCH_BYTES: usize = 32 * 1024;
+const BATCH_BYTES: usize = 64 * 1024;
 /// How long a line waits for others to share its report.
 const BATCH_WAIT: Duration = Duration::from_millis(20);
-/// Lines read but not yet sent, at most: beyond, lines are dropped and
-/// counted, so a step never waits on the network.
-pub(crate) const LINES_IN_FLIGHT: usize = 8192;
+/// Reports sent and not yet acknowledged, at most: the server's answers
+/// are awaited behind the sending, not before the next report.
+const ACKS_IN_FLIGHT: usize = 64;
+/// Bytes of lines read but not yet sent, at most: beyond, lines are
+/// dropped and counted (the run says how many), so a step never waits
+/// on the network and a worker's memory stays bounded.
+pub(crate) const BYTES_IN_FLIGHT: usize = 16 << 20;
 
 /// A report on its way: sent to the server, its acknowledgement to come.
 pub(crate) type Sent = Result<jetstream::context::PublishAckFuture, String>;
@@ -53,32 +60,40 @@ pub(crate) async fn finish(sent: Sent) -> Result<(), String> {
 }
 
 /// Sends the lines that come on `lines` in batches, numbered from
-/// `first`; returns the next number and how many lines were dropped.
+/// `first`; returns the next number and how many lines were dropped
+/// (here, and before: `dropped_before`). `in_flight` counts the bytes of
+/// lines read and not yet taken from `lines`.
 pub(crate) async fn lines(
     js: jetstream::Context,
     key: String,
     first: u64,
-    mut lines: mpsc::Receiver<(Stream, String)>,
-    dropped_before: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    mut lines: mpsc::UnboundedReceiver<(Stream, String)>,
+    dropped_before: Arc<AtomicU64>,
+    in_flight: Arc<AtomicUsize>,
 ) -> (u64, u64) {
     let mut n = first;
     let mut dropped = 0u64;
+    let mut acks: VecDeque<(u64, Sent)> = VecDeque::new();
     loop {
         let Some(line) = lines.recv().await else {
             break;
         };
+        let mut bytes = line.1.len();
         let mut batch = vec![line];
-        let mut bytes = batch[0].1.len();
         let deadline = tokio::time::Instant::now() + BATCH_WAIT;
         while batch.len() < BATCH_LINES && bytes < BATCH_BYTES {
-            match tokio::time::timeout_at(deadline, lines.recv()).await {
-                Ok(Some(l)) => {
-                    bytes += l.1.len();
-                    batch.push(l);
-                }
-                Ok(None) | Err(_) => break,
-            }
+            let next = match lines.try_recv() {
+                Ok(l) => Some(l),
+                Err(_) => match tokio::time::timeout_at(deadline, lines.recv()).await {
+                    Ok(Some(l)) => Some(l),
+                    Ok(None) | Err(_) => None,
+                },
+            };
+            let Some(l) = next else { break };
+            bytes += l.1.len();
+            batch.push(l);
         }
+        in_flight.fetch_sub(bytes, Ordering::AcqRel);
         let count = batch.len() as u64;
         let report = Report::Output {
             v: 1,
@@ -86,14 +101,23 @@ pub(crate) async fn lines(
             n,
             lines: batch,
         };
-        match send(&js, &key, n, &report).await {
-            Ok(()) => n += 1,
-            Err(e) => {
+        let sent = start(&js, &key, n, &report).await;
+        n += 1;
+        acks.push_back((count, sent));
+        while acks.len() > ACKS_IN_FLIGHT {
+            if let Some((count, sent)) = acks.pop_front()
+                && let Err(e) = finish(sent).await
+            {
                 tracing::warn!("{key}: {count} output lines not sent: {e}");
                 dropped += count;
             }
         }
     }
-    let before = dropped_before.load(std::sync::atomic::Ordering::Relaxed);
-    (n, dropped + before)
+    for (count, sent) in acks {
+        if let Err(e) = finish(sent).await {
+            tracing::warn!("{key}: {count} output lines not sent: {e}");
+            dropped += count;
+        }
+    }
+    (n, dropped + dropped_before.load(Ordering::Relaxed))
 }
