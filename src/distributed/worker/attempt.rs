@@ -39,6 +39,23 @@ pub(crate) async fn take(worker: Arc<Worker>, msg: Message, permit: OwnedSemapho
         return;
     }
     let lease = Duration::from_millis(work.lease_ms.max(1000));
+    // Listed before the claim is reported: a cancel the run sends as soon
+    // as it hears of the claim finds it.
+    let (stop_tx, stop) = watch::channel(None);
+    if let Ok(mut running) = worker.running.lock() {
+        running.insert(
+            work.key.clone(),
+            (
+                Running {
+                    key: work.key.clone(),
+                    run: work.run.clone(),
+                    step: work.step.clone(),
+                    attempt: work.attempt,
+                },
+                stop_tx.clone(),
+            ),
+        );
+    }
     let hello = Report::Claimed {
         v: 1,
         key: work.key.clone(),
@@ -59,21 +76,6 @@ pub(crate) async fn take(worker: Arc<Worker>, msg: Message, permit: OwnedSemapho
             put_lease(&worker, &work).await;
             let _ = msg.double_ack().await;
         });
-    }
-    let (stop_tx, stop) = watch::channel(None);
-    if let Ok(mut running) = worker.running.lock() {
-        running.insert(
-            work.key.clone(),
-            (
-                Running {
-                    key: work.key.clone(),
-                    run: work.run.clone(),
-                    step: work.step.clone(),
-                    attempt: work.attempt,
-                },
-                stop_tx.clone(),
-            ),
-        );
     }
     crate::safe::say!("▸ {}/{} #{} started", work.run, work.step, work.attempt);
     let leasing = tokio::spawn(keep_lease(worker.clone(), work.clone(), lease, stop_tx));
