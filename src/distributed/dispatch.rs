@@ -1,12 +1,12 @@
 //! The run's side: a [`Dispatch`] over NATS (SPEC §7).
 //!
-//! One task, the [`hub`], owns what the run knows of its attempts on
+//! One task, the `hub`, owns what the run knows of its attempts on
 //! workers: which dispatch key answers which attempt, their leases, the
 //! live workers of the workflow's pools, and whether the server is up.
 //! [`Dispatch::dispatch`] and [`Dispatch::adopt`] hand it a command over a
 //! channel and return at once. Each attempt then has a task of its own
-//! ([`attempt`]) that holds its `Reports`, sends its work, cancels it, and
-//! hears from the hub what the worker said; the [`watchers`] read the
+//! (`attempt`) that holds its `Reports`, sends its work, cancels it, and
+//! hears from the hub what the worker said; the `watchers` read the
 //! server's streams and buckets for the hub.
 
 mod attempt;

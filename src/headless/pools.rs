@@ -251,7 +251,7 @@ pub async fn wake(w: &mut Option<Watch>) {
     }
 }
 
-/// Each pool step of `wf` with its pool, for [`Pools::new`].
+/// Each pool step of `wf` with its pool, for `Pools::new`.
 pub fn of_steps(wf: &crate::workflow::Workflow) -> HashMap<String, String> {
     (wf.steps.iter())
         .filter_map(|s| Some((s.id.clone(), s.pool.as_deref()?.to_string())))
