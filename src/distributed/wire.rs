@@ -103,6 +103,9 @@ pub struct Work {
     /// The worker puts the lease every `lease_ms / 4`, and kills the
     /// attempt after `lease_ms / 2` without a put that worked.
     pub lease_ms: u64,
+    /// Secret values in `env`, masked in every report before it is sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mask: Vec<String>,
 }
 
 /// A claim's state in `sb_claims`.

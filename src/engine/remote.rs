@@ -48,6 +48,9 @@ pub struct Job {
     /// worker claimed it, the transport follows that one instead of sending
     /// this; else it makes sure that one can never be claimed.
     pub earlier: Option<String>,
+    /// The secret values `env` carries: the worker masks them in what it
+    /// sends back, so they are not kept in clear on the server either.
+    pub secrets: Vec<String>,
 }
 
 /// An attempt a resumed run finds started on a worker, to follow again.

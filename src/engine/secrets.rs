@@ -72,6 +72,11 @@ impl Secrets {
         self.values.is_empty()
     }
 
+    /// The secrets' values.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.values.values().map(String::as_str)
+    }
+
     /// The secrets none of whose lines is long enough to be masked
     /// ([`MIN_LEN`](super::mask::MIN_LEN) bytes): they reach the steps
     /// that name them, and show wherever those print them.

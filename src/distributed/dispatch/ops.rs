@@ -79,6 +79,7 @@ pub(super) async fn send(job: Job, ctx: Ctx) -> Sent {
         kill_grace_ms: job.kill_grace.as_millis() as u64,
         merged: job.merged,
         lease_ms: ctx.lease.as_millis() as u64,
+        mask: job.secrets,
     };
     let payload = match serde_json::to_vec(&work) {
         Ok(p) => Bytes::from(p),

@@ -235,6 +235,12 @@ async fn run(
     ));
     let files = &worker.files;
     let key = work.key.clone();
+    // Secrets are masked here, before any report leaves: the server keeps
+    // reports for days.
+    let masker = Arc::new(crate::engine::mask::Masker::new(
+        work.mask.iter().map(String::as_str),
+    ));
+    let mut masked = crate::engine::mask::Lines::new(masker.clone());
     let exit = process::run(
         &spec,
         async {
@@ -242,6 +248,7 @@ async fn run(
         },
         |s| files.record(&key, s.pgid),
         |stream, line| {
+            let line = masked.line(stream, line);
             let stream = match stream {
                 process::Stream::Output => Stream::Output,
                 process::Stream::Stdout => Stream::Stdout,
@@ -267,9 +274,13 @@ async fn run(
                 Stream::Stderr
             };
             for problem in read.problems {
+                let problem = masker.text(&problem).into_owned();
                 let _ = tx.send((stream, format!("signalbox: {problem}")));
             }
-            (Exit::Code(0), read.values)
+            (
+                Exit::Code(0),
+                crate::engine::mask::outputs(&masker, read.values),
+            )
         }
         Ok(process::Exit::Code(c)) => (Exit::Code(c), BTreeMap::new()),
         Ok(process::Exit::Signal(s)) => (Exit::Signal(s), BTreeMap::new()),

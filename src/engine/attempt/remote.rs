@@ -68,7 +68,13 @@ impl Scheduler {
             kill_grace: step.kill_grace,
             merged: step.output == OutputMode::Merged,
             earlier: self.steps[i].earlier.take(),
+            secrets: Vec::new(),
         };
+        let mut job = job;
+        job.secrets = (self.secrets.values())
+            .filter(|s| !s.is_empty() && job.env.iter().any(|(_, v)| v.contains(s)))
+            .map(str::to_string)
+            .collect();
         let reports = Reports::new(
             self.tx.clone(),
             (slot, attempt),
