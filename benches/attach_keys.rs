@@ -34,7 +34,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use signalbox::engine::Event;
 use signalbox::tui::app::{Engine, drive};
-use signalbox::tui::link::{Commands, Events, Remote};
+use signalbox::tui::link::{Commands, Events, Remote, Transport};
 use signalbox::tui::model::Model;
 use signalbox::tui::model::ui::Role;
 
@@ -198,6 +198,7 @@ async fn measure(dir: &Path, n: usize, gap: Duration) -> Result<Pressed, String>
         events: Events::Remote(rx),
         commands: Commands::Remote(r.commands),
         task: None,
+        transport: Transport::Remote(r.remote),
         remote: Some(Remote {
             run_id: r.run_id,
             dir: r.dir,

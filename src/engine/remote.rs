@@ -67,8 +67,10 @@ pub struct Adopt {
     pub lines: u64,
 }
 
-/// What a run knows of its transport, for the front ends to show.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a run knows of its transport, for the front ends to show (a
+/// screen attached through the socket gets it as a `remote` control line).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct RemoteStatus {
     /// The server, as the run was told it (`--nats`).
     pub server: String,
@@ -81,6 +83,12 @@ pub struct RemoteStatus {
     /// nats://…: connection refused").
     pub problem: Option<String>,
 }
+
+/// How long a front end lets the run be connected before it tells of an
+/// empty pool: the registry of workers is read once it is, and until then
+/// every pool looks empty. Also how long the first connection may take
+/// before the server is told unreachable.
+pub const SETTLE_MS: u64 = 2_000;
 
 impl RemoteStatus {
     /// The pools that some step waits on and that have no live worker.

@@ -11,11 +11,7 @@ use tokio::time::Instant;
 use crate::engine::Event;
 use crate::engine::remote::RemoteStatus;
 
-/// How long the run must have been connected before an empty pool is
-/// told: the registry of workers is read once it is, and until then every
-/// pool looks empty. Also how long the first connection may take before
-/// the server is said unreachable.
-pub const SETTLE_MS: u64 = 2_000;
+pub use crate::engine::remote::SETTLE_MS;
 
 /// What the printer knows of the pools and what it has said of them.
 #[derive(Debug, Default)]

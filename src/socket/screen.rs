@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::session::PROTOCOL;
 use super::wire;
 use crate::engine::edit::{EditAsk, Plan};
+use crate::engine::remote::RemoteStatus;
 use crate::engine::{Command, Envelope, Published};
 
 /// Events handed to the screen and not yet taken, at most: past that the
@@ -100,6 +101,8 @@ pub struct Remote {
     pub commands: Commands,
     /// Screens attached to the run, this one included.
     pub screens: watch::Receiver<usize>,
+    /// The run's transport to its pools, once the run told it (SPEC §7).
+    pub remote: watch::Receiver<Option<RemoteStatus>>,
     /// Resolves once the events end, with why.
     pub end: tokio::task::JoinHandle<End>,
 }
@@ -138,6 +141,7 @@ pub async fn open(dir: &Path, read_only: bool, workflow: bool) -> Result<Remote,
     let (events_tx, events) = mpsc::channel(QUEUE);
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let (screens_tx, screens) = watch::channel(hello.screens);
+    let (remote_tx, remote) = watch::channel(None);
     let follow = Follow {
         dir: dir.to_path_buf(),
         ask: Ask1 {
@@ -148,6 +152,7 @@ pub async fn open(dir: &Path, read_only: bool, workflow: bool) -> Result<Remote,
         events: events_tx,
         commands: commands_rx,
         screens: screens_tx,
+        remote: remote_tx,
     };
     Ok(Remote {
         run_id: hello.run,
@@ -156,6 +161,7 @@ pub async fn open(dir: &Path, read_only: bool, workflow: bool) -> Result<Remote,
         events,
         commands: Commands(commands_tx),
         screens,
+        remote,
         end: tokio::spawn(follow.run(conn)),
     })
 }
@@ -268,6 +274,8 @@ struct Ctl {
     refused: Option<String>,
     /// An edit's plan, with `ok` or `refused`.
     plan: Option<Box<Plan>>,
+    /// The run's transport, on a `remote` line.
+    remote: Option<RemoteStatus>,
 }
 
 impl Ctl {
@@ -295,6 +303,7 @@ struct Follow {
     events: mpsc::Sender<Arc<Published>>,
     commands: mpsc::UnboundedReceiver<Ask>,
     screens: watch::Sender<usize>,
+    remote: watch::Sender<Option<RemoteStatus>>,
 }
 
 /// How one connection ended.
@@ -406,6 +415,11 @@ impl Follow {
             }
             "screens" => {
                 let _ = self.screens.send(c.screens.unwrap_or(1));
+            }
+            "remote" => {
+                if let Some(status) = c.remote {
+                    let _ = self.remote.send(Some(status));
+                }
             }
             "bye" if c.reason.as_deref() == Some("run_finished") => return Some(Stream::Finished),
             "bye" => return Some(Stream::Closed),

@@ -34,8 +34,11 @@ use crate::engine::journal::Lines;
 /// `{"ctl":"hello","protocol":1,"run":ID,"head_seq":H,"from_seq":N}`, the
 /// journal lines of seq N..=H, `{"ctl":"live"}`, the live lines, with
 /// `{"ctl":"reply","id":7,"ok":true}` (or `"refused":WHY`, or `"error":WHY`
-/// for a line that is no command) among them once the run decided, and
-/// `{"ctl":"bye","reason":"run_finished"|"detached"|"closed"}` before the
+/// for a line that is no command) among them once the run decided,
+/// `{"ctl":"screens","screens":N}` when the screens attached change, for a
+/// run with pool steps `{"ctl":"remote","remote":{"server":URL,
+/// "connected":B,"pools":{POOL:[WORKER…]},"problem":WHY}}` after `live` and
+/// whenever it changes, and `{"ctl":"bye","reason":"run_finished"|"detached"|"closed"}` before the
 /// server closes. A request it cannot serve gets
 /// `{"ctl":"error","protocol":1,"error":WHY}` and a close.
 pub const PROTOCOL: u64 = 1;
@@ -236,7 +239,11 @@ pub async fn serve(
             },
             peer: &peer,
         };
-        live(&mut out, &mut sub, read, commands, &mut watch).await
+        let mut remote = Transport(handle.remote());
+        if let Some(line) = remote.now() {
+            out.send(&line).await?;
+        }
+        live(&mut out, &mut sub, read, commands, &mut watch, remote).await
     };
     let reason = match sent.await {
         Ok(reason) => reason,
@@ -271,6 +278,36 @@ async fn finished(out: &mut Out, handle: &RunHandle, request: &Request) {
     };
     if sent.await.is_ok() {
         let _ = out.write.shutdown().await;
+    }
+}
+
+/// `{"ctl":"remote","remote":{…}}`: the run's transport to its pools as it
+/// is now (SPEC §7), sent after `live` and again whenever it changes.
+fn remote_line(status: &crate::engine::remote::RemoteStatus) -> Vec<u8> {
+    ctl(serde_json::json!({"ctl": "remote", "remote": status}))
+}
+
+/// The run's transport, for a run with pool steps; none once it is gone.
+struct Transport(Option<tokio::sync::watch::Receiver<crate::engine::remote::RemoteStatus>>);
+
+impl Transport {
+    /// Its state now, as a line.
+    fn now(&mut self) -> Option<Vec<u8>> {
+        let r = self.0.as_mut()?;
+        let line = remote_line(&r.borrow_and_update());
+        Some(line)
+    }
+
+    /// Its next state, as a line; never, for a run with none.
+    async fn next(&mut self) -> Vec<u8> {
+        let Some(r) = self.0.as_mut() else {
+            return std::future::pending().await;
+        };
+        if r.changed().await.is_err() {
+            self.0 = None;
+            return std::future::pending().await;
+        }
+        remote_line(&r.borrow_and_update())
     }
 }
 
@@ -353,6 +390,7 @@ async fn live(
     mut read: BufReader<OwnedReadHalf>,
     commands: Commands<'_>,
     screens: &mut tokio::sync::watch::Receiver<usize>,
+    mut remote: Transport,
 ) -> Result<&'static str, Stop> {
     use futures::StreamExt;
     let mut asked = Vec::new();
@@ -376,6 +414,10 @@ async fn live(
             Ok(()) = screens.changed() => {
                 let n = *screens.borrow_and_update();
                 out.send(&ctl(serde_json::json!({"ctl": "screens", "screens": n}))).await?;
+                continue;
+            }
+            line = remote.next() => {
+                out.send(&line).await?;
                 continue;
             }
             got = wire::read_line(&mut read, &mut asked), if reading && replies.len() < IN_FLIGHT => {

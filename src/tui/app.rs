@@ -258,6 +258,7 @@ where
         commands,
         mut task,
         mut remote,
+        mut transport,
     } = engine;
     tokio::pin!(stop);
     if let Ok(size) = terminal.size() {
@@ -265,6 +266,9 @@ where
     }
     if let Some(r) = &remote {
         model.ui.screens = *r.screens.borrow();
+    }
+    if let Some(status) = transport.now() {
+        update(model, Msg::Remote(status, now_ms()));
     }
     if model.run.dir.is_none() {
         model.run.dir = match (&remote, &commands) {
@@ -372,6 +376,10 @@ where
                 }
             },
             n = screens => { l.model.ui.screens = n; l.dirty = true; }
+            status = transport.next() => {
+                update(l.model, Msg::Remote(status, now_ms()));
+                l.dirty = true;
+            }
             Some(why) = refusals.recv() => l.refused(why),
             Some((ask, answer)) = planned.recv() => {
                 update(l.model, Msg::EditAnswer(ask, answer));

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::engine::edit::{EditAsk, Plan};
+use crate::engine::remote::RemoteStatus;
 use crate::engine::{Command, Published, Refusal, RunHandle, RunOutcome, Subscription};
 use crate::socket::screen;
 
@@ -110,6 +111,46 @@ pub struct Engine {
     /// For a run reached through its socket: the screens attached, and why
     /// its events ended.
     pub remote: Option<Remote>,
+    /// The run's transport to its pools (SPEC §7).
+    pub transport: Transport,
+}
+
+/// The run's transport to its pools, as the screen hears of it: from the
+/// run in this process, or from its socket's `remote` lines.
+pub enum Transport {
+    /// No step of the run goes to a pool, or the transport is gone.
+    None,
+    Local(watch::Receiver<RemoteStatus>),
+    Remote(watch::Receiver<Option<RemoteStatus>>),
+}
+
+impl Transport {
+    /// Its state now, when known.
+    pub fn now(&mut self) -> Option<RemoteStatus> {
+        match self {
+            Transport::None => None,
+            Transport::Local(r) => Some(r.borrow_and_update().clone()),
+            Transport::Remote(r) => r.borrow_and_update().clone(),
+        }
+    }
+
+    /// Its next state; never, once there is none.
+    pub async fn next(&mut self) -> RemoteStatus {
+        loop {
+            let changed = match self {
+                Transport::None => return std::future::pending().await,
+                Transport::Local(r) => r.changed().await.is_ok(),
+                Transport::Remote(r) => r.changed().await.is_ok(),
+            };
+            if !changed {
+                *self = Transport::None;
+                continue;
+            }
+            if let Some(status) = self.now() {
+                return status;
+            }
+        }
+    }
 }
 
 /// What only a run reached through its socket has.
@@ -125,6 +166,10 @@ impl Engine {
     pub fn local(events: Subscription, handle: RunHandle, task: JoinHandle<RunOutcome>) -> Engine {
         Engine {
             events: Events::Local(Box::new(events)),
+            transport: match handle.remote() {
+                Some(r) => Transport::Local(r),
+                None => Transport::None,
+            },
             commands: Commands::Local(handle),
             task: Some(task),
             remote: None,
@@ -137,6 +182,7 @@ impl Engine {
             events: Events::Remote(r.events),
             commands: Commands::Remote(r.commands),
             task: None,
+            transport: Transport::Remote(r.remote),
             remote: Some(Remote {
                 run_id: r.run_id,
                 dir: r.dir,

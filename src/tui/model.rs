@@ -9,6 +9,7 @@ mod apply;
 pub mod graph;
 pub mod group;
 pub mod log;
+pub mod pools;
 mod revision;
 pub mod ui;
 mod views;
@@ -160,6 +161,8 @@ pub struct Model {
     pub now_ms: u64,
     /// The last event's number.
     pub seq: u64,
+    /// The run's transport to its pools, once heard of (SPEC §7).
+    pub pools: Option<pools::Pools>,
     pub ui: Ui,
 }
 
@@ -188,6 +191,7 @@ impl Model {
             run: RunInfo::default(),
             now_ms: 0,
             seq: 0,
+            pools: None,
             ui: Ui::default(),
         }
     }
@@ -285,7 +289,23 @@ impl Model {
     /// step's elapsed time, an open breaker's cooldown. Only then does the
     /// once-a-second clock run.
     pub fn needs_clock(&self) -> bool {
-        self.busy() || (!self.ended() && !self.breaker_until.is_empty())
+        let settling = (self.pools.as_ref()).is_some_and(|p| p.settling(self.now_ms));
+        self.busy() || (!self.ended() && (!self.breaker_until.is_empty() || settling))
+    }
+
+    /// A step waits for a worker of `pool`: queued on it, or waiting out
+    /// the delay before its next attempt goes there.
+    pub fn queued_on(&self, pool: &str) -> bool {
+        self.steps.iter().any(|s| {
+            s.pool.as_deref() == Some(pool)
+                && matches!(s.status, Status::Ready | Status::Backoff { .. })
+        })
+    }
+
+    /// What is wrong with the run's workers now, while the run goes.
+    pub fn pool_trouble(&self) -> Option<pools::Trouble> {
+        let pools = self.pools.as_ref().filter(|_| !self.ended())?;
+        pools.trouble(self.now_ms, |pool| self.queued_on(pool))
     }
 
     /// The selected wait (SPEC §5): the top one until the operator chose

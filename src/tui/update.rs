@@ -42,6 +42,8 @@ pub enum Msg {
     EditAnswer(crate::engine::edit::EditAsk, super::link::EditAnswer),
     /// The run refused a command a key sent, saying why.
     Refused(String),
+    /// The run's transport to its pools, as it is now, and the time now.
+    Remote(crate::engine::remote::RemoteStatus, u64),
 }
 
 pub fn update(model: &mut Model, msg: Msg) -> Option<Command> {
@@ -84,6 +86,14 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Command> {
         }
         Msg::Clock(now) => {
             model.set_now(now);
+            None
+        }
+        Msg::Remote(status, now) => {
+            model.set_now(now);
+            match model.pools.as_mut() {
+                Some(p) => p.take(status, now),
+                None => model.pools = Some(super::model::pools::Pools::new(status, now)),
+            }
             None
         }
         Msg::EditAsked(ask) => {

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
+
 use crate::common::is;
 use crate::harness::{Lab, MARK, NatsServer, invariants};
 
@@ -76,11 +78,18 @@ steps:
     );
     let mut live = lab.start(&yaml);
     live.wait_for("step_ready", |e| is(e, "step_ready", "alone"));
+    // A screen attached through the socket hears of the pool's workers.
+    let mut screen = attach(&lab, &live.run_id());
+    let empty = remote_line(&mut screen, |r| r["connected"] == true);
+    assert_eq!(empty["pools"]["lonely"], serde_json::json!([]), "{empty}");
     // The run says so once it has been connected for 2 s (until then it
     // may not have read the registry of workers yet).
     std::thread::sleep(Duration::from_millis(3000));
     assert!(lab.executions().is_empty(), "nothing ran without a worker");
     let _w1 = lab.worker("lonely", "w1", 1);
+    remote_line(&mut screen, |r| {
+        r["pools"]["lonely"] == serde_json::json!(["w1"])
+    });
     let done = live.finish();
     done.expect(0, "succeeded");
     assert!(
@@ -109,4 +118,44 @@ steps:
     );
     lab.at_most_once();
     invariants(&lab, done.run_id());
+}
+
+/// A read-only attach to run `id`'s socket, read up to its `live` line.
+fn attach(lab: &Lab, id: &str) -> std::io::BufReader<std::os::unix::net::UnixStream> {
+    use std::io::Write;
+    let path = lab.work.run_dir(id).join("control.sock");
+    let mut sock = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    writeln!(
+        sock,
+        r#"{{"command":"attach","protocol":1,"read_only":true,"screen":true}}"#
+    )
+    .unwrap();
+    std::io::BufReader::new(sock)
+}
+
+/// The `remote` of the first `{"ctl":"remote"}` line on `screen` that
+/// `want` takes (within its read timeout).
+fn remote_line(
+    screen: &mut std::io::BufReader<std::os::unix::net::UnixStream>,
+    want: impl Fn(&Value) -> bool,
+) -> Value {
+    use std::io::BufRead;
+    let mut seen = Vec::new();
+    loop {
+        let mut line = String::new();
+        match screen.read_line(&mut line) {
+            Ok(n) if n > 0 => {}
+            got => panic!(
+                "no such remote line ({got:?}); the run said:\n{}",
+                seen.join("")
+            ),
+        }
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v["ctl"] == "remote" && want(&v["remote"]) {
+            return v["remote"].clone();
+        }
+        seen.push(line);
+    }
 }

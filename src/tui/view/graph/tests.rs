@@ -140,3 +140,66 @@ fn a_pool_step_past_its_retry_delay_is_queued_again() {
     let rows = draw(&m, 120, 30);
     assert!(shows(&rows, "#2 queued on linux"), "{rows:#?}");
 }
+
+fn transport(connected: bool, linux: &[&str]) -> crate::engine::remote::RemoteStatus {
+    crate::engine::remote::RemoteStatus {
+        server: "nats://127.0.0.1:4222".into(),
+        connected,
+        pools: [(
+            "linux".to_string(),
+            linux.iter().map(|w| w.to_string()).collect(),
+        )]
+        .into(),
+        problem: None,
+    }
+}
+
+fn hear(m: &mut Model, status: crate::engine::remote::RemoteStatus, ms: u64) {
+    crate::tui::update::update(m, crate::tui::update::Msg::Remote(status, T0 + ms));
+}
+
+#[test]
+fn the_status_line_says_a_pool_steps_wait_on_has_no_live_worker() {
+    let mut m = model();
+    hear(&mut m, transport(true, &[]), 0);
+    apply(&mut m, 1, 0, ready("build"));
+    let rows = draw(&m, 120, 20);
+    assert!(
+        !shows(&rows, "no live worker"),
+        "the registry is not read yet: {rows:#?}"
+    );
+    m.set_now(T0 + 2_000);
+    let rows = draw(&m, 120, 20);
+    assert!(shows(&rows, "◦ pool linux has no live worker"), "{rows:#?}");
+    let rows = draw(&m, 40, 20);
+    assert!(shows(&rows, "◦ linux: no worker"), "narrow: {rows:#?}");
+    hear(&mut m, transport(true, &["w1"]), 2_500);
+    let rows = draw(&m, 120, 20);
+    assert!(!shows(&rows, "no live worker"), "a worker came: {rows:#?}");
+    // A worker gone, and no step waiting: nothing to say.
+    apply(&mut m, 2, 2_600, started("build", Some("w1")));
+    hear(&mut m, transport(true, &[]), 2_700);
+    m.set_now(T0 + 10_000);
+    assert!(!shows(&draw(&m, 120, 20), "no live worker"));
+}
+
+#[test]
+fn the_status_line_says_the_server_is_lost_and_back() {
+    let mut m = model();
+    hear(&mut m, transport(false, &[]), 0);
+    apply(&mut m, 1, 0, ready("build"));
+    assert!(!shows(&draw(&m, 120, 20), "NATS"), "still trying");
+    assert!(
+        m.needs_clock(),
+        "the wait's end is drawn without another event"
+    );
+    m.set_now(T0 + 2_000);
+    assert!(shows(
+        &draw(&m, 120, 20),
+        "✗ cannot reach NATS; pool steps wait"
+    ));
+    hear(&mut m, transport(true, &["w1"]), 3_000);
+    assert!(!shows(&draw(&m, 120, 20), "NATS"));
+    hear(&mut m, transport(false, &["w1"]), 4_000);
+    assert!(shows(&draw(&m, 120, 20), "✗ lost NATS; pool steps wait"));
+}
