@@ -321,13 +321,38 @@ async fn run_headless(wf: Workflow, options: RunOptions, flags: &RunFlags) -> u8
     }
 }
 
+/// The NATS server of the run in `dir`: `--nats`, else the one it started
+/// with (a resumed run goes on with it), else `$SIGNALBOX_NATS`, else the
+/// default. Kept in its `run.json` unless it holds a password, which is
+/// never written down (give it again, or through `$SIGNALBOX_NATS`).
+fn pool_server(dir: &std::path::Path, flag: Option<&str>) -> Result<String, String> {
+    use crate::engine::run_dir;
+    let mut params = run_dir::read_params(dir)?.unwrap_or_default();
+    let server = crate::distributed::connect::server(flag.or(params.nats.as_deref()));
+    crate::distributed::connect::check(&server)?;
+    let keep = (crate::distributed::connect::shown(&server) == server).then(|| server.clone());
+    if keep != params.nats && !params.workdir.as_os_str().is_empty() {
+        params.nats = keep;
+        run_dir::write_params(dir, &params)
+            .map_err(|e| format!("cannot update {}: {e}", dir.display()))?;
+    }
+    Ok(server)
+}
+
 /// Drives a prepared run (new or resumed) without a screen, serving its
 /// metrics at `--metrics` when given, and sending the attempts of steps
 /// with a `pool` to their workers over `--nats`.
 pub async fn drive_headless(mut run: Run, options: &RunOptions, flags: &RunFlags) -> u8 {
     let (json, metrics) = (flags.json, flags.metrics);
     if crate::distributed::dispatch::needed(run.workflow()) {
-        let server = crate::distributed::connect::server(flags.nats.as_deref());
+        let server = match pool_server(&run.handle().dir, flags.nats.as_deref()) {
+            Ok(server) => server,
+            Err(e) => {
+                crate::safe::say!("error: {e}");
+                crate::engine::run_dir::discard_if_unstarted(&run.handle().dir);
+                return exit::INVALID;
+            }
+        };
         let id = run.handle().run_id;
         match crate::distributed::dispatch::start(&server, run.workflow(), &id).await {
             Ok(nats) => run.set_dispatch(nats),

@@ -237,6 +237,7 @@ impl Run {
             allow: options.allow.clone(),
             trace_id: Some(trace.hex()),
             trace_parent: joined.map(|p| p.span.hex()),
+            nats: None,
         };
         super::run_dir::write_params(&dir.path, &params).map_err(|source| EngineError::RunDir {
             dir: dir.path.clone(),

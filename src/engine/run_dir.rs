@@ -177,6 +177,11 @@ pub struct Params {
     /// span's parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_parent: Option<String>,
+    /// The NATS server the run's pool steps go to (SPEC §7), so a resumed
+    /// run goes on with the same one. Kept by the front end that connects;
+    /// never one with a password in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nats: Option<String>,
 }
 
 impl Params {

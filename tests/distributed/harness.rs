@@ -90,9 +90,18 @@ impl Lab {
         self.start_as("wf", yaml)
     }
 
-    /// `resume ID --headless --json`.
+    /// `resume ID --headless --json`, with no `--nats` and a
+    /// `$SIGNALBOX_NATS` where no server is: the run goes on with the server
+    /// it started with.
     pub fn resume(&self, id: &str) -> Live {
-        Live::spawn(self.command(&["resume", id, "--headless", "--json"]))
+        let mut cmd = Command::new(BIN);
+        cmd.args(["resume", id, "--headless", "--json", "--state-dir"])
+            .arg(self.state())
+            .env("SIGNALBOX_NATS", "nats://127.0.0.1:9")
+            .env("SIGNALBOX_LEASE", self.lease)
+            .current_dir(self.work.dir())
+            .stdin(Stdio::null());
+        Live::spawn(cmd)
     }
 
     /// The oracle's lines: how many times each (step, attempt) started.
