@@ -27,6 +27,9 @@ enum Play {
     Queue,
     /// Claimed, then runs until cancelled.
     Hang,
+    /// After 300 ms, waits for the one worker slot (first come, first
+    /// served), is claimed, runs 5 ms and succeeds.
+    OneSlot,
 }
 
 #[derive(Debug)]
@@ -36,6 +39,7 @@ struct Fake {
     jobs: mpsc::UnboundedSender<Job>,
     adopts: mpsc::UnboundedSender<Adopt>,
     status: watch::Receiver<RemoteStatus>,
+    slot: Arc<tokio::sync::Semaphore>,
 }
 
 impl Dispatch for Fake {
@@ -50,6 +54,7 @@ impl Dispatch for Fake {
             }
         };
         let _ = self.jobs.send(job);
+        let slot = self.slot.clone();
         tokio::spawn(async move {
             match play {
                 Play::Exit(code) => {
@@ -71,6 +76,14 @@ impl Dispatch for Fake {
                     reports.claimed("w1");
                     reports.cancelled().await;
                     reports.exited(Ok(Exit::Cancelled), BTreeMap::new());
+                }
+                Play::OneSlot => {
+                    // The worker comes once `first` has long ended.
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let _permit = slot.acquire().await;
+                    reports.claimed("w1");
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    reports.exited(Ok(Exit::Code(0)), BTreeMap::new());
                 }
             }
         });
@@ -107,6 +120,7 @@ fn fake(
         jobs,
         adopts,
         status,
+        slot: Arc::new(tokio::sync::Semaphore::new(1)),
     };
     (fake, adopted)
 }
@@ -296,6 +310,35 @@ async fn steps_queued_on_a_pool_hold_no_local_slot() {
     };
     assert!(at("step_started", "local") < at("step_started", "remote"));
     assert!(at("step_succeeded", "remote") < at("step_succeeded", "local"));
+}
+
+#[tokio::test]
+async fn a_pool_is_sent_a_window_at_a_time_so_a_later_higher_priority_step_goes_first() {
+    // Twenty low steps queue on the pool at once; `high` is readied a
+    // moment later. Its pool's workers take what was sent first in, first
+    // out, so it must not be sent behind all twenty.
+    let mut yaml = String::from("name: t\nsteps:\n  first:\n    run: \"true\"\n");
+    yaml.push_str("  high:\n    needs: [first]\n    priority: 9\n    pool: linux\n    run: make\n");
+    let mut plays = vec![("high".to_string(), vec![Play::OneSlot])];
+    for i in 0..20 {
+        yaml.push_str(&format!("  low{i}:\n    pool: linux\n    run: make\n"));
+        plays.push((format!("low{i}"), vec![Play::OneSlot]));
+    }
+    let plays: Vec<(&str, Vec<Play>)> =
+        plays.iter().map(|(s, p)| (s.as_str(), p.clone())).collect();
+    let ran = run(&yaml, &plays, None).await;
+    assert_eq!(ran.status, RunStatus::Succeeded, "{:#?}", ran.events);
+    let sent: Vec<&str> = ran.jobs.iter().map(|j| j.step.as_str()).collect();
+    let at = |step: &str| sent.iter().position(|s| *s == step).unwrap();
+    assert_eq!(
+        &sent[..16],
+        (0..16).map(|i| format!("low{i}")).collect::<Vec<_>>(),
+        "{sent:?}"
+    );
+    assert!(
+        at("high") < at("low16"),
+        "sent in priority order past the window: {sent:?}"
+    );
 }
 
 #[tokio::test]

@@ -61,10 +61,14 @@ impl Scheduler {
                 cancel: Some(cancel),
                 stop: None,
                 via_breaker,
-                remote: Some(Box::new(super::state::Placed { pool, worker: None })),
+                remote: Some(Box::new(super::state::Placed {
+                    pool: pool.clone(),
+                    worker: None,
+                })),
             };
             self.running += 1;
             self.remote += 1;
+            self.ready_remote.sent(&pool);
             self.group_started(i);
             self.dispatch_remote(i, attempt, cancelled, seq);
             return;
@@ -275,8 +279,11 @@ impl Scheduler {
             return;
         };
         self.running -= 1;
-        if remote.is_some() {
+        if let Some(placed) = remote {
             self.remote -= 1;
+            if placed.worker.is_none() {
+                self.ready_remote.left(&placed.pool);
+            }
         }
         self.group_stopped(i);
         let ok = matches!(result.exit, Ok(Exit::Code(0)));

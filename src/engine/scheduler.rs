@@ -23,7 +23,9 @@ use super::waits::WaitTable;
 use crate::workflow::Workflow;
 
 mod msg;
+mod pools;
 pub use msg::{Msg, Taken};
+pub(super) use pools::PoolQueues;
 
 /// Messages handled in one go before the scheduler starts what they readied.
 const DRAIN: usize = 1024;
@@ -61,8 +63,9 @@ pub struct Scheduler {
     pub(super) asks: Vec<usize>,
     pub(super) ready: BinaryHeap<Ready>,
     /// Queued steps with a `pool`: they take no slot here, so they start
-    /// (are sent to their pool) whatever the local limit.
-    pub(super) ready_remote: BinaryHeap<Ready>,
+    /// (are sent to their pool) whatever the local limit, a window at a
+    /// time for each pool.
+    pub(super) ready_remote: PoolQueues,
     /// Attempts running or sent to a pool; `remote` of them on workers.
     pub(super) running: usize,
     pub(super) remote: usize,
@@ -152,7 +155,7 @@ impl Scheduler {
             tx,
             rx,
             ready: BinaryHeap::new(),
-            ready_remote: BinaryHeap::new(),
+            ready_remote: PoolQueues::default(),
             running: 0,
             remote: 0,
             matrix: super::matrix::Groups::default(),
@@ -431,8 +434,8 @@ impl Scheduler {
 
     /// Into the ready queue of its kind: here, or a pool.
     pub(super) fn push_ready(&mut self, ready: Ready) {
-        if self.wf.steps[ready.index.0].pool.is_some() {
-            self.ready_remote.push(ready);
+        if let Some(pool) = &self.wf.steps[ready.index.0].pool {
+            self.ready_remote.push(pool, ready);
         } else {
             self.ready.push(ready);
         }

@@ -113,6 +113,7 @@ impl Scheduler {
         *started = now;
         placed.worker = Some(worker.clone());
         let pool = placed.pool.to_string();
+        self.ready_remote.left(&pool);
         self.steps[i].first_start.get_or_insert(now);
         self.emit(Event::StepStarted {
             step: self.wf.steps[i].id.clone(),

@@ -177,7 +177,7 @@ impl Scheduler {
             .filter_map(|(i, who)| Some((moved(i)?, who)))
             .collect();
         let mut heap = std::mem::take(&mut self.ready).into_vec();
-        heap.append(&mut std::mem::take(&mut self.ready_remote).into_vec());
+        heap.append(&mut self.ready_remote.take_all());
         let heap: Vec<_> = heap
             .into_iter()
             .filter_map(|mut r| {
