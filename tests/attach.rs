@@ -310,7 +310,13 @@ fn attach_without_a_run_picks_the_only_live_one_or_lists_them() {
             vec!["answer", id, "notes", "x"],
             vec!["approve", id, "gate"],
         ] {
-            signalbox(&args, &state);
+            // Each is taken once its wait is open; a busy machine may not
+            // have got there yet.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while signalbox(&args, &state).status.code() != Some(0) {
+                assert!(std::time::Instant::now() < deadline, "{args:?} never taken");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
         }
     }
     for id in &ids {
