@@ -184,6 +184,9 @@ fn on_the_screen_retry_asks_and_n_leaves_the_step_alone() {
         return;
     };
     until(&state, "step_skipped", 1);
+    // The screen has drawn the failure too (on a busy machine it may lag
+    // the journal): `R` retries only a step it shows failed.
+    session.wait_for("✗1", 10);
     // The graph's selection starts on the first step: flaky.
     session.keys(&["R"]);
     session.wait_for("Retry flaky?", 5);
