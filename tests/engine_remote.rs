@@ -396,6 +396,8 @@ async fn a_resumed_run_adopts_the_attempt_its_journal_shows_on_a_worker() {
     task.abort();
     let _ = task.await;
     let first_key = sent.recv().await.unwrap().key;
+    // The run stays away a while; its step ran on meanwhile.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     // Second life: the attempt is adopted, not sent again.
     let (jobs, mut sent) = mpsc::unbounded_channel();
     let (second, mut adopted) = fake(&[], jobs);
@@ -420,7 +422,13 @@ async fn a_resumed_run_adopts_the_attempt_its_journal_shows_on_a_worker() {
         of(&events, "step_started", "build").is_empty(),
         "{events:#?}"
     );
-    assert_eq!(of(&events, "step_succeeded", "build").len(), 1);
+    let succeeded = of(&events, "step_succeeded", "build");
+    assert_eq!(succeeded.len(), 1);
+    let ms = succeeded[0]["duration_ms"].as_u64().unwrap();
+    assert!(
+        ms >= 300,
+        "counted from its step_started, not the adoption: {ms} ms"
+    );
     let lines: Vec<_> = of(&events, "step_output", "build")
         .iter()
         .map(|e| e["line"].clone())

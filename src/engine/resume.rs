@@ -37,6 +37,9 @@ pub(super) struct Open {
     /// lines journaled since.
     pub worker: Option<String>,
     pub lines: u64,
+    /// When the step's first attempt of this life started: an adopted
+    /// step's `duration_ms` counts from there, not from the adoption.
+    pub first_started: Option<SystemTime>,
 }
 
 /// Reasons a run-wide stop gives its steps: these did not end by themselves.
@@ -123,6 +126,7 @@ impl Scheduler {
                     o.backoff = None;
                     o.worker = worker.clone();
                     o.lines = 0;
+                    o.first_started.get_or_insert(at(e));
                     rt.attempts = *attempt;
                 }
                 Event::StepOutput { .. } => o.lines += 1,
@@ -252,6 +256,10 @@ impl Scheduler {
             {
                 // Still running on its worker, or ended there meanwhile:
                 // followed, not run again.
+                if let Some(t) = o.first_started {
+                    let ago = SystemTime::now().duration_since(t).unwrap_or_default();
+                    self.steps[i].first_start = tokio::time::Instant::now().checked_sub(ago);
+                }
                 self.adopt_remote(i, attempt, worker, o.lines);
             } else if let Some(attempt) = o.running.filter(|_| self.runs_command(i)) {
                 if let Some(&pgid) = pgids.get(&self.wf.steps[i].id) {
