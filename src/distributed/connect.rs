@@ -32,22 +32,56 @@ pub fn shown(url: &str) -> String {
     }
 }
 
-/// Checks a server address before anything connects: `nats://HOST:PORT`
-/// (or `tls://`), or `HOST:PORT`; no spaces or control characters.
+/// Checks a server address before anything connects: `[nats://|tls://]
+/// [USER[:PASSWORD]@]HOST[:PORT]`, HOST a name, an IPv4 address or an IPv6
+/// one in brackets, PORT 1 to 65535; several such, comma-separated, as NATS
+/// takes them. Whether the host exists is the connection's business.
 pub fn check(url: &str) -> Result<(), String> {
-    if url.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "--nats {url:?}: not a server address such as nats://127.0.0.1:4222"
-        ));
+    let bad = |why: &str| {
+        Err(format!(
+            "--nats {:?}: {why}; a server address is such as nats://127.0.0.1:4222",
+            shown(url)
+        ))
+    };
+    if url.is_empty() {
+        return bad("empty");
     }
-    let rest = url
-        .strip_prefix("nats://")
-        .or_else(|| url.strip_prefix("tls://"))
-        .unwrap_or(url);
-    if rest.is_empty() || rest.contains('/') {
-        return Err(format!(
-            "--nats {url:?}: not a server address such as nats://127.0.0.1:4222"
-        ));
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("has a space or a control character");
+    }
+    for one in url.split(',') {
+        let rest = match one.split_once("://") {
+            Some(("nats" | "tls", rest)) => rest,
+            Some((scheme, _)) => {
+                let scheme: String = scheme.chars().take(20).collect();
+                return bad(&format!("scheme {scheme:?} is not nats:// or tls://"));
+            }
+            None => one,
+        };
+        let host_port = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        let (host, port) = match host_port.strip_prefix('[') {
+            Some(v6) => match v6.split_once(']') {
+                Some((h, "")) => (h, None),
+                Some((h, p)) => match p.strip_prefix(':') {
+                    Some(p) => (h, Some(p)),
+                    None => return bad("an IPv6 address is [ADDR]:PORT"),
+                },
+                None => return bad("an IPv6 address is [ADDR]:PORT"),
+            },
+            None => match host_port.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (host_port, None),
+            },
+        };
+        let named = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':');
+        if host.is_empty() || !host.chars().all(named) {
+            return bad("no host name or address in it");
+        }
+        if let Some(p) = port
+            && !p.parse::<u16>().is_ok_and(|p| p > 0)
+        {
+            return bad("the port is not a number from 1 to 65535");
+        }
     }
     Ok(())
 }
@@ -94,6 +128,37 @@ pub async fn client(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_addresses_are_checked_before_anything_connects() {
+        for good in [
+            "nats://127.0.0.1:4222",
+            "127.0.0.1:4222",
+            "localhost",
+            "tls://nats.example.com:4443",
+            "nats://bob:s3cret@h:4222",
+            "nats://[::1]:4222",
+            "nats://a:4222,nats://b:4222",
+        ] {
+            assert_eq!(check(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("nats://h 1:4222", "space"),
+            ("http://h:4222", "scheme"),
+            ("nats://h:99999", "port"),
+            ("nats://h:0", "port"),
+            ("nats://h:x", "port"),
+            ("nats://:4222", "no host"),
+            ("nats://h/path", "no host"),
+            ("nats://[::1", "IPv6"),
+        ] {
+            let e = check(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let e = check("nats://bob:s3cret@h:99999").unwrap_err();
+        assert!(!e.contains("s3cret"), "{e}");
+    }
 
     #[test]
     fn a_password_is_never_shown() {

@@ -73,14 +73,27 @@ pub fn control_subject(worker: &str) -> String {
 }
 
 /// The lease the run's attempts get: `$SIGNALBOX_LEASE` (a duration such
-/// as `2s`), else [`DEFAULT_LEASE`]. Below 1 s is taken as 1 s.
+/// as `2s`, from 1 s to 1 h), else [`DEFAULT_LEASE`].
 pub fn lease_from_env() -> Result<Duration, String> {
     match std::env::var("SIGNALBOX_LEASE") {
-        Ok(v) if !v.trim().is_empty() => humantime::parse_duration(v.trim())
-            .map(|d| d.max(Duration::from_secs(1)))
-            .map_err(|e| format!("SIGNALBOX_LEASE={v:?} is not a duration (such as 10s): {e}")),
+        Ok(v) if !v.trim().is_empty() => lease(v.trim()),
         _ => Ok(DEFAULT_LEASE),
     }
+}
+
+/// A lease as `SIGNALBOX_LEASE` gives it. Below 1 s a worker could not
+/// renew it in time over a real network; above an hour a lost worker would
+/// go unnoticed for longer than anyone waits.
+fn lease(text: &str) -> Result<Duration, String> {
+    let shown: String = text.chars().take(40).collect();
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("SIGNALBOX_LEASE={shown:?} is not a duration (such as 10s): {e}"))?;
+    if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&d) {
+        return Err(format!(
+            "SIGNALBOX_LEASE={shown:?} is out of range: a lease is from 1s to 1h"
+        ));
+    }
+    Ok(d)
 }
 
 /// One dispatch of an attempt (see `engine::remote::Job`).
@@ -233,4 +246,18 @@ pub struct WorkerInfo {
 pub enum Control {
     /// Kill the process group of dispatch `key` (SIGTERM, its grace, SIGKILL).
     Cancel { key: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_is_from_one_second_to_an_hour() {
+        assert_eq!(lease("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(lease("1h"), Ok(Duration::from_secs(3600)));
+        assert!(lease("500ms").unwrap_err().contains("from 1s to 1h"));
+        assert!(lease("2h").unwrap_err().contains("from 1s to 1h"));
+        assert!(lease("soon").unwrap_err().contains("not a duration"));
+    }
 }
