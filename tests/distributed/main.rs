@@ -20,4 +20,5 @@ mod happy;
 mod lost;
 mod outage;
 mod pools;
+mod secrets;
 mod stop;

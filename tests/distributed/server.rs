@@ -76,6 +76,11 @@ impl NatsServer {
         &self.url
     }
 
+    /// Where it keeps its JetStream store (`-sd`).
+    pub fn store(&self) -> PathBuf {
+        self.dir.path().join("js")
+    }
+
     /// `kill -9`, and reaped.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
