@@ -111,18 +111,7 @@ impl Scheduler {
         let slot = self.slots[i];
         let step = &self.wf.steps[i];
         let Action::Run(run) = &step.action else {
-            // Nothing to run: end the attempt, or the run would wait for it
-            // forever (and so would a cancel).
-            let _ = self.tx.send(Msg::Exited {
-                step: slot,
-                attempt,
-                result: AttemptResult {
-                    exit: Err(format!("`{}` runs no command", step.id)),
-                    outputs: BTreeMap::new(),
-                    lost: false,
-                },
-            });
-            return;
+            return self.runs_nothing(i, attempt);
         };
         let id = step.id.clone();
         // Absolute: a step that changes directory still finds it, and it
@@ -232,6 +221,20 @@ impl Scheduler {
                     lost: false,
                 },
             });
+        });
+    }
+
+    /// Ends attempt `attempt` of step `i`, which has no command: else the
+    /// run would wait for it forever (and so would a cancel).
+    pub(super) fn runs_nothing(&self, i: usize, attempt: u32) {
+        let _ = self.tx.send(Msg::Exited {
+            step: self.slots[i],
+            attempt,
+            result: AttemptResult {
+                exit: Err(format!("`{}` runs no command", self.wf.steps[i].id)),
+                outputs: BTreeMap::new(),
+                lost: false,
+            },
         });
     }
 

@@ -4,12 +4,9 @@
 //!
 //! [`Dispatch`]: crate::engine::remote::Dispatch
 
-use std::collections::BTreeMap;
-
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::AttemptResult;
 use crate::engine::event::Event;
 use crate::engine::remote::{Adopt, Job, Reports, key};
 use crate::engine::scheduler::{Msg, Scheduler};
@@ -33,16 +30,7 @@ impl Scheduler {
         };
         let step = &self.wf.steps[i];
         let (Action::Run(run), Some(pool)) = (&step.action, &step.pool) else {
-            let _ = self.tx.send(Msg::Exited {
-                step: slot,
-                attempt,
-                result: AttemptResult {
-                    exit: Err(format!("`{}` runs no command", step.id)),
-                    outputs: BTreeMap::new(),
-                    lost: false,
-                },
-            });
-            return;
+            return self.runs_nothing(i, attempt);
         };
         let mut env = self.attempt_env(i, (attempt, 0), std::path::Path::new(""));
         // The worker names its own outputs file; the attempt's span is not
