@@ -292,7 +292,12 @@ impl<'w> Checker<'w> {
         }
         match e {
             Event::StepReady { .. } => self.ready(i),
-            Event::StepStarted { attempt, .. } if !waits => self.steps[i].start(*attempt, spec),
+            Event::StepStarted {
+                attempt, worker, ..
+            } if !waits => {
+                self.steps[i].on_worker = worker.is_some();
+                self.steps[i].start(*attempt, spec)
+            }
             Event::StepOutput { .. } if !waits => match self.steps[i].st {
                 St::Running(_) => Ok(()),
                 _ => Err(format!("it was {}, not running", self.steps[i].word())),

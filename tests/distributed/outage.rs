@@ -124,6 +124,18 @@ steps:
         .collect();
     assert_eq!(then, ["then got v"], "{dump}");
     assert_eq!(lab.executions().get(&("long".to_string(), 1)), Some(&1));
+    // The journal reads back whole: `runs` finds nothing wrong with it.
+    let runs = std::process::Command::new(crate::common::BIN)
+        .args(["runs", "--state-dir"])
+        .arg(lab.state())
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&runs.stdout);
+    assert!(
+        listed.contains(&id) && listed.contains("succeeded") && !listed.contains("damaged"),
+        "{listed}{}",
+        String::from_utf8_lossy(&runs.stderr)
+    );
     lab.at_most_once();
     invariants(&lab, &id);
 }

@@ -61,6 +61,9 @@ pub(super) struct Step {
     pub stale: bool,
     /// Who has approved its open wait so far (`approval_progress`).
     pub approved: Vec<String>,
+    /// Its running attempt started on a worker (SPEC §7): a resumed run
+    /// adopts it, and it goes on under the same `step_started`.
+    pub on_worker: bool,
 }
 
 impl Step {
@@ -105,6 +108,8 @@ impl Step {
         self.stale = false;
         self.stop = None;
         self.st = match self.st {
+            // Adopted where it runs: its output and end follow.
+            St::Running(a) if self.on_worker => St::Running(a),
             // The interrupted attempt runs again under its own number.
             St::Running(a) => St::Queued(a),
             St::Queued(a) if a == self.attempts && a > 0 => St::Queued(a),

@@ -80,6 +80,38 @@ fn a_crashed_attempt_runs_again_under_its_number() {
 }
 
 #[test]
+fn an_attempt_on_a_worker_is_adopted_by_the_resumed_run() {
+    let ok = json!({ "attempt": 1, "duration_ms": 5, "outputs": {}, "fallback": false });
+    let events = [
+        start(false),
+        ev("step_ready", "a", json!({})),
+        ev(
+            "step_started",
+            "a",
+            json!({ "attempt": 1, "pool": "linux", "worker": "w1" }),
+        ),
+        ev(
+            "step_output",
+            "a",
+            json!({ "stream": "output", "line": "before" }),
+        ),
+        start(true),
+        ev(
+            "step_output",
+            "a",
+            json!({ "stream": "output", "line": "after" }),
+        ),
+        ev("step_succeeded", "a", ok),
+    ];
+    check(&events).unwrap();
+    // Run here, the interrupted attempt starts again: output before that is
+    // no output of it.
+    let mut here = events.to_vec();
+    here[2] = ev("step_started", "a", json!({ "attempt": 1 }));
+    assert_eq!(refused_at(&here), 6);
+}
+
+#[test]
 fn a_step_stopped_with_the_run_picks_up_where_it_stood() {
     let events = [
         start(false),
