@@ -97,7 +97,15 @@ pub async fn client(
     let (tx, rx) = watch::channel(false);
     let tx = std::sync::Arc::new(tx);
     let events = tx.clone();
-    let client = async_nats::ConnectOptions::new()
+    let mut options = async_nats::ConnectOptions::new();
+    // NATS clients take the credentials in a URL themselves; this one does
+    // not, so they are handed over here.
+    match credentials(url) {
+        Some((user, Some(password))) => options = options.user_and_password(user, password),
+        Some((token, None)) => options = options.token(token),
+        None => {}
+    }
+    let client = options
         .name(name)
         .retry_on_initial_connect()
         .max_reconnects(None)
@@ -123,6 +131,43 @@ pub async fn client(
         let _ = tx.send(true);
     }
     Ok((client, rx))
+}
+
+/// The user and password (or the token alone) in the first address of
+/// `url` that has them: `nats://user:password@host`, `nats://token@host`.
+fn credentials(url: &str) -> Option<(String, Option<String>)> {
+    url.split(',').find_map(|one| {
+        let rest = one.split_once("://").map_or(one, |(_, r)| r);
+        let (user, _) = rest.rsplit_once('@')?;
+        Some(match user.split_once(':') {
+            Some((user, password)) => (unescape(user), Some(unescape(password))),
+            None => (unescape(user), None),
+        })
+    })
+}
+
+/// `%XX` in a URL's user part as the byte it stands for.
+fn unescape(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match hex {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -158,6 +203,19 @@ mod tests {
         }
         let e = check("nats://bob:s3cret@h:99999").unwrap_err();
         assert!(!e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn credentials_come_from_the_url() {
+        let pair = |u: &str, p: &str| Some((u.to_string(), Some(p.to_string())));
+        assert_eq!(
+            credentials("nats://bob:s3cret@h:4222"),
+            pair("bob", "s3cret")
+        );
+        assert_eq!(credentials("bob:p%40ss@h"), pair("bob", "p@ss"));
+        assert_eq!(credentials("nats://tok@h"), Some(("tok".into(), None)));
+        assert_eq!(credentials("nats://h:1,nats://a:b@h:2"), pair("a", "b"));
+        assert_eq!(credentials("nats://h:4222"), None);
     }
 
     #[test]
