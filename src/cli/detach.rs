@@ -75,13 +75,61 @@ pub fn spawn() -> Result<String, u8> {
     spawn_args(argv)
 }
 
+/// The variable that hands `--nats` to the run's own process: not on its
+/// command line, where any local user could read a password in it.
+pub const NATS_FLAG_VAR: &str = "SIGNALBOX_NATS_FLAG";
+
+/// `argv` without its `--nats URL` (or `--nats=URL`), and that URL.
+fn without_nats(argv: Vec<OsString>) -> (Vec<OsString>, Option<OsString>) {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut nats = None;
+    let mut args = argv.into_iter();
+    while let Some(a) = args.next() {
+        if a == "--" {
+            out.push(a);
+            out.extend(args.by_ref());
+            break;
+        }
+        if a == "--nats" {
+            nats = args.next();
+        } else if let Some(v) = a.to_str().and_then(|s| s.strip_prefix("--nats=")) {
+            nats = Some(v.into());
+        } else {
+            out.push(a);
+        }
+    }
+    (out, nats)
+}
+
+#[cfg(test)]
+#[test]
+fn nats_leaves_the_command_line() {
+    let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+    let (argv, nats) = without_nats(os(&["run", "--nats", "nats://a:b@h", "w.yaml"]));
+    assert_eq!(
+        (argv, nats),
+        (os(&["run", "w.yaml"]), Some("nats://a:b@h".into()))
+    );
+    let (argv, nats) = without_nats(os(&["run", "--nats=u", "--", "--nats"]));
+    assert_eq!(
+        (argv, nats),
+        (os(&["run", "--", "--nats"]), Some("u".into()))
+    );
+}
+
 /// [`spawn`] of the command line `argv` (without the program).
 pub fn spawn_args(argv: Vec<OsString>) -> Result<String, u8> {
     let exe = std::env::current_exe().map_err(|e| {
         crate::safe::say!("error: cannot find this program to start the run: {e}");
         exit::FAILED
     })?;
-    let child = without_inherited(exe)
+    let (argv, nats) = without_nats(argv);
+    let mut child = without_inherited(exe);
+    child.env_remove(NATS_FLAG_VAR);
+    if let Some(nats) = nats {
+        child.env(NATS_FLAG_VAR, nats);
+    }
+    let child = child
         .args(argv)
         .arg("--headless")
         .arg(CHILD_FLAG)

@@ -345,7 +345,13 @@ fn pool_server(dir: &std::path::Path, flag: Option<&str>) -> Result<String, Stri
 pub async fn drive_headless(mut run: Run, options: &RunOptions, flags: &RunFlags) -> u8 {
     let (json, metrics) = (flags.json, flags.metrics);
     if crate::distributed::dispatch::needed(run.workflow()) {
-        let server = match pool_server(&run.handle().dir, flags.nats.as_deref()) {
+        // The run's own process of a detached run was handed its `--nats`
+        // in the environment (see `detach::NATS_FLAG_VAR`).
+        let handed = (flags.detached_run && flags.nats.is_none())
+            .then(|| std::env::var(super::detach::NATS_FLAG_VAR).ok())
+            .flatten();
+        let flag = flags.nats.as_deref().or(handed.as_deref());
+        let server = match pool_server(&run.handle().dir, flag) {
             Ok(server) => server,
             Err(e) => {
                 crate::safe::say!("error: {e}");

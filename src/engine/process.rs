@@ -317,6 +317,11 @@ fn command(
     for name in &spec.unset {
         cmd.env_remove(name);
     }
+    // Where signalbox itself reaches its NATS server, which may hold a
+    // password: no step or hook inherits it (one may still set it in `env`).
+    for name in ["SIGNALBOX_NATS", "SIGNALBOX_NATS_FLAG"] {
+        cmd.env_remove(name);
+    }
     cmd.args(args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(match spec.stdin {

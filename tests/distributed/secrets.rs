@@ -51,17 +51,28 @@ steps:
       echo "again $SB_TOKEN" >&2
       echo "k=v-{{{{ secrets.token }}}}" >> "$SIGNALBOX_OUTPUT"
     env: {{ SB_TOKEN: "{{{{ secrets.token }}}}" }}
+  here:
+    run: echo "nats=${{SIGNALBOX_NATS:-none}}"
 "#
     );
     let file = lab.work.write_as("secretive.yaml", &lab.workflow(&yaml));
     let mut cmd = lab.command(&["run", "--headless", "--json"]);
-    cmd.arg(file).env("SB_TEST_TOKEN", TOKEN);
+    // The server's address, which may hold a password, reaches no step.
+    cmd.arg(file)
+        .env("SB_TEST_TOKEN", TOKEN)
+        .env("SIGNALBOX_NATS", format!("nats://bob:{TOKEN}@127.0.0.1:9"));
     let done = Live::spawn(cmd).finish();
     done.expect(0, "succeeded");
     let lines: Vec<&str> = (done.of("step_output", "deploy").iter())
         .map(|e| e["line"].as_str().unwrap())
         .collect();
     assert_eq!(lines, ["token=***", "again ***"], "{}", done.dump());
+    assert_eq!(
+        done.lines("here", "output"),
+        ["nats=none"],
+        "{}",
+        done.dump()
+    );
     let ok = done.one("step_succeeded", "deploy");
     assert_eq!(ok["outputs"]["k"], "v-***", "{}", done.dump());
     assert!(!holds(&done.stdout, TOKEN), "{}", done.dump());
