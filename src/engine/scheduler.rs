@@ -69,6 +69,11 @@ pub struct Scheduler {
     /// Attempts running or sent to a pool; `remote` of them on workers.
     pub(super) running: usize,
     pub(super) remote: usize,
+    /// Where attempts for the pools go, in order, to be handed to the
+    /// run's dispatch once the journal is on disk (made at the first).
+    pub(super) remote_sender: Option<
+        tokio::sync::mpsc::UnboundedSender<(u64, super::remote::Job, super::remote::Reports)>,
+    >,
     /// Matrix steps: instances running per group, and those parked while
     /// their group is at `max_parallel`.
     pub(super) matrix: super::matrix::Groups,
@@ -156,6 +161,7 @@ impl Scheduler {
             rx,
             ready: BinaryHeap::new(),
             ready_remote: PoolQueues::default(),
+            remote_sender: None,
             running: 0,
             remote: 0,
             matrix: super::matrix::Groups::default(),

@@ -139,3 +139,44 @@ steps:
     lab.at_most_once();
     invariants(&lab, &id);
 }
+
+#[test]
+fn a_step_that_floods_its_output_on_a_worker_ends_as_it_did_with_its_lines_bounded() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let lab = Lab::new(&nats);
+    let _w1 = lab.worker("p", "w1", 1);
+    // 96 MiB in lines of 1 KiB, faster than the run can journal them.
+    let yaml = format!(
+        r#"name: flood
+steps:
+  flood:
+    pool: p
+    run: |
+      {MARK}
+      head -c 100663296 /dev/zero | tr '\0' x | fold -w 1023
+"#
+    );
+    let done = lab.start(&yaml).finish();
+    done.expect(0, "succeeded");
+    assert_eq!(
+        done.one("step_succeeded", "flood")["attempt"],
+        1,
+        "{}",
+        done.stderr
+    );
+    let said: Vec<&str> = (done.of("step_output", "flood").iter())
+        .map(|e| e["line"].as_str().unwrap())
+        .filter(|l| !l.starts_with('x'))
+        .collect();
+    assert!(
+        said.iter()
+            .any(|l| l.starts_with("signalbox: ") && l.contains("output lines of this attempt")),
+        "the run says lines were left out: {said:?}"
+    );
+    let journaled = done.of("step_output", "flood").len();
+    assert!(journaled < 96 * 1024, "{journaled} lines journaled");
+    lab.at_most_once();
+    invariants(&lab, done.run_id());
+}

@@ -19,9 +19,55 @@ use crate::engine::remote::{Adopt, Job, Reports};
 #[derive(Debug)]
 pub(super) enum Event {
     Claimed(String),
-    Lines(Vec<(Stream, String)>),
+    Lines(Vec<(Stream, String)>, Held),
     Exited(Result<Exit, String>, BTreeMap<String, String>),
     Lost(String),
+}
+
+/// Output bytes of one attempt on their way from the hub to the journal,
+/// at most [`PENDING`]: past that the hub drops lines (and counts them)
+/// rather than hold more than the run can write.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Pending(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+/// Output bytes of an attempt held between the hub and the journal, at most.
+pub(super) const PENDING: usize = 4 << 20;
+
+impl Pending {
+    /// Holds nothing: for the run's own word among the lines.
+    pub(super) fn none(&self) -> Held {
+        Held {
+            bytes: 0,
+            pending: self.clone(),
+        }
+    }
+
+    /// Holds `bytes` more, unless that goes past [`PENDING`].
+    pub(super) fn hold(&self, bytes: usize) -> Option<Held> {
+        use std::sync::atomic::Ordering;
+        let now = self.0.load(Ordering::Acquire);
+        if now > 0 && now + bytes > PENDING {
+            return None;
+        }
+        self.0.fetch_add(bytes, Ordering::AcqRel);
+        Some(Held {
+            bytes,
+            pending: self.clone(),
+        })
+    }
+}
+
+/// Bytes held until their lines are journaled.
+#[derive(Debug)]
+pub(super) struct Held {
+    bytes: usize,
+    pending: Pending,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        (self.pending.0).fetch_sub(self.bytes, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// What an attempt's task needs of the connection.
@@ -63,9 +109,10 @@ pub(super) async fn dispatched(
     reports: Reports,
     rx: mpsc::UnboundedReceiver<Event>,
     ctx: Ctx,
+    first: Option<super::ops::First>,
 ) {
     let key = job.key.clone();
-    let send = tokio::spawn(super::ops::send(job, ctx.clone()));
+    let send = tokio::spawn(super::ops::send(job, ctx.clone(), first));
     follow(reports, rx, ctx, key, None, Some(send)).await;
 }
 
@@ -125,10 +172,11 @@ async fn follow(
                     reports.claimed(&w);
                     worker = Some(w);
                 }
-                Some(Event::Lines(lines)) => {
+                Some(Event::Lines(lines, held)) => {
                     for (stream, line) in lines {
                         reports.line(stream, line).await;
                     }
+                    drop(held);
                 }
                 Some(Event::Exited(exit, outputs)) => {
                     end(&send, &cancel);

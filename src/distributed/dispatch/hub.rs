@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::attempt::{self, Event};
 use super::pure::{self, Seen};
-use super::{Cmd, watchers};
+use super::{Cmd, ops, watchers};
 use crate::distributed::setup::Handles;
 use crate::distributed::wire::{self, ClaimState, Report};
 use crate::engine::event::Stream;
@@ -69,6 +69,10 @@ struct Slot {
     lease: Option<Instant>,
     /// A worker's claim seen in `sb_claims` before its `claimed` came.
     claim_seen: Option<(String, Instant)>,
+    /// Its output on the way to the journal, and the lines dropped because
+    /// too much was.
+    pending: attempt::Pending,
+    dropped: u64,
 }
 
 impl Slot {
@@ -81,6 +85,8 @@ impl Slot {
             applied: 0,
             lease: None,
             claim_seen: None,
+            pending: attempt::Pending::default(),
+            dropped: 0,
         }
     }
 }
@@ -100,6 +106,8 @@ pub(super) struct Hub {
     watchers: Vec<JoinHandle<()>>,
     /// Bumped to have the results read again from the start.
     replay: watch::Sender<u64>,
+    /// Publishes work in the order it was dispatched (`ops::publisher`).
+    publisher: Option<mpsc::UnboundedSender<ops::Publish>>,
 }
 
 const TICK: Duration = Duration::from_millis(200);
@@ -119,6 +127,7 @@ impl Hub {
             ensuring: false,
             watchers: Vec::new(),
             replay: watch::channel(0).0,
+            publisher: None,
         }
     }
 
@@ -127,6 +136,9 @@ impl Hub {
         let Some(mut internal) = self.internal_rx.take() else {
             return;
         };
+        let (publisher, asks) = mpsc::unbounded_channel();
+        tokio::spawn(ops::publisher(self.ctx(), asks));
+        self.publisher = Some(publisher);
         let mut up = self.setup.up.clone();
         let first = *up.borrow_and_update();
         self.connection(first);
@@ -170,7 +182,25 @@ impl Hub {
         match cmd {
             Cmd::Dispatch(job, reports) => {
                 self.slots.insert(job.key.clone(), Slot::new(tx));
-                tokio::spawn(attempt::dispatched(job, reports, rx, self.ctx()));
+                // Its publish takes its turn now, in the run's order.
+                let first = match (&job.earlier, &self.publisher) {
+                    (None, Some(publisher)) => {
+                        ops::work(&job, self.setup.lease)
+                            .ok()
+                            .map(|(subject, payload)| {
+                                let (tried, turn) = tokio::sync::oneshot::channel();
+                                let _ = publisher.send(ops::Publish {
+                                    subject: subject.clone(),
+                                    key: job.key.clone(),
+                                    payload: payload.clone(),
+                                    tried,
+                                });
+                                (subject, payload, turn)
+                            })
+                    }
+                    _ => None,
+                };
+                tokio::spawn(attempt::dispatched(job, reports, rx, self.ctx(), first));
             }
             Cmd::Adopt(adopt, reports) => {
                 tracing::info!(
@@ -324,9 +354,21 @@ impl Hub {
                 let _ = slot.tx.send(Event::Claimed(worker));
             }
             Report::Output { lines, .. } => {
+                // Output from the worker shows it alive as well as a
+                // renewal does, which a flood of it may hold up.
+                if slot.lease.is_some() {
+                    slot.lease = Some(Instant::now());
+                }
                 let lines = pure::skip_lines(lines, &mut slot.skip);
-                if !lines.is_empty() {
-                    let _ = slot.tx.send(Event::Lines(lines));
+                if lines.is_empty() {
+                    return;
+                }
+                let bytes = lines.iter().map(|(_, l)| l.len() + 1).sum();
+                match slot.pending.hold(bytes) {
+                    Some(held) => {
+                        let _ = slot.tx.send(Event::Lines(lines, held));
+                    }
+                    None => slot.dropped += lines.len() as u64,
                 }
             }
             Report::Exited {
@@ -336,12 +378,25 @@ impl Hub {
                 ..
             } => {
                 let worker = slot.worker.clone().unwrap_or_else(|| "?".into());
+                if slot.dropped > 0 {
+                    let note = format!(
+                        "signalbox: {} output lines of this attempt were dropped: worker {worker} sent them faster than the run could journal them",
+                        slot.dropped
+                    );
+                    let _ = (slot.tx).send(Event::Lines(
+                        vec![(Stream::Stderr, note)],
+                        slot.pending.none(),
+                    ));
+                }
                 if dropped_lines > 0 {
                     // Said where the step's lines are, never silently lost.
                     let note = format!(
-                        "signalbox: {dropped_lines} output lines of this attempt were lost on their way from worker {worker}"
+                        "signalbox: {dropped_lines} output lines of this attempt were not sent by worker {worker} (the server away or full, or past 64 MiB of output)"
                     );
-                    let _ = slot.tx.send(Event::Lines(vec![(Stream::Stderr, note)]));
+                    let _ = (slot.tx).send(Event::Lines(
+                        vec![(Stream::Stderr, note)],
+                        slot.pending.none(),
+                    ));
                 }
                 tracing::info!("nats: {key} ended on worker {worker}: {exit:?}");
                 let _ = slot

@@ -36,10 +36,74 @@ fn exists(e: &kv::CreateError) -> bool {
     e.kind() == kv::CreateErrorKind::AlreadyExists
 }
 
+/// The first try at publishing a dispatch's work: how it went.
+pub(super) type Tried = Result<
+    async_nats::jetstream::context::PublishAckFuture,
+    async_nats::jetstream::context::PublishError,
+>;
+
+/// One publish for the run's [`publisher`], asked for in the order the run
+/// dispatched; `tried` hears how it went.
+pub(super) struct Publish {
+    pub subject: String,
+    pub key: String,
+    pub payload: Bytes,
+    pub tried: tokio::sync::oneshot::Sender<Tried>,
+}
+
+/// Publishes the run's work in the order it was dispatched (priority, then
+/// file order, as the run started them), so a pool's workers, which take
+/// first in first out, take it in that order too. Only the publish itself
+/// waits its turn; each ack is awaited by its attempt. A dispatch cancelled
+/// before its turn is not published.
+pub(super) async fn publisher(ctx: Ctx, mut asks: tokio::sync::mpsc::UnboundedReceiver<Publish>) {
+    while let Some(p) = asks.recv().await {
+        if p.tried.is_closed() {
+            continue;
+        }
+        let h = ctx.ready().await;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, p.key.as_str());
+        let tried =
+            h.js.publish_with_headers(p.subject, headers, p.payload)
+                .await;
+        let _ = p.tried.send(tried);
+    }
+}
+
+/// A dispatch's subject and work, and the [`publisher`]'s first try.
+pub(super) type First = (String, Bytes, tokio::sync::oneshot::Receiver<Tried>);
+
+/// The work of `job`, as it travels, and the subject it goes to.
+pub(super) fn work(job: &Job, lease: Duration) -> Result<(String, Bytes), String> {
+    let work = wire::Work {
+        v: 1,
+        key: job.key.clone(),
+        run: job.run.clone(),
+        workflow: job.workflow.clone(),
+        step: job.step.clone(),
+        attempt: job.attempt,
+        pool: job.pool.clone(),
+        command: job.command.clone(),
+        shell: job.shell.clone(),
+        env: job.env.clone(),
+        cwd: job.cwd.clone(),
+        timeout_ms: job.timeout.map(|t| t.as_millis() as u64),
+        kill_grace_ms: job.kill_grace.as_millis() as u64,
+        merged: job.merged,
+        lease_ms: lease.as_millis() as u64,
+        mask: job.secrets.clone(),
+    };
+    let payload =
+        serde_json::to_vec(&work).map_err(|e| format!("cannot send to pool {}: {e}", job.pool))?;
+    Ok((wire::work_subject(&job.pool), Bytes::from(payload)))
+}
+
 /// Sends `job` to its pool, once the server is there, trying again while
 /// it is not. An earlier dispatch a worker claimed is followed instead; one
-/// no worker claimed is fenced so that none ever does.
-pub(super) async fn send(job: Job, ctx: Ctx) -> Sent {
+/// no worker claimed is fenced so that none ever does. `first`: its work
+/// and the [`publisher`]'s try, when it was asked to publish it in its turn.
+pub(super) async fn send(job: Job, ctx: Ctx, first: Option<First>) -> Sent {
     if let Some(k) = job.earlier.as_ref().filter(|k| **k != job.key) {
         loop {
             let h = ctx.ready().await;
@@ -63,39 +127,30 @@ pub(super) async fn send(job: Job, ctx: Ctx) -> Sent {
             tokio::time::sleep(AGAIN).await;
         }
     }
-    let work = wire::Work {
-        v: 1,
-        key: job.key.clone(),
-        run: job.run,
-        workflow: job.workflow,
-        step: job.step,
-        attempt: job.attempt,
-        pool: job.pool.clone(),
-        command: job.command,
-        shell: job.shell,
-        env: job.env,
-        cwd: job.cwd,
-        timeout_ms: job.timeout.map(|t| t.as_millis() as u64),
-        kill_grace_ms: job.kill_grace.as_millis() as u64,
-        merged: job.merged,
-        lease_ms: ctx.lease.as_millis() as u64,
-        mask: job.secrets,
+    let (subject, payload, mut first) = match first {
+        Some((subject, payload, turn)) if job.earlier.is_none() => (subject, payload, Some(turn)),
+        _ => match work(&job, ctx.lease) {
+            Ok((subject, payload)) => (subject, payload, None),
+            Err(e) => return Sent::Failed(e),
+        },
     };
-    let payload = match serde_json::to_vec(&work) {
-        Ok(p) => Bytes::from(p),
-        Err(e) => return Sent::Failed(format!("cannot send to pool {}: {e}", job.pool)),
-    };
-    let subject = wire::work_subject(&job.pool);
     let mut said = false;
     loop {
-        let h = ctx.ready().await;
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(async_nats::header::NATS_MESSAGE_ID, job.key.as_str());
-        let acked = match h
-            .js
-            .publish_with_headers(subject.clone(), headers, payload.clone())
-            .await
-        {
+        let tried = match first.take() {
+            Some(turn) => match turn.await {
+                Ok(tried) => tried,
+                // The publisher is gone (the run is ending): as below.
+                Err(_) => continue,
+            },
+            None => {
+                let h = ctx.ready().await;
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(async_nats::header::NATS_MESSAGE_ID, job.key.as_str());
+                h.js.publish_with_headers(subject.clone(), headers, payload.clone())
+                    .await
+            }
+        };
+        let acked = match tried {
             Ok(ack) => ack.await,
             Err(e) => Err(e),
         };

@@ -26,6 +26,12 @@ const ACKS_IN_FLIGHT: usize = 64;
 /// on the network and a worker's memory stays bounded.
 pub(crate) const BYTES_IN_FLIGHT: usize = 16 << 20;
 
+/// Bytes of output lines one attempt sends, at most: the server keeps the
+/// reports of every run in one stream of 1 GiB, which one flooding step
+/// must not fill, pushing out what other runs still need. Past this the
+/// lines are dropped and counted, and the run says how many.
+pub(crate) const BYTES_PER_ATTEMPT: usize = 64 << 20;
+
 /// A report on its way: sent to the server, its acknowledgement to come.
 pub(crate) type Sent = Result<jetstream::context::PublishAckFuture, String>;
 
@@ -74,6 +80,7 @@ pub(crate) async fn lines(
     let mut n = first;
     let mut dropped = 0u64;
     let mut acks: VecDeque<(u64, Sent)> = VecDeque::new();
+    let mut sent_bytes = 0usize;
     loop {
         let Some(line) = lines.recv().await else {
             break;
@@ -95,6 +102,11 @@ pub(crate) async fn lines(
         }
         in_flight.fetch_sub(bytes, Ordering::AcqRel);
         let count = batch.len() as u64;
+        sent_bytes = sent_bytes.saturating_add(bytes);
+        if sent_bytes > BYTES_PER_ATTEMPT {
+            dropped += count;
+            continue;
+        }
         let report = Report::Output {
             v: 1,
             key: key.clone(),

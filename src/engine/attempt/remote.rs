@@ -70,17 +70,25 @@ impl Scheduler {
             self.bus.room().clone(),
             cancelled,
         );
-        let durable = self.bus.durable();
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            // What queued it is on disk before it leaves this machine.
-            if let Err(e) = durable.ensure(seq) {
-                let _ = tx.send(Msg::SyncFailed(e));
-                drop(reports);
-                return;
-            }
-            dispatch.dispatch(job, reports);
+        // One task hands them over, in the order they were started here
+        // (priority, then file order), each once what queued it is on disk.
+        let sender = self.remote_sender.get_or_insert_with(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Job, Reports)>();
+            let durable = self.bus.durable();
+            let failed = self.tx.clone();
+            tokio::spawn(async move {
+                while let Some((seq, job, reports)) = rx.recv().await {
+                    // As a local attempt's task does before its spawn.
+                    if let Err(e) = durable.ensure(seq) {
+                        let _ = failed.send(Msg::SyncFailed(e));
+                        continue;
+                    }
+                    dispatch.dispatch(job, reports);
+                }
+            });
+            tx
         });
+        let _ = sender.send((seq, job, reports));
     }
 
     /// A worker claimed attempt `attempt` of step `i`: it starts now.
