@@ -159,3 +159,30 @@ fn remote_line(
         seen.push(line);
     }
 }
+
+#[test]
+fn a_pool_takes_its_steps_in_priority_then_file_order() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let lab = Lab::new(&nats);
+    let mut yaml = String::from("name: order\nsteps:\n");
+    for (step, priority) in [("a", 0), ("b", 0), ("c", 10), ("d", 20), ("e", 0)] {
+        yaml.push_str(&format!(
+            "  {step}:\n    pool: p\n    priority: {priority}\n    run: |\n      {MARK}\n      sleep 0.1\n"
+        ));
+    }
+    // Every step is sent before the one worker comes.
+    let live = lab.start(&yaml);
+    std::thread::sleep(Duration::from_millis(1500));
+    let _w1 = lab.worker("p", "w1", 1);
+    let done = live.finish();
+    done.expect(0, "succeeded");
+    let started: Vec<&str> = (done.events.iter())
+        .filter(|e| e["type"] == "step_started")
+        .map(|e| e["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(started, ["d", "c", "a", "b", "e"], "{}", done.dump());
+    lab.at_most_once();
+    invariants(&lab, done.run_id());
+}
