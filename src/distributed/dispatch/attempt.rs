@@ -143,6 +143,8 @@ async fn follow(
 ) {
     let mut cancel: Option<JoinHandle<(String, bool)>> = None;
     let mut asked = false;
+    // Once cancelled, how long the run waits for the attempt's end.
+    let mut give_up: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             biased;
@@ -199,8 +201,21 @@ async fn follow(
                     return;
                 }
             }
+            () = sleep_until(give_up), if give_up.is_some() => {
+                // No word for a lease and a half (the server away): a copy
+                // a worker claimed has killed itself by now, unable to
+                // renew its lease; the fence goes on being tried.
+                tracing::warn!("nats: {key}: no end heard since it was cancelled; taken as cancelled");
+                let _ = ctx.hub.send(Internal::Ended(key.clone()));
+                if let Some(task) = &send {
+                    task.abort();
+                }
+                reports.exited(Ok(Exit::Cancelled), BTreeMap::new());
+                return;
+            }
             () = reports.cancelled(), if !asked => {
                 asked = true;
+                give_up = Some(tokio::time::Instant::now() + ctx.lease * 3 / 2);
                 let stopping = super::ops::stop(ctx.clone(), key.clone(), worker.clone());
                 if let Some(task) = send.take() {
                     // Never sent (the server away): no worker has it, and
@@ -217,6 +232,13 @@ async fn follow(
                 cancel = Some(tokio::spawn(stopping));
             }
         }
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
