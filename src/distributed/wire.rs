@@ -86,8 +86,9 @@ pub fn lease_from_env() -> Result<Duration, String> {
 /// go unnoticed for longer than anyone waits.
 fn lease(text: &str) -> Result<Duration, String> {
     let shown: String = text.chars().take(40).collect();
-    let d = humantime::parse_duration(text)
-        .map_err(|e| format!("SIGNALBOX_LEASE={shown:?} is not a duration (such as 10s): {e}"))?;
+    // As a workflow writes durations: `10s`, `1m`, or a bare `10` seconds.
+    let d = crate::workflow::duration::parse(text)
+        .map_err(|_| format!("SIGNALBOX_LEASE={shown:?} is not a duration (such as 10s)"))?;
     if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&d) {
         return Err(format!(
             "SIGNALBOX_LEASE={shown:?} is out of range: a lease is from 1s to 1h"
@@ -256,6 +257,7 @@ mod tests {
     fn a_lease_is_from_one_second_to_an_hour() {
         assert_eq!(lease("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(lease("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(lease("10"), Ok(Duration::from_secs(10)));
         assert!(lease("500ms").unwrap_err().contains("from 1s to 1h"));
         assert!(lease("2h").unwrap_err().contains("from 1s to 1h"));
         assert!(lease("soon").unwrap_err().contains("not a duration"));
