@@ -29,6 +29,8 @@ pub struct Pools {
     said_down: bool,
     /// The pools a line said have no live worker, and none since that one is.
     said_empty: BTreeSet<String>,
+    /// The server's trouble a line told (its streams cannot be made).
+    said_problem: Option<String>,
 }
 
 impl Pools {
@@ -99,6 +101,18 @@ impl Pools {
                 });
             }
             // What the run knows of its workers is stale until it is back.
+            return out;
+        }
+        // Connected, and the server cannot serve (no JetStream, no room):
+        // the pools wait on it, not on workers.
+        if status.problem != self.said_problem {
+            match &status.problem {
+                Some(p) => out.push(format!("◦ NATS at {server}: {p}; pool steps wait")),
+                None => out.push(format!("◦ NATS at {server} is usable again")),
+            }
+            self.said_problem = status.problem.clone();
+        }
+        if status.problem.is_some() {
             return out;
         }
         let settled = self

@@ -174,3 +174,31 @@ fn a_step_that_ends_or_is_cancelled_no_longer_waits() {
         ["◦ pool linux has no live worker; build waits for one"]
     );
 }
+
+#[test]
+fn a_server_that_cannot_serve_the_pools_is_told_once_and_when_it_can() {
+    let mut p = pools();
+    p.event(&ready("build"));
+    let mut s = status(true, &[]);
+    s.problem = Some("cannot make stream SB_WORK: jetstream not enabled".into());
+    p.status(s.clone(), 0);
+    let said = p.lines(0);
+    assert_eq!(
+        said,
+        [format!(
+            "◦ NATS at {URL}: cannot make stream SB_WORK: jetstream not enabled; pool steps wait"
+        )]
+    );
+    assert!(
+        p.lines(SETTLE_MS * 3).is_empty(),
+        "once, and no empty pool told meanwhile"
+    );
+    s.problem = None;
+    p.status(s, SETTLE_MS * 3);
+    let said = p.lines(SETTLE_MS * 3);
+    assert_eq!(said[0], format!("◦ NATS at {URL} is usable again"));
+    assert_eq!(
+        said[1],
+        "◦ pool linux has no live worker; build waits for one"
+    );
+}

@@ -25,6 +25,8 @@ pub enum Trouble {
     Unreachable { ever_up: bool },
     /// Pools that steps are queued on with no live worker, by name.
     Empty(Vec<String>),
+    /// Reached, but the server cannot serve the pools: why.
+    Unusable(String),
 }
 
 impl Pools {
@@ -63,6 +65,9 @@ impl Pools {
             return (self.ever_up || late).then_some(Trouble::Unreachable {
                 ever_up: self.ever_up,
             });
+        }
+        if let Some(problem) = &self.status.problem {
+            return Some(Trouble::Unusable(problem.clone()));
         }
         let settled = (self.up_since_ms).is_some_and(|t| now_ms.saturating_sub(t) >= SETTLE_MS);
         let empty: Vec<String> = (self.status.pools.iter())
@@ -124,6 +129,17 @@ mod tests {
         p.take(status(true, &["w1"]), 6_000);
         assert_eq!(p.trouble(6_000, queued), None);
         assert_eq!(p.workers("linux"), ["w1"]);
+    }
+
+    #[test]
+    fn a_server_that_cannot_serve_the_pools_says_why() {
+        let mut s = status(true, &[]);
+        s.problem = Some("cannot make stream SB_WORK: jetstream not enabled".into());
+        let p = Pools::new(s, 0);
+        let why = Some(Trouble::Unusable(
+            "cannot make stream SB_WORK: jetstream not enabled".into(),
+        ));
+        assert_eq!(p.trouble(0, |_| true), why);
     }
 
     #[test]

@@ -207,7 +207,7 @@ fn left_spans(m: &Model, t: Theme, seen: &Seen, shape: &Shape, width: usize) -> 
     }
     if let Some(trouble) = m.pool_trouble() {
         let style = match trouble {
-            Trouble::Unreachable { .. } => t.status(Status::Failed),
+            Trouble::Unreachable { .. } | Trouble::Unusable(_) => t.status(Status::Failed),
             Trouble::Empty(_) => t.breaker(BreakerState::HalfOpen),
         };
         spans.push(Span::styled(pools_text(&trouble, shape.wordy), style));
@@ -227,6 +227,8 @@ fn pools_text(trouble: &Trouble, wordy: bool) -> String {
             "✗ cannot reach NATS; pool steps wait ".into()
         }
         (Trouble::Unreachable { .. }, false) => "✗ no NATS ".into(),
+        (Trouble::Unusable(why), true) => format!("✗ NATS: {} ", cells(why)),
+        (Trouble::Unusable(_), false) => "✗ NATS unusable ".into(),
         (Trouble::Empty(pools), true) => match pools.as_slice() {
             [one] => format!("◦ pool {} has no live worker ", cells(one)),
             many => format!("◦ pools {} have no live worker ", cells(&many.join(", "))),
