@@ -298,6 +298,11 @@ where
             l.edit(from, &mut keys).await;
         }
         l.draw(&mut events, events_open);
+        if l.draw_error.is_some() && keys_open {
+            // The terminal is gone: no key will come.
+            keys_open = false;
+            keys.close();
+        }
         if l.model.ui.detach && task.is_some() {
             // This process runs the run: there is nothing to detach from.
             l.model.ui.detach = false;
@@ -359,7 +364,7 @@ where
             ev = keys.next(), if keys_open => match ev {
                 Some(Ok(ev)) => l.key(ev),
                 // No more input: the terminal is gone.
-                _ => { keys_open = false; l.leave(); }
+                _ => { keys_open = false; keys.close(); l.leave(); }
             },
             r = run_task, if outcome.is_none() => outcome = Some(l.ended(r)),
             p = events.recv(), if listen => match p {

@@ -80,6 +80,10 @@ impl super::app::Keys for Keys {
         Ok(())
     }
 
+    fn close(&mut self) {
+        self.stream = None;
+    }
+
     fn resume(&mut self) -> io::Result<()> {
         enable_raw_mode()?;
         execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste)?;

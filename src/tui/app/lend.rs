@@ -37,6 +37,9 @@ pub trait Keys: Stream<Item = io::Result<TermEvent>> + Unpin {
     fn resume(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Stops reading keys for good: the terminal is gone, and a reader
+    /// left on it would spin on its end of file.
+    fn close(&mut self) {}
 }
 
 /// Keys from anywhere (a test's script): no terminal to lend.
