@@ -100,3 +100,33 @@ steps:
     lab.at_most_once();
     invariants(&lab, done.run_id());
 }
+
+#[test]
+fn a_cancelled_step_no_worker_took_leaves_no_secret_in_the_server() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let lab = Lab::new(&nats);
+    // No worker of pool `p`: the work waits in the server, secret and all.
+    let yaml = r#"name: waiting
+secrets:
+  token: { env: SB_TEST_TOKEN }
+steps:
+  deploy:
+    pool: p
+    run: echo "{{ secrets.token }}"
+"#;
+    let file = lab.work.write_as("waiting.yaml", &lab.workflow(yaml));
+    let mut cmd = lab.command(&["run", "--headless", "--json"]);
+    cmd.arg(file).env("SB_TEST_TOKEN", TOKEN);
+    let live = Live::spawn(cmd);
+    let in_store = || files(&nats.store()).iter().any(|(_, b)| holds(b, TOKEN));
+    wait_until("the work in the server", Duration::from_secs(10), || {
+        in_store().then_some(())
+    });
+    live.signal("TERM");
+    let done = live.finish();
+    assert_eq!(done.end("deploy"), "step_cancelled", "{}", done.dump());
+    assert!(!in_store(), "the cancelled work was erased from the server");
+    invariants(&lab, done.run_id());
+}

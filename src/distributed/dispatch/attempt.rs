@@ -97,7 +97,8 @@ impl Ctx {
 
 /// How sending the work ended.
 pub(super) enum Sent {
-    Published,
+    /// In `SB_WORK` under this sequence.
+    Published(u64),
     /// An earlier dispatch of the attempt was claimed: that one is followed.
     Follow(String, Option<String>),
     Failed(String),
@@ -145,13 +146,15 @@ async fn follow(
     let mut asked = false;
     // Once cancelled, how long the run waits for the attempt's end.
     let mut give_up: Option<tokio::time::Instant> = None;
+    let mut published: Option<u64> = None;
     loop {
         tokio::select! {
             biased;
             sent = join(&mut send) => {
                 send = None;
                 match sent {
-                    Ok(Sent::Published) | Err(_) => {}
+                    Ok(Sent::Published(seq)) => published = Some(seq),
+                    Err(_) => {}
                     Ok(Sent::Follow(to, w)) => {
                         let _ = ctx.hub.send(Internal::Follow { from: key.clone(), to: to.clone(), worker: w });
                         key = to;
@@ -195,6 +198,17 @@ async fn follow(
                 cancel = None;
                 // Fenced before any worker claimed it: it never runs.
                 if let Ok((fenced, true)) = done && fenced == key {
+                    // Its work, which may hold secrets, need not wait in
+                    // the server for a worker to throw it away.
+                    if let Some(seq) = published {
+                        let ctx = ctx.clone();
+                        tokio::spawn(async move {
+                            let h = ctx.ready().await;
+                            if let Err(e) = h.work.delete_message(seq).await {
+                                tracing::debug!("nats: cannot delete work {seq}: {e}");
+                            }
+                        });
+                    }
                     let _ = ctx.hub.send(Internal::Ended(key.clone()));
                     end(&send, &cancel);
                     reports.exited(Ok(Exit::Cancelled), BTreeMap::new());

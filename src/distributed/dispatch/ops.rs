@@ -155,9 +155,9 @@ pub(super) async fn send(job: Job, ctx: Ctx, first: Option<First>) -> Sent {
             Err(e) => Err(e),
         };
         match acked {
-            Ok(_) => {
+            Ok(ack) => {
                 tracing::info!("nats: sent {} to pool {}", job.key, job.pool);
-                return Sent::Published;
+                return Sent::Published(ack.sequence);
             }
             Err(e) if super::pure::transient(e.kind()) => {
                 if !said {
