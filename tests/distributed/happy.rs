@@ -55,7 +55,7 @@ steps:
 {on}    run: |
       {MARK}
       echo f-out
-      echo z=zeta >> "$SIGNALBOX_OUTPUT"
+      cd / && echo z=zeta >> "$SIGNALBOX_OUTPUT"
   last:
     needs: [e, f]
     run: |

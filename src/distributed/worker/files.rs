@@ -15,7 +15,10 @@ pub(crate) struct Files {
 
 impl Files {
     pub(crate) fn open(state: &Path, id: &str) -> Result<Files, String> {
-        let dir = state.join("workers").join(id);
+        // Absolute: a step with a `cwd`, or one that changes directory,
+        // still finds its `SIGNALBOX_OUTPUT`.
+        let dir = std::path::absolute(state.join("workers").join(id))
+            .map_err(|e| format!("cannot find {}: {e}", state.display()))?;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
