@@ -60,7 +60,8 @@ impl Worker {
         let child = Command::new(BIN)
             .args(["worker", "--pool", pool, "--nats", url, "--id", id])
             .args(["--jobs", &jobs.to_string(), "--state-dir"])
-            .arg(state)
+            // Relative, as `--state-dir` is when a user gives a name.
+            .arg(state.file_name().unwrap_or(state.as_os_str()))
             .env("SIGNALBOX_LEASE", lease)
             .current_dir(state.parent().unwrap_or(state))
             .stdin(Stdio::null())
