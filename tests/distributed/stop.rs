@@ -16,6 +16,7 @@ steps:
       {MARK}
       echo napping
       sleep 30 &
+      (setsid sleep 31 &)
       wait
 "#
     )

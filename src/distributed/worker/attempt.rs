@@ -217,7 +217,14 @@ async fn run(
         timeout: work.timeout_ms.map(Duration::from_millis),
         // Done before the run's lease is out when the worker fences itself.
         kill_grace: Duration::from_millis(work.kill_grace_ms).min(lease / 4),
-        mark: None,
+        // Its processes are found by their marker variables, as a local
+        // attempt's are: one that left its group (setsid) dies with it.
+        mark: Some(crate::engine::process::Mark {
+            run: work.run.clone(),
+            step: work.step.clone(),
+            attempt: work.attempt,
+            output: output.display().to_string(),
+        }),
         output_room: None,
         merged: work.merged,
         stdin: None,
