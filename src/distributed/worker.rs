@@ -111,20 +111,28 @@ pub async fn serve(opts: Options) -> u8 {
             return 2;
         }
     };
+    let server = super::connect::shown(&opts.server);
+    let mut said_waiting = false;
+    let mut said = None;
     let handles = loop {
+        // A first connection gets a second before it is said to be awaited.
+        let soon = (tokio::time::timeout(Duration::from_secs(1), up.wait_for(|u| *u)).await)
+            .is_ok_and(|r| r.is_ok());
+        if !soon {
+            if !std::mem::replace(&mut said_waiting, true) {
+                crate::safe::say!("◦ waiting for NATS at {server}");
+            }
+            let _ = up.wait_for(|u| *u).await;
+        }
         match super::setup::ensure(&client).await {
             Ok(h) => break h,
             Err(e) => {
-                if !*up.borrow() {
-                    crate::safe::say!(
-                        "◦ waiting for NATS at {}",
-                        super::connect::shown(&opts.server)
-                    );
-                    let _ = up.wait_for(|u| *u).await;
-                } else {
-                    tracing::warn!("{e}");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                if *up.borrow() && said.as_ref() != Some(&e) {
+                    // Reached, and it cannot serve: no JetStream, no room.
+                    crate::safe::say!("◦ NATS at {server}: {e}; trying again");
+                    said = Some(e.clone());
                 }
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
     };
@@ -232,7 +240,13 @@ async fn refuse_twin(handles: &Handles, id: &str, instance: &str) -> Result<(), 
         return Ok(());
     };
     let fresh = now_ms().saturating_sub(info.at_ms) < millis(wire::REGISTRY_STALE);
-    if fresh && info.instance != instance {
+    // A worker of this host whose process is gone (killed, say) is no twin.
+    let gone = info.host == hostname()
+        && i32::try_from(info.pid).is_ok_and(|pid| {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                == Err(nix::errno::Errno::ESRCH)
+        });
+    if fresh && !gone && info.instance != instance {
         return Err(format!(
             "a worker with id {id} is live (pid {} on {}); give this one another --id",
             info.pid, info.host

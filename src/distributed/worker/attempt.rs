@@ -87,8 +87,14 @@ pub(crate) async fn take(worker: Arc<Worker>, msg: Message, permit: OwnedSemapho
         Some(Stop::Shutdown) => Exit::Error(format!("worker {id} stopped")),
         _ => exit,
     };
+    // The glyphs of the run's own lines: ✓ a success, ⊘ a cancel, ✗ the rest.
+    let glyph = match exit {
+        Exit::Code(0) => '✓',
+        Exit::Cancelled => '⊘',
+        _ => '✗',
+    };
     crate::safe::say!(
-        "✓ {}/{} #{} ended: {}",
+        "{glyph} {}/{} #{} ended: {}",
         work.run,
         work.step,
         work.attempt,
