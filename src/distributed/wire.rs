@@ -116,7 +116,8 @@ pub enum ClaimState {
     Claimed,
     /// The run asked for it to stop; the worker kills its process group.
     CancelRequested,
-    /// The worker reported its end.
+    /// The worker reported its end. Workers no longer write it (the end
+    /// report says so); a run still reads it as one that was claimed.
     Exited,
     /// The run cancelled it before any worker claimed it: never runs.
     Cancelled,
