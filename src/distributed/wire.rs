@@ -8,9 +8,10 @@
 //!   an attempt run at most once. The run `create`s it first to fence a
 //!   dispatch it no longer wants (cancelled, or an earlier process's).
 //! - Leases: while an attempt runs, its worker `put`s its key in KV
-//!   `sb_leases` every `lease / 4`; the run judges the worker lost when no
-//!   put came for `lease`, and the worker kills the attempt itself once it
-//!   could not put for `lease / 2`.
+//!   `sb_leases` every `lease / 4` (the claim counts as the first, so an
+//!   attempt shorter than that writes none); the run judges the worker lost
+//!   when no put came for `lease`, and the worker kills the attempt itself
+//!   once it could not put for `lease / 2`.
 //! - Reports: the worker publishes [`Report`]s on `sb.res.<key>` (stream
 //!   `SB_RES`, limits), in order; the run reads `sb.res.<run>.>` from the
 //!   start, so a resumed run hears again what it missed.
@@ -130,7 +131,8 @@ pub enum ClaimState {
     Claimed,
     /// The run asked for it to stop; the worker kills its process group.
     CancelRequested,
-    /// The worker reported its end.
+    /// The worker reported its end. Workers no longer write it (the end
+    /// report says so); a run still reads it as one that was claimed.
     Exited,
     /// The run cancelled it before any worker claimed it: never runs.
     Cancelled,

@@ -20,6 +20,7 @@ use super::wire::{self, Running, WorkerInfo};
 
 mod attempt;
 mod files;
+mod pull;
 mod report;
 
 /// What `signalbox worker` was asked.
@@ -54,7 +55,14 @@ pub(crate) struct Worker {
     pub(crate) handles: Handles,
     pub(crate) running: RunningSet,
     pub(crate) files: files::Files,
+    /// One permit per attempt whose process ended and whose end is still
+    /// being reported (its slot already free): the worker stops only once
+    /// it has them all back.
+    pub(crate) tails: Arc<Semaphore>,
 }
+
+/// Attempts whose ends are being reported at once, at most.
+const TAILS: u32 = 256;
 
 /// Checks an id: 1 to 64 letters, digits, `_`, `-` or `.`.
 pub fn id_ok(id: &str) -> bool {
@@ -159,6 +167,7 @@ pub async fn serve(opts: Options) -> u8 {
         running: Mutex::new(HashMap::new()),
         files,
         opts,
+        tails: Arc::new(Semaphore::new(TAILS as usize)),
     });
     crate::safe::say!(
         "worker {}: pools {}, {} jobs, {}",
@@ -178,7 +187,7 @@ pub async fn serve(opts: Options) -> u8 {
     let pulls: Vec<_> = consumers
         .into_iter()
         .map(|(pool, c)| {
-            tokio::spawn(pull(
+            tokio::spawn(pull::pull(
                 worker.clone(),
                 pool,
                 c,
@@ -203,6 +212,7 @@ pub async fn serve(opts: Options) -> u8 {
     let _ = slots
         .acquire_many(u32::try_from(worker.opts.jobs).unwrap_or(u32::MAX))
         .await;
+    let _ = worker.tails.acquire_many(TAILS).await;
     control.abort();
     watch_up.abort();
     let _ = registry.await;
@@ -327,57 +337,6 @@ async fn say_connection(server: String, mut up: watch::Receiver<bool>) {
                 );
             }
             was = now;
-        }
-    }
-}
-
-/// Pulls `pool`'s work one message at a time, while a slot is free.
-async fn pull(
-    worker: Arc<Worker>,
-    pool: String,
-    consumer: async_nats::jetstream::consumer::PullConsumer,
-    slots: Arc<Semaphore>,
-    stopping: watch::Receiver<bool>,
-) {
-    loop {
-        if *stopping.borrow() {
-            return;
-        }
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let batch = consumer
-            .fetch()
-            .max_messages(1)
-            .expires(Duration::from_millis(500))
-            .messages()
-            .await;
-        let mut batch = match batch {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::debug!("fetch from pool {pool}: {e}");
-                drop(permit);
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        };
-        match batch.next().await {
-            Some(Ok(msg)) => {
-                if *stopping.borrow() {
-                    // Left for another worker at once.
-                    let _ = msg
-                        .ack_with(async_nats::jetstream::AckKind::Nak(None))
-                        .await;
-                    return;
-                }
-                tokio::spawn(attempt::take(worker.clone(), msg, permit));
-            }
-            Some(Err(e)) => {
-                tracing::debug!("fetch from pool {pool}: {e}");
-                drop(permit);
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            None => drop(permit),
         }
     }
 }

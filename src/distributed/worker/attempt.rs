@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::{AckKind, Message};
@@ -64,23 +64,36 @@ pub(crate) async fn take(worker: Arc<Worker>, msg: Message, permit: OwnedSemapho
         pid: std::process::id(),
     };
     // Sent before any line (one connection keeps their order); its
-    // acknowledgement, the first lease and the work's ack are awaited
-    // beside the process rather than before it.
+    // acknowledgement is awaited beside the process rather than before it.
+    // The claim counts as the first lease (the run starts its clock when it
+    // hears of it), so none is put before a quarter of the lease: a short
+    // attempt never writes one. The work's ack needs no answer: were it
+    // lost, the message comes again after its ack wait and finds the claim.
     let sent = report::start(&worker.handles.js, &work.key, 1, &hello).await;
+    let _ = msg.ack().await;
     {
-        let (worker, work) = (worker.clone(), work.clone());
+        let key = work.key.clone();
         tokio::spawn(async move {
             if let Err(e) = report::finish(sent).await {
-                tracing::warn!("{}: the claim was not reported: {e}", work.key);
+                tracing::warn!("{key}: the claim was not reported: {e}");
             }
-            put_lease(&worker, &work).await;
-            let _ = msg.double_ack().await;
         });
     }
     crate::safe::say!("▸ {}/{} #{} started", work.run, work.step, work.attempt);
-    let leasing = tokio::spawn(keep_lease(worker.clone(), work.clone(), lease, stop_tx));
+    let leased = Arc::new(AtomicBool::new(false));
+    let leasing = tokio::spawn(keep_lease(
+        worker.clone(),
+        work.clone(),
+        lease,
+        stop_tx,
+        leased.clone(),
+    ));
     let (exit, outputs, n, dropped) = run(&worker, &work, lease, stop.clone()).await;
     leasing.abort();
+    // The process is gone: its slot takes the next attempt while its end
+    // is on its way (the worker stops only once every end is sent).
+    let tail = worker.tails.clone().acquire_owned().await;
+    drop(permit);
     let why = *stop.borrow();
     let exit = match why {
         Some(Stop::Fence) => Exit::LostLease,
@@ -122,19 +135,17 @@ pub(crate) async fn take(worker: Arc<Worker>, msg: Message, permit: OwnedSemapho
             }
         }
     }
-    if let Ok(body) = serde_json::to_vec(&Claim {
-        state: ClaimState::Exited,
-        worker: Some(id),
-    }) {
-        let _ = worker.handles.claims.put(&work.key, body.into()).await;
+    // The claim stays `claimed`: the end report is what says it ended, and
+    // a run treats both alike.
+    if leased.load(Ordering::Acquire) {
+        let _ = worker.handles.leases.delete(&work.key).await;
     }
-    let _ = worker.handles.leases.delete(&work.key).await;
     if let Ok(mut running) = worker.running.lock() {
         running.remove(&work.key);
     }
     worker.files.forget(&work.key);
     let _ = std::fs::remove_file(worker.files.output(&work.key));
-    drop(permit);
+    drop(tail);
 }
 
 fn w_ok(w: &Work) -> bool {
@@ -165,7 +176,7 @@ async fn put_lease(worker: &Worker, work: &Work) -> bool {
     matches!(tokio::time::timeout(quarter, put).await, Ok(Ok(_)))
 }
 
-/// Renews the lease every quarter of it; after half of it without a
+/// Renews the lease every quarter of it (`leased` once it tried); after half of it without a
 /// renewal, stops the attempt (`Stop::Fence`). Hears a cancel the run
 /// wrote in the claim.
 async fn keep_lease(
@@ -173,6 +184,7 @@ async fn keep_lease(
     work: Work,
     lease: Duration,
     stop: watch::Sender<Option<Stop>>,
+    leased: Arc<AtomicBool>,
 ) {
     let mut renewed = tokio::time::Instant::now();
     loop {
@@ -181,6 +193,9 @@ async fn keep_lease(
         // SIGSTOP, a suspended machine) may find the server well, but the
         // run may have given the attempt up already.
         let late = renewed.elapsed() >= lease / 2;
+        if !late {
+            leased.store(true, Ordering::Release);
+        }
         if !late && put_lease(&worker, &work).await {
             renewed = tokio::time::Instant::now();
         } else if late || renewed.elapsed() >= lease / 2 {
