@@ -186,3 +186,40 @@ fn a_pool_takes_its_steps_in_priority_then_file_order() {
     lab.at_most_once();
     invariants(&lab, done.run_id());
 }
+
+#[test]
+fn a_worker_of_two_pools_with_one_slot_serves_both_in_turn() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let lab = Lab::new(&nats);
+    let _w1 = lab.worker("r1,r2", "w1", 1);
+    let yaml = format!(
+        r#"name: turns
+steps:
+  a:
+    pool: r1
+    run: |
+      {MARK}
+  b:
+    needs: [a]
+    pool: r1
+    run: |
+      {MARK}
+  c:
+    needs: [b]
+    pool: r2
+    run: |
+      {MARK}
+  d:
+    needs: [c]
+    pool: r1
+    run: |
+      {MARK}
+"#
+    );
+    let done = lab.start(&yaml).finish();
+    done.expect(0, "succeeded");
+    lab.at_most_once();
+    invariants(&lab, done.run_id());
+}

@@ -57,8 +57,12 @@ impl Worker {
     ) -> Worker {
         std::fs::create_dir_all(state).unwrap();
         let log = state.join(format!("worker-{id}.stderr"));
+        // `pool` may name several, comma-separated.
+        let pools = pool.split(',').flat_map(|p| ["--pool", p]);
         let child = Command::new(BIN)
-            .args(["worker", "--pool", pool, "--nats", url, "--id", id])
+            .arg("worker")
+            .args(pools)
+            .args(["--nats", url, "--id", id])
             .args(["--jobs", &jobs.to_string(), "--state-dir"])
             // Relative, as `--state-dir` is when a user gives a name.
             .arg(state.file_name().unwrap_or(state.as_os_str()))

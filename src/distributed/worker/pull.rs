@@ -40,7 +40,9 @@ pub(super) async fn pull(
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
-        // Asks again until a message comes for this slot.
+        // Asks until a message comes for this slot, or a request expires
+        // with none: then the slot is let go, for the worker's other pools
+        // to have their turn at it (the semaphore is fair), and taken again.
         let msg = loop {
             let (subject, sub) = match &mut inbox {
                 Some(found) => found,
@@ -68,9 +70,9 @@ pub(super) async fn pull(
             }
             match tokio::time::timeout(WAIT + LATE, sub.next()).await {
                 Ok(Some(m)) => match m.status {
-                    None | Some(StatusCode::OK) => break m,
-                    // Expired with nothing to take: asked again.
-                    Some(StatusCode::TIMEOUT) => {}
+                    None | Some(StatusCode::OK) => break Some(m),
+                    // Expired with nothing to take.
+                    Some(StatusCode::TIMEOUT) => break None,
                     Some(status) => {
                         tracing::debug!("fetch from pool {pool}: {status} {:?}", m.description);
                         tokio::time::sleep(AGAIN).await;
@@ -80,6 +82,10 @@ pub(super) async fn pull(
                     inbox = None;
                 }
             }
+        };
+        let Some(msg) = msg else {
+            drop(permit);
+            continue;
         };
         let msg = async_nats::jetstream::Message {
             message: msg,
