@@ -241,6 +241,22 @@ async fn wait_for_stop() {
     }
 }
 
+/// Process `pid` of this host is gone, or a zombie nobody reaped yet.
+fn dead(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // `PID (COMM) STATE …`: COMM may hold anything, so after its last `)`.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    match state {
+        Some(s) => s == "Z" || s == "X",
+        None => {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                == Err(nix::errno::Errno::ESRCH)
+        }
+    }
+}
+
 /// Refuses to start beside a live worker with the same id.
 async fn refuse_twin(handles: &Handles, id: &str, instance: &str) -> Result<(), String> {
     let Ok(Some(entry)) = handles.workers.entry(wire::key_token(id)).await else {
@@ -251,11 +267,7 @@ async fn refuse_twin(handles: &Handles, id: &str, instance: &str) -> Result<(), 
     };
     let fresh = now_ms().saturating_sub(info.at_ms) < millis(wire::REGISTRY_STALE);
     // A worker of this host whose process is gone (killed, say) is no twin.
-    let gone = info.host == hostname()
-        && i32::try_from(info.pid).is_ok_and(|pid| {
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-                == Err(nix::errno::Errno::ESRCH)
-        });
+    let gone = info.host == hostname() && i32::try_from(info.pid).is_ok_and(dead);
     if fresh && !gone && info.instance != instance {
         return Err(format!(
             "a worker with id {id} is live (pid {} on {}); give this one another --id",
