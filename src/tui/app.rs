@@ -299,9 +299,11 @@ where
         }
         l.draw(&mut events, events_open);
         if l.draw_error.is_some() && keys_open {
-            // The terminal is gone: no key will come.
+            // The terminal is gone: no key will come, and nobody is left to
+            // see the run end. Its own process goes on cancelling it.
             keys_open = false;
             keys.close();
+            l.model.ui.force |= task.is_none();
         }
         if l.model.ui.detach && task.is_some() {
             // This process runs the run: there is nothing to detach from.
@@ -364,7 +366,12 @@ where
             ev = keys.next(), if keys_open => match ev {
                 Some(Ok(ev)) => l.key(ev),
                 // No more input: the terminal is gone.
-                _ => { keys_open = false; keys.close(); l.leave(); }
+                _ => {
+                    keys_open = false;
+                    keys.close();
+                    l.leave();
+                    l.model.ui.force |= task.is_none();
+                }
             },
             r = run_task, if outcome.is_none() => outcome = Some(l.ended(r)),
             p = events.recv(), if listen => match p {
