@@ -35,8 +35,9 @@ pub(super) enum Internal {
     Ready(Box<Handles>),
     /// They could not be made; tried again.
     Failed(String),
-    /// A report, with its sequence in `SB_RES`.
-    Report(u64, Report),
+    /// A report, with its sequence in `SB_RES`, and its place among the
+    /// reports read and not yet taken (at most `watchers::AHEAD`).
+    Report(u64, Report, tokio::sync::OwnedSemaphorePermit),
     /// A worker renewed the lease of this key.
     Lease(String),
     /// A claim's state, as `sb_claims` shows it.
@@ -291,7 +292,7 @@ impl Hub {
                 }
                 self.problem = Some(e);
             }
-            Internal::Report(seq, report) => self.report(seq, report),
+            Internal::Report(seq, report, _place) => self.report(seq, report),
             Internal::Lease(key) => {
                 if let Some(slot) = self.slots.get_mut(&key)
                     && slot.lease.is_some()

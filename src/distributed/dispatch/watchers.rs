@@ -86,12 +86,18 @@ fn worker(e: kv::Entry, history: bool) -> Option<Internal> {
 
 /// Every report of the run, in order, from the start; from the start
 /// again whenever `replay` changes.
+/// Reports read and not yet taken by the hub, at most.
+const AHEAD: usize = 64;
+
 async fn results(
     results: stream::Stream,
     filter: String,
     hub: Hub,
     mut replay: watch::Receiver<u64>,
 ) {
+    // Reports read ahead of the hub, at most: past that the reading waits,
+    // and the server holds the rest rather than this process.
+    let ahead = std::sync::Arc::new(tokio::sync::Semaphore::new(AHEAD));
     let mut next = 1u64;
     loop {
         let deliver_policy = match next {
@@ -132,7 +138,10 @@ async fn results(
                         next = seq + 1;
                         match serde_json::from_slice::<Report>(&m.payload) {
                             Ok(report) => {
-                                if hub.send(Internal::Report(seq, report)).is_err() {
+                                let Ok(place) = ahead.clone().acquire_owned().await else {
+                                    return;
+                                };
+                                if hub.send(Internal::Report(seq, report, place)).is_err() {
                                     return;
                                 }
                             }
