@@ -153,6 +153,14 @@ impl<B: Backend> Loop<'_, B> {
         self.last_draw.map_or_else(Instant::now, |t| t + self.pace)
     }
 
+    /// The terminal is gone: no key will come, and nobody is left to see
+    /// the run end. A run in a process of its own (`elsewhere`) goes on
+    /// cancelling itself there; this one leaves without waiting.
+    fn terminal_gone(&mut self, keys: &mut impl Keys, elsewhere: bool) {
+        keys.close();
+        self.model.ui.force |= elsewhere;
+    }
+
     /// The terminal or the process is going: the run's own screen cancels
     /// the run and leaves once it has ended; an attached one detaches.
     fn leave(&mut self) {
@@ -299,11 +307,8 @@ where
         }
         l.draw(&mut events, events_open);
         if l.draw_error.is_some() && keys_open {
-            // The terminal is gone: no key will come, and nobody is left to
-            // see the run end. Its own process goes on cancelling it.
             keys_open = false;
-            keys.close();
-            l.model.ui.force |= task.is_none();
+            l.terminal_gone(&mut keys, task.is_none());
         }
         if l.model.ui.detach && task.is_some() {
             // This process runs the run: there is nothing to detach from.
@@ -368,9 +373,8 @@ where
                 // No more input: the terminal is gone.
                 _ => {
                     keys_open = false;
-                    keys.close();
                     l.leave();
-                    l.model.ui.force |= task.is_none();
+                    l.terminal_gone(&mut keys, task.is_none());
                 }
             },
             r = run_task, if outcome.is_none() => outcome = Some(l.ended(r)),

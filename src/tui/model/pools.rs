@@ -95,22 +95,22 @@ impl Pools {
     }
 }
 
+/// For tests: a transport with pool `linux` and these live workers.
+#[cfg(test)]
+pub(crate) fn linux(connected: bool, workers: &[&str]) -> RemoteStatus {
+    let workers = workers.iter().map(|w| w.to_string()).collect();
+    RemoteStatus {
+        server: "nats://127.0.0.1:4222".into(),
+        connected,
+        pools: [("linux".to_string(), workers)].into(),
+        problem: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::linux as status;
     use super::*;
-
-    fn status(connected: bool, linux: &[&str]) -> RemoteStatus {
-        RemoteStatus {
-            server: "nats://127.0.0.1:4222".into(),
-            connected,
-            pools: [(
-                "linux".to_string(),
-                linux.iter().map(|w| w.to_string()).collect(),
-            )]
-            .into(),
-            problem: None,
-        }
-    }
 
     #[test]
     fn an_empty_pool_is_told_once_the_registry_was_read_and_only_while_steps_wait() {

@@ -13,9 +13,10 @@ use ratatui::widgets::Widget;
 
 use super::theme::{self, Theme};
 use crate::engine::event::BreakerState;
-use crate::tui::model::pools::Trouble;
 use crate::tui::model::ui::{Pane, Role};
 use crate::tui::model::{Kind, Model, Status};
+
+mod pools;
 
 pub struct StatusLine<'a> {
     pub model: &'a Model,
@@ -205,36 +206,11 @@ fn left_spans(m: &Model, t: Theme, seen: &Seen, shape: &Shape, width: usize) -> 
             t.breaker(*state),
         ));
     }
-    if let Some(trouble) = m.pool_trouble() {
-        let style = match trouble {
-            Trouble::Unreachable { .. } | Trouble::Unusable(_) => t.status(Status::Failed),
-            Trouble::Empty(_) => t.breaker(BreakerState::HalfOpen),
-        };
-        spans.push(Span::styled(pools_text(&trouble, shape.wordy), style));
-    }
+    spans.extend(pools::span(m, t, shape.wordy));
     if let Some(text) = screens(m) {
         spans.push(Span::styled(text, t.bold()));
     }
     spans
-}
-
-/// `✗ lost NATS; pool steps wait `, `◦ pool linux has no live worker `, or
-/// shorter: `✗ no NATS `, `◦ linux: no worker `.
-fn pools_text(trouble: &Trouble, wordy: bool) -> String {
-    match (trouble, wordy) {
-        (Trouble::Unreachable { ever_up: true }, true) => "✗ lost NATS; pool steps wait ".into(),
-        (Trouble::Unreachable { ever_up: false }, true) => {
-            "✗ cannot reach NATS; pool steps wait ".into()
-        }
-        (Trouble::Unreachable { .. }, false) => "✗ no NATS ".into(),
-        (Trouble::Unusable(why), true) => format!("✗ NATS: {} ", cells(why)),
-        (Trouble::Unusable(_), false) => "✗ NATS unusable ".into(),
-        (Trouble::Empty(pools), true) => match pools.as_slice() {
-            [one] => format!("◦ pool {} has no live worker ", cells(one)),
-            many => format!("◦ pools {} have no live worker ", cells(&many.join(", "))),
-        },
-        (Trouble::Empty(pools), false) => format!("◦ {}: no worker ", cells(&pools.join(", "))),
-    }
 }
 
 /// `attached · 3 screens `, `read-only `, `2 screens `: whose screen this

@@ -141,18 +141,7 @@ fn a_pool_step_past_its_retry_delay_is_queued_again() {
     assert!(shows(&rows, "#2 queued on linux"), "{rows:#?}");
 }
 
-fn transport(connected: bool, linux: &[&str]) -> crate::engine::remote::RemoteStatus {
-    crate::engine::remote::RemoteStatus {
-        server: "nats://127.0.0.1:4222".into(),
-        connected,
-        pools: [(
-            "linux".to_string(),
-            linux.iter().map(|w| w.to_string()).collect(),
-        )]
-        .into(),
-        problem: None,
-    }
-}
+use crate::tui::model::pools::linux as transport;
 
 fn hear(m: &mut Model, status: crate::engine::remote::RemoteStatus, ms: u64) {
     crate::tui::update::update(m, crate::tui::update::Msg::Remote(status, T0 + ms));
