@@ -152,20 +152,10 @@ async fn follow(
             biased;
             sent = join(&mut send) => {
                 send = None;
-                match sent {
-                    Ok(Sent::Published(seq)) => published = Some(seq),
-                    Err(_) => {}
-                    Ok(Sent::Follow(to, w)) => {
-                        let _ = ctx.hub.send(Internal::Follow { from: key.clone(), to: to.clone(), worker: w });
-                        key = to;
-                    }
-                    Ok(Sent::Failed(e)) => {
-                        tracing::info!("nats: {key}: {e}");
-                        let _ = ctx.hub.send(Internal::Ended(key.clone()));
-                        end(&send, &cancel);
-                        reports.exited(Err(e), BTreeMap::new());
-                        return;
-                    }
+                if let Err(e) = on_sent(sent, &ctx, &mut key, &mut published) {
+                    end(&send, &cancel);
+                    reports.exited(Err(e), BTreeMap::new());
+                    return;
                 }
             }
             event = rx.recv() => match event {
@@ -200,14 +190,10 @@ async fn follow(
                 if let Ok((fenced, true)) = done && fenced == key {
                     // Its work, which may hold secrets, need not wait in
                     // the server for a worker to throw it away.
+                    // It is erased before the end is reported, so a run
+                    // that ends with it does not exit with it still there.
                     if let Some(seq) = published {
-                        let ctx = ctx.clone();
-                        tokio::spawn(async move {
-                            let h = ctx.ready().await;
-                            if let Err(e) = h.work.delete_message(seq).await {
-                                tracing::debug!("nats: cannot delete work {seq}: {e}");
-                            }
-                        });
+                        erase(&ctx, seq).await;
                     }
                     let _ = ctx.hub.send(Internal::Ended(key.clone()));
                     end(&send, &cancel);
@@ -230,23 +216,63 @@ async fn follow(
             () = reports.cancelled(), if !asked => {
                 asked = true;
                 give_up = Some(tokio::time::Instant::now() + ctx.lease * 3 / 2);
-                let stopping = super::ops::stop(ctx.clone(), key.clone(), worker.clone());
-                if let Some(task) = send.take() {
-                    // Never sent (the server away): no worker has it, and
-                    // the run need not wait for the server to say so. The
-                    // fence goes in when it can, lest a send that went
-                    // through unacknowledged be claimed.
-                    task.abort();
-                    tokio::spawn(stopping);
-                    tracing::info!("nats: cancelled {key} before it was sent");
-                    let _ = ctx.hub.send(Internal::Ended(key.clone()));
-                    reports.exited(Ok(Exit::Cancelled), BTreeMap::new());
-                    return;
+                if let Some(mut task) = send.take() {
+                    // A send the server is about to acknowledge is let
+                    // finish, so its work can be fenced and erased.
+                    match tokio::time::timeout(SEND_WAIT, &mut task).await {
+                        Ok(sent) => {
+                            if let Err(e) = on_sent(sent, &ctx, &mut key, &mut published) {
+                                reports.exited(Err(e), BTreeMap::new());
+                                return;
+                            }
+                        }
+                        Err(_) => {
+                            // Not sent (the server away): no worker has
+                            // it, and the run need not wait for the server
+                            // to say so. The fence goes in when it can,
+                            // lest a send that went through unacknowledged
+                            // be claimed.
+                            task.abort();
+                            tokio::spawn(super::ops::stop(ctx.clone(), key.clone(), worker.clone()));
+                            tracing::info!("nats: cancelled {key} before it was sent");
+                            let _ = ctx.hub.send(Internal::Ended(key.clone()));
+                            reports.exited(Ok(Exit::Cancelled), BTreeMap::new());
+                            return;
+                        }
+                    }
                 }
-                cancel = Some(tokio::spawn(stopping));
+                cancel = Some(tokio::spawn(super::ops::stop(ctx.clone(), key.clone(), worker.clone())));
             }
         }
     }
+}
+
+/// Takes in how sending the work ended: its sequence, or the dispatch it
+/// follows instead; `Err` when it could not be sent (the hub is told).
+fn on_sent(
+    sent: Result<Sent, JoinError>,
+    ctx: &Ctx,
+    key: &mut String,
+    published: &mut Option<u64>,
+) -> Result<(), String> {
+    match sent {
+        Ok(Sent::Published(seq)) => *published = Some(seq),
+        Err(_) => {}
+        Ok(Sent::Follow(to, w)) => {
+            let _ = ctx.hub.send(Internal::Follow {
+                from: key.clone(),
+                to: to.clone(),
+                worker: w,
+            });
+            *key = to;
+        }
+        Ok(Sent::Failed(e)) => {
+            tracing::info!("nats: {key}: {e}");
+            let _ = ctx.hub.send(Internal::Ended(key.clone()));
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {
@@ -265,3 +291,24 @@ fn end(send: &Option<JoinHandle<Sent>>, cancel: &Option<JoinHandle<(String, bool
         task.abort();
     }
 }
+
+/// Erases work `seq` from the work stream, giving up after [`ERASE_WAIT`]
+/// (the server away): a worker that pulls it later finds it fenced.
+async fn erase(ctx: &Ctx, seq: u64) {
+    let erased = tokio::time::timeout(ERASE_WAIT, async {
+        let h = ctx.ready().await;
+        h.work.delete_message(seq).await
+    })
+    .await;
+    match erased {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::debug!("nats: cannot delete work {seq}: {e}"),
+        Err(_) => tracing::debug!("nats: cannot delete work {seq} yet: the server is away"),
+    }
+}
+
+/// How long a cancel waits for a send under way to be acknowledged.
+const SEND_WAIT: Duration = Duration::from_millis(500);
+
+/// How long a fenced attempt's end waits for its work to be erased.
+const ERASE_WAIT: Duration = Duration::from_secs(2);
