@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::attempt::{self, Event};
@@ -109,9 +109,9 @@ pub(super) struct Hub {
     replay: watch::Sender<u64>,
     /// Publishes work in the order it was dispatched (`ops::publisher`).
     publisher: Option<mpsc::UnboundedSender<ops::Publish>>,
+    /// The attempts' tasks: a slot whose task is gone is forgotten.
+    tasks: JoinSet<()>,
 }
-
-const TICK: Duration = Duration::from_millis(200);
 
 impl Hub {
     pub(super) fn new(setup: Setup) -> Hub {
@@ -129,6 +129,7 @@ impl Hub {
             watchers: Vec::new(),
             replay: watch::channel(0).0,
             publisher: None,
+            tasks: JoinSet::new(),
         }
     }
 
@@ -143,10 +144,11 @@ impl Hub {
         let mut up = self.setup.up.clone();
         let first = *up.borrow_and_update();
         self.connection(first);
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut open = true;
         while open || !self.slots.is_empty() {
+            // Nothing is judged on a clock of its own: the hub wakes when
+            // the first lease could lapse or a worker's word could change.
+            let next = self.next_change();
             tokio::select! {
                 biased;
                 cmd = cmds.recv(), if open => match cmd {
@@ -161,12 +163,17 @@ impl Hub {
                     Err(_) => break,
                 },
                 Some(msg) = internal.recv() => self.internal(msg),
-                _ = tick.tick() => self.tick(),
+                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    self.slots.retain(|_, slot| !slot.tx.is_closed());
+                }
+                () = sleep_until(next) => self.judge(),
             }
         }
         for task in &self.watchers {
             task.abort();
         }
+        // An attempt's task may still be handing its end to the engine.
+        self.tasks.detach_all();
     }
 
     fn ctx(&self) -> attempt::Ctx {
@@ -201,7 +208,7 @@ impl Hub {
                     }
                     _ => None,
                 };
-                tokio::spawn(attempt::dispatched(job, reports, rx, self.ctx(), first));
+                (self.tasks).spawn(attempt::dispatched(job, reports, rx, self.ctx(), first));
             }
             Cmd::Adopt(adopt, reports) => {
                 tracing::info!(
@@ -216,7 +223,7 @@ impl Hub {
                 slot.lease = Some(Instant::now());
                 self.slots.insert(adopt.key.clone(), slot);
                 self.replay_if_reading();
-                tokio::spawn(attempt::adopted(adopt, reports, rx, self.ctx()));
+                (self.tasks).spawn(attempt::adopted(adopt, reports, rx, self.ctx()));
             }
         }
     }
@@ -410,21 +417,26 @@ impl Hub {
         }
     }
 
-    /// Judges the leases, forgets attempts whose task is gone, and says
-    /// which workers are still live.
-    fn tick(&mut self) {
+    /// The first time after now at which a lease could lapse or a worker
+    /// stop counting as live; none while nothing is tracked.
+    fn next_change(&self) -> Option<Instant> {
         let now = Instant::now();
         let (up, lease) = (self.up_since, self.setup.lease);
-        self.slots.retain(|_, slot| !slot.tx.is_closed());
+        let leases = (self.slots.values())
+            .filter_map(held)
+            .filter_map(|(_, at)| pure::lapses_at(up, lease, at));
+        let workers = (self.workers.values()).filter_map(|w| pure::worker_changes_at(w, now));
+        leases.chain(workers).min()
+    }
+
+    /// Judges the leases and says which workers are still live.
+    fn judge(&mut self) {
+        let now = Instant::now();
+        let (up, lease) = (self.up_since, self.setup.lease);
         let lost: Vec<(String, String)> = (self.slots.iter())
             .filter_map(|(key, slot)| {
-                let held = match (&slot.worker, slot.lease, &slot.claim_seen) {
-                    (Some(w), Some(at), _) => Some((w, at)),
-                    (None, _, Some((w, at))) => Some((w, *at)),
-                    _ => None,
-                };
-                let (worker, at) = held?;
-                pure::lapsed(now, up, lease, at).then(|| (key.clone(), worker.clone()))
+                let (worker, at) = held(slot)?;
+                pure::lapsed(now, up, lease, at).then(|| (key.clone(), worker.to_string()))
             })
             .collect();
         for (key, worker) in lost {
@@ -460,5 +472,22 @@ impl Hub {
             }
             changed
         });
+    }
+}
+
+/// The worker holding `slot`'s lease and when it was last renewed: once
+/// its `claimed` came, or its claim was seen before that.
+fn held(slot: &Slot) -> Option<(&str, Instant)> {
+    match (&slot.worker, slot.lease, &slot.claim_seen) {
+        (Some(w), Some(at), _) => Some((w, at)),
+        (None, _, Some((w, at))) => Some((w, *at)),
+        _ => None,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -59,6 +59,29 @@ pub(super) fn lapsed(
     now.saturating_duration_since(up) >= lease && now.saturating_duration_since(last) > lease
 }
 
+/// When something last heard of at `last` lapses, by [`lapsed`]: none
+/// while the connection is down.
+pub(super) fn lapses_at(
+    up_since: Option<Instant>,
+    lease: Duration,
+    last: Instant,
+) -> Option<Instant> {
+    let up = up_since?;
+    Some((up + lease).max(last + lease + Duration::from_millis(1)))
+}
+
+/// When `worker`'s word on the screen next changes after `now`: it stops
+/// counting as live, then it is forgotten.
+pub(super) fn worker_changes_at(worker: &Seen, now: Instant) -> Option<Instant> {
+    let step = Duration::from_millis(1);
+    [
+        worker.at + wire::REGISTRY_STALE + step,
+        worker.at + wire::REGISTRY_STALE * 2 + step,
+    ]
+    .into_iter()
+    .find(|at| *at > now)
+}
+
 /// One worker as `sb_workers` last showed it.
 #[derive(Debug, Clone)]
 pub(super) struct Seen {

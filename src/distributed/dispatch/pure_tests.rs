@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::pure::{Seen, exit, lapsed, live_pools, skip_lines, transient};
+use super::pure::{
+    Seen, exit, lapsed, lapses_at, live_pools, skip_lines, transient, worker_changes_at,
+};
 use crate::distributed::wire;
 use crate::engine::event::Stream;
 use crate::engine::process::Exit;
@@ -85,4 +87,44 @@ fn which_publish_errors_are_tried_again() {
     assert!(transient(K::StreamNotFound));
     assert!(!transient(K::MaxPayloadExceeded));
     assert!(!transient(K::Other));
+}
+
+#[test]
+fn a_lease_lapses_at_the_time_it_is_woken_for_and_not_before() {
+    let lease = Duration::from_secs(10);
+    let t0 = Instant::now();
+    assert_eq!(
+        lapses_at(None, lease, t0),
+        None,
+        "not while the run is away"
+    );
+    for (up, last) in [(t0, t0), (t0, t0 + lease * 3), (t0 + lease * 5, t0)] {
+        let at = lapses_at(Some(up), lease, last).expect("judged once connected");
+        assert!(lapsed(at, Some(up), lease, last), "lapsed when woken");
+        let before = at - Duration::from_millis(1);
+        assert!(
+            !lapsed(before, Some(up), lease, last),
+            "not a moment before"
+        );
+    }
+}
+
+#[test]
+fn a_worker_s_word_changes_when_it_goes_stale_then_when_it_is_forgotten() {
+    let t0 = Instant::now();
+    let w = Seen {
+        pools: vec!["p".into()],
+        at: t0,
+    };
+    let stale = worker_changes_at(&w, t0).expect("it goes stale");
+    let pools = [String::from("p")];
+    let one = BTreeMap::from([(String::from("w1"), w.clone())]);
+    assert_eq!(
+        live_pools(&pools, &one, stale - Duration::from_millis(1))["p"].len(),
+        1
+    );
+    assert!(live_pools(&pools, &one, stale)["p"].is_empty());
+    let gone = worker_changes_at(&w, stale).expect("then it is forgotten");
+    assert!(gone > stale);
+    assert_eq!(worker_changes_at(&w, gone), None, "nothing after that");
 }
