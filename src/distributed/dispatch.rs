@@ -18,7 +18,7 @@ mod watchers;
 #[cfg(test)]
 mod pure_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tokio::task::{JoinError, JoinHandle};
 
 use super::hub::Internal;
@@ -26,12 +26,14 @@ pub(super) enum Event {
 
 /// Output bytes of one attempt on their way from the hub to the journal,
 /// at most [`PENDING`]: past that the hub drops lines (and counts them)
-/// rather than hold more than the run can write.
+/// rather than hold more than the run can write. The reading of reports
+/// waits on the journal (see [`Held`]), so only a worker that sends
+/// reports far larger than a worker makes reaches it.
 #[derive(Debug, Default, Clone)]
 pub(super) struct Pending(std::sync::Arc<std::sync::atomic::AtomicUsize>);
 
 /// Output bytes of an attempt held between the hub and the journal, at most.
-pub(super) const PENDING: usize = 4 << 20;
+pub(super) const PENDING: usize = 16 << 20;
 
 impl Pending {
     /// Holds nothing: for the run's own word among the lines.
@@ -39,11 +41,13 @@ impl Pending {
         Held {
             bytes: 0,
             pending: self.clone(),
+            _place: None,
         }
     }
 
-    /// Holds `bytes` more, unless that goes past [`PENDING`].
-    pub(super) fn hold(&self, bytes: usize) -> Option<Held> {
+    /// Holds `bytes` more, with the report's `place` among those read,
+    /// unless that goes past [`PENDING`].
+    pub(super) fn hold(&self, bytes: usize, place: OwnedSemaphorePermit) -> Option<Held> {
         use std::sync::atomic::Ordering;
         let now = self.0.load(Ordering::Acquire);
         if now > 0 && now + bytes > PENDING {
@@ -53,15 +57,19 @@ impl Pending {
         Some(Held {
             bytes,
             pending: self.clone(),
+            _place: Some(place),
         })
     }
 }
 
-/// Bytes held until their lines are journaled.
+/// Bytes held until their lines are journaled, and the place of their
+/// report among those read ahead: no more reports are read than the
+/// journal can take, and the server keeps the rest.
 #[derive(Debug)]
 pub(super) struct Held {
     bytes: usize,
     pending: Pending,
+    _place: Option<OwnedSemaphorePermit>,
 }
 
 impl Drop for Held {

@@ -36,7 +36,7 @@ pub(super) enum Internal {
     /// They could not be made; tried again.
     Failed(String),
     /// A report, with its sequence in `SB_RES`, and its place among the
-    /// reports read and not yet taken (at most `watchers::AHEAD`).
+    /// reports read and not yet journaled (at most `watchers::AHEAD`).
     Report(u64, Report, tokio::sync::OwnedSemaphorePermit),
     /// A worker renewed the lease of this key.
     Lease(String),
@@ -299,7 +299,7 @@ impl Hub {
                 }
                 self.problem = Some(e);
             }
-            Internal::Report(seq, report, _place) => self.report(seq, report),
+            Internal::Report(seq, report, place) => self.report(seq, report, place),
             Internal::Lease(key) => {
                 if let Some(slot) = self.slots.get_mut(&key)
                     && slot.lease.is_some()
@@ -339,7 +339,9 @@ impl Hub {
         self.publish();
     }
 
-    fn report(&mut self, seq: u64, report: Report) {
+    /// Takes in a report; its `place` among those read is kept with its
+    /// lines until they are journaled.
+    fn report(&mut self, seq: u64, report: Report, place: tokio::sync::OwnedSemaphorePermit) {
         let key = report.key().to_string();
         let Some(slot) = self.slots.get_mut(&key) else {
             tracing::debug!("nats: report {seq} for {key} superseded");
@@ -374,7 +376,7 @@ impl Hub {
                 // A line costs its bytes and its keeping (a `String` in a
                 // tuple, and the allocation): `y` a million times is not 2 MB.
                 let bytes = lines.iter().map(|(_, l)| l.len() + 64).sum();
-                match slot.pending.hold(bytes) {
+                match slot.pending.hold(bytes, place) {
                     Some(held) => {
                         let _ = slot.tx.send(Event::Lines(lines, held));
                     }

@@ -22,7 +22,7 @@ use crate::engine::{Run, RunHandle, RunOptions, RunOutcome, RunStatus, Subscript
 
 /// The server binary, or none (the test is skipped) on a developer's
 /// machine without one; in CI its absence is a failure.
-fn server_binary() -> Option<PathBuf> {
+pub(crate) fn server_binary() -> Option<PathBuf> {
     match std::env::var_os("SIGNALBOX_NATS_SERVER").filter(|v| !v.is_empty()) {
         Some(p) => Some(PathBuf::from(p)),
         None if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) => {
@@ -36,9 +36,9 @@ fn server_binary() -> Option<PathBuf> {
 }
 
 /// A nats-server on a free port, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -49,7 +49,7 @@ impl Drop for Server {
     }
 }
 
-fn server(bin: &Path) -> Server {
+pub(crate) fn server(bin: &Path) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let child = Process::new(bin)
         .args(["-a", "127.0.0.1", "-p", "-1", "-js"])

@@ -86,7 +86,7 @@ fn worker(e: kv::Entry, history: bool) -> Option<Internal> {
 
 /// Every report of the run, in order, from the start; from the start
 /// again whenever `replay` changes.
-/// Reports read and not yet taken by the hub, at most.
+/// Reports read and not yet journaled, at most.
 const AHEAD: usize = 64;
 
 async fn results(
@@ -95,7 +95,7 @@ async fn results(
     hub: Hub,
     mut replay: watch::Receiver<u64>,
 ) {
-    // Reports read ahead of the hub, at most: past that the reading waits,
+    // Reports read ahead of the journal, at most: past that the reading waits,
     // and the server holds the rest rather than this process.
     let ahead = std::sync::Arc::new(tokio::sync::Semaphore::new(AHEAD));
     let mut next = 1u64;

@@ -10,6 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
 use super::{Stop, Worker, report};
 use crate::distributed::wire::{Claim, ClaimState, Exit, Lease, Report, Running, Work};
+use crate::engine::bus::OutputRoom;
 use crate::engine::event::Stream;
 use crate::engine::process::{self, ProcessSpec};
 
@@ -229,6 +230,7 @@ async fn run(
     let mut env = work.env.clone();
     env.retain(|(k, _)| k != "SIGNALBOX_OUTPUT");
     env.push(("SIGNALBOX_OUTPUT".into(), output.display().to_string()));
+    let room = OutputRoom::default();
     let spec = ProcessSpec {
         command: work.command.clone(),
         shell: work.shell.clone(),
@@ -246,20 +248,22 @@ async fn run(
             attempt: work.attempt,
             output: output.display().to_string(),
         }),
-        output_room: None,
+        // A line takes room before it is read on, and has it back once the
+        // server has it: a flooding step waits on its writes.
+        output_room: Some(room.clone()),
         merged: work.merged,
         stdin: None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let dropped = Arc::new(AtomicU64::new(0));
-    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let sender = tokio::spawn(report::lines(
         worker.handles.js.clone(),
         work.key.clone(),
         2,
         rx,
         dropped.clone(),
-        in_flight.clone(),
+        room.clone(),
+        report::BYTES_PER_ATTEMPT,
     ));
     let files = &worker.files;
     let key = work.key.clone();
@@ -283,12 +287,9 @@ async fn run(
                 process::Stream::Stderr => Stream::Stderr,
             };
             let len = line.len();
-            if in_flight.load(Ordering::Acquire) + len > report::BYTES_IN_FLIGHT
-                || tx.send((stream, line)).is_err()
-            {
+            if tx.send((stream, line)).is_err() {
+                room.give(len);
                 dropped.fetch_add(1, Ordering::Relaxed);
-            } else {
-                in_flight.fetch_add(len, Ordering::AcqRel);
             }
         },
     )
@@ -302,8 +303,10 @@ async fn run(
                 Stream::Stderr
             };
             for problem in read.problems {
-                let problem = masker.text(&problem).into_owned();
-                let _ = tx.send((stream, format!("signalbox: {problem}")));
+                let line = format!("signalbox: {}", masker.text(&problem));
+                // Its room is given back with the others'.
+                room.force(line.len());
+                let _ = tx.send((stream, line));
             }
             (
                 Exit::Code(0),

@@ -63,7 +63,21 @@ impl OutputRoom {
 
     /// The scheduler has the line of `len` bytes: its room is free again.
     pub fn give(&self, len: usize) {
-        let cost = cost(len);
+        self.give_cost(cost(len));
+    }
+
+    /// `lines` lines of `bytes` bytes in all are through: their room is
+    /// free again.
+    pub fn give_lines(&self, lines: usize, bytes: usize) {
+        self.give_cost(bytes + lines * cost(0));
+    }
+
+    /// The room taken now.
+    pub fn taken(&self) -> usize {
+        self.inner.in_flight.load(Ordering::Acquire)
+    }
+
+    fn give_cost(&self, cost: usize) {
         let before = self.inner.in_flight.fetch_sub(cost, Ordering::AcqRel);
         // Only a fall below the limit can unblock anyone.
         if before >= OUTPUT_IN_FLIGHT && before - cost < OUTPUT_IN_FLIGHT {
