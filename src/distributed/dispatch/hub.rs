@@ -40,6 +40,9 @@ pub(super) enum Internal {
     Report(u64, Report, tokio::sync::OwnedSemaphorePermit),
     /// A worker renewed the lease of this key.
     Lease(String),
+    /// The reading of reports is behind the server (or has caught up):
+    /// a worker's reports may be waiting there unread.
+    Behind(bool),
     /// A claim's state, as `sb_claims` shows it.
     Claim(String, wire::Claim),
     /// A worker said it is alive (or is gone: none).
@@ -100,6 +103,9 @@ pub(super) struct Hub {
     slots: HashMap<String, Slot>,
     workers: BTreeMap<String, Seen>,
     up_since: Option<Instant>,
+    /// Since when the reading of reports has been caught up; none while
+    /// it is behind.
+    caught_up: Option<Instant>,
     /// Why the streams are not there, while they are not.
     problem: Option<String>,
     ensuring: bool,
@@ -124,6 +130,7 @@ impl Hub {
             slots: HashMap::new(),
             workers: BTreeMap::new(),
             up_since: None,
+            caught_up: Some(Instant::now()),
             problem: None,
             ensuring: false,
             watchers: Vec::new(),
@@ -285,6 +292,8 @@ impl Hub {
                 for w in self.watchers.drain(..) {
                     w.abort();
                 }
+                // The new reader starts from caught up, and says if not.
+                self.caught_up.get_or_insert(now);
                 self.watchers = watchers::spawn(
                     &handles,
                     &self.setup.run,
@@ -301,12 +310,21 @@ impl Hub {
             }
             Internal::Report(seq, report, place) => self.report(seq, report, place),
             Internal::Lease(key) => {
-                if let Some(slot) = self.slots.get_mut(&key)
-                    && slot.lease.is_some()
-                {
-                    slot.lease = Some(now);
+                // The lease of a claim seen before its `claimed` was read
+                // is renewed as well: that report may wait behind others.
+                if let Some(slot) = self.slots.get_mut(&key) {
+                    if slot.lease.is_some() {
+                        slot.lease = Some(now);
+                    } else if let Some((_, at)) = &mut slot.claim_seen {
+                        *at = now;
+                    }
                 }
             }
+            Internal::Behind(behind) => match (behind, self.caught_up) {
+                (true, Some(_)) => self.caught_up = None,
+                (false, None) => self.caught_up = Some(now),
+                _ => {}
+            },
             Internal::Claim(key, claim) => {
                 if let Some(slot) = self.slots.get_mut(&key)
                     && slot.worker.is_none()
@@ -423,7 +441,7 @@ impl Hub {
     /// stop counting as live; none while nothing is tracked.
     fn next_change(&self) -> Option<Instant> {
         let now = Instant::now();
-        let (up, lease) = (self.up_since, self.setup.lease);
+        let (up, lease) = (self.judged_since(), self.setup.lease);
         let leases = (self.slots.values())
             .filter_map(held)
             .filter_map(|(_, at)| pure::lapses_at(up, lease, at));
@@ -431,10 +449,17 @@ impl Hub {
         leases.chain(workers).min()
     }
 
+    /// Since when leases may be judged: while connected and caught up with
+    /// the reports, for then no word of a worker waits unread. A flood of
+    /// output that puts the reading behind never makes a worker look lost.
+    fn judged_since(&self) -> Option<Instant> {
+        Some(self.up_since?.max(self.caught_up?))
+    }
+
     /// Judges the leases and says which workers are still live.
     fn judge(&mut self) {
         let now = Instant::now();
-        let (up, lease) = (self.up_since, self.setup.lease);
+        let (up, lease) = (self.judged_since(), self.setup.lease);
         let lost: Vec<(String, String)> = (self.slots.iter())
             .filter_map(|(key, slot)| {
                 let (worker, at) = held(slot)?;

@@ -89,6 +89,10 @@ fn worker(e: kv::Entry, history: bool) -> Option<Internal> {
 /// Reports read and not yet journaled, at most.
 const AHEAD: usize = 64;
 
+/// How long the reading, behind, waits for the next report before it takes
+/// itself as caught up.
+const IDLE: Duration = Duration::from_secs(1);
+
 async fn results(
     results: stream::Stream,
     filter: String,
@@ -99,6 +103,8 @@ async fn results(
     // and the server holds the rest rather than this process.
     let ahead = std::sync::Arc::new(tokio::sync::Semaphore::new(AHEAD));
     let mut next = 1u64;
+    // Whether the last report read had others after it in the stream.
+    let mut behind = false;
     loop {
         let deliver_policy = match next {
             0 | 1 => consumer::DeliverPolicy::All,
@@ -123,6 +129,15 @@ async fn results(
         };
         loop {
             tokio::select! {
+                // Nothing more has come: whatever was pending is not coming
+                // (a server started again without it), and the reading is
+                // not behind. A reading that waits on the journal is.
+                () = tokio::time::sleep(IDLE), if behind => {
+                    behind = false;
+                    if hub.send(Internal::Behind(false)).is_err() {
+                        return;
+                    }
+                }
                 changed = replay.changed() => {
                     if changed.is_err() {
                         return;
@@ -132,10 +147,16 @@ async fn results(
                 }
                 message = messages.next() => match message {
                     Some(Ok(m)) => {
-                        let Ok(seq) = m.info().map(|i| i.stream_sequence) else {
+                        let Ok((seq, pending)) = m.info().map(|i| (i.stream_sequence, i.pending)) else {
                             continue;
                         };
                         next = seq + 1;
+                        if (pending > 0) != behind {
+                            behind = pending > 0;
+                            if hub.send(Internal::Behind(behind)).is_err() {
+                                return;
+                            }
+                        }
                         match serde_json::from_slice::<Report>(&m.payload) {
                             Ok(report) => {
                                 let Ok(place) = ahead.clone().acquire_owned().await else {
