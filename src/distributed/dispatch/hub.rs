@@ -77,6 +77,9 @@ struct Slot {
     /// too much was.
     pending: attempt::Pending,
     dropped: u64,
+    /// Its lines come as one stream (`merged`): the run's word among them
+    /// does too.
+    merged: bool,
 }
 
 impl Slot {
@@ -91,6 +94,7 @@ impl Slot {
             claim_seen: None,
             pending: attempt::Pending::default(),
             dropped: 0,
+            merged: false,
         }
     }
 }
@@ -196,7 +200,9 @@ impl Hub {
         let (tx, rx) = mpsc::unbounded_channel();
         match cmd {
             Cmd::Dispatch(job, reports) => {
-                self.slots.insert(job.key.clone(), Slot::new(tx));
+                let mut slot = Slot::new(tx);
+                slot.merged = job.merged;
+                self.slots.insert(job.key.clone(), slot);
                 // Its publish takes its turn now, in the run's order.
                 let first = match (&job.earlier, &self.publisher) {
                     (None, Some(publisher)) => {
@@ -387,6 +393,7 @@ impl Hub {
                 if slot.lease.is_some() {
                     slot.lease = Some(Instant::now());
                 }
+                slot.merged |= lines.iter().any(|(s, _)| *s == Stream::Output);
                 let lines = pure::skip_lines(lines, &mut slot.skip);
                 if lines.is_empty() {
                     return;
@@ -408,25 +415,23 @@ impl Hub {
                 ..
             } => {
                 let worker = slot.worker.clone().unwrap_or_else(|| "?".into());
+                let stream = match slot.merged {
+                    true => Stream::Output,
+                    false => Stream::Stderr,
+                };
                 if slot.dropped > 0 {
                     let note = format!(
                         "signalbox: {} output lines of this attempt were dropped: worker {worker} sent them faster than the run could journal them",
                         slot.dropped
                     );
-                    let _ = (slot.tx).send(Event::Lines(
-                        vec![(Stream::Stderr, note)],
-                        slot.pending.none(),
-                    ));
+                    let _ = (slot.tx).send(Event::Lines(vec![(stream, note)], slot.pending.none()));
                 }
                 if dropped_lines > 0 {
                     // Said where the step's lines are, never silently lost.
                     let note = format!(
                         "signalbox: {dropped_lines} output lines of this attempt were not sent by worker {worker} (the server away or full, or past 64 MiB of output)"
                     );
-                    let _ = (slot.tx).send(Event::Lines(
-                        vec![(Stream::Stderr, note)],
-                        slot.pending.none(),
-                    ));
+                    let _ = (slot.tx).send(Event::Lines(vec![(stream, note)], slot.pending.none()));
                 }
                 tracing::info!("nats: {key} ended on worker {worker}: {exit:?}");
                 let _ = slot
