@@ -37,9 +37,14 @@ pub fn shown(url: &str) -> String {
 /// one in brackets, PORT 1 to 65535; several such, comma-separated, as NATS
 /// takes them. Whether the host exists is the connection's business.
 pub fn check(url: &str) -> Result<(), String> {
+    // Named where it came from: the flag, or the environment.
+    let from = match std::env::var("SIGNALBOX_NATS") {
+        Ok(v) if v == url => "SIGNALBOX_NATS",
+        _ => "--nats",
+    };
     let bad = |why: &str| {
         Err(format!(
-            "--nats {:?}: {why}; a server address is such as nats://127.0.0.1:4222",
+            "{from} {:?}: {why}; a server address is such as nats://127.0.0.1:4222",
             shown(url)
         ))
     };

@@ -164,3 +164,25 @@ pub fn live_workers(url: &str) -> Vec<String> {
         .filter_map(|w| w["id"].as_str().map(str::to_string))
         .collect()
 }
+
+/// A bad server address is refused before anything connects (exit 2),
+/// named where it came from: the flag, or `SIGNALBOX_NATS`.
+#[test]
+fn a_bad_server_address_is_named_where_it_came_from() {
+    let refused = |args: &[&str], env: Option<&str>| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).env_remove("SIGNALBOX_NATS");
+        if let Some(v) = env {
+            cmd.env("SIGNALBOX_NATS", v);
+        }
+        let out = cmd.stdin(Stdio::null()).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = refused(&["workers"], Some("bogus://x"));
+    assert!(e.starts_with("error: SIGNALBOX_NATS \"bogus://x\""), "{e}");
+    let e = refused(&["workers", "--nats", "nats://h:0"], Some("nats://ok"));
+    assert!(e.starts_with("error: --nats \"nats://h:0\""), "{e}");
+    let e = refused(&["worker", "--pool", "p", "--nats", "http://h"], None);
+    assert!(e.contains("not nats:// or tls://"), "{e}");
+}
