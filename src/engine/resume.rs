@@ -241,8 +241,10 @@ impl Scheduler {
                 continue;
             }
             let remote = self.wf.steps[i].pool.is_some() && self.options.dispatch.is_some();
-            if remote && o.running.is_none() {
-                // Its next attempt may have been sent before the crash.
+            if remote && o.running.is_none() && (o.readied || o.backoff.is_some()) {
+                // Its next attempt may have been sent before the crash. Not
+                // so for a step a retry starts over: its first attempt is
+                // queued anew, and the old one's key is not followed.
                 let step = &self.wf.steps[i].id;
                 let next = self.steps[i].attempts + 1;
                 let seq = self.steps[i].queued_seq;

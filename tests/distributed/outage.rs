@@ -184,3 +184,41 @@ steps:
     lab.at_most_once();
     invariants(&lab, done.run_id());
 }
+
+#[test]
+fn a_retry_of_a_finished_run_runs_its_pool_step_again() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let lab = Lab::new(&nats);
+    let _w1 = lab.worker("p", "w1", 1);
+    let flag = lab.work.dir().join("flag");
+    let yaml = format!(
+        r#"name: again
+steps:
+  flaky:
+    pool: p
+    run: |
+      {MARK}
+      echo ran
+      [ -e '{}' ]
+"#,
+        flag.display()
+    );
+    let mut first = lab.start(&yaml);
+    let id = first.run_id();
+    let done = first.finish();
+    assert_eq!(done.code, Some(1), "{}", done.dump());
+    std::fs::write(&flag, "").unwrap();
+    let cmd = lab.command(&["retry", &id, "--headless", "--json"]);
+    let done = crate::common::Live::spawn(cmd).finish();
+    assert_eq!(done.code, Some(0), "{}", done.dump());
+    // Run again by a worker: not the first run's attempt followed.
+    let runs = lab.executions();
+    assert_eq!(runs.get(&("flaky".to_string(), 1)), Some(&2), "{runs:?}");
+    let journal = lab.work.journal(&id);
+    let ran = (journal.iter())
+        .filter(|e| is(e, "step_output", "flaky") && e["line"] == "ran")
+        .count();
+    assert_eq!(ran, 2, "{}", crate::common::dump(&journal));
+}
