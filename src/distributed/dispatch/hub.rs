@@ -178,7 +178,7 @@ impl Hub {
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {
                     self.slots.retain(|_, slot| !slot.tx.is_closed());
                 }
-                () = sleep_until(next) => self.judge(),
+                () = attempt::sleep_until(next) => self.judge(),
             }
         }
         for task in &self.watchers {
@@ -436,12 +436,5 @@ fn held(slot: &Slot) -> Option<(&str, Instant)> {
         (Some(w), Some(at), _) => Some((w, at)),
         (None, _, Some((w, at))) => Some((w, *at)),
         _ => None,
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
